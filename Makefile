@@ -1,0 +1,104 @@
+# pvisor — build, run, test.  `make run` boots the default guest; `make test`
+# runs every test.  See README.md.
+
+CC      ?= gcc
+CLANG   ?= clang
+BUILD   ?= build
+PKGS    := liburing libseccomp
+WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+           -Wno-unused-parameter
+CFLAGS_COMMON := -std=gnu11 -D_GNU_SOURCE -Iinclude -Isrc $(WARN) -g \
+           -fno-strict-aliasing $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+CFLAGS  ?= -O2
+LIBS    := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread -lm
+
+SRCS      := $(shell find src -name '*.c' | sort)
+ASMS      := $(shell find src -name '*.S' | sort)
+MAIN_SRC  := src/core/main.c
+LIB_SRCS  := $(filter-out $(MAIN_SRC),$(SRCS))
+
+# Release build (build/) and a sanitizer build for tests (build/asan/).
+OBJ_DIR   := $(BUILD)/obj
+ASAN_DIR  := $(BUILD)/asan
+LIB_OBJS  := $(LIB_SRCS:%.c=$(OBJ_DIR)/%.o) $(ASMS:%.S=$(OBJ_DIR)/%.o)
+ASAN_OBJS := $(LIB_SRCS:%.c=$(ASAN_DIR)/%.o) $(ASMS:%.S=$(ASAN_DIR)/%.o)
+SAN_FLAGS := -O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+
+PVISOR      := $(BUILD)/pvisor
+PVISOR_ASAN := $(BUILD)/pvisor-asan
+
+UNIT_SRCS  := $(wildcard tests/unit/test_*.c)
+UNIT_BINS  := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
+FUZZ_SRCS  := $(wildcard fuzz/fuzz_*.c)
+FUZZ_BINS  := $(FUZZ_SRCS:fuzz/%.c=$(BUILD)/fuzz/%)
+
+.PHONY: all pvisor guest tests fuzz run run-pvsh test check clean
+all: pvisor guest
+
+pvisor: $(PVISOR)
+
+$(PVISOR): $(OBJ_DIR)/$(MAIN_SRC:.c=.o) $(BUILD)/libpvisor.a
+	$(CC) -o $@ $^ $(LIBS)
+
+$(PVISOR_ASAN): $(ASAN_DIR)/$(MAIN_SRC:.c=.o) $(BUILD)/libpvisor-asan.a
+	$(CC) $(SAN_FLAGS) -o $@ $^ $(LIBS)
+
+$(BUILD)/libpvisor.a: $(LIB_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/libpvisor-asan.a: $(ASAN_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(OBJ_DIR)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_COMMON) $(CFLAGS) -MMD -MP -c -o $@ $<
+
+$(OBJ_DIR)/%.o: %.S
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_COMMON) -MMD -MP -c -o $@ $<
+
+$(ASAN_DIR)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_COMMON) $(SAN_FLAGS) -MMD -MP -c -o $@ $<
+
+$(ASAN_DIR)/%.o: %.S
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_COMMON) -MMD -MP -c -o $@ $<
+
+# Guest kit: freestanding, its own Makefile.
+guest:
+	$(MAKE) -C guest
+
+# Unit tests (cmocka) link the sanitizer build of the library.
+tests: $(UNIT_BINS) $(PVISOR_ASAN)
+$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libpvisor-asan.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_COMMON) $(SAN_FLAGS) -o $@ $< $(BUILD)/libpvisor-asan.a -lcmocka $(LIBS)
+
+# Fuzz harnesses: libFuzzer, built with clang against the sources.
+FUZZ_FLAGS := -std=gnu11 -D_GNU_SOURCE -Iinclude -Isrc -g -O1 \
+              -fsanitize=fuzzer,address,undefined -DPVISOR_FUZZ
+fuzz: $(FUZZ_BINS)
+$(BUILD)/fuzz/%: fuzz/%.c $(LIB_SRCS)
+	@mkdir -p $(dir $@)
+	$(CLANG) $(FUZZ_FLAGS) $(shell pkg-config --cflags $(PKGS) 2>/dev/null) -o $@ $< \
+		$(shell sed -n 's,^// fuzz-sources: ,,p' $<) $(LIBS)
+
+run: pvisor guest
+	./tools/run-default.sh
+
+run-pvsh: pvisor guest
+	$(PVISOR) run guest/build/pvsh
+
+test: all tests fuzz
+	./tests/run.sh
+
+check: test
+
+clean:
+	rm -rf $(BUILD)
+	$(MAKE) -C guest clean
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -1,0 +1,100 @@
+/*
+ * A backend runs vCPUs.  Nothing above this interface knows which backend is
+ * in use: the core loads registers into struct vcpu, calls vcpu_run(), and
+ * handles the struct vexit it gets back.  Page-table stores and base pointer
+ * changes go through the backend because on kvm (kvm-pvm shadow paging) a
+ * store pvisor makes from the host side is invisible to the vCPU, and on proc
+ * the guest's mappings are mirrored into the guest process.
+ */
+#ifndef PVISOR_BACKEND_H
+#define PVISOR_BACKEND_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct vm;
+struct vcpu;
+
+enum vexit_kind {
+	/* The guest called the hypercall page: rax = hypercall number, args in
+	 * rdi, rsi, rdx, r10, r8 (Xen x86-64 ABI); the core puts the result in
+	 * rax and the backend resumes after the call. */
+	VEXIT_HYPERCALL,
+	/* A CPU exception in guest code: vector, error_code (if the vector has
+	 * one), cr2 for #PF.  regs hold the faulting context (rip = faulting
+	 * instruction). */
+	VEXIT_EXCEPTION,
+	/* The guest executed `syscall` (kvm) or a raw host system call was
+	 * trapped by seccomp (proc, syscall_nr set). */
+	VEXIT_SYSCALL,
+	/* vcpu_kick() interrupted the vCPU; regs are a precise resumable state. */
+	VEXIT_KICK,
+	/* The backend cannot continue: message says why. */
+	VEXIT_FATAL,
+};
+
+struct vexit {
+	enum vexit_kind kind;
+	unsigned vector;
+	uint32_t error_code;
+	uint64_t cr2;
+	long syscall_nr;
+	char message[160];
+};
+
+struct backend_ops {
+	const char *name; /* "kvm" or "proc" */
+
+	/* 0 if this backend can run on this machine; else -errno and a
+	 * one-line reason in why. */
+	int (*probe)(char *why, size_t why_len);
+
+	/* Set up after vm->mem exists and before the domain is built; may
+	 * keep state in vm->backend_state. */
+	int (*vm_init)(struct vm *vm);
+	void (*vm_destroy)(struct vm *vm);
+
+	int (*vcpu_init)(struct vcpu *v);
+	void (*vcpu_destroy)(struct vcpu *v);
+
+	/* Writes the 4096-byte hypercall page: entry i (32 bytes at i*32)
+	 * performs hypercall i with the Xen x86-64 calling convention and
+	 * returns with the result in rax. */
+	void (*fill_hypercall_page)(struct vm *vm, uint8_t *page);
+
+	/* The L4 entry this backend needs in slot `slot` of every guest L4
+	 * table, or 0 if the slot is free for the guest.  Reserved slots
+	 * that the backend leaves empty hold 0. */
+	bool (*l4_slot_reserved)(const struct vm *vm, unsigned slot);
+	uint64_t (*l4_slot_entry)(const struct vm *vm, unsigned slot);
+
+	/* Runs the vCPU from v->regs until the next exit; v->regs holds the
+	 * state at the exit.  Returns 0 (exit filled) or -errno. */
+	int (*vcpu_run)(struct vcpu *v, struct vexit *exit);
+
+	/* Makes a running (or about to run) vcpu_run() return VEXIT_KICK soon.
+	 * Safe from any thread. */
+	void (*vcpu_kick)(struct vcpu *v);
+
+	/* A validated page-table store of `val` at guest-physical `gpa` (an
+	 * 8-byte aligned entry of a frame in use as a page table).  The
+	 * backend writes guest memory at once (so pvisor reads it back) and
+	 * makes the vCPU see it before it next runs guest code. */
+	int (*pt_write)(struct vcpu *v, uint64_t gpa, uint64_t val);
+
+	/* Switch the vCPU to the page tables rooted at l4_mfn (validated). */
+	int (*set_baseptr)(struct vcpu *v, uint64_t l4_mfn);
+
+	/* Flush the vCPU's TLB for one page (va) or everything (all). */
+	int (*flush_tlb)(struct vcpu *v, uint64_t va, bool all);
+
+};
+
+extern const struct backend_ops backend_kvm;
+extern const struct backend_ops backend_proc;
+
+/* Looks up a backend by name; NULL if unknown. */
+const struct backend_ops *backend_by_name(const char *name);
+
+#endif

@@ -1,0 +1,68 @@
+/* Logging to stderr; guest-triggerable messages are rate-limited. */
+#include "core/log.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <time.h>
+
+int log_verbosity = 1;
+
+static void log_v(const char *fmt, va_list ap)
+{
+	char line[1024];
+
+	vsnprintf(line, sizeof(line), fmt, ap);
+	/* One write so that lines from vCPU threads do not interleave. */
+	fprintf(stderr, "pvisor: %s\n", line);
+}
+
+void log_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_v(fmt, ap);
+	va_end(ap);
+}
+
+void log_info(const char *fmt, ...)
+{
+	va_list ap;
+
+	if (log_verbosity < 1)
+		return;
+	va_start(ap, fmt);
+	log_v(fmt, ap);
+	va_end(ap);
+}
+
+void log_debug(const char *fmt, ...)
+{
+	va_list ap;
+
+	if (log_verbosity < 2)
+		return;
+	va_start(ap, fmt);
+	log_v(fmt, ap);
+	va_end(ap);
+}
+
+void log_guest(const char *fmt, ...)
+{
+	static time_t window;
+	static int in_window;
+	time_t now = time(NULL);
+	va_list ap;
+
+	if (log_verbosity < 2)
+		return;
+	if (now != window) {
+		window = now;
+		in_window = 0;
+	}
+	if (++in_window > 5)
+		return;
+	va_start(ap, fmt);
+	log_v(fmt, ap);
+	va_end(ap);
+}

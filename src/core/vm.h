@@ -1,0 +1,79 @@
+/*
+ * A virtual machine: guest memory, vCPUs, the backend that runs them, the
+ * Xen domain state, and how it ends.
+ */
+#ifndef PVISOR_VM_H
+#define PVISOR_VM_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "backend/backend.h"
+#include "core/config.h"
+#include "core/gmem.h"
+#include "core/regs.h"
+#include "xen/domain.h"
+
+#define VM_MAX_VCPUS 32
+
+struct vcpu {
+	struct vm *vm;
+	unsigned id;
+	struct regs regs;       /* canonical while the vCPU is out of vcpu_run */
+	void *backend_state;
+	pthread_t thread;
+	struct xen_vcpu xen;    /* Xen per-vCPU state (xen/domain.h) */
+};
+
+/* Why the VM stopped. */
+enum vm_stop_reason {
+	VM_RUNNING = 0,
+	VM_STOP_SHUTDOWN, /* the guest asked (SCHEDOP_shutdown) */
+	VM_STOP_FAULT,    /* pvisor stopped a misbehaving guest */
+	VM_STOP_TIMEOUT,  /* --timeout expired */
+	VM_STOP_SIGNAL,   /* SIGINT/SIGTERM or the console escape */
+	VM_STOP_INTERNAL, /* pvisor itself failed */
+};
+
+struct vm {
+	const struct vm_config *cfg;
+	const struct backend_ops *backend;
+	void *backend_state;
+	struct gmem mem;
+	int64_t tsc_offset;         /* guest TSC - host TSC, set by the backend */
+	struct xen_domain xen;      /* Xen domain state (xen/domain.h) */
+	unsigned nr_vcpus;
+	struct vcpu *vcpus[VM_MAX_VCPUS];
+
+	atomic_int stop_reason;     /* enum vm_stop_reason; first writer wins */
+	int exit_status;            /* pvisor's exit status once stopped */
+	char report[2048];          /* what went wrong, for the user */
+};
+
+/*
+ * Stops the VM (all vCPUs return from their run loops) with `reason` and the
+ * process exit status; the first call wins, later calls are ignored.  fmt,
+ * if not NULL, becomes the report printed to the user.  Thread-safe.
+ */
+void vm_stop(struct vm *vm, enum vm_stop_reason reason, int exit_status,
+	     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+static inline bool vm_stopped(struct vm *vm)
+{
+	return atomic_load(&vm->stop_reason) != VM_RUNNING;
+}
+
+/*
+ * Stops the VM because of a vCPU's misbehaviour, with a report naming the
+ * reason and the vCPU's registers.  Used for unhandled faults, forbidden
+ * instructions, raw system calls.
+ */
+void vm_stop_fault(struct vcpu *v, const struct vexit *exit, const char *fmt,
+		   ...) __attribute__((format(printf, 3, 4)));
+
+/* Formats v's registers (and exit detail if not NULL) into buf. */
+void vcpu_format_regs(const struct vcpu *v, char *buf, size_t len);
+
+#endif

@@ -1,0 +1,76 @@
+/*
+ * Xen domain and vCPU state kept by pvisor for a PV guest.  Hypercall
+ * families (one file each in src/xen/) operate on these.
+ */
+#ifndef PVISOR_XEN_DOMAIN_H
+#define PVISOR_XEN_DOMAIN_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <pvisor/xen.h>
+
+#define XEN_NR_EVTCHN 1024 /* 2-level ABI limit for a 64-bit guest is 4096 */
+#define XEN_NR_HYPERCALLS 64
+
+struct pagetype_table; /* xen/pagetype.h */
+
+enum evtchn_state {
+	EVTCHN_FREE = 0,
+	EVTCHN_RESERVED,    /* port 0 */
+	EVTCHN_UNBOUND,     /* alloc_unbound: waiting for remote_dom */
+	EVTCHN_INTERDOMAIN, /* bound to a pvisor backend (console, store...) */
+	EVTCHN_VIRQ,
+	EVTCHN_IPI,
+};
+
+struct evtchn {
+	enum evtchn_state state;
+	unsigned vcpu;       /* notify this vCPU */
+	unsigned virq;       /* EVTCHN_VIRQ */
+	domid_t remote_dom;  /* EVTCHN_UNBOUND/INTERDOMAIN */
+	/* EVTCHN_INTERDOMAIN to pvisor: called (on the vCPU thread) when the
+	 * guest sends on the port. */
+	void (*on_send)(void *opaque);
+	void *opaque;
+};
+
+struct xen_vcpu {
+	uint64_t vcpu_info_gpa;   /* vcpu_info: shared_info slot or registered */
+	uint64_t event_callback;  /* CALLBACKTYPE_event rip, 0 = none */
+	uint64_t failsafe_callback;
+	uint64_t syscall_callback;
+	bool event_callback_masks; /* CALLBACKF_mask_events */
+	struct trap_info traps[256]; /* by vector; address 0 = no handler */
+	uint64_t kernel_ss, kernel_sp; /* stack_switch */
+	uint64_t baseptr_mfn;      /* current L4 (guest kernel mode) */
+	uint64_t user_baseptr_mfn; /* MMUEXT_NEW_USER_BASEPTR */
+	bool kernel_mode;          /* guest kernel (true) or guest user */
+	uint64_t gs_base_user;     /* the inactive GS base (SEGBASE_GS_USER) */
+	bool fpu_ts;               /* fpu_taskswitch: CR0.TS as the guest sees */
+	int64_t timer_deadline_ns; /* singleshot/set_timer_op, 0 = none */
+	int virq_port[NR_VIRQS];   /* bound port per VIRQ, 0 = none */
+	bool blocked;              /* in SCHEDOP_block/poll */
+	uint64_t hypercalls[XEN_NR_HYPERCALLS]; /* counts by number */
+	uint64_t exceptions, upcalls;
+};
+
+struct xen_domain {
+	pthread_mutex_t lock;     /* event channels, timers, wakeups */
+	pthread_cond_t wake;      /* a blocked vCPU waits on this */
+	uint64_t shared_info_mfn; /* Xen-owned frame after RAM */
+	uint64_t start_info_gva;
+	uint64_t console_mfn, store_mfn;
+	evtchn_port_t console_port, store_port;
+	struct evtchn evtchn[XEN_NR_EVTCHN];
+	struct pagetype_table *pagetypes;
+	unsigned long vm_assist;  /* VMASST_TYPE_* bits */
+	int64_t boot_ns;          /* CLOCK_MONOTONIC at boot: system time 0 */
+	uint32_t tsc_mul;         /* vcpu_time_info scale, host TSC -> ns */
+	int8_t tsc_shift;
+	uint64_t tsc_hz;
+	uint64_t hypercall_page_gva;
+};
+
+#endif
