@@ -60,7 +60,11 @@ struct backend_ops {
 
 	/* Writes the 4096-byte hypercall page: entry i (32 bytes at i*32)
 	 * performs hypercall i with the Xen x86-64 calling convention and
-	 * returns with the result in rax. */
+	 * returns with the result in rax.  Entry __HYPERVISOR_iret (23) is
+	 * special, as in Xen: the guest jumps to it with the iret frame
+	 * partly pushed, and it must `push %rcx; push %r11; push %rax` before
+	 * exiting, so that struct iret_context is at rsp at the exit; it
+	 * never returns (the core loads the frame). */
 	void (*fill_hypercall_page)(struct vm *vm, uint8_t *page);
 
 	/* The L4 entry this backend needs in slot `slot` of every guest L4

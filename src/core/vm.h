@@ -10,6 +10,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include <pvisor/abi.h>
+
 #include "backend/backend.h"
 #include "core/config.h"
 #include "core/gmem.h"
@@ -24,6 +26,7 @@ struct vcpu {
 	struct regs regs;       /* canonical while the vCPU is out of vcpu_run */
 	void *backend_state;
 	pthread_t thread;
+	bool running;           /* thread is set and in the run loop */
 	struct xen_vcpu xen;    /* Xen per-vCPU state (xen/domain.h) */
 };
 
@@ -41,9 +44,12 @@ struct vm {
 	const struct vm_config *cfg;
 	const struct backend_ops *backend;
 	void *backend_state;
+	bool backend_ready;         /* backend->vm_init succeeded */
 	struct gmem mem;
 	int64_t tsc_offset;         /* guest TSC - host TSC, set by the backend */
 	struct xen_domain xen;      /* Xen domain state (xen/domain.h) */
+	struct consback *console;   /* services/console */
+	struct evloop *evloop;      /* core/evloop.c */
 	unsigned nr_vcpus;
 	struct vcpu *vcpus[VM_MAX_VCPUS];
 
@@ -51,6 +57,26 @@ struct vm {
 	int exit_status;            /* pvisor's exit status once stopped */
 	char report[2048];          /* what went wrong, for the user */
 };
+
+/*
+ * Creates the VM for cfg on backend: guest memory (RAM + the shared_info
+ * frame), the Xen domain state, the backend VM, the console and xenstore
+ * event channels.  On failure a one-line reason is in err and vm_destroy()
+ * must still be called.  0 or -errno.
+ */
+int vm_create(struct vm *vm, const struct vm_config *cfg,
+	      const struct backend_ops *backend, char *err, size_t err_len)
+	__attribute__((warn_unused_result));
+
+/* Adds a vCPU (id = current count) in guest kernel mode.  0 or -errno. */
+int vm_add_vcpu(struct vm *vm, struct vcpu **out, char *err, size_t err_len)
+	__attribute__((warn_unused_result));
+
+/* Frees everything vm_create/vm_add_vcpu made; the vCPUs must not run. */
+void vm_destroy(struct vm *vm);
+
+/* Runs v until the VM stops (core/vcpu.c). */
+void vcpu_run_loop(struct vcpu *v);
 
 /*
  * Stops the VM (all vCPUs return from their run loops) with `reason` and the

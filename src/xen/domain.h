@@ -30,6 +30,7 @@ struct evtchn {
 	unsigned vcpu;       /* notify this vCPU */
 	unsigned virq;       /* EVTCHN_VIRQ */
 	domid_t remote_dom;  /* EVTCHN_UNBOUND/INTERDOMAIN */
+	evtchn_port_t remote_port; /* INTERDOMAIN with remote_dom DOMID_SELF */
 	/* EVTCHN_INTERDOMAIN to pvisor: called (on the vCPU thread) when the
 	 * guest sends on the port. */
 	void (*on_send)(void *opaque);
@@ -38,14 +39,16 @@ struct evtchn {
 
 struct xen_vcpu {
 	uint64_t vcpu_info_gpa;   /* vcpu_info: shared_info slot or registered */
+	bool vcpu_info_registered; /* VCPUOP_register_vcpu_info done */
 	uint64_t event_callback;  /* CALLBACKTYPE_event rip, 0 = none */
 	uint64_t failsafe_callback;
 	uint64_t syscall_callback;
-	bool event_callback_masks; /* CALLBACKF_mask_events */
+	bool syscall_masks_events; /* CALLBACKF_mask_events on syscall */
 	struct trap_info traps[256]; /* by vector; address 0 = no handler */
 	uint64_t kernel_ss, kernel_sp; /* stack_switch */
-	uint64_t baseptr_mfn;      /* current L4 (guest kernel mode) */
-	uint64_t user_baseptr_mfn; /* MMUEXT_NEW_USER_BASEPTR */
+	uint64_t baseptr_mfn;      /* L4 the vCPU runs on now */
+	uint64_t kernel_baseptr_mfn; /* MMUEXT_NEW_BASEPTR */
+	uint64_t user_baseptr_mfn; /* MMUEXT_NEW_USER_BASEPTR, 0 = none */
 	bool kernel_mode;          /* guest kernel (true) or guest user */
 	uint64_t gs_base_user;     /* the inactive GS base (SEGBASE_GS_USER) */
 	bool fpu_ts;               /* fpu_taskswitch: CR0.TS as the guest sees */

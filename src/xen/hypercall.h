@@ -25,6 +25,11 @@ typedef long (*hypercall_fn)(struct vcpu *v, const struct hc_args *args);
 /* Runs hypercall `nr` for v with the args in v->regs; returns rax. */
 long hypercall_dispatch(struct vcpu *v, uint64_t nr);
 
+/* Runs one hypercall with explicit args (multicall); -XEN_ENOSYS for
+ * unknown numbers.  hypercall_lookup gives NULL for those. */
+long hypercall_call(struct vcpu *v, uint64_t nr, const struct hc_args *args);
+hypercall_fn hypercall_lookup(uint64_t nr);
+
 /* Guest-virtual copies through the vCPU's current page tables; 0 or
  * -XEN_EFAULT. */
 int hc_read(struct vcpu *v, uint64_t gva, void *dst, size_t len)
@@ -52,9 +57,5 @@ long hc_stack_switch(struct vcpu *v, const struct hc_args *a);    /* traps.c */
 long hc_fpu_taskswitch(struct vcpu *v, const struct hc_args *a);  /* traps.c */
 long hc_set_segment_base(struct vcpu *v, const struct hc_args *a);/* traps.c */
 long hc_vm_assist(struct vcpu *v, const struct hc_args *a);       /* memory.c */
-
-/* Marker returned by handlers that replaced the vCPU's registers wholesale
- * (iret): the dispatcher must not overwrite rax. */
-#define HC_NO_RETURN_VALUE (-0x7fff0000L)
 
 #endif

@@ -1,0 +1,1090 @@
+/*
+ * The kvm backend: guest code runs natively at CPL3 in a KVM vCPU (on these
+ * hosts /dev/kvm is kvm-pvm, which emulates CPL0 code instruction by
+ * instruction), and a tiny CPL0 trampoline turns every trap into an exit.
+ * See docs/kvm-backend.md for the design and the measured costs.
+ *
+ *  - Hypercalls: the hypercall page stores to a user-mapped page that no
+ *    memory slot backs (KVM_EXIT_MMIO straight from CPL3, the cheapest exit).
+ *    Page-table hypercalls use `int $0x82` instead, which lands in the
+ *    trampoline at CPL0, so the queued page-table stores are executed there
+ *    on the way back without a CPL switch through KVM_SET_SREGS.
+ *  - Exceptions: every IDT gate (IST 1, the per-vCPU trampoline stack) points
+ *    at a one-instruction stub `out %al, $port`; pvisor reads the iretq frame
+ *    from the stack page.
+ *  - Returning to CPL3 from the trampoline: pvisor writes an iretq frame and
+ *    runs the batch routine (kvm_tramp.S), which performs queued page-table
+ *    stores, invlpg and CR3 loads at CPL0 and irets.  Stores go through a
+ *    supervisor-only direct map of guest memory because kvm-pvm only sees
+ *    page-table changes that the vCPU itself makes.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/kvm.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <pvisor/xen.h>
+
+#include "backend/backend.h"
+#include "backend/kvm/kvm_layout.h"
+#include "core/vm.h"
+
+/* Trampoline routine bytes (kvm_tramp.S). */
+extern const uint8_t kvm_tramp_start[], kvm_tramp_end[];
+extern const uint8_t kvm_tramp_routine[], kvm_tramp_iretq[];
+
+#define KVM_SIG_KICK (SIGRTMIN + 5)
+
+#define PTE_P (1ull << 0)
+#define PTE_RW (1ull << 1)
+#define PTE_US (1ull << 2)
+#define PTE_A (1ull << 5)
+#define PTE_D (1ull << 6)
+#define PTE_PS (1ull << 7)
+#define PTE_NX (1ull << 63)
+
+#define CR0_PE (1ull << 0)
+#define CR0_MP (1ull << 1)
+#define CR0_ET (1ull << 4)
+#define CR0_NE (1ull << 5)
+#define CR0_WP (1ull << 16)
+#define CR0_AM (1ull << 18)
+#define CR0_PG (1ull << 31)
+#define CR4_PAE (1ull << 5)
+#define CR4_OSFXSR (1ull << 9)
+#define CR4_OSXMMEXCPT (1ull << 10)
+#define CR4_OSXSAVE (1ull << 18)
+#define EFER_SCE (1ull << 0)
+#define EFER_LME (1ull << 8)
+#define EFER_LMA (1ull << 10)
+#define EFER_NXE (1ull << 11)
+
+#define MSR_IA32_TSC 0x10
+#define MSR_STAR 0xc0000081
+#define MSR_LSTAR 0xc0000082
+#define MSR_CSTAR 0xc0000083
+#define MSR_SFMASK 0xc0000084
+
+/* rflags bits a guest may hold at CPL3: CF PF AF ZF SF TF DF OF AC ID (and
+ * IF, forced on); never IOPL, NT, RF, VM, VIF, VIP. */
+#define RFLAGS_USER_MASK 0x244dd5ul
+#define RFLAGS_SYSCALL_MASK 0x47700ul /* TF IF DF IOPL NT AC */
+
+#define BATCH_HDR 16
+#define BATCH_MAX ((4096 - BATCH_HDR) / 16)
+#define BATCH_OP_INVLPG 1ull
+#define BATCH_OP_CR3 2ull
+
+#define GUEST_MAX_BYTES (512ull << 30) /* one direct-map L3 */
+
+struct kvm_vm {
+	int kvm_fd, vm_fd;
+	int run_size;
+	uint8_t *priv;          /* private slot, host mapping */
+	uint64_t priv_gpa, priv_bytes;
+	uint64_t mmio_gpa;      /* the doorbell page (no memory slot) */
+	struct kvm_cpuid2 *cpuid;
+	bool xsave;             /* CR4.OSXSAVE and XCR0 usable */
+	uint64_t xcr0;
+};
+
+enum kvm_where {
+	WHERE_FRESH,    /* never run: load the CPL3 state with SET_SREGS */
+	WHERE_CPL3,     /* stopped in guest code (MMIO, signal) */
+	WHERE_CPL0,     /* stopped in the trampoline: resume through iretq */
+};
+
+struct kvm_vcpu {
+	int fd;
+	struct kvm_run *run;
+	struct kvm_sregs sregs; /* as of the last exit (or as set) */
+	enum kvm_where where;
+	uint64_t cr3;           /* the CR3 the guest will run with */
+	uint64_t *batch;        /* the batch page, host mapping */
+	uint64_t *stack;        /* the stack page, host mapping */
+	unsigned nr_batch;
+	atomic_bool in_run;
+	pthread_t thread;
+};
+
+static void kvm_kick_handler(int sig)
+{
+	(void)sig;
+}
+
+static uint64_t priv_va(unsigned page)
+{
+	return KVM_TRAMP_VA + (uint64_t)page * PAGE_SIZE;
+}
+
+static int kvm_open(char *why, size_t why_len)
+{
+	int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	int err;
+
+	if (fd < 0) {
+		err = -errno;
+		snprintf(why, why_len, "/dev/kvm: %s", strerror(errno));
+		return err;
+	}
+	if (ioctl(fd, KVM_GET_API_VERSION, 0) != KVM_API_VERSION) {
+		snprintf(why, why_len, "/dev/kvm: API version is not %d",
+			 KVM_API_VERSION);
+		close(fd);
+		return -ENOTSUP;
+	}
+	return fd;
+}
+
+static int kvm_probe(char *why, size_t why_len)
+{
+	int fd = kvm_open(why, why_len), vm, err;
+
+	if (fd < 0)
+		return fd;
+	vm = ioctl(fd, KVM_CREATE_VM, 0);
+	if (vm < 0) {
+		err = -errno;
+		snprintf(why, why_len, "/dev/kvm: cannot create a VM: %s",
+			 strerror(errno));
+		close(fd);
+		return err;
+	}
+	close(vm);
+	close(fd);
+	return 0;
+}
+
+static void gdt_set(uint8_t *gdt, unsigned sel, uint64_t desc)
+{
+	memcpy(gdt + (sel & ~7u), &desc, 8);
+}
+
+static void gdt_set_tss(uint8_t *gdt, unsigned sel, uint64_t base)
+{
+	uint64_t lo = 0x67 | ((base & 0xffffff) << 16) | (0x8bull << 40) |
+		      ((base >> 24 & 0xff) << 56);
+	uint64_t hi = base >> 32;
+
+	memcpy(gdt + sel, &lo, 8);
+	memcpy(gdt + sel + 8, &hi, 8);
+}
+
+static void idt_set(uint8_t *idt, unsigned vec, uint64_t target, unsigned dpl)
+{
+	uint64_t lo = (target & 0xffff) | ((uint64_t)KVM_SEL_CS0 << 16) |
+		      (1ull << 32) /* IST 1 */ |
+		      ((uint64_t)(0x8e | dpl << 5) << 40) |
+		      ((target >> 16 & 0xffff) << 48);
+	uint64_t hi = target >> 32;
+
+	memcpy(idt + vec * 16, &lo, 8);
+	memcpy(idt + vec * 16 + 8, &hi, 8);
+}
+
+/* Stub i: `out %al, $port` (the exit), then a jump back to it should pvisor
+ * ever resume there. */
+static void code_stub(uint8_t *code, unsigned off, unsigned port)
+{
+	code[off] = 0xe6;
+	code[off + 1] = (uint8_t)port;
+	code[off + 2] = 0xeb;
+	code[off + 3] = 0xfc;
+}
+
+static uint64_t stub_va(unsigned idx)
+{
+	return priv_va(KVM_PG_CODE) + KVM_CODE_STUBS + idx * 4;
+}
+
+/* Builds the private area: descriptor tables, TSSs, code, page tables. */
+static void kvm_build_priv(struct vm *vm, struct kvm_vm *k, unsigned nr_dl2)
+{
+	uint8_t *p = k->priv;
+	uint8_t *gdt = p + KVM_PG_GDT * PAGE_SIZE;
+	uint8_t *idt = p + KVM_PG_IDT * PAGE_SIZE;
+	uint8_t *code = p + KVM_PG_CODE * PAGE_SIZE;
+	uint64_t *l3, *l2, *l1;
+	size_t rlen = (size_t)(kvm_tramp_end - kvm_tramp_start);
+
+	gdt_set(gdt, KVM_SEL_CS0, 0x00af9b000000ffffull);
+	gdt_set(gdt, KVM_SEL_SS0, 0x00cf93000000ffffull);
+	gdt_set(gdt, FLAT_RING3_CS32, 0x00cffb000000ffffull);
+	gdt_set(gdt, FLAT_RING3_SS64, 0x00cff3000000ffffull);
+	gdt_set(gdt, FLAT_RING3_CS64, 0x00affb000000ffffull);
+	for (unsigned i = 0; i < VM_MAX_VCPUS; i++) {
+		uint8_t *tss = p + KVM_PG_TSS(i) * PAGE_SIZE;
+		uint64_t top = priv_va(KVM_PG_STACK(i)) + PAGE_SIZE;
+		uint16_t iomap = 104;
+
+		gdt_set_tss(gdt, KVM_SEL_TSS(i), priv_va(KVM_PG_TSS(i)));
+		memcpy(tss + 4, &top, 8);   /* rsp0 */
+		memcpy(tss + 36, &top, 8);  /* ist1 */
+		memcpy(tss + 102, &iomap, 2);
+	}
+
+	memset(code, 0xf4, PAGE_SIZE);
+	memcpy(code, kvm_tramp_start, rlen);
+	for (unsigned v = 0; v < 32; v++) {
+		code_stub(code, KVM_CODE_STUBS + v * 4, KVM_PORT_VECTOR + v);
+		/* int3 and into are reachable from CPL3 as on hardware. */
+		idt_set(idt, v, stub_va(v), v == 3 || v == 4 ? 3 : 0);
+	}
+	code_stub(code, KVM_CODE_STUBS + 32 * 4, KVM_PORT_HCALL);
+	idt_set(idt, KVM_HCALL_VECTOR, stub_va(32), 3);
+	code_stub(code, KVM_CODE_LSTAR, KVM_PORT_SYSCALL);
+
+	/* Trampoline slot: one L3 -> L2 -> L1 mapping the private pages. */
+	l3 = (uint64_t *)(p + KVM_PG_L3_TRAMP * PAGE_SIZE);
+	l2 = (uint64_t *)(p + KVM_PG_L2_TRAMP * PAGE_SIZE);
+	l1 = (uint64_t *)(p + KVM_PG_L1_TRAMP * PAGE_SIZE);
+	l3[0] = (k->priv_gpa + KVM_PG_L2_TRAMP * PAGE_SIZE) | PTE_P | PTE_RW | PTE_A;
+	l2[0] = (k->priv_gpa + KVM_PG_L1_TRAMP * PAGE_SIZE) | PTE_P | PTE_RW | PTE_A;
+	for (unsigned i = 0; i < KVM_PG_DIRECT_L2; i++) {
+		uint64_t flags = PTE_P | PTE_A | PTE_D;
+
+		if (i != KVM_PG_CODE)
+			flags |= PTE_RW | PTE_NX;
+		l1[i] = (k->priv_gpa + i * PAGE_SIZE) | flags;
+	}
+
+	/* User slot: the doorbell page, user-writable, not executable. */
+	l3 = (uint64_t *)(p + KVM_PG_L3_USER * PAGE_SIZE);
+	l2 = (uint64_t *)(p + KVM_PG_L2_USER * PAGE_SIZE);
+	l1 = (uint64_t *)(p + KVM_PG_L1_USER * PAGE_SIZE);
+	l3[0] = (k->priv_gpa + KVM_PG_L2_USER * PAGE_SIZE) | PTE_P | PTE_RW | PTE_US | PTE_A;
+	l2[0] = (k->priv_gpa + KVM_PG_L1_USER * PAGE_SIZE) | PTE_P | PTE_RW | PTE_US | PTE_A;
+	l1[0] = k->mmio_gpa | PTE_P | PTE_RW | PTE_US | PTE_A | PTE_D | PTE_NX;
+
+	/* Direct map of guest memory with 2 MiB pages, supervisor-only. */
+	l3 = (uint64_t *)(p + KVM_PG_L3_DIRECT * PAGE_SIZE);
+	for (unsigned i = 0; i < nr_dl2; i++) {
+		l2 = (uint64_t *)(p + (KVM_PG_DIRECT_L2 + i) * PAGE_SIZE);
+		l3[i] = (k->priv_gpa + (KVM_PG_DIRECT_L2 + i) * PAGE_SIZE) |
+			PTE_P | PTE_RW | PTE_A;
+		for (unsigned j = 0; j < 512; j++) {
+			uint64_t gpa = ((uint64_t)i << 30) | ((uint64_t)j << 21);
+
+			if (gpa >= vm->mem.nr_frames * PAGE_SIZE)
+				break;
+			l2[j] = gpa | PTE_P | PTE_RW | PTE_A | PTE_D | PTE_PS | PTE_NX;
+		}
+	}
+}
+
+static int kvm_vm_init(struct vm *vm)
+{
+	struct kvm_vm *k;
+	char why[128];
+	uint64_t guest_bytes = vm->mem.nr_frames * PAGE_SIZE;
+	unsigned nr_dl2;
+	int err, n = 64;
+
+	if (!vm->mem.host || guest_bytes == 0 || guest_bytes > GUEST_MAX_BYTES)
+		return -EINVAL;
+	k = calloc(1, sizeof(*k));
+	if (!k)
+		return -ENOMEM;
+	k->vm_fd = -1;
+	k->priv = MAP_FAILED;
+	k->kvm_fd = kvm_open(why, sizeof(why));
+	if (k->kvm_fd < 0) {
+		err = k->kvm_fd;
+		goto fail;
+	}
+	k->vm_fd = ioctl(k->kvm_fd, KVM_CREATE_VM, 0);
+	if (k->vm_fd < 0)
+		goto fail_errno;
+	k->run_size = ioctl(k->kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
+	if (k->run_size < (int)sizeof(struct kvm_run))
+		goto fail_errno;
+
+	/* Everything private sits 1 GiB-aligned above guest memory. */
+	nr_dl2 = (unsigned)((guest_bytes + (1ull << 30) - 1) >> 30);
+	k->priv_gpa = (guest_bytes + (1ull << 30) - 1) & ~((1ull << 30) - 1);
+	k->priv_bytes = (KVM_PG_DIRECT_L2 + nr_dl2) * PAGE_SIZE;
+	k->mmio_gpa = k->priv_gpa + (1ull << 30) - PAGE_SIZE;
+	k->priv = mmap(NULL, k->priv_bytes, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (k->priv == MAP_FAILED)
+		goto fail_errno;
+	kvm_build_priv(vm, k, nr_dl2);
+
+	struct kvm_userspace_memory_region r0 = {
+		.slot = 0,
+		.guest_phys_addr = 0,
+		.memory_size = guest_bytes,
+		.userspace_addr = (uintptr_t)vm->mem.host,
+	};
+	struct kvm_userspace_memory_region r1 = {
+		.slot = 1,
+		.guest_phys_addr = k->priv_gpa,
+		.memory_size = k->priv_bytes,
+		.userspace_addr = (uintptr_t)k->priv,
+	};
+	if (ioctl(k->vm_fd, KVM_SET_USER_MEMORY_REGION, &r0) < 0 ||
+	    ioctl(k->vm_fd, KVM_SET_USER_MEMORY_REGION, &r1) < 0)
+		goto fail_errno;
+
+	/* The host's CPUID as KVM supports it, for every vCPU. */
+	for (;;) {
+		k->cpuid = calloc(1, sizeof(*k->cpuid) +
+					     n * sizeof(struct kvm_cpuid_entry2));
+		if (!k->cpuid) {
+			err = -ENOMEM;
+			goto fail;
+		}
+		k->cpuid->nent = n;
+		if (ioctl(k->kvm_fd, KVM_GET_SUPPORTED_CPUID, k->cpuid) == 0)
+			break;
+		if (errno != E2BIG || n > 4096)
+			goto fail_errno;
+		free(k->cpuid);
+		k->cpuid = NULL;
+		n *= 2;
+	}
+	for (unsigned i = 0; i < k->cpuid->nent; i++) {
+		struct kvm_cpuid_entry2 *e = &k->cpuid->entries[i];
+
+		if (e->function == 1 && (e->ecx & (1u << 26)))
+			k->xsave = true;
+		if (e->function == 0xd && e->index == 0)
+			k->xcr0 = ((uint64_t)e->edx << 32 | e->eax) & 0x7; /* x87 SSE AVX */
+	}
+	if (!(k->xcr0 & 1))
+		k->xsave = false;
+
+	struct sigaction sa = { .sa_handler = kvm_kick_handler };
+	sigemptyset(&sa.sa_mask);
+	sigaction(KVM_SIG_KICK, &sa, NULL); /* no SA_RESTART: KVM_RUN -> EINTR */
+
+	/*
+	 * vcpu_init writes each vCPU's TSC as the host's, so that guest TSC
+	 * and host TSC agree (kvm-pvm runs CPL3 rdtsc natively anyway).
+	 */
+	vm->tsc_offset = 0;
+	vm->backend_state = k;
+	return 0;
+
+fail_errno:
+	err = -errno;
+fail:
+	free(k->cpuid);
+	if (k->priv != MAP_FAILED)
+		munmap(k->priv, k->priv_bytes);
+	if (k->vm_fd >= 0)
+		close(k->vm_fd);
+	if (k->kvm_fd >= 0)
+		close(k->kvm_fd);
+	free(k);
+	return err;
+}
+
+static void kvm_vm_destroy(struct vm *vm)
+{
+	struct kvm_vm *k = vm->backend_state;
+
+	if (!k)
+		return;
+	close(k->vm_fd);
+	close(k->kvm_fd);
+	munmap(k->priv, k->priv_bytes);
+	free(k->cpuid);
+	free(k);
+	vm->backend_state = NULL;
+}
+
+static struct kvm_segment seg_code(uint16_t sel, unsigned dpl)
+{
+	return (struct kvm_segment){ .selector = sel, .limit = 0xffffffff,
+		.type = 0xb, .present = 1, .dpl = (uint8_t)dpl, .s = 1,
+		.l = 1, .g = 1 };
+}
+
+static struct kvm_segment seg_data(uint16_t sel, unsigned dpl)
+{
+	return (struct kvm_segment){ .selector = sel, .limit = 0xffffffff,
+		.type = 0x3, .present = 1, .dpl = (uint8_t)dpl, .s = 1,
+		.db = 1, .g = 1 };
+}
+
+static int kvm_vcpu_init(struct vcpu *v)
+{
+	struct kvm_vm *k = v->vm->backend_state;
+	struct kvm_vcpu *c;
+	struct kvm_sregs *s;
+	int err;
+
+	if (!k || v->id >= VM_MAX_VCPUS)
+		return -EINVAL;
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return -ENOMEM;
+	c->run = MAP_FAILED;
+	c->fd = ioctl(k->vm_fd, KVM_CREATE_VCPU, (unsigned long)v->id);
+	if (c->fd < 0)
+		goto fail_errno;
+	c->run = mmap(NULL, k->run_size, PROT_READ | PROT_WRITE, MAP_SHARED,
+		      c->fd, 0);
+	if (c->run == MAP_FAILED)
+		goto fail_errno;
+	if (ioctl(c->fd, KVM_SET_CPUID2, k->cpuid) < 0)
+		goto fail_errno;
+
+	struct {
+		struct kvm_msrs hdr;
+		struct kvm_msr_entry e[5];
+	} msrs = {
+		.hdr.nmsrs = 5,
+		.e = {
+			{ .index = MSR_STAR, .data = (uint64_t)FLAT_RING3_CS32 << 48 |
+						     (uint64_t)KVM_SEL_CS0 << 32 },
+			{ .index = MSR_LSTAR, .data = priv_va(KVM_PG_CODE) + KVM_CODE_LSTAR },
+			{ .index = MSR_CSTAR, .data = priv_va(KVM_PG_CODE) + KVM_CODE_LSTAR },
+			{ .index = MSR_SFMASK, .data = RFLAGS_SYSCALL_MASK },
+			{ .index = MSR_IA32_TSC },
+		},
+	};
+	uint32_t lo, hi;
+	__asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
+	msrs.e[4].data = ((uint64_t)hi << 32 | lo) + (uint64_t)v->vm->tsc_offset;
+	if (ioctl(c->fd, KVM_SET_MSRS, &msrs) != 5) {
+		err = -EIO;
+		goto fail;
+	}
+
+	if (ioctl(c->fd, KVM_GET_SREGS, &c->sregs) < 0)
+		goto fail_errno;
+	s = &c->sregs;
+	s->cs = seg_code(FLAT_RING3_CS64, 3);
+	s->ss = seg_data(FLAT_RING3_SS64, 3);
+	s->ds = s->es = s->fs = s->gs = seg_data(0, 3);
+	s->ds.unusable = s->es.unusable = 1;
+	s->tr = (struct kvm_segment){ .selector = KVM_SEL_TSS(v->id),
+		.base = priv_va(KVM_PG_TSS(v->id)), .limit = 0x67, .type = 0xb,
+		.present = 1 };
+	s->ldt = (struct kvm_segment){ .unusable = 1 };
+	s->gdt.base = priv_va(KVM_PG_GDT);
+	s->gdt.limit = KVM_NR_GDT_PAGES * PAGE_SIZE - 1;
+	s->idt.base = priv_va(KVM_PG_IDT);
+	s->idt.limit = PAGE_SIZE - 1;
+	s->cr0 = CR0_PE | CR0_MP | CR0_ET | CR0_NE | CR0_WP | CR0_AM | CR0_PG;
+	s->cr4 = CR4_PAE | CR4_OSFXSR | CR4_OSXMMEXCPT;
+	s->efer = EFER_SCE | EFER_LME | EFER_LMA | EFER_NXE;
+	if (k->xsave) {
+		struct kvm_xcrs xcrs = { .nr_xcrs = 1,
+			.xcrs[0] = { .xcr = 0, .value = k->xcr0 } };
+
+		s->cr4 |= CR4_OSXSAVE;
+		/* XCR0 can only be set once CR4.OSXSAVE is on. */
+		if (ioctl(c->fd, KVM_SET_SREGS, s) < 0 ||
+		    ioctl(c->fd, KVM_SET_XCRS, &xcrs) < 0)
+			s->cr4 &= ~CR4_OSXSAVE;
+	}
+	c->where = WHERE_FRESH;
+	c->batch = (uint64_t *)(k->priv + KVM_PG_BATCH(v->id) * PAGE_SIZE);
+	c->stack = (uint64_t *)(k->priv + KVM_PG_STACK(v->id) * PAGE_SIZE);
+	v->backend_state = c;
+	return 0;
+
+fail_errno:
+	err = -errno;
+fail:
+	if (c->run != MAP_FAILED)
+		munmap(c->run, k->run_size);
+	if (c->fd >= 0)
+		close(c->fd);
+	free(c);
+	return err;
+}
+
+static void kvm_vcpu_destroy(struct vcpu *v)
+{
+	struct kvm_vm *k = v->vm->backend_state;
+	struct kvm_vcpu *c = v->backend_state;
+
+	if (!c)
+		return;
+	munmap(c->run, k->run_size);
+	close(c->fd);
+	free(c);
+	v->backend_state = NULL;
+}
+
+/*
+ * Hypercall page.  Most entries: mov $i, %eax; movabs %eax, KVM_USER_VA;
+ * ret -- a store to the doorbell page, which exits from CPL3 with rip past
+ * the store.  The page-table hypercalls use int $0x82 so that the exit
+ * happens at CPL0, where the queued stores are executed on the way back.
+ */
+static bool hcall_via_int(unsigned nr)
+{
+	return nr == __HYPERVISOR_mmu_update || nr == __HYPERVISOR_multicall ||
+	       nr == __HYPERVISOR_update_va_mapping ||
+	       nr == __HYPERVISOR_mmuext_op ||
+	       nr == __HYPERVISOR_update_va_mapping_otherdomain;
+}
+
+static void kvm_fill_hypercall_page(struct vm *vm, uint8_t *page)
+{
+	memset(page, 0xcc, PAGE_SIZE); /* int3 between entries */
+	for (unsigned i = 0; i < PAGE_SIZE / 32; i++) {
+		uint8_t *e = page + i * 32;
+		uint64_t va = KVM_USER_VA;
+
+		e[0] = 0xb8; /* mov $i, %eax */
+		memcpy(e + 1, &(uint32_t){ i }, 4);
+		if (hcall_via_int(i)) {
+			e[5] = 0xcd; /* int $0x82 */
+			e[6] = KVM_HCALL_VECTOR;
+			e[7] = 0xc3;
+		} else {
+			e[5] = 0xa3; /* movabs %eax, moffs64 */
+			memcpy(e + 6, &va, 8);
+			e[14] = 0xc3;
+		}
+	}
+}
+
+static bool kvm_l4_slot_reserved(const struct vm *vm, unsigned slot)
+{
+	return slot >= KVM_L4_FIRST && slot < KVM_L4_END;
+}
+
+static uint64_t kvm_l4_slot_entry(const struct vm *vm, unsigned slot)
+{
+	const struct kvm_vm *k = vm->backend_state;
+
+	if (!k)
+		return 0;
+	switch (slot) {
+	case KVM_L4_USER:
+		return (k->priv_gpa + KVM_PG_L3_USER * PAGE_SIZE) | PTE_P |
+		       PTE_RW | PTE_US | PTE_A;
+	case KVM_L4_TRAMP:
+		return (k->priv_gpa + KVM_PG_L3_TRAMP * PAGE_SIZE) | PTE_P |
+		       PTE_RW | PTE_A;
+	case KVM_L4_DIRECT:
+		return (k->priv_gpa + KVM_PG_L3_DIRECT * PAGE_SIZE) | PTE_P |
+		       PTE_RW | PTE_A;
+	default:
+		return 0;
+	}
+}
+
+static void exit_fatal(struct vexit *exit, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static void exit_fatal(struct vexit *exit, const char *fmt, ...)
+{
+	va_list ap;
+
+	memset(exit, 0, sizeof(*exit));
+	exit->kind = VEXIT_FATAL;
+	va_start(ap, fmt);
+	vsnprintf(exit->message, sizeof(exit->message), fmt, ap);
+	va_end(ap);
+}
+
+static void regs_from_kvm(struct regs *r, const struct kvm_regs *k)
+{
+	r->rax = k->rax; r->rbx = k->rbx; r->rcx = k->rcx; r->rdx = k->rdx;
+	r->rsi = k->rsi; r->rdi = k->rdi; r->rbp = k->rbp; r->rsp = k->rsp;
+	r->r8 = k->r8; r->r9 = k->r9; r->r10 = k->r10; r->r11 = k->r11;
+	r->r12 = k->r12; r->r13 = k->r13; r->r14 = k->r14; r->r15 = k->r15;
+	r->rip = k->rip; r->rflags = k->rflags;
+}
+
+static void regs_to_kvm(struct kvm_regs *k, const struct regs *r)
+{
+	k->rax = r->rax; k->rbx = r->rbx; k->rcx = r->rcx; k->rdx = r->rdx;
+	k->rsi = r->rsi; k->rdi = r->rdi; k->rbp = r->rbp; k->rsp = r->rsp;
+	k->r8 = r->r8; k->r9 = r->r9; k->r10 = r->r10; k->r11 = r->r11;
+	k->r12 = r->r12; k->r13 = r->r13; k->r14 = r->r14; k->r15 = r->r15;
+	k->rip = r->rip; k->rflags = r->rflags;
+}
+
+static uint64_t user_rflags(uint64_t f)
+{
+	return (f & RFLAGS_USER_MASK) | RFLAGS_IF | RFLAGS_RESERVED1;
+}
+
+static bool sregs_user(const struct kvm_sregs *s)
+{
+	return (s->cs.selector & 3) == 3;
+}
+
+/* Where the trampoline code lives, as a guest virtual address. */
+static uint64_t code_va(const uint8_t *sym)
+{
+	return priv_va(KVM_PG_CODE) + (uint64_t)(sym - kvm_tramp_start);
+}
+
+static uint64_t frame_va(unsigned id)
+{
+	return priv_va(KVM_PG_STACK(id)) + KVM_FRAME_OFF;
+}
+
+/*
+ * Enters the CPL0 return path: an iretq frame built from v->regs, the batch
+ * routine if stores are queued (else straight to the iretq).  If the vCPU is
+ * not at CPL0 now, KVM_SET_SREGS puts it there.
+ */
+static int kvm_enter_return(struct vcpu *v, bool stop)
+{
+	struct kvm_vcpu *c = v->backend_state;
+	struct kvm_regs kr;
+	uint64_t *frame = c->stack + KVM_FRAME_OFF / 8;
+	const struct regs *r = &v->regs;
+
+	frame[0] = r->rip;
+	frame[1] = FLAT_RING3_CS64;
+	frame[2] = user_rflags(r->rflags);
+	frame[3] = r->rsp;
+	frame[4] = FLAT_RING3_SS64;
+	c->stack[0] = stop;
+	regs_to_kvm(&kr, r);
+	kr.rflags = RFLAGS_RESERVED1;
+	if (c->nr_batch > 0 || stop) {
+		/* The routine pops rdi, rsi, rcx, rax. */
+		frame[-4] = r->rdi;
+		frame[-3] = r->rsi;
+		frame[-2] = r->rcx;
+		frame[-1] = r->rax;
+		kr.rsp = frame_va(v->id) - 32;
+		kr.rip = code_va(kvm_tramp_routine);
+		kr.rsi = priv_va(KVM_PG_BATCH(v->id)) + BATCH_HDR;
+		kr.rcx = c->nr_batch;
+		c->nr_batch = 0;
+	} else {
+		kr.rsp = frame_va(v->id);
+		kr.rip = code_va(kvm_tramp_iretq);
+	}
+	if (c->where != WHERE_CPL0) {
+		c->sregs.cs = seg_code(KVM_SEL_CS0, 0);
+		c->sregs.ss = seg_data(KVM_SEL_SS0, 0);
+	}
+	c->sregs.fs.base = r->fs_base;
+	c->sregs.gs.base = r->gs_base;
+	c->sregs.cr3 = c->cr3;
+	if (ioctl(c->fd, KVM_SET_SREGS, &c->sregs) < 0)
+		return -errno;
+	if (ioctl(c->fd, KVM_SET_REGS, &kr) < 0)
+		return -errno;
+	return 0;
+}
+
+/* Loads v->regs for a vCPU stopped at CPL3 (or never run). */
+static int kvm_enter_direct(struct vcpu *v)
+{
+	struct kvm_vcpu *c = v->backend_state;
+	struct kvm_regs kr;
+	bool sregs = c->where == WHERE_FRESH;
+
+	if (c->sregs.fs.base != v->regs.fs_base ||
+	    c->sregs.gs.base != v->regs.gs_base || c->sregs.cr3 != c->cr3)
+		sregs = true;
+	if (sregs) {
+		c->sregs.cs = seg_code(FLAT_RING3_CS64, 3);
+		c->sregs.ss = seg_data(FLAT_RING3_SS64, 3);
+		c->sregs.fs.base = v->regs.fs_base;
+		c->sregs.gs.base = v->regs.gs_base;
+		c->sregs.cr3 = c->cr3;
+		if (ioctl(c->fd, KVM_SET_SREGS, &c->sregs) < 0)
+			return -errno;
+	}
+	regs_to_kvm(&kr, &v->regs);
+	kr.rflags = user_rflags(kr.rflags);
+	if (ioctl(c->fd, KVM_SET_REGS, &kr) < 0)
+		return -errno;
+	return 0;
+}
+
+static int kvm_prepare(struct vcpu *v, bool stop)
+{
+	struct kvm_vcpu *c = v->backend_state;
+
+	/* Only Xen's flat 64-bit ring-3 selectors are ever loaded: anything
+	 * else could take guest code to CPL0. */
+	if (v->regs.cs != FLAT_RING3_CS64 || v->regs.ss != FLAT_RING3_SS64)
+		return -EINVAL;
+	if (c->cr3 == 0)
+		return -ENXIO;
+	if (c->where == WHERE_CPL0 || c->nr_batch > 0 || stop)
+		return kvm_enter_return(v, stop);
+	return kvm_enter_direct(v);
+}
+
+static bool vector_has_error_code(unsigned vec)
+{
+	return vec == 8 || (vec >= 10 && vec <= 14) || vec == 17 ||
+	       vec == 21 || vec == 29 || vec == 30;
+}
+
+/* v->regs from the GPRs plus the iretq frame at the trampoline stack. */
+static int regs_from_frame(struct vcpu *v, const struct kvm_regs *kr,
+			   uint64_t frame_va_now, uint32_t *err_code,
+			   bool has_err)
+{
+	struct kvm_vcpu *c = v->backend_state;
+	uint64_t want = frame_va(v->id) - (has_err ? 8 : 0);
+	const uint64_t *f = c->stack + (KVM_FRAME_OFF - (has_err ? 8 : 0)) / 8;
+
+	if (frame_va_now != want)
+		return -EFAULT;
+	regs_from_kvm(&v->regs, kr);
+	if (has_err) {
+		*err_code = (uint32_t)f[0];
+		f++;
+	}
+	v->regs.rip = f[0];
+	v->regs.cs = (uint16_t)f[1];
+	v->regs.rflags = f[2];
+	v->regs.rsp = f[3];
+	v->regs.ss = (uint16_t)f[4];
+	return 0;
+}
+
+static void sregs_to_regs(struct vcpu *v, const struct kvm_sregs *s)
+{
+	v->regs.fs_base = s->fs.base;
+	v->regs.gs_base = s->gs.base;
+}
+
+/* An `out` from the trampoline. */
+static int kvm_exit_io(struct vcpu *v, struct vexit *exit, bool *stopped)
+{
+	struct kvm_vcpu *c = v->backend_state;
+	struct kvm_regs kr;
+	unsigned port = c->run->io.port;
+	uint64_t lstar = priv_va(KVM_PG_CODE) + KVM_CODE_LSTAR;
+
+	if (c->run->io.direction != KVM_EXIT_IO_OUT || sregs_user(&c->sregs)) {
+		exit_fatal(exit, "kvm: guest I/O port access 0x%x", port);
+		return 0;
+	}
+	if (ioctl(c->fd, KVM_GET_REGS, &kr) < 0)
+		return -errno;
+	c->where = WHERE_CPL0;
+	sregs_to_regs(v, &c->sregs);
+	memset(exit, 0, sizeof(*exit));
+	if (port >= KVM_PORT_VECTOR && port < KVM_PORT_VECTOR + 32) {
+		unsigned vec = port - KVM_PORT_VECTOR;
+		bool has_err = vector_has_error_code(vec);
+
+		if (regs_from_frame(v, &kr, kr.rsp, &exit->error_code, has_err) < 0)
+			goto bad_frame;
+		if ((v->regs.cs & 3) != 3) {
+			/* A natively run LSTAR stub faults on `out`: that is
+			 * still the guest's syscall, with rcx/r11 from it. */
+			if (vec == 13 && v->regs.rip == lstar) {
+				regs_from_kvm(&v->regs, &kr);
+				goto syscall;
+			}
+			exit_fatal(exit, "kvm: vector %u in the trampoline at %#llx "
+				   "(error %#x, cr2 %#llx)", vec,
+				   (unsigned long long)v->regs.rip, exit->error_code,
+				   (unsigned long long)c->sregs.cr2);
+			return 0;
+		}
+		exit->kind = VEXIT_EXCEPTION;
+		exit->vector = vec;
+		if (vec == 14)
+			exit->cr2 = c->sregs.cr2;
+		return 0;
+	}
+	switch (port) {
+	case KVM_PORT_HCALL:
+		if (regs_from_frame(v, &kr, kr.rsp, NULL, false) < 0)
+			goto bad_frame;
+		exit->kind = VEXIT_HYPERCALL;
+		return 0;
+	case KVM_PORT_SYSCALL:
+		regs_from_kvm(&v->regs, &kr);
+		goto syscall;
+	case KVM_PORT_STOPPED:
+		if (regs_from_frame(v, &kr, kr.rsp, NULL, false) < 0)
+			goto bad_frame;
+		*stopped = true;
+		exit->kind = VEXIT_KICK;
+		return 0;
+	default:
+		exit_fatal(exit, "kvm: unexpected trampoline port 0x%x", port);
+		return 0;
+	}
+syscall:
+	/* syscall left the return rip in rcx and rflags in r11. */
+	v->regs.rip = v->regs.rcx;
+	v->regs.rflags = v->regs.r11;
+	v->regs.cs = FLAT_RING3_CS64;
+	v->regs.ss = FLAT_RING3_SS64;
+	exit->kind = VEXIT_SYSCALL;
+	exit->syscall_nr = -1;
+	return 0;
+bad_frame:
+	exit_fatal(exit, "kvm: trampoline port 0x%x with rsp %#llx", port,
+		   (unsigned long long)kr.rsp);
+	return 0;
+}
+
+/* The vCPU stopped where it was (signal): a CPL3 state is precise as is. */
+static int kvm_read_cpl3(struct vcpu *v)
+{
+	struct kvm_vcpu *c = v->backend_state;
+	struct kvm_regs kr;
+
+	if (ioctl(c->fd, KVM_GET_REGS, &kr) < 0)
+		return -errno;
+	regs_from_kvm(&v->regs, &kr);
+	v->regs.cs = (uint16_t)c->sregs.cs.selector;
+	v->regs.ss = (uint16_t)c->sregs.ss.selector;
+	sregs_to_regs(v, &c->sregs);
+	c->where = WHERE_CPL3;
+	return 0;
+}
+
+static const char *kvm_exit_name(unsigned reason)
+{
+	switch (reason) {
+	case KVM_EXIT_SHUTDOWN: return "shutdown (triple fault)";
+	case KVM_EXIT_FAIL_ENTRY: return "entry failed";
+	case KVM_EXIT_INTERNAL_ERROR: return "internal error";
+	case KVM_EXIT_HLT: return "hlt";
+	case KVM_EXIT_EXCEPTION: return "exception";
+	case KVM_EXIT_DEBUG: return "debug";
+	case KVM_EXIT_UNKNOWN: return "unknown";
+	default: return "unexpected exit";
+	}
+}
+
+/* One KVM_RUN and its decoding; *again asks the caller to run once more. */
+static int kvm_run_once(struct vcpu *v, struct vexit *exit, bool *again,
+			bool *stopped)
+{
+	struct kvm_vm *k = v->vm->backend_state;
+	struct kvm_vcpu *c = v->backend_state;
+	struct kvm_run *run = c->run;
+	int rc = ioctl(c->fd, KVM_RUN, 0), err = errno;
+
+	*again = false;
+	if (ioctl(c->fd, KVM_GET_SREGS, &c->sregs) < 0)
+		return -errno;
+	if (rc < 0) {
+		if (err != EINTR && err != EAGAIN)
+			return -err;
+		__atomic_store_n(&run->immediate_exit, 0, __ATOMIC_SEQ_CST);
+		if (sregs_user(&c->sregs)) {
+			memset(exit, 0, sizeof(*exit));
+			exit->kind = VEXIT_KICK;
+			return kvm_read_cpl3(v);
+		}
+		/* Inside the trampoline: let it finish.  The stop flag makes
+		 * the return routine exit before its iretq. */
+		c->stack[0] = 1;
+		*again = true;
+		return 0;
+	}
+	switch (run->exit_reason) {
+	case KVM_EXIT_MMIO:
+		if (run->mmio.is_write &&
+		    (run->mmio.phys_addr & PAGE_MASK) == k->mmio_gpa &&
+		    sregs_user(&c->sregs)) {
+			rc = kvm_read_cpl3(v);
+			if (rc < 0)
+				return rc;
+			memset(exit, 0, sizeof(*exit));
+			exit->kind = VEXIT_HYPERCALL;
+			return 0;
+		}
+		exit_fatal(exit, "kvm: access to unbacked guest-physical %#llx",
+			   (unsigned long long)run->mmio.phys_addr);
+		return 0;
+	case KVM_EXIT_IO:
+		return kvm_exit_io(v, exit, stopped);
+	case KVM_EXIT_FAIL_ENTRY:
+		exit_fatal(exit, "kvm: entry failed, hardware reason %#llx",
+			   (unsigned long long)run->fail_entry.hardware_entry_failure_reason);
+		return 0;
+	case KVM_EXIT_INTERNAL_ERROR:
+		exit_fatal(exit, "kvm: internal error, suberror %u at rip %#llx cpl%u",
+			   run->internal.suberror,
+			   (unsigned long long)c->sregs.cs.base, /* overwritten below */
+			   c->sregs.cs.dpl);
+		{
+			struct kvm_regs kr;
+
+			if (ioctl(c->fd, KVM_GET_REGS, &kr) == 0)
+				snprintf(exit->message, sizeof(exit->message),
+					 "kvm: internal error (suberror %u%s) at rip %#llx, cpl%u",
+					 run->internal.suberror,
+					 run->internal.suberror == KVM_INTERNAL_ERROR_EMULATION ?
+					 ", emulation failure" : "",
+					 (unsigned long long)kr.rip, c->sregs.cs.dpl);
+		}
+		return 0;
+	default:
+		exit_fatal(exit, "kvm: %s (exit reason %u)",
+			   kvm_exit_name(run->exit_reason), run->exit_reason);
+		return 0;
+	}
+}
+
+static int kvm_vcpu_run(struct vcpu *v, struct vexit *exit)
+{
+	struct kvm_vcpu *c = v->backend_state;
+	bool again, stopped = false;
+	int rc;
+
+	c->thread = pthread_self();
+	atomic_store(&c->in_run, true);
+	rc = kvm_prepare(v, false);
+	if (rc < 0)
+		goto out;
+	for (;;) {
+		stopped = false;
+		rc = kvm_run_once(v, exit, &again, &stopped);
+		if (rc < 0 || again)
+			goto next;
+		/* A full batch was drained (pt_write): carry on unless a
+		 * kick asked for the stop. */
+		if (stopped && exit->kind == VEXIT_KICK && c->nr_batch > 0) {
+			rc = kvm_prepare(v, false);
+			if (rc < 0)
+				break;
+			continue;
+		}
+		break;
+next:
+		if (rc < 0)
+			break;
+	}
+out:
+	atomic_store(&c->in_run, false);
+	return rc;
+}
+
+static void kvm_vcpu_kick(struct vcpu *v)
+{
+	struct kvm_vcpu *c = v->backend_state;
+
+	if (!c)
+		return;
+	__atomic_store_n(&c->run->immediate_exit, 1, __ATOMIC_SEQ_CST);
+	if (atomic_load(&c->in_run))
+		pthread_kill(c->thread, KVM_SIG_KICK);
+}
+
+/*
+ * Runs the queued batch now (the queue is full): through the return routine
+ * with the stop flag set, so it exits at CPL0 again with the same state.
+ */
+static int kvm_drain(struct vcpu *v)
+{
+	struct kvm_vcpu *c = v->backend_state;
+	struct vexit exit;
+	bool again, stopped;
+	int rc;
+
+	if (c->where == WHERE_FRESH)
+		return -EAGAIN;
+	rc = kvm_prepare(v, true);
+	for (;;) {
+		if (rc < 0)
+			return rc;
+		stopped = false;
+		rc = kvm_run_once(v, &exit, &again, &stopped);
+		if (rc < 0)
+			return rc;
+		if (again)
+			continue;
+		if (!stopped)
+			return -EIO; /* the routine itself faulted */
+		return 0;
+	}
+}
+
+static int kvm_queue(struct vcpu *v, uint64_t op, uint64_t val)
+{
+	struct kvm_vcpu *c = v->backend_state;
+	uint64_t *e;
+
+	if (c->nr_batch == BATCH_MAX) {
+		int rc = kvm_drain(v);
+
+		if (rc < 0)
+			return rc;
+	}
+	e = c->batch + BATCH_HDR / 8 + 2 * c->nr_batch++;
+	e[0] = op;
+	e[1] = val;
+	return 0;
+}
+
+static int kvm_pt_write(struct vcpu *v, uint64_t gpa, uint64_t val)
+{
+	struct kvm_vcpu *c = v->backend_state;
+	uint64_t *p;
+
+	if (gpa & 7)
+		return -EINVAL;
+	p = gmem_ptr(&v->vm->mem, gpa, 8);
+	if (!p)
+		return -EINVAL;
+	__atomic_store_n(p, val, __ATOMIC_RELAXED);
+	/* A vCPU that never ran has no shadow of anything yet, but another
+	 * vCPU of the VM may have: queue the store in every case except
+	 * before the first run, where no trampoline entry is possible. */
+	if (c->where == WHERE_FRESH)
+		return 0;
+	return kvm_queue(v, KVM_DIRECT_VA + gpa, val);
+}
+
+static int kvm_set_baseptr(struct vcpu *v, uint64_t l4_mfn)
+{
+	struct kvm_vcpu *c = v->backend_state;
+
+	if (!gmem_is_frame(&v->vm->mem, l4_mfn))
+		return -EINVAL;
+	c->cr3 = l4_mfn << PAGE_SHIFT;
+	if (c->where == WHERE_FRESH)
+		return 0; /* loaded with the first KVM_SET_SREGS */
+	/* Ordered after any queued stores; kvm_enter_* keep sregs.cr3 equal
+	 * to c->cr3 so no separate SET_SREGS reloads it. */
+	return kvm_queue(v, BATCH_OP_CR3, c->cr3);
+}
+
+static int kvm_flush_tlb(struct vcpu *v, uint64_t va, bool all)
+{
+	struct kvm_vcpu *c = v->backend_state;
+
+	if (c->where == WHERE_FRESH)
+		return 0;
+	if (all)
+		return kvm_queue(v, BATCH_OP_CR3, c->cr3);
+	return kvm_queue(v, (va & ~7ull) | BATCH_OP_INVLPG, 0);
+}
+
+const struct backend_ops backend_kvm = {
+	.name = "kvm",
+	.probe = kvm_probe,
+	.vm_init = kvm_vm_init,
+	.vm_destroy = kvm_vm_destroy,
+	.vcpu_init = kvm_vcpu_init,
+	.vcpu_destroy = kvm_vcpu_destroy,
+	.fill_hypercall_page = kvm_fill_hypercall_page,
+	.l4_slot_reserved = kvm_l4_slot_reserved,
+	.l4_slot_entry = kvm_l4_slot_entry,
+	.vcpu_run = kvm_vcpu_run,
+	.vcpu_kick = kvm_vcpu_kick,
+	.pt_write = kvm_pt_write,
+	.set_baseptr = kvm_set_baseptr,
+	.flush_tlb = kvm_flush_tlb,
+};

@@ -1,0 +1,263 @@
+/* Command-line parsing (see cli.h). */
+#include "core/cli.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define DEFAULT_MEM (64ull << 20)
+#define MIN_MEM (2ull << 20)
+#define MAX_MEM (64ull << 30)
+#define MAX_VCPUS 32
+
+const char cli_usage[] =
+	"usage: pvisor COMMAND [ARGS]\n"
+	"\n"
+	"pvisor runs Xen PV guests (kernels in ring 3, hypercalls, shared rings)\n"
+	"on KVM or, with no virtualization at all, in a seccomp-locked process.\n"
+	"\n"
+	"commands:\n"
+	"  run [OPTIONS] KERNEL [-- ARGS...]   boot a PV kernel (see pvisor run --help)\n"
+	"  version                             print the version\n"
+	"  --help                              this text\n";
+
+const char cli_run_usage[] =
+	"usage: pvisor run [OPTIONS] KERNEL [-- ARGS...]\n"
+	"\n"
+	"Boots KERNEL, an ELF image with Xen ELF notes (the format Xen's PV\n"
+	"loader takes), and connects its console to the terminal (Ctrl-A x quits).\n"
+	"pvisor exits with the guest's exit status.\n"
+	"\n"
+	"options:\n"
+	"  --backend kvm|proc   how to run the guest: kvm (/dev/kvm) or proc (a\n"
+	"                       seccomp-locked host process); default: kvm when\n"
+	"                       /dev/kvm works, proc otherwise\n"
+	"  --kernel PATH        the kernel (instead of the KERNEL argument)\n"
+	"  --initrd PATH        an initial ramdisk, passed as the boot module\n"
+	"  --mem SIZE           guest memory, e.g. 64M, 1G (default 64M; a bare\n"
+	"                       number is MiB)\n"
+	"  --cpus N             number of vCPUs (default 1)\n"
+	"  --cmdline STR        the guest command line\n"
+	"  --timeout SEC        stop the guest after SEC seconds (exit 124)\n"
+	"  --no-raw             leave the terminal in cooked mode\n"
+	"  -v, --verbose        more messages (repeat for debug)\n"
+	"  -q, --quiet          only errors\n"
+	"  -h, --help           this text\n"
+	"\n"
+	"ARGS after -- are appended to the guest command line.\n"
+	"\n"
+	"exit status: the guest's (poweroff 0; SCHEDOP_shutdown with a pvisor exit\n"
+	"code N gives N), 124 timeout, 125 guest crash, 126 guest stopped by pvisor\n"
+	"(fault), 127 pvisor could not run the guest, 2 bad usage or image.\n";
+
+int64_t cli_parse_size(const char *s)
+{
+	char *end;
+	unsigned long long n;
+	uint64_t mult = 1ull << 20;
+
+	if (!s || !*s || *s == '-')
+		return -1;
+	errno = 0;
+	n = strtoull(s, &end, 10);
+	if (errno || end == s)
+		return -1;
+	switch (*end) {
+	case '\0':
+		break;
+	case 'k': case 'K':
+		mult = 1ull << 10;
+		end++;
+		break;
+	case 'm': case 'M':
+		end++;
+		break;
+	case 'g': case 'G':
+		mult = 1ull << 30;
+		end++;
+		break;
+	default:
+		return -1;
+	}
+	if (*end == 'i' || *end == 'B' || *end == 'b')
+		end += (*end == 'i' && (end[1] == 'B' || end[1] == 'b')) ? 2 : 1;
+	if (*end)
+		return -1;
+	if (n > (uint64_t)INT64_MAX / mult)
+		return -1;
+	return (int64_t)(n * mult);
+}
+
+static int parse_uint(const char *s, unsigned long long max,
+		      unsigned long long *out)
+{
+	char *end;
+
+	if (!s || !*s || *s == '-')
+		return -1;
+	errno = 0;
+	*out = strtoull(s, &end, 10);
+	if (errno || *end || *out > max)
+		return -1;
+	return 0;
+}
+
+static int append_cmdline(struct cli *c, const char *word)
+{
+	size_t used = strlen(c->cmdline), n = strlen(word);
+
+	if (used + (used ? 1 : 0) + n + 1 > sizeof(c->cmdline))
+		return -1;
+	if (used)
+		c->cmdline[used++] = ' ';
+	memcpy(c->cmdline + used, word, n + 1);
+	return 0;
+}
+
+/* Options that take a value: `--opt VALUE` or `--opt=VALUE`. */
+static const char *option_value(int argc, char *const argv[], int *i,
+				const char *name)
+{
+	size_t n = strlen(name);
+	const char *arg = argv[*i];
+
+	if (strncmp(arg, name, n) != 0)
+		return NULL;
+	if (arg[n] == '=')
+		return arg + n + 1;
+	if (arg[n] != '\0')
+		return NULL;
+	if (*i + 1 >= argc)
+		return "";
+	return argv[++*i];
+}
+
+static enum cli_command parse_run(int argc, char *const argv[], struct cli *c,
+				  char *err, size_t err_len)
+{
+	struct vm_config *cfg = &c->cfg;
+	const char *v;
+	int i;
+
+	for (i = 2; i < argc; i++) {
+		const char *a = argv[i];
+		unsigned long long n;
+
+		if (strcmp(a, "--") == 0) {
+			i++;
+			break;
+		}
+		if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0)
+			return CLI_RUN_HELP;
+		if (strcmp(a, "-v") == 0 || strcmp(a, "--verbose") == 0) {
+			cfg->verbose++;
+		} else if (strcmp(a, "-q") == 0 || strcmp(a, "--quiet") == 0) {
+			cfg->verbose = -1;
+		} else if (strcmp(a, "--no-raw") == 0) {
+			cfg->console_raw = 0;
+		} else if ((v = option_value(argc, argv, &i, "--backend"))) {
+			if (strcmp(v, "kvm") && strcmp(v, "proc")) {
+				snprintf(err, err_len,
+					 "--backend: unknown backend '%s' (kvm or proc)", v);
+				return CLI_ERROR;
+			}
+			cfg->backend = v;
+		} else if ((v = option_value(argc, argv, &i, "--kernel"))) {
+			if (!*v)
+				goto missing;
+			cfg->kernel_path = v;
+		} else if ((v = option_value(argc, argv, &i, "--initrd"))) {
+			if (!*v)
+				goto missing;
+			cfg->initrd_path = v;
+		} else if ((v = option_value(argc, argv, &i, "--mem"))) {
+			int64_t bytes = cli_parse_size(v);
+
+			if (bytes < 0) {
+				snprintf(err, err_len,
+					 "--mem: '%s' is not a size (e.g. 64M, 1G)", v);
+				return CLI_ERROR;
+			}
+			if ((uint64_t)bytes < MIN_MEM || (uint64_t)bytes > MAX_MEM ||
+			    bytes % 4096) {
+				snprintf(err, err_len,
+					 "--mem: %s is out of range (2M to 64G, whole pages)",
+					 v);
+				return CLI_ERROR;
+			}
+			cfg->mem_bytes = (uint64_t)bytes;
+		} else if ((v = option_value(argc, argv, &i, "--cpus"))) {
+			if (parse_uint(v, MAX_VCPUS, &n) || n == 0) {
+				snprintf(err, err_len,
+					 "--cpus: '%s' is not a vCPU count (1 to %d)", v,
+					 MAX_VCPUS);
+				return CLI_ERROR;
+			}
+			cfg->nr_vcpus = (unsigned)n;
+		} else if ((v = option_value(argc, argv, &i, "--cmdline"))) {
+			if (append_cmdline(c, v))
+				goto too_long;
+		} else if ((v = option_value(argc, argv, &i, "--timeout"))) {
+			char *end;
+			double t = strtod(v, &end);
+
+			if (!*v || *end || !(t > 0) || t > 1e7) {
+				snprintf(err, err_len,
+					 "--timeout: '%s' is not a positive number of seconds",
+					 v);
+				return CLI_ERROR;
+			}
+			cfg->timeout_sec = t;
+		} else if (a[0] == '-' && a[1] != '\0') {
+			snprintf(err, err_len, "run: unknown option '%s' (see pvisor run --help)",
+				 a);
+			return CLI_ERROR;
+		} else if (!cfg->kernel_path) {
+			cfg->kernel_path = a;
+		} else {
+			snprintf(err, err_len,
+				 "run: unexpected argument '%s' (guest arguments go after --)",
+				 a);
+			return CLI_ERROR;
+		}
+	}
+	for (; i < argc; i++)
+		if (append_cmdline(c, argv[i]))
+			goto too_long;
+	if (!cfg->kernel_path) {
+		snprintf(err, err_len, "run: no kernel given (see pvisor run --help)");
+		return CLI_ERROR;
+	}
+	return CLI_RUN;
+missing:
+	snprintf(err, err_len, "run: option '%s' needs a value", argv[i]);
+	return CLI_ERROR;
+too_long:
+	snprintf(err, err_len, "run: the guest command line is longer than %zu bytes",
+		 sizeof(c->cmdline) - 1);
+	return CLI_ERROR;
+}
+
+enum cli_command cli_parse(int argc, char *const argv[], struct cli *c,
+			   char *err, size_t err_len)
+{
+	memset(c, 0, sizeof(*c));
+	c->cfg.mem_bytes = DEFAULT_MEM;
+	c->cfg.nr_vcpus = 1;
+	c->cfg.console_raw = 1;
+	c->cfg.cmdline = c->cmdline;
+	if (argc < 2) {
+		snprintf(err, err_len, "no command given (see pvisor --help)");
+		return c->command = CLI_ERROR;
+	}
+	if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") ||
+	    !strcmp(argv[1], "help"))
+		return c->command = CLI_HELP;
+	if (!strcmp(argv[1], "version") || !strcmp(argv[1], "--version"))
+		return c->command = CLI_VERSION;
+	if (!strcmp(argv[1], "run"))
+		return c->command = parse_run(argc, argv, c, err, err_len);
+	snprintf(err, err_len, "unknown command '%s' (see pvisor --help)", argv[1]);
+	return c->command = CLI_ERROR;
+}

@@ -1,0 +1,38 @@
+/*
+ * The command line: `pvisor run [options] KERNEL [-- ARGS...]`,
+ * `pvisor --help`, `pvisor run --help`, `pvisor version`.  Parsing is pure
+ * (no I/O, no exit) so that it can be unit-tested.
+ */
+#ifndef PVISOR_CLI_H
+#define PVISOR_CLI_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/config.h"
+
+enum cli_command {
+	CLI_ERROR = -1,
+	CLI_HELP,      /* pvisor --help */
+	CLI_RUN_HELP,  /* pvisor run --help */
+	CLI_VERSION,
+	CLI_RUN,
+};
+
+struct cli {
+	enum cli_command command;
+	struct vm_config cfg;
+	char cmdline[1024]; /* --cmdline and the words after --, joined */
+};
+
+/* Parses argv; on CLI_ERROR, err holds one line for the user. */
+enum cli_command cli_parse(int argc, char *const argv[], struct cli *out,
+			   char *err, size_t err_len);
+
+/* "64M", "1G", "512" (MiB, as QEMU), "65536K": bytes, or -1 if malformed. */
+int64_t cli_parse_size(const char *s);
+
+extern const char cli_usage[];
+extern const char cli_run_usage[];
+
+#endif

@@ -1,0 +1,310 @@
+/*
+ * pvisor's entry point: parse the command line, load the kernel, pick a
+ * backend, build the domain, run it, report how it ended.  Only this file
+ * calls exit().
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <pvisor/abi.h>
+
+#include "core/cli.h"
+#include "core/evloop.h"
+#include "core/log.h"
+#include "core/vm.h"
+#include "services/console/consback.h"
+#include "xen/build.h"
+#include "xen/bzimage.h"
+#include "xen/elf.h"
+#include "xen/pagetype.h"
+#include "xen/shared.h"
+#include "xen/time.h"
+
+#define PVISOR_VERSION "0.1"
+#define MAX_IMAGE_BYTES (512ull << 20)
+
+/* A file read whole into memory. */
+struct blob {
+	uint8_t *data;
+	size_t len;
+};
+
+static int read_file(const char *what, const char *path, struct blob *b)
+{
+	struct stat st;
+	ssize_t n;
+	size_t done = 0;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0) {
+		log_error("%s %s: %s", what, path, strerror(errno));
+		return -1;
+	}
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		log_error("%s %s: not a regular file", what, path);
+		close(fd);
+		return -1;
+	}
+	if ((uint64_t)st.st_size > MAX_IMAGE_BYTES) {
+		log_error("%s %s: larger than %llu MiB", what, path,
+			  MAX_IMAGE_BYTES >> 20);
+		close(fd);
+		return -1;
+	}
+	b->len = (size_t)st.st_size;
+	b->data = malloc(b->len ? b->len : 1);
+	if (!b->data) {
+		log_error("%s %s: out of memory", what, path);
+		close(fd);
+		return -1;
+	}
+	while (done < b->len) {
+		n = read(fd, b->data + done, b->len - done);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			log_error("%s %s: read failed: %s", what, path,
+				  n < 0 ? strerror(errno) : "file shrank");
+			close(fd);
+			free(b->data);
+			b->data = NULL;
+			return -1;
+		}
+		done += (size_t)n;
+	}
+	close(fd);
+	return 0;
+}
+
+/* Loads KERNEL: a bzImage's ELF payload, or an ELF as is. */
+static int load_kernel(const char *path, struct blob *kernel,
+		       struct xen_elf_image *img)
+{
+	char err[256];
+	uint8_t *elf;
+	size_t elf_len;
+	int rc;
+
+	if (read_file("kernel", path, kernel) < 0)
+		return -1;
+	rc = bzimage_extract(kernel->data, kernel->len, &elf, &elf_len, err,
+			     sizeof(err));
+	if (rc == 0) {
+		free(kernel->data);
+		kernel->data = elf;
+		kernel->len = elf_len;
+	} else if (rc != -ENOEXEC) {
+		log_error("kernel %s: %s", path, err);
+		return -1;
+	}
+	rc = xen_elf_parse(kernel->data, kernel->len, img, err, sizeof(err));
+	if (rc == -ENOEXEC) {
+		log_error("kernel %s: not an ELF file or a bzImage", path);
+		return -1;
+	}
+	if (rc < 0) {
+		log_error("kernel %s: %s", path, err);
+		return -1;
+	}
+	return 0;
+}
+
+/* The explicit --backend, or kvm when it works and proc otherwise. */
+static const struct backend_ops *choose_backend(const struct vm_config *cfg)
+{
+	const struct backend_ops *be;
+	char why[256] = "";
+
+	if (cfg->backend) {
+		be = backend_by_name(cfg->backend);
+		if (!be) {
+			log_error("--backend %s: unknown backend", cfg->backend);
+			return NULL;
+		}
+		if (be->probe(why, sizeof(why)) < 0) {
+			log_error("--backend %s: not available here: %s",
+				  cfg->backend, why);
+			return NULL;
+		}
+		return be;
+	}
+	if (backend_kvm.probe(why, sizeof(why)) == 0) {
+		log_info("backend kvm (/dev/kvm works)");
+		return &backend_kvm;
+	}
+	if (backend_proc.probe(why + strlen(why), 1) == 0 || 1) {
+		char why2[256] = "";
+
+		if (backend_proc.probe(why2, sizeof(why2)) < 0) {
+			log_error("no backend can run here: kvm: %s; proc: %s",
+				  why, why2);
+			return NULL;
+		}
+	}
+	log_info("backend proc (kvm unavailable: %s)", why);
+	return &backend_proc;
+}
+
+static void set_boot_regs(struct vcpu *v, const struct boot_state *boot)
+{
+	memset(&v->regs, 0, sizeof(v->regs));
+	v->regs.rip = boot->rip;
+	v->regs.rsp = boot->rsp;
+	v->regs.rsi = boot->rsi;
+	v->regs.rflags = RFLAGS_IF | RFLAGS_RESERVED1;
+	v->regs.cs = FLAT_KERNEL_CS;
+	v->regs.ss = FLAT_KERNEL_SS;
+}
+
+static int boot_domain(struct vm *vm, const struct cli *cli,
+		       const struct xen_elf_image *img, const struct blob *kernel,
+		       const struct blob *initrd)
+{
+	struct boot_state boot;
+	struct vcpu *v;
+	char err[512];
+	int rc;
+
+	if (vm_create(vm, &cli->cfg, vm->backend, err, sizeof(err)) < 0) {
+		log_error("%s", err);
+		return -1;
+	}
+	if (vm_add_vcpu(vm, &v, err, sizeof(err)) < 0) {
+		log_error("%s", err);
+		return -1;
+	}
+	rc = domain_build(vm, img, kernel->data, kernel->len, initrd->data,
+			  initrd->len, cli->cfg.cmdline, vm->xen.console_port,
+			  vm->xen.store_port, &boot, err, sizeof(err));
+	if (rc < 0) {
+		log_error("%s", err);
+		return -1;
+	}
+	rc = pagetype_pin_boot_tables(v, boot.l4_mfn);
+	if (rc < 0) {
+		log_error("the boot page tables do not validate (Xen error %d)",
+			  rc);
+		return -1;
+	}
+	v->xen.kernel_baseptr_mfn = boot.l4_mfn;
+	v->xen.baseptr_mfn = boot.l4_mfn;
+	rc = vm->backend->set_baseptr(v, boot.l4_mfn);
+	if (rc < 0) {
+		log_error("backend %s: cannot load the boot page tables: %s",
+			  vm->backend->name, strerror(-rc));
+		return -1;
+	}
+	set_boot_regs(v, &boot);
+	xen_time_update_vcpu(v);
+	xen_time_update_wallclock(vm);
+	return 0;
+}
+
+static void print_report(struct vm *vm)
+{
+	enum vm_stop_reason why = atomic_load(&vm->stop_reason);
+	char tail[1024];
+
+	if (!vm->report[0])
+		return;
+	if (why == VM_STOP_SHUTDOWN && vm->exit_status == 0)
+		return;
+	log_error("%s", vm->report);
+	if ((why == VM_STOP_FAULT || vm->exit_status == PVISOR_EXIT_GUEST_CRASH) &&
+	    !isatty(STDOUT_FILENO)) {
+		consback_tail(vm, tail, sizeof(tail));
+		if (tail[0])
+			log_error("last console output:\n%s", tail);
+	}
+}
+
+static int run(struct cli *cli)
+{
+	struct blob kernel = { 0 }, initrd = { 0 };
+	struct xen_elf_image img;
+	static struct vm vm;
+	const struct backend_ops *be;
+	int status = PVISOR_EXIT_USAGE;
+
+	log_verbosity = cli->cfg.verbose < 0 ? 0 : 1 + cli->cfg.verbose;
+	if (cli->cfg.nr_vcpus != 1) {
+		log_error("--cpus %u: only 1 vCPU is supported so far",
+			  cli->cfg.nr_vcpus);
+		return PVISOR_EXIT_USAGE;
+	}
+	if (load_kernel(cli->cfg.kernel_path, &kernel, &img) < 0)
+		goto out;
+	if (cli->cfg.initrd_path &&
+	    read_file("initrd", cli->cfg.initrd_path, &initrd) < 0)
+		goto out;
+	be = choose_backend(&cli->cfg);
+	if (!be)
+		goto out;
+	vm.backend = be;
+	if (boot_domain(&vm, cli, &img, &kernel, &initrd) < 0) {
+		status = PVISOR_EXIT_USAGE;
+		goto destroy;
+	}
+	/* The image copies are in guest memory now. */
+	free(kernel.data);
+	free(initrd.data);
+	kernel.data = initrd.data = NULL;
+	if (cli->cfg.console_raw)
+		consback_terminal_raw();
+	if (evloop_start(&vm) < 0) {
+		log_error("cannot start the event thread");
+		status = PVISOR_EXIT_INTERNAL;
+		goto destroy;
+	}
+	vcpu_run_loop(vm.vcpus[0]);
+	evloop_stop(&vm);
+	consback_terminal_restore();
+	print_report(&vm);
+	status = vm.exit_status;
+destroy:
+	vm_destroy(&vm);
+out:
+	free(kernel.data);
+	free(initrd.data);
+	return status;
+}
+
+int main(int argc, char **argv)
+{
+	char err[512];
+	struct cli cli;
+	sigset_t set;
+
+	/* The event thread takes these through a signalfd; block them in
+	 * every thread before any is created. */
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	switch (cli_parse(argc, argv, &cli, err, sizeof(err))) {
+	case CLI_HELP:
+		fputs(cli_usage, stdout);
+		return 0;
+	case CLI_RUN_HELP:
+		fputs(cli_run_usage, stdout);
+		return 0;
+	case CLI_VERSION:
+		printf("pvisor %s (Xen PV ABI, x86-64)\n", PVISOR_VERSION);
+		return 0;
+	case CLI_RUN:
+		return run(&cli);
+	case CLI_ERROR:
+	default:
+		log_error("%s", err);
+		return PVISOR_EXIT_USAGE;
+	}
+}

@@ -1,0 +1,504 @@
+/*
+ * Event channels: the 2-level ABI (shared_info evtchn_pending/evtchn_mask,
+ * vcpu_info evtchn_pending_sel/evtchn_upcall_pending) and EVTCHNOP_*.
+ * The port table is protected by vm->xen.lock; the bits in shared memory are
+ * changed with atomics because the guest changes them concurrently.
+ */
+#include "xen/events.h"
+
+#include <errno.h>
+
+#include "core/log.h"
+#include "core/vm.h"
+#include "xen/hypercall.h"
+#include "xen/shared.h"
+
+#define BITS_PER_WORD 64
+
+static bool bit_test(const xen_ulong_t *words, unsigned bit)
+{
+	return (__atomic_load_n(&words[bit / BITS_PER_WORD], __ATOMIC_ACQUIRE) >>
+		(bit % BITS_PER_WORD)) & 1;
+}
+
+static bool bit_test_and_set(xen_ulong_t *words, unsigned bit)
+{
+	xen_ulong_t mask = 1ul << (bit % BITS_PER_WORD);
+
+	return __atomic_fetch_or(&words[bit / BITS_PER_WORD], mask,
+				 __ATOMIC_SEQ_CST) & mask;
+}
+
+static void bit_clear(xen_ulong_t *words, unsigned bit)
+{
+	__atomic_fetch_and(&words[bit / BITS_PER_WORD],
+			   ~(1ul << (bit % BITS_PER_WORD)), __ATOMIC_SEQ_CST);
+}
+
+void evtchn_init(struct vm *vm)
+{
+	for (unsigned p = 0; p < XEN_NR_EVTCHN; p++)
+		vm->xen.evtchn[p] = (struct evtchn){ .state = EVTCHN_FREE };
+	vm->xen.evtchn[0].state = EVTCHN_RESERVED;
+}
+
+void vcpu_wake(struct vcpu *v)
+{
+	struct vm *vm = v->vm;
+
+	pthread_mutex_lock(&vm->xen.lock);
+	if (v->xen.blocked)
+		pthread_cond_broadcast(&vm->xen.wake);
+	pthread_mutex_unlock(&vm->xen.lock);
+	/* Not blocked: it may be in guest code, so make it look at its
+	 * vcpu_info before it continues.  Its own thread looks anyway before
+	 * it re-enters the guest. */
+	if (vm->backend && v->backend_state && v->running &&
+	    !pthread_equal(v->thread, pthread_self()))
+		vm->backend->vcpu_kick(v);
+}
+
+/* Xen's vcpu_mark_events_pending: set upcall_pending, wake on 0 -> 1. */
+static void mark_upcall_pending(struct vcpu *v)
+{
+	struct vcpu_info *vi = xen_vcpu_info(v);
+
+	if (!vi)
+		return;
+	if (__atomic_exchange_n(&vi->evtchn_upcall_pending, 1,
+				__ATOMIC_SEQ_CST) == 0)
+		vcpu_wake(v);
+}
+
+/* Xen's evtchn_2l_set_pending. */
+static void set_pending(struct vm *vm, evtchn_port_t port, unsigned vcpu_id)
+{
+	struct shared_info *s = xen_shared_info(vm);
+	struct vcpu *v;
+	struct vcpu_info *vi;
+
+	if (!s || vcpu_id >= vm->nr_vcpus || !(v = vm->vcpus[vcpu_id]))
+		return;
+	if (bit_test_and_set(s->evtchn_pending, port))
+		return;
+	vi = xen_vcpu_info(v);
+	if (!vi)
+		return;
+	if (!bit_test(s->evtchn_mask, port) &&
+	    !bit_test_and_set(&vi->evtchn_pending_sel, port / BITS_PER_WORD))
+		mark_upcall_pending(v);
+	else if (v->xen.blocked)
+		vcpu_wake(v); /* SCHEDOP_poll waits for masked ports too */
+}
+
+void evtchn_notify_guest(struct vm *vm, evtchn_port_t port)
+{
+	unsigned vcpu_id;
+
+	if (port == 0 || port >= XEN_NR_EVTCHN)
+		return;
+	pthread_mutex_lock(&vm->xen.lock);
+	vcpu_id = vm->xen.evtchn[port].vcpu;
+	pthread_mutex_unlock(&vm->xen.lock);
+	set_pending(vm, port, vcpu_id);
+}
+
+void evtchn_send_virq(struct vcpu *v, unsigned virq)
+{
+	int port;
+
+	if (virq >= NR_VIRQS)
+		return;
+	pthread_mutex_lock(&v->vm->xen.lock);
+	port = v->xen.virq_port[virq];
+	pthread_mutex_unlock(&v->vm->xen.lock);
+	if (port > 0)
+		set_pending(v->vm, (evtchn_port_t)port, v->id);
+}
+
+bool evtchn_upcall_deliverable(struct vcpu *v)
+{
+	struct vcpu_info *vi = xen_vcpu_info(v);
+
+	return vi &&
+	       __atomic_load_n(&vi->evtchn_upcall_pending, __ATOMIC_ACQUIRE) &&
+	       !__atomic_load_n(&vi->evtchn_upcall_mask, __ATOMIC_ACQUIRE);
+}
+
+bool evtchn_port_pending(struct vm *vm, evtchn_port_t port)
+{
+	struct shared_info *s = xen_shared_info(vm);
+
+	return s && port < XEN_NR_EVTCHN && bit_test(s->evtchn_pending, port);
+}
+
+/* Finds a free port; caller holds the lock.  Returns 0 if none. */
+static evtchn_port_t get_free_port(struct vm *vm)
+{
+	for (evtchn_port_t p = 1; p < XEN_NR_EVTCHN; p++)
+		if (vm->xen.evtchn[p].state == EVTCHN_FREE)
+			return p;
+	return 0;
+}
+
+int evtchn_alloc_backend_port(struct vm *vm, void (*on_send)(void *),
+			      void *opaque)
+{
+	evtchn_port_t p;
+
+	pthread_mutex_lock(&vm->xen.lock);
+	p = get_free_port(vm);
+	if (p)
+		vm->xen.evtchn[p] = (struct evtchn){
+			.state = EVTCHN_INTERDOMAIN,
+			.remote_dom = 0,
+			.on_send = on_send,
+			.opaque = opaque,
+		};
+	pthread_mutex_unlock(&vm->xen.lock);
+	return p ? (int)p : -ENOSPC;
+}
+
+static bool port_valid(evtchn_port_t port)
+{
+	return port > 0 && port < XEN_NR_EVTCHN;
+}
+
+static long op_alloc_unbound(struct vcpu *v, uint64_t arg)
+{
+	struct vm *vm = v->vm;
+	struct evtchn_alloc_unbound op;
+	evtchn_port_t p;
+
+	if (hc_read(v, arg, &op, sizeof(op)))
+		return -XEN_EFAULT;
+	if (op.dom != DOMID_SELF)
+		return -XEN_ESRCH; /* pvisor runs one domain */
+	if (op.remote_dom != DOMID_SELF && op.remote_dom != 0)
+		return -XEN_ESRCH;
+	pthread_mutex_lock(&vm->xen.lock);
+	p = get_free_port(vm);
+	if (p)
+		vm->xen.evtchn[p] = (struct evtchn){
+			.state = EVTCHN_UNBOUND,
+			.remote_dom = op.remote_dom,
+		};
+	pthread_mutex_unlock(&vm->xen.lock);
+	if (!p)
+		return -XEN_ENOSPC;
+	op.port = p;
+	if (hc_write(v, arg, &op, sizeof(op)))
+		return -XEN_EFAULT;
+	return 0;
+}
+
+static long op_bind_virq(struct vcpu *v, uint64_t arg)
+{
+	struct vm *vm = v->vm;
+	struct evtchn_bind_virq op;
+	struct vcpu *target;
+	evtchn_port_t p;
+	long rc = 0;
+
+	if (hc_read(v, arg, &op, sizeof(op)))
+		return -XEN_EFAULT;
+	if (op.virq >= NR_VIRQS)
+		return -XEN_EINVAL;
+	if (op.vcpu >= vm->nr_vcpus || !(target = vm->vcpus[op.vcpu]))
+		return -XEN_ENOENT;
+	/* Global VIRQs are bound on vCPU 0 only, as in Xen. */
+	if (op.virq != VIRQ_TIMER && op.virq != VIRQ_DEBUG && op.vcpu != 0)
+		return -XEN_EINVAL;
+	pthread_mutex_lock(&vm->xen.lock);
+	if (target->xen.virq_port[op.virq]) {
+		rc = -XEN_EEXIST;
+	} else if (!(p = get_free_port(vm))) {
+		rc = -XEN_ENOSPC;
+	} else {
+		vm->xen.evtchn[p] = (struct evtchn){
+			.state = EVTCHN_VIRQ,
+			.vcpu = op.vcpu,
+			.virq = op.virq,
+		};
+		target->xen.virq_port[op.virq] = (int)p;
+		op.port = p;
+	}
+	pthread_mutex_unlock(&vm->xen.lock);
+	if (rc)
+		return rc;
+	if (hc_write(v, arg, &op, sizeof(op)))
+		return -XEN_EFAULT;
+	return 0;
+}
+
+static long op_bind_ipi(struct vcpu *v, uint64_t arg)
+{
+	struct vm *vm = v->vm;
+	struct evtchn_bind_ipi op;
+	evtchn_port_t p;
+
+	if (hc_read(v, arg, &op, sizeof(op)))
+		return -XEN_EFAULT;
+	if (op.vcpu >= vm->nr_vcpus || !vm->vcpus[op.vcpu])
+		return -XEN_ENOENT;
+	pthread_mutex_lock(&vm->xen.lock);
+	p = get_free_port(vm);
+	if (p)
+		vm->xen.evtchn[p] = (struct evtchn){
+			.state = EVTCHN_IPI,
+			.vcpu = op.vcpu,
+		};
+	pthread_mutex_unlock(&vm->xen.lock);
+	if (!p)
+		return -XEN_ENOSPC;
+	op.port = p;
+	if (hc_write(v, arg, &op, sizeof(op)))
+		return -XEN_EFAULT;
+	return 0;
+}
+
+/* Loopback interdomain binding: the guest binds to its own unbound port
+ * (remote_dom DOMID_SELF), which Xen allows. */
+static long op_bind_interdomain(struct vcpu *v, uint64_t arg)
+{
+	struct vm *vm = v->vm;
+	struct evtchn_bind_interdomain op;
+	evtchn_port_t p, r;
+	long rc = 0;
+
+	if (hc_read(v, arg, &op, sizeof(op)))
+		return -XEN_EFAULT;
+	if (op.remote_dom != DOMID_SELF)
+		return -XEN_ESRCH;
+	r = op.remote_port;
+	if (!port_valid(r))
+		return -XEN_EINVAL;
+	pthread_mutex_lock(&vm->xen.lock);
+	if (vm->xen.evtchn[r].state != EVTCHN_UNBOUND ||
+	    vm->xen.evtchn[r].remote_dom != DOMID_SELF) {
+		rc = -XEN_EINVAL;
+	} else if (!(p = get_free_port(vm))) {
+		rc = -XEN_ENOSPC;
+	} else {
+		vm->xen.evtchn[p] = (struct evtchn){
+			.state = EVTCHN_INTERDOMAIN,
+			.remote_dom = DOMID_SELF,
+			.remote_port = r,
+		};
+		vm->xen.evtchn[r].state = EVTCHN_INTERDOMAIN;
+		vm->xen.evtchn[r].remote_port = p;
+		op.local_port = p;
+	}
+	pthread_mutex_unlock(&vm->xen.lock);
+	if (rc)
+		return rc;
+	if (hc_write(v, arg, &op, sizeof(op)))
+		return -XEN_EFAULT;
+	return 0;
+}
+
+static long op_send(struct vcpu *v, uint64_t arg)
+{
+	struct vm *vm = v->vm;
+	struct evtchn_send op;
+	struct evtchn ch;
+
+	if (hc_read(v, arg, &op, sizeof(op)))
+		return -XEN_EFAULT;
+	if (!port_valid(op.port))
+		return -XEN_EINVAL;
+	pthread_mutex_lock(&vm->xen.lock);
+	ch = vm->xen.evtchn[op.port];
+	pthread_mutex_unlock(&vm->xen.lock);
+	switch (ch.state) {
+	case EVTCHN_INTERDOMAIN:
+		if (ch.remote_dom == DOMID_SELF)
+			set_pending(vm, ch.remote_port,
+				    vm->xen.evtchn[ch.remote_port].vcpu);
+		else if (ch.on_send)
+			ch.on_send(ch.opaque);
+		return 0;
+	case EVTCHN_IPI:
+		set_pending(vm, op.port, ch.vcpu);
+		return 0;
+	case EVTCHN_UNBOUND:
+		return 0; /* Xen drops sends on unbound ports */
+	case EVTCHN_VIRQ:
+	default:
+		return -XEN_EINVAL;
+	}
+}
+
+static long op_close(struct vcpu *v, uint64_t arg)
+{
+	struct vm *vm = v->vm;
+	struct evtchn_close op;
+	struct evtchn *ch;
+	long rc = 0;
+
+	if (hc_read(v, arg, &op, sizeof(op)))
+		return -XEN_EFAULT;
+	if (!port_valid(op.port))
+		return -XEN_EINVAL;
+	pthread_mutex_lock(&vm->xen.lock);
+	ch = &vm->xen.evtchn[op.port];
+	switch (ch->state) {
+	case EVTCHN_FREE:
+		rc = -XEN_EINVAL;
+		break;
+	case EVTCHN_VIRQ:
+		if (ch->vcpu < vm->nr_vcpus && vm->vcpus[ch->vcpu])
+			vm->vcpus[ch->vcpu]->xen.virq_port[ch->virq] = 0;
+		break;
+	case EVTCHN_INTERDOMAIN:
+		if (ch->remote_dom == DOMID_SELF) {
+			struct evtchn *peer = &vm->xen.evtchn[ch->remote_port];
+
+			peer->state = EVTCHN_UNBOUND;
+			peer->remote_port = 0;
+		}
+		break;
+	default:
+		break;
+	}
+	if (!rc)
+		*ch = (struct evtchn){ .state = EVTCHN_FREE };
+	pthread_mutex_unlock(&vm->xen.lock);
+	return rc;
+}
+
+static long op_status(struct vcpu *v, uint64_t arg)
+{
+	struct vm *vm = v->vm;
+	struct evtchn_status op;
+	struct evtchn ch;
+
+	if (hc_read(v, arg, &op, sizeof(op)))
+		return -XEN_EFAULT;
+	if (op.dom != DOMID_SELF)
+		return -XEN_ESRCH;
+	if (op.port >= XEN_NR_EVTCHN)
+		return -XEN_EINVAL;
+	pthread_mutex_lock(&vm->xen.lock);
+	ch = vm->xen.evtchn[op.port];
+	pthread_mutex_unlock(&vm->xen.lock);
+	op.vcpu = ch.vcpu;
+	switch (ch.state) {
+	case EVTCHN_FREE:
+		op.status = EVTCHNSTAT_closed;
+		break;
+	case EVTCHN_RESERVED:
+		op.status = EVTCHNSTAT_closed;
+		break;
+	case EVTCHN_UNBOUND:
+		op.status = EVTCHNSTAT_unbound;
+		op.u.unbound.dom = ch.remote_dom;
+		break;
+	case EVTCHN_INTERDOMAIN:
+		op.status = EVTCHNSTAT_interdomain;
+		op.u.interdomain.dom = ch.remote_dom == DOMID_SELF ? 0 : ch.remote_dom;
+		op.u.interdomain.port = ch.remote_port;
+		break;
+	case EVTCHN_VIRQ:
+		op.status = EVTCHNSTAT_virq;
+		op.u.virq = ch.virq;
+		break;
+	case EVTCHN_IPI:
+		op.status = EVTCHNSTAT_ipi;
+		break;
+	}
+	if (hc_write(v, arg, &op, sizeof(op)))
+		return -XEN_EFAULT;
+	return 0;
+}
+
+/* Xen's evtchn_2l_unmask: an unmasked pending port raises the upcall. */
+static long op_unmask(struct vcpu *v, uint64_t arg)
+{
+	struct vm *vm = v->vm;
+	struct shared_info *s = xen_shared_info(vm);
+	struct evtchn_unmask op;
+	struct vcpu *target;
+	struct vcpu_info *vi;
+	unsigned vcpu_id;
+
+	if (hc_read(v, arg, &op, sizeof(op)))
+		return -XEN_EFAULT;
+	if (op.port >= XEN_NR_EVTCHN || !s)
+		return -XEN_EINVAL;
+	pthread_mutex_lock(&vm->xen.lock);
+	vcpu_id = vm->xen.evtchn[op.port].vcpu;
+	pthread_mutex_unlock(&vm->xen.lock);
+	if (vcpu_id >= vm->nr_vcpus || !(target = vm->vcpus[vcpu_id]))
+		return -XEN_EINVAL;
+	bit_clear(s->evtchn_mask, op.port);
+	vi = xen_vcpu_info(target);
+	if (vi && bit_test(s->evtchn_pending, op.port) &&
+	    !bit_test_and_set(&vi->evtchn_pending_sel, op.port / BITS_PER_WORD))
+		mark_upcall_pending(target);
+	return 0;
+}
+
+static long op_bind_vcpu(struct vcpu *v, uint64_t arg)
+{
+	struct vm *vm = v->vm;
+	struct evtchn_bind_vcpu op;
+	long rc = 0;
+
+	if (hc_read(v, arg, &op, sizeof(op)))
+		return -XEN_EFAULT;
+	if (!port_valid(op.port))
+		return -XEN_EINVAL;
+	if (op.vcpu >= vm->nr_vcpus || !vm->vcpus[op.vcpu])
+		return -XEN_ENOENT;
+	pthread_mutex_lock(&vm->xen.lock);
+	switch (vm->xen.evtchn[op.port].state) {
+	case EVTCHN_UNBOUND:
+	case EVTCHN_INTERDOMAIN:
+		vm->xen.evtchn[op.port].vcpu = op.vcpu;
+		break;
+	case EVTCHN_VIRQ:
+		/* Per-vCPU VIRQs cannot move (Xen: -EINVAL). */
+		rc = vm->xen.evtchn[op.port].virq == VIRQ_TIMER ? -XEN_EINVAL : 0;
+		if (!rc)
+			vm->xen.evtchn[op.port].vcpu = op.vcpu;
+		break;
+	default:
+		rc = -XEN_EINVAL;
+	}
+	pthread_mutex_unlock(&vm->xen.lock);
+	return rc;
+}
+
+long hc_event_channel_op(struct vcpu *v, const struct hc_args *a)
+{
+	uint64_t arg = a->a[1];
+
+	switch (a->a[0]) {
+	case EVTCHNOP_alloc_unbound:
+		return op_alloc_unbound(v, arg);
+	case EVTCHNOP_bind_interdomain:
+		return op_bind_interdomain(v, arg);
+	case EVTCHNOP_bind_virq:
+		return op_bind_virq(v, arg);
+	case EVTCHNOP_bind_ipi:
+		return op_bind_ipi(v, arg);
+	case EVTCHNOP_send:
+		return op_send(v, arg);
+	case EVTCHNOP_close:
+		return op_close(v, arg);
+	case EVTCHNOP_status:
+		return op_status(v, arg);
+	case EVTCHNOP_unmask:
+		return op_unmask(v, arg);
+	case EVTCHNOP_bind_vcpu:
+		return op_bind_vcpu(v, arg);
+	case EVTCHNOP_bind_pirq:
+	case EVTCHNOP_reset:
+	case EVTCHNOP_init_control:
+	case EVTCHNOP_expand_array:
+	case EVTCHNOP_set_priority:
+	default:
+		return -XEN_ENOSYS;
+	}
+}

@@ -1,0 +1,44 @@
+/*
+ * Event channels (Xen's 2-level ABI): per-domain ports whose pending and mask
+ * bits live in shared_info, and the per-vCPU upcall flags in vcpu_info.
+ * pvisor's own services (console, xenstore, later block/net backends) are the
+ * "remote domain 0" end of interdomain channels.
+ */
+#ifndef PVISOR_XEN_EVENTS_H
+#define PVISOR_XEN_EVENTS_H
+
+#include <stdbool.h>
+
+#include <pvisor/xen.h>
+
+struct vm;
+struct vcpu;
+
+/* Initialises the port table (port 0 reserved). */
+void evtchn_init(struct vm *vm);
+
+/*
+ * Allocates an unbound port whose remote end is pvisor (domain 0), as the
+ * toolstack does for the console and xenstore; on_send runs on the sending
+ * vCPU's thread when the guest notifies it.  Returns the port or -errno.
+ */
+int evtchn_alloc_backend_port(struct vm *vm, void (*on_send)(void *),
+			      void *opaque);
+
+/* Marks port pending for the guest and wakes/kicks the target vCPU (Xen's
+ * evtchn_set_pending).  Safe from any thread. */
+void evtchn_notify_guest(struct vm *vm, evtchn_port_t port);
+
+/* Raises a per-vCPU VIRQ if the guest bound it. */
+void evtchn_send_virq(struct vcpu *v, unsigned virq);
+
+/* True if v has an upcall pending that is not masked. */
+bool evtchn_upcall_deliverable(struct vcpu *v);
+
+/* True if port is pending (for SCHEDOP_poll); false for bad ports. */
+bool evtchn_port_pending(struct vm *vm, evtchn_port_t port);
+
+/* Wakes v if it is blocked, kicks it out of guest code otherwise. */
+void vcpu_wake(struct vcpu *v);
+
+#endif

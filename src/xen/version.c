@@ -1,0 +1,90 @@
+/* xen_version: what pvisor reports about itself, as Xen does. */
+#include <stdio.h>
+#include <string.h>
+
+#include "core/vm.h"
+#include "xen/hypercall.h"
+
+#include <pvisor/abi.h>
+
+#define PVISOR_XEN_MAJOR 4
+#define PVISOR_XEN_MINOR 14
+
+static long write_string(struct vcpu *v, uint64_t arg, const char *s,
+			 size_t field_len)
+{
+	char buf[1024];
+
+	if (field_len > sizeof(buf))
+		field_len = sizeof(buf);
+	memset(buf, 0, field_len);
+	strncpy(buf, s, field_len - 1);
+	if (hc_write(v, arg, buf, field_len))
+		return -XEN_EFAULT;
+	return 0;
+}
+
+static uint32_t features_submap(unsigned idx)
+{
+	if (idx != 0)
+		return 0;
+	return 1u << XENFEAT_mmu_pt_update_preserve_ad;
+}
+
+long hc_xen_version(struct vcpu *v, const struct hc_args *a)
+{
+	uint64_t arg = a->a[1];
+	char line[64];
+
+	switch (a->a[0]) {
+	case XENVER_version:
+		return (PVISOR_XEN_MAJOR << 16) | PVISOR_XEN_MINOR;
+	case XENVER_extraversion:
+		return write_string(v, arg, PVISOR_EXTRAVERSION,
+				    sizeof(xen_extraversion_t));
+	case XENVER_compile_info: {
+		struct xen_compile_info ci;
+
+		memset(&ci, 0, sizeof(ci));
+		strcpy(ci.compiler, "gcc");
+		strcpy(ci.compile_by, "pvisor");
+		strcpy(ci.compile_domain, "pvisor");
+		strcpy(ci.compile_date, __DATE__);
+		return hc_write(v, arg, &ci, sizeof(ci)) ? -XEN_EFAULT : 0;
+	}
+	case XENVER_capabilities:
+		return write_string(v, arg, "xen-3.0-x86_64",
+				    sizeof(xen_capabilities_info_t));
+	case XENVER_changeset:
+		return write_string(v, arg, "pvisor",
+				    sizeof(xen_changeset_info_t));
+	case XENVER_platform_parameters: {
+		struct xen_platform_parameters pp = {
+			.virt_start = HYPERVISOR_VIRT_START,
+		};
+
+		return hc_write(v, arg, &pp, sizeof(pp)) ? -XEN_EFAULT : 0;
+	}
+	case XENVER_get_features: {
+		struct xen_feature_info fi;
+
+		if (hc_read(v, arg, &fi, sizeof(fi)))
+			return -XEN_EFAULT;
+		fi.submap = features_submap(fi.submap_idx);
+		return hc_write(v, arg, &fi, sizeof(fi)) ? -XEN_EFAULT : 0;
+	}
+	case XENVER_pagesize:
+		return PAGE_SIZE;
+	case XENVER_guest_handle: {
+		xen_domain_handle_t h;
+
+		memset(h, 0, sizeof(h));
+		return hc_write(v, arg, h, sizeof(h)) ? -XEN_EFAULT : 0;
+	}
+	case XENVER_commandline:
+		snprintf(line, sizeof(line), "backend=%s", v->vm->backend->name);
+		return write_string(v, arg, line, sizeof(xen_commandline_t));
+	default:
+		return -XEN_ENOSYS;
+	}
+}
