@@ -1,4 +1,6 @@
 /* Hypercall bookkeeping: per-number call counts and names for `info`. */
+#include <stddef.h>
+
 #include <kit/hypercall.h>
 
 unsigned long hypercall_counts[KIT_NR_HYPERCALLS];

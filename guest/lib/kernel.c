@@ -3,6 +3,8 @@
  * explicit order (console, shared_info, traps, events, memory, time,
  * threads, console input), enables events and runs the application.
  */
+#include <stdarg.h>
+
 #include <kit/console.h>
 #include <kit/events.h>
 #include <kit/hypercall.h>

@@ -19,6 +19,7 @@ const char cli_usage[] =
 	"\n"
 	"commands:\n"
 	"  run [OPTIONS] KERNEL [-- ARGS...]   boot a PV kernel (see pvisor run --help)\n"
+	"  backends                            say which backends work on this machine\n"
 	"  version                             print the version\n"
 	"  --help                              this text\n";
 
@@ -256,6 +257,8 @@ enum cli_command cli_parse(int argc, char *const argv[], struct cli *c,
 		return c->command = CLI_HELP;
 	if (!strcmp(argv[1], "version") || !strcmp(argv[1], "--version"))
 		return c->command = CLI_VERSION;
+	if (!strcmp(argv[1], "backends"))
+		return c->command = CLI_BACKENDS;
 	if (!strcmp(argv[1], "run"))
 		return c->command = parse_run(argc, argv, c, err, err_len);
 	snprintf(err, err_len, "unknown command '%s' (see pvisor --help)", argv[1]);

@@ -16,6 +16,7 @@ enum cli_command {
 	CLI_HELP,      /* pvisor --help */
 	CLI_RUN_HELP,  /* pvisor run --help */
 	CLI_VERSION,
+	CLI_BACKENDS,  /* pvisor backends: which backends work here */
 	CLI_RUN,
 };
 

@@ -275,6 +275,22 @@ out:
 	return status;
 }
 
+static int list_backends(void)
+{
+	const struct backend_ops *all[] = { &backend_kvm, &backend_proc };
+
+	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
+		char why[256] = "";
+
+		if (all[i]->probe(why, sizeof(why)) == 0)
+			printf("%s: available\n", all[i]->name);
+		else
+			printf("%s: unavailable: %s\n", all[i]->name,
+			       why[0] ? why : "unknown reason");
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	char err[512];
@@ -300,6 +316,8 @@ int main(int argc, char **argv)
 	case CLI_VERSION:
 		printf("pvisor %s (Xen PV ABI, x86-64)\n", PVISOR_VERSION);
 		return 0;
+	case CLI_BACKENDS:
+		return list_backends();
 	case CLI_RUN:
 		return run(&cli);
 	case CLI_ERROR:

@@ -74,14 +74,6 @@ static uint32_t le32(const uint8_t *p)
 	       (uint32_t)p[3] << 24;
 }
 
-/*
- * Each decompressor turns in[0..in_len) into exactly out_len bytes at out.
- * More output than that, less, trailing garbage and corrupt data are all
- * -EINVAL with a reason.
- */
-typedef int (*bz_decomp_fn)(struct bz_ctx *c, const uint8_t *in,
-			    size_t in_len, uint8_t *out, size_t out_len);
-
 static int bz_gunzip(struct bz_ctx *c, const uint8_t *in, size_t in_len,
 		     uint8_t *out, size_t out_len)
 {
@@ -330,7 +322,13 @@ struct bz_format {
 	uint8_t magic[6];
 	uint8_t magic_len;
 	bool size_appended; /* Linux appended a le32 size (not gzip's own) */
-	bz_decomp_fn decomp; /* NULL: recognised, not supported */
+	/*
+	 * Turns in[0..in_len) into exactly out_len bytes at out; more output,
+	 * less, trailing garbage and corrupt data are -EINVAL with a reason.
+	 * NULL: recognised, not supported.
+	 */
+	int (*decomp)(struct bz_ctx *c, const uint8_t *in, size_t in_len,
+		      uint8_t *out, size_t out_len);
 };
 
 static const struct bz_format bz_formats[] = {

@@ -106,8 +106,13 @@ int xen_elf_parse_features(const char *features,
 			tok++;
 			n--;
 		}
-		if (n == 0)
+		if (n == 0) {
+			/* libelf fails a bare "!" like any unknown required
+			 * name, and skips empty entries. */
+			if (req)
+				return -EINVAL;
 			continue;
+		}
 		if (n >= sizeof(name))
 			n = sizeof(name) - 1; /* no name is that long */
 		memcpy(name, tok, n);

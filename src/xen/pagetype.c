@@ -876,6 +876,17 @@ out:
 	return rc;
 }
 
+void pagetype_tlb_flushed(struct vm *vm, bool all_vcpus)
+{
+	struct pagetype_table *t = vm->xen.pagetypes;
+
+	if (!t || (!all_vcpus && vm->nr_vcpus > 1))
+		return;
+	pthread_mutex_lock(&t->lock);
+	t->tlb_epoch++;
+	pthread_mutex_unlock(&t->lock);
+}
+
 /* ---- the invariant checker ---- */
 
 #define CHECK(cond, ...)                                                       \

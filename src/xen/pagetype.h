@@ -149,6 +149,13 @@ int pagetype_copy_page(struct vcpu *v, uint64_t dst_mfn, uint64_t src_mfn)
 	__attribute__((warn_unused_result));
 
 /*
+ * Tells the table that the TLB of one vCPU (all_vcpus false) or of every
+ * vCPU was flushed in full, so frames whose writable mappings were removed
+ * before can become page tables without another flush.
+ */
+void pagetype_tlb_flushed(struct vm *vm, bool all_vcpus);
+
+/*
  * Recomputes every count from the page tables in memory, the pins and the
  * base pointers, and checks them against the table; also that every typed
  * page table is validated, holds only valid entries, and that no page

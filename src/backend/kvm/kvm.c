@@ -6,9 +6,9 @@
  *
  *  - Hypercalls: the hypercall page stores to a user-mapped page that no
  *    memory slot backs (KVM_EXIT_MMIO straight from CPL3, the cheapest exit).
- *    Page-table hypercalls use `int $0x82` instead, which lands in the
- *    trampoline at CPL0, so the queued page-table stores are executed there
- *    on the way back without a CPL switch through KVM_SET_SREGS.
+ *    If page-table stores are queued, the return enters CPL0 through
+ *    KVM_SET_SREGS and runs them in the trampoline (`int n` is #UD at CPL3
+ *    on kvm-pvm, so there is no cheaper CPL0 door).
  *  - Exceptions: every IDT gate (IST 1, the per-vCPU trampoline stack) points
  *    at a one-instruction stub `out %al, $port`; pvisor reads the iretq frame
  *    from the stack page.
@@ -239,8 +239,6 @@ static void kvm_build_priv(struct vm *vm, struct kvm_vm *k, unsigned nr_dl2)
 		/* int3 and into are reachable from CPL3 as on hardware. */
 		idt_set(idt, v, stub_va(v), v == 3 || v == 4 ? 3 : 0);
 	}
-	code_stub(code, KVM_CODE_STUBS + 32 * 4, KVM_PORT_HCALL);
-	idt_set(idt, KVM_HCALL_VECTOR, stub_va(32), 3);
 	code_stub(code, KVM_CODE_LSTAR, KVM_PORT_SYSCALL);
 
 	/* Trampoline slot: one L3 -> L2 -> L1 mapping the private pages. */
@@ -521,19 +519,13 @@ static void kvm_vcpu_destroy(struct vcpu *v)
 }
 
 /*
- * Hypercall page.  Most entries: mov $i, %eax; movabs %eax, KVM_USER_VA;
- * ret -- a store to the doorbell page, which exits from CPL3 with rip past
- * the store.  The page-table hypercalls use int $0x82 so that the exit
- * happens at CPL0, where the queued stores are executed on the way back.
+ * Hypercall page: entry i is `mov $i, %eax; movabs %eax, KVM_USER_VA; ret`.
+ * The store hits the doorbell page, which no memory slot backs, so it exits
+ * straight from CPL3 with rip past the store (the cheapest exit measured
+ * here).  An `int $0x82` entry would have let page-table hypercalls exit at
+ * CPL0, but kvm-pvm raises #UD for `int n` at CPL3 (only int3 works), so
+ * queued page-table stores are run by entering CPL0 with KVM_SET_SREGS.
  */
-static bool hcall_via_int(unsigned nr)
-{
-	return nr == __HYPERVISOR_mmu_update || nr == __HYPERVISOR_multicall ||
-	       nr == __HYPERVISOR_update_va_mapping ||
-	       nr == __HYPERVISOR_mmuext_op ||
-	       nr == __HYPERVISOR_update_va_mapping_otherdomain;
-}
-
 static void kvm_fill_hypercall_page(struct vm *vm, uint8_t *page)
 {
 	memset(page, 0xcc, PAGE_SIZE); /* int3 between entries */
@@ -543,15 +535,9 @@ static void kvm_fill_hypercall_page(struct vm *vm, uint8_t *page)
 
 		e[0] = 0xb8; /* mov $i, %eax */
 		memcpy(e + 1, &(uint32_t){ i }, 4);
-		if (hcall_via_int(i)) {
-			e[5] = 0xcd; /* int $0x82 */
-			e[6] = KVM_HCALL_VECTOR;
-			e[7] = 0xc3;
-		} else {
-			e[5] = 0xa3; /* movabs %eax, moffs64 */
-			memcpy(e + 6, &va, 8);
-			e[14] = 0xc3;
-		}
+		e[5] = 0xa3; /* movabs %eax, moffs64 */
+		memcpy(e + 6, &va, 8);
+		e[14] = 0xc3;
 	}
 }
 
@@ -785,16 +771,19 @@ static int kvm_exit_io(struct vcpu *v, struct vexit *exit, bool *stopped)
 		if ((v->regs.cs & 3) != 3) {
 			/* A natively run LSTAR stub faults on `out`: that is
 			 * still the guest's syscall, with rcx/r11 from it. */
-			if (vec == 13 && v->regs.rip == lstar) {
-				regs_from_kvm(&v->regs, &kr);
-				goto syscall;
-			}
+			if (vec == 13 && v->regs.rip == lstar)
+				goto syscall_fault;
 			exit_fatal(exit, "kvm: vector %u in the trampoline at %#llx "
 				   "(error %#x, cr2 %#llx)", vec,
 				   (unsigned long long)v->regs.rip, exit->error_code,
 				   (unsigned long long)c->sregs.cr2);
 			return 0;
 		}
+		/* kvm-pvm runs the LSTAR entry natively without raising the
+		 * privilege level: the fetch of the supervisor-only stub
+		 * faults, and that is the guest's syscall. */
+		if (vec == 14 && v->regs.rip == lstar && c->sregs.cr2 == lstar)
+			goto syscall_fault;
 		exit->kind = VEXIT_EXCEPTION;
 		exit->vector = vec;
 		if (vec == 14)
@@ -802,11 +791,6 @@ static int kvm_exit_io(struct vcpu *v, struct vexit *exit, bool *stopped)
 		return 0;
 	}
 	switch (port) {
-	case KVM_PORT_HCALL:
-		if (regs_from_frame(v, &kr, kr.rsp, NULL, false) < 0)
-			goto bad_frame;
-		exit->kind = VEXIT_HYPERCALL;
-		return 0;
 	case KVM_PORT_SYSCALL:
 		regs_from_kvm(&v->regs, &kr);
 		goto syscall;
@@ -820,6 +804,10 @@ static int kvm_exit_io(struct vcpu *v, struct vexit *exit, bool *stopped)
 		exit_fatal(exit, "kvm: unexpected trampoline port 0x%x", port);
 		return 0;
 	}
+syscall_fault:
+	/* The stub faulted: the frame holds the syscall-time rsp (syscall does
+	 * not switch stacks); rcx and r11 are still what syscall put there. */
+	exit->error_code = 0;
 syscall:
 	/* syscall left the return rip in rcx and rflags in r11. */
 	v->regs.rip = v->regs.rcx;

@@ -57,10 +57,8 @@
 
 /* I/O ports the trampoline exits through (`out %al, $port`). */
 #define KVM_PORT_VECTOR 0xc0   /* + vector 0..31 */
-#define KVM_PORT_HCALL 0xe0    /* int $KVM_HCALL_VECTOR */
 #define KVM_PORT_SYSCALL 0xe1  /* LSTAR stub, run emulated */
 #define KVM_PORT_STOPPED 0xe2  /* routine stopped before iretq */
-#define KVM_HCALL_VECTOR 0x82
 
 /* The iretq frame sits at the top of the stack page; the stop flag is the
  * stack page's first quadword. */

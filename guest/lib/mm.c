@@ -1,0 +1,318 @@
+/*
+ * Memory.  The domain builder maps the boot region (image, start_info,
+ * P2M, console/store pages, boot page tables) from VIRT_BASE; mm_init()
+ * extends the mapping to all of RAM the way a Xen PV guest must: every new
+ * page-table frame is zeroed, remapped read-only, pinned, and only then
+ * hooked into its parent with mmu_update (the hypervisor validates each
+ * step).  The frames after the boot region feed a bitmap page allocator.
+ */
+#include <kit/console.h>
+#include <kit/hypercall.h>
+#include <kit/kit.h>
+#include <kit/mm.h>
+#include <kit/string.h>
+
+#define PT_ENTRIES 512
+#define BATCH 256
+
+extern char _end[];
+extern unsigned long boot_stack_top_xen; /* kernel.c */
+
+unsigned long mm_first_free_pfn;
+static unsigned long pt_next_pfn;   /* boot-time bump allocator */
+static unsigned long *page_bitmap;  /* bit set = page in use */
+static unsigned long nr_free;
+static unsigned long alloc_hint;
+
+pgentry_t *pt_root(void)
+{
+	return (pgentry_t *)start_info.pt_base;
+}
+
+static unsigned pt_index(unsigned long va, unsigned level)
+{
+	return (va >> (PAGE_SHIFT + 9 * (level - 1))) & (PT_ENTRIES - 1);
+}
+
+static pgentry_t *entry_table(pgentry_t e)
+{
+	return mfn_to_virt((e & PTE_ADDR_MASK) >> PAGE_SHIFT);
+}
+
+const pgentry_t *pt_lookup(unsigned long va, uint64_t *ma)
+{
+	pgentry_t *tab = pt_root();
+	unsigned long mfn = virt_to_mfn(tab);
+
+	for (unsigned level = 4; level > 1; level--) {
+		pgentry_t e = tab[pt_index(va, level)];
+
+		if (!(e & _PAGE_PRESENT) || (e & _PAGE_PSE))
+			return NULL;
+		mfn = (e & PTE_ADDR_MASK) >> PAGE_SHIFT;
+		if (mfn_to_pfn(mfn) == ~0ul)
+			return NULL;
+		tab = entry_table(e);
+	}
+	if (ma)
+		*ma = (mfn << PAGE_SHIFT) + pt_index(va, 1) * sizeof(pgentry_t);
+	return &tab[pt_index(va, 1)];
+}
+
+static void mmu_set(uint64_t ma, uint64_t val)
+{
+	struct mmu_update u = { .ptr = ma | MMU_NORMAL_PT_UPDATE, .val = val };
+	long rc = HYPERVISOR_mmu_update(&u, 1, NULL, DOMID_SELF);
+
+	if (rc)
+		panic("mmu_update(%#lx <- %#lx) failed: %ld", ma, val, rc);
+}
+
+/* Read-only mapping + pin: the frame becomes a page table of `level`. */
+static long make_table(unsigned long pfn, unsigned level)
+{
+	static const unsigned pin_cmd[] = { 0, MMUEXT_PIN_L1_TABLE,
+					    MMUEXT_PIN_L2_TABLE,
+					    MMUEXT_PIN_L3_TABLE,
+					    MMUEXT_PIN_L4_TABLE };
+	unsigned long mfn = pfn_to_mfn(pfn);
+	struct mmuext_op op = { .cmd = pin_cmd[level], .arg1.mfn = mfn };
+	long rc;
+
+	rc = HYPERVISOR_update_va_mapping((unsigned long)pfn_to_virt(pfn),
+					  (mfn << PAGE_SHIFT) | L1_PROT_RO,
+					  UVMF_INVLPG);
+	if (rc)
+		return rc;
+	return HYPERVISOR_mmuext_op(&op, 1, NULL, DOMID_SELF);
+}
+
+/* Boot time: a new table of `level` for the entry at machine address
+ * parent_ma. */
+static void new_boot_table(unsigned level, uint64_t parent_ma)
+{
+	unsigned long pfn = pt_next_pfn++;
+	const pgentry_t *pte;
+	long rc;
+
+	if (pfn >= nr_ram_pages)
+		panic("out of memory for page tables");
+	pte = pt_lookup((unsigned long)pfn_to_virt(pfn), NULL);
+	if (!pte || !(*pte & _PAGE_PRESENT))
+		panic("page-table frame %#lx is not mapped yet", pfn);
+	memset(pfn_to_virt(pfn), 0, PAGE_SIZE);
+	rc = make_table(pfn, level);
+	if (rc)
+		panic("cannot make pfn %#lx an L%u table: %ld", pfn, level, rc);
+	mmu_set(parent_ma, (pfn_to_mfn(pfn) << PAGE_SHIFT) | PT_PROT);
+}
+
+static void flush_batch(struct mmu_update *b, unsigned *n)
+{
+	unsigned done = 0;
+	long rc;
+
+	if (!*n)
+		return;
+	rc = HYPERVISOR_mmu_update(b, *n, &done, DOMID_SELF);
+	if (rc || done != *n)
+		panic("mmu_update batch failed: %ld (%u of %u done)", rc, done,
+		      *n);
+	*n = 0;
+}
+
+static void build_pagetable(void)
+{
+	static struct mmu_update batch[BATCH];
+	unsigned n = 0;
+
+	for (unsigned long pfn = 0; pfn < nr_ram_pages; pfn++) {
+		unsigned long va = (unsigned long)pfn_to_virt(pfn);
+		pgentry_t *tab = pt_root();
+		unsigned long tab_mfn = virt_to_mfn(tab);
+		unsigned idx;
+
+		for (unsigned level = 4; level > 1; level--) {
+			idx = pt_index(va, level);
+			if (!(tab[idx] & _PAGE_PRESENT)) {
+				flush_batch(batch, &n);
+				new_boot_table(level - 1,
+					       (tab_mfn << PAGE_SHIFT) +
+						       idx * sizeof(pgentry_t));
+			}
+			if (tab[idx] & _PAGE_PSE)
+				panic("superpage in the boot page tables");
+			tab_mfn = (tab[idx] & PTE_ADDR_MASK) >> PAGE_SHIFT;
+			tab = entry_table(tab[idx]);
+		}
+		idx = pt_index(va, 1);
+		if (!(tab[idx] & _PAGE_PRESENT)) {
+			/* Frames that became page tables stay read-only. */
+			uint64_t prot = (pfn >= mm_first_free_pfn &&
+					 pfn < pt_next_pfn) ? L1_PROT_RO : L1_PROT;
+
+			batch[n].ptr = ((tab_mfn << PAGE_SHIFT) +
+					idx * sizeof(pgentry_t)) |
+				       MMU_NORMAL_PT_UPDATE;
+			batch[n].val = (pfn_to_mfn(pfn) << PAGE_SHIFT) | prot;
+			n++;
+		}
+		if (n == BATCH || idx == PT_ENTRIES - 1)
+			flush_batch(batch, &n);
+	}
+	flush_batch(batch, &n);
+}
+
+static unsigned long max_ul(unsigned long a, unsigned long b)
+{
+	return a > b ? a : b;
+}
+
+static unsigned long va_end_pfn(unsigned long va_end)
+{
+	if (va_end <= VIRT_BASE)
+		return 0;
+	va_end = PFN_UP(va_end - VIRT_BASE);
+	return va_end > nr_ram_pages ? 0 : va_end;
+}
+
+/* The first pfn after everything the domain builder placed (libxc order:
+ * image, P2M, start_info, store, console, page tables, boot stack). */
+static unsigned long boot_region_end(void)
+{
+	unsigned long end = va_end_pfn((unsigned long)_end);
+
+	end = max_ul(end, va_end_pfn(start_info.pt_base +
+				     start_info.nr_pt_frames * PAGE_SIZE));
+	end = max_ul(end, va_end_pfn(start_info.mfn_list +
+				     nr_ram_pages * sizeof(unsigned long)));
+	end = max_ul(end, mfn_to_pfn(start_info.console.domU.mfn) + 1);
+	if (start_info.store_mfn)
+		end = max_ul(end, mfn_to_pfn(start_info.store_mfn) + 1);
+	end = max_ul(end, va_end_pfn(boot_stack_top_xen));
+	if (start_info.mod_start && start_info.mod_len &&
+	    !(start_info.flags & SIF_MOD_START_PFN))
+		end = max_ul(end, va_end_pfn(start_info.mod_start +
+					     start_info.mod_len));
+	return end;
+}
+
+static void mark_used(unsigned long pfn)
+{
+	page_bitmap[pfn / 64] |= 1ul << (pfn % 64);
+}
+
+static void mark_free(unsigned long pfn)
+{
+	page_bitmap[pfn / 64] &= ~(1ul << (pfn % 64));
+}
+
+static bool page_used(unsigned long pfn)
+{
+	return (page_bitmap[pfn / 64] >> (pfn % 64)) & 1;
+}
+
+void *alloc_pages(unsigned long n)
+{
+	unsigned long start, run = 0;
+
+	if (!n || n > nr_free)
+		return NULL;
+	for (unsigned long i = 0; i < nr_ram_pages; i++) {
+		unsigned long pfn = (alloc_hint + i) % nr_ram_pages;
+
+		if (pfn == 0)
+			run = 0; /* runs do not wrap */
+		if (page_used(pfn)) {
+			run = 0;
+			continue;
+		}
+		if (!run)
+			start = pfn;
+		if (++run == n) {
+			for (unsigned long p = start; p < start + n; p++)
+				mark_used(p);
+			nr_free -= n;
+			alloc_hint = start + n;
+			memset(pfn_to_virt(start), 0, n * PAGE_SIZE);
+			return pfn_to_virt(start);
+		}
+	}
+	return NULL;
+}
+
+void free_pages(void *va, unsigned long n)
+{
+	unsigned long pfn = virt_to_pfn(va);
+
+	if (!va)
+		return;
+	BUG_ON(pfn < mm_first_free_pfn || pfn + n > nr_ram_pages);
+	for (unsigned long p = pfn; p < pfn + n; p++) {
+		BUG_ON(!page_used(p));
+		mark_free(p);
+	}
+	nr_free += n;
+}
+
+unsigned long mm_free_pages(void)
+{
+	return nr_free;
+}
+
+unsigned long pt_alloc_table(unsigned level)
+{
+	void *va;
+
+	if (level < 1 || level > 4)
+		return 0;
+	va = alloc_page();
+	if (!va)
+		return 0;
+	if (make_table(virt_to_pfn(va), level)) {
+		HYPERVISOR_update_va_mapping(
+			(unsigned long)va, (virt_to_mfn(va) << PAGE_SHIFT) | L1_PROT,
+			UVMF_INVLPG);
+		free_page(va);
+		return 0;
+	}
+	return virt_to_pfn(va);
+}
+
+void pt_free_table(unsigned long pfn)
+{
+	struct mmuext_op op = { .cmd = MMUEXT_UNPIN_TABLE,
+				.arg1.mfn = pfn_to_mfn(pfn) };
+	long rc;
+
+	rc = HYPERVISOR_mmuext_op(&op, 1, NULL, DOMID_SELF);
+	if (!rc)
+		rc = HYPERVISOR_update_va_mapping(
+			(unsigned long)pfn_to_virt(pfn),
+			(pfn_to_mfn(pfn) << PAGE_SHIFT) | L1_PROT, UVMF_INVLPG);
+	if (rc)
+		printf("mm: cannot release page table %#lx: %ld\n", pfn, rc);
+	else
+		free_page(pfn_to_virt(pfn));
+}
+
+void mm_init(void)
+{
+	unsigned long bitmap_pages;
+
+	mm_first_free_pfn = boot_region_end();
+	pt_next_pfn = mm_first_free_pfn;
+	build_pagetable();
+
+	/* The bitmap takes the frames after the new page tables. */
+	bitmap_pages = PFN_UP((nr_ram_pages + 63) / 64 * sizeof(unsigned long));
+	if (pt_next_pfn + bitmap_pages >= nr_ram_pages)
+		panic("not enough memory (%lu pages)", nr_ram_pages);
+	page_bitmap = pfn_to_virt(pt_next_pfn);
+	memset(page_bitmap, 0, bitmap_pages * PAGE_SIZE);
+	for (unsigned long p = 0; p < pt_next_pfn + bitmap_pages; p++)
+		mark_used(p);
+	nr_free = nr_ram_pages - (pt_next_pfn + bitmap_pages);
+	mm_first_free_pfn = pt_next_pfn + bitmap_pages;
+	alloc_hint = mm_first_free_pfn;
+}

@@ -1,0 +1,57 @@
+/*
+ * The proc backend's mapping mirror: the guest process's mappings below
+ * PVISOR_GUEST_VA_LIMIT follow the guest page tables.  A walk turns the
+ * tables into sorted runs; a diff of two run lists gives the
+ * mmap/munmap/mprotect operations that turn one into the other.  Pure
+ * functions over guest memory, testable without a guest process.
+ */
+#ifndef PVISOR_PROC_MIRROR_H
+#define PVISOR_PROC_MIRROR_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "backend/proc/proc_layout.h"
+#include "core/gmem.h"
+
+/* npages pages from va map frames pfn.. with prot (PROT_*). */
+struct proc_run {
+	uint64_t va;
+	uint64_t npages;
+	uint64_t pfn;
+	uint32_t prot;
+};
+
+struct proc_runs {
+	struct proc_run *v;
+	size_t n, cap;
+};
+
+struct proc_opbuf {
+	struct proc_op *v;
+	size_t n, cap;
+};
+
+/*
+ * Rebuilds `out` from the 4-level tables rooted at frame l4_mfn: every
+ * present 4K leaf below PVISOR_GUEST_VA_LIMIT whose frames (tables and leaf)
+ * are guest frames; PROT_READ, +PROT_WRITE if RW at every level, +PROT_EXEC
+ * unless NX at some level.  Superpage entries are skipped (Xen PV has none
+ * without opt-in).  Each entry is read once.  0 or -ENOMEM.
+ */
+int proc_mirror_walk(const struct gmem *m, uint64_t l4_mfn,
+		     struct proc_runs *out) __attribute__((warn_unused_result));
+
+/*
+ * Appends to `ops` what turns mappings `old` into `new` (both sorted, as
+ * the walk makes them): munmap where only old maps, mmap where new maps
+ * something else, mprotect where only the protection changed.  Adjacent
+ * operations are coalesced.  0 or -ENOMEM.
+ */
+int proc_mirror_diff(const struct proc_runs *old, const struct proc_runs *new,
+		     struct proc_opbuf *ops) __attribute__((warn_unused_result));
+
+void proc_runs_free(struct proc_runs *r);
+void proc_opbuf_free(struct proc_opbuf *b);
+
+#endif

@@ -1,0 +1,51 @@
+# Helpers for end-to-end tests: each test script sources this, runs guests
+# through build/pvisor and reports TAP lines ("ok N - ...", "not ok N - ...",
+# "ok N - ... # SKIP reason").
+set -u
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+PVISOR=${PVISOR:-$ROOT/build/pvisor}
+GUEST=$ROOT/guest/build
+TMP=$(mktemp -d)
+trap 'rm -rf "$TMP"' EXIT
+_n=0
+
+ok() { _n=$((_n + 1)); echo "ok $_n - $*"; }
+not_ok() { _n=$((_n + 1)); echo "not ok $_n - $*"; }
+skip() { _n=$((_n + 1)); echo "ok $_n - $1 # SKIP $2"; }
+
+# check DESC COMMAND...: ok if COMMAND succeeds.
+check() {
+	local desc=$1
+	shift
+	if "$@"; then ok "$desc"; else not_ok "$desc"; fi
+}
+
+# Why the kvm backend cannot run here, or empty if it can.
+kvm_unavailable() {
+	local line
+	line=$("$PVISOR" backends 2>&1 | grep '^kvm:')
+	case "$line" in
+	"kvm: available"*) ;;
+	"kvm: unavailable: "*) echo "${line#kvm: unavailable: }" ;;
+	*) echo "pvisor backends gave no answer for kvm" ;;
+	esac
+}
+
+# The backends to test on: proc always; kvm when it works (else a SKIP line
+# per test that would have run on it, printed by for_backends).
+BACKENDS="proc kvm"
+KVM_WHY=$(kvm_unavailable)
+
+# run_guest BACKEND OUTFILE ARGS...: runs pvisor, stdout+stderr to OUTFILE,
+# returns pvisor's exit status.  Stdin is /dev/null; a 60 s safety timeout.
+run_guest() {
+	local backend=$1 out=$2
+	shift 2
+	timeout -k 5 120 "$PVISOR" run --backend "$backend" --no-raw "$@" \
+		</dev/null >"$out" 2>&1
+}
+
+# No pvisor guest process may outlive pvisor.
+no_leftovers() {
+	! pgrep -f "pvisor-guest" >/dev/null 2>&1 && ! pgrep -x pvisor >/dev/null 2>&1
+}

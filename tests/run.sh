@@ -1,0 +1,72 @@
+#!/bin/bash
+# Runs every test: unit tests (cmocka, TAP), end-to-end tests (shell, TAP),
+# and the fuzz harnesses for a bounded time.  Prints each result and ends
+# with "N passed, N failed, N skipped".
+set -u
+cd "$(dirname "$0")/.."
+
+FUZZ_SECONDS=${FUZZ_SECONDS:-10}
+passed=0 failed=0 skipped=0
+failures=()
+
+# Reads TAP on stdin, echoes it, and counts results for suite $1.
+count_tap() {
+	local suite=$1 line
+	while IFS= read -r line; do
+		echo "$line"
+		case "$line" in
+		"not ok"*)
+			failed=$((failed + 1)); failures+=("$suite: ${line#not ok }") ;;
+		ok*"# SKIP"* | ok*"# skip"*)
+			skipped=$((skipped + 1)) ;;
+		ok*)
+			passed=$((passed + 1)) ;;
+		esac
+	done
+}
+
+echo "== unit tests"
+for t in build/tests/test_*; do
+	[ -x "$t" ] || continue
+	echo "# $t"
+	out=$(CMOCKA_MESSAGE_OUTPUT=TAP timeout 300 "$t" 2>&1)
+	rc=$?
+	count_tap "$(basename "$t")" < <(printf '%s\n' "$out")
+	# A crash or an assertion outside a test shows only in the exit code.
+	if [ $rc -ne 0 ] && ! grep -q '^not ok' <<<"$out"; then
+		echo "not ok - $(basename "$t") exited with status $rc"
+		failed=$((failed + 1)); failures+=("$(basename "$t"): exit $rc")
+	fi
+done
+
+echo "== end-to-end tests"
+for t in tests/e2e/t_*.sh; do
+	[ -f "$t" ] || continue
+	echo "# $t"
+	count_tap "$(basename "$t" .sh)" < <(timeout 900 bash "$t" 2>&1; echo "# exit $?")
+done
+
+echo "== fuzz harnesses (${FUZZ_SECONDS}s each)"
+for f in build/fuzz/fuzz_*; do
+	[ -x "$f" ] || continue
+	name=$(basename "$f")
+	corpus=$(mktemp -d)
+	[ -d "fuzz/corpus/$name" ] && cp -r "fuzz/corpus/$name/." "$corpus/"
+	if out=$("$f" -max_total_time="$FUZZ_SECONDS" -timeout=10 -rss_limit_mb=2048 \
+		-artifact_prefix="$corpus/" "$corpus" 2>&1); then
+		execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' <<<"$out" | grep -o '[0-9]*$')
+		[ -z "$execs" ] && execs=$(grep -Eo '#[0-9]+' <<<"$out" | tail -1)
+		count_tap "$name" <<<"ok - $name ran ${FUZZ_SECONDS}s without a finding (${execs:-?} runs)"
+	else
+		tail -30 <<<"$out"
+		count_tap "$name" <<<"not ok - $name found a crash"
+	fi
+	rm -rf "$corpus"
+done
+
+if [ ${#failures[@]} -gt 0 ]; then
+	echo "== failures"
+	printf '  %s\n' "${failures[@]}"
+fi
+echo "$passed passed, $failed failed, $skipped skipped"
+[ "$failed" -eq 0 ]

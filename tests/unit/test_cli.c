@@ -1,0 +1,146 @@
+/* Command-line parsing: every flag, and the errors a user can make. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "core/cli.h"
+
+struct cli_case {
+	const char *name;
+	const char *argv[12];
+	enum cli_command expect;
+	const char *err_contains; /* for CLI_ERROR */
+};
+
+static const struct cli_case cases[] = {
+	{ "no command", { "pvisor" }, CLI_ERROR, "no command" },
+	{ "help", { "pvisor", "--help" }, CLI_HELP, NULL },
+	{ "run help", { "pvisor", "run", "--help" }, CLI_RUN_HELP, NULL },
+	{ "version", { "pvisor", "version" }, CLI_VERSION, NULL },
+	{ "backends", { "pvisor", "backends" }, CLI_BACKENDS, NULL },
+	{ "unknown command", { "pvisor", "boot" }, CLI_ERROR, "unknown command 'boot'" },
+	{ "run kernel", { "pvisor", "run", "k" }, CLI_RUN, NULL },
+	{ "run --kernel", { "pvisor", "run", "--kernel", "k" }, CLI_RUN, NULL },
+	{ "no kernel", { "pvisor", "run" }, CLI_ERROR, "no kernel" },
+	{ "two kernels", { "pvisor", "run", "a", "b" }, CLI_ERROR, "unexpected argument 'b'" },
+	{ "unknown flag", { "pvisor", "run", "--fast", "k" }, CLI_ERROR, "unknown option '--fast'" },
+	{ "backend kvm", { "pvisor", "run", "--backend", "kvm", "k" }, CLI_RUN, NULL },
+	{ "backend=proc", { "pvisor", "run", "--backend=proc", "k" }, CLI_RUN, NULL },
+	{ "bad backend", { "pvisor", "run", "--backend", "xen", "k" }, CLI_ERROR, "unknown backend 'xen'" },
+	{ "backend missing value", { "pvisor", "run", "k", "--backend" }, CLI_ERROR, "unknown backend ''" },
+	{ "mem ok", { "pvisor", "run", "--mem", "128M", "k" }, CLI_RUN, NULL },
+	{ "mem junk", { "pvisor", "run", "--mem", "12Q", "k" }, CLI_ERROR, "not a size" },
+	{ "mem too small", { "pvisor", "run", "--mem", "1M", "k" }, CLI_ERROR, "out of range" },
+	{ "mem too big", { "pvisor", "run", "--mem", "1000G", "k" }, CLI_ERROR, "out of range" },
+	{ "mem not pages", { "pvisor", "run", "--mem", "4097K", "k" }, CLI_ERROR, "out of range" },
+	{ "cpus 0", { "pvisor", "run", "--cpus", "0", "k" }, CLI_ERROR, "--cpus: '0'" },
+	{ "cpus many", { "pvisor", "run", "--cpus", "999", "k" }, CLI_ERROR, "--cpus" },
+	{ "cpus 2", { "pvisor", "run", "--cpus", "2", "k" }, CLI_RUN, NULL },
+	{ "timeout", { "pvisor", "run", "--timeout", "1.5", "k" }, CLI_RUN, NULL },
+	{ "timeout negative", { "pvisor", "run", "--timeout", "-1", "k" }, CLI_ERROR, "--timeout" },
+	{ "timeout junk", { "pvisor", "run", "--timeout", "soon", "k" }, CLI_ERROR, "--timeout" },
+	{ "initrd missing value", { "pvisor", "run", "k", "--initrd" }, CLI_ERROR, "needs a value" },
+	{ "guest args", { "pvisor", "run", "k", "--", "echo", "--not-a-flag" }, CLI_RUN, NULL },
+};
+
+static void test_cases(void **state)
+{
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const struct cli_case *c = &cases[i];
+		char err[256] = "";
+		struct cli cli;
+		int argc = 0;
+
+		while (c->argv[argc])
+			argc++;
+		enum cli_command got = cli_parse(argc, (char *const *)c->argv,
+						 &cli, err, sizeof(err));
+		if (got != c->expect)
+			fail_msg("%s: got %d, want %d (%s)", c->name, got,
+				 c->expect, err);
+		if (c->err_contains && !strstr(err, c->err_contains))
+			fail_msg("%s: error '%s' lacks '%s'", c->name, err,
+				 c->err_contains);
+	}
+}
+
+static void test_values(void **state)
+{
+	const char *argv[] = { "pvisor", "run", "--backend", "proc", "--mem",
+			       "1G", "--cmdline", "console=hvc0", "--timeout",
+			       "3", "--no-raw", "vmlinuz", "--", "uname",
+			       "-a", NULL };
+	char err[256];
+	struct cli cli;
+
+	assert_int_equal(cli_parse(15, (char *const *)argv, &cli, err,
+				   sizeof(err)),
+			 CLI_RUN);
+	assert_string_equal(cli.cfg.backend, "proc");
+	assert_int_equal(cli.cfg.mem_bytes, 1ull << 30);
+	assert_string_equal(cli.cfg.kernel_path, "vmlinuz");
+	assert_string_equal(cli.cfg.cmdline, "console=hvc0 uname -a");
+	assert_true(cli.cfg.timeout_sec == 3.0);
+	assert_int_equal(cli.cfg.console_raw, 0);
+	assert_int_equal(cli.cfg.nr_vcpus, 1);
+}
+
+static void test_defaults(void **state)
+{
+	const char *argv[] = { "pvisor", "run", "k", NULL };
+	char err[256];
+	struct cli cli;
+
+	assert_int_equal(cli_parse(3, (char *const *)argv, &cli, err,
+				   sizeof(err)),
+			 CLI_RUN);
+	assert_null(cli.cfg.backend);
+	assert_int_equal(cli.cfg.mem_bytes, 64ull << 20);
+	assert_string_equal(cli.cfg.cmdline, "");
+	assert_int_equal(cli.cfg.console_raw, 1);
+}
+
+static void test_sizes(void **state)
+{
+	assert_int_equal(cli_parse_size("64M"), 64ll << 20);
+	assert_int_equal(cli_parse_size("64"), 64ll << 20);
+	assert_int_equal(cli_parse_size("2G"), 2ll << 30);
+	assert_int_equal(cli_parse_size("512K"), 512ll << 10);
+	assert_int_equal(cli_parse_size("1GiB"), 1ll << 30);
+	assert_int_equal(cli_parse_size(""), -1);
+	assert_int_equal(cli_parse_size("-5M"), -1);
+	assert_int_equal(cli_parse_size("M"), -1);
+	assert_int_equal(cli_parse_size("99999999999999999999G"), -1);
+	assert_int_equal(cli_parse_size("9999999999999G"), -1);
+}
+
+static void test_cmdline_too_long(void **state)
+{
+	static char big[2000];
+	const char *argv[] = { "pvisor", "run", "k", "--", big, NULL };
+	char err[256];
+	struct cli cli;
+
+	memset(big, 'x', sizeof(big) - 1);
+	assert_int_equal(cli_parse(5, (char *const *)argv, &cli, err,
+				   sizeof(err)),
+			 CLI_ERROR);
+	assert_non_null(strstr(err, "longer than"));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_cases),
+		cmocka_unit_test(test_values),
+		cmocka_unit_test(test_defaults),
+		cmocka_unit_test(test_sizes),
+		cmocka_unit_test(test_cmdline_too_long),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
