@@ -533,11 +533,22 @@ static void kvm_fill_hypercall_page(struct vm *vm, uint8_t *page)
 		uint8_t *e = page + i * 32;
 		uint64_t va = KVM_USER_VA;
 
+		/* iret, as in Xen's page: the guest jumps here with part of
+		 * the frame pushed; complete struct iret_context and never
+		 * return (the core loads the frame). */
+		if (i == __HYPERVISOR_iret) {
+			static const uint8_t push[] = { 0x51, 0x41, 0x53, 0x50 };
+
+			memcpy(e, push, sizeof(push)); /* push rcx, r11, rax */
+			e += sizeof(push);
+		}
 		e[0] = 0xb8; /* mov $i, %eax */
 		memcpy(e + 1, &(uint32_t){ i }, 4);
 		e[5] = 0xa3; /* movabs %eax, moffs64 */
 		memcpy(e + 6, &va, 8);
-		e[14] = 0xc3;
+		e[14] = i == __HYPERVISOR_iret ? 0x0f : 0xc3; /* ud2 or ret */
+		if (i == __HYPERVISOR_iret)
+			e[15] = 0x0b;
 	}
 }
 
@@ -901,23 +912,18 @@ static int kvm_run_once(struct vcpu *v, struct vexit *exit, bool *again,
 		exit_fatal(exit, "kvm: entry failed, hardware reason %#llx",
 			   (unsigned long long)run->fail_entry.hardware_entry_failure_reason);
 		return 0;
-	case KVM_EXIT_INTERNAL_ERROR:
-		exit_fatal(exit, "kvm: internal error, suberror %u at rip %#llx cpl%u",
-			   run->internal.suberror,
-			   (unsigned long long)c->sregs.cs.base, /* overwritten below */
-			   c->sregs.cs.dpl);
-		{
-			struct kvm_regs kr;
+	case KVM_EXIT_INTERNAL_ERROR: {
+		struct kvm_regs kr = { 0 };
 
-			if (ioctl(c->fd, KVM_GET_REGS, &kr) == 0)
-				snprintf(exit->message, sizeof(exit->message),
-					 "kvm: internal error (suberror %u%s) at rip %#llx, cpl%u",
-					 run->internal.suberror,
-					 run->internal.suberror == KVM_INTERNAL_ERROR_EMULATION ?
-					 ", emulation failure" : "",
-					 (unsigned long long)kr.rip, c->sregs.cs.dpl);
-		}
+		if (ioctl(c->fd, KVM_GET_REGS, &kr) < 0)
+			kr.rip = ~0ull;
+		exit_fatal(exit, "kvm: internal error (suberror %u%s) at rip %#llx, cpl%u",
+			   run->internal.suberror,
+			   run->internal.suberror == KVM_INTERNAL_ERROR_EMULATION ?
+			   ", emulation failure" : "",
+			   (unsigned long long)kr.rip, c->sregs.cs.dpl);
 		return 0;
+	}
 	default:
 		exit_fatal(exit, "kvm: %s (exit reason %u)",
 			   kvm_exit_name(run->exit_reason), run->exit_reason);
