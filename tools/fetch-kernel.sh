@@ -3,11 +3,11 @@
 #
 # Downloads linux-image-<abi>-<flavour> with `apt-get download`, extracts it
 # with `dpkg-deb -x` and keeps only what pvisor needs: vmlinuz (a bzImage),
-# config, System.map and the Xen frontend modules that are not built in.
+# config and the Xen modules (the frontends that are not built in).
 #
 #   tools/fetch-kernel.sh [--dir DIR] [--abi ABI] [--flavour F]... [--list]
 #
-#   --dir DIR      cache directory (default build/kernel)
+#   --dir DIR      cache directory (default build/kernel in this tree)
 #   --abi ABI      kernel ABI, e.g. 6.1.0-56 or 6.12.117+deb12
 #                  (default: the newest one the archive has, by package version)
 #   --flavour F    cloud-amd64 or amd64-unsigned; repeatable
@@ -15,13 +15,13 @@
 #   --list         print the candidate ABIs with their versions and exit
 #
 # Result, per flavour:  DIR/<abi>-<flavour>/{vmlinuz,config,modules/*.ko*,
-# MANIFEST}; DIR/vmlinuz and DIR/<flavour> point at the cloud
-# (first) flavour.  Idempotent: a flavour whose directory holds a complete
+# MANIFEST}; the symlink DIR/<flavour> points at it, and DIR/vmlinuz at the
+# first flavour's vmlinuz.  Idempotent: a flavour whose directory holds a complete
 # MANIFEST is not fetched again.  Needs apt-get, apt-cache, dpkg-deb; run
 # `apt-get update` once before on a fresh machine.
 set -eu
 
-dir=build/kernel
+dir=$(dirname "$0")/../build/kernel
 abi=
 flavours=
 list=0
@@ -68,6 +68,11 @@ if [ "$list" = 1 ] || [ -z "$abi" ]; then
 		fi
 	done
 	[ "$list" = 1 ] && exit 0
+	if [ -z "$best" ] && [ -s "$dir/vmlinuz" ]; then
+		# Offline or no apt lists: what is cached will do.
+		echo "fetch-kernel: no apt lists; using cached $dir/vmlinuz"
+		exit 0
+	fi
 	if [ -z "$best" ]; then
 		echo "fetch-kernel: no linux-image-*-cloud-amd64 in the apt lists (run apt-get update?)" >&2
 		exit 1

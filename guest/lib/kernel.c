@@ -75,7 +75,8 @@ void panic(const char *fmt, ...)
 {
 	va_list ap;
 
-	local_irq_disable();
+	if (HYPERVISOR_shared_info)
+		local_irq_disable();
 	printf("PANIC: ");
 	va_start(ap, fmt);
 	vprintf(fmt, ap);

@@ -1,6 +1,6 @@
 /*
  * printf family: %d %i %u %x %X %o %s %c %p %% with l/ll/z length, width,
- * '-' and '0' flags and precision for strings.
+ * '-', '0' and '#' flags and precision for strings.
  */
 #include <stdbool.h>
 
@@ -76,7 +76,7 @@ int vsnprintf(char *buf, size_t size, const char *fmt, va_list ap)
 	struct outbuf o = { buf, size, 0 };
 
 	for (; *fmt; fmt++) {
-		bool left = false, zero = false;
+		bool left = false, zero = false, alt = false;
 		int width = 0, prec = -1, lng = 0;
 
 		if (*fmt != '%') {
@@ -89,6 +89,8 @@ int vsnprintf(char *buf, size_t size, const char *fmt, va_list ap)
 				left = true;
 			else if (*fmt == '0')
 				zero = true;
+			else if (*fmt == '#')
+				alt = true;
 			else
 				break;
 		}
@@ -129,7 +131,7 @@ int vsnprintf(char *buf, size_t size, const char *fmt, va_list ap)
 						   : va_arg(ap, unsigned);
 			unsigned base = *fmt == 'u' ? 10 : *fmt == 'o' ? 8 : 16;
 			out_num(&o, v, false, base, *fmt == 'X', width, zero,
-				left, "");
+				left, alt && base == 16 ? "0x" : "");
 			break;
 		}
 		case 'p':

@@ -1,16 +1,830 @@
-/* The proc backend: the guest runs in a seccomp-locked host process. */
+/*
+ * The proc backend: each vCPU is a host process that pvisor forks and
+ * locks down (only the memfd, only the stub region above
+ * PVISOR_GUEST_VA_LIMIT, seccomp), in which guest code runs natively at
+ * its own virtual addresses.  pvisor and the process's stub talk through a
+ * shared control page: a doorbell that both sides poll adaptively before
+ * they sleep in futex.  See docs/proc-backend.md.
+ */
 #include "backend/backend.h"
 
 #include <errno.h>
+#include <linux/futex.h>
+#include <linux/seccomp.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/auxv.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <pvisor/abi.h>
+#include <pvisor/xen.h>
+
+#include "backend/proc/proc_layout.h"
+#include "backend/proc/proc_mirror.h"
+#include "backend/proc/proc_seccomp.h"
+#include "core/log.h"
+#include "core/vm.h"
+
+#ifndef HWCAP2_FSGSBASE
+#define HWCAP2_FSGSBASE (1 << 1)
+#endif
+#define AUDIT_ARCH_X86_64_ 0xc000003eu
+
+#define PROC_BPF_MAX (PROC_BPF_SIZE / sizeof(struct sock_filter))
+#define PROC_SPIN_NS 50000ull       /* each side polls this long, then sleeps */
+#define PROC_SLEEP_NS 20000000ull   /* futex timeout between liveness checks */
+#define PROC_START_NS 5000000000ull /* guest process set-up deadline */
+#define PROC_KICK_NS 3000000000ull  /* an unanswered kick means a wedge */
+
+/* The control page, as laid out in proc_layout.h. */
+struct proc_ctl {
+	uint32_t to_host, host_waiting;
+	uint8_t pad0[0x38];
+	uint32_t to_guest, guest_waiting;
+	uint8_t pad1[0x38];
+	uint32_t exit, cmd, sig, spin;
+	uint64_t nr_ops, op_err, trapno, err, cr2, sysnr, sysarch, memfd;
+	struct sock_fprog fprog;
+	uint32_t kick_latch, pad2;
+	uint64_t fault_rip;
+	uint8_t pad3[0x10];
+	uint64_t regs[20];
+};
+_Static_assert(offsetof(struct proc_ctl, to_guest) == CTL_TO_GUEST, "ctl");
+_Static_assert(offsetof(struct proc_ctl, exit) == CTL_EXIT, "ctl");
+_Static_assert(offsetof(struct proc_ctl, nr_ops) == CTL_NR_OPS, "ctl");
+_Static_assert(offsetof(struct proc_ctl, memfd) == CTL_MEMFD, "ctl");
+_Static_assert(offsetof(struct proc_ctl, fprog) == CTL_FPROG, "ctl");
+_Static_assert(offsetof(struct proc_ctl, kick_latch) == CTL_KICK_LATCH, "ctl");
+_Static_assert(offsetof(struct proc_ctl, fault_rip) == CTL_FAULT_RIP, "ctl");
+_Static_assert(offsetof(struct proc_ctl, regs) == CTL_REGS, "ctl");
+
+struct proc_vcpu;
+
+struct proc_vm {
+	struct sock_filter bpf[PROC_BPF_MAX];
+	size_t bpf_len;
+	uint32_t spin_iters;          /* pause rounds in PROC_SPIN_NS */
+	atomic_uint_fast64_t pt_gen;  /* bumped by every pt_write */
+	pthread_mutex_t lock;
+	struct proc_vcpu *vcpus[VM_MAX_VCPUS];
+};
+
+struct proc_vcpu {
+	struct vcpu *v;
+	uint8_t *region;        /* pvisor's view of the shared stub region */
+	struct proc_ctl *ctl;
+	pid_t pid;              /* 0 once reaped */
+	bool dead;
+	char why[128];          /* why the process is gone */
+	uint32_t host_seq;      /* last to_host seen */
+
+	atomic_bool kick_pending;
+	atomic_bool in_guest;
+	_Atomic uint64_t kick_since; /* first unanswered kick (ns), 0 = none */
+
+	atomic_bool dirty;
+	uint64_t synced_gen;
+	bool have_l4;
+	uint64_t l4_mfn;
+	struct proc_runs runs, scratch;
+	struct proc_opbuf ops;
+};
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static long futex(uint32_t *uaddr, int op, uint32_t val,
+		  const struct timespec *ts)
+{
+	return syscall(SYS_futex, uaddr, op, val, ts, NULL, 0);
+}
 
 static int proc_probe(char *why, size_t why_len)
 {
-	snprintf(why, why_len, "proc backend not built yet");
-	return -ENOSYS;
+	unsigned action = SECCOMP_RET_TRAP;
+	int fd;
+
+	if (!(getauxval(AT_HWCAP2) & HWCAP2_FSGSBASE)) {
+		snprintf(why, why_len, "the kernel does not enable FSGSBASE");
+		return -ENOTSUP;
+	}
+	if (syscall(SYS_seccomp, SECCOMP_GET_ACTION_AVAIL, 0, &action) < 0) {
+		snprintf(why, why_len, "seccomp SECCOMP_RET_TRAP unavailable: %s",
+			 strerror(errno));
+		return -ENOTSUP;
+	}
+	fd = memfd_create("pvisor-probe", MFD_CLOEXEC);
+	if (fd < 0) {
+		snprintf(why, why_len, "memfd_create: %s", strerror(errno));
+		return -ENOTSUP;
+	}
+	close(fd);
+	return 0;
+}
+
+/* How many `pause` rounds take PROC_SPIN_NS on this CPU. */
+static uint32_t calibrate_spin(void)
+{
+	const unsigned rounds = 20000;
+	uint64_t t0 = now_ns(), dt;
+
+	for (unsigned i = 0; i < rounds; i++)
+		__builtin_ia32_pause();
+	dt = now_ns() - t0;
+	if (!dt)
+		dt = 1;
+	uint64_t n = PROC_SPIN_NS * rounds / dt;
+	return n > 10000000 ? 10000000 : n ? (uint32_t)n : 1;
+}
+
+static void reserve_stub_window_once(void)
+{
+	void *p = mmap((void *)PROC_STUB_BASE, PROC_REGION_SIZE, PROT_NONE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE |
+			       MAP_FIXED_NOREPLACE,
+		       -1, 0);
+	if (p == MAP_FAILED)
+		log_debug("proc: stub window already in use in pvisor (%s)",
+			  strerror(errno));
+}
+
+/*
+ * Keeps pvisor itself from ever placing anything where the guest process
+ * wants its stub region: the fork child moves the region there over
+ * whatever the parent had, which must not be the code or stack it is
+ * running on.
+ */
+static void reserve_stub_window(void)
+{
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+
+	pthread_once(&once, reserve_stub_window_once);
+}
+
+static int proc_vm_init(struct vm *vm)
+{
+	struct proc_vm *pvm;
+	int err;
+
+	if ((size_t)(proc_stub_end - proc_stub_start) > PROC_CODE_SIZE)
+		return -E2BIG;
+	pvm = calloc(1, sizeof(*pvm));
+	if (!pvm)
+		return -ENOMEM;
+	err = proc_seccomp_build(vm->mem.memfd, pvm->bpf, PROC_BPF_MAX,
+				 &pvm->bpf_len);
+	if (err) {
+		free(pvm);
+		return err;
+	}
+	pvm->spin_iters = calibrate_spin();
+	pthread_mutex_init(&pvm->lock, NULL);
+	reserve_stub_window();
+	vm->backend_state = pvm;
+	vm->tsc_offset = 0;
+	return 0;
+}
+
+static void proc_kill(struct proc_vcpu *pv)
+{
+	if (pv->pid > 0) {
+		kill(pv->pid, SIGKILL);
+		while (waitpid(pv->pid, NULL, 0) < 0 && errno == EINTR)
+			;
+		pv->pid = 0;
+	}
+	pv->dead = true;
+}
+
+static void proc_vcpu_free(struct proc_vcpu *pv)
+{
+	proc_kill(pv);
+	if (pv->region)
+		munmap(pv->region, PROC_REGION_SIZE);
+	proc_runs_free(&pv->runs);
+	proc_runs_free(&pv->scratch);
+	proc_opbuf_free(&pv->ops);
+	free(pv);
+}
+
+static void proc_vm_destroy(struct vm *vm)
+{
+	struct proc_vm *pvm = vm->backend_state;
+
+	if (!pvm)
+		return;
+	for (unsigned i = 0; i < VM_MAX_VCPUS; i++) {
+		struct proc_vcpu *pv = pvm->vcpus[i];
+
+		if (pv) {
+			pv->v->backend_state = NULL;
+			proc_vcpu_free(pv);
+		}
+	}
+	pthread_mutex_destroy(&pvm->lock);
+	free(pvm);
+	vm->backend_state = NULL;
+}
+
+/* Kernel ABI struct for rt_sigaction (not glibc's struct sigaction). */
+struct ksigaction {
+	uint64_t handler;
+	uint64_t flags;
+	uint64_t restorer;
+	uint64_t mask;
+};
+
+#define KSA_SIGINFO 0x4ull
+#define KSA_ONSTACK 0x08000000ull
+#define KSA_RESTORER 0x04000000ull
+
+static __attribute__((noreturn)) void child_die(void)
+{
+	syscall(SYS_exit_group, PROC_STUB_EXIT_SETUP);
+	__builtin_unreachable();
+}
+
+/*
+ * The forked child, before any guest code: raw system calls only (it is a
+ * copy of a multithreaded process).  Moves the stub region into place,
+ * drops fds, installs the signal handlers, and jumps into the stub, which
+ * drops the remaining mappings and loads the filter.
+ */
+static __attribute__((noreturn)) void proc_child(uint8_t *region, int memfd,
+						 pid_t parent)
+{
+	static const int sigs[] = { SIGSEGV, SIGBUS, SIGILL, SIGFPE,
+				    SIGTRAP, SIGSYS, PROC_KICK_SIG };
+	uint64_t zero = 0;
+	struct ksigaction sa;
+	stack_t ss;
+
+	if (syscall(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) ||
+	    syscall(SYS_getppid) != parent)
+		child_die();
+	syscall(SYS_prctl, PR_SET_DUMPABLE, 0, 0, 0, 0);
+	syscall(SYS_setpgid, 0, 0); /* terminal signals are pvisor's */
+	if (memfd > 0 && syscall(SYS_close_range, 0, memfd - 1, 0))
+		child_die();
+	if (syscall(SYS_close_range, memfd + 1, ~0u, 0))
+		child_die();
+	if (syscall(SYS_mremap, region, PROC_REGION_SIZE, PROC_REGION_SIZE,
+		    MREMAP_MAYMOVE | MREMAP_FIXED,
+		    PROC_STUB_BASE) != (long)PROC_STUB_BASE)
+		child_die();
+	if (syscall(SYS_mprotect, PROC_STUB_BASE, PROC_CODE_SIZE,
+		    PROT_READ | PROT_EXEC))
+		child_die();
+	ss.ss_sp = (void *)(PROC_STUB_BASE + PROC_ALTSTACK_OFF);
+	ss.ss_size = PROC_ALTSTACK_SIZE;
+	ss.ss_flags = 0;
+	if (syscall(SYS_sigaltstack, &ss, NULL))
+		child_die();
+	/* pvisor's handlers point at code that is about to vanish. */
+	memset(&sa, 0, sizeof(sa));
+	for (int s = 1; s <= 64; s++)
+		if (s != SIGKILL && s != SIGSTOP)
+			syscall(SYS_rt_sigaction, s, &sa, NULL, 8);
+	sa.handler = proc_stub_addr(proc_stub_signal);
+	sa.flags = KSA_SIGINFO | KSA_ONSTACK | KSA_RESTORER;
+	sa.restorer = proc_stub_addr(proc_stub_restorer);
+	sa.mask = 1ull << (PROC_KICK_SIG - 1);
+	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+		if (syscall(SYS_rt_sigaction, sigs[i], &sa, NULL, 8))
+			child_die();
+	if (syscall(SYS_rt_sigprocmask, SIG_SETMASK, &zero, NULL, 8) ||
+	    syscall(SYS_prctl, PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0))
+		child_die();
+	__asm__ volatile("mov %0, %%rsp\n\tjmp *%1"
+			 :
+			 : "r"(PROC_STUB_BASE + PROC_STACK_OFF + PROC_STACK_SIZE),
+			   "r"(proc_stub_addr(proc_stub_entry))
+			 : "memory");
+	__builtin_unreachable();
+}
+
+/* Has the process died?  Fills pv->why the first time. */
+static bool proc_check_dead(struct proc_vcpu *pv)
+{
+	siginfo_t si;
+
+	if (pv->dead)
+		return true;
+	memset(&si, 0, sizeof(si));
+	if (waitid(P_PID, (id_t)pv->pid, &si, WEXITED | WNOHANG | WNOWAIT) < 0 ||
+	    si.si_pid == 0)
+		return false;
+	if (si.si_code == CLD_EXITED && si.si_status == PROC_STUB_EXIT_FAULT)
+		snprintf(pv->why, sizeof(pv->why),
+			 "guest process: stub fault (signal %u at stub+%#llx)",
+			 __atomic_load_n(&pv->ctl->sig, __ATOMIC_RELAXED),
+			 (unsigned long long)pv->ctl->fault_rip);
+	else if (si.si_code == CLD_EXITED)
+		snprintf(pv->why, sizeof(pv->why),
+			 "guest process exited with status %#x", si.si_status);
+	else
+		snprintf(pv->why, sizeof(pv->why),
+			 "guest process killed by signal %d (%s)", si.si_status,
+			 strsignal(si.si_status));
+	proc_kill(pv);
+	return true;
+}
+
+/* Gives the stub a command (PROC_CMD_*). */
+static void proc_ring(struct proc_vcpu *pv, uint32_t cmd)
+{
+	struct proc_ctl *c = pv->ctl;
+
+	__atomic_store_n(&c->cmd, cmd, __ATOMIC_RELAXED);
+	__atomic_fetch_add(&c->to_guest, 1, __ATOMIC_SEQ_CST);
+	if (__atomic_load_n(&c->guest_waiting, __ATOMIC_SEQ_CST))
+		futex(&c->to_guest, FUTEX_WAKE, 1, NULL);
+}
+
+/*
+ * Waits for the stub's next ring: polls, then sleeps in futex with a
+ * timeout to notice a dead or wedged process.  0, or -EPIPE (pv->why says
+ * why) or -ETIMEDOUT past `deadline` (0: none).
+ */
+static int proc_wait(struct proc_vcpu *pv, uint32_t spin, uint64_t deadline)
+{
+	struct proc_ctl *c = pv->ctl;
+	uint32_t seen = pv->host_seq;
+	const struct timespec ts = { 0, PROC_SLEEP_NS };
+	int ret = 0;
+
+	for (uint32_t n = spin; n; n--) {
+		if (__atomic_load_n(&c->to_host, __ATOMIC_ACQUIRE) != seen)
+			goto got;
+		__builtin_ia32_pause();
+	}
+	for (;;) {
+		__atomic_store_n(&c->host_waiting, 1, __ATOMIC_SEQ_CST);
+		if (__atomic_load_n(&c->to_host, __ATOMIC_SEQ_CST) != seen)
+			break;
+		futex(&c->to_host, FUTEX_WAIT, seen, &ts);
+		if (__atomic_load_n(&c->to_host, __ATOMIC_SEQ_CST) != seen)
+			break;
+		if (proc_check_dead(pv)) {
+			ret = -EPIPE;
+			break;
+		}
+		uint64_t t = now_ns(), k = atomic_load(&pv->kick_since);
+		if (deadline && t > deadline) {
+			ret = -ETIMEDOUT;
+			break;
+		}
+		if (k && t - k > PROC_KICK_NS && atomic_load(&pv->in_guest)) {
+			snprintf(pv->why, sizeof(pv->why),
+				 "guest process does not answer kicks");
+			proc_kill(pv);
+			ret = -EPIPE;
+			break;
+		}
+	}
+	__atomic_store_n(&c->host_waiting, 0, __ATOMIC_RELAXED);
+	if (ret)
+		return ret;
+got:
+	pv->host_seq = __atomic_load_n(&c->to_host, __ATOMIC_ACQUIRE);
+	return 0;
+}
+
+static int proc_vcpu_init(struct vcpu *v)
+{
+	struct proc_vm *pvm = v->vm->backend_state;
+	struct proc_vcpu *pv;
+	pid_t parent = getpid();
+	int err;
+
+	if (!pvm || v->id >= VM_MAX_VCPUS)
+		return -EINVAL;
+	pv = calloc(1, sizeof(*pv));
+	if (!pv)
+		return -ENOMEM;
+	pv->v = v;
+	pv->region = mmap(NULL, PROC_REGION_SIZE, PROT_READ | PROT_WRITE,
+			  MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (pv->region == MAP_FAILED) {
+		pv->region = NULL;
+		err = -errno;
+		goto fail;
+	}
+	pv->ctl = (struct proc_ctl *)(pv->region + PROC_CTL_OFF);
+	memcpy(pv->region + PROC_CODE_OFF, proc_stub_start,
+	       (size_t)(proc_stub_end - proc_stub_start));
+	memcpy(pv->region + PROC_BPF_OFF, pvm->bpf,
+	       pvm->bpf_len * sizeof(pvm->bpf[0]));
+	pv->ctl->memfd = (uint64_t)v->vm->mem.memfd;
+	pv->ctl->fprog.len = (unsigned short)pvm->bpf_len;
+	pv->ctl->fprog.filter =
+		(struct sock_filter *)(uintptr_t)(PROC_STUB_BASE + PROC_BPF_OFF);
+	pv->ctl->spin = pvm->spin_iters;
+	atomic_store(&pv->dirty, true);
+
+	pv->pid = fork();
+	if (pv->pid < 0) {
+		err = -errno;
+		pv->pid = 0;
+		goto fail;
+	}
+	if (pv->pid == 0)
+		proc_child(pv->region, v->vm->mem.memfd, parent);
+
+	err = proc_wait(pv, 0, now_ns() + PROC_START_NS);
+	if (!err && __atomic_load_n(&pv->ctl->exit, __ATOMIC_RELAXED) !=
+			    PROC_EXIT_READY)
+		err = -EPROTO;
+	if (err) {
+		log_error("proc: guest process did not start: %s",
+			  pv->why[0] ? pv->why : strerror(-err));
+		goto fail;
+	}
+	pthread_mutex_lock(&pvm->lock);
+	if (pvm->vcpus[v->id]) {
+		pthread_mutex_unlock(&pvm->lock);
+		err = -EEXIST;
+		goto fail;
+	}
+	pvm->vcpus[v->id] = pv;
+	pthread_mutex_unlock(&pvm->lock);
+	v->backend_state = pv;
+	return 0;
+fail:
+	proc_vcpu_free(pv);
+	return err;
+}
+
+static void proc_vcpu_destroy(struct vcpu *v)
+{
+	struct proc_vm *pvm = v->vm->backend_state;
+	struct proc_vcpu *pv = v->backend_state;
+
+	if (!pv)
+		return;
+	if (pvm) {
+		pthread_mutex_lock(&pvm->lock);
+		if (v->id < VM_MAX_VCPUS && pvm->vcpus[v->id] == pv)
+			pvm->vcpus[v->id] = NULL;
+		pthread_mutex_unlock(&pvm->lock);
+	}
+	v->backend_state = NULL;
+	proc_vcpu_free(pv);
+}
+
+/*
+ * Entry i: mov $i,%eax; lea resume(%rip),%rcx; movabs $stub,%r11;
+ * jmp *%r11; resume: ret.  Entry __HYPERVISOR_iret pushes rcx, r11, rax
+ * first (struct iret_context at rsp) and has nothing to return to.
+ */
+static void proc_fill_hypercall_page(struct vm *vm, uint8_t *page)
+{
+	uint64_t stub = proc_stub_addr(proc_stub_hypercall);
+
+	memset(page, 0xcc, PAGE_SIZE);
+	for (unsigned i = 0; i < PAGE_SIZE / 32; i++) {
+		uint8_t *p = page + i * 32;
+
+		if (i == __HYPERVISOR_iret) {
+			*p++ = 0x51;             /* push %rcx */
+			*p++ = 0x41;
+			*p++ = 0x53;             /* push %r11 */
+			*p++ = 0x50;             /* push %rax */
+		}
+		*p++ = 0xb8;                     /* mov $i, %eax */
+		memcpy(p, &i, 4);
+		p += 4;
+		static const uint8_t lea[] = { 0x48, 0x8d, 0x0d, 13, 0, 0, 0 };
+		memcpy(p, lea, sizeof(lea));     /* lea 13(%rip), %rcx */
+		p += sizeof(lea);
+		*p++ = 0x49;
+		*p++ = 0xbb;                     /* movabs $stub, %r11 */
+		memcpy(p, &stub, 8);
+		p += 8;
+		*p++ = 0x41;
+		*p++ = 0xff;
+		*p++ = 0xe3;                     /* jmp *%r11 */
+		if (i == __HYPERVISOR_iret) {
+			*p++ = 0x0f;
+			*p++ = 0x0b;             /* ud2 */
+		} else {
+			*p++ = 0xc3;             /* ret */
+		}
+	}
+}
+
+static bool proc_l4_slot_reserved(const struct vm *vm, unsigned slot)
+{
+	return (uint64_t)slot << 39 >= PVISOR_GUEST_VA_LIMIT;
+}
+
+static uint64_t proc_l4_slot_entry(const struct vm *vm, unsigned slot)
+{
+	return 0;
+}
+
+static bool mirror_stale(struct proc_vcpu *pv)
+{
+	struct proc_vm *pvm = pv->v->vm->backend_state;
+
+	return atomic_load(&pv->dirty) ||
+	       atomic_load(&pvm->pt_gen) != pv->synced_gen;
+}
+
+/* Brings the guest process's mappings in line with the page tables. */
+static int proc_sync(struct proc_vcpu *pv)
+{
+	struct proc_vm *pvm = pv->v->vm->backend_state;
+	struct proc_ctl *c = pv->ctl;
+	struct proc_runs tmp;
+	int err;
+
+	if (!mirror_stale(pv))
+		return 0;
+	atomic_store(&pv->dirty, false);
+	pv->synced_gen = atomic_load(&pvm->pt_gen);
+	pv->scratch.n = 0;
+	if (pv->have_l4) {
+		err = proc_mirror_walk(&pv->v->vm->mem, pv->l4_mfn, &pv->scratch);
+		if (err)
+			return err;
+	}
+	pv->ops.n = 0;
+	err = proc_mirror_diff(&pv->runs, &pv->scratch, &pv->ops);
+	if (err)
+		return err;
+	for (size_t off = 0; off < pv->ops.n; off += PROC_MAX_OPS) {
+		size_t k = pv->ops.n - off;
+
+		if (k > PROC_MAX_OPS)
+			k = PROC_MAX_OPS;
+		memcpy(pv->region + PROC_OPS_OFF, pv->ops.v + off,
+		       k * sizeof(struct proc_op));
+		c->nr_ops = k;
+		c->op_err = 0;
+		proc_ring(pv, PROC_CMD_OPS);
+		err = proc_wait(pv, pvm->spin_iters, 0);
+		if (err)
+			return err;
+		if (__atomic_load_n(&c->exit, __ATOMIC_RELAXED) !=
+		    PROC_EXIT_OPS_DONE) {
+			snprintf(pv->why, sizeof(pv->why),
+				 "guest process broke the mirror protocol");
+			return -EPROTO;
+		}
+		if (c->op_err) {
+			snprintf(pv->why, sizeof(pv->why),
+				 "guest process: mapping update failed: %s",
+				 strerror((int)-(int64_t)c->op_err));
+			return -EPROTO;
+		}
+	}
+	tmp = pv->runs;
+	pv->runs = pv->scratch;
+	pv->scratch = tmp;
+	return 0;
+}
+
+static void regs_to_ctl(struct proc_ctl *c, const struct regs *r)
+{
+	uint64_t *q = c->regs;
+
+	q[0] = r->rax; q[1] = r->rbx; q[2] = r->rcx; q[3] = r->rdx;
+	q[4] = r->rsi; q[5] = r->rdi; q[6] = r->rbp; q[7] = r->rsp;
+	q[8] = r->r8; q[9] = r->r9; q[10] = r->r10; q[11] = r->r11;
+	q[12] = r->r12; q[13] = r->r13; q[14] = r->r14; q[15] = r->r15;
+	q[16] = r->rip; q[17] = r->rflags; q[18] = r->fs_base;
+	q[19] = r->gs_base;
+}
+
+static void regs_from_ctl(struct regs *r, const struct proc_ctl *c)
+{
+	uint64_t q[20];
+
+	/* One copy of what the guest process published. */
+	memcpy(q, c->regs, sizeof(q));
+	r->rax = q[0]; r->rbx = q[1]; r->rcx = q[2]; r->rdx = q[3];
+	r->rsi = q[4]; r->rdi = q[5]; r->rbp = q[6]; r->rsp = q[7];
+	r->r8 = q[8]; r->r9 = q[9]; r->r10 = q[10]; r->r11 = q[11];
+	r->r12 = q[12]; r->r13 = q[13]; r->r14 = q[14]; r->r15 = q[15];
+	r->rip = q[16]; r->rflags = q[17]; r->fs_base = q[18];
+	r->gs_base = q[19];
+}
+
+static bool canonical(uint64_t a)
+{
+	return (uint64_t)((int64_t)(a << 16) >> 16) == a;
+}
+
+static int fatal(struct vexit *exit, const char *why)
+{
+	exit->kind = VEXIT_FATAL;
+	snprintf(exit->message, sizeof(exit->message), "%s", why);
+	return 0;
+}
+
+/* Vectors that push an error code. */
+static bool has_error_code(unsigned vec)
+{
+	return vec == 8 || (vec >= 10 && vec <= 14) || vec == 17 || vec == 21;
+}
+
+static int proc_vcpu_run(struct vcpu *v, struct vexit *exit)
+{
+	struct proc_vcpu *pv = v->backend_state;
+	struct proc_vm *pvm = v->vm->backend_state;
+	struct proc_ctl *c;
+	int err;
+
+	memset(exit, 0, sizeof(*exit));
+	if (!pv || !pvm)
+		return -EINVAL;
+	c = pv->ctl;
+	if (pv->dead || proc_check_dead(pv))
+		return fatal(exit, pv->why);
+
+	atomic_store(&pv->in_guest, true);
+	if (atomic_exchange(&pv->kick_pending, false)) {
+		atomic_store(&pv->kick_since, 0);
+		exit->kind = VEXIT_KICK;
+		goto out;
+	}
+	/* What hardware would do with these before running any code. */
+	if (!canonical(v->regs.rip) || !canonical(v->regs.fs_base) ||
+	    !canonical(v->regs.gs_base)) {
+		exit->kind = VEXIT_EXCEPTION;
+		exit->vector = 13;
+		goto out;
+	}
+	if (v->regs.rip >= PVISOR_GUEST_VA_LIMIT) {
+		exit->kind = VEXIT_EXCEPTION;
+		exit->vector = 14;
+		exit->error_code = 0x14; /* user, instruction fetch */
+		exit->cr2 = v->regs.rip;
+		goto out;
+	}
+
+	for (;;) {
+		err = proc_sync(pv);
+		if (err) {
+			if (!pv->why[0])
+				snprintf(pv->why, sizeof(pv->why),
+					 "mirror sync: %s", strerror(-err));
+			proc_kill(pv);
+			fatal(exit, pv->why);
+			goto out;
+		}
+		regs_to_ctl(c, &v->regs);
+		proc_ring(pv, PROC_CMD_RESUME);
+		err = proc_wait(pv, pvm->spin_iters, 0);
+		if (err) {
+			fatal(exit, pv->why);
+			goto out;
+		}
+		uint32_t why = __atomic_load_n(&c->exit, __ATOMIC_RELAXED);
+		uint32_t sig = __atomic_load_n(&c->sig, __ATOMIC_RELAXED);
+		regs_from_ctl(&v->regs, c);
+
+		if (why == PROC_EXIT_HYPERCALL) {
+			exit->kind = VEXIT_HYPERCALL;
+			break;
+		}
+		if (why == PROC_EXIT_SIGNAL && sig != PROC_KICK_SIG) {
+			uint64_t vec = c->trapno;
+
+			if (sig == SIGSYS) {
+				if ((uint32_t)c->sysarch == AUDIT_ARCH_X86_64_) {
+					exit->kind = VEXIT_SYSCALL;
+					exit->syscall_nr = (long)c->sysnr;
+				} else {
+					/* int $0x80: a software interrupt. */
+					exit->kind = VEXIT_EXCEPTION;
+					exit->vector = 0x80;
+				}
+				break;
+			}
+			if (vec >= 32) {
+				snprintf(pv->why, sizeof(pv->why),
+					 "guest process: signal %u with trap %llu",
+					 sig, (unsigned long long)vec);
+				fatal(exit, pv->why);
+				break;
+			}
+			/* A fault on a mapping the mirror has yet to pick up
+			 * is retried after the sync, as a TLB miss would. */
+			if (vec == 14 && mirror_stale(pv))
+				continue;
+			exit->kind = VEXIT_EXCEPTION;
+			exit->vector = (unsigned)vec;
+			if (has_error_code(exit->vector))
+				exit->error_code = (uint32_t)c->err;
+			if (vec == 14)
+				exit->cr2 = c->cr2;
+			break;
+		}
+		if (why == PROC_EXIT_SIGNAL || why == PROC_EXIT_KICK) {
+			/* A kick; one that vcpu_run already reported (or a
+			 * late signal) just resumes. */
+			if (atomic_exchange(&pv->kick_pending, false)) {
+				atomic_store(&pv->kick_since, 0);
+				exit->kind = VEXIT_KICK;
+				break;
+			}
+			continue;
+		}
+		snprintf(pv->why, sizeof(pv->why),
+			 "guest process: bad doorbell exit %u", why);
+		proc_kill(pv);
+		fatal(exit, pv->why);
+		break;
+	}
+out:
+	atomic_store(&pv->in_guest, false);
+	return 0;
+}
+
+static void proc_vcpu_kick(struct vcpu *v)
+{
+	struct proc_vcpu *pv = v->backend_state;
+	uint64_t zero = 0;
+
+	if (!pv)
+		return;
+	atomic_store(&pv->kick_pending, true);
+	if (atomic_load(&pv->in_guest) && pv->pid > 0) {
+		atomic_compare_exchange_strong(&pv->kick_since, &zero, now_ns());
+		kill(pv->pid, PROC_KICK_SIG);
+	}
+}
+
+static int proc_pt_write(struct vcpu *v, uint64_t gpa, uint64_t val)
+{
+	struct proc_vm *pvm = v->vm->backend_state;
+	uint64_t *p;
+
+	if (gpa & 7)
+		return -EINVAL;
+	p = gmem_ptr(&v->vm->mem, gpa, sizeof(*p));
+	if (!p)
+		return -EFAULT;
+	__atomic_store_n(p, val, __ATOMIC_RELEASE);
+	/* Any vCPU may map this table: all of them re-walk. */
+	atomic_fetch_add(&pvm->pt_gen, 1);
+	return 0;
+}
+
+static int proc_set_baseptr(struct vcpu *v, uint64_t l4_mfn)
+{
+	struct proc_vcpu *pv = v->backend_state;
+
+	if (!pv)
+		return -EINVAL;
+	if (!gmem_is_frame(&v->vm->mem, l4_mfn))
+		return -EINVAL;
+	pv->l4_mfn = l4_mfn;
+	pv->have_l4 = true;
+	atomic_store(&pv->dirty, true);
+	return 0;
+}
+
+static int proc_flush_tlb(struct vcpu *v, uint64_t va, bool all)
+{
+	struct proc_vcpu *pv = v->backend_state;
+
+	if (!pv)
+		return -EINVAL;
+	atomic_store(&pv->dirty, true);
+	return 0;
 }
 
 const struct backend_ops backend_proc = {
 	.name = "proc",
 	.probe = proc_probe,
+	.vm_init = proc_vm_init,
+	.vm_destroy = proc_vm_destroy,
+	.vcpu_init = proc_vcpu_init,
+	.vcpu_destroy = proc_vcpu_destroy,
+	.fill_hypercall_page = proc_fill_hypercall_page,
+	.l4_slot_reserved = proc_l4_slot_reserved,
+	.l4_slot_entry = proc_l4_slot_entry,
+	.vcpu_run = proc_vcpu_run,
+	.vcpu_kick = proc_vcpu_kick,
+	.pt_write = proc_pt_write,
+	.set_baseptr = proc_set_baseptr,
+	.flush_tlb = proc_flush_tlb,
 };

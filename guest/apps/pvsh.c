@@ -1,0 +1,223 @@
+/*
+ * pvsh: an interactive shell on the console.  Commands from the guest
+ * command line (separated by ';') run first, then the prompt.
+ */
+#include <kit/console.h>
+#include <kit/events.h>
+#include <kit/hypercall.h>
+#include <kit/kit.h>
+#include <kit/mm.h>
+#include <kit/string.h>
+#include <kit/time.h>
+
+#include "bench.h"
+
+#define LINE_MAX 256
+#define MAX_ARGS 16
+
+struct command {
+	const char *name;
+	const char *help;
+	int (*fn)(int argc, char **argv);
+};
+
+static int cmd_help(int argc, char **argv);
+
+static int cmd_info(int argc, char **argv)
+{
+	uint64_t up = monotonic_ns(), sec;
+	uint32_t nsec;
+	unsigned vcpus = 0;
+
+	for (unsigned id = 0; id < 64; id++)
+		if (HYPERVISOR_vcpu_op(VCPUOP_is_up, id, NULL) > 0)
+			vcpus++;
+	wallclock(&sec, &nsec);
+	printf("backend:   %s\n", kit_backend());
+	printf("memory:    %lu MiB (%lu pages, %lu free)\n",
+	       nr_ram_pages >> (20 - PAGE_SHIFT), nr_ram_pages,
+	       mm_free_pages());
+	printf("vcpus:     %u\n", vcpus);
+	printf("uptime:    %lu.%06lu s\n", up / 1000000000ul,
+	       (up % 1000000000ul) / 1000);
+	printf("wallclock: %lu s since the epoch\n", sec);
+	printf("upcalls:   %lu\n", evtchn_upcalls);
+	printf("hypercalls:\n");
+	for (unsigned nr = 0; nr < KIT_NR_HYPERCALLS; nr++) {
+		const char *name = hypercall_name(nr);
+
+		if (hypercall_counts[nr])
+			printf("  %-20s %lu\n", name ? name : "?",
+			       hypercall_counts[nr]);
+	}
+	return 0;
+}
+
+static int cmd_bench(int argc, char **argv)
+{
+	return bench_run_all() ? 1 : 0;
+}
+
+static int cmd_echo(int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++)
+		printf("%s%s", i > 1 ? " " : "", argv[i]);
+	printf("\n");
+	return 0;
+}
+
+static bool parse_num(const char *s, long *v)
+{
+	const char *end;
+
+	*v = strtol(s, &end, 10);
+	return end != s && *end == '\0';
+}
+
+static int cmd_sleep(int argc, char **argv)
+{
+	long ms;
+
+	if (argc != 2 || !parse_num(argv[1], &ms) || ms < 0) {
+		printf("usage: sleep MS\n");
+		return 1;
+	}
+	sleep_ms((uint64_t)ms);
+	return 0;
+}
+
+static int cmd_exit(int argc, char **argv)
+{
+	long n = 0;
+
+	if (argc > 2 || (argc == 2 && (!parse_num(argv[1], &n) || n < 0 ||
+				       n > 255))) {
+		printf("usage: exit [N]   (N = 0..255)\n");
+		return 1;
+	}
+	kit_exit((int)n);
+}
+
+static int cmd_poweroff(int argc, char **argv)
+{
+	kit_poweroff();
+}
+
+static const struct command commands[] = {
+	{ "help", "list commands", cmd_help },
+	{ "info", "backend, memory, vCPUs, uptime, hypercall counts", cmd_info },
+	{ "bench", "run the hypercall benchmarks (hcbench)", cmd_bench },
+	{ "echo", "echo ARGS...", cmd_echo },
+	{ "sleep", "sleep MS milliseconds", cmd_sleep },
+	{ "exit", "exit N: end pvisor with status N", cmd_exit },
+	{ "poweroff", "power the guest off", cmd_poweroff },
+};
+
+static int cmd_help(int argc, char **argv)
+{
+	for (unsigned i = 0; i < ARRAY_SIZE(commands); i++)
+		printf("  %-9s %s\n", commands[i].name, commands[i].help);
+	return 0;
+}
+
+/* Splits line in place into words; returns the count. */
+static int split(char *line, char **argv)
+{
+	int argc = 0;
+
+	for (char *p = line; *p;) {
+		while (isspace(*p))
+			*p++ = '\0';
+		if (!*p)
+			break;
+		if (argc == MAX_ARGS)
+			return -1;
+		argv[argc++] = p;
+		while (*p && !isspace(*p))
+			p++;
+	}
+	return argc;
+}
+
+static void run_line(char *line)
+{
+	char *argv[MAX_ARGS];
+	int argc = split(line, argv);
+
+	if (argc < 0) {
+		printf("pvsh: too many arguments (max %d)\n", MAX_ARGS);
+		return;
+	}
+	if (argc == 0)
+		return;
+	for (unsigned i = 0; i < ARRAY_SIZE(commands); i++) {
+		if (!strcmp(argv[0], commands[i].name)) {
+			commands[i].fn(argc, argv);
+			return;
+		}
+	}
+	printf("pvsh: unknown command: %s (try help)\n", argv[0]);
+}
+
+/* Reads one line with echo and backspace; returns its length. */
+static size_t read_line(char *buf, size_t size)
+{
+	size_t len = 0;
+
+	for (;;) {
+		int c = console_getc();
+
+		if (c == '\r' || c == '\n') {
+			console_write("\n", 1);
+			break;
+		}
+		if (c == 0x7f || c == '\b') {
+			if (len) {
+				len--;
+				console_write("\b \b", 3);
+			}
+			continue;
+		}
+		if (c == 0x15) { /* ^U: kill the line */
+			while (len) {
+				len--;
+				console_write("\b \b", 3);
+			}
+			continue;
+		}
+		if (c < 0x20 || len + 1 >= size)
+			continue;
+		buf[len++] = (char)c;
+		console_write(buf + len - 1, 1);
+	}
+	buf[len] = '\0';
+	return len;
+}
+
+int app_main(const char *cmdline)
+{
+	static char script[MAX_GUEST_CMDLINE];
+	static char line[LINE_MAX];
+	char *p = script;
+
+	strlcpy(script, cmdline, sizeof(script));
+	while (p && *p) {
+		char *semi = strchr(p, ';');
+
+		if (semi)
+			*semi = '\0';
+		while (isspace(*p))
+			p++;
+		if (*p) {
+			printf("pvsh> %s\n", p);
+			run_line(p);
+		}
+		p = semi ? semi + 1 : NULL;
+	}
+	printf("pvsh on pvisor (%s); type help\n", kit_backend());
+	for (;;) {
+		printf("pvsh> ");
+		read_line(line, sizeof(line));
+		run_line(line);
+	}
+}
