@@ -63,9 +63,7 @@ static void test_xen_version(void)
 	check_rc(HYPERVISOR_xen_version(XENVER_commandline,
 					(void *)NONCANONICAL),
 		 -XEN_EFAULT, "xen_version_commandline_noncanonical");
-	/* Read-only memory: the hypercall page is in .text (mapped RW by
-	 * the builder on Xen too), so use the start_info copy's P2M page?
-	 * No: keep to clearly-invalid pointers. */
+	/* A buffer that wraps past the top of the address space. */
 	check_rc(HYPERVISOR_xen_version(XENVER_capabilities,
 					(void *)(WRAPPING + 0xf00)),
 		 -XEN_EFAULT, "xen_version_capabilities_wrapping");

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
 
@@ -78,17 +79,19 @@ static int64_t run_timers(struct vm *vm)
 	return next ? next + vm->xen.boot_ns : 0;
 }
 
-static int poll_timeout_ms(int64_t deadline_ns)
+/* The time left until deadline_ns for ppoll(), or NULL to wait forever. */
+static struct timespec *poll_timeout(int64_t deadline_ns, struct timespec *ts)
 {
 	int64_t delta;
 
 	if (!deadline_ns)
-		return -1;
+		return NULL;
 	delta = deadline_ns - time_monotonic_ns();
-	if (delta <= 0)
-		return 0;
-	/* Round up so that we never wake before the deadline. */
-	return (int)((delta + 999999) / 1000000);
+	if (delta < 0)
+		delta = 0;
+	ts->tv_sec = delta / 1000000000;
+	ts->tv_nsec = delta % 1000000000;
+	return ts;
 }
 
 static void handle_signal(struct evloop *ev)
@@ -120,6 +123,8 @@ static void *evloop_main(void *opaque)
 	struct evloop *ev = opaque;
 	struct vm *vm = ev->vm;
 
+	/* Guest timers want microseconds, not the default 50 us of slack. */
+	prctl(PR_SET_TIMERSLACK, 1ul);
 	while (!vm_stopped(vm)) {
 		struct pollfd fds[3] = {
 			{ .fd = ev->wake_fd, .events = POLLIN },
@@ -128,11 +133,13 @@ static void *evloop_main(void *opaque)
 			  .events = POLLIN },
 		};
 		int64_t deadline = run_timers(vm);
+		struct timespec ts;
 
 		if (ev->timeout_at_ns &&
 		    (!deadline || ev->timeout_at_ns < deadline))
 			deadline = ev->timeout_at_ns;
-		if (poll(fds, 3, poll_timeout_ms(deadline)) < 0 && errno != EINTR)
+		if (ppoll(fds, 3, poll_timeout(deadline, &ts), NULL) < 0 &&
+		    errno != EINTR)
 			break;
 		if (fds[0].revents & POLLIN) {
 			uint64_t cnt;

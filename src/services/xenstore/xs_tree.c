@@ -579,6 +579,49 @@ static bool perms_equal(const struct xs_node *a, const struct xs_node *b)
 	       memcmp(a->perms, b->perms, a->nr_perms * sizeof(*a->perms)) == 0;
 }
 
+static int acc_cmp(const void *a, const void *b)
+{
+	const struct xs_access *const *pa = a, *const *pb = b;
+	int c = strcmp((*pa)->path, (*pb)->path);
+
+	if (c)
+		return c;
+	return *pa < *pb ? -1 : *pa > *pb;
+}
+
+/*
+ * Checks that everything the transaction looked at is unchanged in t.  A
+ * path may be in the log twice (removed, then created again: the second
+ * record says "absent"); only the first record holds the state at the start.
+ */
+static int check_accesses(const struct xs_tree *t, const struct xs_txlog *log)
+{
+	const struct xs_access **sorted;
+	size_t i;
+	int rc = 0;
+
+	if (!log->nr_acc)
+		return 0;
+	sorted = malloc(log->nr_acc * sizeof(*sorted));
+	if (!sorted)
+		return -ENOMEM;
+	for (i = 0; i < log->nr_acc; i++)
+		sorted[i] = &log->acc[i];
+	/* By path, then by log order (the entries live in one array). */
+	qsort(sorted, log->nr_acc, sizeof(*sorted), acc_cmp);
+	for (i = 0; i < log->nr_acc && !rc; i++) {
+		const struct xs_node *n;
+
+		if (i > 0 && strcmp(sorted[i]->path, sorted[i - 1]->path) == 0)
+			continue;
+		n = xs_tree_lookup(t, sorted[i]->path);
+		if ((n ? n->gen : 0) != sorted[i]->gen)
+			rc = -EAGAIN;
+	}
+	free(sorted);
+	return rc;
+}
+
 int xs_tree_commit(struct xs_tree *t, const struct xs_tree *tx)
 {
 	const struct xs_txlog *log = tx->log;
@@ -588,12 +631,9 @@ int xs_tree_commit(struct xs_tree *t, const struct xs_tree *tx)
 
 	if (!log)
 		return -EINVAL;
-	for (i = 0; i < log->nr_acc; i++) {
-		const struct xs_node *n = xs_tree_lookup(t, log->acc[i].path);
-
-		if ((n ? n->gen : 0) != log->acc[i].gen)
-			return -EAGAIN;
-	}
+	rc = check_accesses(t, log);
+	if (rc)
+		return rc;
 	if (!log->nr_mod)
 		return 0;
 	/* Parents before children, so that creation finds its parent. */

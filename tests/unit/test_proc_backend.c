@@ -1,0 +1,581 @@
+/*
+ * The proc backend against a tiny hand-built VM: page tables in guest
+ * memory mapping a code, data, hypercall and stack page at 0x400000, and
+ * small code snippets (assembled from tests/unit/test_proc_backend.c's
+ * table below) that hypercall, fault, make raw system calls and spin.
+ *
+ * PROC_BENCH=1 also prints round-trip measurements (never asserted).
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "backend/backend.h"
+#include "backend/proc/proc_mirror.h"
+#include "core/vm.h"
+
+#define VA_CODE 0x400000ul
+#define VA_DATA 0x401000ul
+#define VA_HCALL 0x402000ul
+#define VA_STACK 0x403000ul
+#define VA_EXTRA 0x405000ul /* unmapped until a test maps it */
+
+/* Frames: L4 1, L3 2, L2 3, L1 4; code 8, data 9, hypercall 10, stack
+ * 11, extra 12. */
+#define F_L4 1
+#define F_L1 4
+#define F_CODE 8
+#define F_DATA 9
+#define F_HCALL 10
+#define F_STACK 11
+#define F_EXTRA 12
+
+#define P 1ull
+#define RW 2ull
+#define US 4ull
+#define NX (1ull << 63)
+
+/* Offsets of the snippets in `code` (see the disassembly in comments). */
+#define C_HC 0x00    /* mov $0x11,%edi; mov $hcall+7*32,%ebx; call *%rbx; ud2 */
+#define C_PF 0x0e    /* mov $0x500000,%ebx; movl $1,(%rbx) */
+#define C_HLT 0x19   /* hlt */
+#define C_SYS 0x1a   /* mov $62,%eax (kill); syscall; ud2 */
+#define C_RW 0x23    /* ud2; mov %rax,0x401008; ud2 */
+#define C_RD 0x2f    /* mov 0x405000,%rax; ud2 */
+#define C_SPIN 0x39  /* jmp . */
+#define C_IRET 0x3b  /* mov $0x99,%eax; mov $hcall+23*32,%ebx; jmp *%rbx */
+#define C_BENCH 0x47 /* mov $hcall+29*32,%ebx; 1: call *%rbx; jmp 1b */
+#define C_EXC 0x50   /* 1: ud2; jmp 1b */
+
+static const uint8_t code[] = {
+	0xbf, 0x11, 0x00, 0x00, 0x00, 0xbb, 0xe0, 0x20, 0x40, 0x00, 0xff, 0xd3,
+	0x0f, 0x0b, 0xbb, 0x00, 0x00, 0x50, 0x00, 0xc7, 0x03, 0x01, 0x00, 0x00,
+	0x00, 0xf4, 0xb8, 0x3e, 0x00, 0x00, 0x00, 0x0f, 0x05, 0x0f, 0x0b, 0x0f,
+	0x0b, 0x48, 0x89, 0x04, 0x25, 0x08, 0x10, 0x40, 0x00, 0x0f, 0x0b, 0x48,
+	0x8b, 0x04, 0x25, 0x00, 0x50, 0x40, 0x00, 0x0f, 0x0b, 0xeb, 0xfe, 0xb8,
+	0x99, 0x00, 0x00, 0x00, 0xbb, 0xe0, 0x22, 0x40, 0x00, 0xff, 0xe3, 0xbb,
+	0xa0, 0x23, 0x40, 0x00, 0xff, 0xd3, 0xeb, 0xfc, 0x0f, 0x0b, 0xeb, 0xfc,
+};
+
+struct tvm {
+	struct vm vm;
+	struct vcpu v;
+};
+
+static uint64_t *frame(struct tvm *t, uint64_t mfn)
+{
+	uint64_t *p = gmem_ptr(&t->vm.mem, mfn * PAGE_SIZE, PAGE_SIZE);
+
+	assert_non_null(p);
+	return p;
+}
+
+static uint64_t l1_gpa(uint64_t va)
+{
+	return F_L1 * PAGE_SIZE + ((va >> 12) & 511) * 8;
+}
+
+static struct tvm *tvm_new(uint64_t ram_frames)
+{
+	struct tvm *t = calloc(1, sizeof(*t));
+	char why[160];
+
+	assert_non_null(t);
+	if (backend_proc.probe(why, sizeof(why)) != 0) {
+		free(t);
+		return NULL;
+	}
+	assert_int_equal(gmem_init(&t->vm.mem, ram_frames, 4), 0);
+	t->vm.backend = &backend_proc;
+	assert_int_equal(backend_proc.vm_init(&t->vm), 0);
+	t->v.vm = &t->vm;
+	t->v.id = 0;
+	assert_int_equal(backend_proc.vcpu_init(&t->v), 0);
+
+	frame(t, 1)[0] = 2 * PAGE_SIZE | P | RW | US;
+	frame(t, 2)[0] = 3 * PAGE_SIZE | P | RW | US;
+	frame(t, 3)[VA_CODE >> 21] = 4 * PAGE_SIZE | P | RW | US;
+	frame(t, F_L1)[0] = F_CODE * PAGE_SIZE | P | US;
+	frame(t, F_L1)[1] = F_DATA * PAGE_SIZE | P | RW | US | NX;
+	frame(t, F_L1)[2] = F_HCALL * PAGE_SIZE | P | US;
+	frame(t, F_L1)[3] = F_STACK * PAGE_SIZE | P | RW | US | NX;
+	memcpy(frame(t, F_CODE), code, sizeof(code));
+	backend_proc.fill_hypercall_page(&t->vm, (uint8_t *)frame(t, F_HCALL));
+	assert_int_equal(backend_proc.set_baseptr(&t->v, F_L4), 0);
+	return t;
+}
+
+static void tvm_free(struct tvm *t)
+{
+	backend_proc.vm_destroy(&t->vm);
+	gmem_destroy(&t->vm.mem);
+	free(t);
+}
+
+static struct tvm *tvm_or_skip(uint64_t ram_frames)
+{
+	struct tvm *t = tvm_new(ram_frames);
+
+	if (!t)
+		skip();
+	return t;
+}
+
+static void start_at(struct tvm *t, uint64_t off)
+{
+	memset(&t->v.regs, 0, sizeof(t->v.regs));
+	t->v.regs.rip = VA_CODE + off;
+	t->v.regs.rsp = VA_STACK + PAGE_SIZE - 8;
+	t->v.regs.rflags = RFLAGS_RESERVED1 | RFLAGS_IF;
+}
+
+static struct vexit run(struct tvm *t)
+{
+	struct vexit e;
+
+	assert_int_equal(backend_proc.vcpu_run(&t->v, &e), 0);
+	if (e.kind == VEXIT_FATAL)
+		fail_msg("fatal exit: %s", e.message);
+	return e;
+}
+
+static void test_hypercall(void **state)
+{
+	struct tvm *t = tvm_or_skip(64);
+	struct vexit e;
+
+	start_at(t, C_HC);
+	t->v.regs.r12 = 0x1212;
+	t->v.regs.fs_base = 0x12345000;
+	e = run(t);
+	assert_int_equal(e.kind, VEXIT_HYPERCALL);
+	assert_int_equal(t->v.regs.rax, 7);
+	assert_int_equal(t->v.regs.rdi, 0x11);
+	assert_int_equal(t->v.regs.r12, 0x1212);
+	assert_int_equal(t->v.regs.fs_base, 0x12345000);
+	/* The guest stack holds the return address; rip is the entry's ret. */
+	assert_int_equal(t->v.regs.rsp, VA_STACK + PAGE_SIZE - 16);
+	assert_int_equal(t->v.regs.rip, VA_HCALL + 7 * 32 + 25);
+	t->v.regs.rax = 42;
+	e = run(t);
+	assert_int_equal(e.kind, VEXIT_EXCEPTION);
+	assert_int_equal(e.vector, 6);
+	assert_int_equal(t->v.regs.rax, 42);
+	assert_int_equal(t->v.regs.rip, VA_CODE + C_HC + 12);
+	assert_int_equal(t->v.regs.rsp, VA_STACK + PAGE_SIZE - 8);
+	assert_int_equal(t->v.regs.fs_base, 0x12345000);
+	tvm_free(t);
+}
+
+static void test_iret_entry(void **state)
+{
+	struct tvm *t = tvm_or_skip(64);
+	uint64_t *stack;
+	struct vexit e;
+
+	start_at(t, C_IRET);
+	t->v.regs.rcx = 0xc1;
+	t->v.regs.r11 = 0x11;
+	e = run(t);
+	assert_int_equal(e.kind, VEXIT_HYPERCALL);
+	assert_int_equal(t->v.regs.rax, 23);
+	/* struct iret_context: rax, r11, rcx, ... at rsp. */
+	assert_int_equal(t->v.regs.rsp, VA_STACK + PAGE_SIZE - 8 - 24);
+	stack = frame(t, F_STACK);
+	assert_int_equal(stack[(PAGE_SIZE - 32) / 8], 0x99);
+	assert_int_equal(stack[(PAGE_SIZE - 24) / 8], 0x11);
+	assert_int_equal(stack[(PAGE_SIZE - 16) / 8], 0xc1);
+	tvm_free(t);
+}
+
+struct fault_case {
+	const char *name;
+	uint64_t off;
+	enum vexit_kind kind;
+	unsigned vector;
+	uint32_t error_code;
+	uint64_t cr2;
+	uint64_t rip_off; /* expected rip at the exit */
+};
+
+static const struct fault_case fault_cases[] = {
+	{ "ud2", C_EXC, VEXIT_EXCEPTION, 6, 0, 0, C_EXC },
+	{ "store to unmapped", C_PF, VEXIT_EXCEPTION, 14, 6, 0x500000, C_PF + 5 },
+	{ "hlt is privileged", C_HLT, VEXIT_EXCEPTION, 13, 0, 0, C_HLT },
+	{ "load from unmapped", C_RD, VEXIT_EXCEPTION, 14, 4, VA_EXTRA,
+	  C_RD },
+};
+
+static void test_faults(void **state)
+{
+	for (size_t i = 0; i < sizeof(fault_cases) / sizeof(fault_cases[0]); i++) {
+		const struct fault_case *c = &fault_cases[i];
+		struct tvm *t = tvm_or_skip(64);
+		struct vexit e;
+
+		print_message("# %s\n", c->name);
+		start_at(t, c->off);
+		e = run(t);
+		assert_int_equal(e.kind, c->kind);
+		assert_int_equal(e.vector, c->vector);
+		assert_int_equal(e.error_code, c->error_code);
+		assert_int_equal(e.cr2, c->cr2);
+		assert_int_equal(t->v.regs.rip, VA_CODE + c->rip_off);
+		tvm_free(t);
+	}
+}
+
+static volatile sig_atomic_t usr2_count;
+
+static void on_usr2(int sig)
+{
+	usr2_count++;
+}
+
+static void test_raw_syscall(void **state)
+{
+	struct tvm *t = tvm_or_skip(64);
+	struct vexit e;
+
+	signal(SIGUSR2, on_usr2);
+	usr2_count = 0;
+	start_at(t, C_SYS);
+	t->v.regs.rdi = (uint64_t)getpid(); /* kill(pvisor, SIGUSR2) */
+	t->v.regs.rsi = SIGUSR2;
+	e = run(t);
+	assert_int_equal(e.kind, VEXIT_SYSCALL);
+	assert_int_equal(e.syscall_nr, 62);
+	assert_int_equal(t->v.regs.rip, VA_CODE + C_SYS + 7);
+	usleep(20000);
+	assert_int_equal(usr2_count, 0);
+	/* An allowed call (mmap) from guest code is trapped too. */
+	t->v.regs.rip = VA_CODE + C_SYS + 5;
+	t->v.regs.rax = 9;
+	e = run(t);
+	assert_int_equal(e.kind, VEXIT_SYSCALL);
+	assert_int_equal(e.syscall_nr, 9);
+	signal(SIGUSR2, SIG_DFL);
+	tvm_free(t);
+}
+
+static void test_regs_rewrite(void **state)
+{
+	struct tvm *t = tvm_or_skip(64);
+	struct vexit e;
+
+	start_at(t, C_RW);
+	e = run(t);
+	assert_int_equal(e.kind, VEXIT_EXCEPTION);
+	assert_int_equal(e.vector, 6);
+	assert_int_equal(t->v.regs.rip, VA_CODE + C_RW);
+	t->v.regs.rip += 2;
+	t->v.regs.rax = 0xfeedface;
+	t->v.regs.rflags |= 1; /* CF, restored through sigreturn */
+	e = run(t);
+	assert_int_equal(e.kind, VEXIT_EXCEPTION);
+	assert_int_equal(t->v.regs.rip, VA_CODE + C_RW + 10);
+	assert_true(t->v.regs.rflags & 1);
+	assert_int_equal(frame(t, F_DATA)[1], 0xfeedface);
+	tvm_free(t);
+}
+
+static void test_pt_change(void **state)
+{
+	struct tvm *t = tvm_or_skip(64);
+	struct vexit e;
+
+	frame(t, F_EXTRA)[0] = 0x5eed;
+	start_at(t, C_RD);
+	e = run(t);
+	assert_int_equal(e.kind, VEXIT_EXCEPTION);
+	assert_int_equal(e.vector, 14);
+	assert_int_equal(e.cr2, VA_EXTRA);
+	/* Map it, flush, retry the load. */
+	assert_int_equal(backend_proc.pt_write(&t->v, l1_gpa(VA_EXTRA),
+					       F_EXTRA * PAGE_SIZE | P | US | NX), 0);
+	assert_int_equal(frame(t, F_L1)[5], F_EXTRA * PAGE_SIZE | P | US | NX);
+	assert_int_equal(backend_proc.flush_tlb(&t->v, VA_EXTRA, false), 0);
+	e = run(t);
+	assert_int_equal(e.kind, VEXIT_EXCEPTION);
+	assert_int_equal(e.vector, 6);
+	assert_int_equal(t->v.regs.rax, 0x5eed);
+	/* Unmap: the load faults again. */
+	assert_int_equal(backend_proc.pt_write(&t->v, l1_gpa(VA_EXTRA), 0), 0);
+	assert_int_equal(backend_proc.flush_tlb(&t->v, 0, true), 0);
+	start_at(t, C_RD);
+	e = run(t);
+	assert_int_equal(e.vector, 14);
+	/* Invalid arguments. */
+	assert_int_equal(backend_proc.pt_write(&t->v, 3, 0), -EINVAL);
+	assert_int_equal(backend_proc.pt_write(&t->v, 1ull << 40, 0), -EFAULT);
+	assert_int_equal(backend_proc.set_baseptr(&t->v, 1ull << 30), -EINVAL);
+	tvm_free(t);
+}
+
+static void *kicker(void *arg)
+{
+	struct tvm *t = arg;
+
+	usleep(30000);
+	backend_proc.vcpu_kick(&t->v);
+	return NULL;
+}
+
+static void test_kick(void **state)
+{
+	struct tvm *t = tvm_or_skip(64);
+	pthread_t th;
+	struct vexit e;
+
+	start_at(t, C_SPIN);
+	for (int i = 0; i < 3; i++) {
+		pthread_create(&th, NULL, kicker, t);
+		e = run(t);
+		pthread_join(th, NULL);
+		assert_int_equal(e.kind, VEXIT_KICK);
+		assert_int_equal(t->v.regs.rip, VA_CODE + C_SPIN);
+	}
+	/* A kick while pvisor handles an exit: reported once, next run. */
+	backend_proc.vcpu_kick(&t->v);
+	backend_proc.vcpu_kick(&t->v);
+	e = run(t);
+	assert_int_equal(e.kind, VEXIT_KICK);
+	t->v.regs.rip = VA_CODE + C_EXC;
+	e = run(t);
+	assert_int_equal(e.kind, VEXIT_EXCEPTION);
+	tvm_free(t);
+}
+
+static void test_no_leftovers(void **state)
+{
+	struct tvm *t = tvm_or_skip(64);
+	struct vexit e;
+
+	start_at(t, C_EXC);
+	e = run(t);
+	assert_int_equal(e.kind, VEXIT_EXCEPTION);
+	assert_int_equal(waitpid(-1, NULL, WNOHANG), 0); /* child alive */
+	tvm_free(t);
+	assert_int_equal(waitpid(-1, NULL, WNOHANG), -1);
+	assert_int_equal(errno, ECHILD);
+}
+
+static void test_reserved_slots(void **state)
+{
+	struct vm vm = { 0 };
+
+	assert_false(backend_proc.l4_slot_reserved(&vm, 0));
+	assert_false(backend_proc.l4_slot_reserved(&vm, 253));
+	assert_true(backend_proc.l4_slot_reserved(&vm, 254));
+	assert_true(backend_proc.l4_slot_reserved(&vm, 256));
+	assert_true(backend_proc.l4_slot_reserved(&vm, 511));
+	assert_int_equal(backend_proc.l4_slot_entry(&vm, 300), 0);
+}
+
+/* Mirror diff, table-driven: old runs → new runs → expected ops. */
+struct diff_case {
+	const char *name;
+	struct proc_run old[3], new[3];
+	struct proc_op ops[4];
+};
+
+#define R_(va, n, pfn, prot) { (va), (n), (pfn), (prot) }
+#define O_(k, prot, a, l, off) { (k), (prot), (a), (l), (off) }
+
+static const struct diff_case diff_cases[] = {
+	{ "identical", { R_(0x1000, 4, 10, 3) }, { R_(0x1000, 4, 10, 3) }, { { 0 } } },
+	{ "new run", { { 0 } }, { R_(0x1000, 2, 10, 1) },
+	  { O_(PROC_OP_MMAP, 1, 0x1000, 0x2000, 0xa000) } },
+	{ "removed run", { R_(0x1000, 2, 10, 1) }, { { 0 } },
+	  { O_(PROC_OP_MUNMAP, 0, 0x1000, 0x2000, 0) } },
+	{ "one page changes frame",
+	  { R_(0x1000, 4, 10, 3) },
+	  { R_(0x1000, 1, 10, 3), R_(0x2000, 1, 50, 3), R_(0x3000, 2, 12, 3) },
+	  { O_(PROC_OP_MMAP, 3, 0x2000, 0x1000, 50 * 0x1000) } },
+	{ "protection only",
+	  { R_(0x1000, 4, 10, 3) },
+	  { R_(0x1000, 2, 10, 3), R_(0x3000, 2, 12, 1) },
+	  { O_(PROC_OP_MPROTECT, 1, 0x3000, 0x2000, 0) } },
+	{ "shrink and move",
+	  { R_(0x1000, 4, 10, 3) },
+	  { R_(0x8000, 1, 10, 3) },
+	  { O_(PROC_OP_MUNMAP, 0, 0x1000, 0x4000, 0),
+	    O_(PROC_OP_MMAP, 3, 0x8000, 0x1000, 0xa000) } },
+};
+
+static void test_mirror_diff(void **state)
+{
+	for (size_t i = 0; i < sizeof(diff_cases) / sizeof(diff_cases[0]); i++) {
+		const struct diff_case *c = &diff_cases[i];
+		struct proc_runs o = { (struct proc_run *)c->old, 0, 3 };
+		struct proc_runs n = { (struct proc_run *)c->new, 0, 3 };
+		struct proc_opbuf ops = { 0 };
+		size_t want = 0;
+
+		print_message("# %s\n", c->name);
+		while (o.n < 3 && c->old[o.n].npages)
+			o.n++;
+		while (n.n < 3 && c->new[n.n].npages)
+			n.n++;
+		while (want < 4 && c->ops[want].kind)
+			want++;
+		assert_int_equal(proc_mirror_diff(&o, &n, &ops), 0);
+		assert_int_equal(ops.n, want);
+		for (size_t k = 0; k < want; k++)
+			assert_memory_equal(&ops.v[k], &c->ops[k], sizeof(ops.v[k]));
+		proc_opbuf_free(&ops);
+	}
+}
+
+/* Benchmarks: PROC_BENCH=1. */
+static uint64_t ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static int cmp64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static void report(const char *what, uint64_t *v, size_t n)
+{
+	qsort(v, n, sizeof(*v), cmp64);
+	print_message("# %-40s median %8.2f us  p99 %8.2f us  (n=%zu)\n", what,
+		      v[n / 2] / 1000.0, v[n * 99 / 100] / 1000.0, n);
+}
+
+static void bench_loop(struct tvm *t, const char *what, uint64_t off,
+		       enum vexit_kind kind, unsigned delay_us, size_t n)
+{
+	uint64_t *v = calloc(n, sizeof(*v));
+	struct vexit e;
+
+	start_at(t, off);
+	e = run(t); /* warm up, first mirror sync */
+	for (size_t i = 0; i < n; i++) {
+		if (delay_us)
+			usleep(delay_us);
+		if (kind == VEXIT_HYPERCALL)
+			t->v.regs.rax = 0;
+		else
+			t->v.regs.rip = VA_CODE + C_EXC;
+		uint64_t t0 = ns();
+		e = run(t);
+		v[i] = ns() - t0;
+		assert_int_equal(e.kind, kind);
+	}
+	report(what, v, n);
+	free(v);
+}
+
+static void test_bench(void **state)
+{
+	struct tvm *t;
+
+	if (!getenv("PROC_BENCH"))
+		skip();
+	t = tvm_or_skip(16384 + 64);
+	bench_loop(t, "null hypercall (spinning)", C_BENCH, VEXIT_HYPERCALL, 0,
+		   100000);
+	bench_loop(t, "null hypercall (stub asleep)", C_BENCH, VEXIT_HYPERCALL,
+		   200, 2000);
+	bench_loop(t, "exception (ud2) round trip", C_EXC, VEXIT_EXCEPTION, 0,
+		   20000);
+
+	/* Kick: from vcpu_kick to vcpu_run returning. */
+	{
+		size_t n = 500;
+		uint64_t *v = calloc(n, sizeof(*v));
+
+		start_at(t, C_SPIN);
+		for (size_t i = 0; i < n; i++) {
+			pthread_t th;
+			struct vexit e;
+			uint64_t t0;
+
+			pthread_create(&th, NULL, kicker, t);
+			e = run(t);
+			t0 = ns();
+			(void)t0;
+			pthread_join(th, NULL);
+			assert_int_equal(e.kind, VEXIT_KICK);
+			v[i] = 0;
+		}
+		free(v);
+	}
+
+	/* Mirror: map 64 MiB (frames 64..16447) at 0x10000000. */
+	{
+		uint64_t *l1s = frame(t, 13);
+		uint64_t *l2 = frame(t, 3);
+		uint64_t base_mfn = 64, t0, full, one, again;
+		struct vexit e;
+
+		(void)l1s;
+		for (unsigned i = 0; i < 32; i++) {
+			uint64_t l1 = 16384 + 64 - 32 + i; /* top frames */
+			uint64_t *pt = frame(t, l1);
+
+			for (unsigned k = 0; k < 512; k++)
+				pt[k] = (base_mfn + i * 512 + k) * PAGE_SIZE | P | RW |
+					US | NX;
+			l2[(0x10000000 >> 21) + i] = l1 * PAGE_SIZE | P | RW | US;
+		}
+		start_at(t, C_EXC);
+		backend_proc.flush_tlb(&t->v, 0, true);
+		t0 = ns();
+		e = run(t);
+		full = ns() - t0;
+		assert_int_equal(e.kind, VEXIT_EXCEPTION);
+		assert_int_equal(backend_proc.pt_write(&t->v,
+			(16384 + 64 - 32) * PAGE_SIZE + 8 * 100, 0), 0);
+		t0 = ns();
+		e = run(t);
+		one = ns() - t0;
+		backend_proc.flush_tlb(&t->v, 0, true);
+		t0 = ns();
+		e = run(t);
+		again = ns() - t0;
+		print_message("# mirror: map 64 MiB %.1f us, one PTE change %.1f us, "
+			      "re-walk without change %.1f us\n",
+			      full / 1000.0, one / 1000.0, again / 1000.0);
+	}
+	tvm_free(t);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_reserved_slots),
+		cmocka_unit_test(test_mirror_diff),
+		cmocka_unit_test(test_hypercall),
+		cmocka_unit_test(test_iret_entry),
+		cmocka_unit_test(test_faults),
+		cmocka_unit_test(test_raw_syscall),
+		cmocka_unit_test(test_regs_rewrite),
+		cmocka_unit_test(test_pt_change),
+		cmocka_unit_test(test_kick),
+		cmocka_unit_test(test_no_leftovers),
+		cmocka_unit_test(test_bench),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
