@@ -29,9 +29,14 @@ static int cmd_info(int argc, char **argv)
 	uint32_t nsec;
 	unsigned vcpus = 0;
 
-	for (unsigned id = 0; id < 64; id++)
-		if (HYPERVISOR_vcpu_op(VCPUOP_is_up, id, NULL) > 0)
-			vcpus++;
+	/* is_up answers 0/1 for each vCPU the domain has, -ENOENT past it. */
+	for (unsigned id = 0; id < 4096; id++) {
+		long rc = HYPERVISOR_vcpu_op(VCPUOP_is_up, id, NULL);
+
+		if (rc < 0)
+			break;
+		vcpus += rc > 0;
+	}
 	wallclock(&sec, &nsec);
 	printf("backend:   %s\n", kit_backend());
 	printf("memory:    %lu MiB (%lu pages, %lu free)\n",

@@ -420,11 +420,16 @@ int domain_build(struct vm *vm, const struct xen_elf_image *img,
 		return rc;
 
 	if (img->has_hypercall_page) {
-		/* Inside the image: checked by xen_elf_parse(). */
+		/* Inside the image: checked by xen_elf_parse(), and again
+		 * here since img is the caller's (RAM only, never the
+		 * Xen-owned frames after it). */
 		uint64_t gva = img->hypercall_page & PAGE_MASK;
-		uint8_t *page = gmem_ptr(m, gva - vb, PAGE_SIZE);
+		uint8_t *page;
 
-		if (gva < vb || !page)
+		if (gva < img->v_start || gva >= img->v_end)
+			goto efault;
+		page = gmem_ptr(m, gva - vb, PAGE_SIZE);
+		if (!page)
 			goto efault;
 		vm->backend->fill_hypercall_page(vm, page);
 		vm->xen.hypercall_page_gva = gva;

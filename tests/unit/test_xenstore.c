@@ -47,14 +47,27 @@ static bool next_msg(struct xs_conn *c, struct msg *m)
 	return true;
 }
 
-/* Sends one request and returns its reply (the first message out). */
+/*
+ * Watch events that came out ahead of a reply (xenstored queues the events a
+ * change fires before the reply to the request that made it).
+ */
+static struct msg stash[8];
+static unsigned nr_stash;
+
+/* Sends one request and returns its reply; events before it are stashed. */
 static void rpc(struct xs_conn *c, uint32_t type, uint32_t tx, const void *payload, size_t len,
 		struct msg *m)
 {
 	char buf[sizeof(struct xsd_sockmsg) + XENSTORE_PAYLOAD_MAX];
 
 	assert_int_equal(xs_conn_input(c, buf, build(buf, type, tx, payload, len)), 0);
-	assert_true(next_msg(c, m));
+	for (;;) {
+		assert_true(next_msg(c, m));
+		if (m->hdr.type != XS_WATCH_EVENT || type == XS_WATCH_EVENT)
+			break;
+		assert_true(nr_stash < 8);
+		stash[nr_stash++] = *m;
+	}
 }
 
 /* Payload given as a string with '|' standing for NUL. */
@@ -122,6 +135,7 @@ static int setup(void **state)
 	const struct xs_domain_info info = { .name = "guest", .target_kb = 65536, .vcpus = 1 };
 	struct fixture *f = calloc(1, sizeof(*f));
 
+	nr_stash = 0;
 	assert_non_null(f);
 	f->xs = xs_new();
 	assert_non_null(f->xs);
@@ -485,8 +499,12 @@ static void expect_event(struct xs_conn *c, const char *want)
 {
 	struct msg m;
 
-	if (!next_msg(c, &m))
+	if (nr_stash) {
+		m = stash[0];
+		memmove(&stash[0], &stash[1], --nr_stash * sizeof(stash[0]));
+	} else if (!next_msg(c, &m)) {
 		fail_msg("no event, want %s", want);
+	}
 	assert_int_equal(m.hdr.type, XS_WATCH_EVENT);
 	assert_int_equal(m.hdr.req_id, 0);
 	assert_string_equal(bar(&m), want);
@@ -496,6 +514,8 @@ static void expect_no_event(struct xs_conn *c)
 {
 	struct msg m;
 
+	if (nr_stash)
+		fail_msg("unexpected event '%s'", bar(&stash[0]));
 	if (next_msg(c, &m))
 		fail_msg("unexpected message type %u '%s'", m.hdr.type, bar(&m));
 }

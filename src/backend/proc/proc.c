@@ -20,6 +20,7 @@
 #include <sys/auxv.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/rseq.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -277,6 +278,15 @@ static __attribute__((noreturn)) void proc_child(uint8_t *region, int memfd,
 	if (syscall(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) ||
 	    syscall(SYS_getppid) != parent)
 		child_die();
+	/* glibc's rseq area lives in the TLS that is about to vanish; the
+	 * kernel would raise SIGSEGV on the next preemption. */
+	if (__rseq_size) {
+		void *rs = (char *)__builtin_thread_pointer() + __rseq_offset;
+
+		if (syscall(SYS_rseq, rs, __rseq_size, 1, RSEQ_SIG) &&
+		    syscall(SYS_rseq, rs, 32, 1, RSEQ_SIG))
+			child_die();
+	}
 	syscall(SYS_prctl, PR_SET_DUMPABLE, 0, 0, 0, 0);
 	syscall(SYS_setpgid, 0, 0); /* terminal signals are pvisor's */
 	if (memfd > 0 && syscall(SYS_close_range, 0, memfd - 1, 0))
@@ -331,8 +341,12 @@ static bool proc_check_dead(struct proc_vcpu *pv)
 		return false;
 	if (si.si_code == CLD_EXITED && si.si_status == PROC_STUB_EXIT_FAULT)
 		snprintf(pv->why, sizeof(pv->why),
-			 "guest process: stub fault (signal %u at stub+%#llx)",
+			 "guest process: stub fault (signal %u, trap %llu, "
+			 "error %#llx, cr2 %#llx at stub+%#llx)",
 			 __atomic_load_n(&pv->ctl->sig, __ATOMIC_RELAXED),
+			 (unsigned long long)pv->ctl->trapno,
+			 (unsigned long long)pv->ctl->err,
+			 (unsigned long long)pv->ctl->cr2,
 			 (unsigned long long)pv->ctl->fault_rip);
 	else if (si.si_code == CLD_EXITED)
 		snprintf(pv->why, sizeof(pv->why),

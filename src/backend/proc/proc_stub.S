@@ -291,6 +291,12 @@ proc_stub_signal:
 	ret
 .Lstubfault:
 	mov %rax, C(CTL_FAULT_RIP)
+	mov UC_GREG(G_TRAPNO), %rax
+	mov %rax, C(CTL_TRAPNO)
+	mov UC_GREG(G_ERR), %rax
+	mov %rax, C(CTL_ERR)
+	mov UC_GREG(G_CR2), %rax
+	mov %rax, C(CTL_CR2)
 	mov %edi, C(CTL_SIG)
 	movl $PROC_EXIT_STUB_FAULT, C(CTL_EXIT)
 	mov $PROC_STUB_EXIT_FAULT, %edi

@@ -1,0 +1,167 @@
+/*
+ * The kit itself: threads (sleep order, yield, join), page allocator and
+ * kmalloc, event masking (an event sent while masked is delivered on
+ * unmask), and the PV clock's monotonicity.
+ */
+#include <kit/console.h>
+#include <kit/events.h>
+#include <kit/kit.h>
+#include <kit/mm.h>
+#include <kit/sched.h>
+#include <kit/string.h>
+#include <kit/test.h>
+#include <kit/time.h>
+
+static char order[8];
+static unsigned order_len;
+static unsigned pingpong;
+
+static void sleeper(void *arg)
+{
+	unsigned long ms = (unsigned long)arg;
+
+	sleep_ms(ms);
+	order[order_len++] = (char)('0' + ms / 10);
+}
+
+static void yielder(void *arg)
+{
+	for (unsigned i = 0; i < 100; i++) {
+		pingpong++;
+		thread_yield();
+	}
+}
+
+static void test_threads(void)
+{
+	struct thread *t[3];
+	uint64_t t0 = monotonic_ns(), dt;
+
+	t[0] = thread_create("s30", sleeper, (void *)30ul);
+	t[1] = thread_create("s10", sleeper, (void *)10ul);
+	t[2] = thread_create("s20", sleeper, (void *)20ul);
+	for (unsigned i = 0; i < 3; i++)
+		thread_join(t[i]);
+	dt = monotonic_ns() - t0;
+	order[order_len] = '\0';
+	check(!strcmp(order, "123"), "threads_wake_in_deadline_order",
+	      "order %s", order);
+	check(dt >= 30000000 && dt < 1000000000ull, "threads_sleep_in_parallel",
+	      "took %lu us", dt / 1000);
+
+	t[0] = thread_create("y1", yielder, NULL);
+	t[1] = thread_create("y2", yielder, NULL);
+	thread_join(t[0]);
+	thread_join(t[1]);
+	check(pingpong == 200, "threads_yield", "count %u", pingpong);
+}
+
+static bool kmalloc_round(void)
+{
+	void *p[64];
+	bool ok = true;
+
+	for (unsigned i = 0; i < ARRAY_SIZE(p); i++) {
+		size_t sz = 8u << (i % 12); /* 8 B .. 16 KiB */
+
+		p[i] = kmalloc(sz);
+		if (!p[i]) {
+			ok = false;
+			break;
+		}
+		memset(p[i], (int)i, sz);
+	}
+	for (unsigned i = 0; ok && i < ARRAY_SIZE(p); i++) {
+		unsigned char *c = p[i];
+		size_t sz = 8u << (i % 12);
+
+		if (c[0] != (unsigned char)i || c[sz - 1] != (unsigned char)i)
+			ok = false;
+	}
+	for (unsigned i = 0; i < ARRAY_SIZE(p); i++)
+		kfree(p[i]);
+	return ok;
+}
+
+static void test_memory(void)
+{
+	unsigned long before;
+
+	/* The first round fills kmalloc's size-class caches. */
+	check(kmalloc_round(), "kmalloc_blocks_distinct",
+	      "overlap or allocation failure");
+	before = mm_free_pages();
+	check(kmalloc_round(), "kmalloc_blocks_distinct_again",
+	      "overlap or allocation failure");
+	check(mm_free_pages() == before, "kmalloc_reuses_freed_blocks",
+	      "free %lu, before %lu", mm_free_pages(), before);
+
+	void *big = alloc_pages(16);
+	check(big != NULL, "alloc_pages_16", "no memory");
+	if (big) {
+		((char *)big)[16 * PAGE_SIZE - 1] = 1;
+		free_pages(big, 16);
+	}
+	check(mm_free_pages() == before, "pages_returned",
+	      "free %lu, before %lu", mm_free_pages(), before);
+}
+
+static volatile unsigned ipi_hits;
+
+static void ipi_handler(evtchn_port_t port, void *data)
+{
+	ipi_hits++;
+}
+
+static void test_masking(void)
+{
+	long port = evtchn_bind_ipi(ipi_handler, NULL);
+	unsigned long flags;
+
+	if (!check(port > 0, "bind_ipi", "rc %ld", port))
+		return;
+	flags = local_irq_save();
+	evtchn_send(port);
+	check(ipi_hits == 0, "event_held_while_masked", "hits %u", ipi_hits);
+	local_irq_restore(flags);
+	check(ipi_hits == 1, "event_delivered_on_unmask", "hits %u", ipi_hits);
+
+	evtchn_mask(port);
+	evtchn_send(port);
+	check(ipi_hits == 1, "port_mask_holds_event", "hits %u", ipi_hits);
+	evtchn_unmask(port);
+	check(ipi_hits == 2, "port_unmask_delivers", "hits %u", ipi_hits);
+
+	evtchn_send(port);
+	check(ipi_hits == 3, "event_delivered_unmasked", "hits %u", ipi_hits);
+	check_rc(evtchn_close(port), 0, "close_ipi");
+}
+
+static void test_clock(void)
+{
+	uint64_t prev = monotonic_ns(), sec;
+	uint32_t nsec;
+	bool mono = true;
+
+	for (unsigned i = 0; i < 100000; i++) {
+		uint64_t now = monotonic_ns();
+
+		if (now < prev)
+			mono = false;
+		prev = now;
+	}
+	check(mono, "clock_monotonic", "went backwards");
+	wallclock(&sec, &nsec);
+	check(sec > 1600000000ull && nsec < 1000000000u, "wallclock_sane",
+	      "%lu.%09u", sec, nsec);
+}
+
+int app_main(const char *cmdline)
+{
+	printf("t_kit on %s\n", kit_backend());
+	test_threads();
+	test_memory();
+	test_masking();
+	test_clock();
+	test_finish();
+}
