@@ -92,11 +92,13 @@ void kfree(void *p)
 	if (h->info & LARGE) {
 		free_pages(h, h->info & ~LARGE);
 	} else {
+		/* The free-list link overwrites the header: read it first. */
+		unsigned long c = h->info;
 		struct freeobj *o = (struct freeobj *)h;
 
-		BUG_ON(h->info >= NR_CLASSES);
-		o->next = free_lists[h->info];
-		free_lists[h->info] = o;
+		BUG_ON(c >= NR_CLASSES);
+		o->next = free_lists[c];
+		free_lists[c] = o;
 	}
 	local_irq_restore(flags);
 }

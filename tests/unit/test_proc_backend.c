@@ -1,8 +1,8 @@
 /*
  * The proc backend against a tiny hand-built VM: page tables in guest
  * memory mapping a code, data, hypercall and stack page at 0x400000, and
- * small code snippets (assembled from tests/unit/test_proc_backend.c's
- * table below) that hypercall, fault, make raw system calls and spin.
+ * small hand-assembled code snippets (listed next to their offsets below)
+ * that hypercall, fault, make raw system calls and spin.
  *
  * PROC_BENCH=1 also prints round-trip measurements (never asserted).
  */
@@ -376,6 +376,35 @@ static void test_no_leftovers(void **state)
 	assert_int_equal(errno, ECHILD);
 }
 
+/* The guest process (the only child of this thread). */
+static pid_t guest_pid(void)
+{
+	char path[64];
+	long pid = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/self/task/%d/children", gettid());
+	f = fopen(path, "r");
+	assert_non_null(f);
+	assert_int_equal(fscanf(f, "%ld", &pid), 1);
+	fclose(f);
+	return (pid_t)pid;
+}
+
+static void test_dead_process(void **state)
+{
+	struct tvm *t = tvm_or_skip(64);
+	struct vexit e;
+
+	start_at(t, C_SPIN);
+	assert_int_equal(kill(guest_pid(), SIGKILL), 0);
+	assert_int_equal(backend_proc.vcpu_run(&t->v, &e), 0);
+	assert_int_equal(e.kind, VEXIT_FATAL);
+	assert_non_null(strstr(e.message, "killed by signal 9"));
+	tvm_free(t);
+	assert_int_equal(waitpid(-1, NULL, WNOHANG), -1);
+}
+
 static void test_reserved_slots(void **state)
 {
 	struct vm vm = { 0 };
@@ -528,12 +557,10 @@ static void test_bench(void **state)
 
 	/* Mirror: map 64 MiB (frames 64..16447) at 0x10000000. */
 	{
-		uint64_t *l1s = frame(t, 13);
 		uint64_t *l2 = frame(t, 3);
 		uint64_t base_mfn = 64, t0, full, one, again;
 		struct vexit e;
 
-		(void)l1s;
 		for (unsigned i = 0; i < 32; i++) {
 			uint64_t l1 = 16384 + 64 - 32 + i; /* top frames */
 			uint64_t *pt = frame(t, l1);
@@ -578,6 +605,7 @@ int main(void)
 		cmocka_unit_test(test_pt_change),
 		cmocka_unit_test(test_kick),
 		cmocka_unit_test(test_no_leftovers),
+		cmocka_unit_test(test_dead_process),
 		cmocka_unit_test(test_bench),
 	};
 
