@@ -15,10 +15,10 @@ count_tap() {
 	while IFS= read -r line; do
 		echo "$line"
 		case "$line" in
+		*"# SKIP"* | *"# skip"*)
+			skipped=$((skipped + 1)) ;;
 		"not ok"*)
 			failed=$((failed + 1)); failures+=("$suite: ${line#not ok }") ;;
-		ok*"# SKIP"* | ok*"# skip"*)
-			skipped=$((skipped + 1)) ;;
 		ok*)
 			passed=$((passed + 1)) ;;
 		esac

@@ -47,5 +47,5 @@ run_guest() {
 
 # No pvisor guest process may outlive pvisor.
 no_leftovers() {
-	! pgrep -f "pvisor-guest" >/dev/null 2>&1 && ! pgrep -x pvisor >/dev/null 2>&1
+	! pgrep -x pvisor-guest >/dev/null 2>&1 && ! pgrep -x pvisor >/dev/null 2>&1
 }

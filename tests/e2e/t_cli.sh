@@ -32,7 +32,7 @@ expect_usage_error "ELF without Xen notes" "no Xen ELF notes" run /bin/true
 head -c 100 "$HELLO" >"$TMP/truncated" 2>/dev/null
 expect_usage_error "truncated ELF" "kernel $TMP/truncated:" run "$TMP/truncated"
 expect_usage_error "bad --mem" "--mem: 'lots' is not a size" run --mem lots "$HELLO"
-expect_usage_error "--mem too small for the image" "too small" run --backend proc --mem 2M "$HELLO"
+expect_usage_error "--mem too small for the image" "too small" run --backend proc --mem 4M "$GUEST/t_big"
 expect_usage_error "--cpus 0" "--cpus: '0'" run --cpus 0 "$HELLO"
 expect_usage_error "unknown backend" "unknown backend 'xen'" run --backend xen "$HELLO"
 expect_usage_error "bad --timeout" "--timeout" run --timeout -3 "$HELLO"

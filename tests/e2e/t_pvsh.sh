@@ -8,7 +8,7 @@ expect pvsh>
 send echo hello there
 expect hello there
 send info
-expect backend=BACKEND
+expect backend: +BACKEND
 expect uptime
 send bogus-command
 expect (unknown|not found)

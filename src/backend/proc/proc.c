@@ -288,6 +288,8 @@ static __attribute__((noreturn)) void proc_child(uint8_t *region, int memfd,
 			child_die();
 	}
 	syscall(SYS_prctl, PR_SET_DUMPABLE, 0, 0, 0, 0);
+	/* A name users (and the tests) can find in ps. */
+	syscall(SYS_prctl, PR_SET_NAME, "pvisor-guest", 0, 0, 0);
 	syscall(SYS_setpgid, 0, 0); /* terminal signals are pvisor's */
 	if (memfd > 0 && syscall(SYS_close_range, 0, memfd - 1, 0))
 		child_die();
