@@ -20,6 +20,7 @@
 #include "core/log.h"
 #include "core/vm.h"
 #include "services/console/consback.h"
+#include "services/xenstore/xs_service.h"
 #include "xen/events.h"
 #include "xen/time.h"
 
@@ -150,6 +151,7 @@ static void *evloop_main(void *opaque)
 		}
 		if (fds[1].revents & POLLIN)
 			handle_signal(ev);
+		xs_service_poll(vm);
 		if (fds[2].revents & (POLLIN | POLLHUP))
 			handle_stdin(ev);
 		if (ev->timeout_at_ns && time_monotonic_ns() >= ev->timeout_at_ns)

@@ -19,6 +19,7 @@
 #include "core/log.h"
 #include "core/vm.h"
 #include "services/console/consback.h"
+#include "services/xenstore/xs_service.h"
 #include "xen/build.h"
 #include "xen/bzimage.h"
 #include "xen/elf.h"
@@ -200,6 +201,11 @@ static int boot_domain(struct vm *vm, const struct cli *cli,
 			  vm->backend->name, strerror(-rc));
 		return -1;
 	}
+	rc = xs_service_connect(vm);
+	if (rc < 0) {
+		log_error("xenstore: cannot connect the guest: %s", strerror(-rc));
+		return -1;
+	}
 	set_boot_regs(v, &boot);
 	xen_time_update_vcpu(v);
 	xen_time_update_wallclock(vm);
@@ -267,6 +273,10 @@ static int run(struct cli *cli)
 	consback_terminal_restore();
 	print_report(&vm);
 	status = vm.exit_status;
+	/* A Linux guest's status comes through xenstore (docs/pv-abi.md). */
+	if (atomic_load(&vm.stop_reason) == VM_STOP_SHUTDOWN && status == 0 &&
+	    xs_service_exit_status(&vm) > 0)
+		status = xs_service_exit_status(&vm);
 destroy:
 	vm_destroy(&vm);
 out:

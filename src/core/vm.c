@@ -13,13 +13,12 @@
 #include "core/evloop.h"
 #include "core/log.h"
 #include "services/console/consback.h"
+#include "services/xenstore/xs_service.h"
 #include "xen/events.h"
 #include "xen/pagetype.h"
 #include "xen/shared.h"
 #include "xen/time.h"
 
-/* Xen-owned frames after RAM: shared_info. */
-#define VM_XEN_FRAMES 1
 
 static void kick_all(struct vm *vm)
 {
@@ -155,13 +154,14 @@ int vm_create(struct vm *vm, const struct vm_config *cfg,
 	vm->cfg = cfg;
 	vm->backend = backend;
 	vm->mem.memfd = -1;
-	rc = gmem_init(&vm->mem, ram_frames, VM_XEN_FRAMES);
+	rc = gmem_init(&vm->mem, ram_frames, XEN_OWNED_FRAMES);
 	if (rc < 0) {
 		snprintf(err, err_len, "cannot allocate %llu MiB of guest memory: %s",
 			 (unsigned long long)(cfg->mem_bytes >> 20), strerror(-rc));
 		return rc;
 	}
 	vm->xen.shared_info_mfn = ram_frames;
+	vm->xen.gnttab_first_mfn = ram_frames + 1;
 	rc = xen_domain_init(vm);
 	if (rc == 0)
 		rc = pagetype_init(vm);
@@ -190,6 +190,11 @@ int vm_create(struct vm *vm, const struct vm_config *cfg,
 		return rc;
 	}
 	vm->xen.store_port = (evtchn_port_t)rc;
+	rc = xs_service_init(vm);
+	if (rc < 0) {
+		snprintf(err, err_len, "xenstore: %s", strerror(-rc));
+		return rc;
+	}
 	return 0;
 }
 
@@ -235,6 +240,7 @@ void vm_destroy(struct vm *vm)
 	if (vm->backend_ready)
 		vm->backend->vm_destroy(vm);
 	vm->backend_ready = false;
+	xs_service_destroy(vm);
 	consback_destroy(vm);
 	pagetype_destroy(vm);
 	gmem_destroy(&vm->mem);

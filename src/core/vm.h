@@ -49,6 +49,7 @@ struct vm {
 	int64_t tsc_offset;         /* guest TSC - host TSC, set by the backend */
 	struct xen_domain xen;      /* Xen domain state (xen/domain.h) */
 	struct consback *console;   /* services/console */
+	struct xs_service *xenstore; /* services/xenstore/xs_service.c */
 	struct evloop *evloop;      /* core/evloop.c */
 	unsigned nr_vcpus;
 	struct vcpu *vcpus[VM_MAX_VCPUS];

@@ -13,6 +13,9 @@
 
 #define XEN_NR_EVTCHN 1024 /* 2-level ABI limit for a 64-bit guest is 4096 */
 #define XEN_NR_HYPERCALLS 64
+/* Xen-owned frames after RAM: shared_info, then the grant table. */
+#define XEN_GNTTAB_MAX_FRAMES 32
+#define XEN_OWNED_FRAMES (1 + XEN_GNTTAB_MAX_FRAMES)
 
 struct pagetype_table; /* xen/pagetype.h */
 
@@ -63,6 +66,8 @@ struct xen_domain {
 	pthread_mutex_t lock;     /* event channels, timers, wakeups */
 	pthread_cond_t wake;      /* a blocked vCPU waits on this */
 	uint64_t shared_info_mfn; /* Xen-owned frame after RAM */
+	uint64_t gnttab_first_mfn; /* XEN_GNTTAB_MAX_FRAMES frames after it */
+	struct gnttab *gnttab;    /* xen/grant.c */
 	uint64_t start_info_gva;
 	uint64_t console_mfn, store_mfn;
 	evtchn_port_t console_port, store_port;

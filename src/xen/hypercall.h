@@ -57,5 +57,6 @@ long hc_stack_switch(struct vcpu *v, const struct hc_args *a);    /* traps.c */
 long hc_fpu_taskswitch(struct vcpu *v, const struct hc_args *a);  /* traps.c */
 long hc_set_segment_base(struct vcpu *v, const struct hc_args *a);/* traps.c */
 long hc_vm_assist(struct vcpu *v, const struct hc_args *a);       /* memory.c */
+long hc_grant_table_op(struct vcpu *v, const struct hc_args *a);  /* grant.c */
 
 #endif

@@ -1,0 +1,169 @@
+/* xenstore wired to the guest's store ring (see xs_service.h). */
+#include "services/xenstore/xs_service.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/evloop.h"
+#include "core/log.h"
+#include "core/vm.h"
+#include "services/xenstore/xenstore.h"
+#include "xen/events.h"
+
+struct xs_service {
+	struct vm *vm;
+	pthread_mutex_t lock;
+	struct xenstore *xs;
+	struct xs_conn *conn;
+	bool kicked; /* output queued outside the guest's requests */
+};
+
+static struct xenstore_domain_interface *store_ring(struct vm *vm)
+{
+	return gmem_ptr(&vm->mem, vm->xen.store_mfn << PAGE_SHIFT,
+			sizeof(struct xenstore_domain_interface));
+}
+
+/* Serves the ring; caller holds s->lock. */
+static void serve(struct xs_service *s)
+{
+	struct xenstore_domain_interface *ring;
+
+	if (!s->conn || !(ring = store_ring(s->vm)))
+		return;
+	s->kicked = false;
+	if (xs_ring_process(s->xs, s->conn, ring) > 0)
+		evtchn_notify_guest(s->vm, s->vm->xen.store_port);
+}
+
+/* The guest notified the store channel (runs on its vCPU thread). */
+static void on_guest_send(void *opaque)
+{
+	struct xs_service *s = opaque;
+
+	pthread_mutex_lock(&s->lock);
+	serve(s);
+	pthread_mutex_unlock(&s->lock);
+}
+
+/* Called by the store with s->lock held: defer to the event thread. */
+static void on_kick(void *opaque)
+{
+	struct xs_service *s = opaque;
+
+	__atomic_store_n(&s->kicked, true, __ATOMIC_RELEASE);
+	evloop_timers_changed(s->vm);
+}
+
+void xs_service_poll(struct vm *vm)
+{
+	struct xs_service *s = vm->xenstore;
+
+	if (!s || !__atomic_load_n(&s->kicked, __ATOMIC_ACQUIRE))
+		return;
+	pthread_mutex_lock(&s->lock);
+	serve(s);
+	pthread_mutex_unlock(&s->lock);
+}
+
+int xs_service_init(struct vm *vm)
+{
+	struct xs_service *s = calloc(1, sizeof(*s));
+	struct xs_domain_info info = {
+		.name = "pvisor-guest",
+		.target_kb = (vm->mem.nr_ram_frames * PAGE_SIZE) >> 10,
+		.vcpus = vm->cfg->nr_vcpus ? vm->cfg->nr_vcpus : 1,
+	};
+	struct evtchn *ch;
+	int rc;
+
+	if (!s)
+		return -ENOMEM;
+	s->vm = vm;
+	pthread_mutex_init(&s->lock, NULL);
+	s->xs = xs_new();
+	if (!s->xs) {
+		free(s);
+		return -ENOMEM;
+	}
+	rc = xs_domain_setup(s->xs, XS_GUEST_DOMID, &info);
+	if (rc < 0) {
+		xs_free(s->xs);
+		free(s);
+		return rc;
+	}
+	/* The store channel was allocated by vm_create with no service. */
+	pthread_mutex_lock(&vm->xen.lock);
+	ch = &vm->xen.evtchn[vm->xen.store_port];
+	ch->on_send = on_guest_send;
+	ch->opaque = s;
+	pthread_mutex_unlock(&vm->xen.lock);
+	vm->xenstore = s;
+	return 0;
+}
+
+int xs_service_connect(struct vm *vm)
+{
+	struct xs_service *s = vm->xenstore;
+	struct xenstore_domain_interface *ring = store_ring(vm);
+
+	if (!s || !ring)
+		return -EINVAL;
+	pthread_mutex_lock(&s->lock);
+	xs_ring_init(ring);
+	s->conn = xs_conn_new(s->xs, XS_GUEST_DOMID, on_kick, s);
+	pthread_mutex_unlock(&s->lock);
+	return s->conn ? 0 : -ENOMEM;
+}
+
+int xs_service_with(struct vm *vm, int (*fn)(struct xenstore *, void *),
+		    void *opaque)
+{
+	struct xs_service *s = vm->xenstore;
+	int rc;
+
+	if (!s)
+		return -ENODEV;
+	pthread_mutex_lock(&s->lock);
+	rc = fn(s->xs, opaque);
+	serve(s);
+	pthread_mutex_unlock(&s->lock);
+	return rc;
+}
+
+int xs_service_exit_status(struct vm *vm)
+{
+	struct xs_service *s = vm->xenstore;
+	char *value = NULL, *end;
+	size_t len;
+	long n = -1;
+
+	if (!s)
+		return -1;
+	pthread_mutex_lock(&s->lock);
+	if (xs_dom0_read(s->xs, "/local/domain/1/data/pvisor-exit-status",
+			 &value, &len) == 0) {
+		n = strtol(value, &end, 10);
+		if (end == value || (*end && *end != '\n') || n < 0 || n > 255)
+			n = -1;
+	}
+	pthread_mutex_unlock(&s->lock);
+	free(value);
+	return (int)n;
+}
+
+void xs_service_destroy(struct vm *vm)
+{
+	struct xs_service *s = vm->xenstore;
+
+	if (!s)
+		return;
+	vm->xenstore = NULL;
+	if (s->conn)
+		xs_conn_free(s->conn);
+	xs_free(s->xs);
+	pthread_mutex_destroy(&s->lock);
+	free(s);
+}

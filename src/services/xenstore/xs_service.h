@@ -1,0 +1,44 @@
+/*
+ * xenstore as a pvisor service: the store (xenstore.h) connected to the
+ * guest's store ring (start_info store_mfn / store_evtchn), the entries a
+ * toolstack writes for a new domain, and the device-model API pvisor's
+ * split-driver backends use.  The guest is domain 1.
+ */
+#ifndef PVISOR_XS_SERVICE_H
+#define PVISOR_XS_SERVICE_H
+
+#include <stdbool.h>
+
+struct vm;
+struct xenstore;
+
+#define XS_GUEST_DOMID 1
+
+/* Creates the store and the guest's domain entries; call after vm_create
+ * (the store event channel exists).  0 or -errno. */
+int xs_service_init(struct vm *vm) __attribute__((warn_unused_result));
+
+/* Connects the guest's ring; call after the domain is built (the store page
+ * is known).  0 or -errno. */
+int xs_service_connect(struct vm *vm) __attribute__((warn_unused_result));
+
+/* Event-thread hook: serves output queued from outside the guest's own
+ * requests (dom0 writes that fire the guest's watches). */
+void xs_service_poll(struct vm *vm);
+
+void xs_service_destroy(struct vm *vm);
+
+/*
+ * Runs fn(xs, opaque) with the store locked: how backends read and write
+ * the device model.  The guest is notified of any output afterwards.
+ */
+int xs_service_with(struct vm *vm, int (*fn)(struct xenstore *, void *),
+		    void *opaque);
+
+/*
+ * pvisor's extension for Linux guests: the decimal exit status the guest
+ * wrote to /local/domain/1/data/pvisor-exit-status, or -1 if none.
+ */
+int xs_service_exit_status(struct vm *vm);
+
+#endif
