@@ -71,8 +71,13 @@ $(ASAN_DIR)/%.o: %.S
 guest:
 	$(MAKE) -C guest
 
-# Unit tests (cmocka) link the sanitizer build of the library.
-tests: $(UNIT_BINS) $(PVISOR_ASAN)
+# Unit tests (cmocka) link the sanitizer build of the library; a plain build
+# of each (build/tests-plain/) runs under valgrind.
+PLAIN_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests-plain/%)
+tests: $(UNIT_BINS) $(PLAIN_BINS) $(PVISOR_ASAN)
+$(BUILD)/tests-plain/%: tests/unit/%.c $(BUILD)/libpvisor.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_COMMON) -O1 -o $@ $< $(BUILD)/libpvisor.a -lcmocka $(LIBS)
 $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libpvisor-asan.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_COMMON) $(SAN_FLAGS) -o $@ $< $(BUILD)/libpvisor-asan.a -lcmocka $(LIBS)
@@ -81,10 +86,12 @@ $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libpvisor-asan.a
 FUZZ_FLAGS := -std=gnu11 -D_GNU_SOURCE -Iinclude -Isrc -g -O1 \
               -fsanitize=fuzzer,address,undefined -DPVISOR_FUZZ
 fuzz: $(FUZZ_BINS)
+# A harness lists its sources on a "// fuzz-sources:" line ("ALL": the library).
+fuzz_sources = $(patsubst ALL,$(LIB_SRCS) $(ASMS),$(shell sed -n 's,^// fuzz-sources: ,,p' $(1)))
 $(BUILD)/fuzz/%: fuzz/%.c $(LIB_SRCS)
 	@mkdir -p $(dir $@)
-	$(CLANG) $(FUZZ_FLAGS) $(shell pkg-config --cflags $(PKGS) 2>/dev/null) -o $@ $< \
-		$(shell sed -n 's,^// fuzz-sources: ,,p' $<) $(LIBS)
+	$(CLANG) $(FUZZ_FLAGS) -Itests/unit $(shell pkg-config --cflags $(PKGS) 2>/dev/null) -o $@ $< \
+		$(call fuzz_sources,$<) $(LIBS)
 
 run: pvisor guest
 	./tools/run-default.sh

@@ -39,6 +39,30 @@ for t in build/tests/test_*; do
 	fi
 done
 
+echo "== valgrind (plain builds of the unit tests)"
+for t in build/tests-plain/test_*; do
+	[ -x "$t" ] || continue
+	name=$(basename "$t")
+	case "$name" in
+	test_kvm_backend | test_proc_backend)
+		# valgrind cannot follow KVM_RUN, and the proc guest process
+		# unmaps everything valgrind put in it.
+		count_tap "$name" <<<"ok - valgrind $name # SKIP valgrind cannot run a backend's guest"
+		continue ;;
+	esac
+	if ! command -v valgrind >/dev/null; then
+		count_tap "$name" <<<"ok - valgrind $name # SKIP valgrind not installed"
+		continue
+	fi
+	if out=$(CMOCKA_MESSAGE_OUTPUT=TAP timeout 600 valgrind -q --error-exitcode=99 \
+		--leak-check=full --errors-for-leak-kinds=definite "$t" 2>&1); then
+		count_tap "$name" <<<"ok - valgrind $name: no errors, no leaks"
+	else
+		grep -E '==[0-9]+==' <<<"$out" | head -20
+		count_tap "$name" <<<"not ok - valgrind $name reports errors"
+	fi
+done
+
 echo "== end-to-end tests"
 for t in tests/e2e/t_*.sh; do
 	[ -f "$t" ] || continue

@@ -48,7 +48,9 @@ static void on_guest_send(void *opaque)
 	pthread_mutex_unlock(&s->lock);
 }
 
-/* Called by the store with s->lock held: defer to the event thread. */
+/* Called by the store when output was queued outside the guest's own
+ * requests; our s->lock may be held (xs_service_with), so defer to the
+ * event thread. */
 static void on_kick(void *opaque)
 {
 	struct xs_service *s = opaque;

@@ -573,10 +573,16 @@ static int mod_cmp(const void *a, const void *b)
 	return strcmp(pa, pb);
 }
 
+/* Field by field: struct xs_perm has a padding byte memcmp would read. */
 static bool perms_equal(const struct xs_node *a, const struct xs_node *b)
 {
-	return a->nr_perms == b->nr_perms &&
-	       memcmp(a->perms, b->perms, a->nr_perms * sizeof(*a->perms)) == 0;
+	if (a->nr_perms != b->nr_perms)
+		return false;
+	for (unsigned i = 0; i < a->nr_perms; i++)
+		if (a->perms[i].id != b->perms[i].id ||
+		    a->perms[i].perm != b->perms[i].perm)
+			return false;
+	return true;
 }
 
 static int acc_cmp(const void *a, const void *b)
