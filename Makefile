@@ -11,6 +11,7 @@ CFLAGS_COMMON := -std=gnu11 -D_GNU_SOURCE -Iinclude -Isrc $(WARN) -g \
            -fno-strict-aliasing $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 CFLAGS  ?= -O2
 LIBS    := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread -lm
+LIBS    += -lslirp # libslirp-dev's .pc wants glib's .pc, which is not needed to link
 
 SRCS      := $(shell find src -name '*.c' | sort)
 ASMS      := $(shell find src -name '*.S' | sort)

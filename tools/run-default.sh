@@ -1,5 +1,34 @@
 #!/bin/sh
-# `make run`: boot the default guest, pvsh (the guest kit's shell), on the
-# best backend for this machine.  Ctrl-A x quits.
+# `make run`: boot the default guest — Debian's stock kernel (cloud-amd64)
+# with pvisor's busybox initramfs, to a shell on the console — on the best
+# backend for this machine.  Ctrl-A x quits; `exit` in the shell powers off.
+#
+# The kernel is fetched once (tools/fetch-kernel.sh, needs the Debian archive)
+# and the initramfs built once (tools/mkinitramfs.sh); both are cached under
+# build/.  When no kernel can be had (offline, not a Debian host), or with
+# PVISOR_GUEST=pvsh, it boots pvsh, the guest kit's shell, instead.
+# Extra arguments go to `pvisor run` (e.g. --mem 1G, --cpus 2, -- CMD).
 cd "$(dirname "$0")/.." || exit 1
-exec ./build/pvisor run guest/build/pvsh "$@"
+
+pvsh() {
+	exec ./build/pvisor run guest/build/pvsh "$@"
+}
+
+[ "${PVISOR_GUEST:-linux}" = pvsh ] && pvsh "$@"
+
+log=build/linux/run-default.log
+mkdir -p build/linux
+if ! tools/fetch-kernel.sh --flavour cloud-amd64 >"$log" 2>&1; then
+	echo "run: no Debian kernel ($(tail -n 1 "$log")); booting pvsh instead" >&2
+	pvsh "$@"
+fi
+kdir=build/kernel/cloud-amd64
+if ! initrd=$(tools/mkinitramfs.sh --kernel-dir "$kdir" 2>>"$log" | tail -n 1) ||
+	[ ! -s "$initrd" ]; then
+	echo "run: building the initramfs failed (see $log); booting pvsh instead" >&2
+	pvsh "$@"
+fi
+echo "run: Debian $(basename "$(readlink -f "$kdir")") with $initrd" \
+	"(PVISOR_GUEST=pvsh make run for pvsh)" >&2
+exec ./build/pvisor run --kernel "$kdir/vmlinuz" --initrd "$initrd" \
+	--mem "${PVISOR_MEM:-512M}" --cmdline "console=hvc0" "$@"

@@ -222,6 +222,16 @@ static void print_report(struct vm *vm)
 	if (why == VM_STOP_SHUTDOWN && vm->exit_status == 0)
 		return;
 	log_error("%s", vm->report);
+	/* Where a guest that ran out of time was: the vCPUs stopped with a
+	 * precise state when they were kicked. */
+	if (why == VM_STOP_TIMEOUT) {
+		for (unsigned i = 0; i < vm->nr_vcpus; i++) {
+			char regs[1024];
+
+			vcpu_format_regs(vm->vcpus[i], regs, sizeof(regs));
+			log_error("guest state at the timeout:\n%s", regs);
+		}
+	}
 	if ((why == VM_STOP_FAULT || vm->exit_status == PVISOR_EXIT_GUEST_CRASH) &&
 	    !isatty(STDOUT_FILENO)) {
 		consback_tail(vm, tail, sizeof(tail));

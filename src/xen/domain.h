@@ -60,6 +60,13 @@ struct xen_vcpu {
 	bool blocked;              /* in SCHEDOP_block/poll */
 	uint64_t hypercalls[XEN_NR_HYPERCALLS]; /* counts by number */
 	uint64_t exceptions, upcalls;
+	/* Privileged-operation emulation (xen/emulate.c). */
+	uint64_t guest_cr4;        /* CR4 as the guest reads it */
+	uint64_t debugreg[8];      /* set_debugreg / mov %drN (not armed) */
+	unsigned iopl;             /* PHYSDEVOP_set_iopl: virtual IOPL */
+	uint16_t user_cs, user_ss; /* selectors guest user mode runs with */
+	uint64_t emulated;         /* privileged instructions emulated */
+	uint64_t ptwr;             /* page-table writes emulated */
 };
 
 struct xen_domain {

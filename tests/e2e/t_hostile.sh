@@ -33,6 +33,7 @@ for be in $BACKENDS; do
 	rc=$?
 	took=$(($(date +%s) - start))
 	if [ $rc -eq 124 ] && [ $took -lt 15 ] && grep -q 'SPIN start' "$TMP/spin.$be" &&
+		grep -q 'guest state at the timeout' "$TMP/spin.$be" && grep -q 'rip=' "$TMP/spin.$be" &&
 		grep -q -- '--timeout' "$TMP/spin.$be"; then
 		ok "$be: an endless loop is stopped by --timeout (${took}s)"
 	else

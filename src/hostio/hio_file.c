@@ -1,0 +1,75 @@
+/* Host image files: open, size, lock (see hio_file.h). */
+#include "hostio/hio_file.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/fs.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+int hio_file_open(struct hio_file *f, const char *path, bool ro, char *err,
+		  size_t err_len)
+{
+	struct flock lk = { .l_type = ro ? F_RDLCK : F_WRLCK,
+			    .l_whence = SEEK_SET };
+	struct stat st;
+	int rc;
+
+	f->fd = open(path, (ro ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+	f->ro = ro;
+	f->size = 0;
+	if (f->fd < 0) {
+		rc = -errno;
+		snprintf(err, err_len, "disk %s: %s", path, strerror(errno));
+		return rc;
+	}
+	if (fstat(f->fd, &st) < 0) {
+		rc = -errno;
+		snprintf(err, err_len, "disk %s: %s", path, strerror(errno));
+		goto fail;
+	}
+	if (S_ISREG(st.st_mode)) {
+		f->size = (uint64_t)st.st_size;
+	} else if (S_ISBLK(st.st_mode)) {
+		if (ioctl(f->fd, BLKGETSIZE64, &f->size) < 0) {
+			rc = -errno;
+			snprintf(err, err_len, "disk %s: %s", path,
+				 strerror(errno));
+			goto fail;
+		}
+	} else {
+		rc = -EINVAL;
+		snprintf(err, err_len,
+			 "disk %s: not a regular file or block device", path);
+		goto fail;
+	}
+	/* An OFD lock belongs to this open file, not the process: it is held
+	 * until close and conflicts with other pvisors (and QEMU, which uses
+	 * the same kind of lock). */
+	if (fcntl(f->fd, F_OFD_SETLK, &lk) < 0) {
+		rc = -errno;
+		if (errno == EAGAIN || errno == EACCES)
+			snprintf(err, err_len,
+				 "disk %s: in use by another process (locked)",
+				 path);
+		else
+			snprintf(err, err_len, "disk %s: cannot lock: %s", path,
+				 strerror(errno));
+		goto fail;
+	}
+	return 0;
+fail:
+	close(f->fd);
+	f->fd = -1;
+	return rc;
+}
+
+void hio_file_close(struct hio_file *f)
+{
+	if (f->fd >= 0)
+		close(f->fd);
+	f->fd = -1;
+}

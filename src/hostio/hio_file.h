@@ -1,0 +1,33 @@
+/*
+ * Host image files for pvisor's block backend: opened, size-checked and
+ * locked against a second writer (an OFD lock: exclusive for read-write,
+ * shared for read-only users, so two pvisors never write one image and a
+ * reader never sees a writer's image change under it).  The I/O itself goes
+ * through io_uring on the device's own thread (services/blkback).
+ */
+#ifndef PVISOR_HIO_FILE_H
+#define PVISOR_HIO_FILE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct hio_file {
+	int fd;
+	bool ro;
+	uint64_t size; /* bytes */
+};
+
+/*
+ * Opens path (a regular file or a block device) read-only or read-write and
+ * locks it.  On failure err holds one line naming the file and the reason
+ * ("disk a.img: No such file or directory", "... is in use by another
+ * process") and -errno is returned.
+ */
+int hio_file_open(struct hio_file *f, const char *path, bool ro, char *err,
+		  size_t err_len) __attribute__((warn_unused_result));
+
+/* Closes the file (and drops the lock); safe on a closed file. */
+void hio_file_close(struct hio_file *f);
+
+#endif

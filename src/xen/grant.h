@@ -1,0 +1,56 @@
+/*
+ * Grant tables, version 1 (Xen's public/grant_table.h).  The guest's shared
+ * grant entries live in Xen-owned frames after shared_info
+ * (vm->xen.gnttab_first_mfn, XEN_GNTTAB_MAX_FRAMES of them); the guest gets
+ * them with GNTTABOP_setup_table and maps them itself.
+ *
+ * pvisor's in-process backends (blkback, netback) are domain 0 and reach the
+ * guest's data only through gnttab_pin(): it checks the grant entry as Xen's
+ * map/copy paths do (GTF_permit_access to domain 0, GTF_readonly for writes,
+ * the frame is guest RAM), sets GTF_reading/GTF_writing while the pin is
+ * held and clears them when the last pin on the entry is released.
+ */
+#ifndef PVISOR_XEN_GRANT_H
+#define PVISOR_XEN_GRANT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <pvisor/xen.h>
+
+struct vm;
+
+/* v1 entries per grant frame. */
+#define GNTTAB_ENTRIES_PER_FRAME (4096 / sizeof(struct grant_entry_v1))
+
+/* A held grant: the frame it names and pvisor's pointer to it. */
+struct gnttab_pin {
+	grant_ref_t ref;
+	bool write;
+	uint64_t mfn;   /* guest RAM frame, validated */
+	uint8_t *page;  /* pvisor's mapping of the whole frame */
+};
+
+/*
+ * Pins grant `ref` of the guest for access by domain `domid` (pvisor's
+ * backends: 0), for writing if `write`.  On success *pin is filled and the
+ * entry's GTF_reading (and GTF_writing) flag is set.  Returns 0 or a
+ * negative GNTST_* code: GNTST_bad_gntref (ref beyond the table),
+ * GNTST_permission_denied (not granted to domid, readonly for a write, or
+ * the frame is not guest RAM), GNTST_general_error (no table yet).
+ * Thread-safe; the pin must be released with gnttab_unpin().
+ */
+int gnttab_pin(struct vm *vm, domid_t domid, grant_ref_t ref, bool write,
+	       struct gnttab_pin *pin) __attribute__((warn_unused_result));
+
+/* Releases a pin from gnttab_pin(); the in-use flags are cleared with the
+ * last pin of the entry. */
+void gnttab_unpin(struct vm *vm, const struct gnttab_pin *pin);
+
+/* Grant frames the guest set up so far (0 before GNTTABOP_setup_table). */
+unsigned gnttab_nr_frames(struct vm *vm);
+
+/* Frees the grant-table state (vm_destroy). */
+void gnttab_destroy(struct vm *vm);
+
+#endif

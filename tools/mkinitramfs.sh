@@ -1,0 +1,127 @@
+#!/bin/sh
+# mkinitramfs.sh — build the initramfs for Linux guests of pvisor.
+#
+#   tools/mkinitramfs.sh [--kernel-dir DIR] [--out FILE] [--no-test] [--force]
+#
+#   --kernel-dir DIR  a kernel fetched by tools/fetch-kernel.sh, e.g.
+#                     build/kernel/cloud-amd64 (the default); its modules/
+#                     provide xen-blkfront and xen-netfront
+#   --out FILE        output (default build/linux/initrd-<release>.cpio.gz,
+#                     <release> = the kernel directory's name, e.g.
+#                     6.12.117+deb12-cloud-amd64: modules are per flavour)
+#   --no-test         leave out the test program (/bin/pvtest)
+#   --force           rebuild even if the cached image is up to date
+#
+# Contents: busybox-static with a link per applet, /init
+# (tools/guest-init/init), /bin/pvisor-exit (tools/guest-init/pvisor-exit.c),
+# /bin/pvtest (tools/linux-test/pvtest.c) and /lib/modules/xen-{blk,net}front.ko
+# (.ko.xz is decompressed: busybox insmod does not).  Device nodes come from
+# devtmpfs at boot, so no root is needed: the archive is written by
+# `cpio -o -H newc` with owner root.  Cached: the image is rebuilt only when
+# the sha256 of its inputs (this script, the init, the sources, busybox, the
+# modules) changes.  Prints the path of the image on stdout, last line.
+set -eu
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+kdir=$root/build/kernel/cloud-amd64
+out=
+with_test=1
+force=0
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--kernel-dir) kdir=$2; shift 2 ;;
+	--out) out=$2; shift 2 ;;
+	--no-test) with_test=0; shift ;;
+	--force) force=1; shift ;;
+	-h|--help) sed -n '2,/^set -eu/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+	*) echo "mkinitramfs: unknown argument: $1" >&2; exit 2 ;;
+	esac
+done
+
+die() { echo "mkinitramfs: $*" >&2; exit 1; }
+
+[ -d "$kdir" ] || die "no kernel directory $kdir (run tools/fetch-kernel.sh)"
+kdir=$(cd "$kdir" && pwd -P)
+release=$(basename "$kdir")
+[ -n "$out" ] || out=$root/build/linux/initrd-$release.cpio.gz
+
+busybox=
+for b in /bin/busybox /usr/bin/busybox; do
+	if [ -x "$b" ] && file -L "$b" 2>/dev/null | grep -q 'statically linked'; then
+		busybox=$b; break
+	fi
+done
+if [ -z "$busybox" ]; then
+	echo "mkinitramfs: installing busybox-static" >&2
+	apt-get install -y -q busybox-static >/dev/null 2>&1 ||
+		die "busybox-static is missing and could not be installed (apt-get install busybox-static)"
+	busybox=/bin/busybox
+fi
+for t in cpio gzip xz sha256sum gcc; do
+	command -v "$t" >/dev/null 2>&1 || die "$t not found"
+done
+
+init=$root/tools/guest-init/init
+exit_c=$root/tools/guest-init/pvisor-exit.c
+test_c=$root/tools/linux-test/pvtest.c
+mods=
+for m in xen-blkfront xen-netfront; do
+	for f in "$kdir/modules/$m.ko" "$kdir/modules/$m.ko.xz"; do
+		[ -f "$f" ] && mods="$mods $f"
+	done
+done
+inputs="$0 $init $exit_c $busybox$mods"
+[ "$with_test" = 0 ] || inputs="$inputs $test_c"
+
+stamp="$out.inputs"
+# shellcheck disable=SC2086
+want=$( (sha256sum $inputs | sed "s|$root/||"; echo "test=$with_test") | sha256sum | cut -d' ' -f1)
+if [ "$force" = 0 ] && [ -s "$out" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$want" ]; then
+	echo "mkinitramfs: $out is up to date" >&2
+	echo "$out"
+	exit 0
+fi
+
+mkdir -p "$(dirname "$out")"
+stage=$(mktemp -d "$(dirname "$out")/.initrd.XXXXXX")
+trap 'rm -rf "$stage"' EXIT INT TERM
+
+mkdir -p "$stage/bin" "$stage/sbin" "$stage/usr/bin" "$stage/usr/sbin" \
+	"$stage/lib/modules" "$stage/proc" "$stage/sys" "$stage/dev" \
+	"$stage/tmp" "$stage/root" "$stage/etc" "$stage/run" "$stage/mnt"
+cp "$busybox" "$stage/bin/busybox"
+for app in $("$busybox" --list-full); do
+	[ -e "$stage/$app" ] && continue
+	mkdir -p "$stage/$(dirname "$app")"
+	case "$app" in
+	bin/*) ln -s busybox "$stage/$app" ;;
+	*) ln -s /bin/busybox "$stage/$app" ;;
+	esac
+done
+cp "$init" "$stage/init"
+chmod 755 "$stage/init"
+echo 'root:x:0:0:root:/root:/bin/sh' >"$stage/etc/passwd"
+echo 'root:x:0:' >"$stage/etc/group"
+echo 'export PS1="pvisor:\w# "' >"$stage/etc/profile"
+
+cflags="-static -O2 -std=gnu11 -Wall -Wextra -Werror"
+gcc $cflags -o "$stage/bin/pvisor-exit" "$exit_c" || die "building pvisor-exit failed"
+if [ "$with_test" = 1 ]; then
+	gcc $cflags -pthread -o "$stage/bin/pvtest" "$test_c" || die "building pvtest failed"
+fi
+strip "$stage/bin/pvisor-exit" "$stage/bin/pvtest" 2>/dev/null || :
+
+for f in $mods; do
+	case "$f" in
+	*.xz) xz -dc "$f" >"$stage/lib/modules/$(basename "$f" .xz)" ;;
+	*) cp "$f" "$stage/lib/modules/" ;;
+	esac
+done
+
+tmp=$out.tmp.$$
+(cd "$stage" && find . -mindepth 1 | LC_ALL=C sort |
+	cpio -o -H newc -R 0:0 --quiet) | gzip -6 -n >"$tmp"
+mv "$tmp" "$out"
+echo "$want" >"$stamp"
+echo "mkinitramfs: $out ($(wc -c <"$out") bytes; modules:$(for f in $mods; do printf ' %s' "$(basename "$f")"; done))" >&2
+echo "$out"
