@@ -16,6 +16,7 @@ count_tap() {
 		echo "$line"
 		case "$line" in
 		*"# SKIP"* | *"# skip"*)
+			echo "SKIPPED ($suite): ${line#*# [Ss][Kk][Ii][Pp]}"
 			skipped=$((skipped + 1)) ;;
 		"not ok"*)
 			failed=$((failed + 1)); failures+=("$suite: ${line#not ok }") ;;
