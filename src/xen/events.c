@@ -141,22 +141,41 @@ static evtchn_port_t get_free_port(struct vm *vm)
 	return 0;
 }
 
-int evtchn_alloc_backend_port(struct vm *vm, void (*on_send)(void *),
-			      void *opaque)
+/* Takes a free port and gives it state *init; 0 if none is free. */
+static evtchn_port_t claim_port(struct vm *vm, const struct evtchn *init)
 {
 	evtchn_port_t p;
 
 	pthread_mutex_lock(&vm->xen.lock);
 	p = get_free_port(vm);
 	if (p)
-		vm->xen.evtchn[p] = (struct evtchn){
-			.state = EVTCHN_INTERDOMAIN,
-			.remote_dom = 0,
-			.on_send = on_send,
-			.opaque = opaque,
-		};
+		vm->xen.evtchn[p] = *init;
 	pthread_mutex_unlock(&vm->xen.lock);
+	return p;
+}
+
+int evtchn_alloc_backend_port(struct vm *vm, void (*on_send)(void *),
+			      void *opaque)
+{
+	evtchn_port_t p = claim_port(vm, &(struct evtchn){
+		.state = EVTCHN_INTERDOMAIN,
+		.remote_dom = 0,
+		.on_send = on_send,
+		.opaque = opaque,
+	});
+
 	return p ? (int)p : -ENOSPC;
+}
+
+/* Completes an allocating op: stores the new port p (0: none was free) in
+ * the guest's copy of the request and writes it back. */
+static long reply_port(struct vcpu *v, uint64_t arg, void *op, size_t len,
+		       evtchn_port_t *field, evtchn_port_t p)
+{
+	if (!p)
+		return -XEN_ENOSPC;
+	*field = p;
+	return hc_write(v, arg, op, len) ? -XEN_EFAULT : 0;
 }
 
 static bool port_valid(evtchn_port_t port)
@@ -176,20 +195,11 @@ static long op_alloc_unbound(struct vcpu *v, uint64_t arg)
 		return -XEN_ESRCH; /* pvisor runs one domain */
 	if (op.remote_dom != DOMID_SELF && op.remote_dom != 0)
 		return -XEN_ESRCH;
-	pthread_mutex_lock(&vm->xen.lock);
-	p = get_free_port(vm);
-	if (p)
-		vm->xen.evtchn[p] = (struct evtchn){
-			.state = EVTCHN_UNBOUND,
-			.remote_dom = op.remote_dom,
-		};
-	pthread_mutex_unlock(&vm->xen.lock);
-	if (!p)
-		return -XEN_ENOSPC;
-	op.port = p;
-	if (hc_write(v, arg, &op, sizeof(op)))
-		return -XEN_EFAULT;
-	return 0;
+	p = claim_port(vm, &(struct evtchn){
+		.state = EVTCHN_UNBOUND,
+		.remote_dom = op.remote_dom,
+	});
+	return reply_port(v, arg, &op, sizeof(op), &op.port, p);
 }
 
 static long op_bind_virq(struct vcpu *v, uint64_t arg)
@@ -241,20 +251,11 @@ static long op_bind_ipi(struct vcpu *v, uint64_t arg)
 		return -XEN_EFAULT;
 	if (op.vcpu >= vm->nr_vcpus || !vm->vcpus[op.vcpu])
 		return -XEN_ENOENT;
-	pthread_mutex_lock(&vm->xen.lock);
-	p = get_free_port(vm);
-	if (p)
-		vm->xen.evtchn[p] = (struct evtchn){
-			.state = EVTCHN_IPI,
-			.vcpu = op.vcpu,
-		};
-	pthread_mutex_unlock(&vm->xen.lock);
-	if (!p)
-		return -XEN_ENOSPC;
-	op.port = p;
-	if (hc_write(v, arg, &op, sizeof(op)))
-		return -XEN_EFAULT;
-	return 0;
+	p = claim_port(vm, &(struct evtchn){
+		.state = EVTCHN_IPI,
+		.vcpu = op.vcpu,
+	});
+	return reply_port(v, arg, &op, sizeof(op), &op.port, p);
 }
 
 /* Loopback interdomain binding: the guest binds to its own unbound port
