@@ -158,10 +158,17 @@ static long futex(atomic_uint *uaddr, int op, unsigned val)
 /* Waits until *w != old; by futex or by spinning. */
 static void wait_change(atomic_uint *w, unsigned old, int spin)
 {
+	unsigned spins = 0;
+
 	while (atomic_load_explicit(w, memory_order_acquire) == old) {
-		if (spin)
+		if (spin) {
+			/* Pure spinning while the peer runs; if it does not
+			 * answer for a long while it is not on a CPU (one CPU,
+			 * or a busy machine): let it run. */
+			if (++spins % (1u << 16) == 0)
+				sched_yield();
 			__builtin_ia32_pause();
-		else
+		} else
 			futex(w, FUTEX_WAIT, old);
 	}
 }
@@ -173,17 +180,22 @@ static void post(atomic_uint *w, unsigned val, int spin)
 		futex(w, FUTEX_WAKE, 1);
 }
 
+/* The CPUs we may use, as at startup (pin() narrows the main process's set
+ * for one floor at a time; unpin() restores it). */
+static cpu_set_t cpus_allowed;
+static bool have_cpus_allowed;
+
 /* Puts the calling process on CPU `idx` of its allowed set, if there are
  * at least two: the ping-pong floors are cross-CPU round trips. */
 static void pin(unsigned idx)
 {
-	cpu_set_t set, one;
+	cpu_set_t one;
 	unsigned seen = 0;
 
-	if (sched_getaffinity(0, sizeof(set), &set) < 0 || CPU_COUNT(&set) < 2)
+	if (!have_cpus_allowed || CPU_COUNT(&cpus_allowed) < 2)
 		return;
 	for (int c = 0; c < CPU_SETSIZE; c++) {
-		if (!CPU_ISSET(c, &set))
+		if (!CPU_ISSET(c, &cpus_allowed))
 			continue;
 		if (seen++ == idx) {
 			CPU_ZERO(&one);
@@ -192,6 +204,12 @@ static void pin(unsigned idx)
 			return;
 		}
 	}
+}
+
+static void unpin(void)
+{
+	if (have_cpus_allowed)
+		sched_setaffinity(0, sizeof(cpus_allowed), &cpus_allowed);
 }
 
 static int floor_pingpong(const char *name, int spin)
@@ -215,10 +233,16 @@ static int floor_pingpong(const char *name, int spin)
 	pid = fork();
 	if (pid < 0) {
 		failed(name, "fork", errno);
+		munmap(pp, sizeof(*pp));
+		free(s);
 		return 1;
 	}
 	if (pid == 0) {
-		/* The peer: answer every ping with the same sequence number. */
+		/* The peer: answer every ping with the same sequence number;
+		 * it must not outlive us if we are killed mid-run. */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (getppid() == 1)
+			_exit(1);
 		pin(1);
 		for (unsigned i = 1; i <= warm + n; i++) {
 			wait_change(&pp->ping, i - 1, spin);
@@ -236,6 +260,7 @@ static int floor_pingpong(const char *name, int spin)
 			s[i - warm - 1] = now_ns() - t0;
 	}
 	waitpid(pid, &status, 0);
+	unpin();
 	munmap(pp, sizeof(*pp));
 	if (!WIFEXITED(status) || WEXITSTATUS(status)) {
 		printf("floor %s error=\"peer failed\"\n", name);
@@ -532,7 +557,16 @@ static int kvm_one(struct kvmvm *k, char *why, size_t len)
 	return 0;
 }
 
-static int floor_kvm(const char *name, int with_regs)
+enum kvm_mode {
+	KVM_RAW,       /* KVM_RUN only */
+	KVM_REGS,      /* + GET_REGS, GET_SREGS, SET_REGS */
+	KVM_SYNCREGS,  /* registers through kvm_run's sync_regs area */
+	KVM_GETREGS,   /* diagnosis: + GET_REGS only */
+	KVM_GETSREGS,  /* diagnosis: + GET_SREGS only */
+	KVM_SETREGS,   /* diagnosis: + GET_REGS + SET_REGS */
+};
+
+static int floor_kvm(const char *name, enum kvm_mode mode)
 {
 	unsigned n = iters(10000);
 	struct kvmvm k;
@@ -549,18 +583,56 @@ static int floor_kvm(const char *name, int with_regs)
 		skipped(name, why);
 		return 0;
 	}
+	if (mode == KVM_SYNCREGS) {
+		if (ioctl(k.kvm, KVM_CHECK_EXTENSION, KVM_CAP_SYNC_REGS) <= 0) {
+			kvmvm_close(&k);
+			skipped(name, "KVM_CAP_SYNC_REGS not offered");
+			return 0;
+		}
+		k.run->kvm_valid_regs = KVM_SYNC_X86_REGS | KVM_SYNC_X86_SREGS;
+	}
 	s = samples(n);
 	for (unsigned i = 0; i < n / 10 + n; i++) {
 		struct kvm_regs regs;
 		struct kvm_sregs sregs;
 		uint64_t t0 = now_ns();
+		int rc = 0;
 
 		if (kvm_one(&k, why, sizeof(why)) < 0)
 			goto fail;
-		if (with_regs &&
-		    (ioctl(k.vcpu, KVM_GET_REGS, &regs) < 0 ||
-		     ioctl(k.vcpu, KVM_GET_SREGS, &sregs) < 0 ||
-		     ioctl(k.vcpu, KVM_SET_REGS, &regs) < 0)) {
+		switch (mode) {
+		case KVM_RAW:
+			break;
+		case KVM_REGS:
+			rc = ioctl(k.vcpu, KVM_GET_REGS, &regs) < 0 ||
+			     ioctl(k.vcpu, KVM_GET_SREGS, &sregs) < 0 ||
+			     ioctl(k.vcpu, KVM_SET_REGS, &regs) < 0;
+			break;
+		case KVM_SYNCREGS:
+			/* What a VMM does with the synced copy: read the
+			 * registers, write one (a hypercall result) back.
+			 * Check that KVM really filled it in. */
+			if (k.run->s.regs.sregs.cs.selector != SEL_CS3 ||
+			    k.run->s.regs.regs.rip - (VM_VA + PG_CODE * 4096ull) >= 4096) {
+				snprintf(why, sizeof(why), "sync_regs not filled "
+					 "(rip %#llx)", k.run->s.regs.regs.rip);
+				goto fail;
+			}
+			k.run->s.regs.regs.rax = k.run->s.regs.regs.rax;
+			k.run->kvm_dirty_regs = KVM_SYNC_X86_REGS;
+			break;
+		case KVM_GETREGS:
+			rc = ioctl(k.vcpu, KVM_GET_REGS, &regs) < 0;
+			break;
+		case KVM_GETSREGS:
+			rc = ioctl(k.vcpu, KVM_GET_SREGS, &sregs) < 0;
+			break;
+		case KVM_SETREGS:
+			rc = ioctl(k.vcpu, KVM_GET_REGS, &regs) < 0 ||
+			     ioctl(k.vcpu, KVM_SET_REGS, &regs) < 0;
+			break;
+		}
+		if (rc) {
 			snprintf(why, sizeof(why), "regs ioctl: %s", strerror(errno));
 			goto fail;
 		}
@@ -585,8 +657,12 @@ static int f_getppid(const char *nm) { return floor_getppid(nm); }
 static int f_futex(const char *nm) { return floor_pingpong(nm, 0); }
 static int f_spin(const char *nm) { return floor_pingpong(nm, 1); }
 static int f_seccomp(const char *nm) { return floor_seccomp(nm); }
-static int f_kvm(const char *nm) { return floor_kvm(nm, 0); }
-static int f_kvm_regs(const char *nm) { return floor_kvm(nm, 1); }
+static int f_kvm(const char *nm) { return floor_kvm(nm, KVM_RAW); }
+static int f_kvm_regs(const char *nm) { return floor_kvm(nm, KVM_REGS); }
+static int f_kvm_sync(const char *nm) { return floor_kvm(nm, KVM_SYNCREGS); }
+static int f_kvm_g(const char *nm) { return floor_kvm(nm, KVM_GETREGS); }
+static int f_kvm_gs(const char *nm) { return floor_kvm(nm, KVM_GETSREGS); }
+static int f_kvm_s(const char *nm) { return floor_kvm(nm, KVM_SETREGS); }
 
 static const struct {
 	const char *name;
@@ -599,23 +675,52 @@ static const struct {
 	{ "seccomp_trap", f_seccomp },
 	{ "kvm_exit", f_kvm },
 	{ "kvm_exit_regs", f_kvm_regs },
+	{ "kvm_exit_syncregs", f_kvm_sync },
 };
+
+/* Diagnosis only (named on the command line, not run by default). */
+static const struct {
+	const char *name;
+	int (*fn)(const char *name);
+} extra_floors[] = {
+	{ "kvm_exit_getregs", f_kvm_g },
+	{ "kvm_exit_getsregs", f_kvm_gs },
+	{ "kvm_exit_get_setregs", f_kvm_s },
+};
+#define NR_EXTRA (sizeof(extra_floors) / sizeof(extra_floors[0]))
 #define NR_FLOORS (sizeof(floors) / sizeof(floors[0]))
 
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: floors [-s SCALE] [NAME...]\n"
 		   "  -s SCALE  divide the iteration counts by SCALE (quick runs)\n"
-		   "floors:");
+		   "floors (default: all of these):");
 	for (size_t i = 0; i < NR_FLOORS; i++)
 		fprintf(f, " %s", floors[i].name);
+	fprintf(f, "\ndiagnosis (only when named):");
+	for (size_t i = 0; i < NR_EXTRA; i++)
+		fprintf(f, " %s", extra_floors[i].name);
 	fprintf(f, "\n");
+}
+
+/* Runs the floor called name; -1 if there is none. */
+static int run_named(const char *name)
+{
+	for (size_t i = 0; i < NR_FLOORS; i++)
+		if (!strcmp(name, floors[i].name))
+			return floors[i].fn(floors[i].name);
+	for (size_t i = 0; i < NR_EXTRA; i++)
+		if (!strcmp(name, extra_floors[i].name))
+			return extra_floors[i].fn(extra_floors[i].name);
+	return -1;
 }
 
 int main(int argc, char **argv)
 {
 	int fails = 0, opt;
 
+	have_cpus_allowed = sched_getaffinity(0, sizeof(cpus_allowed),
+					      &cpus_allowed) == 0;
 	while ((opt = getopt(argc, argv, "s:h")) != -1) {
 		switch (opt) {
 		case 's':
@@ -633,25 +738,26 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
+	/* Check every name before measuring anything. */
 	for (int a = optind; a < argc; a++) {
-		size_t i;
+		bool known = false;
 
-		for (i = 0; i < NR_FLOORS; i++)
-			if (!strcmp(argv[a], floors[i].name))
-				break;
-		if (i == NR_FLOORS) {
+		for (size_t i = 0; i < NR_FLOORS; i++)
+			known |= !strcmp(argv[a], floors[i].name);
+		for (size_t i = 0; i < NR_EXTRA; i++)
+			known |= !strcmp(argv[a], extra_floors[i].name);
+		if (!known) {
 			fprintf(stderr, "floors: unknown floor '%s'\n", argv[a]);
 			usage(stderr);
 			return 2;
 		}
 	}
-	for (size_t i = 0; i < NR_FLOORS; i++) {
-		bool wanted = optind == argc;
-
+	if (optind == argc) {
+		for (size_t i = 0; i < NR_FLOORS; i++)
+			fails += floors[i].fn(floors[i].name) != 0;
+	} else {
 		for (int a = optind; a < argc; a++)
-			wanted |= !strcmp(argv[a], floors[i].name);
-		if (wanted)
-			fails += floors[i].fn(floors[i].name);
+			fails += run_named(argv[a]) != 0;
 	}
 	return fails ? 1 : 0;
 }

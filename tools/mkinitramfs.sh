@@ -13,7 +13,8 @@
 #   --force           rebuild even if the cached image is up to date
 #
 # Contents: busybox-static with a link per applet, /init
-# (tools/guest-init/init), /bin/pvisor-exit (tools/guest-init/pvisor-exit.c),
+# (tools/guest-init/init), /bin/pvinfo (tools/guest-init/pvinfo),
+# /bin/pvisor-exit (tools/guest-init/pvisor-exit.c),
 # /bin/pvtest (tools/linux-test/pvtest.c) and /lib/modules/xen-{blk,net}front.ko
 # (.ko.xz is decompressed: busybox insmod does not).  Device nodes come from
 # devtmpfs at boot, so no root is needed: the archive is written by
@@ -47,7 +48,8 @@ release=$(basename "$kdir")
 
 busybox=
 for b in /bin/busybox /usr/bin/busybox; do
-	if [ -x "$b" ] && file -L "$b" 2>/dev/null | grep -q 'statically linked'; then
+	# busybox-static has no program interpreter (no PT_INTERP).
+	if [ -x "$b" ] && ! LC_ALL=C readelf -lW "$b" 2>/dev/null | grep -q 'Requesting program interpreter'; then
 		busybox=$b; break
 	fi
 done
@@ -62,6 +64,7 @@ for t in cpio gzip xz sha256sum gcc; do
 done
 
 init=$root/tools/guest-init/init
+pvinfo=$root/tools/guest-init/pvinfo
 exit_c=$root/tools/guest-init/pvisor-exit.c
 test_c=$root/tools/linux-test/pvtest.c
 mods=
@@ -70,7 +73,7 @@ for m in xen-blkfront xen-netfront; do
 		[ -f "$f" ] && mods="$mods $f"
 	done
 done
-inputs="$0 $init $exit_c $busybox$mods"
+inputs="$root/tools/mkinitramfs.sh $init $pvinfo $exit_c $busybox$mods"
 [ "$with_test" = 0 ] || inputs="$inputs $test_c"
 
 stamp="$out.inputs"
@@ -99,7 +102,8 @@ for app in $("$busybox" --list-full); do
 	esac
 done
 cp "$init" "$stage/init"
-chmod 755 "$stage/init"
+cp "$pvinfo" "$stage/bin/pvinfo"
+chmod 755 "$stage/init" "$stage/bin/pvinfo"
 echo 'root:x:0:0:root:/root:/bin/sh' >"$stage/etc/passwd"
 echo 'root:x:0:' >"$stage/etc/group"
 echo 'export PS1="pvisor:\w# "' >"$stage/etc/profile"

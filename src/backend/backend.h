@@ -93,6 +93,19 @@ struct backend_ops {
 	/* Flush the vCPU's TLB for one page (va) or everything (all). */
 	int (*flush_tlb)(struct vcpu *v, uint64_t va, bool all);
 
+	/* Optional (NULL: the backend runs guests on the host's own
+	 * descriptors).  Installs descriptor `index` (< 7168, below Xen's
+	 * reserved entries) of v's GDT: a validated code/data descriptor with
+	 * DPL 3, or 0. */
+	int (*set_gdt_entry)(struct vcpu *v, unsigned index, uint64_t desc);
+
+	/* Optional: the backend maps Xen's read-only M2P table (L4 slot 256)
+	 * and is told of every MMU_MACHPHYS_UPDATE. */
+	void (*m2p_update)(struct vm *vm, uint64_t mfn, uint64_t pfn);
+	/* Where that M2P is mapped (XENMEM_machphys_mapping's v_start); 0:
+	 * Xen's RO_MPT_VIRT_START. */
+	uint64_t m2p_va;
+
 };
 
 extern const struct backend_ops backend_kvm;

@@ -1,6 +1,8 @@
 /* Command-line parsing (see cli.h). */
 #include "core/cli.h"
 
+#include "hostio/hostnet.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,6 +43,13 @@ const char cli_run_usage[] =
 	"  --cpus N             number of vCPUs (default 1)\n"
 	"  --cmdline STR        the guest command line\n"
 	"  --timeout SEC        stop the guest after SEC seconds (exit 124)\n"
+	"  --disk PATH[,ro][,id=NAME]\n"
+	"                       a raw disk image as a Xen block device (xvda,\n"
+	"                       xvdb, ... in order, or id=xvdN); repeatable\n"
+	"  --net user[,hostfwd=tcp|udp:[HOSTADDR]:PORT-[GUESTADDR]:PORT]...\n"
+	"  --net tap,ifname=NAME\n"
+	"                       a Xen network device (vif0, vif1, ...) on user-mode\n"
+	"                       networking (libslirp) or a TAP device; repeatable\n"
 	"  --no-raw             leave the terminal in cooked mode\n"
 	"  -v, --verbose        more messages (repeat for debug)\n"
 	"  -q, --quiet          only errors\n"
@@ -134,6 +143,58 @@ static const char *option_value(int argc, char *const argv[], int *i,
 	return argv[++*i];
 }
 
+/* --disk PATH[,ro][,id=xvdN]; 0 or -1 with err set. */
+static int parse_disk(struct vm_config *cfg, const char *v, char *err,
+		      size_t err_len)
+{
+	struct vm_disk *d;
+	const char *comma = strchr(v, ',');
+	size_t plen = comma ? (size_t)(comma - v) : strlen(v);
+
+	if (cfg->nr_disks == VM_MAX_DISKS) {
+		snprintf(err, err_len, "--disk: at most %d disks", VM_MAX_DISKS);
+		return -1;
+	}
+	d = &cfg->disks[cfg->nr_disks];
+	if (plen == 0 || plen >= sizeof(d->path)) {
+		snprintf(err, err_len, "--disk: '%s' has no usable image path", v);
+		return -1;
+	}
+	memcpy(d->path, v, plen);
+	d->path[plen] = '\0';
+	snprintf(d->name, sizeof(d->name), "xvd%c", 'a' + cfg->nr_disks);
+	while (comma) {
+		const char *opt = comma + 1;
+		size_t n;
+
+		comma = strchr(opt, ',');
+		n = comma ? (size_t)(comma - opt) : strlen(opt);
+		if (n == 2 && !strncmp(opt, "ro", 2)) {
+			d->ro = true;
+		} else if (n == 2 && !strncmp(opt, "rw", 2)) {
+			d->ro = false;
+		} else if (n == 7 && !strncmp(opt, "id=xvd", 6) && opt[6] >= 'a' &&
+			   opt[6] <= 'z') {
+			memcpy(d->name, opt + 3, 4);
+			d->name[4] = '\0';
+		} else {
+			snprintf(err, err_len,
+				 "--disk: unknown option '%.*s' (ro, id=xvdN)",
+				 (int)n, opt);
+			return -1;
+		}
+	}
+	for (unsigned i = 0; i < cfg->nr_disks; i++) {
+		if (!strcmp(cfg->disks[i].name, d->name)) {
+			snprintf(err, err_len, "--disk: two disks named %s",
+				 d->name);
+			return -1;
+		}
+	}
+	cfg->nr_disks++;
+	return 0;
+}
+
 static enum cli_command parse_run(int argc, char *const argv[], struct cli *c,
 				  char *err, size_t err_len)
 {
@@ -196,6 +257,20 @@ static enum cli_command parse_run(int argc, char *const argv[], struct cli *c,
 				return CLI_ERROR;
 			}
 			cfg->nr_vcpus = (unsigned)n;
+		} else if ((v = option_value(argc, argv, &i, "--disk"))) {
+			if (parse_disk(cfg, v, err, err_len))
+				return CLI_ERROR;
+		} else if ((v = option_value(argc, argv, &i, "--net"))) {
+			struct hostnet_config hc;
+
+			if (cfg->nr_net == VM_MAX_NICS) {
+				snprintf(err, err_len, "--net: at most %d network devices",
+					 VM_MAX_NICS);
+				return CLI_ERROR;
+			}
+			if (hostnet_parse(v, &hc, err, err_len))
+				return CLI_ERROR;
+			cfg->net[cfg->nr_net++] = v;
 		} else if ((v = option_value(argc, argv, &i, "--cmdline"))) {
 			if (append_cmdline(c, v))
 				goto too_long;

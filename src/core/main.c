@@ -19,6 +19,7 @@
 #include "core/log.h"
 #include "core/vm.h"
 #include "services/console/consback.h"
+#include "services/netback/netback.h"
 #include "services/xenstore/xs_service.h"
 #include "xen/build.h"
 #include "xen/bzimage.h"
@@ -204,6 +205,10 @@ static int boot_domain(struct vm *vm, const struct cli *cli,
 	rc = xs_service_connect(vm);
 	if (rc < 0) {
 		log_error("xenstore: cannot connect the guest: %s", strerror(-rc));
+		return -1;
+	}
+	if (netback_start(vm, err, sizeof(err)) < 0) {
+		log_error("%s", err);
 		return -1;
 	}
 	set_boot_regs(v, &boot);

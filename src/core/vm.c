@@ -12,9 +12,12 @@
 
 #include "core/evloop.h"
 #include "core/log.h"
+#include "services/blkback/blkback.h"
 #include "services/console/consback.h"
+#include "services/netback/netback.h"
 #include "services/xenstore/xs_service.h"
 #include "xen/events.h"
+#include "xen/grant.h"
 #include "xen/pagetype.h"
 #include "xen/shared.h"
 #include "xen/time.h"
@@ -195,6 +198,9 @@ int vm_create(struct vm *vm, const struct vm_config *cfg,
 		snprintf(err, err_len, "xenstore: %s", strerror(-rc));
 		return rc;
 	}
+	rc = blkback_init(vm, err, err_len);
+	if (rc < 0)
+		return rc;
 	return 0;
 }
 
@@ -228,6 +234,7 @@ int vm_add_vcpu(struct vm *vm, struct vcpu **out, char *err, size_t err_len)
 
 void vm_destroy(struct vm *vm)
 {
+	netback_destroy(vm); /* its threads notify the vCPUs */
 	for (unsigned i = 0; i < vm->nr_vcpus; i++) {
 		struct vcpu *v = vm->vcpus[i];
 
@@ -240,7 +247,9 @@ void vm_destroy(struct vm *vm)
 	if (vm->backend_ready)
 		vm->backend->vm_destroy(vm);
 	vm->backend_ready = false;
+	blkback_destroy(vm);
 	xs_service_destroy(vm);
+	gnttab_destroy(vm);
 	consback_destroy(vm);
 	pagetype_destroy(vm);
 	gmem_destroy(&vm->mem);

@@ -50,7 +50,9 @@ struct vm {
 	struct xen_domain xen;      /* Xen domain state (xen/domain.h) */
 	struct consback *console;   /* services/console */
 	struct xs_service *xenstore; /* services/xenstore/xs_service.c */
+	struct blkback *blkback;    /* services/blkback (--disk) */
 	struct evloop *evloop;      /* core/evloop.c */
+	struct netback *netback;    /* services/netback (--net) */
 	unsigned nr_vcpus;
 	struct vcpu *vcpus[VM_MAX_VCPUS];
 

@@ -4,8 +4,12 @@
  */
 #include "xen/hypercall.h"
 
+#include <stdlib.h>
+
 #include "core/log.h"
 #include "core/vm.h"
+#include "xen/descriptor.h"
+#include "xen/physdev.h"
 
 static const hypercall_fn hypercall_table[XEN_NR_HYPERCALLS] = {
 	[__HYPERVISOR_set_trap_table] = hc_set_trap_table,
@@ -28,6 +32,12 @@ static const hypercall_fn hypercall_table[XEN_NR_HYPERCALLS] = {
 	[__HYPERVISOR_sched_op] = hc_sched_op,
 	[__HYPERVISOR_callback_op] = hc_callback_op,
 	[__HYPERVISOR_event_channel_op] = hc_event_channel_op,
+	[__HYPERVISOR_set_gdt] = hc_set_gdt,
+	[__HYPERVISOR_update_descriptor] = hc_update_descriptor,
+	[__HYPERVISOR_set_debugreg] = hc_set_debugreg,
+	[__HYPERVISOR_get_debugreg] = hc_get_debugreg,
+	[__HYPERVISOR_platform_op] = hc_platform_op,
+	[__HYPERVISOR_physdev_op] = hc_physdev_op,
 };
 
 int hc_read(struct vcpu *v, uint64_t gva, void *dst, size_t len)
@@ -66,7 +76,17 @@ long hypercall_dispatch(struct vcpu *v, uint64_t nr)
 				  v->regs.r10, v->regs.r8 } };
 
 	/* Xen's rule: guest user mode may not make hypercalls. */
+	long rc;
+
 	if (!v->xen.kernel_mode)
 		return -XEN_EPERM;
-	return hypercall_call(v, nr, &args);
+	rc = hypercall_call(v, nr, &args);
+	if (getenv("PVISOR_HCTRACE") || (rc < 0 && nr != __HYPERVISOR_iret))
+		log_debug("vcpu%u: hypercall %llu(%#llx, %#llx, %#llx) = %ld "
+			  "at %#llx", v->id, (unsigned long long)nr,
+			  (unsigned long long)args.a[0],
+			  (unsigned long long)args.a[1],
+			  (unsigned long long)args.a[2], rc,
+			  (unsigned long long)v->regs.rip);
+	return rc;
 }

@@ -183,6 +183,46 @@ static bool port_valid(evtchn_port_t port)
 	return port > 0 && port < XEN_NR_EVTCHN;
 }
 
+int evtchn_bind_backend(struct vm *vm, evtchn_port_t port,
+			void (*on_send)(void *), void *opaque)
+{
+	struct evtchn *ch;
+	int rc = 0;
+
+	if (!port_valid(port))
+		return -EINVAL;
+	pthread_mutex_lock(&vm->xen.lock);
+	ch = &vm->xen.evtchn[port];
+	if (ch->state != EVTCHN_UNBOUND || ch->remote_dom != 0) {
+		rc = -EINVAL;
+	} else {
+		ch->state = EVTCHN_INTERDOMAIN;
+		ch->remote_port = 0;
+		ch->on_send = on_send;
+		ch->opaque = opaque;
+	}
+	pthread_mutex_unlock(&vm->xen.lock);
+	return rc;
+}
+
+void evtchn_unbind_backend(struct vm *vm, evtchn_port_t port,
+			   void (*on_send)(void *), void *opaque)
+{
+	struct evtchn *ch;
+
+	if (!port_valid(port))
+		return;
+	pthread_mutex_lock(&vm->xen.lock);
+	ch = &vm->xen.evtchn[port];
+	if (ch->state == EVTCHN_INTERDOMAIN && ch->remote_dom == 0 &&
+	    ch->on_send == on_send && ch->opaque == opaque) {
+		ch->state = EVTCHN_UNBOUND;
+		ch->on_send = NULL;
+		ch->opaque = NULL;
+	}
+	pthread_mutex_unlock(&vm->xen.lock);
+}
+
 static long op_alloc_unbound(struct vcpu *v, uint64_t arg)
 {
 	struct vm *vm = v->vm;

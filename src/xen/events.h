@@ -25,6 +25,21 @@ void evtchn_init(struct vm *vm);
 int evtchn_alloc_backend_port(struct vm *vm, void (*on_send)(void *),
 			      void *opaque);
 
+/*
+ * A pvisor backend binds the guest's unbound port (EVTCHNOP_alloc_unbound
+ * with remote_dom 0, as a frontend does and writes to xenstore), as dom0's
+ * EVTCHNOP_bind_interdomain would: the port becomes interdomain and on_send
+ * runs (on the sending vCPU's thread) when the guest notifies it.  0, or
+ * -EINVAL if port is not unbound to domain 0.  evtchn_unbind_backend()
+ * returns it to unbound (as Xen does when the remote end closes), only if
+ * it is still bound to (on_send, opaque).
+ */
+int evtchn_bind_backend(struct vm *vm, evtchn_port_t port,
+			void (*on_send)(void *), void *opaque)
+	__attribute__((warn_unused_result));
+void evtchn_unbind_backend(struct vm *vm, evtchn_port_t port,
+			   void (*on_send)(void *), void *opaque);
+
 /* Marks port pending for the guest and wakes/kicks the target vCPU (Xen's
  * evtchn_set_pending).  Safe from any thread. */
 void evtchn_notify_guest(struct vm *vm, evtchn_port_t port);

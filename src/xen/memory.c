@@ -51,6 +51,12 @@ static long machphys_mapping(struct vcpu *v, uint64_t arg)
 		.max_mfn = v->vm->mem.nr_frames - 1,
 	};
 
+	/* The backend may map the table elsewhere in Xen's reserved range
+	 * (kvm: slot 256 is unusable under kvm-pvm). */
+	if (v->vm->backend->m2p_va) {
+		m.v_start = v->vm->backend->m2p_va;
+		m.v_end = m.v_start + (1ull << 39);
+	}
 	if (hc_write(v, arg, &m, sizeof(m)))
 		return -XEN_EFAULT;
 	return 0;
@@ -77,9 +83,11 @@ long hc_memory_op(struct vcpu *v, const struct hc_args *a)
 	}
 }
 
-/* The assists pvisor honours; writable_pagetables is not one of them. */
+/* The assists pvisor honours; writable_pagetables is emulated
+ * (xen/emulate.c: a store to a page table is validated and applied). */
 #define VMASST_SUPPORTED                                                   \
 	((1ul << VMASST_TYPE_4gb_segments) |                               \
+	 (1ul << VMASST_TYPE_writable_pagetables) |                        \
 	 (1ul << VMASST_TYPE_4gb_segments_notify) |                        \
 	 (1ul << VMASST_TYPE_pae_extended_cr3) |                           \
 	 (1ul << VMASST_TYPE_m2p_strict) |                                 \

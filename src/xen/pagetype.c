@@ -708,6 +708,8 @@ int pagetype_set_m2p(struct vm *vm, uint64_t mfn, uint64_t pfn)
 		return -XEN_EINVAL;
 	pthread_mutex_lock(&t->lock);
 	t->m2p[mfn] = pfn;
+	if (vm->backend && vm->backend->m2p_update)
+		vm->backend->m2p_update(vm, mfn, pfn);
 	pthread_mutex_unlock(&t->lock);
 	return 0;
 }

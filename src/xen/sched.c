@@ -10,6 +10,7 @@
 #include "core/vm.h"
 #include "xen/events.h"
 #include "xen/hypercall.h"
+#include "xen/vcpu_op.h"
 #include "xen/shared.h"
 #include "xen/time.h"
 
@@ -32,6 +33,7 @@ static void block_until(struct vcpu *v, bool (*pred)(struct vcpu *, void *),
 {
 	struct vm *vm = v->vm;
 
+	xen_runstate_set(v, RUNSTATE_blocked);
 	pthread_mutex_lock(&vm->xen.lock);
 	v->xen.blocked = true;
 	while (!vm_stopped(vm) && !pred(v, ctx)) {
@@ -52,6 +54,7 @@ static void block_until(struct vcpu *v, bool (*pred)(struct vcpu *, void *),
 	}
 	v->xen.blocked = false;
 	pthread_mutex_unlock(&vm->xen.lock);
+	xen_runstate_set(v, RUNSTATE_running);
 }
 
 static bool upcall_pending(struct vcpu *v, void *ctx)

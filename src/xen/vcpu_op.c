@@ -9,6 +9,7 @@
 #include "xen/hypercall.h"
 #include "xen/shared.h"
 #include "xen/time.h"
+#include "xen/vcpu_op.h"
 
 static long register_vcpu_info(struct vcpu *v, struct vcpu *target, uint64_t arg)
 {
@@ -57,17 +58,71 @@ static long set_singleshot(struct vcpu *v, struct vcpu *target, uint64_t arg)
 	return 0;
 }
 
+/* The runstate as of now (time in the current state accounted). */
+static void runstate_now(struct vcpu *v, struct vcpu_runstate_info *rs)
+{
+	uint64_t now = (uint64_t)xen_system_time_ns(v->vm);
+
+	*rs = v->xen.runstate;
+	if (rs->state_entry_time == 0 && rs->state == RUNSTATE_running &&
+	    rs->time[RUNSTATE_running] == 0) {
+		/* Never switched: running since system time 0. */
+		rs->time[RUNSTATE_running] = now;
+		rs->state_entry_time = now;
+		return;
+	}
+	if (now > rs->state_entry_time && rs->state < 4)
+		rs->time[rs->state] += now - rs->state_entry_time;
+	rs->state_entry_time = now;
+}
+
+/* Xen writes the area through the guest kernel's page tables; a failure
+ * (area unmapped) is ignored, as in Xen. */
+static void runstate_publish(struct vcpu *v)
+{
+	struct vcpu_runstate_info rs;
+
+	if (!v->xen.runstate_gva)
+		return;
+	runstate_now(v, &rs);
+	(void)!gva_write(&v->vm->mem, v->xen.kernel_baseptr_mfn,
+			 v->xen.runstate_gva, &rs, sizeof(rs));
+}
+
+void xen_runstate_set(struct vcpu *v, int state)
+{
+	struct vcpu_runstate_info rs;
+
+	runstate_now(v, &rs);
+	rs.state = state;
+	v->xen.runstate = rs;
+	runstate_publish(v);
+}
+
 static long get_runstate(struct vcpu *v, struct vcpu *target, uint64_t arg)
 {
 	struct vcpu_runstate_info rs;
-	int64_t now = xen_system_time_ns(v->vm);
 
-	memset(&rs, 0, sizeof(rs));
-	rs.state = RUNSTATE_running;
-	rs.state_entry_time = (uint64_t)now;
-	rs.time[RUNSTATE_running] = (uint64_t)now;
+	runstate_now(target, &rs);
 	if (hc_write(v, arg, &rs, sizeof(rs)))
 		return -XEN_EFAULT;
+	return 0;
+}
+
+static long register_runstate(struct vcpu *v, struct vcpu *target,
+			      uint64_t arg)
+{
+	struct vcpu_register_runstate_memory_area area;
+	uint64_t gva;
+
+	if (hc_read(v, arg, &area, sizeof(area)))
+		return -XEN_EFAULT;
+	gva = (uint64_t)(uintptr_t)area.addr.v;
+	/* Xen: a guest-virtual address, checked for access when written. */
+	if (gva && ((uint64_t)((int64_t)(gva << 16) >> 16) != gva))
+		return -XEN_EINVAL;
+	target->xen.runstate_gva = gva;
+	runstate_publish(target);
 	return 0;
 }
 
@@ -100,7 +155,7 @@ long hc_vcpu_op(struct vcpu *v, const struct hc_args *a)
 	case VCPUOP_get_runstate_info:
 		return get_runstate(v, target, arg);
 	case VCPUOP_register_runstate_memory_area:
-		return -XEN_ENOSYS;
+		return register_runstate(v, target, arg);
 	case VCPUOP_get_physid:
 		return -XEN_EINVAL;
 	case VCPUOP_initialise:

@@ -4,11 +4,10 @@
 
 #include "core/vm.h"
 #include "xen/hypercall.h"
+#include "xen/xenver.h"
 
 #include <pvisor/abi.h>
 
-#define PVISOR_XEN_MAJOR 4
-#define PVISOR_XEN_MINOR 14
 
 static long write_string(struct vcpu *v, uint64_t arg, const char *s,
 			 size_t field_len)
@@ -26,9 +25,14 @@ static long write_string(struct vcpu *v, uint64_t arg, const char *s,
 
 static uint32_t features_submap(unsigned idx)
 {
+	/* What Xen offers a 64-bit PV domU (Linux refuses to boot without
+	 * preserve_ad and gnttab_map_avail_bits). */
 	if (idx != 0)
 		return 0;
-	return 1u << XENFEAT_mmu_pt_update_preserve_ad;
+	return (1u << XENFEAT_mmu_pt_update_preserve_ad) |
+	       (1u << XENFEAT_highmem_assist) |
+	       (1u << XENFEAT_gnttab_map_avail_bits) |
+	       (1u << XENFEAT_pae_pgdir_above_4gb);
 }
 
 long hc_xen_version(struct vcpu *v, const struct hc_args *a)

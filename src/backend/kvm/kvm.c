@@ -92,6 +92,9 @@ struct kvm_vm {
 	uint8_t *priv;          /* private slot, host mapping */
 	uint64_t priv_gpa, priv_bytes;
 	uint64_t mmio_gpa;      /* the doorbell page (no memory slot) */
+	unsigned m2p_pg;        /* first private page of the M2P area */
+	unsigned nr_m2p_l1, nr_m2p; /* its L1 tables and data pages */
+	uint64_t *m2p;          /* the M2P table, host mapping */
 	struct kvm_cpuid2 *cpuid;
 	bool xsave;             /* CR4.OSXSAVE and XCR0 usable */
 	uint64_t xcr0;
@@ -263,6 +266,29 @@ static void kvm_build_priv(struct vm *vm, struct kvm_vm *k, unsigned nr_dl2)
 	l2[0] = (k->priv_gpa + KVM_PG_L1_USER * PAGE_SIZE) | PTE_P | PTE_RW | PTE_US | PTE_A;
 	l1[0] = k->mmio_gpa | PTE_P | PTE_RW | PTE_US | PTE_A | PTE_D | PTE_NX;
 
+	/* The M2P: user-readable, read-only, not executable; pvisor keeps it
+	 * (host writes to these data pages are seen at once). */
+	l3 = (uint64_t *)(p + k->m2p_pg * PAGE_SIZE);
+	l2 = (uint64_t *)(p + (k->m2p_pg + 1) * PAGE_SIZE);
+	l3[0] = (k->priv_gpa + (k->m2p_pg + 1) * PAGE_SIZE) | PTE_P | PTE_US | PTE_A;
+	for (unsigned i = 0; i < k->nr_m2p_l1; i++) {
+		unsigned l1pg = k->m2p_pg + 2 + i;
+
+		l2[i] = (k->priv_gpa + (uint64_t)l1pg * PAGE_SIZE) | PTE_P |
+			PTE_US | PTE_A;
+		l1 = (uint64_t *)(p + (uint64_t)l1pg * PAGE_SIZE);
+		for (unsigned j = 0; j < 512 && i * 512 + j < k->nr_m2p; j++) {
+			uint64_t pg = k->m2p_pg + 2 + k->nr_m2p_l1 + i * 512 + j;
+
+			l1[j] = (k->priv_gpa + pg * PAGE_SIZE) | PTE_P | PTE_US |
+				PTE_A | PTE_NX;
+		}
+	}
+	k->m2p = (uint64_t *)(p + (uint64_t)(k->m2p_pg + 2 + k->nr_m2p_l1) *
+				     PAGE_SIZE);
+	for (uint64_t mfn = 0; mfn < (uint64_t)k->nr_m2p * 512; mfn++)
+		k->m2p[mfn] = mfn < vm->mem.nr_ram_frames ? mfn : ~0ull;
+
 	/* Direct map of guest memory with 2 MiB pages, supervisor-only. */
 	l3 = (uint64_t *)(p + KVM_PG_L3_DIRECT * PAGE_SIZE);
 	for (unsigned i = 0; i < nr_dl2; i++) {
@@ -309,7 +335,17 @@ static int kvm_vm_init(struct vm *vm)
 	/* Everything private sits 1 GiB-aligned above guest memory. */
 	nr_dl2 = (unsigned)((guest_bytes + (1ull << 30) - 1) >> 30);
 	k->priv_gpa = (guest_bytes + (1ull << 30) - 1) & ~((1ull << 30) - 1);
-	k->priv_bytes = (KVM_PG_DIRECT_L2 + nr_dl2) * PAGE_SIZE;
+	/* Then Xen's read-only M2P (L4 slot 256): an L3, an L2, its L1s and
+	 * one entry per guest frame. */
+	k->m2p_pg = KVM_PG_DIRECT_L2 + nr_dl2;
+	k->nr_m2p = (unsigned)((vm->mem.nr_frames * 8 + PAGE_SIZE - 1) / PAGE_SIZE);
+	k->nr_m2p_l1 = (k->nr_m2p + 511) / 512;
+	if (k->nr_m2p_l1 > 512) {
+		err = -EINVAL;
+		goto fail;
+	}
+	k->priv_bytes = (uint64_t)(k->m2p_pg + 2 + k->nr_m2p_l1 + k->nr_m2p) *
+			PAGE_SIZE;
 	k->mmio_gpa = k->priv_gpa + (1ull << 30) - PAGE_SIZE;
 	k->priv = mmap(NULL, k->priv_bytes, PROT_READ | PROT_WRITE,
 		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -564,6 +600,9 @@ static uint64_t kvm_l4_slot_entry(const struct vm *vm, unsigned slot)
 	if (!k)
 		return 0;
 	switch (slot) {
+	case KVM_L4_M2P:
+		return (k->priv_gpa + (uint64_t)k->m2p_pg * PAGE_SIZE) | PTE_P |
+		       PTE_US | PTE_A;
 	case KVM_L4_USER:
 		return (k->priv_gpa + KVM_PG_L3_USER * PAGE_SIZE) | PTE_P |
 		       PTE_RW | PTE_US | PTE_A;
@@ -881,6 +920,18 @@ static int kvm_run_once(struct vcpu *v, struct vexit *exit, bool *again,
 			return -err;
 		__atomic_store_n(&run->immediate_exit, 0, __ATOMIC_SEQ_CST);
 		if (sregs_user(&c->sregs)) {
+			struct kvm_vcpu_events ev;
+
+			/* Stopped at CPL3 with an exception on its way (e.g.
+			 * the fault of a `syscall` that reached the LSTAR
+			 * stub): changing rip now would deliver it at the new
+			 * rip.  Let it reach the trampoline first. */
+			if (ioctl(c->fd, KVM_GET_VCPU_EVENTS, &ev) == 0 &&
+			    (ev.exception.injected || ev.exception.pending ||
+			     ev.interrupt.injected || ev.nmi.injected)) {
+				*again = true;
+				return 0;
+			}
 			memset(exit, 0, sizeof(*exit));
 			exit->kind = VEXIT_KICK;
 			return kvm_read_cpl3(v);
@@ -1066,6 +1117,26 @@ static int kvm_flush_tlb(struct vcpu *v, uint64_t va, bool all)
 	return kvm_queue(v, (va & ~7ull) | BATCH_OP_INVLPG, 0);
 }
 
+static void kvm_m2p_update(struct vm *vm, uint64_t mfn, uint64_t pfn)
+{
+	struct kvm_vm *k = vm->backend_state;
+
+	if (k && mfn < (uint64_t)k->nr_m2p * 512)
+		__atomic_store_n(&k->m2p[mfn], pfn, __ATOMIC_RELAXED);
+}
+
+/* The guest's descriptors share the GDT with pvisor's (which live above
+ * Xen's first reserved entry); one GDT for all vCPUs. */
+static int kvm_set_gdt_entry(struct vcpu *v, unsigned index, uint64_t desc)
+{
+	struct kvm_vm *k = v->vm->backend_state;
+
+	if (index == 0 || index >= 7168)
+		return index == 0 && !desc ? 0 : -EINVAL;
+	gdt_set(k->priv + KVM_PG_GDT * PAGE_SIZE, index * 8, desc);
+	return 0;
+}
+
 const struct backend_ops backend_kvm = {
 	.name = "kvm",
 	.probe = kvm_probe,
@@ -1081,4 +1152,7 @@ const struct backend_ops backend_kvm = {
 	.pt_write = kvm_pt_write,
 	.set_baseptr = kvm_set_baseptr,
 	.flush_tlb = kvm_flush_tlb,
+	.set_gdt_entry = kvm_set_gdt_entry,
+	.m2p_update = kvm_m2p_update,
+	.m2p_va = KVM_SLOT_VA(KVM_L4_M2P),
 };

@@ -13,10 +13,13 @@
 #ifndef PVISOR_KVM_LAYOUT_H
 #define PVISOR_KVM_LAYOUT_H
 
-/* Xen's reserved range is L4 slots 256..271; pvisor uses three of them
- * (256 stays free for Xen's read-only M2P table). */
+/* Xen's reserved range is L4 slots 256..271; pvisor uses four of them.
+ * Xen's read-only M2P belongs in slot 256, but kvm-pvm does not map guest
+ * entries there (a read faults not-present whatever the tables say), so it
+ * is in slot 258 and XENMEM_machphys_mapping says so. */
 #define KVM_L4_FIRST 256
 #define KVM_L4_END 272
+#define KVM_L4_M2P 258    /* 0xffff810000000000: read-only M2P */
 #define KVM_L4_USER 257   /* 0xffff808000000000: hypercall doorbell */
 #define KVM_L4_TRAMP 261  /* 0xffff828000000000: GDT, IDT, TSS, code, stacks */
 #define KVM_L4_DIRECT 262 /* 0xffff830000000000: guest memory, supervisor */

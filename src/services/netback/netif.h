@@ -18,6 +18,7 @@
 #include <stdint.h>
 
 #include <pvisor/xen.h>
+#include <xen/io/netif.h>
 
 #define NETIF_PAGE_SIZE 4096u
 #define NETIF_TX_RING_SIZE __CONST_RING_SIZE(netif_tx, NETIF_PAGE_SIZE)

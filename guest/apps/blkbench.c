@@ -1,0 +1,270 @@
+/*
+ * blkbench: block device throughput and data integrity through blkfront.
+ *   blkbench [dev=xvda] [mb=16] [qd=8] [ops=2000] [mode=rw|ro|stamp]
+ * rw:    sequential write (64 KiB), flush, sequential read + verify,
+ *        random 4 KiB writes, flush, random 4 KiB reads + verify.
+ * ro:    reads must work, a write must be refused.
+ * stamp: fills the first `mb` MiB with 0xA5 and flushes (host checks it).
+ * Lines: "blkbench NAME seq_write MB/s=…", "… rand_read IOPS=…", and
+ * "blkbench NAME verify=ok"; exit 0 only if everything verified.
+ */
+#include <kit/blkfront.h>
+#include <kit/console.h>
+#include <kit/kit.h>
+#include <kit/mm.h>
+#include <kit/string.h>
+#include <kit/time.h>
+#include <kit/xenbus.h>
+
+#define MAX_QD 32
+#define SEQ_BS (64u * 1024)
+#define RAND_BS 4096u
+#define SECT 512u
+
+static struct blkfront *dev;
+static struct blkfront_info info;
+static uint64_t region_sectors;
+static uint8_t *versions; /* per 4 KiB block: seed of its last write */
+static uint8_t *busy;
+static unsigned errors;
+static uint64_t rng = 88172645463325252ull;
+
+static uint64_t rnd(void)
+{
+	rng ^= rng << 13;
+	rng ^= rng >> 7;
+	rng ^= rng << 17;
+	return rng;
+}
+
+static uint64_t pattern(uint64_t sector, unsigned word, unsigned seed)
+{
+	return (sector * 0x9E3779B97F4A7C15ull) ^ ((uint64_t)seed << 56) ^ word;
+}
+
+static void fill(void *buf, uint64_t sector, size_t bytes, unsigned seed)
+{
+	uint64_t *w = buf;
+
+	for (size_t s = 0; s < bytes / SECT; s++)
+		for (unsigned i = 0; i < SECT / 8; i++)
+			w[s * (SECT / 8) + i] = pattern(sector + s, i, seed);
+}
+
+static bool check(const void *buf, uint64_t sector, size_t bytes, unsigned seed)
+{
+	const uint64_t *w = buf;
+
+	for (size_t s = 0; s < bytes / SECT; s++)
+		for (unsigned i = 0; i < SECT / 8; i++)
+			if (w[s * (SECT / 8) + i] != pattern(sector + s, i, seed)) {
+				if (errors++ < 5)
+					printf("blkbench %s MISMATCH sector %lu word %u\n",
+					       info.name, (unsigned long)(sector + s), i);
+				return false;
+			}
+	return true;
+}
+
+struct job {
+	struct blkfront_aio aio;
+	uint64_t block;
+	unsigned seed;
+};
+
+/* Runs nops requests with up to qd in flight; returns elapsed ns. */
+static uint64_t pipeline(unsigned nops, unsigned qd, uint8_t op, bool random,
+			 size_t bs, unsigned seed)
+{
+	static struct job jobs[MAX_QD];
+	uint64_t blocks = (region_sectors * SECT) / bs, next = 0;
+	unsigned issued = 0, completed = 0;
+	uint64_t t0 = monotonic_ns();
+
+	for (unsigned i = 0; i < qd; i++) {
+		if (!jobs[i].aio.buf || jobs[i].aio.bytes != 0) {
+			if (!jobs[i].aio.buf)
+				jobs[i].aio.buf = alloc_pages(SEQ_BS / PAGE_SIZE);
+		}
+		jobs[i].aio.done = true;
+	}
+	while (completed < nops) {
+		for (unsigned i = 0; i < qd && issued < nops; i++) {
+			struct job *j = &jobs[i];
+
+			if (!j->aio.done)
+				continue;
+			if (random) {
+				do
+					j->block = rnd() % blocks;
+				while (busy[j->block]);
+			} else {
+				j->block = next++ % blocks;
+			}
+			j->aio.sector = j->block * (bs / SECT);
+			j->aio.bytes = bs;
+			j->aio.op = op;
+			if (op == BLKIF_OP_WRITE) {
+				j->seed = random ? seed : seed;
+				fill(j->aio.buf, j->aio.sector, bs, j->seed);
+			}
+			busy[j->block] = 1;
+			if (blkfront_aio_submit(dev, &j->aio)) {
+				busy[j->block] = 0;
+				j->aio.done = true;
+				break;
+			}
+			issued++;
+		}
+		if (!blkfront_poll(dev)) {
+			blkfront_wait(dev, monotonic_ns() + 100000000ull);
+			continue;
+		}
+		for (unsigned i = 0; i < qd; i++) {
+			struct job *j = &jobs[i];
+
+			if (!j->aio.done || !busy[j->block] || !j->aio.bytes)
+				continue;
+			busy[j->block] = 0;
+			completed++;
+			if (j->aio.status != BLKIF_RSP_OKAY) {
+				if (errors++ < 5)
+					printf("blkbench %s I/O error %d at sector %lu\n",
+					       info.name, j->aio.status,
+					       (unsigned long)j->aio.sector);
+				continue;
+			}
+			if (op == BLKIF_OP_WRITE) {
+				for (uint64_t b = 0; b < bs / RAND_BS; b++)
+					versions[j->aio.sector / 8 + b] = (uint8_t)j->seed;
+			} else {
+				for (uint64_t b = 0; b < bs / RAND_BS; b++)
+					check((uint8_t *)j->aio.buf + b * RAND_BS,
+					      j->aio.sector + b * 8, RAND_BS,
+					      versions[j->aio.sector / 8 + b]);
+			}
+			j->aio.bytes = 0; /* accounted */
+		}
+	}
+	return monotonic_ns() - t0;
+}
+
+static void report(const char *what, uint64_t ns, unsigned nops, size_t bs)
+{
+	uint64_t us = ns / 1000 ? ns / 1000 : 1;
+	uint64_t kbps = (uint64_t)nops * bs / 1024 * 1000000 / us;
+
+	printf("blkbench %s %s MB/s=%lu.%02lu IOPS=%lu ops=%u bs=%lu\n", info.name,
+	       what, (unsigned long)(kbps / 1024),
+	       (unsigned long)(kbps % 1024 * 100 / 1024),
+	       (unsigned long)((uint64_t)nops * 1000000 / us), nops,
+	       (unsigned long)bs);
+}
+
+static const char *arg(const char *cmdline, const char *key, char *buf, size_t len)
+{
+	size_t klen = strlen(key);
+
+	for (const char *p = cmdline; p && *p;) {
+		while (*p == ' ')
+			p++;
+		if (!strncmp(p, key, klen) && p[klen] == '=') {
+			size_t n = 0;
+
+			p += klen + 1;
+			while (p[n] && p[n] != ' ' && n + 1 < len)
+				n++;
+			memcpy(buf, p, n);
+			buf[n] = '\0';
+			return buf;
+		}
+		p = strchr(p, ' ');
+	}
+	return NULL;
+}
+
+static long num_arg(const char *cmdline, const char *key, long dflt)
+{
+	char buf[32];
+	const char *end;
+
+	return arg(cmdline, key, buf, sizeof(buf)) ? strtol(buf, &end, 10) : dflt;
+}
+
+int app_main(const char *cmdline)
+{
+	char name[16] = "xvda", mode[16] = "rw";
+	long mb = num_arg(cmdline, "mb", 16), qd = num_arg(cmdline, "qd", 8);
+	long ops = num_arg(cmdline, "ops", 2000);
+	unsigned seq_ops;
+	size_t seq_bs = SEQ_BS;
+	uint64_t ns;
+
+	arg(cmdline, "dev", name, sizeof(name));
+	arg(cmdline, "mode", mode, sizeof(mode));
+	if (qd < 1 || qd > MAX_QD || mb < 1 || ops < 1) {
+		printf("blkbench: bad arguments\n");
+		return 2;
+	}
+	dev = blkfront_init(blkfront_vdev(name), 2, &info);
+	if (!dev) {
+		printf("blkbench %s FAIL no device\n", name);
+		return 1;
+	}
+	printf("blkbench %s sectors=%lu ro=%d ring_pages=%u max_segs=%u flush=%d backend=%s\n",
+	       info.name, (unsigned long)info.sectors, info.ro, info.ring_pages,
+	       info.max_segs, info.flush, kit_backend());
+	region_sectors = (uint64_t)mb << 11;
+	if (region_sectors > info.sectors)
+		region_sectors = info.sectors & ~7ull;
+	if (seq_bs / PAGE_SIZE > info.max_segs)
+		seq_bs = info.max_segs * PAGE_SIZE & ~(RAND_BS - 1);
+	versions = kzalloc(region_sectors / 8 + 1);
+	busy = kzalloc(region_sectors / 8 + 1);
+	if (!versions || !busy) {
+		printf("blkbench: out of memory\n");
+		return 1;
+	}
+	if (!strcmp(mode, "stamp")) {
+		uint8_t *buf = alloc_pages(SEQ_BS / PAGE_SIZE);
+
+		memset(buf, 0xA5, SEQ_BS);
+		for (uint64_t s = 0; s < region_sectors; s += SEQ_BS / SECT)
+			if (blkfront_io(dev, BLKIF_OP_WRITE, s, buf, SEQ_BS))
+				errors++;
+		if (blkfront_flush(dev))
+			errors++;
+		printf("blkbench %s stamp %s\n", info.name, errors ? "FAIL" : "ok");
+		return errors ? 1 : 0; /* no shutdown: the flush must suffice */
+	}
+	if (!strcmp(mode, "ro")) {
+		uint8_t *buf = alloc_pages(1);
+		int r = blkfront_io(dev, BLKIF_OP_READ, 0, buf, PAGE_SIZE);
+		int w = blkfront_io(dev, BLKIF_OP_WRITE, 0, buf, PAGE_SIZE);
+
+		printf("blkbench %s ro read=%s write=%s\n", info.name,
+		       r ? "FAIL" : "ok", w ? "refused" : "ACCEPTED");
+		blkfront_shutdown(dev);
+		return !r && w ? 0 : 1;
+	}
+	seq_ops = (unsigned)(region_sectors * SECT / seq_bs);
+	ns = pipeline(seq_ops, (unsigned)qd, BLKIF_OP_WRITE, false, seq_bs, 1);
+	report("seq_write", ns, seq_ops, seq_bs);
+	ns = monotonic_ns();
+	if (blkfront_flush(dev))
+		errors++;
+	printf("blkbench %s flush us=%lu\n", info.name,
+	       (unsigned long)((monotonic_ns() - ns) / 1000));
+	ns = pipeline(seq_ops, (unsigned)qd, BLKIF_OP_READ, false, seq_bs, 0);
+	report("seq_read", ns, seq_ops, seq_bs);
+	ns = pipeline((unsigned)ops, (unsigned)qd, BLKIF_OP_WRITE, true, RAND_BS, 2);
+	report("rand_write", ns, (unsigned)ops, RAND_BS);
+	if (blkfront_flush(dev))
+		errors++;
+	ns = pipeline((unsigned)ops, (unsigned)qd, BLKIF_OP_READ, true, RAND_BS, 0);
+	report("rand_read", ns, (unsigned)ops, RAND_BS);
+	blkfront_shutdown(dev);
+	printf("blkbench %s verify=%s errors=%u\n", info.name,
+	       errors ? "FAIL" : "ok", errors);
+	return errors ? 1 : 0;
+}

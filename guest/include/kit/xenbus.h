@@ -1,0 +1,52 @@
+/*
+ * xenbus client: the xenstore wire protocol (<xen/io/xs_wire.h>) over the
+ * store ring named in start_info (store_mfn, store_evtchn).  One request is
+ * outstanding at a time (threads are cooperative); watch events that arrive
+ * meanwhile are queued for xenbus_wait_watch().  Paths are absolute or
+ * relative to /local/domain/<own id>.  Errors are -XEN_Exxx, mapped from the
+ * store's error strings.
+ */
+#ifndef KIT_XENBUS_H
+#define KIT_XENBUS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef uint32_t xenbus_transaction_t;
+#define XBT_NIL 0u
+
+/* Binds the store event channel; called by the first request too. */
+int xenbus_init(void);
+
+/* Reads path into buf (NUL-terminated); returns the value length or -errno
+ * (-XEN_E2BIG if it does not fit). */
+long xenbus_read(xenbus_transaction_t t, const char *path, char *buf, size_t len);
+/* Reads a decimal number; 0 or -errno. */
+int xenbus_read_ulong(xenbus_transaction_t t, const char *path, unsigned long *v);
+int xenbus_write(xenbus_transaction_t t, const char *path, const char *value);
+int xenbus_printf(xenbus_transaction_t t, const char *path, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+int xenbus_rm(xenbus_transaction_t t, const char *path);
+/* Child names, each NUL-terminated, into buf; returns the byte count. */
+long xenbus_directory(xenbus_transaction_t t, const char *path, char *buf, size_t len);
+
+int xenbus_transaction_start(xenbus_transaction_t *t);
+/* Commits (abort false) or aborts; -XEN_EAGAIN: conflict, start over. */
+int xenbus_transaction_end(xenbus_transaction_t t, bool abort);
+
+/* Watches path with token (the store fires once at once). */
+int xenbus_watch(const char *path, const char *token);
+int xenbus_unwatch(const char *path, const char *token);
+/* Waits for a watch event with token (consumes it); 0, or -XEN_ETIMEDOUT
+ * when deadline_ns (monotonic, 0 = none) passes. */
+int xenbus_wait_watch(const char *token, uint64_t deadline_ns);
+
+/*
+ * Waits until the number at path is one of the states in [lo, hi]; returns
+ * the state, or -errno (-XEN_ETIMEDOUT).  Uses a watch with a private token.
+ */
+long xenbus_wait_state(const char *path, unsigned long lo, unsigned long hi,
+		       uint64_t deadline_ns);
+
+#endif

@@ -1,0 +1,373 @@
+/* xenbus client over the store ring (see kit/xenbus.h). */
+#include <stdarg.h>
+
+#include <kit/console.h>
+#include <kit/events.h>
+#include <kit/kit.h>
+#include <kit/sched.h>
+#include <kit/string.h>
+#include <kit/time.h>
+#include <kit/xenbus.h>
+
+#define XB_MAX_EVENTS 16
+#define XB_TOKEN_MAX 64
+
+static struct xenstore_domain_interface *xb_ring;
+static evtchn_port_t xb_port;
+static bool xb_ready;
+static uint32_t xb_req_id = 1;
+static struct thread *xb_waiter;
+
+/* Watch events that arrived while waiting for a reply. */
+static struct {
+	char token[XB_TOKEN_MAX];
+} xb_events[XB_MAX_EVENTS];
+static unsigned xb_ev_head, xb_ev_count;
+
+static char xb_msg[XENSTORE_PAYLOAD_MAX + 1];
+
+static const struct {
+	const char *name;
+	int err;
+} xb_errors[] = {
+	{ "EINVAL", XEN_EINVAL }, { "EACCES", XEN_EACCES },
+	{ "EEXIST", XEN_EEXIST }, { "EISDIR", XEN_EISDIR },
+	{ "ENOENT", XEN_ENOENT }, { "ENOMEM", XEN_ENOMEM },
+	{ "ENOSPC", XEN_ENOSPC }, { "EIO", XEN_EIO },
+	{ "ENOTEMPTY", XEN_ENOTEMPTY }, { "ENOSYS", XEN_ENOSYS },
+	{ "EROFS", XEN_EROFS }, { "EBUSY", XEN_EBUSY },
+	{ "EAGAIN", XEN_EAGAIN }, { "EISCONN", XEN_EISCONN },
+	{ "E2BIG", XEN_E2BIG }, { "EPERM", XEN_EPERM },
+};
+
+static void xb_handler(evtchn_port_t port, void *data)
+{
+	thread_wake(xb_waiter);
+}
+
+int xenbus_init(void)
+{
+	int rc;
+
+	if (xb_ready)
+		return 0;
+	xb_ring = mfn_to_virt(start_info.store_mfn);
+	xb_port = start_info.store_evtchn;
+	rc = evtchn_bind(xb_port, xb_handler, NULL);
+	if (rc < 0)
+		return rc;
+	xb_ready = true;
+	return 0;
+}
+
+/* Sleeps until the store notifies (or a short timeout: polling backstop). */
+static void xb_wait(bool (*ready)(void))
+{
+	unsigned long flags = local_irq_save();
+
+	if (!ready()) {
+		xb_waiter = thread_current();
+		thread_block(monotonic_ns() + 10000000ull);
+		xb_waiter = NULL;
+	}
+	local_irq_restore(flags);
+}
+
+static bool req_space(void)
+{
+	return READ_ONCE(xb_ring->req_prod) - READ_ONCE(xb_ring->req_cons) <
+	       XENSTORE_RING_SIZE;
+}
+
+static bool rsp_avail(void)
+{
+	return READ_ONCE(xb_ring->rsp_prod) != READ_ONCE(xb_ring->rsp_cons);
+}
+
+static void ring_write(const void *data, size_t len)
+{
+	const char *p = data;
+
+	while (len) {
+		XENSTORE_RING_IDX prod = xb_ring->req_prod;
+		size_t n;
+
+		while (!req_space())
+			xb_wait(req_space);
+		n = XENSTORE_RING_SIZE - (prod - READ_ONCE(xb_ring->req_cons));
+		if (n > XENSTORE_RING_SIZE - MASK_XENSTORE_IDX(prod))
+			n = XENSTORE_RING_SIZE - MASK_XENSTORE_IDX(prod);
+		if (n > len)
+			n = len;
+		memcpy(xb_ring->req + MASK_XENSTORE_IDX(prod), p, n);
+		wmb();
+		WRITE_ONCE(xb_ring->req_prod, prod + (XENSTORE_RING_IDX)n);
+		evtchn_send(xb_port);
+		p += n;
+		len -= n;
+	}
+}
+
+static void ring_read(void *data, size_t len)
+{
+	char *p = data;
+
+	while (len) {
+		XENSTORE_RING_IDX cons = xb_ring->rsp_cons, prod;
+		size_t n;
+
+		while (!rsp_avail())
+			xb_wait(rsp_avail);
+		prod = READ_ONCE(xb_ring->rsp_prod);
+		rmb();
+		n = prod - cons;
+		if (n > XENSTORE_RING_SIZE - MASK_XENSTORE_IDX(cons))
+			n = XENSTORE_RING_SIZE - MASK_XENSTORE_IDX(cons);
+		if (n > len)
+			n = len;
+		memcpy(p, xb_ring->rsp + MASK_XENSTORE_IDX(cons), n);
+		mb();
+		WRITE_ONCE(xb_ring->rsp_cons, cons + (XENSTORE_RING_IDX)n);
+		evtchn_send(xb_port);
+		p += n;
+		len -= n;
+	}
+}
+
+static void queue_event(const char *payload, size_t len)
+{
+	/* Payload: path NUL token NUL. */
+	size_t plen = strnlen(payload, len);
+	const char *token = payload + plen + 1;
+	unsigned slot;
+
+	if (plen + 1 >= len || xb_ev_count == XB_MAX_EVENTS)
+		return;
+	slot = (xb_ev_head + xb_ev_count++) % XB_MAX_EVENTS;
+	strlcpy(xb_events[slot].token, token, XB_TOKEN_MAX);
+}
+
+/*
+ * Sends one request (payload = the parts, each followed by NUL unless
+ * `last_raw` says the last part is sent without one, as for XS_WRITE
+ * values) and waits for its reply into xb_msg.  Returns the reply length or
+ * -errno.
+ */
+static long xb_request(enum xsd_sockmsg_type type, xenbus_transaction_t t,
+		       const char *const *parts, unsigned nr, bool last_raw)
+{
+	struct xsd_sockmsg hdr = { .type = type, .tx_id = t };
+	size_t len = 0;
+	int rc = xenbus_init();
+
+	if (rc < 0)
+		return rc;
+	for (unsigned i = 0; i < nr; i++)
+		len += strlen(parts[i]) + (last_raw && i == nr - 1 ? 0 : 1);
+	if (len > XENSTORE_PAYLOAD_MAX)
+		return -XEN_E2BIG;
+	hdr.req_id = xb_req_id++;
+	hdr.len = (uint32_t)len;
+	ring_write(&hdr, sizeof(hdr));
+	for (unsigned i = 0; i < nr; i++)
+		ring_write(parts[i], strlen(parts[i]) +
+					     (last_raw && i == nr - 1 ? 0 : 1));
+	for (;;) {
+		struct xsd_sockmsg rsp;
+
+		ring_read(&rsp, sizeof(rsp));
+		if (rsp.len > XENSTORE_PAYLOAD_MAX)
+			panic("xenbus: reply of %u bytes", rsp.len);
+		ring_read(xb_msg, rsp.len);
+		xb_msg[rsp.len] = '\0';
+		if (rsp.type == XS_WATCH_EVENT) {
+			queue_event(xb_msg, rsp.len);
+			continue;
+		}
+		if (rsp.req_id != hdr.req_id)
+			continue;
+		if (rsp.type == XS_ERROR) {
+			for (unsigned i = 0; i < ARRAY_SIZE(xb_errors); i++)
+				if (!strcmp(xb_msg, xb_errors[i].name))
+					return -xb_errors[i].err;
+			return -XEN_EINVAL;
+		}
+		return (long)rsp.len;
+	}
+}
+
+long xenbus_read(xenbus_transaction_t t, const char *path, char *buf, size_t len)
+{
+	const char *parts[] = { path };
+	long n = xb_request(XS_READ, t, parts, 1, false);
+
+	if (n < 0)
+		return n;
+	if ((size_t)n >= len)
+		return -XEN_E2BIG;
+	memcpy(buf, xb_msg, (size_t)n);
+	buf[n] = '\0';
+	return n;
+}
+
+int xenbus_read_ulong(xenbus_transaction_t t, const char *path, unsigned long *v)
+{
+	char buf[32];
+	const char *end;
+	long n = xenbus_read(t, path, buf, sizeof(buf));
+
+	if (n < 0)
+		return (int)n;
+	if (!isdigit(buf[0]))
+		return -XEN_EINVAL;
+	*v = (unsigned long)strtol(buf, &end, 10);
+	return *end ? -XEN_EINVAL : 0;
+}
+
+int xenbus_write(xenbus_transaction_t t, const char *path, const char *value)
+{
+	const char *parts[] = { path, value };
+	long n = xb_request(XS_WRITE, t, parts, 2, true);
+
+	return n < 0 ? (int)n : 0;
+}
+
+int xenbus_printf(xenbus_transaction_t t, const char *path, const char *fmt, ...)
+{
+	char buf[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	return xenbus_write(t, path, buf);
+}
+
+int xenbus_rm(xenbus_transaction_t t, const char *path)
+{
+	const char *parts[] = { path };
+	long n = xb_request(XS_RM, t, parts, 1, false);
+
+	return n < 0 ? (int)n : 0;
+}
+
+long xenbus_directory(xenbus_transaction_t t, const char *path, char *buf, size_t len)
+{
+	const char *parts[] = { path };
+	long n = xb_request(XS_DIRECTORY, t, parts, 1, false);
+
+	if (n < 0)
+		return n;
+	if ((size_t)n > len)
+		return -XEN_E2BIG;
+	memcpy(buf, xb_msg, (size_t)n);
+	return n;
+}
+
+int xenbus_transaction_start(xenbus_transaction_t *t)
+{
+	const char *parts[] = { "" };
+	const char *end;
+	long n = xb_request(XS_TRANSACTION_START, XBT_NIL, parts, 1, false);
+
+	if (n < 0)
+		return (int)n;
+	*t = (xenbus_transaction_t)strtol(xb_msg, &end, 10);
+	return 0;
+}
+
+int xenbus_transaction_end(xenbus_transaction_t t, bool abort)
+{
+	const char *parts[] = { abort ? "F" : "T" };
+	long n = xb_request(XS_TRANSACTION_END, t, parts, 1, false);
+
+	return n < 0 ? (int)n : 0;
+}
+
+int xenbus_watch(const char *path, const char *token)
+{
+	const char *parts[] = { path, token };
+	long n = xb_request(XS_WATCH, XBT_NIL, parts, 2, false);
+
+	return n < 0 ? (int)n : 0;
+}
+
+int xenbus_unwatch(const char *path, const char *token)
+{
+	const char *parts[] = { path, token };
+	long n = xb_request(XS_UNWATCH, XBT_NIL, parts, 2, false);
+
+	return n < 0 ? (int)n : 0;
+}
+
+/* Takes a queued event with token; true if there was one. */
+static bool take_event(const char *token)
+{
+	for (unsigned i = 0; i < xb_ev_count; i++) {
+		unsigned slot = (xb_ev_head + i) % XB_MAX_EVENTS;
+
+		if (strcmp(xb_events[slot].token, token))
+			continue;
+		/* Drop it, keeping the order of the rest. */
+		for (unsigned j = i; j + 1 < xb_ev_count; j++)
+			xb_events[(xb_ev_head + j) % XB_MAX_EVENTS] =
+				xb_events[(xb_ev_head + j + 1) % XB_MAX_EVENTS];
+		xb_ev_count--;
+		return true;
+	}
+	return false;
+}
+
+int xenbus_wait_watch(const char *token, uint64_t deadline_ns)
+{
+	for (;;) {
+		if (take_event(token))
+			return 0;
+		/* Pull in whatever the store sent (events only, no request
+		 * is outstanding here). */
+		while (rsp_avail()) {
+			struct xsd_sockmsg rsp;
+
+			ring_read(&rsp, sizeof(rsp));
+			if (rsp.len > XENSTORE_PAYLOAD_MAX)
+				panic("xenbus: message of %u bytes", rsp.len);
+			ring_read(xb_msg, rsp.len);
+			xb_msg[rsp.len] = '\0';
+			if (rsp.type == XS_WATCH_EVENT)
+				queue_event(xb_msg, rsp.len);
+		}
+		if (take_event(token))
+			return 0;
+		if (deadline_ns && monotonic_ns() >= deadline_ns)
+			return -XEN_ETIMEDOUT;
+		xb_wait(rsp_avail);
+	}
+}
+
+long xenbus_wait_state(const char *path, unsigned long lo, unsigned long hi,
+		       uint64_t deadline_ns)
+{
+	static unsigned seq;
+	char token[32];
+	unsigned long st = 0;
+	long rc;
+
+	snprintf(token, sizeof(token), "kit-state-%u", seq++);
+	rc = xenbus_watch(path, token);
+	if (rc < 0)
+		return rc;
+	for (;;) {
+		rc = xenbus_read_ulong(XBT_NIL, path, &st);
+		if (rc == 0 && st >= lo && st <= hi) {
+			rc = (long)st;
+			break;
+		}
+		rc = xenbus_wait_watch(token, deadline_ns);
+		if (rc < 0)
+			break;
+	}
+	xenbus_unwatch(path, token);
+	while (take_event(token))
+		;
+	return rc;
+}

@@ -1,0 +1,99 @@
+/*
+ * Emulation of what a PV guest kernel may do that traps at CPL3: privileged
+ * instructions on the #GP path (rdmsr/wrmsr, mov to/from CR and DR, clts,
+ * wbinvd, in/out, rdtsc(p), cpuid), Xen's forced-emulation CPUID prefix on
+ * the #UD path, and stores to its own page tables on the #PF path (Xen's
+ * writable page tables: the store is validated like an mmu_update).
+ *
+ * The decoder is pure and bounded (at most 15 bytes, the architectural
+ * limit), for tests and fuzzing; the executor reads the instruction through
+ * hc_read and copies it once.
+ */
+#ifndef PVISOR_XEN_EMULATE_H
+#define PVISOR_XEN_EMULATE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct regs;
+struct vcpu;
+struct vexit;
+
+#define EMUL_MAX_LEN 15
+
+enum emul_op {
+	EOP_NONE = 0,
+	EOP_XEN_CPUID,  /* ud2; .ascii "xen"; cpuid */
+	EOP_CPUID,
+	EOP_RDMSR,
+	EOP_WRMSR,
+	EOP_RDTSC,
+	EOP_RDTSCP,
+	EOP_RDPMC,
+	EOP_WBINVD,     /* and invd */
+	EOP_CLTS,
+	EOP_MOV_FROM_CR,
+	EOP_MOV_TO_CR,
+	EOP_MOV_FROM_DR,
+	EOP_MOV_TO_DR,
+	EOP_IN,         /* in al/ax/eax, imm8 or dx */
+	EOP_OUT,
+	EOP_STR_IO,     /* ins/outs: not emulated (#GP) */
+	EOP_CLI_STI,    /* no-ops with the virtual IOPL, as in Xen */
+	EOP_OTHER_PRIV, /* hlt, cli, sti, lgdt...: #GP to the guest */
+	/* Stores to memory (writable page tables). */
+	EOP_MOV_STORE,  /* mov r, r/m; mov imm32, r/m */
+	EOP_XCHG,
+	EOP_CMPXCHG,
+	EOP_OR,
+	EOP_AND,
+	EOP_XOR,
+	EOP_BTS,
+	EOP_BTR,
+};
+
+struct emul_insn {
+	enum emul_op op;
+	unsigned len;    /* bytes including prefixes */
+	unsigned opsize; /* operand bytes: 1, 2, 4 or 8 */
+	unsigned reg;    /* ModRM.reg (+REX.R): GPR, CR or DR number */
+	unsigned rm;     /* ModRM.rm (+REX.B) for register forms */
+	bool mem;        /* ModRM addresses memory */
+	bool has_imm;    /* source is imm (store/alu/bt forms) */
+	uint64_t imm;    /* sign-extended to opsize */
+	bool port_dx;    /* in/out port from dx, else imm */
+	uint8_t port;    /* in/out imm8 */
+	bool lock, rep;
+};
+
+/*
+ * Decodes the instruction at buf[0..len).  0 and *out filled; -EINVAL if it
+ * is none pvisor emulates (or malformed); -ENODATA if it may continue past
+ * len bytes.
+ */
+int emul_decode(const uint8_t *buf, size_t len, struct emul_insn *out);
+
+/* GPR number (0 rax .. 15 r15, x86 encoding order) in r. */
+uint64_t *emul_gpr(struct regs *r, unsigned n);
+
+/*
+ * The store insn makes to an entry whose current value is old, given the
+ * register file: computes the new entry value (*new) and applies register
+ * and flag side effects to r (xchg/cmpxchg/bt*).  addr_low is the low bits
+ * of the store address (the offset within the 8-byte entry: 0 or 4).
+ * Returns 0, -EINVAL (unsupported form or width), or 1 if nothing is
+ * stored (cmpxchg that failed).  Pure.
+ */
+int emul_store_value(const struct emul_insn *insn, struct regs *r,
+		     unsigned addr_low, uint64_t old, uint64_t *new);
+
+/*
+ * Handles an exception exit if it is an emulated operation: returns true if
+ * the guest goes on (instruction emulated, or a different exception already
+ * bounced); false if the caller bounces *ex to the guest (ex may have been
+ * rewritten, e.g. to #GP(0)).
+ */
+bool xen_emulate_fault(struct vcpu *v, struct vexit *ex);
+
+#endif
