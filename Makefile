@@ -33,7 +33,7 @@ UNIT_BINS  := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 FUZZ_SRCS  := $(wildcard fuzz/fuzz_*.c)
 FUZZ_BINS  := $(FUZZ_SRCS:fuzz/%.c=$(BUILD)/fuzz/%)
 
-.PHONY: all pvisor guest tests fuzz run run-pvsh test check clean
+.PHONY: all pvisor guest tests fuzz run run-pvsh test check clean bench
 all: pvisor guest
 
 pvisor: $(PVISOR)
@@ -93,6 +93,12 @@ $(BUILD)/fuzz/%: fuzz/%.c $(LIB_SRCS)
 	@mkdir -p $(dir $@)
 	$(CLANG) $(FUZZ_FLAGS) -Itests/unit $(shell pkg-config --cflags $(PKGS) 2>/dev/null) -o $@ $< \
 		$(call fuzz_sources,$<) $(LIBS)
+
+# Benchmarks: hcbench on every backend beside the machine's floors
+# (docs/benchmarks.md).  BENCH_REPS, BENCH_BACKENDS pass through.
+bench: pvisor guest
+	$(MAKE) -C bench
+	./bench/run.sh -n
 
 run: pvisor guest
 	./tools/run-default.sh

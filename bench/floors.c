@@ -279,6 +279,9 @@ static int floor_pingpong(const char *name, int spin)
 
 static void sigsys_handler(int sig, siginfo_t *si, void *uc)
 {
+	(void)sig;
+	(void)si;
+	(void)uc;
 	/* Returning is the whole cost: the kernel's sigreturn resumes after
 	 * the trapped syscall (rax holds -ENOSYS, which nobody reads). */
 }

@@ -19,8 +19,8 @@
 # A target that fails is run once and its failure recorded (QEMU/KVM on
 # kvm-pvm is expected to: it has QEMU_KVM_LIMIT seconds, default 120).  Then
 # pvtest runs once on pvisor and on QEMU TCG for the in-guest
-# microbenchmarks.  The report (markdown) goes to stdout and to
-# build/bench/linux-boot.md.
+# microbenchmarks (PVTEST_LIMIT seconds, default 900).  The report
+# (markdown) goes to stdout and to build/bench/linux-boot.md.
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 ROOT=$PWD
@@ -31,6 +31,7 @@ MEM=256
 WRITE_DOCS=0
 LIMIT=${BOOT_LIMIT:-120}
 KVM_LIMIT=${QEMU_KVM_LIMIT:-120}
+PVTEST_LIMIT=${PVTEST_LIMIT:-900}
 while [ $# -gt 0 ]; do
 	case "$1" in
 	-n) RUNS=$2; shift 2 ;;
@@ -56,16 +57,20 @@ mkdir -p "$OUT"
 QEMU=$(command -v qemu-system-x86_64 || :)
 
 # boot_once FILE CMD...: runs CMD (stdin /dev/null), console to FILE.  Sets
-# T_INIT (s until the init line, empty if never) T_OFF (s until exit), RC.
+# T_INIT (s until the init line, empty if never), T_OFF (s until exit), RC,
+# T_ERR (s until QEMU's "KVM internal error", if any).
 boot_once() {
 	local file=$1 t0 line pid
 	shift
 	: >"$file"
-	T_INIT=
+	T_INIT= T_ERR=
 	t0=$EPOCHREALTIME
 	while IFS= read -r line; do
 		if [ -z "$T_INIT" ] && [[ $line == *"pvisor-init: started"* ]]; then
 			T_INIT=$(bc <<<"$EPOCHREALTIME - $t0")
+		fi
+		if [ -z "$T_ERR" ] && [[ $line == *"KVM internal error"* ]]; then
+			T_ERR=$(printf '%.1f' "$(bc <<<"$EPOCHREALTIME - $t0")")
 		fi
 		printf '%s\n' "$line" >>"$file"
 	done < <("$@" </dev/null 2>&1)
@@ -79,16 +84,19 @@ boot_once() {
 
 median() { sort -g | awk '{v[NR]=$1} END {if (!NR) print "-"; else if (NR%2) printf "%.3f", v[(NR+1)/2]; else printf "%.3f", (v[NR/2]+v[NR/2+1])/2}'; }
 
-# Why a boot failed, on one line: pvisor's own messages and the guest's
-# panic line if there are any, else the last console lines.
+# Why a boot failed, on one line: pvisor's or QEMU's own error messages and
+# the guest's panic line if there are any, else the last console lines.
 why() {
-	local clean
-	clean=$(tr -d '\r' <"$1" | sed 's/\x1b\[[0-9;?]*[a-zA-Z]//g' | grep -av '^ *$')
-	{
+	local clean msg
+	clean=$(tr -d '\r' <"$1" | sed 's/\x1b\[[0-9;?]*[a-zA-Z]//g; s/\x1b[a-zA-Z]//g' | grep -av '^ *$')
+	msg=$({
 		grep -a -m 1 'Kernel panic' <<<"$clean"
-		grep -a '^pvisor:' <<<"$clean" | grep -v 'backend kvm' | tail -n 2
-	} | grep . | tr '\n' ' ' | head -c 300 ||
-		tail -n "${2:-2}" <<<"$clean" | tr '\n' ' ' | head -c 300
+		grep -a -m 1 -E 'KVM internal error.*|emulation failure' <<<"$clean"
+		grep -a -E '^pvisor:|^qemu-system-x86_64: .*(error|Assertion)' <<<"$clean" |
+			grep -v 'backend kvm' | tail -n 2
+	} | tr '\n' ' ')
+	[ -n "$msg" ] || msg=$(tail -n "${2:-2}" <<<"$clean" | tr '\n' ' ')
+	printf '%s' "${msg:0:300}"
 }
 
 run_pvisor() {
@@ -120,7 +128,7 @@ bench_target() {
 		boot_once "$OUT/$name.$i.log" "$fn" true
 		log "$name run $i: init ${T_INIT:-never} s, off $T_OFF s, exit $RC"
 		if [ -z "$T_INIT" ] || [ "$RC" -ne 0 ]; then
-			RESULT[$name]="fails (exit $RC after $T_OFF s${T_INIT:+, init at $T_INIT s}): $(why "$OUT/$name.$i.log" 3)"
+			RESULT[$name]="fails (exit $RC after $T_OFF s${T_INIT:+, init at $T_INIT s}${T_ERR:+, KVM internal error at $T_ERR s}): $(why "$OUT/$name.$i.log" 3)"
 			return 1
 		fi
 		inits+=("$T_INIT")
@@ -130,6 +138,7 @@ bench_target() {
 }
 
 log "kernel $RELEASE, initramfs $INITRD, $MEM MiB, $RUNS runs"
+LOAD0=$(cut -d' ' -f1 /proc/loadavg)
 bench_target pvisor "$RUNS" run_pvisor
 if [ -n "$QEMU" ]; then
 	bench_target qemu_tcg "$RUNS" run_qemu_tcg
@@ -151,10 +160,10 @@ declare -A PVT
 for t in pvisor qemu_tcg; do
 	fn=run_$t
 	[ "$t" = qemu_tcg ] && [ -z "$QEMU" ] && continue
-	boot_once "$OUT/$t.pvtest.log" "$fn" pvtest
+	LIMIT=$PVTEST_LIMIT boot_once "$OUT/$t.pvtest.log" "$fn" pvtest
 	PVT[$t.status]="exit $RC, $(tr -d '\r' <"$OUT/$t.pvtest.log" | grep -a '^pvtest: ' | tail -n 1 | sed 's/^pvtest: //')"
 	while read -r _ name val unit; do
-		PVT[$t.$name]="$val $unit"
+		PVT[$t.$name]="$(awk -v v="$val" 'BEGIN { printf(v >= 100 ? "%.0f" : "%.3g", v) }') $unit"
 	done < <(tr -d '\r' <"$OUT/$t.pvtest.log" | grep -a '^pvtest [a-zA-Z_]* ')
 	[ "$RC" -eq 0 ] || PVT[$t.status]="fails (exit $RC): $(why "$OUT/$t.pvtest.log" 2)"
 done
@@ -190,7 +199,18 @@ pvt_row() {
 	row "QEMU/KVM (\`-accel kvm -cpu host\`, limit ${KVM_LIMIT} s)" qemu_kvm_host
 	row "QEMU/KVM (\`-accel kvm\`, default CPU model, limit ${KVM_LIMIT} s)" qemu_kvm
 	echo
-	echo "Exits/hypercalls per pvisor boot: $STATS."
+	echo "Host: $(nproc) CPUs, load average $LOAD0 at the start and" \
+		"$(cut -d' ' -f1 /proc/loadavg) at the end (other work shares the machine," \
+		"so single runs vary by ±20 %)."
+	echo
+	echo "Exits/hypercalls per pvisor boot (\`pvisor run -v\`, one boot): $STATS."
+	exits=$(grep -o '[0-9]* exits' <<<"$STATS" | head -n 1 | cut -d' ' -f1)
+	off=${RESULT[pvisor]#* | }
+	off=${off%% |*}
+	if [ -n "$exits" ] && [[ $off =~ ^[0-9.]+$ ]]; then
+		echo "That is $(awk -v t="$off" -v n="$exits" 'BEGIN { printf "%.0f", t * 1e6 / n }') µs" \
+			"of boot-to-power-off per exit, everything included."
+	fi
 	echo
 	echo "In-guest microbenchmarks (\`pvtest\`, one run each; lower is better"
 	echo "except MB/s):"
