@@ -74,7 +74,7 @@ for f in build/fuzz/fuzz_*; do
 	name=$(basename "$f")
 	corpus=$(mktemp -d)
 	[ -d "fuzz/corpus/$name" ] && cp -r "fuzz/corpus/$name/." "$corpus/"
-	if out=$("$f" -max_total_time="$FUZZ_SECONDS" -timeout=10 -rss_limit_mb=2048 \
+	if out=$(timeout -k 10 $((FUZZ_SECONDS * 3 + 60)) "$f" -max_total_time="$FUZZ_SECONDS" -timeout=10 -rss_limit_mb=2048 \
 		-artifact_prefix="$corpus/" "$corpus" 2>&1); then
 		execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' <<<"$out" | grep -o '[0-9]*$')
 		[ -z "$execs" ] && execs=$(grep -Eo '#[0-9]+' <<<"$out" | tail -1)
