@@ -1,7 +1,7 @@
 /*
- * Fuzzes the netif backend: the tx request parser, the tx loop and the rx
- * path over rings whose contents (indexes included) come from the input,
- * and checksum completion on the delivered frames.
+ * Fuzzes the netif backend: the tx request parser, software GSO, the tx
+ * loop and the rx path over rings whose contents (indexes included) come
+ * from the input, and checksum completion on the delivered frames.
  *
  * Input: [0] features, [1] budget, [2..5] tx req_prod, [6..9] rx req_prod,
  * then tx ring slots (12 bytes each), then rx ring slots and the frame
@@ -74,6 +74,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		n = NETIF_TX_FATAL_SLOTS;
 	memcpy(slots, data, n * sizeof(union netif_tx_slot));
 	netif_tx_parse(slots, (unsigned)n, features, &pkt);
+	{
+		static uint8_t seg[NETIF_GSO_SEG_MAX];
+
+		netif_gso_segment(data, size, budget * 16 + 1, seg, fz_deliver, NULL);
+	}
 
 	/* The rings. */
 	memset(tx, 0, 4096);
@@ -85,8 +90,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	tx->req_prod = txp % 512;
 	rx->req_prod = rxp % 512;
 	for (int i = 0; i < NR_PAGES; i++)
-		memset(pages[i], data[0] ^ i, 64);
-	while (netif_tx_process(&q, budget % 8, fz_deliver, NULL, &notify))
+		memset(pages[i], (size ? data[0] : 0) ^ i, 64);
+	while (netif_tx_process(&q, 1 + budget % 8, fz_deliver, NULL, &notify))
 		;
 	for (size_t i = 0; i + 1 < take && i < 64; i += 2) {
 		size_t len = ((size_t)data[i] << 8 | data[i + 1]) % sizeof(frame);

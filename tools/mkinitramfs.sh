@@ -108,7 +108,7 @@ echo 'root:x:0:0:root:/root:/bin/sh' >"$stage/etc/passwd"
 echo 'root:x:0:' >"$stage/etc/group"
 echo 'export PS1="pvisor:\w# "' >"$stage/etc/profile"
 
-cflags="-static -O2 -std=gnu11 -Wall -Wextra -Werror"
+cflags="-static -O2 -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes"
 gcc $cflags -o "$stage/bin/pvisor-exit" "$exit_c" || die "building pvisor-exit failed"
 if [ "$with_test" = 1 ]; then
 	gcc $cflags -pthread -o "$stage/bin/pvtest" "$test_c" || die "building pvtest failed"

@@ -181,6 +181,17 @@ static int boot_domain(struct vm *vm, const struct cli *cli,
 		log_error("%s", err);
 		return -1;
 	}
+	v->xen.initialised = true;
+	/* Secondary vCPUs wait, down, for VCPUOP_initialise and VCPUOP_up. */
+	for (unsigned i = 1; i < cli->cfg.nr_vcpus; i++) {
+		struct vcpu *s;
+
+		if (vm_add_vcpu(vm, &s, err, sizeof(err)) < 0) {
+			log_error("%s", err);
+			return -1;
+		}
+		s->xen.down = true;
+	}
 	rc = domain_build(vm, img, kernel->data, kernel->len, initrd->data,
 			  initrd->len, cli->cfg.cmdline, vm->xen.console_port,
 			  vm->xen.store_port, &boot, err, sizeof(err));
@@ -245,6 +256,42 @@ static void print_report(struct vm *vm)
 	}
 }
 
+static void *secondary_main(void *arg)
+{
+	vcpu_run_loop(arg);
+	return NULL;
+}
+
+static bool secondary_started[VM_MAX_VCPUS];
+
+/* One thread per secondary vCPU; each waits in its run loop until the
+ * guest brings it up. */
+static int start_secondaries(struct vm *vm)
+{
+	for (unsigned i = 1; i < vm->nr_vcpus; i++) {
+		pthread_t t;
+
+		if (pthread_create(&t, NULL, secondary_main, vm->vcpus[i])) {
+			log_error("cannot start the thread of vcpu%u", i);
+			vm_stop(vm, VM_STOP_INTERNAL, PVISOR_EXIT_INTERNAL, NULL);
+			return -1;
+		}
+		vm->vcpus[i]->thread = t;
+		secondary_started[i] = true;
+	}
+	return 0;
+}
+
+static void join_secondaries(struct vm *vm)
+{
+	for (unsigned i = 1; i < vm->nr_vcpus; i++) {
+		if (!secondary_started[i])
+			continue;
+		pthread_join(vm->vcpus[i]->thread, NULL);
+		secondary_started[i] = false;
+	}
+}
+
 static int run(struct cli *cli)
 {
 	struct blob kernel = { 0 }, initrd = { 0 };
@@ -254,9 +301,11 @@ static int run(struct cli *cli)
 	int status = PVISOR_EXIT_USAGE;
 
 	log_verbosity = cli->cfg.verbose < 0 ? 0 : 1 + cli->cfg.verbose;
-	if (cli->cfg.nr_vcpus != 1) {
-		log_error("--cpus %u: only 1 vCPU is supported so far",
-			  cli->cfg.nr_vcpus);
+	/* vcpu_info of vCPU 32 and up would need VCPUOP_register_vcpu_info
+	 * before the guest could use it; Xen's legacy limit is 32. */
+	if (cli->cfg.nr_vcpus < 1 || cli->cfg.nr_vcpus > XEN_LEGACY_MAX_VCPUS) {
+		log_error("--cpus %u: between 1 and %u vCPUs are supported",
+			  cli->cfg.nr_vcpus, XEN_LEGACY_MAX_VCPUS);
 		return PVISOR_EXIT_USAGE;
 	}
 	if (load_kernel(cli->cfg.kernel_path, &kernel, &img) < 0)
@@ -283,7 +332,15 @@ static int run(struct cli *cli)
 		status = PVISOR_EXIT_INTERNAL;
 		goto destroy;
 	}
+	if (start_secondaries(&vm) < 0) {
+		join_secondaries(&vm);
+		evloop_stop(&vm);
+		consback_terminal_restore();
+		status = PVISOR_EXIT_INTERNAL;
+		goto destroy;
+	}
 	vcpu_run_loop(vm.vcpus[0]);
+	join_secondaries(&vm);
 	evloop_stop(&vm);
 	consback_terminal_restore();
 	print_report(&vm);

@@ -41,17 +41,14 @@ static int install(struct vcpu *v, unsigned index, uint64_t desc)
 	return be->set_gdt_entry(v, index, desc);
 }
 
-long hc_set_gdt(struct vcpu *v, const struct hc_args *a)
+int xen_set_gdt(struct vcpu *v, const uint64_t *frames, unsigned ents)
 {
-	uint64_t frames[16];
-	unsigned ents = (unsigned)a->a[1], nr;
 	struct gmem *m = &v->vm->mem;
+	unsigned nr;
 
-	if (a->a[1] > XEN_FIRST_RESERVED_GDT_ENTRY)
+	if (ents > XEN_FIRST_RESERVED_GDT_ENTRY)
 		return -XEN_EINVAL;
 	nr = (ents + 511) / 512;
-	if (nr && hc_read(v, a->a[0], frames, nr * sizeof(frames[0])))
-		return -XEN_EFAULT;
 	/* Validate everything before changing anything. */
 	for (unsigned i = 0; i < nr; i++) {
 		const uint64_t *d;
@@ -88,6 +85,19 @@ long hc_set_gdt(struct vcpu *v, const struct hc_args *a)
 	memcpy(v->xen.gdt_frames, frames, nr * sizeof(frames[0]));
 	v->xen.gdt_ents = ents;
 	return 0;
+}
+
+long hc_set_gdt(struct vcpu *v, const struct hc_args *a)
+{
+	uint64_t frames[16];
+	unsigned nr;
+
+	if (a->a[1] > XEN_FIRST_RESERVED_GDT_ENTRY)
+		return -XEN_EINVAL;
+	nr = ((unsigned)a->a[1] + 511) / 512;
+	if (nr && hc_read(v, a->a[0], frames, nr * sizeof(frames[0])))
+		return -XEN_EFAULT;
+	return xen_set_gdt(v, frames, (unsigned)a->a[1]);
 }
 
 long hc_update_descriptor(struct vcpu *v, const struct hc_args *a)

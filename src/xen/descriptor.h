@@ -22,6 +22,10 @@ struct hc_args;
  */
 bool desc_check(uint64_t desc, uint64_t *out);
 
+/* Loads v's GDT from ents descriptors in frames (validated, as set_gdt;
+ * also VCPUOP_initialise).  0 or -XEN_EINVAL. */
+int xen_set_gdt(struct vcpu *v, const uint64_t *frames, unsigned ents);
+
 long hc_set_gdt(struct vcpu *v, const struct hc_args *a);
 long hc_update_descriptor(struct vcpu *v, const struct hc_args *a);
 

@@ -4,8 +4,6 @@
  */
 #include "xen/hypercall.h"
 
-#include <stdlib.h>
-
 #include "core/log.h"
 #include "core/vm.h"
 #include "xen/descriptor.h"
@@ -81,7 +79,7 @@ long hypercall_dispatch(struct vcpu *v, uint64_t nr)
 	if (!v->xen.kernel_mode)
 		return -XEN_EPERM;
 	rc = hypercall_call(v, nr, &args);
-	if (getenv("PVISOR_HCTRACE") || (rc < 0 && nr != __HYPERVISOR_iret))
+	if (log_verbosity >= 3 && rc < 0 && nr != __HYPERVISOR_iret)
 		log_debug("vcpu%u: hypercall %llu(%#llx, %#llx, %#llx) = %ld "
 			  "at %#llx", v->id, (unsigned long long)nr,
 			  (unsigned long long)args.a[0],

@@ -67,6 +67,10 @@ struct xen_vcpu {
 	uint16_t user_cs, user_ss; /* selectors guest user mode runs with */
 	uint64_t emulated;         /* privileged instructions emulated */
 	uint64_t ptwr;             /* page-table writes emulated */
+	uint64_t exits;            /* backend exits (core/vcpu.c) */
+	bool initialised;          /* has a context (boot or VCPUOP_initialise) */
+	bool down;                 /* not runnable (secondary before VCPUOP_up,
+				    * or VCPUOP_down); under lock */
 	uint64_t gdt_frames[16];   /* set_gdt (xen/descriptor.c) */
 	unsigned gdt_ents;
 	/* VCPUOP_register_runstate_memory_area (xen/vcpu_op.c). */

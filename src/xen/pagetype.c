@@ -455,7 +455,7 @@ void pagetype_release_all(struct vm *vm)
 
 		if (!v || v->id >= VM_MAX_VCPUS)
 			continue;
-		drop_base(vm, t, v->id, false, v->xen.baseptr_mfn);
+		drop_base(vm, t, v->id, false, v->xen.kernel_baseptr_mfn);
 		drop_base(vm, t, v->id, true, v->xen.user_baseptr_mfn);
 		v->xen.user_baseptr_mfn = 0;
 	}
@@ -525,7 +525,10 @@ static int new_baseptr_locked(struct vcpu *v, struct pagetype_table *t,
 			      uint64_t mfn, bool user)
 {
 	struct vm *vm = v->vm;
-	uint64_t *cur = user ? &v->xen.user_baseptr_mfn : &v->xen.baseptr_mfn;
+	/* The kernel pointer is the one kernel mode runs on; hypercalls come
+	 * from kernel mode, so it is also the current one (baseptr_mfn). */
+	uint64_t *cur = user ? &v->xen.user_baseptr_mfn
+			     : &v->xen.kernel_baseptr_mfn;
 	bool held = t->base_held[v->id][user];
 	uint64_t old = *cur;
 	int rc;
@@ -558,6 +561,8 @@ static int new_baseptr_locked(struct vcpu *v, struct pagetype_table *t,
 	}
 	drop_base(vm, t, v->id, user, old);
 	*cur = mfn;
+	if (!user)
+		v->xen.baseptr_mfn = mfn;
 	t->base_held[v->id][user] = true;
 	/* A CR3 load flushes this vCPU's (non-global) translations. */
 	if (!user && vm->nr_vcpus <= 1)
@@ -595,6 +600,7 @@ int pagetype_pin_boot_tables(struct vcpu *v, uint64_t l4_mfn)
 			(void)get_type(v, t, l4_mfn, PGT_L4); /* validated */
 			t->base_held[v->id][0] = true;
 			v->xen.baseptr_mfn = l4_mfn;
+			v->xen.kernel_baseptr_mfn = l4_mfn;
 		}
 		if (rc < 0) {
 			t->f[l4_mfn].pinned = false;
@@ -923,7 +929,7 @@ bool pagetype_check(struct vm *vm, char *why, size_t why_len)
 			continue;
 		for (int u = 0; u < 2; u++) {
 			uint64_t b = u ? v->xen.user_baseptr_mfn
-				       : v->xen.baseptr_mfn;
+				       : v->xen.kernel_baseptr_mfn;
 
 			if (!t->base_held[v->id][u])
 				continue;

@@ -67,7 +67,8 @@ static int bounce(struct vcpu *v, uint64_t handler, unsigned flags,
 {
 	struct vcpu_info *vi = xen_vcpu_info(v);
 	struct regs *r = &v->regs;
-	uint64_t frame[8], sp, cs = r->cs, saved_mask;
+	uint64_t frame[8], sp, cs = r->cs, ss, saved_mask;
+	bool kernel_before = v->xen.kernel_mode;
 	unsigned n = 0;
 
 	if (!vi)
@@ -80,6 +81,9 @@ static int bounce(struct vcpu *v, uint64_t handler, unsigned flags,
 		sp = r->rsp;
 		cs &= ~3ul; /* tells the guest it was in kernel context */
 	}
+	if (!kernel_before)
+		cs = v->xen.user_cs ? v->xen.user_cs : r->cs;
+	ss = !kernel_before && v->xen.user_ss ? v->xen.user_ss : r->ss;
 	sp &= ~0xful;
 	saved_mask = __atomic_load_n(&vi->evtchn_upcall_mask, __ATOMIC_ACQUIRE);
 	if (flags & TBF_INTERRUPT)
@@ -94,7 +98,7 @@ static int bounce(struct vcpu *v, uint64_t handler, unsigned flags,
 	frame[n++] = (r->rflags & ~(RFLAGS_IF | RFLAGS_IOPL)) |
 		     (saved_mask ? 0 : RFLAGS_IF);
 	frame[n++] = r->rsp;
-	frame[n++] = r->ss;
+	frame[n++] = ss;
 	sp -= n * 8;
 	if (hc_write(v, sp, frame, n * 8))
 		return -1;
@@ -257,6 +261,56 @@ long hc_callback_op(struct vcpu *v, const struct hc_args *a)
 	}
 }
 
+/* The guest's descriptor for selector sel from its GDT (set_gdt), or 0. */
+static uint64_t guest_desc(struct vcpu *v, uint64_t sel)
+{
+	unsigned idx = (unsigned)(sel >> 3);
+	uint64_t d = 0;
+
+	if (sel & 4 || idx >= v->xen.gdt_ents)
+		return 0;
+	if (gmem_read(&v->vm->mem, (v->xen.gdt_frames[idx / 512] << PAGE_SHIFT) +
+				   (idx % 512) * 8, &d, sizeof(d)))
+		return 0;
+	return d;
+}
+
+/*
+ * The vCPU runs on Xen's flat selectors (the backends know no others); a
+ * guest that returns to its own GDT's selectors (Linux: __USER_CS 0x33,
+ * __USER_DS 0x2b) runs on the flat equivalent, and its frames show the
+ * selectors it chose.  Only 64-bit code is supported.
+ */
+static int iret_selectors(struct vcpu *v, uint64_t cs, uint64_t ss)
+{
+	struct regs *r = &v->regs;
+	uint64_t d;
+
+	if (cs == FLAT_RING3_CS64) {
+		v->xen.user_cs = 0;
+	} else {
+		d = guest_desc(v, cs);
+		/* present, code, L (64-bit) */
+		if (!(d & (1ull << 47)) || !(d & (1ull << 44)) ||
+		    !(d & (1ull << 43)) || !(d & (1ull << 53)))
+			return -1;
+		v->xen.user_cs = (uint16_t)cs;
+	}
+	if (ss == FLAT_RING3_SS64 || ss == 3) {
+		v->xen.user_ss = ss == 3 ? 3 : 0;
+	} else {
+		d = guest_desc(v, ss);
+		/* present, data, writable */
+		if (!(d & (1ull << 47)) || !(d & (1ull << 44)) ||
+		    (d & (1ull << 43)) || !(d & (1ull << 41)))
+			return -1;
+		v->xen.user_ss = (uint16_t)ss;
+	}
+	r->cs = FLAT_RING3_CS64;
+	r->ss = FLAT_RING3_SS64;
+	return 0;
+}
+
 /* Xen's do_iret for 64-bit PV guests. */
 long hc_iret(struct vcpu *v, const struct hc_args *a)
 {
@@ -283,12 +337,16 @@ long hc_iret(struct vcpu *v, const struct hc_args *a)
 			      (unsigned long long)ctx.rip);
 		return -XEN_EINVAL;
 	}
+	if (iret_selectors(v, (uint16_t)ctx.cs | 3, (uint16_t)ctx.ss | 3) < 0) {
+		vm_stop_fault(v, NULL, "iret to unsupported selectors cs %#llx "
+			      "ss %#llx", (unsigned long long)ctx.cs,
+			      (unsigned long long)ctx.ss);
+		return -XEN_EINVAL;
+	}
 	r->rip = ctx.rip;
-	r->cs = (uint16_t)(ctx.cs | 3);
 	r->rflags = (ctx.rflags & ~(RFLAGS_IOPL | RFLAGS_VM)) | RFLAGS_IF |
 		    RFLAGS_RESERVED1;
 	r->rsp = ctx.rsp;
-	r->ss = (uint16_t)(ctx.ss | 3);
 	if (!(ctx.flags & VGCF_in_syscall)) {
 		r->r11 = ctx.r11;
 		r->rcx = ctx.rcx;

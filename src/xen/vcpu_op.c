@@ -2,11 +2,14 @@
  * vcpu_op: vcpu_info placement, singleshot and periodic timers, runstate,
  * and the up/down queries.  (Bringing up secondary vCPUs comes with SMP.)
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/evloop.h"
 #include "core/vm.h"
+#include "xen/descriptor.h"
 #include "xen/hypercall.h"
+#include "xen/pagetype.h"
 #include "xen/shared.h"
 #include "xen/time.h"
 #include "xen/vcpu_op.h"
@@ -126,6 +129,128 @@ static long register_runstate(struct vcpu *v, struct vcpu *target,
 	return 0;
 }
 
+static bool canonical(uint64_t va)
+{
+	return (uint64_t)((int64_t)(va << 16) >> 16) == va;
+}
+
+/*
+ * VCPUOP_initialise: a secondary vCPU's first context (Xen's
+ * arch_set_info_guest for a 64-bit PV guest).  Everything is validated
+ * before the vCPU changes; the page tables get their type references.
+ */
+static long vcpu_initialise(struct vcpu *v, struct vcpu *target, uint64_t arg)
+{
+	struct vcpu_guest_context *c;
+	struct regs *r = &target->regs;
+	uint64_t l4, ul4;
+	long rc;
+
+	if (target == v)
+		return -XEN_EINVAL;
+	pthread_mutex_lock(&v->vm->xen.lock);
+	rc = target->xen.initialised ? -XEN_EEXIST : 0;
+	pthread_mutex_unlock(&v->vm->xen.lock);
+	if (rc)
+		return rc;
+	c = malloc(sizeof(*c));
+	if (!c)
+		return -XEN_ENOMEM;
+	rc = -XEN_EFAULT;
+	if (hc_read(v, arg, c, sizeof(*c)))
+		goto out;
+	rc = -XEN_EINVAL;
+	if (!(c->flags & VGCF_in_kernel) || c->ldt_ents ||
+	    !canonical(c->user_regs.rip) || !canonical(c->user_regs.rsp) ||
+	    !canonical(c->kernel_sp) || !canonical(c->event_callback_eip) ||
+	    !canonical(c->failsafe_callback_eip) ||
+	    !canonical(c->syscall_callback_eip) || !canonical(c->fs_base) ||
+	    !canonical(c->gs_base_kernel) || !canonical(c->gs_base_user))
+		goto out;
+	for (unsigned i = 0; i < 256; i++)
+		if (!canonical(c->trap_ctxt[i].address))
+			goto out;
+	l4 = c->ctrlreg[3] >> PAGE_SHIFT;
+	ul4 = c->ctrlreg[1] >> PAGE_SHIFT;
+	rc = xen_set_gdt(target, c->gdt_frames, (unsigned)c->gdt_ents);
+	if (rc)
+		goto out;
+	rc = pagetype_new_baseptr(target, l4, false);
+	if (rc)
+		goto out;
+	if (ul4) {
+		rc = pagetype_new_baseptr(target, ul4, true);
+		if (rc)
+			goto out;
+	}
+	memset(target->xen.traps, 0, sizeof(target->xen.traps));
+	for (unsigned i = 0; i < 256; i++) {
+		const struct trap_info *t = &c->trap_ctxt[i];
+
+		if (t->address)
+			target->xen.traps[t->vector] = *t;
+	}
+	memset(r, 0, sizeof(*r));
+	r->rax = c->user_regs.rax; r->rbx = c->user_regs.rbx;
+	r->rcx = c->user_regs.rcx; r->rdx = c->user_regs.rdx;
+	r->rsi = c->user_regs.rsi; r->rdi = c->user_regs.rdi;
+	r->rbp = c->user_regs.rbp; r->rsp = c->user_regs.rsp;
+	r->r8 = c->user_regs.r8; r->r9 = c->user_regs.r9;
+	r->r10 = c->user_regs.r10; r->r11 = c->user_regs.r11;
+	r->r12 = c->user_regs.r12; r->r13 = c->user_regs.r13;
+	r->r14 = c->user_regs.r14; r->r15 = c->user_regs.r15;
+	r->rip = c->user_regs.rip;
+	r->rflags = (c->user_regs.rflags & 0xcd5) | RFLAGS_IF | RFLAGS_RESERVED1;
+	r->cs = FLAT_KERNEL_CS;
+	r->ss = FLAT_KERNEL_SS;
+	r->fs_base = c->fs_base;
+	r->gs_base = c->gs_base_kernel;
+	target->xen.gs_base_user = c->gs_base_user;
+	target->xen.kernel_mode = true;
+	target->xen.kernel_ss = c->kernel_ss | 3;
+	target->xen.kernel_sp = c->kernel_sp;
+	target->xen.event_callback = c->event_callback_eip;
+	target->xen.failsafe_callback = c->failsafe_callback_eip;
+	target->xen.syscall_callback = c->syscall_callback_eip;
+	target->xen.syscall_masks_events =
+		c->flags & VGCF_syscall_disables_events;
+	target->xen.iopl = v->xen.iopl; /* Linux sets it again anyway */
+	xen_time_update_vcpu(target);
+	pthread_mutex_lock(&v->vm->xen.lock);
+	target->xen.initialised = true;
+	pthread_mutex_unlock(&v->vm->xen.lock);
+	rc = 0;
+out:
+	free(c);
+	return rc;
+}
+
+static long vcpu_set_up(struct vcpu *target, bool up)
+{
+	struct vm *vm = target->vm;
+	long rc = 0;
+
+	pthread_mutex_lock(&vm->xen.lock);
+	if (up && !target->xen.initialised)
+		rc = -XEN_EINVAL;
+	else
+		target->xen.down = !up;
+	pthread_cond_broadcast(&vm->xen.wake);
+	pthread_mutex_unlock(&vm->xen.lock);
+	return rc;
+}
+
+static long vcpu_is_up(struct vcpu *target)
+{
+	struct vm *vm = target->vm;
+	bool up;
+
+	pthread_mutex_lock(&vm->xen.lock);
+	up = !target->xen.down;
+	pthread_mutex_unlock(&vm->xen.lock);
+	return up;
+}
+
 long hc_vcpu_op(struct vcpu *v, const struct hc_args *a)
 {
 	struct vm *vm = v->vm;
@@ -151,7 +276,7 @@ long hc_vcpu_op(struct vcpu *v, const struct hc_args *a)
 	case VCPUOP_set_periodic_timer:
 		return -XEN_ENOSYS;
 	case VCPUOP_is_up:
-		return 1;
+		return vcpu_is_up(target);
 	case VCPUOP_get_runstate_info:
 		return get_runstate(v, target, arg);
 	case VCPUOP_register_runstate_memory_area:
@@ -159,9 +284,12 @@ long hc_vcpu_op(struct vcpu *v, const struct hc_args *a)
 	case VCPUOP_get_physid:
 		return -XEN_EINVAL;
 	case VCPUOP_initialise:
+		return vcpu_initialise(v, target, arg);
 	case VCPUOP_up:
+		return vcpu_set_up(target, true);
 	case VCPUOP_down:
-		return target == v ? -XEN_EINVAL : -XEN_ENOSYS;
+		/* The vCPU stops at its next exit (core/vcpu.c) until up. */
+		return vcpu_set_up(target, false);
 	default:
 		return -XEN_ENOSYS;
 	}

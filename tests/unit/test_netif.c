@@ -330,8 +330,13 @@ static void test_rx_ring(void **state)
 	rx_post(f, 34, 4);
 	rx_post(f, 35, 5);
 	assert_int_equal(netif_rx_put(f->q, frame, sizeof(frame), &notify), -EMSGSIZE);
-	/* With feature-sg: two slots, more_data on the first. */
+	/* With feature-sg: two slots, more_data on the first; with one
+	 * buffer posted the event asks for the second. */
 	f->q->features |= NETIF_F_RX_SG;
+	f->rx->req_prod--;
+	assert_int_equal(netif_rx_put(f->q, frame, sizeof(frame), &notify), -EAGAIN);
+	assert_int_equal(f->rx->req_event, f->q->rx_req_cons + 2);
+	f->rx->req_prod++;
 	assert_int_equal(netif_rx_put(f->q, frame, sizeof(frame), &notify), 0);
 	assert_int_equal(f->rx->ring[1].rsp.status, 4096);
 	assert_int_equal(f->rx->ring[1].rsp.flags, NETRXF_more_data);
@@ -390,6 +395,92 @@ static void test_csum_fill(void **state)
 	f[14 + 9] = 17;
 	f[14 + 3] = 200; /* total length beyond the frame */
 	assert_int_equal(netif_csum_fill(f, sizeof(f)), -EINVAL);
+}
+
+/* ---- GSO ---- */
+
+struct segs {
+	unsigned n;
+	size_t len[8];
+	uint8_t frame[8][1200];
+};
+
+static void seg_deliver(void *opaque, const uint8_t *frame, size_t len)
+{
+	struct segs *s = opaque;
+
+	if (s->n < 8 && len <= sizeof(s->frame[0])) {
+		s->len[s->n] = len;
+		memcpy(s->frame[s->n], frame, len);
+	}
+	s->n++;
+}
+
+/* An Ethernet/IPv4/TCP frame with payload bytes i % 251, flags given. */
+static size_t tcp_frame(uint8_t *f, size_t payload, uint8_t flags)
+{
+	size_t len = 14 + 20 + 20 + payload;
+
+	memset(f, 0, len);
+	f[12] = 0x08;
+	f[14] = 0x45;
+	f[14 + 2] = (uint8_t)((len - 14) >> 8);
+	f[14 + 3] = (uint8_t)(len - 14);
+	f[14 + 4] = 0x12, f[14 + 5] = 0x34; /* id */
+	f[14 + 8] = 64;
+	f[14 + 9] = 6;
+	memcpy(&f[14 + 12], "\x0a\x00\x02\x0f\x0a\x00\x02\x02", 8);
+	f[34 + 4] = 0x10; /* seq 0x10000000 */
+	f[34 + 12] = 5 << 4;
+	f[34 + 13] = flags;
+	for (size_t i = 0; i < payload; i++)
+		f[54 + i] = (uint8_t)(i % 251);
+	return len;
+}
+
+static void test_gso_segment(void **state)
+{
+	static uint8_t f[4000], seg[NETIF_GSO_SEG_MAX];
+	struct segs *s = calloc(1, sizeof(*s));
+	size_t len = tcp_frame(f, 2500, 0x80 | 0x08 | 0x01 | 0x10); /* CWR PSH FIN ACK */
+
+	assert_int_equal(netif_gso_segment(f, len, 1000, seg, seg_deliver, s), 3);
+	assert_int_equal(s->n, 3);
+	for (unsigned i = 0; i < 3; i++) {
+		const uint8_t *g = s->frame[i];
+		size_t pl = i < 2 ? 1000 : 500;
+		uint32_t seq = (uint32_t)g[38] << 24 | (uint32_t)g[39] << 16 |
+			       (uint32_t)g[40] << 8 | g[41];
+		uint32_t ps;
+
+		assert_int_equal(s->len[i], 54 + pl);
+		assert_int_equal((g[16] << 8 | g[17]), 40 + pl);       /* IP length */
+		assert_int_equal((g[18] << 8 | g[19]), 0x1234 + i);    /* IP id */
+		assert_int_equal(sum16(&g[14], 20, 0), 0xffff);        /* IP checksum */
+		assert_int_equal(seq, 0x10000000u + i * 1000);
+		assert_int_equal(!!(g[47] & 0x80), i == 0);            /* CWR first */
+		assert_int_equal(!!(g[47] & 0x09), i == 2);            /* PSH/FIN last */
+		assert_true(g[47] & 0x10);                             /* ACK all */
+		ps = sum16(&g[26], 8, 0) + 6 + (uint32_t)(20 + pl);
+		assert_int_equal(sum16(&g[34], 20 + pl, ps), 0xffff);  /* TCP checksum */
+		assert_memory_equal(&g[54], &f[54 + i * 1000], pl);
+	}
+	/* Refused: mss 0, too many segments, segment too big, not TCP,
+	 * truncated header. */
+	s->n = 0;
+	assert_int_equal(netif_gso_segment(f, len, 0, seg, seg_deliver, s), -EINVAL);
+	assert_int_equal(netif_gso_segment(f, len, 2, seg, seg_deliver, s), -EINVAL);
+	assert_int_equal(netif_gso_segment(f, len, NETIF_GSO_SEG_MAX, seg, seg_deliver, s),
+			 -EINVAL);
+	f[14 + 9] = 17;
+	assert_int_equal(netif_gso_segment(f, len, 1000, seg, seg_deliver, s), -EINVAL);
+	f[14 + 9] = 6;
+	assert_int_equal(netif_gso_segment(f, 50, 1000, seg, seg_deliver, s), -EINVAL);
+	f[34 + 12] = 15 << 4; /* TCP header beyond the packet? no: 60 bytes fit */
+	f[14 + 2] = 0, f[14 + 3] = 50;
+	assert_int_equal(netif_gso_segment(f, len, 1000, seg, seg_deliver, s), -EINVAL);
+	assert_int_equal(s->n, 0);
+	free(s);
 }
 
 /* ---- --net ---- */
@@ -472,6 +563,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_tx_partial_packet_fatal, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rx_ring, setup, teardown),
 		cmocka_unit_test(test_csum_fill),
+		cmocka_unit_test(test_gso_segment),
 		cmocka_unit_test(test_net_parse_table),
 		cmocka_unit_test(test_net_parse_fields),
 	};

@@ -1077,6 +1077,7 @@ static int kvm_pt_write(struct vcpu *v, uint64_t gpa, uint64_t val)
 {
 	struct kvm_vcpu *c = v->backend_state;
 	uint64_t *p;
+	int rc;
 
 	if (gpa & 7)
 		return -EINVAL;
@@ -1089,7 +1090,14 @@ static int kvm_pt_write(struct vcpu *v, uint64_t gpa, uint64_t val)
 	 * before the first run, where no trampoline entry is possible. */
 	if (c->where == WHERE_FRESH)
 		return 0;
-	return kvm_queue(v, KVM_DIRECT_VA + gpa, val);
+	rc = kvm_queue(v, KVM_DIRECT_VA + gpa, val);
+	/* With several vCPUs a queued store must not be replayed after
+	 * another vCPU has stored a newer value in the same entry: the
+	 * caller holds the page-type lock, so storing now keeps the stores
+	 * in the order the memory writes were made. */
+	if (rc == 0 && v->vm->nr_vcpus > 1)
+		rc = kvm_drain(v);
+	return rc;
 }
 
 static int kvm_set_baseptr(struct vcpu *v, uint64_t l4_mfn)

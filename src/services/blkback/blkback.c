@@ -188,23 +188,11 @@ static void set_be_state(struct blk_dev *d, int state)
 /* Binds the frontend's unbound port (remote domain 0) to this device. */
 static int bind_port(struct blk_dev *d, uint64_t port)
 {
-	struct vm *vm = d->vm;
-	struct evtchn *ch;
-	int rc = 0;
+	int rc;
 
 	if (port == 0 || port >= XEN_NR_EVTCHN)
 		return -EINVAL;
-	pthread_mutex_lock(&vm->xen.lock);
-	ch = &vm->xen.evtchn[port];
-	if (ch->state != EVTCHN_UNBOUND || ch->remote_dom != BLKBACK_DOM) {
-		rc = -EINVAL;
-	} else {
-		ch->state = EVTCHN_INTERDOMAIN;
-		ch->remote_port = 0;
-		ch->on_send = on_send;
-		ch->opaque = d;
-	}
-	pthread_mutex_unlock(&vm->xen.lock);
+	rc = evtchn_bind_backend(d->vm, (evtchn_port_t)port, on_send, d);
 	if (rc == 0)
 		d->port = (evtchn_port_t)port;
 	return rc;
@@ -214,20 +202,9 @@ static int bind_port(struct blk_dev *d, uint64_t port)
  * the port is still ours (the guest may have closed and reused it). */
 static void unbind_port(struct blk_dev *d)
 {
-	struct vm *vm = d->vm;
-	struct evtchn *ch;
-
 	if (!d->port)
 		return;
-	pthread_mutex_lock(&vm->xen.lock);
-	ch = &vm->xen.evtchn[d->port];
-	if (ch->state == EVTCHN_INTERDOMAIN && ch->on_send == on_send &&
-	    ch->opaque == d) {
-		ch->state = EVTCHN_UNBOUND;
-		ch->on_send = NULL;
-		ch->opaque = NULL;
-	}
-	pthread_mutex_unlock(&vm->xen.lock);
+	evtchn_unbind_backend(d->vm, d->port, on_send, d);
 	d->port = 0;
 }
 

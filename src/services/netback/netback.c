@@ -305,7 +305,7 @@ static void nic_disconnect(struct nic *n)
 static int nic_connect(struct nic *n)
 {
 	unsigned long tx_ref, rx_ref, p_tx, p_rx, v;
-	unsigned features = 0;
+	unsigned features = NETIF_F_GSO_TCPV4; /* what we advertised */
 	struct xenstore *xs = n->xs;
 	const char *fe = n->fe_path;
 
@@ -427,7 +427,7 @@ static int nic_xs_setup(struct xenstore *xs, void *opaque)
 		{ "feature-rx-flip", "0" },
 		{ "feature-split-event-channels", "1" },
 		{ "feature-ipv6-csum-offload", "1" },
-		{ "feature-gso-tcpv4", "0" },
+		{ "feature-gso-tcpv4", "1" }, /* segmented in software */
 		{ "feature-gso-tcpv6", "0" },
 		{ "feature-multicast-control", "0" },
 		{ "type", "vif" },

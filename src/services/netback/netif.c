@@ -209,6 +209,71 @@ int netif_csum_fill(uint8_t *f, size_t len)
 	return 0;
 }
 
+int netif_gso_segment(const uint8_t *f, size_t len, unsigned mss,
+		      uint8_t *seg, netif_deliver_fn deliver, void *opaque)
+{
+	size_t l3 = NETIF_ETH_HLEN, ihl, thl, tot, hdr, payload, off;
+	uint32_t seq0;
+	uint16_t id0;
+	unsigned n = 0;
+
+	if (len < l3 + 40 || f[12] != 0x08 || f[13] != 0x00 || (f[l3] >> 4) != 4)
+		return -EINVAL;
+	ihl = (size_t)(f[l3] & 0xf) * 4;
+	tot = (size_t)(f[l3 + 2] << 8 | f[l3 + 3]);
+	if (ihl < 20 || f[l3 + 9] != 6 || (f[l3 + 6] & 0x3f) || f[l3 + 7])
+		return -EINVAL;
+	/* Linux puts the whole length in tot_len; accept 0 as "to the end". */
+	if (tot == 0)
+		tot = len - l3;
+	if (l3 + tot > len || tot < ihl + 20)
+		return -EINVAL;
+	thl = (size_t)(f[l3 + ihl + 12] >> 4) * 4;
+	hdr = l3 + ihl + thl;
+	if (thl < 20 || hdr > l3 + tot)
+		return -EINVAL;
+	payload = l3 + tot - hdr;
+	if (mss == 0 || hdr + mss > NETIF_GSO_SEG_MAX ||
+	    (payload + mss - 1) / mss > NETIF_GSO_MAX_SEGS)
+		return -EINVAL;
+	seq0 = (uint32_t)f[l3 + ihl + 4] << 24 | (uint32_t)f[l3 + ihl + 5] << 16 |
+	       (uint32_t)f[l3 + ihl + 6] << 8 | f[l3 + ihl + 7];
+	id0 = (uint16_t)(f[l3 + 4] << 8 | f[l3 + 5]);
+	off = 0;
+	do {
+		size_t sl = payload - off < mss ? payload - off : mss;
+		size_t iplen = ihl + thl + sl;
+		uint32_t seq = seq0 + (uint32_t)off;
+		uint16_t id = (uint16_t)(id0 + n);
+		uint8_t *tcp = seg + l3 + ihl;
+		uint32_t sum = 0;
+
+		memcpy(seg, f, hdr);
+		memcpy(seg + hdr, f + hdr + off, sl);
+		seg[l3 + 2] = (uint8_t)(iplen >> 8);
+		seg[l3 + 3] = (uint8_t)iplen;
+		seg[l3 + 4] = (uint8_t)(id >> 8);
+		seg[l3 + 5] = (uint8_t)id;
+		seg[l3 + 10] = seg[l3 + 11] = 0;
+		sum = csum_fold(csum_add(0, seg + l3, ihl));
+		seg[l3 + 10] = (uint8_t)(sum >> 8);
+		seg[l3 + 11] = (uint8_t)sum;
+		tcp[4] = (uint8_t)(seq >> 24);
+		tcp[5] = (uint8_t)(seq >> 16);
+		tcp[6] = (uint8_t)(seq >> 8);
+		tcp[7] = (uint8_t)seq;
+		if (off + sl < payload)
+			tcp[13] &= (uint8_t)~0x09; /* FIN, PSH: last segment only */
+		if (n > 0)
+			tcp[13] &= (uint8_t)~0x80; /* CWR: first segment only */
+		netif_csum_fill(seg, hdr + sl);
+		deliver(opaque, seg, hdr + sl);
+		n++;
+		off += sl;
+	} while (off < payload);
+	return (int)n;
+}
+
 void netif_queue_init(struct netif_queue *q, struct netif_tx_sring *tx,
 		      struct netif_rx_sring *rx, unsigned features,
 		      netif_copy_fn copy, void *copy_opaque)
@@ -335,12 +400,18 @@ bool netif_tx_process(struct netif_queue *q, unsigned budget,
 			break;
 		}
 		q->tx_req_cons += pkt.nr_slots;
-		if (pkt.verdict == NETIF_TX_OK && tx_gather(q, &pkt) == 0) {
-			if (pkt.flags & NETTXF_csum_blank)
-				netif_csum_fill(q->pkt, pkt.len);
+		if (pkt.verdict == NETIF_TX_OK && tx_gather(q, &pkt) == 0 &&
+		    (pkt.gso_type == XEN_NETIF_GSO_TYPE_NONE ||
+		     (pkt.gso_type == XEN_NETIF_GSO_TYPE_TCPV4 &&
+		      netif_gso_segment(q->pkt, pkt.len, pkt.gso_size, q->seg,
+					deliver, opaque) > 0))) {
+			if (pkt.gso_type == XEN_NETIF_GSO_TYPE_NONE) {
+				if (pkt.flags & NETTXF_csum_blank)
+					netif_csum_fill(q->pkt, pkt.len);
+				deliver(opaque, q->pkt, pkt.len);
+			}
 			q->stats.tx_packets++;
 			q->stats.tx_bytes += pkt.len;
-			deliver(opaque, q->pkt, pkt.len);
 		} else {
 			pkt.verdict = NETIF_TX_DROP;
 			q->stats.tx_errors++;
@@ -369,7 +440,7 @@ static int rx_pending(struct netif_queue *q)
 	return (int)n;
 }
 
-static unsigned rx_slots_needed(const struct netif_queue *q, size_t len)
+static unsigned rx_slots_needed(size_t len)
 {
 	return (unsigned)((len + NETIF_PAGE_SIZE - 1) / NETIF_PAGE_SIZE);
 }
@@ -401,7 +472,7 @@ int netif_rx_put(struct netif_queue *q, const uint8_t *frame, size_t len,
 
 	if (q->broken)
 		return -EPIPE;
-	need = rx_slots_needed(q, len);
+	need = rx_slots_needed(len);
 	if (len == 0 || len > NETIF_MAX_PKT ||
 	    (need > 1 && !(q->features & NETIF_F_RX_SG))) {
 		q->stats.rx_dropped++;
@@ -409,9 +480,14 @@ int netif_rx_put(struct netif_queue *q, const uint8_t *frame, size_t len,
 	}
 	avail = rx_pending(q);
 	if (avail >= 0 && (unsigned)avail < need) {
-		if (!netif_rx_ready(q) || (unsigned)rx_pending(q) < need)
-			return q->broken ? -EPIPE : -EAGAIN;
+		/* Ask for an event once enough buffers are posted, then look
+		 * once more (the guest may have posted meanwhile). */
+		__atomic_store_n(&q->rx->req_event, q->rx_req_cons + need,
+				 __ATOMIC_RELEASE);
+		__atomic_thread_fence(__ATOMIC_SEQ_CST);
 		avail = rx_pending(q);
+		if (avail >= 0 && (unsigned)avail < need)
+			return -EAGAIN;
 	}
 	if (avail < 0)
 		return -EPIPE;

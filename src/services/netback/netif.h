@@ -87,6 +87,25 @@ void netif_tx_parse(const union netif_tx_slot *slots, unsigned avail,
  */
 int netif_csum_fill(uint8_t *frame, size_t len);
 
+typedef void (*netif_deliver_fn)(void *opaque, const uint8_t *frame,
+				 size_t len);
+
+/* Largest segment netif_gso_segment builds, and most segments per packet. */
+#define NETIF_GSO_SEG_MAX 9216
+#define NETIF_GSO_MAX_SEGS 1024
+
+/*
+ * Software TCP segmentation (GSO) of an Ethernet/IPv4/TCP frame from a
+ * frontend that used XEN_NETIF_GSO_TYPE_TCPV4: cuts the payload into mss
+ * bytes per segment with IP length/id/checksum, TCP sequence, flags (FIN
+ * and PSH on the last only, CWR on the first only) and checksum fixed, and
+ * hands each to deliver().  seg is scratch of NETIF_GSO_SEG_MAX bytes.
+ * Returns the segment count, or -EINVAL (nothing delivered) for a frame
+ * that is not such a packet or an mss that does not fit the bounds.  Pure.
+ */
+int netif_gso_segment(const uint8_t *frame, size_t len, unsigned mss,
+		      uint8_t *seg, netif_deliver_fn deliver, void *opaque);
+
 /* Copies len bytes between buf and the guest page granted as gref, at
  * offset off (to_guest: buf -> page).  0 or -errno for a bad grant. */
 typedef int (*netif_copy_fn)(void *opaque, grant_ref_t gref, unsigned off,
@@ -111,6 +130,7 @@ struct netif_queue {
 	const char *broken_why;
 	struct netif_stats stats;
 	uint8_t pkt[NETIF_MAX_PKT + 1]; /* tx assembly buffer */
+	uint8_t seg[NETIF_GSO_SEG_MAX];  /* GSO segment buffer */
 };
 
 /* Sets up q on two ring pages the frontend initialised (SHARED_RING_INIT):
@@ -118,9 +138,6 @@ struct netif_queue {
 void netif_queue_init(struct netif_queue *q, struct netif_tx_sring *tx,
 		      struct netif_rx_sring *rx, unsigned features,
 		      netif_copy_fn copy, void *copy_opaque);
-
-typedef void (*netif_deliver_fn)(void *opaque, const uint8_t *frame,
-				 size_t len);
 
 /*
  * Serves up to budget transmitted packets: good ones are handed to
