@@ -11,6 +11,7 @@
 #include "core/log.h"
 #include "core/vm.h"
 #include "xen/cpuid.h"
+#include "xen/pagetype.h"
 
 #define MSR_EFER 0xc0000080u
 #define MSR_FS_BASE 0xc0000100u
@@ -94,7 +95,12 @@ static int write_hypercall_page(struct vcpu *v, uint64_t val)
 	page = gmem_ptr(&v->vm->mem, gpa, PAGE_SIZE);
 	if (!page)
 		return -EPERM;
+	/* Like any write by Xen on the guest's behalf: never into a frame
+	 * that is a page table (or descriptor table). */
+	if (pagetype_get_page(v->vm, gpa >> PAGE_SHIFT, true))
+		return -EPERM;
 	v->vm->backend->fill_hypercall_page(v->vm, page);
+	pagetype_put_page(v->vm, gpa >> PAGE_SHIFT, true);
 	return 0;
 }
 

@@ -141,5 +141,6 @@ static void assert_all_released(void)
 static void boot(void)
 {
 	assert_int_equal(pagetype_pin_boot_tables(&F->v, L4F), 0);
+}
 
 #endif

@@ -17,7 +17,6 @@
 #include "xen/pagetype.h"
 
 #include "pt_fixture.h"
-}
 
 
 #define BUF 50 /* guest buffer frame */

@@ -17,7 +17,6 @@
 #include "xen/pagetype.h"
 
 #include "pt_fixture.h"
-}
 
 static void test_boot_tables(void **state)
 {

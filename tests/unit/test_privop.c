@@ -9,6 +9,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <errno.h>
 
 #include <cmocka.h>
 
@@ -97,6 +98,22 @@ static void test_msr_rules(void **state)
 		}
 		testvm_free(vm);
 	}
+}
+
+static void test_hypercall_page_msr(void **state)
+{
+	struct vm *vm = testvm_new();
+	struct vcpu *v = vm->vcpus[0];
+
+	(void)state;
+	assert_int_equal(xen_msr_write(v, 0x40000000, (uint64_t)DATA_PFN << 12), 0);
+	assert_int_equal(testvm_frame(vm, DATA_PFN)[0], 0xccccccccccccccccull);
+	/* Negative rows: low bits set (one page only), outside RAM.  (A
+	 * page-table frame is refused through pagetype_get_page.) */
+	assert_int_equal(xen_msr_write(v, 0x40000000, 1ull << 12 | 1), -EPERM);
+	assert_int_equal(xen_msr_write(v, 0x40000000, vm->mem.nr_frames << 12),
+			 -EPERM);
+	testvm_free(vm);
 }
 
 static void test_forced_cpuid(void **state)
@@ -277,6 +294,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_msr_rules),
+		cmocka_unit_test(test_hypercall_page_msr),
 		cmocka_unit_test(test_forced_cpuid),
 		cmocka_unit_test(test_io_and_iopl),
 		cmocka_unit_test(test_cr_dr),

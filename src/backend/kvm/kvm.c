@@ -115,6 +115,7 @@ struct kvm_vcpu {
 	uint64_t *batch;        /* the batch page, host mapping */
 	uint64_t *stack;        /* the stack page, host mapping */
 	unsigned nr_batch;
+	atomic_bool remote_flush; /* another vCPU asked for a TLB flush */
 	atomic_bool in_run;
 	pthread_t thread;
 };
@@ -982,14 +983,26 @@ static int kvm_run_once(struct vcpu *v, struct vexit *exit, bool *again,
 	}
 }
 
+/* The vCPU this thread runs (each vCPU has its own thread). */
+static __thread struct vcpu *kvm_self;
+
+static int kvm_queue(struct vcpu *v, uint64_t op, uint64_t val);
+
 static int kvm_vcpu_run(struct vcpu *v, struct vexit *exit)
 {
 	struct kvm_vcpu *c = v->backend_state;
 	bool again, stopped = false;
 	int rc;
 
+	kvm_self = v;
 	c->thread = pthread_self();
 	atomic_store(&c->in_run, true);
+	/* A flush another vCPU asked for: a CR3 reload before guest code. */
+	if (atomic_exchange(&c->remote_flush, false) && c->where != WHERE_FRESH) {
+		rc = kvm_queue(v, BATCH_OP_CR3, c->cr3);
+		if (rc < 0)
+			goto out;
+	}
 	rc = kvm_prepare(v, false);
 	if (rc < 0)
 		goto out;
@@ -1120,6 +1133,14 @@ static int kvm_flush_tlb(struct vcpu *v, uint64_t va, bool all)
 
 	if (c->where == WHERE_FRESH)
 		return 0;
+	/* Another vCPU's batch belongs to its thread: flag it (a full
+	 * flush) and make it stop, so it reloads CR3 before it runs guest
+	 * code again. */
+	if (kvm_self != v) {
+		atomic_store(&c->remote_flush, true);
+		kvm_vcpu_kick(v);
+		return 0;
+	}
 	if (all)
 		return kvm_queue(v, BATCH_OP_CR3, c->cr3);
 	return kvm_queue(v, (va & ~7ull) | BATCH_OP_INVLPG, 0);
