@@ -23,7 +23,6 @@
 # (markdown) goes to stdout and to build/bench/linux-boot.md.
 set -u
 cd "$(dirname "$0")/../.." || exit 1
-ROOT=$PWD
 
 RUNS=10
 FLAVOUR=cloud-amd64
@@ -63,7 +62,8 @@ boot_once() {
 	local file=$1 t0 line pid
 	shift
 	: >"$file"
-	T_INIT= T_ERR=
+	T_INIT=""
+	T_ERR=""
 	t0=$EPOCHREALTIME
 	while IFS= read -r line; do
 		if [ -z "$T_INIT" ] && [[ $line == *"pvisor-init: started"* ]]; then
