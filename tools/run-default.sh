@@ -28,7 +28,22 @@ if ! initrd=$(tools/mkinitramfs.sh --kernel-dir "$kdir" 2>>"$log" | tail -n 1) |
 	echo "run: building the initramfs failed (see $log); booting pvsh instead" >&2
 	pvsh "$@"
 fi
-echo "run: Debian $(basename "$(readlink -f "$kdir")") with $initrd" \
-	"(PVISOR_GUEST=pvsh make run for pvsh)" >&2
+# The root disk: an ext4 image of a busybox system (tools/mkrootfs.sh),
+# copied once to build/linux/root.img so that what the user writes persists.
+disk=build/linux/root.img
+if rootfs=$(tools/mkrootfs.sh --kernel-dir "$kdir" 2>>"$log" | tail -n 1) &&
+	[ -s "$rootfs" ]; then
+	[ -s "$disk" ] || cp --sparse=always "$rootfs" "$disk"
+fi
+if [ -s "$disk" ]; then
+	echo "run: Debian $(basename "$(readlink -f "$kdir")"), root disk $disk on xvda," \
+		"user-mode network (PVISOR_GUEST=pvsh make run for pvsh)" >&2
+	exec ./build/pvisor run --kernel "$kdir/vmlinuz" --initrd "$initrd" \
+		--mem "${PVISOR_MEM:-512M}" \
+		--cmdline "console=hvc0 root=/dev/xvda pvisor.net=dhcp" \
+		--disk "$disk" --net user "$@"
+fi
+echo "run: Debian $(basename "$(readlink -f "$kdir")") with $initrd, no root disk" \
+	"(see $log; PVISOR_GUEST=pvsh make run for pvsh)" >&2
 exec ./build/pvisor run --kernel "$kdir/vmlinuz" --initrd "$initrd" \
 	--mem "${PVISOR_MEM:-512M}" --cmdline "console=hvc0" "$@"

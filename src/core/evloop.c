@@ -77,7 +77,11 @@ static int64_t run_timers(struct vm *vm)
 			next = deadline;
 		}
 	}
-	return next ? next + vm->xen.boot_ns : 0;
+	if (!next)
+		return 0;
+	/* Host time, saturated: a guest may set its timer at the end of time. */
+	return next > INT64_MAX - vm->xen.boot_ns ? INT64_MAX
+						  : next + vm->xen.boot_ns;
 }
 
 /* The time left until deadline_ns for ppoll(), or NULL to wait forever. */

@@ -39,7 +39,11 @@ static void block_until(struct vcpu *v, bool (*pred)(struct vcpu *, void *),
 	while (!vm_stopped(vm) && !pred(v, ctx)) {
 		if (deadline_ns) {
 			int64_t now = xen_system_time_ns(vm);
-			int64_t abs_ns = vm->xen.boot_ns + deadline_ns;
+			/* Host time of the deadline, saturated: a guest may
+			 * name the end of time. */
+			int64_t abs_ns = deadline_ns > INT64_MAX - vm->xen.boot_ns
+						 ? INT64_MAX
+						 : vm->xen.boot_ns + deadline_ns;
 			struct timespec ts = {
 				.tv_sec = abs_ns / 1000000000,
 				.tv_nsec = abs_ns % 1000000000,

@@ -36,6 +36,11 @@ static long register_vcpu_info(struct vcpu *v, struct vcpu *target, uint64_t arg
 	new = gmem_ptr(&v->vm->mem, gpa, sizeof(*new));
 	if (!new)
 		return -XEN_EINVAL;
+	/* pvisor writes the area from the host side from now on: like Xen,
+	 * hold a writable type reference for the domain's life, so it is not
+	 * a page table now and cannot become one. */
+	if (pagetype_get_page(v->vm, info.mfn, true))
+		return -XEN_EINVAL;
 	if (old)
 		memcpy(new, old, sizeof(*new));
 	/* Xen sets every selector bit so that nothing pending is lost. */

@@ -41,6 +41,7 @@
 /* Trampoline routine bytes (kvm_tramp.S). */
 extern const uint8_t kvm_tramp_start[], kvm_tramp_end[];
 extern const uint8_t kvm_tramp_routine[], kvm_tramp_iretq[];
+extern const uint8_t kvm_tramp_store1[];
 
 #define KVM_SIG_KICK (SIGRTMIN + 5)
 
@@ -154,6 +155,23 @@ static int kvm_get_sregs(struct kvm_vcpu *c)
 		return 0;
 	}
 	return ioctl(c->fd, KVM_GET_SREGS, &c->sregs) < 0 ? -errno : 0;
+}
+
+/*
+ * Writes c->sregs to the vCPU: through kvm_run (applied by the next KVM_RUN)
+ * when sync regs work, else KVM_SET_SREGS.  The interrupt bitmap is cleared:
+ * pvisor never injects interrupts through KVM, and a stale bit would queue
+ * one.
+ */
+static int kvm_set_sregs(struct kvm_vcpu *c)
+{
+	memset(c->sregs.interrupt_bitmap, 0, sizeof(c->sregs.interrupt_bitmap));
+	if (c->sync_regs) {
+		c->run->s.regs.sregs = c->sregs;
+		c->run->kvm_dirty_regs |= KVM_SYNC_X86_SREGS;
+		return 0;
+	}
+	return ioctl(c->fd, KVM_SET_SREGS, &c->sregs) < 0 ? -errno : 0;
 }
 
 static void kvm_kick_handler(int sig)
@@ -302,6 +320,21 @@ static void kvm_build_priv(struct vm *vm, struct kvm_vm *k, unsigned nr_dl2)
 	l3[0] = (k->priv_gpa + KVM_PG_L2_USER * PAGE_SIZE) | PTE_P | PTE_RW | PTE_US | PTE_A;
 	l2[0] = (k->priv_gpa + KVM_PG_L1_USER * PAGE_SIZE) | PTE_P | PTE_RW | PTE_US | PTE_A;
 	l1[0] = k->mmio_gpa | PTE_P | PTE_RW | PTE_US | PTE_A | PTE_D | PTE_NX;
+	/* The syscall stub: user, read-only, executable.  kvm-pvm enters
+	 * LSTAR without raising the privilege level; storing to the doorbell
+	 * from there exits at once (no #PF, no emulated IDT delivery). */
+	l1[1] = (k->priv_gpa + KVM_PG_UCODE * PAGE_SIZE) | PTE_P | PTE_US | PTE_A;
+	{
+		uint8_t *u = p + KVM_PG_UCODE * PAGE_SIZE;
+		uint64_t db = KVM_USER_VA + KVM_SYSCALL_DB_OFF;
+
+		memset(u, 0xcc, PAGE_SIZE);
+		u[0] = 0x48; /* movabs %rax, moffs64 */
+		u[1] = 0xa3;
+		memcpy(u + 2, &db, 8);
+		u[10] = 0x0f; /* ud2: pvisor always moves rip on */
+		u[11] = 0x0b;
+	}
 
 	/* The M2P: user-readable, read-only, not executable; pvisor keeps it
 	 * (host writes to these data pages are seen at once). */
@@ -519,8 +552,8 @@ static int kvm_vcpu_init(struct vcpu *v)
 		.e = {
 			{ .index = MSR_STAR, .data = (uint64_t)FLAT_RING3_CS32 << 48 |
 						     (uint64_t)KVM_SEL_CS0 << 32 },
-			{ .index = MSR_LSTAR, .data = priv_va(KVM_PG_CODE) + KVM_CODE_LSTAR },
-			{ .index = MSR_CSTAR, .data = priv_va(KVM_PG_CODE) + KVM_CODE_LSTAR },
+			{ .index = MSR_LSTAR, .data = KVM_USER_CODE_VA },
+			{ .index = MSR_CSTAR, .data = KVM_USER_CODE_VA },
 			{ .index = MSR_SFMASK, .data = RFLAGS_SYSCALL_MASK },
 			{ .index = MSR_IA32_TSC },
 		},
@@ -721,6 +754,7 @@ static int kvm_enter_return(struct vcpu *v, bool stop)
 	struct kvm_regs kr;
 	uint64_t *frame = c->stack + KVM_FRAME_OFF / 8;
 	const struct regs *r = &v->regs;
+	int rc;
 
 	frame[0] = r->rip;
 	frame[1] = FLAT_RING3_CS64;
@@ -730,7 +764,16 @@ static int kvm_enter_return(struct vcpu *v, bool stop)
 	c->stack[0] = stop;
 	regs_to_kvm(&kr, r);
 	kr.rflags = RFLAGS_RESERVED1;
-	if (c->nr_batch > 0 || stop) {
+	if (c->nr_batch == 1 && !stop && !(c->batch[BATCH_HDR / 8] & 3)) {
+		/* One store: the short routine pops rdi, rax. */
+		frame[-2] = r->rdi;
+		frame[-1] = r->rax;
+		kr.rsp = frame_va(v->id) - 16;
+		kr.rip = code_va(kvm_tramp_store1);
+		kr.rdi = c->batch[BATCH_HDR / 8];
+		kr.rax = c->batch[BATCH_HDR / 8 + 1];
+		c->nr_batch = 0;
+	} else if (c->nr_batch > 0 || stop) {
 		/* The routine pops rdi, rsi, rcx, rax. */
 		frame[-4] = r->rdi;
 		frame[-3] = r->rsi;
@@ -745,25 +788,35 @@ static int kvm_enter_return(struct vcpu *v, bool stop)
 		kr.rsp = frame_va(v->id);
 		kr.rip = code_va(kvm_tramp_iretq);
 	}
-	if (c->where != WHERE_CPL0) {
-		c->sregs.cs = seg_code(KVM_SEL_CS0, 0);
-		c->sregs.ss = seg_data(KVM_SEL_SS0, 0);
-	}
+	c->sregs.cs = seg_code(KVM_SEL_CS0, 0);
+	c->sregs.ss = seg_data(KVM_SEL_SS0, 0);
 	c->sregs.fs.base = r->fs_base;
 	c->sregs.gs.base = r->gs_base;
 	c->sregs.cr3 = c->cr3;
-	if (ioctl(c->fd, KVM_SET_SREGS, &c->sregs) < 0)
-		return -errno;
+	rc = kvm_set_sregs(c);
+	if (rc < 0)
+		return rc;
 	return kvm_set_regs(c, &kr);
 }
 
-/* Loads v->regs for a vCPU stopped at CPL3 (or never run). */
+/*
+ * Loads v->regs and Xen's ring-3 selectors straight into the vCPU, with no
+ * CPL0 code: for a vCPU stopped at CPL3, never run, or stopped in the
+ * trampoline with nothing queued (instead of an emulated iretq).  A pending
+ * CR3 switch (c->cr3) is loaded with the segment registers.
+ */
 static int kvm_enter_direct(struct vcpu *v)
 {
 	struct kvm_vcpu *c = v->backend_state;
 	struct kvm_regs kr;
-	bool sregs = c->where == WHERE_FRESH;
+	bool sregs = c->where != WHERE_CPL3;
+	int rc;
 
+	/* The selectors as of the last exit must be exactly Xen's flat
+	 * ring-3 ones, else they are reloaded. */
+	if (c->sregs.cs.selector != FLAT_RING3_CS64 || c->sregs.cs.dpl != 3 ||
+	    c->sregs.ss.selector != FLAT_RING3_SS64 || c->sregs.ss.dpl != 3)
+		sregs = true;
 	if (c->sregs.fs.base != v->regs.fs_base ||
 	    c->sregs.gs.base != v->regs.gs_base || c->sregs.cr3 != c->cr3)
 		sregs = true;
@@ -773,8 +826,9 @@ static int kvm_enter_direct(struct vcpu *v)
 		c->sregs.fs.base = v->regs.fs_base;
 		c->sregs.gs.base = v->regs.gs_base;
 		c->sregs.cr3 = c->cr3;
-		if (ioctl(c->fd, KVM_SET_SREGS, &c->sregs) < 0)
-			return -errno;
+		rc = kvm_set_sregs(c);
+		if (rc < 0)
+			return rc;
 	}
 	regs_to_kvm(&kr, &v->regs);
 	kr.rflags = user_rflags(kr.rflags);
@@ -791,7 +845,7 @@ static int kvm_prepare(struct vcpu *v, bool stop)
 		return -EINVAL;
 	if (c->cr3 == 0)
 		return -ENXIO;
-	if (c->where == WHERE_CPL0 || c->nr_batch > 0 || stop)
+	if (c->nr_batch > 0 || stop)
 		return kvm_enter_return(v, stop);
 	return kvm_enter_direct(v);
 }
@@ -927,6 +981,28 @@ static int kvm_read_cpl3(struct vcpu *v)
 	return 0;
 }
 
+/*
+ * The syscall stub's doorbell store: the guest ran `syscall` (rcx = return
+ * rip, r11 = rflags).  Whatever CPL or selectors the host ran the LSTAR
+ * target with, the next entry loads Xen's ring-3 ones (kvm_enter_*).  Guest
+ * code that jumps to the stub itself gets what `syscall` would give it.
+ */
+static int kvm_exit_syscall_stub(struct vcpu *v, struct vexit *exit)
+{
+	int rc = kvm_read_cpl3(v);
+
+	if (rc < 0)
+		return rc;
+	memset(exit, 0, sizeof(*exit));
+	v->regs.rip = v->regs.rcx;
+	v->regs.rflags = v->regs.r11;
+	v->regs.cs = FLAT_RING3_CS64;
+	v->regs.ss = FLAT_RING3_SS64;
+	exit->kind = VEXIT_SYSCALL;
+	exit->syscall_nr = -1;
+	return 0;
+}
+
 static const char *kvm_exit_name(unsigned reason)
 {
 	switch (reason) {
@@ -982,6 +1058,11 @@ static int kvm_run_once(struct vcpu *v, struct vexit *exit, bool *again,
 	}
 	switch (run->exit_reason) {
 	case KVM_EXIT_MMIO:
+		if (run->mmio.is_write &&
+		    run->mmio.phys_addr == k->mmio_gpa + KVM_SYSCALL_DB_OFF &&
+		    c->sync_regs && run->s.regs.regs.rip ==
+		    KVM_USER_CODE_VA + KVM_SYSCALL_STUB_LEN)
+			return kvm_exit_syscall_stub(v, exit);
 		if (run->mmio.is_write &&
 		    (run->mmio.phys_addr & PAGE_MASK) == k->mmio_gpa &&
 		    sregs_user(&c->sregs)) {
@@ -1150,6 +1231,22 @@ static int kvm_pt_write(struct vcpu *v, uint64_t gpa, uint64_t val)
 	return rc;
 }
 
+/*
+ * A CR3 load (switch or full flush), ordered after the queued stores.  With
+ * nothing queued and a CR3 that differs from the vCPU's, the entry loads it
+ * with the segment registers instead (kvm_enter_*: sregs.cr3 = c->cr3), which
+ * KVM treats as a mov to CR3 (new root, TLB flushed): no trampoline run.  A
+ * reload of the same CR3 (a flush) always runs in the trampoline.
+ */
+static int kvm_queue_cr3(struct vcpu *v)
+{
+	struct kvm_vcpu *c = v->backend_state;
+
+	if (c->nr_batch == 0 && c->cr3 != c->sregs.cr3)
+		return 0;
+	return kvm_queue(v, BATCH_OP_CR3, c->cr3);
+}
+
 static int kvm_set_baseptr(struct vcpu *v, uint64_t l4_mfn)
 {
 	struct kvm_vcpu *c = v->backend_state;
@@ -1161,7 +1258,7 @@ static int kvm_set_baseptr(struct vcpu *v, uint64_t l4_mfn)
 		return 0; /* loaded with the first KVM_SET_SREGS */
 	/* Ordered after any queued stores; kvm_enter_* keep sregs.cr3 equal
 	 * to c->cr3 so no separate SET_SREGS reloads it. */
-	return kvm_queue(v, BATCH_OP_CR3, c->cr3);
+	return kvm_queue_cr3(v);
 }
 
 static int kvm_flush_tlb(struct vcpu *v, uint64_t va, bool all)
@@ -1179,7 +1276,7 @@ static int kvm_flush_tlb(struct vcpu *v, uint64_t va, bool all)
 		return 0;
 	}
 	if (all)
-		return kvm_queue(v, BATCH_OP_CR3, c->cr3);
+		return kvm_queue_cr3(v);
 	return kvm_queue(v, (va & ~7ull) | BATCH_OP_INVLPG, 0);
 }
 

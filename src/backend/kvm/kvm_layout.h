@@ -41,6 +41,7 @@
 #define KVM_PG_L2_USER 22
 #define KVM_PG_L1_USER 23
 #define KVM_PG_L3_DIRECT 24
+#define KVM_PG_UCODE 25   /* user-executable syscall entry stub */
 #define KVM_PG_VCPU0 32   /* per vCPU: TSS, stack, batch */
 #define KVM_PGS_PER_VCPU 3
 #define KVM_PG_TSS(i) (KVM_PG_VCPU0 + KVM_PGS_PER_VCPU * (i))
@@ -53,6 +54,13 @@
 #define KVM_SEL_CS0 0xe008
 #define KVM_SEL_SS0 0xe010
 #define KVM_SEL_TSS(i) (0xe040 + 16 * (i))
+
+/* The syscall entry (LSTAR/CSTAR): a user-executable read-only page next to
+ * the doorbell whose stub stores rax to doorbell + KVM_SYSCALL_DB_OFF (an
+ * MMIO exit straight from CPL3, without the trampoline). */
+#define KVM_USER_CODE_VA (KVM_USER_VA + 4096)
+#define KVM_SYSCALL_DB_OFF 8
+#define KVM_SYSCALL_STUB_LEN 10 /* movabs %rax, moffs64 */
 
 /* Code page offsets. */
 #define KVM_CODE_STUBS 0x400 /* 4 bytes per stub, by port index */

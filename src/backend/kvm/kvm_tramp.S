@@ -16,11 +16,15 @@
  * vCPU's stack page, KVM_STOP_DISP bytes from rsp once the frame is on top);
  * if pvisor set it, the routine exits with `out` to KVM_PORT_STOPPED instead,
  * leaving a precise CPL3 state (GPRs restored, frame at rsp).
+ *
+ * kvm_tramp_store1 is the same for a batch of exactly one store, entered
+ * with rdi = address, rax = value and only the guest's rdi, rax pushed.
  */
 #include "backend/kvm/kvm_layout.h"
 
 	.section .rodata, "a"
 	.globl kvm_tramp_start, kvm_tramp_end, kvm_tramp_routine, kvm_tramp_iretq
+	.globl kvm_tramp_store1
 	.p2align 4
 kvm_tramp_start:
 kvm_tramp_routine:
@@ -44,6 +48,16 @@ kvm_tramp_iretq:
 	iretq
 5:	out	%al, $KVM_PORT_STOPPED
 	jmp	5b
+	/* One store, the commonest batch (a single mmu_update or emulated
+	 * page-table write): rdi = address, rax = value; the guest's rdi and
+	 * rax pushed below the frame.  6 emulated instructions instead of 17. */
+kvm_tramp_store1:
+	mov	%rax, (%rdi)
+	pop	%rdi
+	pop	%rax
+	cmpq	$0, KVM_STOP_DISP(%rsp)
+	jne	5b
+	iretq
 4:	test	$1, %edi
 	jz	6f
 	and	$-8, %rdi
