@@ -4,7 +4,7 @@ source "$(dirname "$0")/lib.sh"
 
 for be in $BACKENDS; do
 	if [ "$be" = kvm ] && [ -n "$KVM_WHY" ]; then
-		for t in hello exit-status t_traps t_hypercalls t_mmu t_syscall t_kit; do
+		for t in hello exit-status t_traps t_hypercalls t_mmu t_syscall t_kit t_xsconsole; do
 			skip "$be: $t" "kvm unavailable: $KVM_WHY"
 		done
 		continue
@@ -23,7 +23,7 @@ for be in $BACKENDS; do
 	if [ $rc -eq 7 ]; then ok "$be: exit status 7 passes through"
 	else not_ok "$be: exit status passes through (got $rc): $(head -c 300 "$TMP/exit.$be")"; fi
 
-	for t in t_traps t_hypercalls t_mmu t_syscall t_kit; do
+	for t in t_traps t_hypercalls t_mmu t_syscall t_kit t_xsconsole; do
 		run_guest "$be" "$TMP/$t.$be" "$GUEST/$t"
 		rc=$?
 		if [ $rc -eq 0 ] && grep -q '^PASS' "$TMP/$t.$be" && ! grep -q '^FAIL' "$TMP/$t.$be"; then

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -106,18 +107,50 @@ int xs_service_init(struct vm *vm)
 	return 0;
 }
 
+/*
+ * The console as libxl describes it to xenconsoled: the same ring and event
+ * channel as start_info, so a guest may find its console through xenstore
+ * too (/local/domain/1/console/ring-ref, port, ...).  Caller holds s->lock.
+ */
+static int publish_console(struct xs_service *s)
+{
+	const struct vm *vm = s->vm;
+	const char *dir = "/local/domain/1/console";
+	char path[64];
+	int rc;
+
+	snprintf(path, sizeof(path), "%s/ring-ref", dir);
+	rc = xs_dom0_printf(s->xs, path, "%llu",
+			    (unsigned long long)vm->xen.console_mfn);
+	snprintf(path, sizeof(path), "%s/port", dir);
+	if (!rc)
+		rc = xs_dom0_printf(s->xs, path, "%u", vm->xen.console_port);
+	snprintf(path, sizeof(path), "%s/limit", dir);
+	if (!rc)
+		rc = xs_dom0_printf(s->xs, path, "%u", 1048576);
+	snprintf(path, sizeof(path), "%s/type", dir);
+	if (!rc)
+		rc = xs_dom0_printf(s->xs, path, "xenconsoled");
+	snprintf(path, sizeof(path), "%s/output", dir);
+	if (!rc)
+		rc = xs_dom0_printf(s->xs, path, "pty");
+	return rc;
+}
+
 int xs_service_connect(struct vm *vm)
 {
 	struct xs_service *s = vm->xenstore;
 	struct xenstore_domain_interface *ring = store_ring(vm);
+	int rc;
 
 	if (!s || !ring)
 		return -EINVAL;
 	pthread_mutex_lock(&s->lock);
 	xs_ring_init(ring);
 	s->conn = xs_conn_new(s->xs, XS_GUEST_DOMID, on_kick, s);
+	rc = s->conn ? publish_console(s) : -ENOMEM;
 	pthread_mutex_unlock(&s->lock);
-	return s->conn ? 0 : -ENOMEM;
+	return rc;
 }
 
 int xs_service_with(struct vm *vm, int (*fn)(struct xenstore *, void *),
