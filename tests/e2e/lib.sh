@@ -46,6 +46,18 @@ run_guest() {
 }
 
 # No pvisor guest process may outlive pvisor.
+# A leftover is a pvisor this test started that still runs (a child of this
+# shell), an orphaned pvisor, or a guest process whose pvisor is gone.
+# (Matching every pvisor on the machine would also catch unrelated runs.)
 no_leftovers() {
-	! pgrep -x pvisor-guest >/dev/null 2>&1 && ! pgrep -x pvisor >/dev/null 2>&1
+	local pid ppid comm bad=0
+	while read -r pid ppid comm; do
+		case "$comm" in
+		pvisor)
+			[ "$ppid" = 1 ] || [ "$ppid" = $$ ] && bad=1 ;;
+		pvisor-guest)
+			[ "$(ps -o comm= -p "$ppid" 2>/dev/null)" = pvisor ] || bad=1 ;;
+		esac
+	done < <(ps -eo pid=,ppid=,comm=)
+	[ $bad = 0 ]
 }
