@@ -6,17 +6,19 @@
  *
  *  - Hypercalls: the hypercall page stores to a user-mapped page that no
  *    memory slot backs (KVM_EXIT_MMIO straight from CPL3, the cheapest exit).
- *    If page-table stores are queued, the return enters CPL0 through
- *    KVM_SET_SREGS and runs them in the trampoline (`int n` is #UD at CPL3
- *    on kvm-pvm, so there is no cheaper CPL0 door).
+ *    `syscall` enters a user stub (LSTAR) that stores to the same page.
  *  - Exceptions: every IDT gate (IST 1, the per-vCPU trampoline stack) points
  *    at a one-instruction stub `out %al, $port`; pvisor reads the iretq frame
  *    from the stack page.
- *  - Returning to CPL3 from the trampoline: pvisor writes an iretq frame and
- *    runs the batch routine (kvm_tramp.S), which performs queued page-table
- *    stores, invlpg and CR3 loads at CPL0 and irets.  Stores go through a
- *    supervisor-only direct map of guest memory because kvm-pvm only sees
- *    page-table changes that the vCPU itself makes.
+ *  - Resuming with nothing queued: registers and Xen's ring-3 segment
+ *    registers (and a new CR3) go straight in through kvm_run sync regs; no
+ *    CPL0 code runs.
+ *  - Queued page-table work (stores, invlpg, CR3 loads) runs as code pvisor
+ *    writes into the vCPU's batch page, entered at CPL0 (`int n` is #UD at
+ *    CPL3 on kvm-pvm, so the entry is a segment-register load) and ending in
+ *    iretq.  Stores go through a supervisor-only direct map of guest memory
+ *    because kvm-pvm only sees page-table changes that the vCPU itself
+ *    makes.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -40,8 +42,7 @@
 
 /* Trampoline routine bytes (kvm_tramp.S). */
 extern const uint8_t kvm_tramp_start[], kvm_tramp_end[];
-extern const uint8_t kvm_tramp_routine[], kvm_tramp_iretq[];
-extern const uint8_t kvm_tramp_store1[];
+extern const uint8_t kvm_tramp_stopped[];
 
 #define KVM_SIG_KICK (SIGRTMIN + 5)
 
@@ -80,8 +81,12 @@ extern const uint8_t kvm_tramp_store1[];
 #define RFLAGS_USER_MASK 0x244dd5ul
 #define RFLAGS_SYSCALL_MASK 0x47700ul /* TF IF DF IOPL NT AC */
 
-#define BATCH_HDR 16
-#define BATCH_MAX ((4096 - BATCH_HDR) / 16)
+/* The batch page holds generated code (kvm_queue): at most BATCH_OP_LEN
+ * bytes per op, then the BATCH_TAIL_LEN-byte tail. */
+#define BATCH_OP_LEN 20
+#define BATCH_TAIL_LEN 6 /* pop %rax; iretq, or pop %rax; jmp rel32 */
+#define BATCH_MAX ((4096 - BATCH_TAIL_LEN) / BATCH_OP_LEN)
+#define BATCH_OP_STORE 0ull
 #define BATCH_OP_INVLPG 1ull
 #define BATCH_OP_CR3 2ull
 
@@ -113,9 +118,11 @@ struct kvm_vcpu {
 	struct kvm_sregs sregs; /* as of the last exit (or as set) */
 	enum kvm_where where;
 	uint64_t cr3;           /* the CR3 the guest will run with */
-	uint64_t *batch;        /* the batch page, host mapping */
+	uint8_t *batch;         /* the batch page (generated code), host mapping */
 	uint64_t *stack;        /* the stack page, host mapping */
-	unsigned nr_batch;
+	unsigned nr_batch;      /* ops queued */
+	unsigned batch_len;     /* bytes of code queued */
+	unsigned batch_iretq;   /* offset of the tail's iretq */
 	atomic_bool remote_flush; /* another vCPU asked for a TLB flush */
 	atomic_bool in_run;
 	pthread_t thread;
@@ -308,7 +315,14 @@ static void kvm_build_priv(struct vm *vm, struct kvm_vm *k, unsigned nr_dl2)
 	for (unsigned i = 0; i < KVM_PG_DIRECT_L2; i++) {
 		uint64_t flags = PTE_P | PTE_A | PTE_D;
 
-		if (i != KVM_PG_CODE)
+		/* Code: the fixed page and each vCPU's batch page (code
+		 * pvisor generates); supervisor-only like everything here. */
+		bool exec = i == KVM_PG_CODE ||
+			    (i >= KVM_PG_VCPU0 &&
+			     i < KVM_PG_TSS(VM_MAX_VCPUS) &&
+			     (i - KVM_PG_VCPU0) % KVM_PGS_PER_VCPU == 2);
+
+		if (!exec)
 			flags |= PTE_RW | PTE_NX;
 		l1[i] = (k->priv_gpa + i * PAGE_SIZE) | flags;
 	}
@@ -599,7 +613,7 @@ static int kvm_vcpu_init(struct vcpu *v)
 		c->sync_regs = true;
 		c->run->kvm_valid_regs = KVM_SYNC_X86_REGS | KVM_SYNC_X86_SREGS;
 	}
-	c->batch = (uint64_t *)(k->priv + KVM_PG_BATCH(v->id) * PAGE_SIZE);
+	c->batch = k->priv + KVM_PG_BATCH(v->id) * PAGE_SIZE;
 	c->stack = (uint64_t *)(k->priv + KVM_PG_STACK(v->id) * PAGE_SIZE);
 	v->backend_state = c;
 	return 0;
@@ -634,7 +648,8 @@ static void kvm_vcpu_destroy(struct vcpu *v)
  * straight from CPL3 with rip past the store (the cheapest exit measured
  * here).  An `int $0x82` entry would have let page-table hypercalls exit at
  * CPL0, but kvm-pvm raises #UD for `int n` at CPL3 (only int3 works), so
- * queued page-table stores are run by entering CPL0 with KVM_SET_SREGS.
+ * queued page-table stores are run by entering CPL0 through the segment
+ * registers (kvm_enter_return).
  */
 static void kvm_fill_hypercall_page(struct vm *vm, uint8_t *page)
 {
@@ -743,10 +758,61 @@ static uint64_t frame_va(unsigned id)
 	return priv_va(KVM_PG_STACK(id)) + KVM_FRAME_OFF;
 }
 
+/* x86 encodings of the generated batch code. */
+static void emit(struct kvm_vcpu *c, const void *bytes, unsigned len)
+{
+	memcpy(c->batch + c->batch_len, bytes, len);
+	c->batch_len += len;
+}
+
+static void emit_mov_rax(struct kvm_vcpu *c, uint64_t imm)
+{
+	emit(c, "\x48\xb8", 2); /* movabs $imm, %rax */
+	emit(c, &imm, 8);
+}
+
 /*
- * Enters the CPL0 return path: an iretq frame built from v->regs, the batch
- * routine if stores are queued (else straight to the iretq).  If the vCPU is
- * not at CPL0 now, KVM_SET_SREGS puts it there.
+ * The tail: `pop %rax; iretq`, or with stop `pop %rax; jmp kvm_tramp_stopped`
+ * (an exit with the guest's registers restored and the frame at rsp).  A
+ * kick that finds the vCPU inside the batch turns the iretq into that exit
+ * (kvm_stop_batch), so the common path pays no stop-flag test.
+ */
+static void batch_tail(struct kvm_vcpu *c, unsigned id, bool stop)
+{
+	uint64_t next = priv_va(KVM_PG_BATCH(id)) + c->batch_len + 6;
+	int32_t rel = (int32_t)(int64_t)(code_va(kvm_tramp_stopped) - next);
+
+	emit(c, "\x58", 1);
+	c->batch_iretq = c->batch_len;
+	if (stop) {
+		emit(c, "\xe9", 1);
+		emit(c, &rel, 4);
+	} else {
+		emit(c, "\x48\xcf", 2);
+	}
+}
+
+/*
+ * A kick while the vCPU runs its batch code (KVM_RUN returned EINTR at
+ * CPL0): make the tail exit instead of returning to the guest.  The vCPU
+ * is not running, and the emulator fetches each CPL0 instruction afresh.
+ */
+static void kvm_stop_batch(struct vcpu *v, uint64_t rip)
+{
+	struct kvm_vcpu *c = v->backend_state;
+	uint64_t base = priv_va(KVM_PG_BATCH(v->id));
+
+	if (rip >= base && rip <= base + c->batch_iretq &&
+	    c->batch[c->batch_iretq] == 0x48) {
+		c->batch[c->batch_iretq] = 0xe6; /* out %al, $KVM_PORT_STOPPED */
+		c->batch[c->batch_iretq + 1] = KVM_PORT_STOPPED;
+	}
+}
+
+/*
+ * Enters the CPL0 return path: an iretq frame built from v->regs and the
+ * batch code (with stop: ending in the stop exit instead of iretq).  The
+ * segment registers (CS 0xe008, CR3) put the vCPU at CPL0.
  */
 static int kvm_enter_return(struct vcpu *v, bool stop)
 {
@@ -761,33 +827,21 @@ static int kvm_enter_return(struct vcpu *v, bool stop)
 	frame[2] = user_rflags(r->rflags);
 	frame[3] = r->rsp;
 	frame[4] = FLAT_RING3_SS64;
-	c->stack[0] = stop;
 	regs_to_kvm(&kr, r);
 	kr.rflags = RFLAGS_RESERVED1;
-	if (c->nr_batch == 1 && !stop && !(c->batch[BATCH_HDR / 8] & 3)) {
-		/* One store: the short routine pops rdi, rax. */
-		frame[-2] = r->rdi;
-		frame[-1] = r->rax;
-		kr.rsp = frame_va(v->id) - 16;
-		kr.rip = code_va(kvm_tramp_store1);
-		kr.rdi = c->batch[BATCH_HDR / 8];
-		kr.rax = c->batch[BATCH_HDR / 8 + 1];
-		c->nr_batch = 0;
-	} else if (c->nr_batch > 0 || stop) {
-		/* The routine pops rdi, rsi, rcx, rax. */
-		frame[-4] = r->rdi;
-		frame[-3] = r->rsi;
-		frame[-2] = r->rcx;
-		frame[-1] = r->rax;
-		kr.rsp = frame_va(v->id) - 32;
-		kr.rip = code_va(kvm_tramp_routine);
-		kr.rsi = priv_va(KVM_PG_BATCH(v->id)) + BATCH_HDR;
-		kr.rcx = c->nr_batch;
-		c->nr_batch = 0;
-	} else {
-		kr.rsp = frame_va(v->id);
-		kr.rip = code_va(kvm_tramp_iretq);
+	/* The generated code clobbers rax only; the tail pops it.  Every op
+	 * starts with `movabs $imm, %rax` (10 bytes): the first one is done
+	 * here, one emulated instruction less. */
+	batch_tail(c, v->id, stop);
+	frame[-1] = r->rax;
+	kr.rsp = frame_va(v->id) - 8;
+	kr.rip = priv_va(KVM_PG_BATCH(v->id));
+	if (c->nr_batch > 0) {
+		memcpy(&kr.rax, c->batch + 2, 8);
+		kr.rip += 10;
 	}
+	c->nr_batch = 0;
+	c->batch_len = 0;
 	c->sregs.cs = seg_code(KVM_SEL_CS0, 0);
 	c->sregs.ss = seg_data(KVM_SEL_SS0, 0);
 	c->sregs.fs.base = r->fs_base;
@@ -1050,9 +1104,15 @@ static int kvm_run_once(struct vcpu *v, struct vexit *exit, bool *again,
 			exit->kind = VEXIT_KICK;
 			return kvm_read_cpl3(v);
 		}
-		/* Inside the trampoline: let it finish.  The stop flag makes
-		 * the return routine exit before its iretq. */
-		c->stack[0] = 1;
+		/* Inside the trampoline: let it finish.  A stub exits by
+		 * itself; the batch code is made to exit before its iretq. */
+		{
+			struct kvm_regs kr;
+
+			if (kvm_get_regs(c, &kr) < 0)
+				return -errno;
+			kvm_stop_batch(v, kr.rip);
+		}
 		*again = true;
 		return 0;
 	}
@@ -1187,10 +1247,14 @@ static int kvm_drain(struct vcpu *v)
 	}
 }
 
+/*
+ * Appends one op to the batch as code: store val at the direct-map address
+ * op (op & 3 == 0), invlpg op & ~7 (1), or load CR3 with val (2).  Two
+ * emulated instructions each.
+ */
 static int kvm_queue(struct vcpu *v, uint64_t op, uint64_t val)
 {
 	struct kvm_vcpu *c = v->backend_state;
-	uint64_t *e;
 
 	if (c->nr_batch == BATCH_MAX) {
 		int rc = kvm_drain(v);
@@ -1198,9 +1262,22 @@ static int kvm_queue(struct vcpu *v, uint64_t op, uint64_t val)
 		if (rc < 0)
 			return rc;
 	}
-	e = c->batch + BATCH_HDR / 8 + 2 * c->nr_batch++;
-	e[0] = op;
-	e[1] = val;
+	switch (op & 3) {
+	case BATCH_OP_STORE:
+		emit_mov_rax(c, val);
+		emit(c, "\x48\xa3", 2); /* movabs %rax, op */
+		emit(c, &op, 8);
+		break;
+	case BATCH_OP_INVLPG:
+		emit_mov_rax(c, op & ~7ull);
+		emit(c, "\x0f\x01\x38", 3); /* invlpg (%rax) */
+		break;
+	default:
+		emit_mov_rax(c, val);
+		emit(c, "\x0f\x22\xd8", 3); /* mov %rax, %cr3 */
+		break;
+	}
+	c->nr_batch++;
 	return 0;
 }
 
