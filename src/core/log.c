@@ -49,6 +49,8 @@ void log_debug(const char *fmt, ...)
 
 void log_guest(const char *fmt, ...)
 {
+	/* Shared by every vCPU and service thread: atomics, and a lost
+	 * update only moves the limit by a line. */
 	static time_t window;
 	static int in_window;
 	time_t now = time(NULL);
@@ -56,11 +58,9 @@ void log_guest(const char *fmt, ...)
 
 	if (log_verbosity < 2)
 		return;
-	if (now != window) {
-		window = now;
-		in_window = 0;
-	}
-	if (++in_window > 5)
+	if (__atomic_exchange_n(&window, now, __ATOMIC_RELAXED) != now)
+		__atomic_store_n(&in_window, 0, __ATOMIC_RELAXED);
+	if (__atomic_add_fetch(&in_window, 1, __ATOMIC_RELAXED) > 5)
 		return;
 	va_start(ap, fmt);
 	log_v(fmt, ap);

@@ -42,7 +42,9 @@ static int read_file(const char *what, const char *path, struct blob *b)
 	struct stat st;
 	ssize_t n;
 	size_t done = 0;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* O_NONBLOCK: opening a FIFO must not wait for a writer (signals are
+	 * blocked by now, so that wait could not even be interrupted). */
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 
 	if (fd < 0) {
 		log_error("%s %s: %s", what, path, strerror(errno));
@@ -307,6 +309,20 @@ static int run(struct cli *cli)
 		log_error("--cpus %u: between 1 and %u vCPUs are supported",
 			  cli->cfg.nr_vcpus, XEN_LEGACY_MAX_VCPUS);
 		return PVISOR_EXIT_USAGE;
+	}
+	/* Guest memory is a sparse memfd, so an absurd --mem would only fail
+	 * (or swap the host to death) once the guest touches it: refuse more
+	 * than the host has. */
+	{
+		long pages = sysconf(_SC_PHYS_PAGES), psz = sysconf(_SC_PAGESIZE);
+
+		if (pages > 0 && psz > 0 &&
+		    cli->cfg.mem_bytes > (uint64_t)pages * (uint64_t)psz) {
+			log_error("--mem: %llu MiB is more than this host's %llu MiB of RAM",
+				  (unsigned long long)(cli->cfg.mem_bytes >> 20),
+				  (unsigned long long)pages * (unsigned long long)psz >> 20);
+			return PVISOR_EXIT_USAGE;
+		}
 	}
 	if (load_kernel(cli->cfg.kernel_path, &kernel, &img) < 0)
 		goto out;

@@ -18,7 +18,9 @@ int hio_file_open(struct hio_file *f, const char *path, bool ro, char *err,
 	struct stat st;
 	int rc;
 
-	f->fd = open(path, (ro ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+	/* O_NONBLOCK so that a FIFO cannot block the open; it is cleared
+	 * below for the files we accept (io_uring would honour it). */
+	f->fd = open(path, (ro ? O_RDONLY : O_RDWR) | O_CLOEXEC | O_NONBLOCK);
 	f->ro = ro;
 	f->size = 0;
 	if (f->fd < 0) {
@@ -44,6 +46,11 @@ int hio_file_open(struct hio_file *f, const char *path, bool ro, char *err,
 		rc = -EINVAL;
 		snprintf(err, err_len,
 			 "disk %s: not a regular file or block device", path);
+		goto fail;
+	}
+	if (fcntl(f->fd, F_SETFL, fcntl(f->fd, F_GETFL) & ~O_NONBLOCK) < 0) {
+		rc = -errno;
+		snprintf(err, err_len, "disk %s: %s", path, strerror(errno));
 		goto fail;
 	}
 	/* An OFD lock belongs to this open file, not the process: it is held

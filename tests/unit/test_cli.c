@@ -45,6 +45,29 @@ static const struct cli_case cases[] = {
 	{ "timeout junk", { "pvisor", "run", "--timeout", "soon", "k" }, CLI_ERROR, "--timeout" },
 	{ "initrd missing value", { "pvisor", "run", "k", "--initrd" }, CLI_ERROR, "needs a value" },
 	{ "guest args", { "pvisor", "run", "k", "--", "echo", "--not-a-flag" }, CLI_RUN, NULL },
+	/* Odd values (hardening pass). */
+	{ "mem 0", { "pvisor", "run", "--mem", "0", "k" }, CLI_ERROR, "out of range" },
+	{ "mem empty", { "pvisor", "run", "--mem", "", "k" }, CLI_ERROR, "not a size" },
+	{ "mem negative", { "pvisor", "run", "--mem", "-5M", "k" }, CLI_ERROR, "not a size" },
+	{ "mem overflow", { "pvisor", "run", "--mem", "100000000T", "k" }, CLI_ERROR, "not a size" },
+	{ "mem trailing junk", { "pvisor", "run", "--mem", "64Mx", "k" }, CLI_ERROR, "not a size" },
+	{ "cpus junk", { "pvisor", "run", "--cpus", "1x", "k" }, CLI_ERROR, "--cpus: '1x'" },
+	{ "cpus negative", { "pvisor", "run", "--cpus", "-1", "k" }, CLI_ERROR, "--cpus" },
+	{ "timeout nan", { "pvisor", "run", "--timeout", "nan", "k" }, CLI_ERROR, "--timeout" },
+	{ "timeout inf", { "pvisor", "run", "--timeout", "inf", "k" }, CLI_ERROR, "--timeout" },
+	{ "timeout 1e400", { "pvisor", "run", "--timeout", "1e400", "k" }, CLI_ERROR, "--timeout" },
+	{ "timeout empty", { "pvisor", "run", "--timeout=", "k" }, CLI_ERROR, "--timeout" },
+	{ "kernel empty", { "pvisor", "run", "--kernel", "" }, CLI_ERROR, "needs a value" },
+	{ "kernel flag and arg", { "pvisor", "run", "--kernel", "a", "b" }, CLI_ERROR, "unexpected argument 'b'" },
+	{ "disk empty", { "pvisor", "run", "--disk", "", "k" }, CLI_ERROR, "no usable image path" },
+	{ "disk bad option", { "pvisor", "run", "--disk", "a.img,rw=2", "k" }, CLI_ERROR, "--disk: unknown option" },
+	{ "two disks same id", { "pvisor", "run", "--disk", "a,id=xvda", "--disk", "b,id=xvda", "k" }, CLI_ERROR, "two disks named" },
+	{ "net garbage", { "pvisor", "run", "--net", "garbage", "k" }, CLI_ERROR, "not a network type" },
+	{ "net empty", { "pvisor", "run", "--net", "", "k" }, CLI_ERROR, "not a network type" },
+	{ "net bad hostfwd", { "pvisor", "run", "--net", "user,hostfwd=xyz", "k" }, CLI_ERROR, "bad rule" },
+	{ "net unknown option", { "pvisor", "run", "--net", "user,x=1", "k" }, CLI_ERROR, "unknown option" },
+	{ "cmdline empty", { "pvisor", "run", "--cmdline", "", "k" }, CLI_RUN, NULL },
+	{ "lone dash kernel", { "pvisor", "run", "-" }, CLI_RUN, NULL },
 };
 
 static void test_cases(void **state)
@@ -104,6 +127,30 @@ static void test_defaults(void **state)
 	assert_int_equal(cli.cfg.console_raw, 1);
 }
 
+/* A repeated option overrides the earlier one (tools/run-default.sh relies
+ * on it: its extra arguments follow its own --mem). */
+static void test_repeated_options(void **state)
+{
+	const char *argv[] = { "pvisor", "run", "--mem", "64M", "--mem", "1G",
+			       "--cpus", "2", "--cpus", "3", "--backend", "kvm",
+			       "--backend", "proc", "--timeout", "5",
+			       "--timeout", "2", "--kernel", "a", "--kernel",
+			       "b", "--cmdline", "x=1", "--cmdline", "y=2",
+			       NULL };
+	char err[256];
+	struct cli cli;
+
+	assert_int_equal(cli_parse(26, (char *const *)argv, &cli, err,
+				   sizeof(err)),
+			 CLI_RUN);
+	assert_int_equal(cli.cfg.mem_bytes, 1ull << 30);
+	assert_int_equal(cli.cfg.nr_vcpus, 3);
+	assert_string_equal(cli.cfg.backend, "proc");
+	assert_true(cli.cfg.timeout_sec == 2.0);
+	assert_string_equal(cli.cfg.kernel_path, "b");
+	assert_string_equal(cli.cfg.cmdline, "x=1 y=2");
+}
+
 static void test_sizes(void **state)
 {
 	assert_int_equal(cli_parse_size("64M"), 64ll << 20);
@@ -138,6 +185,7 @@ int main(void)
 		cmocka_unit_test(test_cases),
 		cmocka_unit_test(test_values),
 		cmocka_unit_test(test_defaults),
+		cmocka_unit_test(test_repeated_options),
 		cmocka_unit_test(test_sizes),
 		cmocka_unit_test(test_cmdline_too_long),
 	};
