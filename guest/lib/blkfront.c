@@ -71,47 +71,35 @@ static unsigned long be_ulong(struct blkfront *dev, const char *key,
 	return xenbus_read_ulong(XBT_NIL, path, &v) ? dflt : v;
 }
 
-/* Publishes ring and event channel, Linux's way: one transaction. */
-static int publish(struct blkfront *dev)
+/* The frontend's half of the handshake, written in one transaction. */
+static int publish_entries(xenbus_transaction_t t, void *opaque)
 {
-	char path[128];
-	xenbus_transaction_t t;
-	int rc;
+	struct blkfront *dev = opaque;
+	const char *dir = dev->nodename;
+	int rc = 0;
 
-again:
-	rc = xenbus_transaction_start(&t);
-	if (rc)
-		return rc;
-#define W(key, ...)                                                           \
-	do {                                                                  \
-		snprintf(path, sizeof(path), "%s/%s", dev->nodename, key);    \
-		if (!rc)                                                      \
-			rc = xenbus_printf(t, path, __VA_ARGS__);             \
-	} while (0)
 	if (dev->order == 0) {
-		W("ring-ref", "%u", dev->ring_refs[0]);
+		xenbus_printf_under(t, &rc, dir, "ring-ref", "%u", dev->ring_refs[0]);
 	} else {
-		W("ring-page-order", "%u", dev->order);
+		xenbus_printf_under(t, &rc, dir, "ring-page-order", "%u", dev->order);
 		for (unsigned i = 0; i < (1u << dev->order); i++) {
 			char key[16];
 
 			snprintf(key, sizeof(key), "ring-ref%u", i);
-			W(key, "%u", dev->ring_refs[i]);
+			xenbus_printf_under(t, &rc, dir, key, "%u", dev->ring_refs[i]);
 		}
 	}
-	W("event-channel", "%u", dev->port);
-	W("protocol", "%s", XEN_IO_PROTO_ABI_X86_64);
-	W("feature-persistent", "%u", 0);
-	W("state", "%u", XenbusStateInitialised);
-#undef W
-	if (rc) {
-		xenbus_transaction_end(t, true);
-		return rc;
-	}
-	rc = xenbus_transaction_end(t, false);
-	if (rc == -XEN_EAGAIN)
-		goto again;
+	xenbus_printf_under(t, &rc, dir, "event-channel", "%u", dev->port);
+	xenbus_printf_under(t, &rc, dir, "protocol", "%s", XEN_IO_PROTO_ABI_X86_64);
+	xenbus_printf_under(t, &rc, dir, "feature-persistent", "%u", 0);
+	xenbus_printf_under(t, &rc, dir, "state", "%u", XenbusStateInitialised);
 	return rc;
+}
+
+/* Publishes ring and event channel, Linux's way: one transaction. */
+static int publish(struct blkfront *dev)
+{
+	return xenbus_transact(publish_entries, dev);
 }
 
 struct blkfront *blkfront_init(unsigned vdev, unsigned order,

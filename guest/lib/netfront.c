@@ -80,39 +80,27 @@ static void rx_push(struct netfront *nf)
 		evtchn_send(nf->port);
 }
 
+/* The frontend's half of the handshake, written in one transaction. */
+static int publish_entries(xenbus_transaction_t t, void *opaque)
+{
+	struct netfront *nf = opaque;
+	const char *dir = nf->nodename;
+	int rc = 0;
+
+	xenbus_printf_under(t, &rc, dir, "tx-ring-ref", "%u", nf->tx_ref);
+	xenbus_printf_under(t, &rc, dir, "rx-ring-ref", "%u", nf->rx_ref);
+	xenbus_printf_under(t, &rc, dir, "event-channel", "%u", nf->port);
+	xenbus_printf_under(t, &rc, dir, "request-rx-copy", "%u", 1);
+	xenbus_printf_under(t, &rc, dir, "feature-rx-notify", "%u", 1);
+	xenbus_printf_under(t, &rc, dir, "feature-sg", "%u", 0);
+	xenbus_printf_under(t, &rc, dir, "feature-no-csum-offload", "%u", 1);
+	xenbus_printf_under(t, &rc, dir, "state", "%u", XenbusStateInitialised);
+	return rc;
+}
+
 static int publish(struct netfront *nf)
 {
-	char path[128];
-	xenbus_transaction_t t;
-	int rc;
-
-again:
-	rc = xenbus_transaction_start(&t);
-	if (rc)
-		return rc;
-#define W(key, ...)                                                           \
-	do {                                                                  \
-		snprintf(path, sizeof(path), "%s/%s", nf->nodename, key);     \
-		if (!rc)                                                      \
-			rc = xenbus_printf(t, path, __VA_ARGS__);             \
-	} while (0)
-	W("tx-ring-ref", "%u", nf->tx_ref);
-	W("rx-ring-ref", "%u", nf->rx_ref);
-	W("event-channel", "%u", nf->port);
-	W("request-rx-copy", "%u", 1);
-	W("feature-rx-notify", "%u", 1);
-	W("feature-sg", "%u", 0);
-	W("feature-no-csum-offload", "%u", 1);
-	W("state", "%u", XenbusStateInitialised);
-#undef W
-	if (rc) {
-		xenbus_transaction_end(t, true);
-		return rc;
-	}
-	rc = xenbus_transaction_end(t, false);
-	if (rc == -XEN_EAGAIN)
-		goto again;
-	return rc;
+	return xenbus_transact(publish_entries, nf);
 }
 
 static int parse_mac(const char *s, uint8_t *mac)

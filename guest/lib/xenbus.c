@@ -243,6 +243,41 @@ int xenbus_printf(xenbus_transaction_t t, const char *path, const char *fmt, ...
 	return xenbus_write(t, path, buf);
 }
 
+void xenbus_printf_under(xenbus_transaction_t t, int *rc, const char *dir,
+			 const char *key, const char *fmt, ...)
+{
+	char path[160], buf[256];
+	va_list ap;
+
+	if (*rc)
+		return;
+	snprintf(path, sizeof(path), "%s/%s", dir, key);
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	*rc = xenbus_write(t, path, buf);
+}
+
+int xenbus_transact(int (*fill)(xenbus_transaction_t t, void *opaque),
+		    void *opaque)
+{
+	xenbus_transaction_t t = XBT_NIL;
+	int rc;
+
+	do {
+		rc = xenbus_transaction_start(&t);
+		if (rc)
+			return rc;
+		rc = fill(t, opaque);
+		if (rc) {
+			xenbus_transaction_end(t, true);
+			return rc;
+		}
+		rc = xenbus_transaction_end(t, false);
+	} while (rc == -XEN_EAGAIN);
+	return rc;
+}
+
 int xenbus_rm(xenbus_transaction_t t, const char *path)
 {
 	const char *parts[] = { path };

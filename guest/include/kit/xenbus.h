@@ -28,6 +28,17 @@ int xenbus_write(xenbus_transaction_t t, const char *path, const char *value);
 int xenbus_printf(xenbus_transaction_t t, const char *path, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 int xenbus_rm(xenbus_transaction_t t, const char *path);
+
+/* Writes dir/key = printf(fmt, ...) in t, unless *rc already holds an error
+ * (which it then keeps): a run of writes checks the result once. */
+void xenbus_printf_under(xenbus_transaction_t t, int *rc, const char *dir,
+			 const char *key, const char *fmt, ...)
+	__attribute__((format(printf, 5, 6)));
+
+/* Runs fill(t, opaque) in a transaction, again on EAGAIN (a conflict);
+ * aborts it if fill fails.  0 or the error. */
+int xenbus_transact(int (*fill)(xenbus_transaction_t t, void *opaque),
+		    void *opaque);
 /* Child names, each NUL-terminated, into buf; returns the byte count. */
 long xenbus_directory(xenbus_transaction_t t, const char *path, char *buf, size_t len);
 
