@@ -87,18 +87,32 @@ static int uvmf_flush(struct vcpu *v, uint64_t sel, uint64_t va, bool all)
 	return 0;
 }
 
+/*
+ * The common start of mmu_update and mmuext_op: a continuation (count has
+ * COUNT_PREEMPTED) resumes the guest's running *pdone total, as in Xen; only
+ * DOMID_SELF may be the foreign domain.  False if it is another domain.
+ */
+static bool batch_start(struct vcpu *v, const struct hc_args *a,
+			uint32_t *count, uint32_t *done)
+{
+	uint64_t pdone = a->a[2];
+
+	*done = 0;
+	if (*count & COUNT_PREEMPTED) {
+		*count &= ~COUNT_PREEMPTED;
+		if (pdone && hc_read(v, pdone, done, sizeof(*done)) < 0)
+			*done = 0;
+	}
+	return foreigndom_ok(a->a[3]);
+}
+
 long hc_mmu_update(struct vcpu *v, const struct hc_args *a)
 {
 	uint64_t ureqs = a->a[0], pdone = a->a[2];
 	uint32_t count = (uint32_t)a->a[1], done = 0, i;
 	long rc = 0;
 
-	if (count & COUNT_PREEMPTED) {
-		count &= ~COUNT_PREEMPTED;
-		if (pdone && hc_read(v, pdone, &done, sizeof(done)) < 0)
-			done = 0;
-	}
-	if (!foreigndom_ok(a->a[3]))
+	if (!batch_start(v, a, &count, &done))
 		return -XEN_ESRCH;
 	for (i = 0; i < count; i++) {
 		struct mmu_update req;
@@ -244,12 +258,7 @@ long hc_mmuext_op(struct vcpu *v, const struct hc_args *a)
 	uint32_t count = (uint32_t)a->a[1], done = 0, i;
 	long rc = 0;
 
-	if (count & COUNT_PREEMPTED) {
-		count &= ~COUNT_PREEMPTED;
-		if (pdone && hc_read(v, pdone, &done, sizeof(done)) < 0)
-			done = 0;
-	}
-	if (!foreigndom_ok(a->a[3]))
+	if (!batch_start(v, a, &count, &done))
 		return -XEN_ESRCH;
 	for (i = 0; i < count; i++) {
 		struct mmuext_op op;
