@@ -44,7 +44,7 @@ static void wake(struct evloop *ev)
 	}
 }
 
-void evloop_timers_changed(struct vm *vm)
+void evloop_wake(struct vm *vm)
 {
 	if (vm->evloop)
 		wake(vm->evloop);

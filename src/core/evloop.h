@@ -14,8 +14,9 @@ struct vcpu;
 int evloop_start(struct vm *vm) __attribute__((warn_unused_result));
 void evloop_stop(struct vm *vm);
 
-/* A vCPU's timer deadline changed: recompute the next wakeup. */
-void evloop_timers_changed(struct vm *vm);
+/* Gives the event thread something to look at: a vCPU's timer deadline
+ * changed, a service queued deferred work, or the VM stopped. */
+void evloop_wake(struct vm *vm);
 
 /* Sets v's singleshot timer (system time ns; 0 = off) (xen/sched.c). */
 void xen_timer_set(struct vcpu *v, int64_t deadline_ns);

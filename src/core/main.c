@@ -123,7 +123,7 @@ static int load_kernel(const char *path, struct blob *kernel,
 static const struct backend_ops *choose_backend(const struct vm_config *cfg)
 {
 	const struct backend_ops *be;
-	char why[256] = "";
+	char why[256] = "", why_proc[256] = "";
 
 	if (cfg->backend) {
 		be = backend_by_name(cfg->backend);
@@ -142,14 +142,10 @@ static const struct backend_ops *choose_backend(const struct vm_config *cfg)
 		log_info("backend kvm (/dev/kvm works)");
 		return &backend_kvm;
 	}
-	if (backend_proc.probe(why + strlen(why), 1) == 0 || 1) {
-		char why2[256] = "";
-
-		if (backend_proc.probe(why2, sizeof(why2)) < 0) {
-			log_error("no backend can run here: kvm: %s; proc: %s",
-				  why, why2);
-			return NULL;
-		}
+	if (backend_proc.probe(why_proc, sizeof(why_proc)) < 0) {
+		log_error("no backend can run here: kvm: %s; proc: %s", why,
+			  why_proc);
+		return NULL;
 	}
 	log_info("backend proc (kvm unavailable: %s)", why);
 	return &backend_proc;
@@ -362,9 +358,12 @@ static int run(struct cli *cli)
 	print_report(&vm);
 	status = vm.exit_status;
 	/* A Linux guest's status comes through xenstore (docs/pv-abi.md). */
-	if (atomic_load(&vm.stop_reason) == VM_STOP_SHUTDOWN && status == 0 &&
-	    xs_service_exit_status(&vm) > 0)
-		status = xs_service_exit_status(&vm);
+	if (atomic_load(&vm.stop_reason) == VM_STOP_SHUTDOWN && status == 0) {
+		int guest_status = xs_service_exit_status(&vm);
+
+		if (guest_status > 0)
+			status = guest_status;
+	}
 destroy:
 	vm_destroy(&vm);
 out:

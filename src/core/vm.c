@@ -35,7 +35,7 @@ static void kick_all(struct vm *vm)
 		    !pthread_equal(v->thread, pthread_self()))
 			vm->backend->vcpu_kick(v);
 	}
-	evloop_timers_changed(vm);
+	evloop_wake(vm);
 }
 
 static void vm_stop_v(struct vm *vm, enum vm_stop_reason reason,

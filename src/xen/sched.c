@@ -23,7 +23,7 @@ void xen_timer_set(struct vcpu *v, int64_t deadline_ns)
 	pthread_mutex_lock(&v->vm->xen.lock);
 	v->xen.timer_deadline_ns = deadline_ns;
 	pthread_mutex_unlock(&v->vm->xen.lock);
-	evloop_timers_changed(v->vm);
+	evloop_wake(v->vm);
 }
 
 /* Waits until pred(v, ctx) holds, the VM stops, or deadline_ns (system

@@ -57,7 +57,7 @@ static void on_kick(void *opaque)
 	struct xs_service *s = opaque;
 
 	__atomic_store_n(&s->kicked, true, __ATOMIC_RELEASE);
-	evloop_timers_changed(s->vm);
+	evloop_wake(s->vm);
 }
 
 void xs_service_poll(struct vm *vm)
