@@ -40,25 +40,17 @@ while [ $# -gt 0 ]; do
 done
 
 die() { echo "mkinitramfs: $*" >&2; exit 1; }
+prog=mkinitramfs
+lib=$root/tools/lib/guest-image.sh
+# shellcheck source=lib/guest-image.sh
+. "$lib"
 
 [ -d "$kdir" ] || die "no kernel directory $kdir (run tools/fetch-kernel.sh)"
 kdir=$(cd "$kdir" && pwd -P)
 release=$(basename "$kdir")
 [ -n "$out" ] || out=$root/build/linux/initrd-$release.cpio.gz
 
-busybox=
-for b in /bin/busybox /usr/bin/busybox; do
-	# busybox-static has no program interpreter (no PT_INTERP).
-	if [ -x "$b" ] && ! LC_ALL=C readelf -lW "$b" 2>/dev/null | grep -q 'Requesting program interpreter'; then
-		busybox=$b; break
-	fi
-done
-if [ -z "$busybox" ]; then
-	echo "mkinitramfs: installing busybox-static" >&2
-	apt-get install -y -q busybox-static >/dev/null 2>&1 ||
-		die "busybox-static is missing and could not be installed (apt-get install busybox-static)"
-	busybox=/bin/busybox
-fi
+busybox=$(find_static_busybox)
 for t in cpio gzip xz sha256sum gcc; do
 	command -v "$t" >/dev/null 2>&1 || die "$t not found"
 done
@@ -67,13 +59,8 @@ init=$root/tools/guest-init/init
 pvinfo=$root/tools/guest-init/pvinfo
 exit_c=$root/tools/guest-init/pvisor-exit.c
 test_c=$root/tools/linux-test/pvtest.c
-mods=
-for m in xen-blkfront xen-netfront; do
-	for f in "$kdir/modules/$m.ko" "$kdir/modules/$m.ko.xz"; do
-		[ -f "$f" ] && mods="$mods $f"
-	done
-done
-inputs="$root/tools/mkinitramfs.sh $init $pvinfo $exit_c $busybox$mods"
+mods=$(xen_frontend_modules "$kdir")
+inputs="$root/tools/mkinitramfs.sh $lib $init $pvinfo $exit_c $busybox$mods"
 [ "$with_test" = 0 ] || inputs="$inputs $test_c"
 
 stamp="$out.inputs"
@@ -92,15 +79,7 @@ trap 'rm -rf "$stage"' EXIT INT TERM
 mkdir -p "$stage/bin" "$stage/sbin" "$stage/usr/bin" "$stage/usr/sbin" \
 	"$stage/lib/modules" "$stage/proc" "$stage/sys" "$stage/dev" \
 	"$stage/tmp" "$stage/root" "$stage/etc" "$stage/run" "$stage/mnt"
-cp "$busybox" "$stage/bin/busybox"
-for app in $("$busybox" --list-full); do
-	[ -e "$stage/$app" ] && continue
-	mkdir -p "$stage/$(dirname "$app")"
-	case "$app" in
-	bin/*) ln -s busybox "$stage/$app" ;;
-	*) ln -s /bin/busybox "$stage/$app" ;;
-	esac
-done
+install_busybox "$busybox" "$stage"
 cp "$init" "$stage/init"
 cp "$pvinfo" "$stage/bin/pvinfo"
 chmod 755 "$stage/init" "$stage/bin/pvinfo"
@@ -108,19 +87,10 @@ echo 'root:x:0:0:root:/root:/bin/sh' >"$stage/etc/passwd"
 echo 'root:x:0:' >"$stage/etc/group"
 echo 'export PS1="pvisor:\w# "' >"$stage/etc/profile"
 
-cflags="-static -O2 -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes"
-gcc $cflags -o "$stage/bin/pvisor-exit" "$exit_c" || die "building pvisor-exit failed"
-if [ "$with_test" = 1 ]; then
-	gcc $cflags -pthread -o "$stage/bin/pvtest" "$test_c" || die "building pvtest failed"
-fi
-strip "$stage/bin/pvisor-exit" "$stage/bin/pvtest" 2>/dev/null || :
-
-for f in $mods; do
-	case "$f" in
-	*.xz) xz -dc "$f" >"$stage/lib/modules/$(basename "$f" .xz)" ;;
-	*) cp "$f" "$stage/lib/modules/" ;;
-	esac
-done
+build_static "$exit_c" "$stage/bin/pvisor-exit"
+[ "$with_test" = 0 ] || build_static "$test_c" "$stage/bin/pvtest" -pthread
+# shellcheck disable=SC2086
+install_modules "$stage/lib/modules" $mods
 
 tmp=$out.tmp.$$
 (cd "$stage" && find . -mindepth 1 | LC_ALL=C sort |

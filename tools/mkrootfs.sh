@@ -40,6 +40,10 @@ while [ $# -gt 0 ]; do
 done
 
 die() { echo "mkrootfs: $*" >&2; exit 1; }
+prog=mkrootfs
+lib=$root/tools/lib/guest-image.sh
+# shellcheck source=lib/guest-image.sh
+. "$lib"
 
 case "$size" in
 ''|*[!0-9]*) die "--size wants MiB, got '$size'" ;;
@@ -52,18 +56,7 @@ release=$(basename "$kdir")
 krel=${release%-unsigned}
 [ -n "$out" ] || out=$root/build/linux/rootfs-$release.ext4
 
-busybox=
-for b in /bin/busybox /usr/bin/busybox; do
-	if [ -x "$b" ] && ! LC_ALL=C readelf -lW "$b" 2>/dev/null | grep -q 'Requesting program interpreter'; then
-		busybox=$b; break
-	fi
-done
-if [ -z "$busybox" ]; then
-	echo "mkrootfs: installing busybox-static" >&2
-	apt-get install -y -q busybox-static >/dev/null 2>&1 ||
-		die "busybox-static is missing and could not be installed (apt-get install busybox-static)"
-	busybox=/bin/busybox
-fi
+busybox=$(find_static_busybox)
 mkfs=$(command -v mkfs.ext4 || echo /sbin/mkfs.ext4)
 [ -x "$mkfs" ] || die "mkfs.ext4 not found (apt-get install e2fsprogs)"
 for t in gcc xz sha256sum; do
@@ -75,13 +68,8 @@ done
 init=$root/tools/rootfs/init
 script=$root/tools/rootfs/default.script
 exit_c=$root/tools/guest-init/pvisor-exit.c
-mods=
-for m in xen-blkfront xen-netfront; do
-	for f in "$kdir/modules/$m.ko" "$kdir/modules/$m.ko.xz"; do
-		[ -f "$f" ] && mods="$mods $f"
-	done
-done
-inputs="$root/tools/mkrootfs.sh $init $script $exit_c $busybox$mods"
+mods=$(xen_frontend_modules "$kdir")
+inputs="$root/tools/mkrootfs.sh $lib $init $script $exit_c $busybox$mods"
 stamp="$out.inputs"
 # shellcheck disable=SC2086
 want=$( (sha256sum $inputs | sed "s|$root/||"; echo "size=$size") | sha256sum | cut -d' ' -f1)
@@ -102,28 +90,14 @@ mkdir -p "$t/bin" "$t/sbin" "$t/usr/bin" "$t/usr/sbin" "$t/etc/udhcpc" \
 	"$t/root" "$t/etc" "$t/mnt" "$t/srv" "$t/var/log"
 chmod 1777 "$t/tmp"
 chmod 700 "$t/root"
-cp "$busybox" "$t/bin/busybox"
-for app in $("$busybox" --list-full); do
-	[ -e "$t/$app" ] && continue
-	mkdir -p "$t/$(dirname "$app")"
-	case "$app" in
-	bin/*) ln -s busybox "$t/$app" ;;
-	*) ln -s /bin/busybox "$t/$app" ;;
-	esac
-done
+install_busybox "$busybox" "$t"
 rm -f "$t/sbin/init"
 cp "$init" "$t/sbin/init"
 cp "$script" "$t/etc/udhcpc/default.script"
 chmod 755 "$t/sbin/init" "$t/etc/udhcpc/default.script"
-gcc -static -O2 -std=gnu11 -Wall -Wextra -Werror -o "$t/bin/pvisor-exit" "$exit_c" ||
-	die "building pvisor-exit failed"
-strip "$t/bin/pvisor-exit" 2>/dev/null || :
-for f in $mods; do
-	case "$f" in
-	*.xz) xz -dc "$f" >"$t/lib/modules/$krel/$(basename "$f" .xz)" ;;
-	*) cp "$f" "$t/lib/modules/$krel/" ;;
-	esac
-done
+build_static "$exit_c" "$t/bin/pvisor-exit"
+# shellcheck disable=SC2086
+install_modules "$t/lib/modules/$krel" $mods
 echo 'root:x:0:0:root:/root:/bin/sh' >"$t/etc/passwd"
 echo 'root:x:0:' >"$t/etc/group"
 printf '127.0.0.1\tlocalhost\n127.0.1.1\tpvisor\n' >"$t/etc/hosts"
