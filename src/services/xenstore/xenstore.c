@@ -1437,30 +1437,49 @@ static int dom0_path(struct xenstore *xs, const char *in, char *out)
 	return path_canonical(xs->dom0, in, false, out, NULL);
 }
 
-int xs_dom0_read(struct xenstore *xs, const char *path, char **value, size_t *len)
+/*
+ * Resolves path for dom0 and takes the store lock.  0 with *n the node and
+ * the lock held (the caller unlocks), or -errno with the lock released.
+ */
+static int dom0_lookup_locked(struct xenstore *xs, const char *path,
+			      struct xs_node **n)
 {
 	char p[XS_PATH_BUF];
-	struct xs_node *n;
 	int err = dom0_path(xs, path, p);
 
 	if (err)
 		return err;
 	xs_lock(xs);
-	n = xs_tree_lookup(&xs->tree, p);
-	if (!n) {
-		err = -ENOENT;
-	} else {
-		*value = malloc(n->len + 1);
-		if (!*value) {
-			err = -ENOMEM;
-		} else {
-			memcpy(*value, n->value, n->len + 1);
-			if (len)
-				*len = n->len;
-		}
+	*n = xs_tree_lookup(&xs->tree, p);
+	if (!*n) {
+		xs_unlock(xs);
+		return -ENOENT;
 	}
+	return 0;
+}
+
+/* A malloc'ed copy of len bytes at src, or NULL. */
+static void *memdup(const void *src, size_t len)
+{
+	void *copy = malloc(len);
+
+	if (copy)
+		memcpy(copy, src, len);
+	return copy;
+}
+
+int xs_dom0_read(struct xenstore *xs, const char *path, char **value, size_t *len)
+{
+	struct xs_node *n;
+	int err = dom0_lookup_locked(xs, path, &n);
+
+	if (err)
+		return err;
+	*value = memdup(n->value, n->len + 1);
+	if (*value && len)
+		*len = n->len;
 	xs_unlock(xs);
-	return err;
+	return *value ? 0 : -ENOMEM;
 }
 
 int xs_dom0_write(struct xenstore *xs, const char *path, const void *value, size_t len)
@@ -1520,20 +1539,13 @@ int xs_dom0_rm(struct xenstore *xs, const char *path)
 
 int xs_dom0_directory(struct xenstore *xs, const char *path, char **list, size_t *len)
 {
-	char p[XS_PATH_BUF];
 	struct xs_node *n;
 	size_t total = 0, pos = 0;
 	uint32_t i;
-	int err = dom0_path(xs, path, p);
+	int err = dom0_lookup_locked(xs, path, &n);
 
 	if (err)
 		return err;
-	xs_lock(xs);
-	n = xs_tree_lookup(&xs->tree, p);
-	if (!n) {
-		err = -ENOENT;
-		goto out;
-	}
 	for (i = 0; i < n->nr_children; i++)
 		total += strlen(n->children[i]->name) + 1;
 	*list = malloc(total + 1);
@@ -1573,27 +1585,16 @@ int xs_dom0_set_perms(struct xenstore *xs, const char *path, const struct xs_per
 int xs_dom0_get_perms(struct xenstore *xs, const char *path, struct xs_perm **perms,
 		      unsigned *nr)
 {
-	char p[XS_PATH_BUF];
 	struct xs_node *n;
-	int err = dom0_path(xs, path, p);
+	int err = dom0_lookup_locked(xs, path, &n);
 
 	if (err)
 		return err;
-	xs_lock(xs);
-	n = xs_tree_lookup(&xs->tree, p);
-	if (!n) {
-		err = -ENOENT;
-	} else {
-		*perms = malloc(n->nr_perms * sizeof(**perms));
-		if (!*perms) {
-			err = -ENOMEM;
-		} else {
-			memcpy(*perms, n->perms, n->nr_perms * sizeof(**perms));
-			*nr = n->nr_perms;
-		}
-	}
+	*perms = memdup(n->perms, n->nr_perms * sizeof(**perms));
+	if (*perms)
+		*nr = n->nr_perms;
 	xs_unlock(xs);
-	return err;
+	return *perms ? 0 : -ENOMEM;
 }
 
 int xs_dom0_watch(struct xenstore *xs, const char *path, const char *token, xs_watch_fn fn,
