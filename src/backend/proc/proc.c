@@ -29,6 +29,7 @@
 #include <pvisor/abi.h>
 #include <pvisor/xen.h>
 
+#include "backend/proc/proc.h"
 #include "backend/proc/proc_layout.h"
 #include "backend/proc/proc_mirror.h"
 #include "backend/proc/proc_seccomp.h"
@@ -55,10 +56,11 @@ struct proc_ctl {
 	uint32_t exit, cmd, sig, spin;
 	uint64_t nr_ops, op_err, trapno, err, cr2, sysnr, sysarch, memfd;
 	struct sock_fprog fprog;
-	uint32_t kick_latch, pad2;
+	uint32_t kick_latch, flags;
 	uint64_t fault_rip;
-	uint8_t pad3[0x10];
+	uint64_t loaded_fs, loaded_gs;
 	uint64_t regs[20];
+	uint64_t fsgs_loads;
 };
 _Static_assert(offsetof(struct proc_ctl, to_guest) == CTL_TO_GUEST, "ctl");
 _Static_assert(offsetof(struct proc_ctl, exit) == CTL_EXIT, "ctl");
@@ -67,13 +69,19 @@ _Static_assert(offsetof(struct proc_ctl, memfd) == CTL_MEMFD, "ctl");
 _Static_assert(offsetof(struct proc_ctl, fprog) == CTL_FPROG, "ctl");
 _Static_assert(offsetof(struct proc_ctl, kick_latch) == CTL_KICK_LATCH, "ctl");
 _Static_assert(offsetof(struct proc_ctl, fault_rip) == CTL_FAULT_RIP, "ctl");
+_Static_assert(offsetof(struct proc_ctl, flags) == CTL_FLAGS, "ctl");
+_Static_assert(offsetof(struct proc_ctl, loaded_fs) == CTL_LOADED_FS, "ctl");
+_Static_assert(offsetof(struct proc_ctl, loaded_gs) == CTL_LOADED_GS, "ctl");
 _Static_assert(offsetof(struct proc_ctl, regs) == CTL_REGS, "ctl");
+_Static_assert(offsetof(struct proc_ctl, fsgs_loads) == CTL_FSGS_LOADS, "ctl");
+_Static_assert(sizeof(struct proc_ctl) <= PROC_BPF_OFF - PROC_CTL_OFF, "ctl");
 
 struct proc_vcpu;
 
 struct proc_vm {
 	struct sock_filter bpf[PROC_BPF_MAX];
 	size_t bpf_len;
+	bool fsgsbase;                /* the stub uses rd/wr{fs,gs}base */
 	uint32_t spin_iters;          /* pause rounds in PROC_SPIN_NS */
 	atomic_uint_fast64_t pt_gen;  /* bumped by every pt_write */
 	pthread_mutex_t lock;
@@ -115,15 +123,48 @@ static long futex(uint32_t *uaddr, int op, uint32_t val,
 	return syscall(SYS_futex, uaddr, op, val, ts, NULL, 0);
 }
 
+bool proc_host_has_fsgsbase(void)
+{
+	return getauxval(AT_HWCAP2) & HWCAP2_FSGSBASE;
+}
+
+/*
+ * Whether the stub uses rd/wr{fs,gs}base: where the host enables them,
+ * unless PVISOR_PROC_FSGSBASE=off forces the arch_prctl path (so that
+ * path runs on every host); =on insists on the instructions.
+ */
+static int choose_fsgsbase(bool *use)
+{
+	const char *env = getenv(PROC_FSGSBASE_ENV);
+	bool host = proc_host_has_fsgsbase();
+
+	if (!env || !*env || !strcmp(env, "auto")) {
+		*use = host;
+		return 0;
+	}
+	if (!strcmp(env, "off")) {
+		*use = false;
+		return 0;
+	}
+	if (!strcmp(env, "on")) {
+		if (!host) {
+			log_error("proc: %s=on, but the kernel does not enable "
+				  "FSGSBASE", PROC_FSGSBASE_ENV);
+			return -ENOTSUP;
+		}
+		*use = true;
+		return 0;
+	}
+	log_error("proc: %s=%s: expected auto, on or off", PROC_FSGSBASE_ENV,
+		  env);
+	return -EINVAL;
+}
+
 static int proc_probe(char *why, size_t why_len)
 {
 	unsigned action = SECCOMP_RET_TRAP;
 	int fd;
 
-	if (!(getauxval(AT_HWCAP2) & HWCAP2_FSGSBASE)) {
-		snprintf(why, why_len, "the kernel does not enable FSGSBASE");
-		return -ENOTSUP;
-	}
 	if (syscall(SYS_seccomp, SECCOMP_GET_ACTION_AVAIL, 0, &action) < 0) {
 		snprintf(why, why_len, "seccomp SECCOMP_RET_TRAP unavailable: %s",
 			 strerror(errno));
@@ -187,12 +228,16 @@ static int proc_vm_init(struct vm *vm)
 	pvm = calloc(1, sizeof(*pvm));
 	if (!pvm)
 		return -ENOMEM;
-	err = proc_seccomp_build(vm->mem.memfd, pvm->bpf, PROC_BPF_MAX,
-				 &pvm->bpf_len);
+	err = choose_fsgsbase(&pvm->fsgsbase);
+	if (!err)
+		err = proc_seccomp_build(vm->mem.memfd, !pvm->fsgsbase, pvm->bpf,
+					 PROC_BPF_MAX, &pvm->bpf_len);
 	if (err) {
 		free(pvm);
 		return err;
 	}
+	log_debug("proc: fs/gs bases with %s", pvm->fsgsbase ?
+		  "rd/wr{fs,gs}base" : "arch_prctl when they change (no FSGSBASE)");
 	pvm->spin_iters = calibrate_spin();
 	pthread_mutex_init(&pvm->lock, NULL);
 	reserve_stub_window();
@@ -350,6 +395,12 @@ static bool proc_check_dead(struct proc_vcpu *pv)
 			 (unsigned long long)pv->ctl->err,
 			 (unsigned long long)pv->ctl->cr2,
 			 (unsigned long long)pv->ctl->fault_rip);
+	else if (si.si_code == CLD_EXITED && si.si_status == PROC_STUB_EXIT_FSGS)
+		snprintf(pv->why, sizeof(pv->why),
+			 "guest process: arch_prctl refused fs base %#llx or gs "
+			 "base %#llx (this host lacks FSGSBASE)",
+			 (unsigned long long)pv->ctl->regs[18],
+			 (unsigned long long)pv->ctl->regs[19]);
 	else if (si.si_code == CLD_EXITED)
 		snprintf(pv->why, sizeof(pv->why),
 			 "guest process exited with status %#x", si.si_status);
@@ -451,6 +502,9 @@ static int proc_vcpu_init(struct vcpu *v)
 	pv->ctl->fprog.filter =
 		(struct sock_filter *)(uintptr_t)(PROC_STUB_BASE + PROC_BPF_OFF);
 	pv->ctl->spin = pvm->spin_iters;
+	pv->ctl->flags = pvm->fsgsbase ? CTL_F_FSGSBASE : 0;
+	pv->ctl->loaded_fs = PROC_BASE_UNKNOWN;
+	pv->ctl->loaded_gs = PROC_BASE_UNKNOWN;
 	atomic_store(&pv->dirty, true);
 
 	pv->pid = fork();
@@ -687,6 +741,16 @@ static int proc_vcpu_run(struct vcpu *v, struct vexit *exit)
 		exit->vector = 13;
 		goto out;
 	}
+	if (!pvm->fsgsbase && (v->regs.fs_base >= PROC_USER_TOP ||
+			       v->regs.gs_base >= PROC_USER_TOP)) {
+		snprintf(pv->why, sizeof(pv->why),
+			 "fs base %#llx / gs base %#llx: a base above the host's "
+			 "user address space needs FSGSBASE, which this host "
+			 "lacks", (unsigned long long)v->regs.fs_base,
+			 (unsigned long long)v->regs.gs_base);
+		fatal(exit, pv->why);
+		goto out;
+	}
 	if (v->regs.rip >= PVISOR_GUEST_VA_LIMIT) {
 		exit->kind = VEXIT_EXCEPTION;
 		exit->vector = 14;
@@ -826,6 +890,20 @@ static int proc_flush_tlb(struct vcpu *v, uint64_t va, bool all)
 		return -EINVAL;
 	atomic_store(&pv->dirty, true);
 	return 0;
+}
+
+bool proc_vm_uses_fsgsbase(const struct vm *vm)
+{
+	const struct proc_vm *pvm = vm->backend_state;
+
+	return pvm && pvm->fsgsbase;
+}
+
+uint64_t proc_vcpu_fsgs_loads(const struct vcpu *v)
+{
+	const struct proc_vcpu *pv = v->backend_state;
+
+	return pv ? __atomic_load_n(&pv->ctl->fsgs_loads, __ATOMIC_RELAXED) : 0;
 }
 
 const struct backend_ops backend_proc = {

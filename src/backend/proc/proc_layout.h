@@ -55,8 +55,21 @@
 #define CTL_MEMFD 0xc8         /* u64: the memfd's number */
 #define CTL_FPROG 0xd0         /* struct sock_fprog (16 bytes) */
 #define CTL_KICK_LATCH 0xe0    /* u32: kick seen inside the stub */
+#define CTL_FLAGS 0xe4         /* u32: CTL_F_* (how the stub works) */
 #define CTL_FAULT_RIP 0xe8     /* u64: stub-relative rip of a stub fault */
+#define CTL_LOADED_FS 0xf0     /* u64: fs base this process last loaded */
+#define CTL_LOADED_GS 0xf8     /* u64: gs base this process last loaded */
 #define CTL_REGS 0x100         /* struct regs, first 20 quadwords */
+#define CTL_FSGS_LOADS 0x1a0   /* u64: arch_prctl calls made (statistics) */
+
+/* ctl->flags */
+#define CTL_F_FSGSBASE 1 /* the host enables rd/wr{fs,gs}base */
+
+/*
+ * ctl->loaded_fs/gs before the first load: not canonical, so it never
+ * equals a base pvisor hands over (vcpu_run checks those are canonical).
+ */
+#define PROC_BASE_UNKNOWN 0x8000000000000000
 
 /* Register slots in CTL_REGS, the order of struct regs (core/regs.h). */
 #define R_RAX 0x00
@@ -109,6 +122,7 @@
 #define PROC_STUB_EXIT_SECCOMP 0x70
 #define PROC_STUB_EXIT_FAULT 0x71
 #define PROC_STUB_EXIT_SETUP 0x72
+#define PROC_STUB_EXIT_FSGS 0x73 /* arch_prctl refused a base */
 
 /*
  * Flags the direct resume path restores: CF PF AF ZF SF DF OF AC and the

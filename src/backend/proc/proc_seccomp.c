@@ -8,6 +8,7 @@
 #include "backend/proc/proc_seccomp.h"
 
 #include <errno.h>
+#include <asm/prctl.h>
 #include <linux/futex.h>
 #include <linux/seccomp.h>
 #include <seccomp.h>
@@ -23,7 +24,7 @@
 
 #define CTL_ADDR(off) ((uint64_t)PROC_STUB_BASE + PROC_CTL_OFF + (off))
 
-static int add_rules(scmp_filter_ctx ctx, int memfd)
+static int add_rules(scmp_filter_ctx ctx, int memfd, bool set_fsgs)
 {
 	const uint64_t lim = PVISOR_GUEST_VA_LIMIT;
 	int r = 0;
@@ -49,6 +50,13 @@ static int add_rules(scmp_filter_ctx ctx, int memfd)
 	r |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(munmap), 2,
 			      SCMP_A0(SCMP_CMP_LT, lim),
 			      SCMP_A1(SCMP_CMP_LE, lim));
+	/* Hosts without FSGSBASE: the stub loads fs/gs base this way. */
+	if (set_fsgs) {
+		r |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(arch_prctl),
+				      1, SCMP_A0(SCMP_CMP_EQ, ARCH_SET_FS));
+		r |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(arch_prctl),
+				      1, SCMP_A0(SCMP_CMP_EQ, ARCH_SET_GS));
+	}
 	return r ? -EINVAL : 0;
 }
 
@@ -66,8 +74,8 @@ static const struct sock_filter ip_fence[] = {
 	BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_TRAP),
 };
 
-int proc_seccomp_build(int memfd, struct sock_filter *prog, size_t max,
-		       size_t *len)
+int proc_seccomp_build(int memfd, bool set_fsgs, struct sock_filter *prog,
+		       size_t max, size_t *len)
 {
 	const size_t nfence = sizeof(ip_fence) / sizeof(ip_fence[0]);
 	scmp_filter_ctx ctx;
@@ -82,7 +90,7 @@ int proc_seccomp_build(int memfd, struct sock_filter *prog, size_t max,
 	/* int $0x80 and x32 calls trap too, instead of killing. */
 	err = seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_TRAP);
 	if (!err)
-		err = add_rules(ctx, memfd);
+		err = add_rules(ctx, memfd, set_fsgs);
 	if (err)
 		goto out;
 	fd = memfd_create("pvisor-bpf", MFD_CLOEXEC);

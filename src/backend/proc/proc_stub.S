@@ -16,12 +16,15 @@
 #define SYS_mprotect 10
 #define SYS_munmap 11
 #define SYS_rt_sigreturn 15
+#define SYS_arch_prctl 158
 #define SYS_futex 202
 #define SYS_exit_group 231
 #define SYS_seccomp 317
 #define FUTEX_WAIT 0
 #define FUTEX_WAKE 1
 #define MAP_SHARED_FIXED 0x11
+#define ARCH_SET_GS 0x1001
+#define ARCH_SET_FS 0x1002
 
 #define C(off) (.Lbase + PROC_CTL_OFF + (off))(%rip)
 #define R(reg) C(CTL_REGS + reg)
@@ -53,6 +56,77 @@
 /* siginfo_t._sigsys: _syscall at 24, _arch at 28. */
 #define SI_SYSCALL 24
 #define SI_ARCH 28
+
+/*
+ * fs/gs base.  Where the host enables FSGSBASE (CTL_F_FSGSBASE) the stub
+ * reads and writes the bases with rd/wr{fs,gs}base.  Elsewhere it loads
+ * them with arch_prctl(ARCH_SET_FS/GS), and only a base that differs from
+ * what this process last loaded (ctl loaded_fs/gs), so exits that leave
+ * the bases alone make no system call.  The guest cannot change a base
+ * itself there (the instructions #UD) except by loading a selector into
+ * %fs/%gs; a non-null one means the base is that host descriptor's, 0,
+ * which save_fsgs notices from the selector.  (A null selector is what
+ * Linux's own context switch assumes too: the base stays what was loaded.)
+ */
+
+/* Publishes the guest's bases to ctl regs.  Clobbers rax. */
+.macro save_fsgs
+	testl $CTL_F_FSGSBASE, C(CTL_FLAGS)
+	jz 81f
+	rdfsbase %rax
+	mov %rax, R(R_FS)
+	rdgsbase %rax
+	mov %rax, R(R_GS)
+	jmp 84f
+81:	xor %eax, %eax
+	mov %fs, %ax
+	test %eax, %eax
+	jz 82f
+	movq $0, C(CTL_LOADED_FS)
+82:	mov C(CTL_LOADED_FS), %rax
+	mov %rax, R(R_FS)
+	xor %eax, %eax
+	mov %gs, %ax
+	test %eax, %eax
+	jz 83f
+	movq $0, C(CTL_LOADED_GS)
+83:	mov C(CTL_LOADED_GS), %rax
+	mov %rax, R(R_GS)
+84:
+.endm
+
+/* arch_prctl(edi, rsi); a refusal ends the process (PROC_STUB_EXIT_FSGS). */
+.macro set_base
+	mov $SYS_arch_prctl, %eax
+	syscall
+	incq C(CTL_FSGS_LOADS)
+	test %rax, %rax
+	jnz .Lfsgs_refused
+.endm
+
+/* Loads ctl regs' bases.  Clobbers rax, rcx, rsi, rdi, r11. */
+.macro load_fsgs
+	testl $CTL_F_FSGSBASE, C(CTL_FLAGS)
+	jz 71f
+	mov R(R_FS), %rax
+	wrfsbase %rax
+	mov R(R_GS), %rax
+	wrgsbase %rax
+	jmp 73f
+71:	mov R(R_FS), %rsi
+	cmp C(CTL_LOADED_FS), %rsi
+	je 72f
+	mov $ARCH_SET_FS, %edi
+	set_base
+	mov %rsi, C(CTL_LOADED_FS)
+72:	mov R(R_GS), %rsi
+	cmp C(CTL_LOADED_GS), %rsi
+	je 73f
+	mov $ARCH_SET_GS, %edi
+	set_base
+	mov %rsi, C(CTL_LOADED_GS)
+73:
+.endm
 
 	.section .rodata.proc_stub, "a"
 	.p2align 12
@@ -207,10 +281,7 @@ proc_stub_hypercall:
 	pushfq
 	pop %rax
 	mov %rax, R(R_RFLAGS)
-	rdfsbase %rax
-	mov %rax, R(R_FS)
-	rdgsbase %rax
-	mov %rax, R(R_GS)
+	save_fsgs
 	movl $PROC_EXIT_HYPERCALL, C(CTL_EXIT)
 	call doorbell
 	/* fall through */
@@ -225,10 +296,7 @@ proc_stub_resume:
 .Lresume:
 	cmpl $0, C(CTL_KICK_LATCH)
 	jne .Llatched
-	mov R(R_FS), %rax
-	wrfsbase %rax
-	mov R(R_GS), %rax
-	wrgsbase %rax
+	load_fsgs
 	mov R(R_RFLAGS), %rax
 	and $PROC_RFLAGS_DIRECT, %rax
 	or $2, %rax
@@ -259,6 +327,12 @@ proc_stub_resume_end:
 	movl $PROC_EXIT_KICK, C(CTL_EXIT)
 	call doorbell
 	jmp .Lresume
+
+.Lfsgs_refused:
+	mov $PROC_STUB_EXIT_FSGS, %edi
+	mov $SYS_exit_group, %eax
+	syscall
+	ud2
 
 /*
  * The handler for every signal the guest can cause (SA_SIGINFO|SA_ONSTACK,
@@ -341,10 +415,7 @@ proc_stub_signal:
 	mov %rax, R(R_RIP)
 	mov UC_GREG(G_EFL), %rax
 	mov %rax, R(R_RFLAGS)
-	rdfsbase %rax
-	mov %rax, R(R_FS)
-	rdgsbase %rax
-	mov %rax, R(R_GS)
+	save_fsgs
 	mov UC_GREG(G_TRAPNO), %rax
 	mov %rax, C(CTL_TRAPNO)
 	mov UC_GREG(G_ERR), %rax
@@ -396,10 +467,7 @@ proc_stub_signal:
 	mov %rax, UC_GREG(G_RIP)
 	mov R(R_RFLAGS), %rax
 	mov %rax, UC_GREG(G_EFL)
-	mov R(R_FS), %rax
-	wrfsbase %rax
-	mov R(R_GS), %rax
-	wrgsbase %rax
+	load_fsgs
 	movq $0, UC_SIGMASK		/* a forged frame cannot keep kicks blocked */
 	ret
 
