@@ -23,6 +23,8 @@
 #include <cmocka.h>
 
 #include "backend/backend.h"
+#include "backend/proc/proc.h"
+#include "backend/proc/proc_layout.h"
 #include "backend/proc/proc_mirror.h"
 #include "core/vm.h"
 
@@ -58,6 +60,11 @@
 #define C_IRET 0x3b  /* mov $0x99,%eax; mov $hcall+23*32,%ebx; jmp *%rbx */
 #define C_BENCH 0x47 /* mov $hcall+29*32,%ebx; 1: call *%rbx; jmp 1b */
 #define C_EXC 0x50   /* 1: ud2; jmp 1b */
+#define C_FSRD 0x54  /* mov %fs:0,%rax; mov %gs:8,%rbx; ud2 */
+#define C_SEL 0x68   /* mov $0x2b,%eax; mov %eax,%fs; mov %eax,%gs; ud2 */
+#define C_WRFS 0x73  /* wrfsbase %rax; ud2 */
+#define C_ARCH 0x7a  /* mov $158,%eax (arch_prctl); syscall; ud2 */
+#define C_JMP 0x83   /* jmp *%r11 */
 
 static const uint8_t code[] = {
 	0xbf, 0x11, 0x00, 0x00, 0x00, 0xbb, 0xe0, 0x20, 0x40, 0x00, 0xff, 0xd3,
@@ -67,6 +74,11 @@ static const uint8_t code[] = {
 	0x8b, 0x04, 0x25, 0x00, 0x50, 0x40, 0x00, 0x0f, 0x0b, 0xeb, 0xfe, 0xb8,
 	0x99, 0x00, 0x00, 0x00, 0xbb, 0xe0, 0x22, 0x40, 0x00, 0xff, 0xe3, 0xbb,
 	0xa0, 0x23, 0x40, 0x00, 0xff, 0xd3, 0xeb, 0xfc, 0x0f, 0x0b, 0xeb, 0xfc,
+	0x64, 0x48, 0x8b, 0x04, 0x25, 0x00, 0x00, 0x00, 0x00, 0x65, 0x48, 0x8b,
+	0x1c, 0x25, 0x08, 0x00, 0x00, 0x00, 0x0f, 0x0b, 0xb8, 0x2b, 0x00, 0x00,
+	0x00, 0x8e, 0xe0, 0x8e, 0xe8, 0x0f, 0x0b, 0xf3, 0x48, 0x0f, 0xae, 0xd0,
+	0x0f, 0x0b, 0xb8, 0x9e, 0x00, 0x00, 0x00, 0x0f, 0x05, 0x0f, 0x0b, 0x41,
+	0xff, 0xe3,
 };
 
 struct tvm {
@@ -235,6 +247,231 @@ static void test_faults(void **state)
 		assert_int_equal(t->v.regs.rip, VA_CODE + c->rip_off);
 		tvm_free(t);
 	}
+}
+
+/*
+ * fs/gs base, run once per way the stub can load them: "auto" (the host's
+ * rd/wr{fs,gs}base where it has them) and "off" (arch_prctl when a base
+ * changes).  Each returns a VM in that mode, or NULL (the caller skips).
+ */
+static struct tvm *tvm_fsgs(const char *mode)
+{
+	struct tvm *t;
+
+	setenv(PROC_FSGSBASE_ENV, mode, 1);
+	t = tvm_new(64);
+	unsetenv(PROC_FSGSBASE_ENV);
+	if (t)
+		print_message("# fs/gs mode %s: %s\n", mode,
+			      proc_vm_uses_fsgsbase(&t->vm) ? "rd/wr{fs,gs}base"
+							    : "arch_prctl");
+	return t;
+}
+
+static const char *const fsgs_modes[] = { "auto", "off" };
+
+/* The guest's %fs/%gs-relative loads see the bases pvisor set. */
+static void test_fsgs_loads(void **state)
+{
+	for (size_t m = 0; m < 2; m++) {
+		struct tvm *t = tvm_fsgs(fsgs_modes[m]);
+		struct vexit e;
+
+		if (!t)
+			skip();
+		frame(t, F_DATA)[0] = 0xf5f5;
+		frame(t, F_DATA)[1] = 0x6565;
+		frame(t, F_DATA)[3] = 0x3333;
+		start_at(t, C_FSRD);
+		t->v.regs.fs_base = VA_DATA;
+		t->v.regs.gs_base = VA_DATA;
+		e = run(t);
+		assert_int_equal(e.kind, VEXIT_EXCEPTION);
+		assert_int_equal(t->v.regs.rax, 0xf5f5);
+		assert_int_equal(t->v.regs.rbx, 0x6565);
+		assert_int_equal(t->v.regs.fs_base, VA_DATA);
+		assert_int_equal(t->v.regs.gs_base, VA_DATA);
+		/* A new gs base through the signal-return path. */
+		t->v.regs.rip = VA_CODE + C_FSRD;
+		t->v.regs.gs_base = VA_DATA + 16;
+		e = run(t);
+		assert_int_equal(t->v.regs.rax, 0xf5f5);
+		assert_int_equal(t->v.regs.rbx, 0x3333);
+		assert_int_equal(t->v.regs.gs_base, VA_DATA + 16);
+		tvm_free(t);
+	}
+}
+
+/* Exits that leave the bases alone make no system call; each changed
+ * base costs exactly one (the arch_prctl path). */
+static void test_fsgs_syscall_count(void **state)
+{
+	struct tvm *t = tvm_fsgs("off");
+	struct vexit e;
+	uint64_t n0;
+
+	if (!t)
+		skip();
+	assert_false(proc_vm_uses_fsgsbase(&t->vm));
+	start_at(t, C_BENCH);
+	t->v.regs.fs_base = 0x1000;
+	t->v.regs.gs_base = 0x2000;
+	e = run(t);
+	assert_int_equal(e.kind, VEXIT_HYPERCALL);
+	n0 = proc_vcpu_fsgs_loads(&t->v);
+	assert_int_equal(n0, 2); /* the first resume loads both */
+	for (int i = 0; i < 100; i++) {
+		e = run(t);
+		assert_int_equal(e.kind, VEXIT_HYPERCALL);
+	}
+	assert_int_equal(proc_vcpu_fsgs_loads(&t->v), n0);
+	t->v.regs.fs_base = 0x3000;
+	e = run(t);
+	assert_int_equal(proc_vcpu_fsgs_loads(&t->v), n0 + 1);
+	t->v.regs.gs_base = 0x4000;
+	e = run(t);
+	assert_int_equal(proc_vcpu_fsgs_loads(&t->v), n0 + 2);
+	t->v.regs.fs_base = 0x5000;
+	t->v.regs.gs_base = 0x6000;
+	e = run(t);
+	assert_int_equal(e.kind, VEXIT_HYPERCALL);
+	assert_int_equal(proc_vcpu_fsgs_loads(&t->v), n0 + 4);
+	assert_int_equal(t->v.regs.fs_base, 0x5000);
+	assert_int_equal(t->v.regs.gs_base, 0x6000);
+	/* The exception path: unchanged bases, no call. */
+	t->v.regs.rip = VA_CODE + C_EXC;
+	for (int i = 0; i < 20; i++) {
+		e = run(t);
+		assert_int_equal(e.kind, VEXIT_EXCEPTION);
+	}
+	assert_int_equal(proc_vcpu_fsgs_loads(&t->v), n0 + 4);
+	tvm_free(t);
+}
+
+/* A selector loaded into %fs/%gs: the base is its descriptor's (0), and
+ * pvisor's copy follows, so the next base pvisor sets really loads. */
+static void test_fsgs_selector(void **state)
+{
+	for (size_t m = 0; m < 2; m++) {
+		struct tvm *t = tvm_fsgs(fsgs_modes[m]);
+		struct vexit e;
+
+		if (!t)
+			skip();
+		frame(t, F_DATA)[0] = 0xabc;
+		start_at(t, C_SEL);
+		t->v.regs.fs_base = VA_DATA;
+		t->v.regs.gs_base = VA_DATA;
+		e = run(t);
+		assert_int_equal(e.kind, VEXIT_EXCEPTION);
+		assert_int_equal(e.vector, 6);
+		assert_int_equal(t->v.regs.fs_base, 0);
+		assert_int_equal(t->v.regs.gs_base, 0);
+		t->v.regs.rip = VA_CODE + C_FSRD;
+		t->v.regs.fs_base = VA_DATA;
+		t->v.regs.gs_base = VA_DATA;
+		e = run(t);
+		assert_int_equal(t->v.regs.rax, 0xabc);
+		tvm_free(t);
+	}
+}
+
+/* Without FSGSBASE in the stub, wrfsbase in guest code is #UD, and the
+ * base stays pvisor's. */
+static void test_fsgs_wrfsbase_ud(void **state)
+{
+	struct tvm *t = tvm_fsgs("off");
+	struct vexit e;
+
+	if (!t)
+		skip();
+	if (proc_cpu_runs_fsgsbase()) {
+		/* The host's CR4 decides, not the stub. */
+		print_message("# skipping: this CPU executes wrfsbase in user space%s\n",
+			      proc_host_has_fsgsbase() ? "" :
+			      " although the kernel does not enable FSGSBASE "
+			      "(a hypervisor below leaves CR4.FSGSBASE set)");
+		tvm_free(t);
+		skip();
+	}
+	start_at(t, C_WRFS);
+	t->v.regs.fs_base = 0x7000;
+	t->v.regs.rax = 0x9000;
+	e = run(t);
+	assert_int_equal(e.kind, VEXIT_EXCEPTION);
+	assert_int_equal(e.vector, 6);
+	assert_int_equal(t->v.regs.rip, VA_CODE + C_WRFS);
+	assert_int_equal(t->v.regs.fs_base, 0x7000);
+	tvm_free(t);
+}
+
+/* Where is `mov $158,%eax; syscall` in the stub?  Its syscall's address. */
+static uint64_t stub_arch_prctl_syscall(void)
+{
+	static const uint8_t pat[] = { 0xb8, 0x9e, 0, 0, 0, 0x0f, 0x05 };
+	size_t n = (size_t)(proc_stub_end - proc_stub_start);
+
+	for (size_t i = 0; i + sizeof(pat) <= n; i++)
+		if (!memcmp(proc_stub_start + i, pat, sizeof(pat)))
+			return PROC_STUB_BASE + i + 5;
+	fail_msg("no arch_prctl in the stub");
+	return 0;
+}
+
+/* The filter: arch_prctl from guest code traps whatever the code; from
+ * the stub's own instruction, any code but ARCH_SET_FS/GS is refused. */
+static void test_fsgs_filter(void **state)
+{
+	static const uint64_t codes[] = { 0x1002 /* SET_FS */, 0x1001 /* SET_GS */,
+					  0x1003 /* GET_FS */, 0x1004 /* GET_GS */,
+					  0x3001 /* CET */ };
+	struct tvm *t;
+	struct vexit e;
+
+	for (size_t i = 0; i < sizeof(codes) / sizeof(codes[0]); i++) {
+		t = tvm_fsgs("off");
+		if (!t)
+			skip();
+		start_at(t, C_ARCH);
+		t->v.regs.rdi = codes[i];
+		t->v.regs.rsi = VA_DATA;
+		e = run(t);
+		assert_int_equal(e.kind, VEXIT_SYSCALL);
+		assert_int_equal(e.syscall_nr, 158);
+		tvm_free(t);
+	}
+	for (size_t i = 2; i < sizeof(codes) / sizeof(codes[0]); i++) {
+		t = tvm_fsgs("off");
+		if (!t)
+			skip();
+		start_at(t, C_JMP);
+		t->v.regs.r11 = stub_arch_prctl_syscall();
+		t->v.regs.rax = 158;
+		t->v.regs.rdi = codes[i];
+		t->v.regs.rsi = VA_DATA;
+		assert_int_equal(backend_proc.vcpu_run(&t->v, &e), 0);
+		assert_int_equal(e.kind, VEXIT_FATAL);
+		print_message("# code %#llx from the stub: %s\n",
+			      (unsigned long long)codes[i], e.message);
+		assert_non_null(strstr(e.message, "stub fault (signal 31"));
+		tvm_free(t);
+	}
+}
+
+/* A base the host cannot load without FSGSBASE: a clear fatal exit. */
+static void test_fsgs_upper_base(void **state)
+{
+	struct tvm *t = tvm_fsgs("off");
+	struct vexit e;
+
+	if (!t)
+		skip();
+	start_at(t, C_EXC);
+	t->v.regs.gs_base = 0xffff888000000000ull;
+	assert_int_equal(backend_proc.vcpu_run(&t->v, &e), 0);
+	assert_int_equal(e.kind, VEXIT_FATAL);
+	assert_non_null(strstr(e.message, "needs FSGSBASE"));
+	tvm_free(t);
 }
 
 static volatile sig_atomic_t usr2_count;
@@ -606,6 +843,12 @@ int main(void)
 		cmocka_unit_test(test_iret_entry),
 		cmocka_unit_test(test_faults),
 		cmocka_unit_test(test_raw_syscall),
+		cmocka_unit_test(test_fsgs_loads),
+		cmocka_unit_test(test_fsgs_syscall_count),
+		cmocka_unit_test(test_fsgs_selector),
+		cmocka_unit_test(test_fsgs_wrfsbase_ud),
+		cmocka_unit_test(test_fsgs_filter),
+		cmocka_unit_test(test_fsgs_upper_base),
 		cmocka_unit_test(test_regs_rewrite),
 		cmocka_unit_test(test_pt_change),
 		cmocka_unit_test(test_kick),

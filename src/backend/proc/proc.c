@@ -129,6 +129,33 @@ bool proc_host_has_fsgsbase(void)
 }
 
 /*
+ * Does this CPU execute rdfsbase in user space?  Not the same question
+ * under a hypervisor that leaves CR4.FSGSBASE set while the kernel does
+ * not enable the feature (then the guest's own wrfsbase does not #UD and
+ * the kernel does not track what it writes).  Asked in a child process,
+ * which dies of SIGILL where the instruction faults.
+ */
+bool proc_cpu_runs_fsgsbase(void)
+{
+	int status;
+	pid_t pid = fork();
+
+	if (pid < 0)
+		return false;
+	if (pid == 0) {
+		uint64_t v;
+
+		signal(SIGILL, SIG_DFL);
+		__asm__ volatile("rdfsbase %0" : "=r"(v));
+		_exit(0);
+	}
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			return false;
+	return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
+/*
  * Whether the stub uses rd/wr{fs,gs}base: where the host enables them,
  * unless PVISOR_PROC_FSGSBASE=off forces the arch_prctl path (so that
  * path runs on every host); =on insists on the instructions.

@@ -17,6 +17,9 @@ struct vcpu;
 /* Does the host kernel enable rd/wr{fs,gs}base for user space? */
 bool proc_host_has_fsgsbase(void);
 
+/* Does the CPU execute them in user space (asks a child process)? */
+bool proc_cpu_runs_fsgsbase(void);
+
 /* Does this VM's stub use them (else arch_prctl when a base changes)? */
 bool proc_vm_uses_fsgsbase(const struct vm *vm);
 
