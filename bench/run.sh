@@ -6,7 +6,8 @@
 #     -r REPS      repetitions; each figure is the median of the runs' medians
 #                  (default 5, env BENCH_REPS)
 #     -b LIST      backends to run hcbench on (default "kvm proc", env
-#                  BENCH_BACKENDS)
+#                  BENCH_BACKENDS); "proc-nofsgs" is proc with the stub's
+#                  arch_prctl fs/gs path forced (PVISOR_PROC_FSGSBASE=off)
 #     -n           do not build (use build/pvisor, guest/build/hcbench and
 #                  bench/build/floors as they are)
 #     -o DIR       keep the raw output and the table in DIR (default
@@ -86,7 +87,10 @@ run_hcbench() {
 		echo "missing $PVISOR or $HCBENCH" >"$log"
 		return 127
 	fi
-	timeout -k 5 "$HC_TIMEOUT" "$PVISOR" run --backend "$be" --no-raw \
+	local backend=$be fsgs=${PVISOR_PROC_FSGSBASE:-auto}
+	[ "$be" = proc-nofsgs ] && backend=proc fsgs=off
+	PVISOR_PROC_FSGSBASE=$fsgs timeout -k 5 "$HC_TIMEOUT" "$PVISOR" run \
+		--backend "$backend" --no-raw \
 		--timeout "$HC_TIMEOUT" "$HCBENCH" </dev/null >"$log" 2>&1
 	rc=$?
 	tr -d '\r' <"$log" | awk -v src="$be" -v rep="$rep" '
@@ -179,7 +183,12 @@ verdict() { # value limit -> met / missed / —
 {
 echo "## pvisor benchmarks — $date_run"
 echo
-echo "- machine: $cpu_model, $ncpu CPUs, kernel $(uname -r), $kvm_kind"
+# FSGSBASE as the kernel grants it (AT_HWCAP2 bit 1): it decides proc's
+# fs/gs path (rd/wrfsbase, or arch_prctl when a base changes).
+hwcap2=$(LD_SHOW_AUXV=1 /bin/true 2>/dev/null | sed -n 's/^AT_HWCAP2: *//p')
+fsgsbase="FSGSBASE: no"
+[ -n "$hwcap2" ] && [ $(( hwcap2 & 2 )) != 0 ] && fsgsbase="FSGSBASE: yes"
+echo "- machine: $cpu_model, $ncpu CPUs, kernel $(uname -r), $kvm_kind, $fsgsbase"
 echo "- pvisor: $git_rev; $REPS repetitions (each figure: median of the runs' medians; p99: median of the runs' p99; min: lowest)"
 echo "- load average before: $load_before; after: $load_after; 1-min load at each repetition: ${rep_loads:-?}"
 echo
@@ -190,7 +199,7 @@ for be in $BACKENDS; do
 	hdr="$hdr $be median | $be p99 | $be min | $be runs' medians |"; sep="$sep---:|---:|---:|---:|"
 done
 echo "$hdr"; echo "$sep"
-for m in null_hypercall multicall32 evtchn_roundtrip; do
+for m in null_hypercall fs_base_hypercall trap_roundtrip multicall32 evtchn_roundtrip; do
 	row="| $m |"
 	for be in $BACKENDS; do
 		lo=$(get "$be" $m median_lo); hi=$(get "$be" $m median_hi)

@@ -1,6 +1,8 @@
 /*
- * Hypercall benchmarks: the null hypercall, a 32-entry multicall, an event
- * send -> upcall round trip, and timer accuracy.  Each result is one line
+ * Hypercall benchmarks: the null hypercall, one that changes the fs base,
+ * an exception (#UD) bounced to the guest's handler and resumed, a
+ * 32-entry multicall, an event send -> upcall round trip, and timer
+ * accuracy.  Each result is one line
  * "hcbench <name> key=value ..." for scripts.
  */
 #include <kit/console.h>
@@ -10,6 +12,7 @@
 #include <kit/mm.h>
 #include <kit/sched.h>
 #include <kit/time.h>
+#include <kit/traps.h>
 
 #include "bench.h"
 
@@ -18,6 +21,7 @@
 #define MULTI_WIDTH 32
 #define EVT_N 1000
 #define TIMER_N 20
+#define TRAP_N 2000
 
 static void sort_u64(uint64_t *a, unsigned n)
 {
@@ -50,6 +54,48 @@ static int bench_null(uint64_t *s)
 		s[i] = monotonic_ns() - t0;
 	}
 	report("null_hypercall", s, NULL_N, "");
+	return 0;
+}
+
+/* Every call changes the fs base: on a proc host without FSGSBASE each
+ * costs the guest process one arch_prctl on the way back. */
+static int bench_fs_base(uint64_t *s)
+{
+	static uint64_t area[2][2];
+
+	for (unsigned i = 0; i < NULL_N; i++) {
+		uint64_t t0 = monotonic_ns();
+
+		HC(__HYPERVISOR_set_segment_base, SEGBASE_FS, area[i & 1], 0, 0, 0);
+		s[i] = monotonic_ns() - t0;
+	}
+	HC(__HYPERVISOR_set_segment_base, SEGBASE_FS, 0, 0, 0, 0);
+	report("fs_base_hypercall", s, NULL_N, "");
+	return 0;
+}
+
+extern char bench_ud2_insn[];
+
+static bool skip_ud2(struct trap_frame *f, uint64_t cr2)
+{
+	if (f->rip != (uint64_t)bench_ud2_insn)
+		return false;
+	f->rip += 2;
+	return true;
+}
+
+/* ud2 -> pvisor -> the guest's #UD handler -> iret -> the next insn. */
+static int bench_trap(uint64_t *s)
+{
+	trap_set_hook(6, skip_ud2);
+	for (unsigned i = 0; i < TRAP_N; i++) {
+		uint64_t t0 = monotonic_ns();
+
+		asm volatile("bench_ud2_insn: ud2" ::: "memory");
+		s[i] = monotonic_ns() - t0;
+	}
+	trap_set_hook(6, NULL);
+	report("trap_roundtrip", s, TRAP_N, "");
 	return 0;
 }
 
@@ -161,6 +207,8 @@ int bench_run_all(void)
 	}
 	printf("hcbench backend=%s\n", kit_backend());
 	fails += bench_null(s);
+	fails += bench_fs_base(s);
+	fails += bench_trap(s);
 	fails += bench_multicall(s);
 	fails += bench_event(s);
 	fails += bench_timer();
