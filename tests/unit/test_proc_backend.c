@@ -170,6 +170,8 @@ static void test_hypercall(void **state)
 
 	start_at(t, C_HC);
 	t->v.regs.r12 = 0x1212;
+	t->v.regs.rcx = 0xc1c1;
+	t->v.regs.r11 = 0x1111;
 	t->v.regs.fs_base = 0x12345000;
 	e = run(t);
 	assert_int_equal(e.kind, VEXIT_HYPERCALL);
@@ -177,9 +179,10 @@ static void test_hypercall(void **state)
 	assert_int_equal(t->v.regs.rdi, 0x11);
 	assert_int_equal(t->v.regs.r12, 0x1212);
 	assert_int_equal(t->v.regs.fs_base, 0x12345000);
-	/* The guest stack holds the return address; rip is the entry's ret. */
-	assert_int_equal(t->v.regs.rsp, VA_STACK + PAGE_SIZE - 16);
-	assert_int_equal(t->v.regs.rip, VA_HCALL + 7 * 32 + 25);
+	/* The guest stack holds the return address, rcx and r11 (Xen's page
+	 * keeps them); rip is the entry's pop/ret tail. */
+	assert_int_equal(t->v.regs.rsp, VA_STACK + PAGE_SIZE - 32);
+	assert_int_equal(t->v.regs.rip, VA_HCALL + 7 * 32 + 28);
 	t->v.regs.rax = 42;
 	e = run(t);
 	assert_int_equal(e.kind, VEXIT_EXCEPTION);
@@ -187,6 +190,8 @@ static void test_hypercall(void **state)
 	assert_int_equal(t->v.regs.rax, 42);
 	assert_int_equal(t->v.regs.rip, VA_CODE + C_HC + 12);
 	assert_int_equal(t->v.regs.rsp, VA_STACK + PAGE_SIZE - 8);
+	assert_int_equal(t->v.regs.rcx, 0xc1c1); /* as before the call */
+	assert_int_equal(t->v.regs.r11, 0x1111);
 	assert_int_equal(t->v.regs.fs_base, 0x12345000);
 	tvm_free(t);
 }

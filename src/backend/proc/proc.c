@@ -585,28 +585,31 @@ static void proc_vcpu_destroy(struct vcpu *v)
 }
 
 /*
- * Entry i: mov $i,%eax; lea resume(%rip),%rcx; movabs $stub,%r11;
- * jmp *%r11; resume: ret.  Entry __HYPERVISOR_iret pushes rcx, r11, rax
- * first (struct iret_context at rsp) and has nothing to return to.
+ * Entry i, 32 bytes, keeps rcx and r11 as Xen's page does (it wraps its
+ * syscall in push/pop): push %rcx; push %r11; mov $i,%eax;
+ * lea resume(%rip),%rcx; movabs $stub,%r11; jmp *%r11;
+ * resume: pop %r11; pop %rcx; ret.  Entry __HYPERVISOR_iret pushes rcx,
+ * r11, rax (struct iret_context at rsp, as Xen's) and has nothing to
+ * return to.
  */
 static void proc_fill_hypercall_page(struct vm *vm, uint8_t *page)
 {
+	static const uint8_t lea[] = { 0x48, 0x8d, 0x0d, 13, 0, 0, 0 };
 	uint64_t stub = proc_stub_addr(proc_stub_hypercall);
 
 	memset(page, 0xcc, PAGE_SIZE);
 	for (unsigned i = 0; i < PAGE_SIZE / 32; i++) {
 		uint8_t *p = page + i * 32;
+		bool iret = i == __HYPERVISOR_iret;
 
-		if (i == __HYPERVISOR_iret) {
-			*p++ = 0x51;             /* push %rcx */
-			*p++ = 0x41;
-			*p++ = 0x53;             /* push %r11 */
+		*p++ = 0x51;                     /* push %rcx */
+		*p++ = 0x41;
+		*p++ = 0x53;                     /* push %r11 */
+		if (iret)
 			*p++ = 0x50;             /* push %rax */
-		}
 		*p++ = 0xb8;                     /* mov $i, %eax */
 		memcpy(p, &i, 4);
 		p += 4;
-		static const uint8_t lea[] = { 0x48, 0x8d, 0x0d, 13, 0, 0, 0 };
 		memcpy(p, lea, sizeof(lea));     /* lea 13(%rip), %rcx */
 		p += sizeof(lea);
 		*p++ = 0x49;
@@ -616,12 +619,15 @@ static void proc_fill_hypercall_page(struct vm *vm, uint8_t *page)
 		*p++ = 0x41;
 		*p++ = 0xff;
 		*p++ = 0xe3;                     /* jmp *%r11 */
-		if (i == __HYPERVISOR_iret) {
+		if (iret) {
 			*p++ = 0x0f;
 			*p++ = 0x0b;             /* ud2 */
-		} else {
-			*p++ = 0xc3;             /* ret */
+			continue;
 		}
+		*p++ = 0x41;
+		*p++ = 0x5b;                     /* pop %r11 */
+		*p++ = 0x59;                     /* pop %rcx */
+		*p++ = 0xc3;                     /* ret */
 	}
 }
 
