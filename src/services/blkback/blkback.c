@@ -6,15 +6,15 @@
  * and the same eventfd write).  Everything else — the XenbusState
  * handshake, ring processing, grant pins, I/O submission and completion,
  * responses — runs on the device's own thread, so the ring needs no lock.
- * That thread sleeps in io_uring: a read of the eventfd is always queued
- * next to the disk I/O, so one wait covers both.
+ * That thread hands disk I/O to a block I/O engine (blk_engine.h: io_uring,
+ * or a thread pool where io_uring is unavailable) and sleeps in the
+ * engine's wait, which returns on a completion or a kick of the eventfd.
  */
 #include "services/blkback/blkback.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <liburing.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +26,7 @@
 #include "core/log.h"
 #include "core/vm.h"
 #include "hostio/hio_file.h"
+#include "services/blkback/blk_engine.h"
 #include "services/blkback/blkif_req.h"
 #include "services/xenstore/xenstore.h"
 #include "services/xenstore/xs_service.h"
@@ -42,9 +43,9 @@
 #define BLKBACK_MAX_RING_ORDER 4 /* max-ring-page-order: 16 pages, 512 slots */
 #define BLKBACK_MAX_RING_PAGES (1u << BLKBACK_MAX_RING_ORDER)
 #define BLKBACK_DOM 0            /* pvisor's backends are domain 0 */
-#define TAG_EVENT UINT64_MAX     /* io_uring user_data of the eventfd read */
 #define NO_SLOT UINT32_MAX
-#define URING_DEPTH 1024
+#define BLKBACK_DEPTH 512        /* jobs in flight: the largest ring's slots */
+#define BLKBACK_BATCH 64         /* completions taken per engine wait */
 
 enum slot_stage { STAGE_DATA, STAGE_FLUSH, STAGE_DISCARD };
 
@@ -69,9 +70,8 @@ struct blk_dev {
 	struct hio_file file;
 	struct blkif_limits lim;
 	int efd;
-	uint64_t efd_buf;
-	struct io_uring uring;
-	bool uring_ok, started, watching;
+	struct blk_engine *eng;
+	bool started, watching;
 	pthread_t thread;
 	int fe_state;          /* atomic: written by the watch */
 	bool stop;             /* atomic */
@@ -355,6 +355,8 @@ static int connect_ring(struct blk_dev *d)
 		return rc;
 	}
 	d->nr_slots = RING_SIZE(&d->ring);
+	if (d->nr_slots > BLKBACK_DEPTH) /* BLKBACK_MAX_RING_ORDER grew */
+		d->nr_slots = BLKBACK_DEPTH;
 	d->slots = calloc(d->nr_slots, sizeof(*d->slots));
 	d->free_slots = calloc(d->nr_slots, sizeof(*d->free_slots));
 	d->mapped = true;
@@ -401,25 +403,6 @@ static void push_responses(struct blk_dev *d)
 	RING_PUSH_RESPONSES_AND_CHECK_NOTIFY(&d->ring, notify);
 	if (notify)
 		evtchn_notify_guest(d->vm, d->port);
-}
-
-static struct io_uring_sqe *get_sqe(struct blk_dev *d)
-{
-	struct io_uring_sqe *sqe = io_uring_get_sqe(&d->uring);
-
-	if (!sqe) {
-		io_uring_submit(&d->uring);
-		sqe = io_uring_get_sqe(&d->uring);
-	}
-	return sqe;
-}
-
-static void arm_eventfd(struct blk_dev *d)
-{
-	struct io_uring_sqe *sqe = get_sqe(d);
-
-	io_uring_prep_read(sqe, d->efd, &d->efd_buf, sizeof(d->efd_buf), 0);
-	io_uring_sqe_set_data64(sqe, TAG_EVENT);
 }
 
 static void unpin_all(struct blk_dev *d, struct blk_slot *s)
@@ -500,27 +483,38 @@ static int fetch_indirect(struct blk_dev *d, struct blkif_req *r)
 	return blkif_req_check_segs(r, &d->lim);
 }
 
+/* A request's engine job was refused (cannot happen: at most a ring of
+ * requests is in flight, fewer than the engine's depth). */
+static void refused(struct blk_dev *d, uint32_t idx, int rc)
+{
+	log_error("disk %s: %s refused the I/O: %s", d->cfg->path,
+		  blk_engine_name(d->eng), strerror(-rc));
+	finish(d, idx, BLKIF_RSP_ERROR);
+}
+
 static void submit_data(struct blk_dev *d, uint32_t idx)
 {
 	struct blk_slot *s = &d->slots[idx];
-	struct io_uring_sqe *sqe = get_sqe(d);
 	off_t off = (off_t)(s->req.sector << BLKIF_SECTOR_SHIFT);
+	int rc = blk_engine_submit_rw(d->eng, idx, d->file.fd, s->iov, s->nr_iov,
+				      off, s->req.op != BLKIF_OP_READ);
 
-	if (s->req.op == BLKIF_OP_READ)
-		io_uring_prep_readv(sqe, d->file.fd, s->iov, s->nr_iov, off);
-	else
-		io_uring_prep_writev(sqe, d->file.fd, s->iov, s->nr_iov, off);
-	io_uring_sqe_set_data64(sqe, idx);
+	if (rc < 0) {
+		refused(d, idx, rc);
+		return;
+	}
 	s->stage = STAGE_DATA;
 	d->inflight++;
 }
 
 static void submit_flush(struct blk_dev *d, uint32_t idx)
 {
-	struct io_uring_sqe *sqe = get_sqe(d);
+	int rc = blk_engine_submit_flush(d->eng, idx, d->file.fd);
 
-	io_uring_prep_fsync(sqe, d->file.fd, IORING_FSYNC_DATASYNC);
-	io_uring_sqe_set_data64(sqe, idx);
+	if (rc < 0) {
+		refused(d, idx, rc);
+		return;
+	}
 	d->slots[idx].stage = STAGE_FLUSH;
 	d->inflight++;
 }
@@ -561,18 +555,20 @@ static void start(struct blk_dev *d, uint32_t idx)
 		}
 		return;
 	case BLKIF_OP_DISCARD: {
-		struct io_uring_sqe *sqe;
+		int rc;
 
 		if (!s->req.nr_sectors) {
 			finish(d, idx, BLKIF_RSP_OKAY);
 			return;
 		}
-		sqe = get_sqe(d);
-		io_uring_prep_fallocate(sqe, d->file.fd,
-					FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
-					(off_t)(s->req.sector << BLKIF_SECTOR_SHIFT),
-					(off_t)(s->req.nr_sectors << BLKIF_SECTOR_SHIFT));
-		io_uring_sqe_set_data64(sqe, idx);
+		rc = blk_engine_submit_discard(
+			d->eng, idx, d->file.fd,
+			(off_t)(s->req.sector << BLKIF_SECTOR_SHIFT),
+			(off_t)(s->req.nr_sectors << BLKIF_SECTOR_SHIFT));
+		if (rc < 0) {
+			refused(d, idx, rc);
+			return;
+		}
 		s->stage = STAGE_DISCARD;
 		d->inflight++;
 		return;
@@ -642,7 +638,8 @@ static void process_ring(struct blk_dev *d)
 	} while (more);
 }
 
-/* Finishes a short transfer synchronously (rare: signals, odd files). */
+/* Finishes a short transfer synchronously (rare: signals, odd files; the
+ * thread pool finishes them itself). */
 static int64_t finish_short(struct blk_dev *d, struct blk_slot *s, uint64_t done)
 {
 	while (done < s->bytes) {
@@ -755,33 +752,24 @@ static void *dev_thread(void *arg)
 {
 	struct blk_dev *d = arg;
 
-	arm_eventfd(d);
-	io_uring_submit(&d->uring);
 	for (;;) {
-		struct io_uring_cqe *cqe;
-		unsigned head, n = 0;
-		bool event = false;
-		int rc = io_uring_wait_cqe(&d->uring, &cqe);
+		struct blk_completion c[BLKBACK_BATCH];
+		int rc = blk_engine_wait(d->eng, c, BLKBACK_BATCH);
 
 		if (rc == -EINTR)
 			continue;
 		if (rc < 0) {
-			log_error("blkback %s: io_uring: %s", d->cfg->name,
-				  strerror(-rc));
+			log_error("blkback %s: %s: %s", d->cfg->name,
+				  blk_engine_name(d->eng), strerror(-rc));
 			break;
 		}
-		io_uring_for_each_cqe(&d->uring, head, cqe) {
-			n++;
-			if (cqe->user_data == TAG_EVENT)
-				event = true;
-			else
-				complete(d, (uint32_t)cqe->user_data, cqe->res);
-		}
-		io_uring_cq_advance(&d->uring, n);
+		/* Kicks (BLK_ENGINE_EVENT) need nothing more: the ring and the
+		 * state are looked at on every wakeup. */
+		for (int i = 0; i < rc; i++)
+			if (c[i].idx != BLK_ENGINE_EVENT)
+				complete(d, c[i].idx, c[i].res);
 		if (__atomic_load_n(&d->stop, __ATOMIC_ACQUIRE) && !d->inflight)
 			break;
-		if (event)
-			arm_eventfd(d);
 		if (!d->connected)
 			release_ring(d);
 		handle_state(d);
@@ -793,7 +781,10 @@ static void *dev_thread(void *arg)
 		}
 		process_ring(d);
 		push_responses(d);
-		io_uring_submit(&d->uring);
+		rc = blk_engine_commit(d->eng);
+		if (rc < 0)
+			log_debug("blkback %s: %s submit: %s", d->cfg->name,
+				  blk_engine_name(d->eng), strerror(-rc));
 	}
 	disconnect(d);
 	return NULL;
@@ -890,6 +881,8 @@ static int xs_unwatch_dev(struct xenstore *xs, void *opaque)
 static int dev_init(struct vm *vm, struct blk_dev *d, const struct vm_disk *cfg,
 		    char *err, size_t err_len)
 {
+	enum blk_engine_kind kind;
+	char why[200];
 	int rc;
 
 	d->vm = vm;
@@ -928,13 +921,15 @@ static int dev_init(struct vm *vm, struct blk_dev *d, const struct vm_disk *cfg,
 			 strerror(errno));
 		return rc;
 	}
-	rc = io_uring_queue_init(URING_DEPTH, &d->uring, 0);
+	rc = blk_engine_kind_from_env(&kind, err, err_len);
+	if (rc < 0)
+		return rc;
+	rc = blk_engine_open(kind, d->efd, BLKBACK_DEPTH, &d->eng, why,
+			     sizeof(why));
 	if (rc < 0) {
-		snprintf(err, err_len, "disk %s: io_uring: %s", cfg->path,
-			 strerror(-rc));
+		snprintf(err, err_len, "disk %s: %s", cfg->path, why);
 		return rc;
 	}
-	d->uring_ok = true;
 	rc = xs_service_with(vm, xs_setup_dev, d);
 	if (rc < 0) {
 		snprintf(err, err_len, "disk %s: xenstore: %s", cfg->path,
@@ -989,8 +984,8 @@ void blkback_destroy(struct vm *vm)
 			kick(d);
 			pthread_join(d->thread, NULL);
 		}
-		if (d->uring_ok)
-			io_uring_queue_exit(&d->uring);
+		blk_engine_close(d->eng);
+		d->eng = NULL;
 		if (d->efd >= 0)
 			close(d->efd);
 		hio_file_close(&d->file);
