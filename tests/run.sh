@@ -68,6 +68,23 @@ for t in tests/e2e/t_*.sh; do
 	count_tap "$(basename "$t" .sh)" < <(timeout 900 bash "$t" 2>&1; echo "# exit $?")
 done
 
+# The proc tests once more on the stub's arch_prctl fs/gs path, so that a
+# host with FSGSBASE also proves the host without it.  Where the kernel does
+# not enable FSGSBASE (AT_HWCAP2 bit 1, what pvisor reads too) that path is
+# the one the tests above already took.
+echo "== end-to-end tests on proc with PVISOR_PROC_FSGSBASE=off"
+hwcap2=$(LD_SHOW_AUXV=1 /bin/true 2>/dev/null | sed -n 's/^AT_HWCAP2: *//p')
+if [ -n "$hwcap2" ] && [ $(( hwcap2 & 2 )) != 0 ]; then
+	for t in t_guests t_abuse t_hostile t_block t_net t_pvsh t_hypercall_page; do
+		[ -f "tests/e2e/$t.sh" ] || continue
+		echo "# tests/e2e/$t.sh (proc, arch_prctl fs/gs)"
+		count_tap "$t-nofsgsbase" < <(PVISOR_PROC_FSGSBASE=off PVISOR_TEST_BACKENDS=proc \
+			timeout 900 bash "tests/e2e/$t.sh" 2>&1; echo "# exit $?")
+	done
+else
+	count_tap "proc-nofsgsbase" <<<"ok - second proc pass with the fallback forced # SKIP this kernel does not enable FSGSBASE: every proc test above already ran on the arch_prctl path"
+fi
+
 echo "== fuzz harnesses (${FUZZ_SECONDS}s each)"
 for f in build/fuzz/fuzz_*; do
 	[ -x "$f" ] || continue

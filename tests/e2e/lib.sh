@@ -33,7 +33,8 @@ kvm_unavailable() {
 
 # The backends to test on: proc always; kvm when it works (else a SKIP line
 # per test that would have run on it, printed by for_backends).
-BACKENDS="proc kvm"
+# PVISOR_TEST_BACKENDS narrows the list (tests/run.sh's second proc pass).
+BACKENDS=${PVISOR_TEST_BACKENDS:-proc kvm}
 KVM_WHY=$(kvm_unavailable)
 
 # run_guest BACKEND OUTFILE ARGS...: runs pvisor, stdout+stderr to OUTFILE,
