@@ -69,6 +69,17 @@
  * Linux's own context switch assumes too: the base stays what was loaded.)
  */
 
+/* One base from pvisor's copy: 0 if a non-null selector is loaded. */
+.macro save_base_copy sreg, loaded, slot
+	xor %eax, %eax
+	mov \sreg, %ax
+	test %eax, %eax
+	jz 85f
+	movq $0, C(\loaded)
+85:	mov C(\loaded), %rax
+	mov %rax, R(\slot)
+.endm
+
 /* Publishes the guest's bases to ctl regs.  Clobbers rax. */
 .macro save_fsgs
 	testl $CTL_F_FSGSBASE, C(CTL_FLAGS)
@@ -77,31 +88,28 @@
 	mov %rax, R(R_FS)
 	rdgsbase %rax
 	mov %rax, R(R_GS)
-	jmp 84f
-81:	xor %eax, %eax
-	mov %fs, %ax
-	test %eax, %eax
-	jz 82f
-	movq $0, C(CTL_LOADED_FS)
-82:	mov C(CTL_LOADED_FS), %rax
-	mov %rax, R(R_FS)
-	xor %eax, %eax
-	mov %gs, %ax
-	test %eax, %eax
-	jz 83f
-	movq $0, C(CTL_LOADED_GS)
-83:	mov C(CTL_LOADED_GS), %rax
-	mov %rax, R(R_GS)
-84:
+	jmp 82f
+81:	save_base_copy %fs, CTL_LOADED_FS, R_FS
+	save_base_copy %gs, CTL_LOADED_GS, R_GS
+82:
 .endm
 
-/* arch_prctl(edi, rsi); a refusal ends the process (PROC_STUB_EXIT_FSGS). */
-.macro set_base
+/*
+ * One base with arch_prctl(code), if it differs from the loaded one; a
+ * refusal ends the process (PROC_STUB_EXIT_FSGS).
+ */
+.macro load_base_prctl code, loaded, slot
+	mov R(\slot), %rsi
+	cmp C(\loaded), %rsi
+	je 75f
+	mov $\code, %edi
 	mov $SYS_arch_prctl, %eax
 	syscall
 	incq C(CTL_FSGS_LOADS)
 	test %rax, %rax
 	jnz .Lfsgs_refused
+	mov %rsi, C(\loaded)
+75:
 .endm
 
 /* Loads ctl regs' bases.  Clobbers rax, rcx, rsi, rdi, r11. */
@@ -112,20 +120,10 @@
 	wrfsbase %rax
 	mov R(R_GS), %rax
 	wrgsbase %rax
-	jmp 73f
-71:	mov R(R_FS), %rsi
-	cmp C(CTL_LOADED_FS), %rsi
-	je 72f
-	mov $ARCH_SET_FS, %edi
-	set_base
-	mov %rsi, C(CTL_LOADED_FS)
-72:	mov R(R_GS), %rsi
-	cmp C(CTL_LOADED_GS), %rsi
-	je 73f
-	mov $ARCH_SET_GS, %edi
-	set_base
-	mov %rsi, C(CTL_LOADED_GS)
-73:
+	jmp 72f
+71:	load_base_prctl ARCH_SET_FS, CTL_LOADED_FS, R_FS
+	load_base_prctl ARCH_SET_GS, CTL_LOADED_GS, R_GS
+72:
 .endm
 
 	.section .rodata.proc_stub, "a"
