@@ -153,6 +153,26 @@ static void u_close(struct blk_engine *e)
 {
 	struct uring_engine *u = ue(e);
 
+	/* The ring's teardown in the kernel is asynchronous: wait for the
+	 * jobs still in flight, so none writes into a buffer after this. */
+	if (u->inflight && io_uring_sq_ready(&u->ring))
+		io_uring_submit(&u->ring);
+	while (u->inflight) {
+		struct io_uring_cqe *cqe;
+		unsigned head, n = 0;
+		int rc = io_uring_wait_cqe(&u->ring, &cqe);
+
+		if (rc == -EINTR)
+			continue;
+		if (rc < 0)
+			break;
+		io_uring_for_each_cqe(&u->ring, head, cqe) {
+			n++;
+			if (cqe->user_data != TAG_EVENT)
+				u->inflight--;
+		}
+		io_uring_cq_advance(&u->ring, n);
+	}
 	io_uring_queue_exit(&u->ring);
 	free(u);
 }
