@@ -22,6 +22,9 @@ const char cli_usage[] =
 	"commands:\n"
 	"  run [OPTIONS] KERNEL [-- ARGS...]   boot a PV kernel (see pvisor run --help)\n"
 	"  backends                            say which backends work on this machine\n"
+	"  host [--query NAME]                 the host features pvisor relies on, what\n"
+	"                                      their absence costs, which backend runs\n"
+	"                                      which guest (see pvisor host --help)\n"
 	"  version                             print the version\n"
 	"  --help                              this text\n";
 
@@ -61,6 +64,24 @@ const char cli_run_usage[] =
 	"exit status: the guest's (poweroff 0; SCHEDOP_shutdown with a pvisor exit\n"
 	"code N gives N), 124 timeout, 125 guest crash, 126 guest stopped by pvisor\n"
 	"(fault), 127 pvisor could not run the guest, 2 bad usage or image.\n";
+
+const char cli_host_usage[] =
+	"usage: pvisor host [--query NAME]\n"
+	"\n"
+	"Without --query: one line per host feature pvisor relies on, whether this\n"
+	"host has it and what its absence costs, then the backends and which one\n"
+	"runs each kind of guest:\n"
+	"  feature NAME: yes|no — WHAT WAS FOUND; without it: COST\n"
+	"  backend NAME: available | unavailable: WHY\n"
+	"  guest KIND: BACKEND|none — WHAT RUNS IT, OR WHY NOTHING CAN\n"
+	"\n"
+	"--query NAME asks one question and answers with the exit status: 0 yes,\n"
+	"1 no, 2 NAME unknown; stdout gets one line (what was found, or why not;\n"
+	"for a guest kind, the backend that runs it).  NAME is a feature (kvm,\n"
+	"kvm-pvm, fsgsbase, seccomp, io_uring, tap, memfd), backend:kvm,\n"
+	"backend:proc, guest:lower-half (ELF kernels below 0x7f0000000000, the\n"
+	"guest kit's) or guest:upper-half (Linux bzImages, ELF kernels above it).\n"
+	"The tests and make run ask this, never guess.\n";
 
 int64_t cli_parse_size(const char *s)
 {
@@ -316,6 +337,31 @@ too_long:
 	return CLI_ERROR;
 }
 
+static enum cli_command parse_host(int argc, char *const argv[], struct cli *c,
+				   char *err, size_t err_len)
+{
+	const char *v;
+
+	for (int i = 2; i < argc; i++) {
+		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help"))
+			return CLI_HOST_HELP;
+		if ((v = option_value(argc, argv, &i, "--query"))) {
+			if (!*v) {
+				snprintf(err, err_len,
+					 "host: --query needs a name (see pvisor host --help)");
+				return CLI_ERROR;
+			}
+			c->host_query = v;
+		} else {
+			snprintf(err, err_len,
+				 "host: unexpected argument '%s' (see pvisor host --help)",
+				 argv[i]);
+			return CLI_ERROR;
+		}
+	}
+	return CLI_HOST;
+}
+
 enum cli_command cli_parse(int argc, char *const argv[], struct cli *c,
 			   char *err, size_t err_len)
 {
@@ -335,6 +381,8 @@ enum cli_command cli_parse(int argc, char *const argv[], struct cli *c,
 		return c->command = CLI_VERSION;
 	if (!strcmp(argv[1], "backends"))
 		return c->command = CLI_BACKENDS;
+	if (!strcmp(argv[1], "host"))
+		return c->command = parse_host(argc, argv, c, err, err_len);
 	if (!strcmp(argv[1], "run"))
 		return c->command = parse_run(argc, argv, c, err, err_len);
 	snprintf(err, err_len, "unknown command '%s' (see pvisor --help)", argv[1]);

@@ -1,6 +1,7 @@
 /*
  * The command line: `pvisor run [options] KERNEL [-- ARGS...]`,
- * `pvisor --help`, `pvisor run --help`, `pvisor version`.  Parsing is pure
+ * `pvisor --help`, `pvisor run --help`, `pvisor version`, `pvisor backends`,
+ * `pvisor host [--query NAME]`.  Parsing is pure
  * (no I/O, no exit) so that it can be unit-tested.
  */
 #ifndef PVISOR_CLI_H
@@ -17,6 +18,8 @@ enum cli_command {
 	CLI_RUN_HELP,  /* pvisor run --help */
 	CLI_VERSION,
 	CLI_BACKENDS,  /* pvisor backends: which backends work here */
+	CLI_HOST,      /* pvisor host [--query NAME]: the host's features */
+	CLI_HOST_HELP, /* pvisor host --help */
 	CLI_RUN,
 };
 
@@ -24,6 +27,7 @@ struct cli {
 	enum cli_command command;
 	struct vm_config cfg;
 	char cmdline[1024]; /* --cmdline and the words after --, joined */
+	const char *host_query; /* pvisor host --query NAME; NULL: the report */
 };
 
 /* Parses argv; on CLI_ERROR, err holds one line for the user. */
@@ -35,5 +39,6 @@ int64_t cli_parse_size(const char *s);
 
 extern const char cli_usage[];
 extern const char cli_run_usage[];
+extern const char cli_host_usage[];
 
 #endif

@@ -16,6 +16,7 @@
 
 #include "core/cli.h"
 #include "core/evloop.h"
+#include "core/hostinfo.h"
 #include "core/log.h"
 #include "core/vm.h"
 #include "services/console/consback.h"
@@ -88,7 +89,7 @@ static int read_file(const char *what, const char *path, struct blob *b)
 
 /* Loads KERNEL: a bzImage's ELF payload, or an ELF as is. */
 static int load_kernel(const char *path, struct blob *kernel,
-		       struct xen_elf_image *img)
+		       struct xen_elf_image *img, bool *bzimage)
 {
 	char err[256];
 	uint8_t *elf;
@@ -99,6 +100,7 @@ static int load_kernel(const char *path, struct blob *kernel,
 		return -1;
 	rc = bzimage_extract(kernel->data, kernel->len, &elf, &elf_len, err,
 			     sizeof(err));
+	*bzimage = rc == 0;
 	if (rc == 0) {
 		free(kernel->data);
 		kernel->data = elf;
@@ -119,36 +121,35 @@ static int load_kernel(const char *path, struct blob *kernel,
 	return 0;
 }
 
-/* The explicit --backend, or kvm when it works and proc otherwise. */
-static const struct backend_ops *choose_backend(const struct vm_config *cfg)
+/*
+ * The explicit --backend, or kvm when it works and proc otherwise; an
+ * upper-half kernel (Linux) only on kvm.  The decision is
+ * hostinfo_choose()'s, the one `pvisor host` reports; this probes what it
+ * needs.  Before any guest memory exists.
+ */
+static const struct backend_ops *choose_backend(const struct vm_config *cfg,
+						const struct host_kernel *k)
 {
-	const struct backend_ops *be;
-	char why[256] = "", why_proc[256] = "";
+	struct host_info hi;
+	bool upper = hostinfo_kernel_is_upper(k->v_start, k->v_end);
+	bool forced_kvm = cfg->backend && !strcmp(cfg->backend, "kvm");
+	bool forced_proc = cfg->backend && !strcmp(cfg->backend, "proc");
+	char msg[2048];
+	int b;
 
-	if (cfg->backend) {
-		be = backend_by_name(cfg->backend);
-		if (!be) {
-			log_error("--backend %s: unknown backend", cfg->backend);
-			return NULL;
-		}
-		if (be->probe(why, sizeof(why)) < 0) {
-			log_error("--backend %s: not available here: %s",
-				  cfg->backend, why);
-			return NULL;
-		}
-		return be;
-	}
-	if (backend_kvm.probe(why, sizeof(why)) == 0) {
-		log_info("backend kvm (/dev/kvm works)");
-		return &backend_kvm;
-	}
-	if (backend_proc.probe(why_proc, sizeof(why_proc)) < 0) {
-		log_error("no backend can run here: kvm: %s; proc: %s", why,
-			  why_proc);
+	hostinfo_init(&hi);
+	if (!forced_proc || upper)
+		hostinfo_probe_backend(&hi, HOST_BE_KVM);
+	if (forced_proc || (!forced_kvm && !hi.backend[HOST_BE_KVM].ok && !upper))
+		hostinfo_probe_backend(&hi, HOST_BE_PROC);
+	b = hostinfo_choose(&hi, cfg->backend, k, msg, sizeof(msg));
+	if (b < 0) {
+		log_error("%s", msg);
 		return NULL;
 	}
-	log_info("backend proc (kvm unavailable: %s)", why);
-	return &backend_proc;
+	if (!cfg->backend)
+		log_info("%s", msg);
+	return b == HOST_BE_KVM ? &backend_kvm : &backend_proc;
 }
 
 static void set_boot_regs(struct vcpu *v, const struct boot_state *boot)
@@ -296,6 +297,7 @@ static int run(struct cli *cli)
 	struct xen_elf_image img;
 	static struct vm vm;
 	const struct backend_ops *be;
+	struct host_kernel hk = { .path = cli->cfg.kernel_path };
 	int status = PVISOR_EXIT_USAGE;
 
 	log_verbosity = cli->cfg.verbose < 0 ? 0 : 1 + cli->cfg.verbose;
@@ -320,12 +322,14 @@ static int run(struct cli *cli)
 			return PVISOR_EXIT_USAGE;
 		}
 	}
-	if (load_kernel(cli->cfg.kernel_path, &kernel, &img) < 0)
+	if (load_kernel(cli->cfg.kernel_path, &kernel, &img, &hk.bzimage) < 0)
 		goto out;
+	hk.v_start = img.v_start;
+	hk.v_end = img.v_end;
 	if (cli->cfg.initrd_path &&
 	    read_file("initrd", cli->cfg.initrd_path, &initrd) < 0)
 		goto out;
-	be = choose_backend(&cli->cfg);
+	be = choose_backend(&cli->cfg, &hk);
 	if (!be)
 		goto out;
 	vm.backend = be;
@@ -372,20 +376,64 @@ out:
 	return status;
 }
 
+/* `pvisor backends`: "NAME: available" or "NAME: unavailable: WHY" (the
+ * e2e tests and scripts parse these lines). */
 static int list_backends(void)
 {
-	const struct backend_ops *all[] = { &backend_kvm, &backend_proc };
+	struct host_info hi;
 
-	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
-		char why[256] = "";
+	hostinfo_init(&hi);
+	for (unsigned b = 0; b < HOST_NR_BACKENDS; b++) {
+		char why[256];
 
-		if (all[i]->probe(why, sizeof(why)) == 0)
-			printf("%s: available\n", all[i]->name);
+		hostinfo_probe_backend(&hi, (enum host_backend)b);
+		if (hostinfo_backend_usable(&hi, (enum host_backend)b, why,
+					    sizeof(why)))
+			printf("%s: available\n", hostinfo_backend_name(b));
 		else
-			printf("%s: unavailable: %s\n", all[i]->name,
-			       why[0] ? why : "unknown reason");
+			printf("%s: unavailable: %s\n", hostinfo_backend_name(b),
+			       why);
 	}
 	return 0;
+}
+
+/* `pvisor host`: the report; `pvisor host --query NAME`: exit 0 yes, 1 no,
+ * 2 unknown NAME, one line on stdout. */
+static int host_command(const struct cli *cli)
+{
+	struct host_info hi;
+	unsigned mask;
+	char buf[8192];
+	int rc;
+
+	hostinfo_init(&hi);
+	if (!cli->host_query) {
+		size_t n;
+
+		hostinfo_probe_all(&hi);
+		n = hostinfo_format(&hi, buf, sizeof(buf));
+		if (n >= sizeof(buf)) {
+			char *big = malloc(n + 1);
+
+			if (!big)
+				return PVISOR_EXIT_INTERNAL;
+			hostinfo_format(&hi, big, n + 1);
+			fputs(big, stdout);
+			free(big);
+		} else {
+			fputs(buf, stdout);
+		}
+		return 0;
+	}
+	if (hostinfo_query_needs(cli->host_query, &mask) < 0) {
+		log_error("host --query: unknown name '%s' (see pvisor host --help)",
+			  cli->host_query);
+		return PVISOR_EXIT_USAGE;
+	}
+	hostinfo_probe_mask(&hi, mask);
+	rc = hostinfo_query(&hi, cli->host_query, buf, sizeof(buf));
+	printf("%s\n", buf);
+	return rc == 1 ? 0 : 1;
 }
 
 int main(int argc, char **argv)
@@ -415,6 +463,11 @@ int main(int argc, char **argv)
 		return 0;
 	case CLI_BACKENDS:
 		return list_backends();
+	case CLI_HOST:
+		return host_command(&cli);
+	case CLI_HOST_HELP:
+		fputs(cli_host_usage, stdout);
+		return 0;
 	case CLI_RUN:
 		return run(&cli);
 	case CLI_ERROR:

@@ -22,6 +22,12 @@ static const struct cli_case cases[] = {
 	{ "run help", { "pvisor", "run", "--help" }, CLI_RUN_HELP, NULL },
 	{ "version", { "pvisor", "version" }, CLI_VERSION, NULL },
 	{ "backends", { "pvisor", "backends" }, CLI_BACKENDS, NULL },
+	{ "host", { "pvisor", "host" }, CLI_HOST, NULL },
+	{ "host help", { "pvisor", "host", "--help" }, CLI_HOST_HELP, NULL },
+	{ "host query", { "pvisor", "host", "--query", "fsgsbase" }, CLI_HOST, NULL },
+	{ "host query=", { "pvisor", "host", "--query=guest:upper-half" }, CLI_HOST, NULL },
+	{ "host query missing", { "pvisor", "host", "--query" }, CLI_ERROR, "--query needs a name" },
+	{ "host junk", { "pvisor", "host", "kvm" }, CLI_ERROR, "unexpected argument 'kvm'" },
 	{ "unknown command", { "pvisor", "boot" }, CLI_ERROR, "unknown command 'boot'" },
 	{ "run kernel", { "pvisor", "run", "k" }, CLI_RUN, NULL },
 	{ "run --kernel", { "pvisor", "run", "--kernel", "k" }, CLI_RUN, NULL },
@@ -151,6 +157,23 @@ static void test_repeated_options(void **state)
 	assert_string_equal(cli.cfg.cmdline, "x=1 y=2");
 }
 
+static void test_host_query(void **state)
+{
+	const char *argv[] = { "pvisor", "host", "--query", "tap", NULL };
+	const char *plain[] = { "pvisor", "host", NULL };
+	char err[256];
+	struct cli cli;
+
+	assert_int_equal(cli_parse(4, (char *const *)argv, &cli, err, sizeof(err)),
+			 CLI_HOST);
+	assert_string_equal(cli.host_query, "tap");
+	assert_int_equal(cli_parse(2, (char *const *)plain, &cli, err, sizeof(err)),
+			 CLI_HOST);
+	assert_null(cli.host_query);
+	assert_non_null(strstr(cli_usage, "host [--query NAME]"));
+	assert_non_null(strstr(cli_host_usage, "guest:upper-half"));
+}
+
 static void test_sizes(void **state)
 {
 	assert_int_equal(cli_parse_size("64M"), 64ll << 20);
@@ -186,6 +209,7 @@ int main(void)
 		cmocka_unit_test(test_values),
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_repeated_options),
+		cmocka_unit_test(test_host_query),
 		cmocka_unit_test(test_sizes),
 		cmocka_unit_test(test_cmdline_too_long),
 	};
