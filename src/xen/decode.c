@@ -6,6 +6,8 @@
 #include <errno.h>
 #include <string.h>
 
+#include <pvisor/xen.h>
+
 #include "core/regs.h"
 #include "xen/emulate.h"
 
@@ -39,12 +41,23 @@ uint64_t *emul_gpr(struct regs *r, unsigned n)
 	}
 }
 
-/* Skips a ModRM operand (64-bit addressing) at buf[*pos]; fills reg/rm/mem.
- * 0, -ENODATA. */
+static int64_t le_signed(const uint8_t *b, unsigned n)
+{
+	uint64_t v = 0;
+
+	for (unsigned i = 0; i < n; i++)
+		v |= (uint64_t)b[i] << (8 * i);
+	if (n < 8 && (v >> (8 * n - 1)) & 1)
+		v |= ~0ull << (8 * n);
+	return (int64_t)v;
+}
+
+/* Decodes a ModRM operand (64-bit addressing) at buf[*pos]; fills reg/rm/
+ * mem and the address components.  0, -ENODATA. */
 static int modrm(const uint8_t *buf, size_t len, unsigned *pos, unsigned rex,
 		 struct emul_insn *in)
 {
-	unsigned p = *pos, mod, rm;
+	unsigned p = *pos, mod, rm, dispn = 0;
 
 	if (p >= len)
 		return -ENODATA;
@@ -53,24 +66,43 @@ static int modrm(const uint8_t *buf, size_t len, unsigned *pos, unsigned rex,
 	in->reg = ((buf[p] >> 3) & 7) | (rex & 4 ? 8 : 0);
 	in->rm = rm | (rex & 1 ? 8 : 0);
 	in->mem = mod != 3;
+	in->base = in->index = -1;
+	in->scale = 1;
+	in->disp = 0;
+	in->rip_rel = false;
 	p++;
 	if (mod != 3) {
 		if (rm == 4) { /* SIB */
+			unsigned sib, idx, base;
+
 			if (p >= len)
 				return -ENODATA;
-			if ((buf[p] & 7) == 5 && mod == 0)
-				p += 4;
-			p++;
+			sib = buf[p++];
+			idx = ((sib >> 3) & 7) | (rex & 2 ? 8 : 0);
+			base = (sib & 7) | (rex & 1 ? 8 : 0);
+			in->scale = 1u << (sib >> 6);
+			if (idx != 4)
+				in->index = (int)idx;
+			if ((sib & 7) == 5 && mod == 0)
+				dispn = 4; /* no base */
+			else
+				in->base = (int)base;
 		} else if (rm == 5 && mod == 0) {
-			p += 4; /* rip-relative */
+			in->rip_rel = true;
+			dispn = 4;
+		} else {
+			in->base = (int)in->rm;
 		}
 		if (mod == 1)
-			p += 1;
+			dispn = 1;
 		else if (mod == 2)
-			p += 4;
+			dispn = 4;
 	}
-	if (p > len)
+	if (p + dispn > len)
 		return -ENODATA;
+	if (dispn)
+		in->disp = le_signed(buf + p, dispn);
+	p += dispn;
 	*pos = p;
 	return 0;
 }
@@ -148,6 +180,22 @@ static int decode_0f(const uint8_t *buf, size_t len, unsigned p, unsigned rex,
 		in->op = op == 0xb1 ? EOP_CMPXCHG :
 			 op == 0xab ? EOP_BTS : EOP_BTR;
 		break;
+	case 0xa1: /* pop %fs */
+	case 0xa9: /* pop %gs */
+		in->op = EOP_POP_SREG;
+		in->reg = op == 0xa1 ? EMUL_FS : EMUL_GS;
+		/* 64-bit by default; 0x66 makes it 16-bit. */
+		in->opsize = in->opsize == 2 ? 2 : 8;
+		break;
+	case 0xb6: case 0xb7: /* movzx r/m8|16, r */
+	case 0xbe: case 0xbf: /* movsx */
+		rc = modrm(buf, len, &p, rex, in);
+		if (rc)
+			return rc;
+		in->op = EOP_LOAD;
+		in->srcsize = op & 1 ? 2 : 1;
+		in->sext = op >= 0xbe;
+		break;
 	case 0xba: /* bt* imm8, r/m */
 		rc = modrm(buf, len, &p, rex, in);
 		if (rc)
@@ -179,6 +227,8 @@ int emul_decode(const uint8_t *buf, size_t len, struct emul_insn *out)
 
 	memset(&in, 0, sizeof(in));
 	memset(out, 0, sizeof(*out));
+	in.seg = in.base = in.index = -1;
+	in.scale = 1;
 	if (len > EMUL_MAX_LEN)
 		len = EMUL_MAX_LEN;
 	if (len >= sizeof(xen_cpuid_seq) &&
@@ -197,14 +247,18 @@ int emul_decode(const uint8_t *buf, size_t len, struct emul_insn *out)
 		case 0x66: opsize16 = true; continue;
 		case 0xf0: in.lock = true; continue;
 		case 0xf2: case 0xf3: in.rep = true; continue;
-		case 0x67: case 0x2e: case 0x36: case 0x3e: case 0x26:
-		case 0x64: case 0x65:
+		case 0x67: in.addr32 = true; continue;
+		case 0x2e: case 0x36: case 0x3e: case 0x26:
+			in.seg = -1; /* ignored in 64-bit mode */
 			continue;
+		case 0x64: in.seg = EMUL_FS; continue;
+		case 0x65: in.seg = EMUL_GS; continue;
 		}
 		break;
 	}
 	if ((buf[p] & 0xf0) == 0x40) {
 		rex = buf[p++] & 0xf;
+		in.rex = true;
 		if (p >= len)
 			return len >= EMUL_MAX_LEN ? -EINVAL : -ENODATA;
 	}
@@ -253,6 +307,49 @@ int emul_decode(const uint8_t *buf, size_t len, struct emul_insn *out)
 		default: in.op = EOP_XOR; break;
 		}
 		break;
+	case 0x8e: /* mov r/m16, Sreg */
+		rc = modrm(buf, len, &p, rex, &in);
+		if (rc)
+			break;
+		in.reg &= 7; /* REX.R does not extend Sreg */
+		if (in.reg == EMUL_CS || in.reg > EMUL_GS)
+			return -EINVAL; /* #UD on hardware */
+		in.op = EOP_MOV_SREG;
+		in.opsize = 2;
+		break;
+	case 0x8a: case 0x8b: /* mov r/m, r */
+		rc = modrm(buf, len, &p, rex, &in);
+		if (rc)
+			break;
+		if (op == 0x8a)
+			in.opsize = 1;
+		in.op = EOP_LOAD;
+		in.srcsize = in.opsize;
+		break;
+	case 0xa0: case 0xa1: { /* mov moffs, al/ax/eax/rax (movabs) */
+		unsigned an = in.addr32 ? 4 : 8;
+
+		if (p + an > len)
+			return len >= EMUL_MAX_LEN ? -EINVAL : -ENODATA;
+		in.disp = an == 8 ? le_signed(buf + p, 8)
+				  : (int64_t)(uint32_t)le_signed(buf + p, 4);
+		p += an;
+		in.mem = true;
+		in.reg = in.rm = 0;
+		if (op == 0xa0)
+			in.opsize = 1;
+		in.op = EOP_LOAD;
+		in.srcsize = in.opsize;
+		break;
+	}
+	case 0x63: /* movsxd r/m32, r64 (without REX.W: a plain mov) */
+		rc = modrm(buf, len, &p, rex, &in);
+		if (rc)
+			break;
+		in.op = EOP_LOAD;
+		in.srcsize = in.opsize == 8 ? 4 : in.opsize;
+		in.sext = in.opsize == 8;
+		break;
 	case 0xc6: case 0xc7:
 		rc = modrm(buf, len, &p, rex, &in);
 		if (rc)
@@ -288,6 +385,75 @@ int emul_decode(const uint8_t *buf, size_t len, struct emul_insn *out)
 	in.len = p;
 	*out = in;
 	return 0;
+}
+
+uint64_t emul_ea(const struct emul_insn *in, const struct regs *r)
+{
+	struct regs *rw = (struct regs *)r; /* emul_gpr is read-only here */
+	uint64_t ea = (uint64_t)in->disp;
+
+	if (in->rip_rel)
+		ea += r->rip + in->len;
+	if (in->base >= 0)
+		ea += *emul_gpr(rw, (unsigned)in->base);
+	if (in->index >= 0)
+		ea += *emul_gpr(rw, (unsigned)in->index) * in->scale;
+	if (in->addr32)
+		ea = (uint32_t)ea;
+	if (in->seg == EMUL_FS)
+		ea += r->fs_base;
+	else if (in->seg == EMUL_GS)
+		ea += r->gs_base;
+	return ea;
+}
+
+int emul_load_apply(const struct emul_insn *in, struct regs *r, uint64_t val)
+{
+	unsigned src = in->srcsize, dst = in->opsize;
+	uint64_t *reg, mask;
+
+	if (in->op != EOP_LOAD || !in->mem ||
+	    (src != 1 && src != 2 && src != 4 && src != 8) ||
+	    (dst != 1 && dst != 2 && dst != 4 && dst != 8) || src > dst)
+		return -EINVAL;
+	if (src < 8) {
+		val &= (1ull << (8 * src)) - 1;
+		if (in->sext && (val >> (8 * src - 1)) & 1)
+			val |= ~0ull << (8 * src);
+	}
+	if (dst == 1 && !in->rex && in->reg >= 4 && in->reg < 8) {
+		/* ah, ch, dh, bh */
+		reg = emul_gpr(r, in->reg - 4);
+		*reg = (*reg & ~0xff00ull) | (val & 0xff) << 8;
+		return 0;
+	}
+	reg = emul_gpr(r, in->reg);
+	if (dst >= 4) {
+		*reg = dst == 4 ? (uint32_t)val : val;
+		return 0;
+	}
+	mask = (1ull << (8 * dst)) - 1;
+	*reg = (*reg & ~mask) | (val & mask);
+	return 0;
+}
+
+bool emul_xen_flat_selector(unsigned sreg, uint16_t sel)
+{
+	if (sreg == EMUL_SS)
+		return sel == FLAT_RING3_SS64;
+	if (sreg != EMUL_DS && sreg != EMUL_ES && sreg != EMUL_FS &&
+	    sreg != EMUL_GS)
+		return false;
+	/* Any RPL: DPL 3 >= max(CPL, RPL) always holds. */
+	switch (sel | 3u) {
+	case FLAT_RING3_DS64 | 3u: /* null */
+	case FLAT_RING3_CS32:
+	case FLAT_RING3_DS32: /* = SS32, SS64 */
+	case FLAT_RING3_CS64:
+		return true;
+	default:
+		return false;
+	}
 }
 
 static unsigned parity(uint64_t v)

@@ -47,6 +47,11 @@ struct xen_vcpu {
 	uint64_t failsafe_callback;
 	uint64_t syscall_callback;
 	bool syscall_masks_events; /* CALLBACKF_mask_events on syscall */
+	bool failsafe_masks_events; /* ... on failsafe (recorded) */
+	/* Compat-mode entries: recorded, never delivered (pvisor runs no
+	 * 32-bit code; docs/pv-abi.md). */
+	uint64_t syscall32_callback, sysenter_callback;
+	bool syscall32_masks_events, sysenter_masks_events;
 	struct trap_info traps[256]; /* by vector; address 0 = no handler */
 	uint64_t kernel_ss, kernel_sp; /* stack_switch */
 	uint64_t baseptr_mfn;      /* L4 the vCPU runs on now */

@@ -22,6 +22,7 @@
 
 #define PFEC_PRESENT 1u
 #define PFEC_WRITE 2u
+#define PFEC_USER 4u
 #define PFEC_INSN 16u
 
 #define CR0_GUEST 0x8005003bull /* PE MP ET NE WP AM PG */
@@ -276,6 +277,103 @@ static bool emulate_ptwr(struct vcpu *v, const struct vexit *ex,
 	return true;
 }
 
+/*
+ * Xen's flat selectors (FLAT_RING3_*, FLAT_KERNEL_*) loaded into a data
+ * segment register or %ss.  On kvm they are in pvisor's GDT and load
+ * natively; on proc the host's GDT has no such entries and the load is a
+ * #GP(selector).  Xen's descriptors are flat (base 0, 4 GiB, DPL 3):
+ * for %ds/%es/%ss in 64-bit mode the load changes nothing a guest can
+ * use; for %fs/%gs it sets the base to 0 (the active base: in guest
+ * kernel mode %gs's is the kernel's, as under Xen).  Any other selector
+ * keeps its #GP.  Returns true if emulated.
+ */
+static bool emulate_sreg(struct vcpu *v, const struct emul_insn *in)
+{
+	struct regs *r = &v->regs;
+	uint64_t val = 0;
+
+	if (in->op == EOP_POP_SREG) {
+		if (hc_read(v, r->rsp, &val, in->opsize))
+			return false;
+	} else if (in->mem) {
+		if (hc_read(v, emul_ea(in, r), &val, 2))
+			return false;
+	} else {
+		val = *emul_gpr(r, in->rm);
+	}
+	if (!emul_xen_flat_selector(in->reg, (uint16_t)val))
+		return false;
+	if (in->reg == EMUL_FS)
+		r->fs_base = 0;
+	else if (in->reg == EMUL_GS)
+		r->gs_base = 0;
+	if (in->op == EOP_POP_SREG)
+		r->rsp += in->opsize;
+	r->rip += in->len;
+	v->xen.emulated++;
+	return true;
+}
+
+/* Entries of the M2P that exist: whole pages of it, as the kvm backend
+ * maps it (beyond: not present, as an unpopulated M2P chunk on Xen). */
+static uint64_t m2p_table_bytes(const struct vm *vm)
+{
+	return ((uint64_t)vm->mem.nr_frames * 8 + PAGE_SIZE - 1) & ~(uint64_t)(PAGE_SIZE - 1);
+}
+
+bool xen_m2p_read(struct vm *vm, uint64_t va, unsigned size, uint64_t *val)
+{
+	uint64_t off = va - MACH2PHYS_VIRT_START, res = 0;
+
+	if (va < MACH2PHYS_VIRT_START || size > 8 ||
+	    off + size > m2p_table_bytes(vm))
+		return false;
+	for (unsigned i = 0; i < size; i++) {
+		uint64_t e = pagetype_m2p(vm, (off + i) / 8);
+
+		res |= ((e >> (8 * ((off + i) % 8))) & 0xff) << (8 * i);
+	}
+	*val = res;
+	return true;
+}
+
+/*
+ * A fault in [MACH2PHYS_VIRT_START, MACH2PHYS_VIRT_END): Xen's read-only
+ * M2P, which neither backend maps there (proc: nothing above the host's
+ * user space; kvm: kvm-pvm faults reads in L4 slot 256).  A load is
+ * answered from pvisor's M2P and stepped over.  Anything else gets the
+ * fault Xen would give: present (read-only) within the table, not
+ * present beyond it; and with VMASST_TYPE_m2p_strict guest user mode
+ * sees no M2P at all.  Returns true if emulated.
+ */
+static bool emulate_m2p(struct vcpu *v, struct vexit *ex)
+{
+	uint8_t buf[EMUL_MAX_LEN];
+	struct emul_insn in;
+	bool visible = v->xen.kernel_mode ||
+		       !(v->vm->xen.vm_assist & (1ul << VMASST_TYPE_m2p_strict));
+	bool in_table = ex->cr2 - MACH2PHYS_VIRT_START < m2p_table_bytes(v->vm);
+	uint64_t val;
+	size_t n;
+
+	if (visible && in_table &&
+	    !(ex->error_code & (PFEC_WRITE | PFEC_INSN))) {
+		n = fetch(v, buf);
+		if (n && !emul_decode(buf, n, &in) && in.op == EOP_LOAD &&
+		    in.mem && emul_ea(&in, &v->regs) == ex->cr2 &&
+		    xen_m2p_read(v->vm, ex->cr2, in.srcsize, &val) &&
+		    !emul_load_apply(&in, &v->regs, val)) {
+			v->regs.rip += in.len;
+			v->xen.emulated++;
+			return true;
+		}
+	}
+	ex->error_code &= PFEC_WRITE | PFEC_INSN | PFEC_USER;
+	if (visible && in_table)
+		ex->error_code |= PFEC_PRESENT;
+	return false;
+}
+
 bool xen_emulate_fault(struct vcpu *v, struct vexit *ex)
 {
 	uint8_t buf[EMUL_MAX_LEN];
@@ -285,6 +383,9 @@ bool xen_emulate_fault(struct vcpu *v, struct vexit *ex)
 
 	if (ex->kind != VEXIT_EXCEPTION)
 		return false;
+	if (ex->vector == VEC_PF && ex->cr2 >= MACH2PHYS_VIRT_START &&
+	    ex->cr2 < MACH2PHYS_VIRT_END)
+		return emulate_m2p(v, ex);
 	if (ex->vector == VEC_PF) {
 		if (!v->xen.kernel_mode ||
 		    (ex->error_code & (PFEC_PRESENT | PFEC_WRITE | PFEC_INSN)) !=
@@ -295,11 +396,13 @@ bool xen_emulate_fault(struct vcpu *v, struct vexit *ex)
 	}
 	if (ex->vector != VEC_GP && ex->vector != VEC_UD)
 		return false;
-	if (ex->vector == VEC_GP && ex->error_code)
-		return false; /* selector faults are the guest's */
 	n = fetch(v, buf);
 	if (!n || emul_decode(buf, n, &in))
 		return false;
+	if (in.op == EOP_MOV_SREG || in.op == EOP_POP_SREG)
+		return ex->vector == VEC_GP && emulate_sreg(v, &in);
+	if (ex->vector == VEC_GP && ex->error_code)
+		return false; /* other selector faults are the guest's */
 	rc = emulate_priv(v, &in, ex->vector == VEC_UD);
 	if (rc == 0)
 		return false;

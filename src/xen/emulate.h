@@ -51,7 +51,15 @@ enum emul_op {
 	EOP_XOR,
 	EOP_BTS,
 	EOP_BTR,
+	/* Segment-register loads (Xen's flat selectors on proc). */
+	EOP_MOV_SREG,   /* mov r/m16, Sreg (8e): reg = Sreg number */
+	EOP_POP_SREG,   /* pop %fs / pop %gs (0f a1, 0f a9) */
+	/* Loads from memory (the M2P at MACH2PHYS_VIRT_START). */
+	EOP_LOAD,       /* mov r/m, r; movzx; movsx; movsxd */
 };
+
+/* Segment register numbers (ModRM.reg of mov Sreg). */
+enum { EMUL_ES, EMUL_CS, EMUL_SS, EMUL_DS, EMUL_FS, EMUL_GS };
 
 struct emul_insn {
 	enum emul_op op;
@@ -65,6 +73,17 @@ struct emul_insn {
 	bool port_dx;    /* in/out port from dx, else imm */
 	uint8_t port;    /* in/out imm8 */
 	bool lock, rep;
+	bool rex;        /* a REX prefix was present (byte registers) */
+	unsigned srcsize; /* EOP_LOAD: bytes read from memory */
+	bool sext;       /* EOP_LOAD: sign-extend srcsize to opsize */
+	/* The memory operand (mem): seg:[base + index*scale + disp], or
+	 * rip-relative (the next instruction + disp). */
+	int base, index; /* GPR numbers, -1 none */
+	unsigned scale;  /* 1, 2, 4, 8 */
+	int64_t disp;
+	bool rip_rel;
+	bool addr32;     /* 0x67: 32-bit address arithmetic */
+	int seg;         /* segment override prefix EMUL_*, -1 none */
 };
 
 /*
@@ -78,6 +97,29 @@ int emul_decode(const uint8_t *buf, size_t len, struct emul_insn *out);
 uint64_t *emul_gpr(struct regs *r, unsigned n);
 
 /*
+ * The linear address of insn's memory operand given the register file
+ * (rip = insn's own address); fs/gs overrides add r->fs_base/gs_base.
+ */
+uint64_t emul_ea(const struct emul_insn *insn, const struct regs *r);
+
+/*
+ * EOP_LOAD: writes val (srcsize bytes read from memory, zero-extended)
+ * into the destination register as the CPU would (zero- or
+ * sign-extension, 32-bit writes clear the upper half, 8/16-bit writes
+ * merge, ah..bh without REX).  0 or -EINVAL.  Pure.
+ */
+int emul_load_apply(const struct emul_insn *insn, struct regs *r, uint64_t val);
+
+/*
+ * Whether loading sel into segment register sreg succeeds on Xen for a
+ * 64-bit PV guest (CPL 3) with no GDT/LDT of its own: Xen's flat ring-3
+ * descriptors 0xe020 (code, compat), 0xe028 (data), 0xe030 (code,
+ * 64-bit), all DPL 3 and readable, with any RPL in %ds/%es/%fs/%gs, or
+ * the null selector there; %ss takes only 0xe02b.  Pure.
+ */
+bool emul_xen_flat_selector(unsigned sreg, uint16_t sel);
+
+/*
  * The store insn makes to an entry whose current value is old, given the
  * register file: computes the new entry value (*new) and applies register
  * and flag side effects to r (xchg/cmpxchg/bt*).  addr_low is the low bits
@@ -87,6 +129,15 @@ uint64_t *emul_gpr(struct regs *r, unsigned n);
  */
 int emul_store_value(const struct emul_insn *insn, struct regs *r,
 		     unsigned addr_low, uint64_t old, uint64_t *new);
+
+struct vm;
+/*
+ * Reads size (<= 8) bytes of Xen's read-only M2P at linear address va
+ * (MACH2PHYS_VIRT_START + 8 * mfn ...) from pvisor's M2P; false if any
+ * byte lies outside the table pvisor exposes (whole pages covering every
+ * machine frame; entries of frames that are not RAM read as ~0).
+ */
+bool xen_m2p_read(struct vm *vm, uint64_t va, unsigned size, uint64_t *val);
 
 /*
  * Handles an exception exit if it is an emulated operation: returns true if

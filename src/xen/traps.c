@@ -201,10 +201,20 @@ long hc_set_trap_table(struct vcpu *v, const struct hc_args *a)
 	return 0;
 }
 
-static long set_callback(struct vcpu *v, unsigned type, uint64_t address,
-			 unsigned flags)
+/*
+ * Xen's register_guest_callback (pv/callback.c): the address must be
+ * canonical; flags matter only for CALLBACKF_mask_events on failsafe,
+ * syscall, syscall32 and sysenter.  syscall32 and sysenter are recorded
+ * but never delivered (pvisor runs no compat-mode code); NMI goes into
+ * the trap table's vector 2, as Xen's register_guest_nmi_callback does
+ * (pvisor has no NMI source).  Unknown types: -ENOSYS.
+ */
+static long register_callback(struct vcpu *v, unsigned type, uint64_t address,
+			      unsigned flags)
 {
-	if (address && !is_canonical(address))
+	bool mask = flags & CALLBACKF_mask_events;
+
+	if (!is_canonical(address))
 		return -XEN_EINVAL;
 	switch (type) {
 	case CALLBACKTYPE_event:
@@ -212,31 +222,60 @@ static long set_callback(struct vcpu *v, unsigned type, uint64_t address,
 		return 0;
 	case CALLBACKTYPE_failsafe:
 		v->xen.failsafe_callback = address;
+		v->xen.failsafe_masks_events = mask;
 		return 0;
 	case CALLBACKTYPE_syscall:
 		v->xen.syscall_callback = address;
-		v->xen.syscall_masks_events = flags & CALLBACKF_mask_events;
+		v->xen.syscall_masks_events = mask;
 		return 0;
-	case CALLBACKTYPE_nmi:
 	case CALLBACKTYPE_syscall32:
+		v->xen.syscall32_callback = address;
+		v->xen.syscall32_masks_events = mask;
+		return 0;
 	case CALLBACKTYPE_sysenter:
-		return address ? -XEN_ENOSYS : 0;
+		v->xen.sysenter_callback = address;
+		v->xen.sysenter_masks_events = mask;
+		return 0;
+	case CALLBACKTYPE_nmi: {
+		struct trap_info *t = &v->xen.traps[2];
+
+		t->vector = 2;
+		t->flags = TI_FLAG_MASK_EVENTS; /* TI_SET_IF(t, 1) */
+		t->cs = FLAT_KERNEL_CS;
+		t->address = address;
+		return 0;
+	}
 	default:
-		return -XEN_EINVAL;
+		return -XEN_ENOSYS;
 	}
 }
 
+/* Xen's unregister_guest_callback: only the NMI callback can go. */
+static long unregister_callback(struct vcpu *v, unsigned type)
+{
+	switch (type) {
+	case CALLBACKTYPE_event:
+	case CALLBACKTYPE_failsafe:
+	case CALLBACKTYPE_syscall:
+	case CALLBACKTYPE_syscall32:
+	case CALLBACKTYPE_sysenter:
+		return -XEN_EINVAL;
+	case CALLBACKTYPE_nmi:
+		memset(&v->xen.traps[2], 0, sizeof(v->xen.traps[2]));
+		return 0;
+	default:
+		return -XEN_ENOSYS;
+	}
+}
+
+/* Xen's do_set_callbacks: three registrations with flags 0, errors
+ * ignored, always 0. */
 long hc_set_callbacks(struct vcpu *v, const struct hc_args *a)
 {
-	long rc;
-
-	rc = set_callback(v, CALLBACKTYPE_event, a->a[0], 0);
-	if (!rc)
-		rc = set_callback(v, CALLBACKTYPE_failsafe, a->a[1], 0);
-	if (!rc)
-		rc = set_callback(v, CALLBACKTYPE_syscall, a->a[2],
-				  CALLBACKF_mask_events);
-	return rc;
+	register_callback(v, CALLBACKTYPE_event, a->a[0], 0);
+	register_callback(v, CALLBACKTYPE_failsafe, a->a[1], 0);
+	register_callback(v, CALLBACKTYPE_syscall, a->a[2], 0);
+	return 0;
 }
 
 long hc_callback_op(struct vcpu *v, const struct hc_args *a)
@@ -247,14 +286,14 @@ long hc_callback_op(struct vcpu *v, const struct hc_args *a)
 
 		if (hc_read(v, a->a[1], &cb, sizeof(cb)))
 			return -XEN_EFAULT;
-		return set_callback(v, cb.type, cb.address, cb.flags);
+		return register_callback(v, cb.type, cb.address, cb.flags);
 	}
 	case CALLBACKOP_unregister: {
 		struct callback_unregister cb;
 
 		if (hc_read(v, a->a[1], &cb, sizeof(cb)))
 			return -XEN_EFAULT;
-		return set_callback(v, cb.type, 0, 0);
+		return unregister_callback(v, cb.type);
 	}
 	default:
 		return -XEN_ENOSYS;
