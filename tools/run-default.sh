@@ -6,7 +6,10 @@
 # The kernel is fetched once (tools/fetch-kernel.sh, needs the Debian archive)
 # and the initramfs built once (tools/mkinitramfs.sh); both are cached under
 # build/.  When no kernel can be had (offline, not a Debian host), or with
-# PVISOR_GUEST=pvsh, it boots pvsh, the guest kit's shell, instead.
+# PVISOR_GUEST=pvsh, it boots pvsh, the guest kit's shell, instead.  So it
+# does where no backend can run Debian's kernel (it lives in the upper half,
+# which only the kvm backend gives a guest): `pvisor host --query
+# guest:upper-half` decides, and the one line it prints says why.
 # Extra arguments go to `pvisor run` (e.g. --mem 1G, --cpus 2, -- CMD).
 cd "$(dirname "$0")/.." || exit 1
 
@@ -15,6 +18,12 @@ pvsh() {
 }
 
 [ "${PVISOR_GUEST:-linux}" = pvsh ] && pvsh "$@"
+
+why=$(./build/pvisor host --query guest:upper-half 2>&1)
+if [ $? -eq 1 ]; then
+	echo "run: not booting Debian: ${why:-pvisor host gave no reason}; booting pvsh instead (see pvisor host)" >&2
+	pvsh "$@"
+fi
 
 log=build/linux/run-default.log
 mkdir -p build/linux

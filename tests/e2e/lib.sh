@@ -20,16 +20,23 @@ check() {
 	if "$@"; then ok "$desc"; else not_ok "$desc"; fi
 }
 
-# Why the kvm backend cannot run here, or empty if it can.
-kvm_unavailable() {
-	local line
-	line=$("$PVISOR" backends 2>&1 | grep '^kvm:')
-	case "$line" in
-	"kvm: available"*) ;;
-	"kvm: unavailable: "*) echo "${line#kvm: unavailable: }" ;;
-	*) echo "pvisor backends gave no answer for kvm" ;;
+# host_lacks NAME: why this host lacks NAME, or empty if it has it.  NAME is
+# what `pvisor host --query` takes: a feature (kvm, kvm-pvm, fsgsbase,
+# seccomp, io_uring, tap, memfd), backend:kvm|proc, guest:lower-half|
+# upper-half.  The tests ask pvisor's own probes what to skip, never guess.
+host_lacks() {
+	local why rc
+	why=$("$PVISOR" host --query "$1" 2>&1)
+	rc=$?
+	case $rc in
+	0) ;;
+	1) echo "${why:-pvisor host --query $1 gave no reason}" ;;
+	*) echo "pvisor host --query $1 failed (exit $rc): $why" ;;
 	esac
 }
+
+# Why the kvm backend cannot run here, or empty if it can.
+kvm_unavailable() { host_lacks backend:kvm; }
 
 # The backends to test on: proc always; kvm when it works (else a SKIP line
 # per test that would have run on it, printed by for_backends).

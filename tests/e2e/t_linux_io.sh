@@ -212,7 +212,8 @@ fi
 # --- TAP in a network namespace; the server in another ---
 tap_why=
 [ "$(id -u)" = 0 ] || tap_why="needs root (ip netns)"
-[ -n "$tap_why" ] || [ -c /dev/net/tun ] || tap_why="no /dev/net/tun"
+[ -n "$tap_why" ] || { tap_why=$(host_lacks tap) && [ -z "$tap_why" ]; } ||
+	tap_why="no TAP here (pvisor host --query tap): $tap_why"
 [ -n "$tap_why" ] || command -v ip >/dev/null 2>&1 || tap_why="no ip(8)"
 if [ -n "$tap_why" ]; then
 	skip "linux io: tap in netns" "$tap_why"

@@ -154,8 +154,8 @@ fi
 # TAP, inside a network namespace of our own (loopback/test addresses).
 if [ "$(id -u)" != 0 ]; then
 	skip "tap: netecho over a TAP device" "needs root for a network namespace"
-elif [ ! -c /dev/net/tun ]; then
-	skip "tap: netecho over a TAP device" "no /dev/net/tun"
+elif tap_why=$(host_lacks tap) && [ -n "$tap_why" ]; then
+	skip "tap: netecho over a TAP device" "no TAP here (pvisor host --query tap): $tap_why"
 elif ! command -v ip >/dev/null; then
 	skip "tap: netecho over a TAP device" "no ip(8)"
 else
