@@ -194,7 +194,7 @@ static void probe_seccomp(struct host_info *hi)
 static void probe_io_uring(struct host_info *hi)
 {
 	struct io_uring ring;
-	char disabled[16];
+	char disabled[16], hint[96] = "";
 	int rc = io_uring_queue_init(2, &ring, 0);
 
 	if (rc == 0) {
@@ -204,17 +204,17 @@ static void probe_io_uring(struct host_info *hi)
 	}
 	read_line("/proc/sys/kernel/io_uring_disabled", disabled,
 		  sizeof(disabled));
-	set_feature(hi, HOST_IO_URING, false, "io_uring_setup: %s%s%s%s",
-		    strerror(-rc),
-		    disabled[0] && strcmp(disabled, "0")
-			    ? " (sysctl kernel.io_uring_disabled = " : "",
-		    disabled[0] && strcmp(disabled, "0") ? disabled : "",
-		    disabled[0] && strcmp(disabled, "0")
-			    ? ")"
-			    : (rc == -EPERM || rc == -ENOSYS
-				       ? " (a seccomp profile, e.g. a container's, or "
-					 "an old kernel)"
-				       : ""));
+	if (disabled[0] && strcmp(disabled, "0"))
+		snprintf(hint, sizeof(hint), " (sysctl kernel.io_uring_disabled = %s)",
+			 disabled);
+	else if (rc == -EPERM)
+		snprintf(hint, sizeof(hint),
+			 " (refused by a seccomp profile, e.g. a container's)");
+	else if (rc == -ENOSYS)
+		snprintf(hint, sizeof(hint),
+			 " (a kernel without io_uring, or a seccomp profile)");
+	set_feature(hi, HOST_IO_URING, false, "io_uring_setup: %s%s",
+		    strerror(-rc), hint);
 }
 
 /* CAP_NET_ADMIN in the effective set (/proc/self/status CapEff). */
