@@ -183,11 +183,10 @@ verdict() { # value limit -> met / missed / —
 {
 echo "## pvisor benchmarks — $date_run"
 echo
-# FSGSBASE as the kernel grants it (AT_HWCAP2 bit 1): it decides proc's
+# FSGSBASE as the kernel grants it (pvisor host): it decides proc's
 # fs/gs path (rd/wrfsbase, or arch_prctl when a base changes).
-hwcap2=$(LD_SHOW_AUXV=1 /bin/true 2>/dev/null | sed -n 's/^AT_HWCAP2: *//p')
 fsgsbase="FSGSBASE: no"
-[ -n "$hwcap2" ] && [ $(( hwcap2 & 2 )) != 0 ] && fsgsbase="FSGSBASE: yes"
+"$PVISOR" host --query fsgsbase >/dev/null 2>&1 && fsgsbase="FSGSBASE: yes"
 echo "- machine: $cpu_model, $ncpu CPUs, kernel $(uname -r), $kvm_kind, $fsgsbase"
 echo "- pvisor: $git_rev; $REPS repetitions (each figure: median of the runs' medians; p99: median of the runs' p99; min: lowest)"
 echo "- load average before: $load_before; after: $load_after; 1-min load at each repetition: ${rep_loads:-?}"
