@@ -14,7 +14,7 @@ export PVISOR_BLK_ENGINE=threads
 # durable BACKEND IMG OUT: runs t_blk_durable, SIGKILLs pvisor as soon as the
 # guest reports its flush done; 0 if it did, then the image is checked.
 durable() {
-	local be=$1 img=$2 out=$3 pid
+	local be=$1 img=$2 out=$3 pid kids alive k
 	"$PVISOR" run --backend "$be" --no-raw --disk "$img" "$GUEST/t_blk_durable" \
 		</dev/null >"$out" 2>&1 &
 	pid=$!
@@ -23,8 +23,16 @@ durable() {
 		kill -0 "$pid" 2>/dev/null || break
 		sleep 0.01
 	done
+	kids=$(ps -o pid= --ppid "$pid" 2>/dev/null)
 	kill -KILL "$pid" 2>/dev/null
 	wait "$pid" 2>/dev/null
+	# The guest process follows (PR_SET_PDEATHSIG), a moment later.
+	for _ in $(seq 500); do
+		alive=0
+		for k in $kids; do kill -0 "$k" 2>/dev/null && alive=1; done
+		[ $alive = 0 ] && break
+		sleep 0.01
+	done
 	grep -q '^DURABLE flushed' "$out"
 }
 

@@ -29,12 +29,14 @@
 struct fixture {
 	enum blk_engine_kind kind;
 	unsigned threads;
+	bool nowait;
 	char path[64];
 	int fd, efd;
 	struct blk_engine *e;
 };
 
-static int setup(void **state, enum blk_engine_kind kind, unsigned threads)
+static int setup(void **state, enum blk_engine_kind kind, unsigned threads,
+		 bool nowait)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
 	const char *tmp = getenv("TMPDIR");
@@ -45,6 +47,7 @@ static int setup(void **state, enum blk_engine_kind kind, unsigned threads)
 		return -1;
 	f->kind = kind;
 	f->threads = threads;
+	f->nowait = nowait;
 	snprintf(f->path, sizeof(f->path), "%s/blk_engine.XXXXXX", tmp ? tmp : "/tmp");
 	f->fd = mkstemp(f->path);
 	f->efd = eventfd(0, EFD_CLOEXEC);
@@ -53,27 +56,34 @@ static int setup(void **state, enum blk_engine_kind kind, unsigned threads)
 	if (kind == BLK_ENGINE_URING)
 		rc = blk_engine_uring_open(f->efd, DEPTH, &f->e, err, sizeof(err));
 	else
-		rc = blk_engine_threads_open(f->efd, DEPTH, threads, &f->e, err,
-					     sizeof(err));
+		rc = blk_engine_threads_open(f->efd, DEPTH, threads, f->nowait,
+					     &f->e, err, sizeof(err));
 	if (rc < 0 && kind == BLK_ENGINE_URING)
 		fprintf(stderr, "# io_uring unavailable here: %s\n", err);
 	*state = f;
 	return 0;
 }
 
+/* As blkback opens it: 8 workers, RWF_NOWAIT tried first. */
 static int setup_threads(void **state)
 {
-	return setup(state, BLK_ENGINE_THREADS, 8);
+	return setup(state, BLK_ENGINE_THREADS, 8, true);
 }
 
-static int setup_threads1(void **state)
+/* Every job through the workers. */
+static int setup_pool(void **state)
 {
-	return setup(state, BLK_ENGINE_THREADS, 1);
+	return setup(state, BLK_ENGINE_THREADS, 8, false);
+}
+
+static int setup_pool1(void **state)
+{
+	return setup(state, BLK_ENGINE_THREADS, 1, false);
 }
 
 static int setup_uring(void **state)
 {
-	return setup(state, BLK_ENGINE_URING, 0);
+	return setup(state, BLK_ENGINE_URING, 0, false);
 }
 
 static int teardown(void **state)
@@ -472,7 +482,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 #define ONE(t, kind) { #t "/" #kind, t, setup_##kind, teardown, NULL }
-#define BOTH(t) ONE(t, threads), ONE(t, uring)
+#define BOTH(t) ONE(t, threads), ONE(t, pool), ONE(t, uring)
 		BOTH(test_write_read),
 		BOTH(test_flush),
 		BOTH(test_discard),
@@ -482,8 +492,8 @@ int main(void)
 		BOTH(test_many),
 		BOTH(test_event),
 		BOTH(test_close_in_flight),
-		ONE(test_many, threads1),
-		ONE(test_close_in_flight, threads1),
+		ONE(test_many, pool1),
+		ONE(test_close_in_flight, pool1),
 		cmocka_unit_test(test_env),
 		cmocka_unit_test(test_fallback),
 #undef BOTH

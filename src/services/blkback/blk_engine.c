@@ -12,7 +12,9 @@
 
 #include "core/log.h"
 
-#define BLK_THREADS 8 /* workers per disk: QD 8 runs 8 host calls at once */
+/* Workers per disk: 8 reads that miss the page cache run at once, as
+ * io_uring's workers would run them; idle ones cost nothing. */
+#define BLK_THREADS 8
 
 int blk_engine_kind_from_env(enum blk_engine_kind *kind, char *err,
 			     size_t err_len)
@@ -51,7 +53,7 @@ int blk_engine_open(enum blk_engine_kind kind, int event_fd, unsigned depth,
 			return rc;
 		}
 	}
-	rc = blk_engine_threads_open(event_fd, depth, BLK_THREADS, out, err,
+	rc = blk_engine_threads_open(event_fd, depth, BLK_THREADS, true, out, err,
 				     err_len);
 	if (rc == 0 && !__atomic_exchange_n(&said, true, __ATOMIC_RELAXED)) {
 		if (kind == BLK_ENGINE_THREADS)

@@ -91,8 +91,11 @@ int blk_engine_kind_from_env(enum blk_engine_kind *kind, char *err,
 /* The two engines (open: 0 or -errno, message in err). */
 int blk_engine_uring_open(int event_fd, unsigned depth, struct blk_engine **out,
 			  char *err, size_t err_len);
+/* try_nowait: reads/writes are first tried at submission with RWF_NOWAIT
+ * (false: every job goes to a worker). */
 int blk_engine_threads_open(int event_fd, unsigned depth, unsigned nr_threads,
-			    struct blk_engine **out, char *err, size_t err_len);
+			    bool try_nowait, struct blk_engine **out, char *err,
+			    size_t err_len);
 
 /* Test hook: makes io_uring's setup fail with -err (0: really try). */
 extern int blk_engine_uring_fail;
