@@ -74,7 +74,8 @@ struct thr_engine {
 	struct job *free;          /* records not in use */
 	struct fifo pending;       /* submitted reads, flushes, discards */
 	struct fifo writes;        /* submitted writes: one worker at a time */
-	bool writing;              /* a worker is in a write */
+	bool writing;              /* a worker is the writer */
+	bool writer_called;        /* a worker was woken to become it */
 	struct fifo done;          /* completed, not delivered */
 	/* The device thread's alone (no lock). */
 	struct fifo local;         /* completed at submission, not delivered */
@@ -214,16 +215,24 @@ static void post(struct thr_engine *t, struct job *j)
 	}
 }
 
-/* Wakes the worker that went idle last, if one is idle (lock held). */
-static void wake_one(struct thr_engine *t)
+/* Takes the worker that went idle last off the idle stack (lock held);
+ * the caller signals it, after unlocking so that it does not wake up only
+ * to wait for the lock.  NULL if none is idle. */
+static struct worker *call_one(struct thr_engine *t)
 {
 	struct worker *w = t->idle;
 
-	if (!w)
-		return;
-	t->idle = w->next_idle;
-	w->woken = true;
-	pthread_cond_signal(&w->wake);
+	if (w) {
+		t->idle = w->next_idle;
+		w->woken = true;
+	}
+	return w;
+}
+
+static void signal_worker(struct worker *w)
+{
+	if (w)
+		pthread_cond_signal(&w->wake);
 }
 
 static void *worker(void *arg)
@@ -256,6 +265,7 @@ static void *worker(void *arg)
 		/* This worker is the writer until no write is queued: the role
 		 * does not bounce between threads while writes keep coming. */
 		t->writing = true;
+		t->writer_called = false;
 		while ((j = fifo_pop(&t->writes))) {
 			pthread_mutex_unlock(&t->lock);
 			j->res = do_job(j);
@@ -303,6 +313,7 @@ static bool try_now(struct thr_engine *t, struct job *j)
 
 static int submit(struct thr_engine *t, struct job *proto)
 {
+	struct worker *w = NULL;
 	struct job *j;
 
 	if (proto->idx == BLK_ENGINE_EVENT)
@@ -320,13 +331,17 @@ static int submit(struct thr_engine *t, struct job *proto)
 	pthread_mutex_lock(&t->lock);
 	if (j->op == JOB_WRITE) {
 		fifo_push(&t->writes, j);
-		if (!t->writing)
-			wake_one(t);
+		/* The writer takes it, or one called already will. */
+		if (!t->writing && !t->writer_called) {
+			w = call_one(t);
+			t->writer_called = w != NULL;
+		}
 	} else {
 		fifo_push(&t->pending, j);
-		wake_one(t);
+		w = call_one(t);
 	}
 	pthread_mutex_unlock(&t->lock);
+	signal_worker(w);
 	return 0;
 }
 
@@ -414,8 +429,10 @@ static void t_close(struct blk_engine *e)
 	pthread_mutex_lock(&t->lock);
 	t->stop = true;
 	while (t->idle)
-		wake_one(t);
+		call_one(t);
 	pthread_mutex_unlock(&t->lock);
+	for (unsigned i = 0; i < t->nr_threads; i++)
+		signal_worker(&t->workers[i]);
 	/* A worker in a host call finishes it; none starts another. */
 	for (unsigned i = 0; i < t->nr_threads; i++) {
 		pthread_join(t->workers[i].thread, NULL);
@@ -442,6 +459,7 @@ int blk_engine_threads_open(int event_fd, unsigned depth, unsigned nr_threads,
 			    size_t err_len)
 {
 	struct thr_engine *t;
+	pthread_mutexattr_t ma;
 	sigset_t all, old;
 	int rc = 0;
 
@@ -478,7 +496,12 @@ int blk_engine_threads_open(int event_fd, unsigned depth, unsigned nr_threads,
 	fifo_init(&t->done);
 	fifo_init(&t->local);
 	t->try_read = t->try_write = try_nowait;
-	pthread_mutex_init(&t->lock, NULL);
+	/* Adaptive: the critical sections are a few list operations, worth a
+	 * short spin rather than a sleep (a context switch is dear here). */
+	pthread_mutexattr_init(&ma);
+	pthread_mutexattr_settype(&ma, PTHREAD_MUTEX_ADAPTIVE_NP);
+	pthread_mutex_init(&t->lock, &ma);
+	pthread_mutexattr_destroy(&ma);
 	/* Workers take no signals: those are for the threads that wait on
 	 * them, and a worker's host call is never interrupted. */
 	sigfillset(&all);
