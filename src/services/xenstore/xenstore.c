@@ -1149,16 +1149,33 @@ struct xs_conn *xs_conn_new(struct xenstore *xs, uint16_t domid, xs_kick_fn kick
 	return c;
 }
 
+struct xs_conn *xs_conn_new_dom0(struct xenstore *xs, xs_kick_fn kick, void *opaque)
+{
+	struct xs_conn *c;
+
+	xs_lock(xs);
+	c = conn_alloc(xs, 0, true);
+	if (c) {
+		c->kick = kick;
+		c->kick_opaque = opaque;
+	}
+	xs_unlock(xs);
+	return c;
+}
+
 void xs_conn_free(struct xs_conn *c)
 {
 	struct xenstore *xs;
+	bool domain;
 
 	if (!c)
 		return;
 	xs = c->xs;
+	domain = !c->privileged;
 	xs_lock(xs);
 	conn_destroy(c);
-	fire(xs, "@releaseDomain", NULL, 0, false);
+	if (domain)
+		fire(xs, "@releaseDomain", NULL, 0, false);
 	xs_unlock(xs);
 }
 
@@ -1169,10 +1186,13 @@ bool xs_conn_broken(const struct xs_conn *c)
 
 void xs_conn_stats(const struct xs_conn *c, struct xs_conn_stats *st)
 {
+	/* Another thread may be queueing a watch event for c. */
+	xs_lock(c->xs);
 	*st = c->stats;
 	st->out_bytes = c->out_bytes;
 	st->watches = c->nr_watches;
 	st->transactions = c->nr_txns;
+	pthread_mutex_unlock(&c->xs->lock);
 }
 
 static void conn_break(struct xs_conn *c, const char *why)

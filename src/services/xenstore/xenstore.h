@@ -70,7 +70,15 @@ void xs_free(struct xenstore *xs);
  */
 struct xs_conn *xs_conn_new(struct xenstore *xs, uint16_t domid, xs_kick_fn kick,
 			    void *opaque);
-/* Drops its watches, transactions and queued output; fires @releaseDomain. */
+/*
+ * A further dom0 client (one of xenstored's socket connections): privileged
+ * like pvisor's own access, but speaking the wire protocol through
+ * xs_conn_input()/xs_conn_output(), with watches and transactions of its
+ * own.  Fires nothing.  NULL if out of memory.
+ */
+struct xs_conn *xs_conn_new_dom0(struct xenstore *xs, xs_kick_fn kick, void *opaque);
+/* Drops its watches, transactions and queued output; fires @releaseDomain
+ * (a domain's connection only). */
 void xs_conn_free(struct xs_conn *c);
 /* True once the guest broke the protocol; the connection is then ignored
  * (as xenstored ignores it) until the guest asks for a reconnect. */
