@@ -53,6 +53,10 @@ const char cli_run_usage[] =
 	"  --net tap,ifname=NAME\n"
 	"                       a Xen network device (vif0, vif1, ...) on user-mode\n"
 	"                       networking (libslirp) or a TAP device; repeatable\n"
+	"  --xenstore-socket PATH\n"
+	"                       serve xenstored's socket protocol at PATH (mode\n"
+	"                       0600) for Xen's tools, as dom0: XENSTORED_PATH=PATH\n"
+	"                       xenstore-ls (docs/xenstore.md)\n"
 	"  --no-raw             leave the terminal in cooked mode\n"
 	"  -v, --verbose        more messages (repeat for debug)\n"
 	"  -q, --quiet          only errors\n"
@@ -296,6 +300,12 @@ static enum cli_command parse_run(int argc, char *const argv[], struct cli *c,
 		} else if ((v = option_value(argc, argv, &i, "--cmdline"))) {
 			if (append_cmdline(c, v))
 				goto too_long;
+		} else if ((v = option_value(argc, argv, &i, "--xenstore-socket"))) {
+			if (!*v) {
+				snprintf(err, err_len, "--xenstore-socket: empty path");
+				return CLI_ERROR;
+			}
+			cfg->xenstore_socket = v;
 		} else if ((v = option_value(argc, argv, &i, "--timeout"))) {
 			char *end;
 			double t = strtod(v, &end);

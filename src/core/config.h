@@ -30,6 +30,7 @@ struct vm_config {
 	unsigned nr_net;
 	struct vm_disk disks[VM_MAX_DISKS];
 	unsigned nr_disks;
+	const char *xenstore_socket; /* --xenstore-socket PATH; NULL: none */
 };
 
 #endif

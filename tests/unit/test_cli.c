@@ -63,6 +63,9 @@ static const struct cli_case cases[] = {
 	{ "timeout inf", { "pvisor", "run", "--timeout", "inf", "k" }, CLI_ERROR, "--timeout" },
 	{ "timeout 1e400", { "pvisor", "run", "--timeout", "1e400", "k" }, CLI_ERROR, "--timeout" },
 	{ "timeout empty", { "pvisor", "run", "--timeout=", "k" }, CLI_ERROR, "--timeout" },
+	{ "xenstore socket", { "pvisor", "run", "--xenstore-socket", "/tmp/xs", "k" }, CLI_RUN, NULL },
+	{ "xenstore socket empty", { "pvisor", "run", "--xenstore-socket=", "k" }, CLI_ERROR, "--xenstore-socket" },
+	{ "xenstore socket missing", { "pvisor", "run", "k", "--xenstore-socket" }, CLI_ERROR, "--xenstore-socket" },
 	{ "kernel empty", { "pvisor", "run", "--kernel", "" }, CLI_ERROR, "needs a value" },
 	{ "kernel flag and arg", { "pvisor", "run", "--kernel", "a", "b" }, CLI_ERROR, "unexpected argument 'b'" },
 	{ "disk empty", { "pvisor", "run", "--disk", "", "k" }, CLI_ERROR, "no usable image path" },
@@ -131,6 +134,17 @@ static void test_defaults(void **state)
 	assert_int_equal(cli.cfg.mem_bytes, 64ull << 20);
 	assert_string_equal(cli.cfg.cmdline, "");
 	assert_int_equal(cli.cfg.console_raw, 1);
+	assert_null(cli.cfg.xenstore_socket);
+}
+
+static void test_xenstore_socket(void **state)
+{
+	const char *argv[] = { "pvisor", "run", "--xenstore-socket=/run/x.sock", "k", NULL };
+	char err[256];
+	struct cli cli;
+
+	assert_int_equal(cli_parse(4, (char *const *)argv, &cli, err, sizeof(err)), CLI_RUN);
+	assert_string_equal(cli.cfg.xenstore_socket, "/run/x.sock");
 }
 
 /* A repeated option overrides the earlier one (tools/run-default.sh relies
@@ -208,6 +222,7 @@ int main(void)
 		cmocka_unit_test(test_cases),
 		cmocka_unit_test(test_values),
 		cmocka_unit_test(test_defaults),
+		cmocka_unit_test(test_xenstore_socket),
 		cmocka_unit_test(test_repeated_options),
 		cmocka_unit_test(test_host_query),
 		cmocka_unit_test(test_sizes),
