@@ -21,6 +21,7 @@
 #include "core/vm.h"
 #include "services/console/consback.h"
 #include "services/xenstore/xs_service.h"
+#include "services/xenstore/xs_socket.h"
 #include "xen/events.h"
 #include "xen/time.h"
 
@@ -131,19 +132,22 @@ static void *evloop_main(void *opaque)
 	/* Guest timers want microseconds, not the default 50 us of slack. */
 	prctl(PR_SET_TIMERSLACK, 1ul);
 	while (!vm_stopped(vm)) {
-		struct pollfd fds[3] = {
+		struct pollfd fds[3 + XS_SOCKET_POLLFDS] = {
 			{ .fd = ev->wake_fd, .events = POLLIN },
 			{ .fd = ev->signal_fd, .events = POLLIN },
 			{ .fd = ev->stdin_open ? STDIN_FILENO : -1,
 			  .events = POLLIN },
 		};
+		/* --xenstore-socket: its listener and clients after ours. */
+		struct xs_socket *xsock = xs_service_socket(vm);
+		unsigned nxs = xs_socket_pollfds(xsock, fds + 3, XS_SOCKET_POLLFDS);
 		int64_t deadline = run_timers(vm);
 		struct timespec ts;
 
 		if (ev->timeout_at_ns &&
 		    (!deadline || ev->timeout_at_ns < deadline))
 			deadline = ev->timeout_at_ns;
-		if (ppoll(fds, 3, poll_timeout(deadline, &ts), NULL) < 0 &&
+		if (ppoll(fds, 3 + nxs, poll_timeout(deadline, &ts), NULL) < 0 &&
 		    errno != EINTR)
 			break;
 		if (fds[0].revents & POLLIN) {
@@ -156,6 +160,7 @@ static void *evloop_main(void *opaque)
 		if (fds[1].revents & POLLIN)
 			handle_signal(ev);
 		xs_service_poll(vm);
+		xs_socket_service(xsock, fds + 3, nxs);
 		if (fds[2].revents & (POLLIN | POLLHUP))
 			handle_stdin(ev);
 		if (ev->timeout_at_ns && time_monotonic_ns() >= ev->timeout_at_ns)

@@ -217,6 +217,11 @@ static int boot_domain(struct vm *vm, const struct cli *cli,
 		log_error("xenstore: cannot connect the guest: %s", strerror(-rc));
 		return -1;
 	}
+	if (cli->cfg.xenstore_socket &&
+	    xs_service_listen(vm, cli->cfg.xenstore_socket, err, sizeof(err)) < 0) {
+		log_error("%s", err);
+		return -1;
+	}
 	if (netback_start(vm, err, sizeof(err)) < 0) {
 		log_error("%s", err);
 		return -1;

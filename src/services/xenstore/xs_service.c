@@ -11,6 +11,7 @@
 #include "core/log.h"
 #include "core/vm.h"
 #include "services/xenstore/xenstore.h"
+#include "services/xenstore/xs_socket.h"
 #include "xen/events.h"
 
 struct xs_service {
@@ -18,6 +19,7 @@ struct xs_service {
 	pthread_mutex_t lock;
 	struct xenstore *xs;
 	struct xs_conn *conn;
+	struct xs_socket *sock; /* --xenstore-socket; NULL: none */
 	bool kicked; /* output queued outside the guest's requests */
 };
 
@@ -153,6 +155,29 @@ int xs_service_connect(struct vm *vm)
 	return rc;
 }
 
+int xs_service_listen(struct vm *vm, const char *path, char *err, size_t err_len)
+{
+	struct xs_service *s = vm->xenstore;
+
+	if (!s || s->sock) {
+		snprintf(err, err_len, "xenstore socket: no store to serve");
+		return -EINVAL;
+	}
+	s->sock = xs_socket_open(s->xs, path, err, err_len);
+	if (!s->sock)
+		return -EINVAL;
+	log_info("xenstore: serving xenstored's socket at %s (XENSTORED_PATH=%s)", path,
+		 path);
+	return 0;
+}
+
+struct xs_socket *xs_service_socket(struct vm *vm)
+{
+	struct xs_service *s = vm->xenstore;
+
+	return s ? s->sock : NULL;
+}
+
 int xs_service_with(struct vm *vm, int (*fn)(struct xenstore *, void *),
 		    void *opaque)
 {
@@ -196,6 +221,7 @@ void xs_service_destroy(struct vm *vm)
 	if (!s)
 		return;
 	vm->xenstore = NULL;
+	xs_socket_close(s->sock); /* its dom0 connections first */
 	if (s->conn)
 		xs_conn_free(s->conn);
 	xs_free(s->xs);

@@ -8,9 +8,11 @@
 #define PVISOR_XS_SERVICE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 struct vm;
 struct xenstore;
+struct xs_socket;
 
 #define XS_GUEST_DOMID 1
 
@@ -26,6 +28,19 @@ int xs_service_connect(struct vm *vm) __attribute__((warn_unused_result));
  * requests (dom0 writes that fire the guest's watches). */
 void xs_service_poll(struct vm *vm);
 
+/*
+ * --xenstore-socket PATH: serves xenstored's socket protocol at path, each
+ * client a dom0 connection of the guest's store (xs_socket.h).  Call after
+ * xs_service_connect and before the event thread starts, which then polls
+ * it (xs_service_socket).  0, or -errno with one line in err.
+ */
+int xs_service_listen(struct vm *vm, const char *path, char *err, size_t err_len)
+	__attribute__((warn_unused_result));
+
+/* The socket server for the event thread, or NULL if there is none. */
+struct xs_socket *xs_service_socket(struct vm *vm);
+
+/* Also closes the socket server; the event thread must have stopped. */
 void xs_service_destroy(struct vm *vm);
 
 /*
