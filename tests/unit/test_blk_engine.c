@@ -399,6 +399,18 @@ static void test_close_in_flight(void **state)
 	memset(bufs, 0xEE, sizeof(bufs)); /* a late worker write would show */
 }
 
+/* Every write the caller does itself counts as slow: the next ones go to
+ * the workers; all still complete once, with their data on the file. */
+static void test_slow_writes(void **state)
+{
+	uint64_t saved = blk_engine_threads_slow_ns;
+
+	blk_engine_threads_slow_ns = 0;
+	test_many(state);
+	test_write_read(state);
+	blk_engine_threads_slow_ns = saved;
+}
+
 /* PVISOR_BLK_ENGINE parsing. */
 static void test_env(void **state)
 {
@@ -493,6 +505,7 @@ int main(void)
 		BOTH(test_event),
 		BOTH(test_close_in_flight),
 		ONE(test_many, pool1),
+		ONE(test_slow_writes, threads),
 		ONE(test_close_in_flight, pool1),
 		cmocka_unit_test(test_env),
 		cmocka_unit_test(test_fallback),

@@ -97,8 +97,11 @@ int blk_engine_threads_open(int event_fd, unsigned depth, unsigned nr_threads,
 			    bool try_nowait, struct blk_engine **out, char *err,
 			    size_t err_len);
 
-/* Test hook: makes io_uring's setup fail with -err (0: really try). */
+/* Test hooks: makes io_uring's setup fail with -err (0: really try); a
+ * write the pool's caller did itself that took this long (ns) sends the
+ * next ones to the workers for a second (default 1 ms). */
 extern int blk_engine_uring_fail;
+extern uint64_t blk_engine_threads_slow_ns;
 
 static inline int blk_engine_submit_rw(struct blk_engine *e, uint32_t idx, int fd,
 				       const struct iovec *iov, unsigned n,
