@@ -295,8 +295,8 @@ static void client_oversized(struct client *c, const struct xsd_sockmsg *hdr)
 {
 	struct xs_reply *r = malloc(sizeof(*r));
 
-	log_info("xenstore socket: a client sent a %u-byte message (max %u); closing it",
-		 hdr->len, XENSTORE_PAYLOAD_MAX);
+	log_guest("xenstore socket: a client sent a %u-byte message (max %u); closing it",
+		  hdr->len, XENSTORE_PAYLOAD_MAX);
 	c->closing = true;
 	if (!r)
 		return;
