@@ -26,10 +26,12 @@
  *   until the job's completion was delivered.
  * - At most `depth` jobs are in flight (submitted, completion not yet
  *   delivered); one more is refused with -EBUSY.
- * - Submissions may be held back until blk_engine_commit().
+ * - Submissions may be held back until blk_engine_commit() or the next
+ *   blk_engine_wait() (which may run a held-back job itself).
  * - blk_engine_wait() blocks until at least one completion or a kick of
  *   the event fd, and delivers kicks as a completion with idx
- *   BLK_ENGINE_EVENT (the eventfd's counter is consumed).
+ *   BLK_ENGINE_EVENT (the eventfd's counter is consumed; the pool may
+ *   also report a wakeup that was for a completion as one).
  * - One thread (the device thread) calls everything but open/close.
  *   blk_engine_close() with jobs in flight waits for the running host
  *   calls to return (nothing is left that touches the buffers), drops the

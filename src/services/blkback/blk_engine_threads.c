@@ -1,31 +1,36 @@
 /*
  * The thread-pool block I/O engine (see blk_engine.h), for hosts without
- * io_uring.  A fixed number of workers take jobs from FIFOs (one mutex;
- * a condition variable per worker), make the host call — preadv/pwritev (short
- * transfers finished in the worker), fdatasync, fallocate — and post the
- * result to a completion FIFO.
+ * io_uring.  A fixed number of workers take jobs from FIFOs (one mutex; a
+ * condition variable per worker), make the host call — preadv/pwritev
+ * (short transfers finished in the worker), fdatasync, fallocate — and
+ * post the result to a completion FIFO.
  *
- * Waking the device thread: it sleeps in one blocking read of the caller's
- * event fd — the same eventfd the guest's kicks go to — and only after
- * finding the completion FIFO empty, under the lock; a worker that posts
- * while it sleeps adds 1 to the fd, once per sleep.  A completion posted
- * while the device thread is busy costs no system call at all.  Kicks
- * and completions are told apart by the FIFO, not by the fd; a wakeup for
- * a completion is also reported as BLK_ENGINE_EVENT, which only makes the
- * device thread look at its ring once more.
- *
- * Writes run one at a time, in submission order, the others in parallel:
- * buffered writes to one file serialize on its inode lock anyway, and
- * workers queueing on it cost a sleep and a wakeup each (io_uring's own
- * workers hash writes to one file onto one worker for the same reason).
- * Reads and writes are first tried by the submitting thread with
- * RWF_NOWAIT, as io_uring does (try_now below).
- *
- * An idle worker waits on its own condition variable, on a stack of idle
- * workers: a job wakes the one that went idle last, whose cache is warm
- * and which the scheduler keeps near the device thread, instead of
- * rotating through all of them as one shared condition variable would
- * (that costs a third of the write rate here).
+ * What io_uring does by itself, done here by hand (each measured with
+ * bench/blk_engines.sh; without them 4 KiB writes ran at 0.57x io_uring):
+ * - Reads and writes are first tried by the submitting thread with
+ *   RWF_NOWAIT (try_now): a page-cache hit is copied without a thread
+ *   switch; what would block goes to a worker.
+ * - Writes run one at a time, in submission order (io_uring's workers hash
+ *   writes to one file onto one worker): buffered writers to one file
+ *   serialize on its inode lock anyway, and queueing there costs a sleep
+ *   and a wakeup each.  The others run in parallel.
+ * - A worker is signalled after the lock is dropped, at most one is called
+ *   to become the writer, the idle worker woken is the one that went idle
+ *   last, and the mutex spins a little before sleeping: context switches
+ *   are what this costs on a host where every one is dear.
+ * - The device thread sleeps in one blocking read of the caller's event fd
+ *   — the same eventfd the guest's kicks go to — and only after finding
+ *   the completion FIFO empty, under the lock; a worker that posts while
+ *   it sleeps adds 1 to the fd, once per sleep, and a completion posted
+ *   while it is busy costs no system call.  Kicks and completions are
+ *   told apart by the FIFO; a wakeup for a completion is also reported as
+ *   BLK_ENGINE_EVENT, which only makes the device thread look at its ring
+ *   once more.
+ * - A write queued when the device thread would otherwise sleep, with no
+ *   worker writing, is done by the device thread (t_wait); one, then it
+ *   looks at the ring again.  A write that takes longer than 1 ms sends
+ *   the next ones to the workers for a second, so a slow disk or dirty
+ *   page throttling does not keep the ring waiting.
  *
  * Bounded: `depth` job records, allocated up front; a job holds its record
  * from submission until its completion is delivered, so neither FIFO can
@@ -436,12 +441,13 @@ static int t_wait(struct blk_engine *e, struct blk_completion *out, unsigned max
 	n += drain(t, &t->done, out + n, max - n);
 	/*
 	 * A write queued while no worker writes: if nothing completed and this
-	 * thread would sleep, it is done here and now (the caller runs it), which
-	 * spares the worker's wakeup and the eventfd round trip that cost
-	 * writes a quarter of their rate against io_uring.  The ring waits
+	 * thread would sleep, it is done here and now (the caller runs it),
+	 * which spares the worker's wakeup and the eventfd round trip (4 KiB
+	 * writes: 0.8x of io_uring with them, 1.1x without).  The ring waits
 	 * for one write at most; a write that took over WRITE_SLOW_NS (dirty
 	 * page throttling, a slow disk) sends the next ones to the workers
-	 * for a while, so a cached read is not kept behind them.
+	 * for a while, so a cached read is not kept behind them.  Busy with
+	 * completions, this thread calls a worker instead.
 	 */
 	if (t->writes.head && !t->writing) {
 		if (!n && inline_writes(t)) {
