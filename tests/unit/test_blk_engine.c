@@ -442,12 +442,14 @@ static void test_fallback(void **state)
 	struct blk_engine *e;
 	char err[200] = "";
 	int efd = eventfd(0, EFD_CLOEXEC), fd;
-	char path[] = "/tmp/blk_engine_fb.XXXXXX";
+	const char *tmp = getenv("TMPDIR");
+	char path[64];
 	static uint8_t buf[BLK];
 	struct iovec iov = { buf, BLK };
 	struct blk_completion c[4];
 	int n;
 
+	snprintf(path, sizeof(path), "%s/blk_engine_fb.XXXXXX", tmp ? tmp : "/tmp");
 	fd = mkstemp(path);
 	assert_true(fd >= 0 && efd >= 0);
 	assert_int_equal(ftruncate(fd, BLK), 0);
