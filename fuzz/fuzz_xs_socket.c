@@ -31,7 +31,8 @@ static void pump(struct xs_socket *s)
 		struct pollfd fds[XS_SOCKET_POLLFDS];
 		unsigned n = xs_socket_pollfds(s, fds, XS_SOCKET_POLLFDS);
 
-		if (poll(fds, n, 0) < 0)
+		/* libFuzzer's timeout timer (SIGALRM) can interrupt it. */
+		if (poll(fds, n, 0) < 0 && errno != EINTR)
 			abort();
 		xs_socket_service(s, fds, n);
 	}
@@ -87,7 +88,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		case 0:
 		case 1:
 			if (send(fd, p, len, MSG_DONTWAIT | MSG_NOSIGNAL) < 0 &&
-			    errno != EAGAIN && errno != EPIPE && errno != ECONNRESET)
+			    errno != EAGAIN && errno != EPIPE && errno != ECONNRESET &&
+			    errno != EINTR)
 				abort();
 			pump(s);
 			if (op & 1)
