@@ -10,6 +10,7 @@
 #include <kit/hypercall.h>
 #include <kit/kit.h>
 #include <kit/mm.h>
+#include <kit/samples.h>
 #include <kit/sched.h>
 #include <kit/time.h>
 #include <kit/traps.h>
@@ -23,26 +24,10 @@
 #define TIMER_N 20
 #define TRAP_N 2000
 
-static void sort_u64(uint64_t *a, unsigned n)
-{
-	/* Shell sort: no recursion, good enough for 10^4 samples. */
-	for (unsigned gap = n / 2; gap; gap /= 2)
-		for (unsigned i = gap; i < n; i++) {
-			uint64_t v = a[i];
-			unsigned j = i;
-
-			for (; j >= gap && a[j - gap] > v; j -= gap)
-				a[j] = a[j - gap];
-			a[j] = v;
-		}
-}
-
 static void report(const char *name, uint64_t *s, unsigned n,
 		   const char *extra)
 {
-	sort_u64(s, n);
-	printf("hcbench %s median_ns=%lu p99_ns=%lu min_ns=%lu n=%u%s\n", name,
-	       s[n / 2], s[(n * 99) / 100], s[0], n, extra);
+	samples_report("hcbench", name, s, n, extra);
 }
 
 static int bench_null(uint64_t *s)
@@ -125,7 +110,7 @@ static int bench_multicall(uint64_t *s)
 			return 1;
 		}
 	}
-	sort_u64(s, MULTI_N);
+	samples_sort(s, MULTI_N);
 	snprintf(extra, sizeof(extra), " per_call_ns=%lu",
 		 s[MULTI_N / 2] / MULTI_WIDTH);
 	report("multicall32", s, MULTI_N, extra);

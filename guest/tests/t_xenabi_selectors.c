@@ -14,6 +14,7 @@
 #include <kit/console.h>
 #include <kit/hypercall.h>
 #include <kit/kit.h>
+#include <kit/samples.h>
 #include <kit/test.h>
 #include <kit/time.h>
 #include <kit/traps.h>
@@ -185,25 +186,9 @@ static void test_bounce_frame(void)
 	      FLAT_KERNEL_SS);
 }
 
-static void sort_u64(uint64_t *a, unsigned n)
-{
-	for (unsigned gap = n / 2; gap; gap /= 2)
-		for (unsigned i = gap; i < n; i++) {
-			uint64_t v = a[i];
-			unsigned j = i;
-
-			for (; j >= gap && a[j - gap] > v; j -= gap)
-				a[j] = a[j - gap];
-			a[j] = v;
-		}
-}
-
 static void report(const char *name, uint64_t *s, unsigned n)
 {
-	sort_u64(s, n);
-	printf("xenabi %s median_ns=%lu p99_ns=%lu min_ns=%lu n=%u\n", name,
-	       (unsigned long)s[n / 2], (unsigned long)s[(n * 99) / 100],
-	       (unsigned long)s[0], n);
+	samples_report("xenabi", name, s, n, "");
 }
 
 static uint64_t samples[N_TIMED];
