@@ -14,12 +14,12 @@
 #include <unistd.h>
 
 #include <linux/seccomp.h>
-#include <liburing.h>
 
 #include <pvisor/abi.h>
 
 #include "backend/backend.h"
 #include "backend/proc/proc.h"
+#include "services/blkback/blk_engine.h"
 
 #define CAP_NET_ADMIN_BIT 12
 
@@ -193,13 +193,14 @@ static void probe_seccomp(struct host_info *hi)
 
 static void probe_io_uring(struct host_info *hi)
 {
-	struct io_uring ring;
-	char disabled[16], hint[96] = "";
-	int rc = io_uring_queue_init(2, &ring, 0);
+	char disabled[16], hint[96] = "", why[160];
+	/* The block engine's own check: the ring and its operations. */
+	int rc = blk_engine_uring_usable(why, sizeof(why));
 
 	if (rc == 0) {
-		io_uring_queue_exit(&ring);
-		set_feature(hi, HOST_IO_URING, true, "io_uring_queue_init works");
+		set_feature(hi, HOST_IO_URING, true,
+			    "io_uring_queue_init works, with readv, writev, "
+			    "fsync, fallocate and read");
 		return;
 	}
 	read_line("/proc/sys/kernel/io_uring_disabled", disabled,
@@ -213,8 +214,7 @@ static void probe_io_uring(struct host_info *hi)
 	else if (rc == -ENOSYS)
 		snprintf(hint, sizeof(hint),
 			 " (a kernel without io_uring, or a seccomp profile)");
-	set_feature(hi, HOST_IO_URING, false, "io_uring_setup: %s%s",
-		    strerror(-rc), hint);
+	set_feature(hi, HOST_IO_URING, false, "%s%s", why, hint);
 }
 
 /* CAP_NET_ADMIN in the effective set (/proc/self/status CapEff). */

@@ -90,6 +90,10 @@ int blk_engine_open(enum blk_engine_kind kind, int event_fd, unsigned depth,
 int blk_engine_kind_from_env(enum blk_engine_kind *kind, char *err,
 			     size_t err_len);
 
+/* Could blk_engine_uring_open work here?  0, or -errno with the reason in
+ * err (what pvisor host reports). */
+int blk_engine_uring_usable(char *err, size_t err_len);
+
 /* The two engines (open: 0 or -errno, message in err). */
 int blk_engine_uring_open(int event_fd, unsigned depth, struct blk_engine **out,
 			  char *err, size_t err_len);

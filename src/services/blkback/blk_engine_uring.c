@@ -204,6 +204,36 @@ static bool has_ops(struct io_uring *ring)
 	return ok;
 }
 
+/* A ring of `entries` with every operation this engine uses, or -errno
+ * with the reason in err. */
+static int ring_setup(struct io_uring *ring, unsigned entries, char *err,
+		      size_t err_len)
+{
+	int rc = io_uring_queue_init(entries, ring, 0);
+
+	if (rc < 0) {
+		snprintf(err, err_len, "io_uring: %s", strerror(-rc));
+		return rc;
+	}
+	if (!has_ops(ring)) {
+		snprintf(err, err_len, "io_uring: the kernel lacks the operations "
+			 "used (readv, writev, fsync, fallocate, read)");
+		io_uring_queue_exit(ring);
+		return -EOPNOTSUPP;
+	}
+	return 0;
+}
+
+int blk_engine_uring_usable(char *err, size_t err_len)
+{
+	struct io_uring ring;
+	int rc = ring_setup(&ring, 2, err, err_len);
+
+	if (rc == 0)
+		io_uring_queue_exit(&ring);
+	return rc;
+}
+
 int blk_engine_uring_open(int event_fd, unsigned depth, struct blk_engine **out,
 			  char *err, size_t err_len)
 {
@@ -225,18 +255,10 @@ int blk_engine_uring_open(int event_fd, unsigned depth, struct blk_engine **out,
 	u->base.event_fd = event_fd;
 	u->base.depth = depth;
 	/* Room for every job and the event fd read, twice over. */
-	rc = io_uring_queue_init(2 * depth, &u->ring, 0);
+	rc = ring_setup(&u->ring, 2 * depth, err, err_len);
 	if (rc < 0) {
-		snprintf(err, err_len, "io_uring: %s", strerror(-rc));
 		free(u);
 		return rc;
-	}
-	if (!has_ops(&u->ring)) {
-		snprintf(err, err_len, "io_uring: the kernel lacks the operations "
-			 "used (readv, writev, fsync, fallocate, read)");
-		io_uring_queue_exit(&u->ring);
-		free(u);
-		return -EOPNOTSUPP;
 	}
 	rc = arm_event(u);
 	if (rc == 0)
