@@ -1,0 +1,407 @@
+/* The 9P2000.L message layer (see p9_msg.h). */
+#include "services/p9/p9_msg.h"
+
+#include <errno.h>
+#include <string.h>
+
+/* A read cursor over one message; any short read sets err. */
+struct cur {
+	const uint8_t *p;
+	size_t left;
+	int err;
+};
+
+enum str_kind {
+	STR_ANY,     /* no NUL, at most P9_STR_MAX */
+	STR_TARGET,  /* a symlink target: no NUL, at most P9_TARGET_MAX, not empty */
+	STR_NAME,    /* a new file name: a component that is not "." or ".." */
+	STR_WNAME,   /* a walk element: a component, ".." allowed (the parent) */
+};
+
+static const uint8_t *take(struct cur *c, size_t n)
+{
+	const uint8_t *p = c->p;
+
+	if (c->err)
+		return NULL;
+	if (n > c->left) {
+		c->err = -EPROTO;
+		return NULL;
+	}
+	c->p += n;
+	c->left -= n;
+	return p;
+}
+
+static uint8_t get8(struct cur *c)
+{
+	const uint8_t *p = take(c, 1);
+
+	return p ? p[0] : 0;
+}
+
+static uint16_t get16(struct cur *c)
+{
+	const uint8_t *p = take(c, 2);
+
+	return p ? (uint16_t)(p[0] | p[1] << 8) : 0;
+}
+
+static uint32_t get32(struct cur *c)
+{
+	const uint8_t *p = take(c, 4);
+
+	return p ? p9_le32(p) : 0;
+}
+
+static uint64_t get64(struct cur *c)
+{
+	const uint8_t *p = take(c, 8);
+
+	return p ? (uint64_t)p9_le32(p) | (uint64_t)p9_le32(p + 4) << 32 : 0;
+}
+
+static int check_str(const uint8_t *s, uint16_t len, enum str_kind kind)
+{
+	size_t max = kind == STR_TARGET ? P9_TARGET_MAX
+		     : kind == STR_ANY  ? P9_STR_MAX
+					: P9_NAME_MAX;
+
+	if (len > max)
+		return -ENAMETOOLONG;
+	if (memchr(s, '\0', len))
+		return -EINVAL;
+	if (kind == STR_ANY)
+		return 0;
+	if (len == 0)
+		return kind == STR_TARGET ? -ENOENT : -EINVAL;
+	if (kind == STR_TARGET)
+		return 0;
+	if (memchr(s, '/', len))
+		return -EINVAL;
+	if (len == 1 && s[0] == '.')
+		return -EINVAL;
+	if (kind == STR_NAME && len == 2 && s[0] == '.' && s[1] == '.')
+		return -EINVAL;
+	return 0;
+}
+
+/* Copies a checked string into r->strbuf; NULL on error (c->err set). */
+static const char *getstr(struct cur *c, struct p9_req *r, enum str_kind kind)
+{
+	uint16_t len = get16(c);
+	const uint8_t *s = take(c, len);
+	char *dst;
+	int rc;
+
+	if (!s)
+		return NULL;
+	rc = check_str(s, len, kind);
+	if (rc) {
+		c->err = rc;
+		return NULL;
+	}
+	if (r->strbuf_used + len + 1u > sizeof(r->strbuf)) { /* cannot happen */
+		c->err = -ENAMETOOLONG;
+		return NULL;
+	}
+	dst = r->strbuf + r->strbuf_used;
+	memcpy(dst, s, len);
+	dst[len] = '\0';
+	r->strbuf_used += len + 1u;
+	return dst;
+}
+
+int p9_peek_header(const uint8_t *msg, size_t len, uint32_t *size,
+		   uint8_t *type, uint16_t *tag)
+{
+	if (len < P9_HDR_SIZE)
+		return -EPROTO;
+	*size = p9_le32(msg);
+	*type = msg[4];
+	*tag = (uint16_t)(msg[5] | msg[6] << 8);
+	return 0;
+}
+
+static void parse_walk(struct cur *c, struct p9_req *r)
+{
+	r->fid = get32(c);
+	r->newfid = get32(c);
+	r->nwname = get16(c);
+	if (!c->err && r->nwname > P9_MAXWELEM) {
+		c->err = -EINVAL;
+		return;
+	}
+	for (unsigned i = 0; i < r->nwname && !c->err; i++)
+		r->wname[i] = getstr(c, r, STR_WNAME);
+}
+
+static void parse_setattr(struct cur *c, struct p9_req *r)
+{
+	r->fid = get32(c);
+	r->sa.valid = get32(c);
+	r->sa.mode = get32(c);
+	r->sa.uid = get32(c);
+	r->sa.gid = get32(c);
+	r->sa.size = get64(c);
+	r->sa.atime_sec = get64(c);
+	r->sa.atime_nsec = get64(c);
+	r->sa.mtime_sec = get64(c);
+	r->sa.mtime_nsec = get64(c);
+}
+
+static void parse_lock(struct cur *c, struct p9_req *r)
+{
+	r->fid = get32(c);
+	r->lk.type = get8(c);
+	if (r->type == P9_TLOCK)
+		r->flags = get32(c);
+	r->lk.start = get64(c);
+	r->lk.length = get64(c);
+	r->lk.proc_id = get32(c);
+	r->str = getstr(c, r, STR_ANY);
+}
+
+/* The body of r->type; c->err says whether it was well-formed. */
+static void parse_body(struct cur *c, struct p9_req *r)
+{
+	switch (r->type) {
+	case P9_TVERSION:
+		r->msize = get32(c);
+		r->str = getstr(c, r, STR_ANY);
+		break;
+	case P9_TAUTH:
+	case P9_TATTACH:
+		r->fid = get32(c);
+		if (r->type == P9_TATTACH)
+			r->newfid = get32(c); /* afid */
+		r->str = getstr(c, r, STR_ANY);  /* uname */
+		r->str2 = getstr(c, r, STR_ANY); /* aname */
+		r->n_uname = get32(c);
+		break;
+	case P9_TFLUSH:
+		r->oldtag = get16(c);
+		break;
+	case P9_TWALK:
+		parse_walk(c, r);
+		break;
+	case P9_TREAD:
+	case P9_TREADDIR:
+		r->fid = get32(c);
+		r->offset = get64(c);
+		r->count = get32(c);
+		break;
+	case P9_TWRITE:
+		r->fid = get32(c);
+		r->offset = get64(c);
+		r->count = get32(c);
+		r->data = take(c, r->count);
+		break;
+	case P9_TCLUNK:
+	case P9_TREMOVE:
+	case P9_TSTATFS:
+	case P9_TREADLINK:
+		r->fid = get32(c);
+		break;
+	case P9_TFSYNC:
+		r->fid = get32(c);
+		if (!c->err && c->left >= 4) /* Linux >= 3.x sends datasync */
+			r->datasync = get32(c);
+		break;
+	case P9_TLOPEN:
+		r->fid = get32(c);
+		r->flags = get32(c);
+		break;
+	case P9_TLCREATE:
+		r->fid = get32(c);
+		r->name = getstr(c, r, STR_NAME);
+		r->flags = get32(c);
+		r->mode = get32(c);
+		r->gid = get32(c);
+		break;
+	case P9_TSYMLINK:
+		r->fid = get32(c);
+		r->name = getstr(c, r, STR_NAME);
+		r->str = getstr(c, r, STR_TARGET);
+		r->gid = get32(c);
+		break;
+	case P9_TMKNOD:
+		r->fid = get32(c);
+		r->name = getstr(c, r, STR_NAME);
+		r->mode = get32(c);
+		r->major = get32(c);
+		r->minor = get32(c);
+		r->gid = get32(c);
+		break;
+	case P9_TMKDIR:
+		r->fid = get32(c);
+		r->name = getstr(c, r, STR_NAME);
+		r->mode = get32(c);
+		r->gid = get32(c);
+		break;
+	case P9_TRENAME:
+		r->fid = get32(c);
+		r->newfid = get32(c); /* dfid */
+		r->name = getstr(c, r, STR_NAME);
+		break;
+	case P9_TRENAMEAT:
+		r->fid = get32(c);
+		r->name = getstr(c, r, STR_NAME);
+		r->newfid = get32(c);
+		r->name2 = getstr(c, r, STR_NAME);
+		break;
+	case P9_TUNLINKAT:
+		r->fid = get32(c);
+		r->name = getstr(c, r, STR_NAME);
+		r->flags = get32(c);
+		break;
+	case P9_TLINK:
+		r->newfid = get32(c); /* dfid */
+		r->fid = get32(c);
+		r->name = getstr(c, r, STR_NAME);
+		break;
+	case P9_TGETATTR:
+		r->fid = get32(c);
+		r->mask = get64(c);
+		break;
+	case P9_TSETATTR:
+		parse_setattr(c, r);
+		break;
+	case P9_TXATTRWALK:
+		r->fid = get32(c);
+		r->newfid = get32(c);
+		r->str = getstr(c, r, STR_ANY);
+		break;
+	case P9_TXATTRCREATE:
+		r->fid = get32(c);
+		r->str = getstr(c, r, STR_ANY);
+		r->attr_size = get64(c);
+		r->flags = get32(c);
+		break;
+	case P9_TLOCK:
+	case P9_TGETLOCK:
+		parse_lock(c, r);
+		break;
+	default:
+		/* R-messages, Tlerror, and 9P2000's Topen/Tcreate/Tstat/Twstat:
+		 * a 9P2000.L server answers them with an error. */
+		c->err = (r->type & 1) || r->type == P9_TLERROR ? -EPROTO : -EOPNOTSUPP;
+		break;
+	}
+}
+
+int p9_parse(const uint8_t *msg, size_t len, struct p9_req *r)
+{
+	struct cur c;
+	uint32_t size;
+
+	r->type = 0;
+	r->tag = P9_NOTAG;
+	r->strbuf_used = 0;
+	r->data = NULL;
+	r->name = r->name2 = r->str = r->str2 = NULL;
+	r->nwname = 0;
+	r->datasync = 0;
+	if (p9_peek_header(msg, len, &size, &r->type, &r->tag))
+		return -EPROTO;
+	if (size != len)
+		return -EPROTO;
+	c = (struct cur){ msg + P9_HDR_SIZE, len - P9_HDR_SIZE, 0 };
+	parse_body(&c, r);
+	return c.err;
+}
+
+/* --- encoding --- */
+
+uint8_t *p9_put_space(struct p9_out *o, uint32_t n)
+{
+	uint8_t *p;
+
+	if (o->overflow || n > o->cap - o->len) {
+		o->overflow = true;
+		return NULL;
+	}
+	p = o->buf + o->len;
+	o->len += n;
+	return p;
+}
+
+void p9_put_u8(struct p9_out *o, uint8_t v)
+{
+	uint8_t *p = p9_put_space(o, 1);
+
+	if (p)
+		p[0] = v;
+}
+
+void p9_put_u16(struct p9_out *o, uint16_t v)
+{
+	uint8_t *p = p9_put_space(o, 2);
+
+	if (p) {
+		p[0] = (uint8_t)v;
+		p[1] = (uint8_t)(v >> 8);
+	}
+}
+
+void p9_put_u32(struct p9_out *o, uint32_t v)
+{
+	uint8_t *p = p9_put_space(o, 4);
+
+	for (int i = 0; p && i < 4; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+void p9_put_u64(struct p9_out *o, uint64_t v)
+{
+	uint8_t *p = p9_put_space(o, 8);
+
+	for (int i = 0; p && i < 8; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+void p9_put_str(struct p9_out *o, const char *s, size_t len)
+{
+	uint8_t *p;
+
+	if (len > UINT16_MAX) {
+		o->overflow = true;
+		return;
+	}
+	p9_put_u16(o, (uint16_t)len);
+	p = p9_put_space(o, (uint32_t)len);
+	if (p && len)
+		memcpy(p, s, len);
+}
+
+void p9_put_qid(struct p9_out *o, const struct p9_qid *q)
+{
+	p9_put_u8(o, q->type);
+	p9_put_u32(o, q->version);
+	p9_put_u64(o, q->path);
+}
+
+void p9_begin(struct p9_out *o, uint8_t type, uint16_t tag)
+{
+	o->len = 0;
+	o->overflow = false;
+	p9_put_u32(o, 0);
+	p9_put_u8(o, type);
+	p9_put_u16(o, tag);
+}
+
+int p9_end(struct p9_out *o)
+{
+	if (o->overflow || o->len < P9_HDR_SIZE)
+		return -EMSGSIZE;
+	for (int i = 0; i < 4; i++)
+		o->buf[i] = (uint8_t)(o->len >> (8 * i));
+	return (int)o->len;
+}
+
+int p9_rlerror(struct p9_out *o, uint16_t tag, uint32_t ecode)
+{
+	p9_begin(o, P9_RLERROR, tag);
+	p9_put_u32(o, ecode);
+	return p9_end(o);
+}
