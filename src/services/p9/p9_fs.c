@@ -1,0 +1,992 @@
+/*
+ * The 9P2000.L file server (see p9_fs.h and docs/9pfs.md).
+ *
+ * Containment: a fid's descriptor names an inode, never a path.  Walks take
+ * one component at a time with openat2(RESOLVE_BENEATH |
+ * RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS) and O_NOFOLLOW, so a symlink
+ * is a file to read (Treadlink), never followed by the server; `..` is the
+ * parent, and at the share's root the root itself (walk(5)).  Creating
+ * calls (*at) name one checked component in a directory fid.  Operations
+ * that have no *at form that takes an O_PATH descriptor (reopen for
+ * Tlopen, chmod, truncate, utimens, link) go through /proc/self/fd/N,
+ * which names the inode the fid holds: a name swapped for a symlink after
+ * the walk changes nothing.
+ */
+#include "services/p9/p9_fs.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "services/p9/p9_fid.h"
+
+#define RESOLVE_SAFE (RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS)
+
+struct p9_fs {
+	struct p9_fs_config cfg;
+	int root_fd;              /* O_PATH of the share */
+	struct stat root_st;
+	uint32_t msize;
+	bool versioned;           /* Tversion seen */
+	struct p9_fid_table fids;
+	struct p9_req req;        /* the request being served */
+	uint8_t *scratch;         /* getdents64 buffer, msize bytes */
+};
+
+static int sys_openat2(int dirfd, const char *name, uint64_t flags,
+		       uint64_t mode, uint64_t resolve)
+{
+	struct open_how how = { .flags = flags, .mode = mode, .resolve = resolve };
+	long fd = syscall(SYS_openat2, dirfd, name, &how, sizeof(how));
+
+	return fd < 0 ? -errno : (int)fd;
+}
+
+/* One component beneath dirfd, the file itself (never a symlink's target). */
+static int lookup(int dirfd, const char *name, uint64_t flags)
+{
+	return sys_openat2(dirfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC | flags, 0,
+			   RESOLVE_SAFE);
+}
+
+static void proc_path(int fd, char *buf, size_t len)
+{
+	snprintf(buf, len, "/proc/self/fd/%d", fd);
+}
+
+static int neg(int rc)
+{
+	return rc < 0 ? -errno : rc;
+}
+
+static struct p9_qid qid_of(const struct stat *st)
+{
+	struct p9_qid q = { .path = st->st_ino };
+
+	if (S_ISDIR(st->st_mode))
+		q.type = P9_QTDIR;
+	else if (S_ISLNK(st->st_mode))
+		q.type = P9_QTSYMLINK;
+	return q;
+}
+
+static int fd_qid(int fd, struct p9_qid *q)
+{
+	struct stat st;
+
+	if (fstat(fd, &st))
+		return -errno;
+	*q = qid_of(&st);
+	return 0;
+}
+
+static void fid_close(struct p9_fs *fs, struct p9_fid *f)
+{
+	if (f->ofd >= 0)
+		close(f->ofd);
+	if (f->fd >= 0)
+		close(f->fd);
+	p9_fid_remove(&fs->fids, f);
+}
+
+static void fids_clear(struct p9_fs *fs)
+{
+	for (unsigned i = 0; i < fs->fids.cap; i++) {
+		struct p9_fid *f = &fs->fids.slots[i];
+
+		/* Removal shifts entries back into slot i: look at it again. */
+		while (f->used)
+			fid_close(fs, f);
+	}
+}
+
+/* Sets the fid's descriptor (taking ownership of fd) and its kind. */
+static int fid_set_fd(struct p9_fid *f, int fd)
+{
+	struct stat st;
+
+	if (fstat(fd, &st)) {
+		int rc = -errno;
+
+		close(fd);
+		return rc;
+	}
+	if (f->fd >= 0)
+		close(f->fd);
+	f->fd = fd;
+	f->is_dir = S_ISDIR(st.st_mode);
+	f->is_link = S_ISLNK(st.st_mode);
+	return 0;
+}
+
+static struct p9_fid *new_fid(struct p9_fs *fs, uint32_t id, int *rc)
+{
+	bool full;
+	struct p9_fid *f = p9_fid_add(&fs->fids, id, &full);
+
+	if (!f)
+		*rc = full ? -ENFILE : -EBADF; /* table full / fid in use */
+	return f;
+}
+
+/* A fid naming a directory, for the *at calls. */
+static struct p9_fid *dir_fid(struct p9_fs *fs, uint32_t id, int *rc)
+{
+	struct p9_fid *f = p9_fid_get(&fs->fids, id);
+
+	if (!f)
+		*rc = -EBADF;
+	else if (!f->is_dir) {
+		*rc = -ENOTDIR;
+		f = NULL;
+	}
+	return f;
+}
+
+/* --- session --- */
+
+static int op_version(struct p9_fs *fs, const struct p9_req *r, struct p9_out *o)
+{
+	bool ok = !strncmp(r->str, P9_VERSION_L, strlen(P9_VERSION_L));
+
+	if (r->msize < P9_FS_MIN_MSIZE)
+		return -EINVAL;
+	/* Tversion starts a new session: every fid goes (version(5)). */
+	fids_clear(fs);
+	fs->msize = r->msize < fs->cfg.max_msize ? r->msize : fs->cfg.max_msize;
+	fs->versioned = ok;
+	p9_begin(o, P9_RVERSION, r->tag);
+	p9_put_u32(o, fs->msize);
+	if (ok)
+		p9_put_str(o, P9_VERSION_L, strlen(P9_VERSION_L));
+	else
+		p9_put_str(o, "unknown", 7);
+	return 0;
+}
+
+static int op_attach(struct p9_fs *fs, const struct p9_req *r, struct p9_out *o)
+{
+	struct p9_fid *f;
+	struct p9_qid q;
+	int rc = 0, fd;
+
+	if (r->newfid != P9_NOFID) /* afid: no authentication is offered */
+		return -EINVAL;
+	fd = fcntl(fs->root_fd, F_DUPFD_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	f = new_fid(fs, r->fid, &rc);
+	if (!f) {
+		close(fd);
+		return rc;
+	}
+	rc = fid_set_fd(f, fd);
+	if (!rc)
+		rc = fd_qid(f->fd, &q);
+	if (rc) {
+		fid_close(fs, f);
+		return rc;
+	}
+	p9_begin(o, P9_RATTACH, r->tag);
+	p9_put_qid(o, &q);
+	return 0;
+}
+
+/* --- walk --- */
+
+static bool is_root(struct p9_fs *fs, int fd)
+{
+	struct stat st;
+
+	return !fstat(fd, &st) && st.st_dev == fs->root_st.st_dev &&
+	       st.st_ino == fs->root_st.st_ino;
+}
+
+/* One walk step from cur: a component, or ".." (the root's is the root). */
+static int walk_one(struct p9_fs *fs, int cur, const char *name)
+{
+	if (strcmp(name, ".."))
+		return lookup(cur, name, 0);
+	if (is_root(fs, cur))
+		return neg(fcntl(cur, F_DUPFD_CLOEXEC, 0));
+	/* cur lies beneath the root and is not it, so its parent does too;
+	 * RESOLVE_BENEATH would refuse the ".." itself. */
+	return sys_openat2(cur, "..", O_PATH | O_DIRECTORY | O_CLOEXEC, 0,
+			   RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV);
+}
+
+static int op_walk(struct p9_fs *fs, const struct p9_req *r, struct p9_out *o)
+{
+	struct p9_fid *f = p9_fid_get(&fs->fids, r->fid), *nf;
+	struct p9_qid qids[P9_MAXWELEM];
+	unsigned n;
+	int cur, rc = 0;
+
+	if (!f)
+		return -EBADF;
+	if (r->newfid != r->fid && p9_fid_get(&fs->fids, r->newfid))
+		return -EBADF;
+	if (r->newfid == r->fid && f->ofd >= 0 && r->nwname)
+		return -EBUSY; /* an open fid names its file for good */
+	cur = fcntl(f->fd, F_DUPFD_CLOEXEC, 0);
+	if (cur < 0)
+		return -errno;
+	for (n = 0; n < r->nwname; n++) {
+		int next = walk_one(fs, cur, r->wname[n]);
+
+		if (next < 0) {
+			rc = next;
+			break;
+		}
+		close(cur);
+		cur = next;
+		rc = fd_qid(cur, &qids[n]);
+		if (rc)
+			break;
+	}
+	if (n == 0 && r->nwname) {
+		close(cur);
+		return rc; /* the first element failed: an error (walk(5)) */
+	}
+	if (n < r->nwname) {
+		close(cur); /* partial walk: qids so far, newfid not made */
+	} else {
+		nf = r->newfid == r->fid ? f : new_fid(fs, r->newfid, &rc);
+		if (!nf) {
+			close(cur);
+			return rc;
+		}
+		rc = fid_set_fd(nf, cur);
+		if (rc) {
+			if (nf != f)
+				fid_close(fs, nf);
+			return rc;
+		}
+	}
+	p9_begin(o, P9_RWALK, r->tag);
+	p9_put_u16(o, (uint16_t)n);
+	for (unsigned i = 0; i < n; i++)
+		p9_put_qid(o, &qids[i]);
+	return 0;
+}
+
+/* --- attributes --- */
+
+static int op_getattr(struct p9_fs *fs, const struct p9_req *r, struct p9_out *o)
+{
+	struct p9_fid *f = p9_fid_get(&fs->fids, r->fid);
+	struct stat st;
+	struct p9_qid q;
+
+	if (!f)
+		return -EBADF;
+	if (fstat(f->fd, &st))
+		return -errno;
+	q = qid_of(&st);
+	p9_begin(o, P9_RGETATTR, r->tag);
+	p9_put_u64(o, P9_GETATTR_BASIC);
+	p9_put_qid(o, &q);
+	p9_put_u32(o, st.st_mode);
+	p9_put_u32(o, st.st_uid);
+	p9_put_u32(o, st.st_gid);
+	p9_put_u64(o, st.st_nlink);
+	p9_put_u64(o, st.st_rdev);
+	p9_put_u64(o, (uint64_t)st.st_size);
+	p9_put_u64(o, (uint64_t)st.st_blksize);
+	p9_put_u64(o, (uint64_t)st.st_blocks);
+	p9_put_u64(o, (uint64_t)st.st_atim.tv_sec);
+	p9_put_u64(o, (uint64_t)st.st_atim.tv_nsec);
+	p9_put_u64(o, (uint64_t)st.st_mtim.tv_sec);
+	p9_put_u64(o, (uint64_t)st.st_mtim.tv_nsec);
+	p9_put_u64(o, (uint64_t)st.st_ctim.tv_sec);
+	p9_put_u64(o, (uint64_t)st.st_ctim.tv_nsec);
+	for (int i = 0; i < 4; i++) /* btime, gen, data_version: not kept */
+		p9_put_u64(o, 0);
+	return 0;
+}
+
+static int set_times(int fd, const struct p9_req *r)
+{
+	struct timespec ts[2] = { { .tv_nsec = UTIME_OMIT }, { .tv_nsec = UTIME_OMIT } };
+	char path[40];
+
+	if (r->sa.valid & P9_SETATTR_ATIME)
+		ts[0] = r->sa.valid & P9_SETATTR_ATIME_SET
+				? (struct timespec){ (time_t)r->sa.atime_sec,
+						     (long)r->sa.atime_nsec }
+				: (struct timespec){ 0, UTIME_NOW };
+	if (r->sa.valid & P9_SETATTR_MTIME)
+		ts[1] = r->sa.valid & P9_SETATTR_MTIME_SET
+				? (struct timespec){ (time_t)r->sa.mtime_sec,
+						     (long)r->sa.mtime_nsec }
+				: (struct timespec){ 0, UTIME_NOW };
+	if ((r->sa.valid & P9_SETATTR_ATIME_SET && r->sa.atime_nsec >= 1000000000) ||
+	    (r->sa.valid & P9_SETATTR_MTIME_SET && r->sa.mtime_nsec >= 1000000000))
+		return -EINVAL;
+	proc_path(fd, path, sizeof(path));
+	return neg(utimensat(AT_FDCWD, path, ts, 0));
+}
+
+static int op_setattr(struct p9_fs *fs, const struct p9_req *r, struct p9_out *o)
+{
+	struct p9_fid *f = p9_fid_get(&fs->fids, r->fid);
+	uint32_t v = r->sa.valid;
+	char path[40];
+	int rc = 0;
+
+	if (!f)
+		return -EBADF;
+	if (fs->cfg.ro)
+		return -EROFS;
+	proc_path(f->fd, path, sizeof(path));
+	/* A symlink's own mode, size and times have no safe call on an O_PATH
+	 * descriptor (the /proc route would follow it). */
+	if (f->is_link && (v & (P9_SETATTR_MODE | P9_SETATTR_SIZE |
+				P9_SETATTR_ATIME | P9_SETATTR_MTIME)))
+		return -EOPNOTSUPP;
+	if (v & P9_SETATTR_MODE)
+		rc = neg(chmod(path, r->sa.mode & 07777));
+	if (!rc && (v & (P9_SETATTR_UID | P9_SETATTR_GID)))
+		rc = neg(fchownat(f->fd, "", v & P9_SETATTR_UID ? r->sa.uid : (uid_t)-1,
+				  v & P9_SETATTR_GID ? r->sa.gid : (gid_t)-1,
+				  AT_EMPTY_PATH));
+	if (!rc && (v & P9_SETATTR_SIZE)) {
+		if (r->sa.size > INT64_MAX)
+			return -EFBIG;
+		rc = f->is_dir ? -EISDIR : neg(truncate(path, (off_t)r->sa.size));
+	}
+	if (!rc && (v & (P9_SETATTR_ATIME | P9_SETATTR_MTIME)))
+		rc = set_times(f->fd, r);
+	if (rc)
+		return rc;
+	p9_begin(o, P9_RSETATTR, r->tag);
+	return 0;
+}
+
+static int op_statfs(struct p9_fs *fs, const struct p9_req *r, struct p9_out *o)
+{
+	struct p9_fid *f = p9_fid_get(&fs->fids, r->fid);
+	struct statfs sf;
+
+	if (!f)
+		return -EBADF;
+	if (fstatfs(f->fd, &sf))
+		return -errno;
+	p9_begin(o, P9_RSTATFS, r->tag);
+	p9_put_u32(o, (uint32_t)sf.f_type);
+	p9_put_u32(o, (uint32_t)sf.f_bsize);
+	p9_put_u64(o, sf.f_blocks);
+	p9_put_u64(o, sf.f_bfree);
+	p9_put_u64(o, sf.f_bavail);
+	p9_put_u64(o, sf.f_files);
+	p9_put_u64(o, sf.f_ffree);
+	p9_put_u64(o, (uint64_t)(uint32_t)sf.f_fsid.__val[0] |
+			      (uint64_t)(uint32_t)sf.f_fsid.__val[1] << 32);
+	p9_put_u32(o, (uint32_t)sf.f_namelen);
+	return 0;
+}
+
+/* --- open, create --- */
+
+/* The open(2) flags pvisor passes on: access mode and a few harmless ones. */
+static int open_flags(uint32_t f)
+{
+	return (int)(f & (P9_O_ACCMODE | P9_O_TRUNC | P9_O_APPEND | O_DSYNC | O_SYNC |
+			  O_NOATIME)) | O_CLOEXEC | O_NOCTTY | O_NONBLOCK;
+}
+
+static bool wants_write(uint32_t f)
+{
+	return (f & P9_O_ACCMODE) != P9_O_RDONLY || (f & P9_O_TRUNC);
+}
+
+static int reply_open(const struct p9_req *r, struct p9_out *o, uint8_t type,
+		      int fd)
+{
+	struct p9_qid q;
+	int rc = fd_qid(fd, &q);
+
+	if (rc)
+		return rc;
+	p9_begin(o, type, r->tag);
+	p9_put_qid(o, &q);
+	p9_put_u32(o, 0); /* iounit: the client uses msize - P9_IOHDR_SIZE */
+	return 0;
+}
+
+static int op_lopen(struct p9_fs *fs, const struct p9_req *r, struct p9_out *o)
+{
+	struct p9_fid *f = p9_fid_get(&fs->fids, r->fid);
+	struct stat st;
+	char path[40];
+	int fd;
+
+	if (!f)
+		return -EBADF;
+	if (f->ofd >= 0)
+		return -EBUSY;
+	if (fstat(f->fd, &st))
+		return -errno;
+	if (S_ISLNK(st.st_mode))
+		return -ELOOP;
+	/* Devices, FIFOs and sockets stay closed: opening one would reach a
+	 * host device as pvisor's user, or block the device thread. */
+	if (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode))
+		return -EPERM;
+	if (wants_write(r->flags) && fs->cfg.ro)
+		return -EROFS;
+	if (S_ISDIR(st.st_mode) && wants_write(r->flags))
+		return -EISDIR;
+	proc_path(f->fd, path, sizeof(path));
+	fd = open(path, S_ISDIR(st.st_mode) ? O_RDONLY | O_DIRECTORY | O_CLOEXEC
+					    : open_flags(r->flags));
+	if (fd < 0)
+		return -errno;
+	f->ofd = fd;
+	return reply_open(r, o, P9_RLOPEN, fd);
+}
+
+/* Gives a new file the guest's mode, whatever pvisor's umask. */
+static int chmod_fd(int fd, uint32_t mode)
+{
+	char path[40];
+
+	proc_path(fd, path, sizeof(path));
+	return neg(chmod(path, mode & 07777));
+}
+
+static int op_lcreate(struct p9_fs *fs, const struct p9_req *r, struct p9_out *o)
+{
+	int rc = 0, fd, pfd;
+	struct p9_fid *f = dir_fid(fs, r->fid, &rc);
+
+	if (!f)
+		return rc;
+	if (fs->cfg.ro)
+		return -EROFS;
+	if (f->ofd >= 0)
+		return -EBUSY;
+	fd = sys_openat2(f->fd, r->name,
+			 (uint64_t)open_flags(r->flags) | O_CREAT | O_EXCL | O_NOFOLLOW,
+			 r->mode & 07777, RESOLVE_SAFE);
+	if (fd < 0)
+		return fd;
+	rc = chmod_fd(fd, r->mode);
+	pfd = rc ? -1 : fcntl(fd, F_DUPFD_CLOEXEC, 0);
+	if (pfd < 0) {
+		rc = rc ? rc : -errno;
+		close(fd);
+		return rc;
+	}
+	/* The fid now names the new file, opened. */
+	rc = fid_set_fd(f, pfd);
+	if (rc) {
+		close(fd);
+		return rc;
+	}
+	f->ofd = fd;
+	return reply_open(r, o, P9_RLCREATE, fd);
+}
+
+/* Replies with the qid of name in dirfd (a new file). */
+static int reply_new(int dirfd, const char *name, const struct p9_req *r,
+		     struct p9_out *o, uint8_t type)
+{
+	struct stat st;
+	struct p9_qid q;
+
+	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW))
+		return -errno;
+	q = qid_of(&st);
+	p9_begin(o, type, r->tag);
+	p9_put_qid(o, &q);
+	return 0;
+}
+
+static int op_mkdir(struct p9_fs *fs, const struct p9_req *r, struct p9_out *o)
+{
+	int rc = 0, fd;
+	struct p9_fid *d = dir_fid(fs, r->fid, &rc);
+
+	if (!d)
+		return rc;
+	if (fs->cfg.ro)
+		return -EROFS;
+	if (mkdirat(d->fd, r->name, r->mode & 07777))
+		return -errno;
+	fd = lookup(d->fd, r->name, O_DIRECTORY);
+	if (fd >= 0) { /* a name swapped meanwhile is not chmod'ed */
+		rc = chmod_fd(fd, r->mode);
+		close(fd);
+		if (rc)
+			return rc;
+	}
+	return reply_new(d->fd, r->name, r, o, P9_RMKDIR);
+}
+
+/* Regular files only: a device node would open a host device, a FIFO
+ * would block the server (docs/9pfs.md). */
+static int op_mknod(struct p9_fs *fs, const struct p9_req *r, struct p9_out *o)
+{
+	int rc = 0, fd;
+	struct p9_fid *d = dir_fid(fs, r->fid, &rc);
+
+	if (!d)
+		return rc;
+	if (fs->cfg.ro)
+		return -EROFS;
+	if ((r->mode & S_IFMT) != S_IFREG && (r->mode & S_IFMT) != 0)
+		return -EPERM;
+	fd = sys_openat2(d->fd, r->name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
+					       O_CLOEXEC,
+			 r->mode & 07777, RESOLVE_SAFE);
+	if (fd < 0)
+		return fd;
+	rc = chmod_fd(fd, r->mode);
+	close(fd);
+	return rc ? rc : reply_new(d->fd, r->name, r, o, P9_RMKNOD);
+}
+
+static int op_symlink(struct p9_fs *fs, const struct p9_req *r, struct p9_out *o)
+{
+	int rc = 0;
+	struct p9_fid *d = dir_fid(fs, r->fid, &rc);
+
+	if (!d)
+		return rc;
+	if (fs->cfg.ro)
+		return -EROFS;
+	/* The target is stored, never resolved by pvisor. */
+	if (symlinkat(r->str, d->fd, r->name))
+		return -errno;
+	return reply_new(d->fd, r->name, r, o, P9_RSYMLINK);
+}
+
+static int op_readlink(struct p9_fs *fs, const struct p9_req *r, struct p9_out *o)
+{
+	struct p9_fid *f = p9_fid_get(&fs->fids, r->fid);
+	char buf[P9_TARGET_MAX + 1];
+	ssize_t n;
+
+	if (!f)
+		return -EBADF;
+	if (!f->is_link)
+		return -EINVAL;
+	n = readlinkat(f->fd, "", buf, sizeof(buf));
+	if (n < 0)
+		return -errno;
+	if ((size_t)n >= sizeof(buf))
+		return -ENAMETOOLONG;
+	p9_begin(o, P9_RREADLINK, r->tag);
+	p9_put_str(o, buf, (size_t)n);
+	return 0;
+}
+
+static int op_link(struct p9_fs *fs, const struct p9_req *r, struct p9_out *o)
+{
+	int rc = 0;
+	struct p9_fid *d = dir_fid(fs, r->newfid, &rc);
+	struct p9_fid *f = p9_fid_get(&fs->fids, r->fid);
+	char path[40];
+
+	if (!d)
+		return rc;
+	if (!f)
+		return -EBADF;
+	if (fs->cfg.ro)
+		return -EROFS;
+	if (f->is_dir)
+		return -EPERM;
+	/* linkat(AT_EMPTY_PATH) needs CAP_DAC_READ_SEARCH; the /proc link
+	 * with AT_SYMLINK_FOLLOW links the inode the fid holds. */
+	proc_path(f->fd, path, sizeof(path));
+	if (linkat(AT_FDCWD, path, d->fd, r->name, AT_SYMLINK_FOLLOW))
+		return -errno;
+	p9_begin(o, P9_RLINK, r->tag);
+	return 0;
+}
+
+static int op_renameat(struct p9_fs *fs, const struct p9_req *r, struct p9_out *o)
+{
+	int rc = 0;
+	struct p9_fid *od = dir_fid(fs, r->fid, &rc);
+	struct p9_fid *nd = od ? dir_fid(fs, r->newfid, &rc) : NULL;
+
+	if (!nd)
+		return rc;
+	if (fs->cfg.ro)
+		return -EROFS;
+	if (renameat(od->fd, r->name, nd->fd, r->name2))
+		return -errno;
+	p9_begin(o, P9_RRENAMEAT, r->tag);
+	return 0;
+}
+
+static int op_unlinkat(struct p9_fs *fs, const struct p9_req *r, struct p9_out *o)
+{
+	int rc = 0;
+	struct p9_fid *d = dir_fid(fs, r->fid, &rc);
+
+	if (!d)
+		return rc;
+	if (fs->cfg.ro)
+		return -EROFS;
+	if (r->flags & ~P9_AT_REMOVEDIR)
+		return -EINVAL;
+	if (unlinkat(d->fd, r->name, r->flags & P9_AT_REMOVEDIR ? AT_REMOVEDIR : 0))
+		return -errno;
+	p9_begin(o, P9_RUNLINKAT, r->tag);
+	return 0;
+}
+
+/* --- data --- */
+
+static struct p9_fid *open_fid(struct p9_fs *fs, uint32_t id, int *rc)
+{
+	struct p9_fid *f = p9_fid_get(&fs->fids, id);
+
+	if (!f || f->ofd < 0) {
+		*rc = -EBADF;
+		return NULL;
+	}
+	return f;
+}
+
+static int op_read(struct p9_fs *fs, const struct p9_req *r, struct p9_out *o)
+{
+	int rc = 0;
+	struct p9_fid *f = open_fid(fs, r->fid, &rc);
+	uint32_t count = r->count, max = fs->msize - P9_HDR_SIZE - 4;
+	uint8_t *p;
+	ssize_t n;
+
+	if (!f)
+		return rc;
+	if (f->is_dir)
+		return -EISDIR;
+	if (r->offset > INT64_MAX)
+		return -EINVAL;
+	if (count > max)
+		count = max;
+	p9_begin(o, P9_RREAD, r->tag);
+	p9_put_u32(o, 0);
+	p = p9_put_space(o, count);
+	if (!p)
+		return -EMSGSIZE;
+	n = pread(f->ofd, p, count, (off_t)r->offset);
+	if (n < 0)
+		return -errno;
+	o->len -= count - (uint32_t)n;
+	o->buf[P9_HDR_SIZE] = (uint8_t)n; /* the count field */
+	o->buf[P9_HDR_SIZE + 1] = (uint8_t)(n >> 8);
+	o->buf[P9_HDR_SIZE + 2] = (uint8_t)(n >> 16);
+	o->buf[P9_HDR_SIZE + 3] = (uint8_t)(n >> 24);
+	return 0;
+}
+
+static int op_write(struct p9_fs *fs, const struct p9_req *r, struct p9_out *o)
+{
+	int rc = 0;
+	struct p9_fid *f = open_fid(fs, r->fid, &rc);
+	ssize_t n;
+
+	if (!f)
+		return rc;
+	if (fs->cfg.ro)
+		return -EROFS;
+	if (r->offset > INT64_MAX)
+		return -EINVAL;
+	n = pwrite(f->ofd, r->data, r->count, (off_t)r->offset);
+	if (n < 0)
+		return -errno;
+	p9_begin(o, P9_RWRITE, r->tag);
+	p9_put_u32(o, (uint32_t)n);
+	return 0;
+}
+
+/* Readdir is stateless: offset is the d_off of the last entry returned. */
+static int op_readdir(struct p9_fs *fs, const struct p9_req *r, struct p9_out *o)
+{
+	int rc = 0;
+	struct p9_fid *f = open_fid(fs, r->fid, &rc);
+	uint32_t count = r->count, max = fs->msize - P9_HDR_SIZE - 4, used = 0;
+	uint32_t count_at;
+	long n;
+
+	if (!f)
+		return rc;
+	if (!f->is_dir)
+		return -ENOTDIR;
+	if (count > max)
+		count = max;
+	if (r->offset > INT64_MAX || lseek(f->ofd, (off_t)r->offset, SEEK_SET) < 0)
+		return r->offset > INT64_MAX ? -EINVAL : -errno;
+	n = syscall(SYS_getdents64, f->ofd, fs->scratch, count);
+	if (n < 0)
+		return -errno;
+	p9_begin(o, P9_RREADDIR, r->tag);
+	count_at = o->len;
+	p9_put_u32(o, 0);
+	for (long pos = 0; pos < n;) {
+		struct dirent64 *de = (struct dirent64 *)(void *)(fs->scratch + pos);
+		size_t nlen = strlen(de->d_name);
+		uint32_t need = P9_QID_SIZE + 8 + 1 + 2 + (uint32_t)nlen;
+		struct p9_qid q = { .path = de->d_ino };
+
+		if (used + need > count)
+			break; /* the client asks again from the last offset */
+		q.type = de->d_type == DT_DIR ? P9_QTDIR
+			 : de->d_type == DT_LNK ? P9_QTSYMLINK : P9_QTFILE;
+		p9_put_qid(o, &q);
+		p9_put_u64(o, (uint64_t)de->d_off);
+		p9_put_u8(o, de->d_type);
+		p9_put_str(o, de->d_name, nlen);
+		used += need;
+		pos += de->d_reclen;
+	}
+	for (int i = 0; i < 4; i++)
+		o->buf[count_at + i] = (uint8_t)(used >> (8 * i));
+	return 0;
+}
+
+static int op_fsync(struct p9_fs *fs, const struct p9_req *r, struct p9_out *o)
+{
+	int rc = 0;
+	struct p9_fid *f = open_fid(fs, r->fid, &rc);
+
+	if (!f)
+		return rc;
+	if (r->datasync ? fdatasync(f->ofd) : fsync(f->ofd))
+		return -errno;
+	p9_begin(o, P9_RFSYNC, r->tag);
+	return 0;
+}
+
+static int lock_range(const struct p9_req *r, struct flock *fl)
+{
+	short type = r->lk.type == P9_LOCK_TYPE_RDLCK   ? F_RDLCK
+		     : r->lk.type == P9_LOCK_TYPE_WRLCK ? F_WRLCK
+		     : r->lk.type == P9_LOCK_TYPE_UNLCK ? F_UNLCK : -1;
+
+	if (type < 0 || r->lk.start > INT64_MAX || r->lk.length > INT64_MAX ||
+	    r->lk.start + r->lk.length > INT64_MAX)
+		return -EINVAL;
+	*fl = (struct flock){ .l_type = type, .l_whence = SEEK_SET,
+			      .l_start = (off_t)r->lk.start,
+			      .l_len = (off_t)r->lk.length };
+	return 0;
+}
+
+/* Open-file-description locks, one description per fid; never blocks the
+ * server: a conflicting blocking lock answers BLOCKED and the client
+ * retries (as Linux's v9fs does). */
+static int op_lock(struct p9_fs *fs, const struct p9_req *r, struct p9_out *o)
+{
+	int rc = 0;
+	struct p9_fid *f = open_fid(fs, r->fid, &rc);
+	struct flock fl;
+	uint8_t status = P9_LOCK_SUCCESS;
+
+	if (!f)
+		return rc;
+	rc = lock_range(r, &fl);
+	if (rc)
+		return rc;
+	if (fcntl(f->ofd, F_OFD_SETLK, &fl)) {
+		if (errno != EAGAIN && errno != EACCES)
+			return -errno;
+		status = P9_LOCK_BLOCKED;
+	}
+	p9_begin(o, P9_RLOCK, r->tag);
+	p9_put_u8(o, status);
+	return 0;
+}
+
+static int op_getlock(struct p9_fs *fs, const struct p9_req *r, struct p9_out *o)
+{
+	int rc = 0;
+	struct p9_fid *f = open_fid(fs, r->fid, &rc);
+	struct flock fl;
+	uint8_t type;
+
+	if (!f)
+		return rc;
+	rc = lock_range(r, &fl);
+	if (rc)
+		return rc;
+	if (fcntl(f->ofd, F_OFD_GETLK, &fl))
+		return -errno;
+	type = fl.l_type == F_RDLCK   ? P9_LOCK_TYPE_RDLCK
+	       : fl.l_type == F_WRLCK ? P9_LOCK_TYPE_WRLCK : P9_LOCK_TYPE_UNLCK;
+	p9_begin(o, P9_RGETLOCK, r->tag);
+	p9_put_u8(o, type);
+	p9_put_u64(o, (uint64_t)fl.l_start);
+	p9_put_u64(o, (uint64_t)fl.l_len);
+	p9_put_u32(o, r->lk.proc_id);
+	p9_put_str(o, r->str, strlen(r->str));
+	return 0;
+}
+
+static int op_clunk(struct p9_fs *fs, const struct p9_req *r, struct p9_out *o)
+{
+	struct p9_fid *f = p9_fid_get(&fs->fids, r->fid);
+
+	if (!f)
+		return -EBADF;
+	fid_close(fs, f);
+	p9_begin(o, P9_RCLUNK, r->tag);
+	return 0;
+}
+
+/* Tremove needs the fid's name in its parent, which the server does not
+ * keep (names go stale; descriptors do not): EOPNOTSUPP, after which Linux
+ * uses Tunlinkat.  The fid is clunked all the same (remove(5)). */
+static int op_remove(struct p9_fs *fs, const struct p9_req *r, struct p9_out *o)
+{
+	struct p9_fid *f = p9_fid_get(&fs->fids, r->fid);
+
+	if (!f)
+		return -EBADF;
+	fid_close(fs, f);
+	return fs->cfg.ro ? -EROFS : -EOPNOTSUPP;
+}
+
+static int dispatch(struct p9_fs *fs, const struct p9_req *r, struct p9_out *o)
+{
+	if (r->type == P9_TVERSION)
+		return op_version(fs, r, o);
+	if (!fs->versioned)
+		return -EPROTO;
+	switch (r->type) {
+	case P9_TAUTH: return -EOPNOTSUPP; /* no authentication: attach directly */
+	case P9_TATTACH: return op_attach(fs, r, o);
+	case P9_TFLUSH:
+		/* Requests are answered in order before the next is read, so
+		 * the one to flush has its answer already (flush(5)). */
+		p9_begin(o, P9_RFLUSH, r->tag);
+		return 0;
+	case P9_TWALK: return op_walk(fs, r, o);
+	case P9_TGETATTR: return op_getattr(fs, r, o);
+	case P9_TSETATTR: return op_setattr(fs, r, o);
+	case P9_TSTATFS: return op_statfs(fs, r, o);
+	case P9_TLOPEN: return op_lopen(fs, r, o);
+	case P9_TLCREATE: return op_lcreate(fs, r, o);
+	case P9_TMKDIR: return op_mkdir(fs, r, o);
+	case P9_TMKNOD: return op_mknod(fs, r, o);
+	case P9_TSYMLINK: return op_symlink(fs, r, o);
+	case P9_TREADLINK: return op_readlink(fs, r, o);
+	case P9_TLINK: return op_link(fs, r, o);
+	case P9_TRENAMEAT: return op_renameat(fs, r, o);
+	case P9_TRENAME: return fs->cfg.ro ? -EROFS : -EOPNOTSUPP; /* as Tremove */
+	case P9_TUNLINKAT: return op_unlinkat(fs, r, o);
+	case P9_TREMOVE: return op_remove(fs, r, o);
+	case P9_TREAD: return op_read(fs, r, o);
+	case P9_TWRITE: return op_write(fs, r, o);
+	case P9_TREADDIR: return op_readdir(fs, r, o);
+	case P9_TFSYNC: return op_fsync(fs, r, o);
+	case P9_TLOCK: return op_lock(fs, r, o);
+	case P9_TGETLOCK: return op_getlock(fs, r, o);
+	/* Extended attributes are not served (docs/9pfs.md). */
+	case P9_TXATTRWALK: return -EOPNOTSUPP;
+	case P9_TXATTRCREATE: return fs->cfg.ro ? -EROFS : -EOPNOTSUPP;
+	case P9_TCLUNK: return op_clunk(fs, r, o);
+	default: return -EOPNOTSUPP;
+	}
+}
+
+uint32_t p9_fs_request(struct p9_fs *fs, const uint8_t *msg, uint32_t len,
+		       uint8_t *out, uint32_t cap)
+{
+	struct p9_req *r = &fs->req;
+	struct p9_out o = { out, cap, 0, false };
+	int rc = p9_parse(msg, len, r);
+	int n;
+
+	if (rc == 0)
+		rc = dispatch(fs, r, &o);
+	if (rc == 0) {
+		if (o.len > fs->msize)
+			o.overflow = true;
+		n = p9_end(&o);
+		if (n >= 0)
+			return (uint32_t)n;
+		rc = -ENOBUFS; /* an answer larger than msize (a long name) */
+	}
+	n = p9_rlerror(&o, r->tag, (uint32_t)-rc);
+	return n < 0 ? 0 : (uint32_t)n;
+}
+
+uint32_t p9_fs_msize(const struct p9_fs *fs)
+{
+	return fs->msize;
+}
+
+unsigned p9_fs_nr_fids(const struct p9_fs *fs)
+{
+	return fs->fids.nr;
+}
+
+int p9_fs_open(const struct p9_fs_config *cfg, struct p9_fs **out, char *err,
+	       size_t err_len)
+{
+	struct p9_fs *fs;
+	int rc;
+
+	*out = NULL;
+	fs = calloc(1, sizeof(*fs));
+	if (!fs) {
+		snprintf(err, err_len, "share %s: out of memory", cfg->root);
+		return -ENOMEM;
+	}
+	fs->cfg = *cfg;
+	if (!fs->cfg.max_fids)
+		fs->cfg.max_fids = P9_FS_MAX_FIDS;
+	if (fs->cfg.max_msize < P9_FS_MIN_MSIZE)
+		fs->cfg.max_msize = P9_FS_MIN_MSIZE;
+	fs->msize = fs->cfg.max_msize;
+	fs->root_fd = open(cfg->root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (fs->root_fd < 0) {
+		rc = -errno;
+		snprintf(err, err_len, "share %s: %s", cfg->root,
+			 errno == ENOTDIR ? "not a directory" : strerror(errno));
+		free(fs);
+		return rc;
+	}
+	if (fstat(fs->root_fd, &fs->root_st)) {
+		rc = -errno;
+		snprintf(err, err_len, "share %s: %s", cfg->root, strerror(errno));
+		goto fail;
+	}
+	fs->scratch = malloc(fs->cfg.max_msize);
+	rc = fs->scratch ? p9_fid_table_init(&fs->fids, fs->cfg.max_fids) : -ENOMEM;
+	if (rc) {
+		snprintf(err, err_len, "share %s: out of memory", cfg->root);
+		goto fail;
+	}
+	*out = fs;
+	return 0;
+fail:
+	close(fs->root_fd);
+	free(fs->scratch);
+	free(fs);
+	return rc;
+}
+
+void p9_fs_close(struct p9_fs *fs)
+{
+	if (!fs)
+		return;
+	fids_clear(fs);
+	p9_fid_table_destroy(&fs->fids);
+	close(fs->root_fd);
+	free(fs->scratch);
+	free(fs);
+}

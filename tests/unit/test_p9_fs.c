@@ -1,0 +1,758 @@
+/*
+ * The 9P2000.L file server against a temporary directory: every operation
+ * a guest uses, a read-only share, fid exhaustion, and escape attempts
+ * (`..` past the root, absolute and relative symlinks out of the share, a
+ * symlink swapped in between a walk and an open) — checked on the host.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "services/p9/p9_fs.h"
+
+#define MSIZE 65536u
+
+static char top[256];   /* holds share/ and outside/ */
+static char root[300];  /* the share */
+static char outside[300];
+static struct p9_fs *fs;
+static uint8_t msg[MSIZE + 64], rep[MSIZE];
+static size_t mlen;
+static uint32_t rlen;
+
+/* --- a small 9P client --- */
+
+static void put(const void *p, size_t n) { memcpy(msg + mlen, p, n); mlen += n; }
+static void u8(uint8_t v) { put(&v, 1); }
+static void u16(uint16_t v) { put(&v, 2); }
+static void u32(uint32_t v) { put(&v, 4); }
+static void u64(uint64_t v) { put(&v, 8); }
+static void str(const char *s) { u16((uint16_t)strlen(s)); put(s, strlen(s)); }
+static void begin(uint8_t type) { mlen = 0; u32(0); u8(type); u16(1); }
+
+static uint32_t le32(const uint8_t *p) { return p[0] | p[1] << 8 | p[2] << 16 | (uint32_t)p[3] << 24; }
+static uint64_t le64(const uint8_t *p) { return le32(p) | (uint64_t)le32(p + 4) << 32; }
+
+/* Sends msg; 0 for the matching R-message, -ecode for Rlerror. */
+static int send_msg(void)
+{
+	uint32_t n = (uint32_t)mlen;
+	uint8_t type = msg[4];
+
+	memcpy(msg, &n, 4);
+	rlen = p9_fs_request(fs, msg, n, rep, sizeof(rep));
+	assert_true(rlen >= P9_HDR_SIZE);
+	assert_int_equal(le32(rep), rlen);
+	assert_int_equal(rep[5] | rep[6] << 8, 1); /* the tag comes back */
+	if (rep[4] == P9_RLERROR)
+		return -(int)le32(rep + 7);
+	assert_int_equal(rep[4], type + 1);
+	return 0;
+}
+
+static int version(uint32_t msize)
+{
+	begin(P9_TVERSION);
+	u32(msize);
+	str("9P2000.L");
+	return send_msg();
+}
+
+static int attach(uint32_t fid)
+{
+	begin(P9_TATTACH);
+	u32(fid);
+	u32(P9_NOFID);
+	str("user");
+	str("");
+	u32(0);
+	return send_msg();
+}
+
+/* Walks a '/'-separated relative path (the test's own convenience). */
+static int walk(uint32_t fid, uint32_t newfid, const char *path)
+{
+	char buf[512], *save, *w;
+	const char *names[20];
+	unsigned n = 0;
+
+	snprintf(buf, sizeof(buf), "%s", path);
+	for (w = strtok_r(buf, "/", &save); w; w = strtok_r(NULL, "/", &save))
+		names[n++] = w;
+	begin(P9_TWALK);
+	u32(fid);
+	u32(newfid);
+	u16((uint16_t)n);
+	for (unsigned i = 0; i < n; i++)
+		str(names[i]);
+	int rc = send_msg();
+
+	if (rc == 0 && le32(rep) == P9_HDR_SIZE + 2 + n * P9_QID_SIZE)
+		return 0;
+	return rc ? rc : -1000 - (rep[7] | rep[8] << 8); /* partial walk */
+}
+
+static int fid_op(uint8_t type, uint32_t fid)
+{
+	begin(type);
+	u32(fid);
+	return send_msg();
+}
+
+static int clunk(uint32_t fid) { return fid_op(P9_TCLUNK, fid); }
+
+static int lopen(uint32_t fid, uint32_t flags)
+{
+	begin(P9_TLOPEN);
+	u32(fid);
+	u32(flags);
+	return send_msg();
+}
+
+static int lcreate(uint32_t fid, const char *name, uint32_t flags, uint32_t mode)
+{
+	begin(P9_TLCREATE);
+	u32(fid);
+	str(name);
+	u32(flags);
+	u32(mode);
+	u32(0);
+	return send_msg();
+}
+
+static int twrite(uint32_t fid, uint64_t off, const char *data)
+{
+	begin(P9_TWRITE);
+	u32(fid);
+	u64(off);
+	u32((uint32_t)strlen(data));
+	put(data, strlen(data));
+	int rc = send_msg();
+
+	return rc ? rc : (int)le32(rep + 7);
+}
+
+/* Reads into buf (NUL-terminated); the count or -ecode. */
+static int tread(uint32_t fid, uint64_t off, uint32_t count, char *buf)
+{
+	begin(P9_TREAD);
+	u32(fid);
+	u64(off);
+	u32(count);
+	int rc = send_msg();
+
+	if (rc)
+		return rc;
+	memcpy(buf, rep + 11, le32(rep + 7));
+	buf[le32(rep + 7)] = '\0';
+	return (int)le32(rep + 7);
+}
+
+static int mkdir_(uint32_t dfid, const char *name, uint32_t mode)
+{
+	begin(P9_TMKDIR);
+	u32(dfid);
+	str(name);
+	u32(mode);
+	u32(0);
+	return send_msg();
+}
+
+static int unlinkat_(uint32_t dfid, const char *name, uint32_t flags)
+{
+	begin(P9_TUNLINKAT);
+	u32(dfid);
+	str(name);
+	u32(flags);
+	return send_msg();
+}
+
+static int renameat_(uint32_t od, const char *on, uint32_t nd, const char *nn)
+{
+	begin(P9_TRENAMEAT);
+	u32(od);
+	str(on);
+	u32(nd);
+	str(nn);
+	return send_msg();
+}
+
+static int symlink_(uint32_t dfid, const char *name, const char *target)
+{
+	begin(P9_TSYMLINK);
+	u32(dfid);
+	str(name);
+	str(target);
+	u32(0);
+	return send_msg();
+}
+
+static int setattr(uint32_t fid, uint32_t valid, uint32_t mode, uint64_t size)
+{
+	begin(P9_TSETATTR);
+	u32(fid);
+	u32(valid);
+	u32(mode);
+	u32(0);
+	u32(0);
+	u64(size);
+	for (int i = 0; i < 4; i++)
+		u64(0);
+	return send_msg();
+}
+
+/* Getattr: mode and size of the reply. */
+static int getattr(uint32_t fid, uint32_t *mode, uint64_t *size)
+{
+	begin(P9_TGETATTR);
+	u32(fid);
+	u64(P9_GETATTR_BASIC);
+	int rc = send_msg();
+
+	if (rc)
+		return rc;
+	*mode = le32(rep + 7 + 8 + 13);
+	*size = le64(rep + 7 + 8 + 13 + 4 + 4 + 4 + 8 + 8);
+	return 0;
+}
+
+/* Names of a directory fid (opened), joined with ' ', sorted by the host. */
+static int readdir_(uint32_t fid, char *out, size_t outlen, uint32_t count)
+{
+	uint64_t off = 0;
+
+	out[0] = '\0';
+	for (;;) {
+		begin(P9_TREADDIR);
+		u32(fid);
+		u64(off);
+		u32(count);
+		int rc = send_msg();
+
+		if (rc)
+			return rc;
+		uint32_t n = le32(rep + 7);
+		const uint8_t *p = rep + 11, *end = p + n;
+
+		if (n == 0)
+			return 0;
+		while (p < end) {
+			uint16_t l = (uint16_t)(p[22] | p[23] << 8);
+
+			off = le64(p + 13);
+			if (strcmp("", out))
+				strncat(out, " ", outlen - strlen(out) - 1);
+			strncat(out, (const char *)p + 24, l < outlen - strlen(out) - 1 ? l : 0);
+			p += 24 + l;
+		}
+	}
+}
+
+static bool has_word(const char *list, const char *w)
+{
+	char buf[4096], *save;
+
+	snprintf(buf, sizeof(buf), "%s", list);
+	for (char *t = strtok_r(buf, " ", &save); t; t = strtok_r(NULL, " ", &save))
+		if (!strcmp(t, w))
+			return true;
+	return false;
+}
+
+/* --- host-side helpers --- */
+
+static void host_write(const char *rel, const char *data)
+{
+	char p[600];
+	FILE *f;
+
+	snprintf(p, sizeof(p), "%s/%s", root, rel);
+	f = fopen(p, "w");
+	assert_non_null(f);
+	fputs(data, f);
+	fclose(f);
+}
+
+static char *host_read(const char *path)
+{
+	static char buf[4096];
+	FILE *f = fopen(path, "r");
+	size_t n;
+
+	if (!f)
+		return NULL;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	buf[n] = '\0';
+	fclose(f);
+	return buf;
+}
+
+static const char *in_root(const char *rel)
+{
+	static char p[4][600]; /* two may be in one call */
+	static unsigned i;
+
+	i = (i + 1) % 4;
+	snprintf(p[i], sizeof(p[i]), "%s/%s", root, rel);
+	return p[i];
+}
+
+static int open_fs(bool ro, unsigned max_fids)
+{
+	struct p9_fs_config cfg = { .root = root, .ro = ro, .max_msize = MSIZE,
+				    .max_fids = max_fids };
+	char err[256];
+
+	p9_fs_close(fs);
+	fs = NULL;
+	assert_int_equal(p9_fs_open(&cfg, &fs, err, sizeof(err)), 0);
+	assert_int_equal(version(MSIZE), 0);
+	return attach(0);
+}
+
+static int setup(void **state)
+{
+	char cmd[700];
+
+	snprintf(top, sizeof(top), "%s/p9fs.XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+	assert_non_null(mkdtemp(top));
+	snprintf(root, sizeof(root), "%s/share", top);
+	snprintf(outside, sizeof(outside), "%s/outside", top);
+	assert_int_equal(mkdir(root, 0755), 0);
+	assert_int_equal(mkdir(outside, 0755), 0);
+	snprintf(cmd, sizeof(cmd), "%s/secret", outside);
+	FILE *f = fopen(cmd, "w");
+
+	assert_non_null(f);
+	fputs("SECRET", f);
+	fclose(f);
+	return open_fs(false, 0);
+}
+
+static int teardown(void **state)
+{
+	char cmd[700];
+
+	p9_fs_close(fs);
+	fs = NULL;
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", top);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+/* --- tests --- */
+
+static void test_session(void **state)
+{
+	assert_int_equal(p9_fs_msize(fs), MSIZE);
+	assert_int_equal(version(8192), 0);
+	assert_int_equal(p9_fs_msize(fs), 8192);
+	assert_int_equal(p9_fs_nr_fids(fs), 0); /* Tversion clunks all */
+	assert_int_equal(version(100), -EINVAL);
+	begin(P9_TVERSION);
+	u32(8192);
+	str("9P2000");
+	assert_int_equal(send_msg(), 0);
+	assert_memory_equal(rep + 13, "unknown", 7);
+	assert_int_equal(attach(0), -EPROTO); /* not versioned */
+	assert_int_equal(version(MSIZE * 4), 0);
+	assert_int_equal(p9_fs_msize(fs), MSIZE);
+	assert_int_equal(attach(0), 0);
+	assert_int_equal(rep[7], P9_QTDIR);
+	assert_int_equal(attach(0), -EBADF); /* fid in use */
+	assert_int_equal(clunk(0), 0);
+	assert_int_equal(clunk(0), -EBADF);
+	assert_int_equal(attach(0), 0);
+	begin(P9_TAUTH);
+	u32(5);
+	str("u");
+	str("");
+	u32(0);
+	assert_int_equal(send_msg(), -EOPNOTSUPP);
+	begin(P9_TFLUSH);
+	u16(9);
+	assert_int_equal(send_msg(), 0);
+	/* A truncated message gets Rlerror(EPROTO) with its tag. */
+	begin(P9_TWALK);
+	u32(0);
+	assert_int_equal(send_msg(), -EPROTO);
+}
+
+static void test_file_ops(void **state)
+{
+	char buf[4096];
+	uint32_t mode;
+	uint64_t size;
+	struct stat st;
+
+	assert_int_equal(mkdir_(0, "a", 0750), 0);
+	assert_int_equal(mkdir_(0, "b", 0777), 0);
+	assert_int_equal(stat(in_root("b"), &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0777); /* the guest's mode, not pvisor's umask */
+	assert_int_equal(walk(0, 1, "a"), 0);
+	assert_int_equal(lcreate(1, "f", P9_O_RDWR, 0640), 0);
+	assert_int_equal(twrite(1, 0, "hello"), 5);
+	assert_int_equal(twrite(1, 5, " world"), 6);
+	assert_string_equal(host_read(in_root("a/f")), "hello world");
+	assert_int_equal(stat(in_root("a/f"), &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0640);
+	assert_int_equal(tread(1, 6, 100, buf), 5);
+	assert_string_equal(buf, "world");
+	assert_int_equal(tread(1, 100, 100, buf), 0);
+	begin(P9_TFSYNC);
+	u32(1);
+	u32(1);
+	assert_int_equal(send_msg(), 0);
+	assert_int_equal(clunk(1), 0);
+
+	/* append */
+	assert_int_equal(walk(0, 2, "a/f"), 0);
+	assert_int_equal(lopen(2, P9_O_WRONLY | P9_O_APPEND), 0);
+	assert_int_equal(twrite(2, 0, "!"), 1);
+	assert_string_equal(host_read(in_root("a/f")), "hello world!");
+	assert_int_equal(lopen(2, P9_O_RDONLY), -EBUSY);
+	assert_int_equal(clunk(2), 0);
+
+	/* truncate, chmod, getattr */
+	assert_int_equal(walk(0, 2, "a/f"), 0);
+	assert_int_equal(setattr(2, P9_SETATTR_SIZE, 0, 5), 0);
+	assert_int_equal(setattr(2, P9_SETATTR_MODE, 0604, 0), 0);
+	assert_int_equal(getattr(2, &mode, &size), 0);
+	assert_int_equal(mode, S_IFREG | 0604);
+	assert_int_equal(size, 5);
+	assert_string_equal(host_read(in_root("a/f")), "hello");
+	assert_int_equal(setattr(2, P9_SETATTR_MTIME | P9_SETATTR_ATIME, 0, 0), 0);
+
+	/* link, rename across directories, unlink of an open file */
+	assert_int_equal(walk(0, 3, "b"), 0);
+	begin(P9_TLINK);
+	u32(3);
+	u32(2);
+	str("hard");
+	assert_int_equal(send_msg(), 0);
+	assert_int_equal(stat(in_root("b/hard"), &st), 0);
+	assert_int_equal(st.st_nlink, 2);
+	assert_int_equal(walk(0, 4, "a"), 0);
+	assert_int_equal(renameat_(4, "f", 3, "g"), 0);
+	assert_int_equal(access(in_root("a/f"), F_OK), -1);
+	assert_string_equal(host_read(in_root("b/g")), "hello");
+	assert_int_equal(lopen(2, P9_O_RDONLY), 0); /* fid 2 follows the inode */
+	assert_int_equal(unlinkat_(3, "g", 0), 0);
+	assert_int_equal(unlinkat_(3, "hard", 0), 0);
+	assert_int_equal(tread(2, 0, 100, buf), 5);
+	assert_string_equal(buf, "hello");
+	assert_int_equal(clunk(2), 0);
+
+	/* symlink, readlink */
+	assert_int_equal(symlink_(3, "l", "../a/x"), 0);
+	assert_int_equal(walk(3, 5, "l"), 0);
+	assert_int_equal(rep[9], P9_QTSYMLINK);
+	assert_int_equal(fid_op(P9_TREADLINK, 5), 0);
+	assert_int_equal(rep[7], 6);
+	assert_memory_equal(rep + 9, "../a/x", 6);
+	assert_int_equal(fid_op(P9_TREADLINK, 3), -EINVAL);
+	assert_int_equal(clunk(5), 0);
+
+	/* mknod: regular files only */
+	begin(P9_TMKNOD);
+	u32(3);
+	str("node");
+	u32(S_IFREG | 0600);
+	u32(0);
+	u32(0);
+	u32(0);
+	assert_int_equal(send_msg(), 0);
+	assert_int_equal(stat(in_root("b/node"), &st), 0);
+	assert_true(S_ISREG(st.st_mode));
+	begin(P9_TMKNOD);
+	u32(3);
+	str("fifo");
+	u32(S_IFIFO | 0600);
+	u32(0);
+	u32(0);
+	u32(0);
+	assert_int_equal(send_msg(), -EPERM);
+	begin(P9_TMKNOD);
+	u32(3);
+	str("dev");
+	u32(S_IFCHR | 0600);
+	u32(1);
+	u32(3);
+	u32(0);
+	assert_int_equal(send_msg(), -EPERM);
+
+	/* readdir (a small count forces several rounds) */
+	for (int i = 0; i < 40; i++) {
+		char n[32];
+
+		snprintf(n, sizeof(n), "entry-%02d", i);
+		host_write(n, "");
+	}
+	assert_int_equal(walk(0, 6, ""), 0);
+	assert_int_equal(lopen(6, P9_O_RDONLY), 0);
+	char *names = malloc(8192);
+
+	assert_int_equal(readdir_(6, names, 8192, 200), 0);
+	assert_true(has_word(names, "."));
+	assert_true(has_word(names, ".."));
+	assert_true(has_word(names, "a"));
+	assert_true(has_word(names, "b"));
+	assert_true(has_word(names, "entry-00"));
+	assert_true(has_word(names, "entry-39"));
+	free(names);
+	assert_int_equal(tread(6, 0, 10, buf), -EISDIR);
+	assert_int_equal(clunk(6), 0);
+
+	/* rmdir, statfs, errors */
+	assert_int_equal(unlinkat_(0, "a", 0), -EISDIR);
+	assert_int_equal(unlinkat_(0, "a", P9_AT_REMOVEDIR), 0);
+	assert_int_equal(unlinkat_(0, "b", P9_AT_REMOVEDIR), -ENOTEMPTY);
+	assert_int_equal(fid_op(P9_TSTATFS, 0), 0);
+	assert_int_equal(le32(rep + 7 + 8 + 8 * 6), 255); /* namelen */
+	assert_int_equal(walk(0, 7, "nope"), -ENOENT);
+	assert_int_equal(tread(3, 0, 1, buf), -EBADF); /* not opened */
+	assert_int_equal(mkdir_(0, "b", 0755), -EEXIST);
+	assert_int_equal(lcreate(3, "node", P9_O_RDWR, 0600), -EEXIST);
+	assert_int_equal(fid_op(P9_TREMOVE, 3), -EOPNOTSUPP);
+	assert_int_equal(clunk(3), -EBADF); /* Tremove clunked it */
+	assert_int_equal(clunk(4), 0);
+}
+
+static void test_lock(void **state)
+{
+	host_write("lk", "data");
+	assert_int_equal(walk(0, 1, "lk"), 0);
+	assert_int_equal(lopen(1, P9_O_RDWR), 0);
+	assert_int_equal(walk(0, 2, "lk"), 0);
+	assert_int_equal(lopen(2, P9_O_RDWR), 0);
+	begin(P9_TLOCK);
+	u32(1);
+	u8(P9_LOCK_TYPE_WRLCK);
+	u32(0);
+	u64(0);
+	u64(0);
+	u32(1);
+	str("c");
+	assert_int_equal(send_msg(), 0);
+	assert_int_equal(rep[7], P9_LOCK_SUCCESS);
+	msg[4 + 3 + 4] = P9_LOCK_TYPE_RDLCK; /* the same range from fid 2 */
+	memcpy(msg + 7, &(uint32_t){ 2 }, 4);
+	assert_int_equal(send_msg(), 0);
+	assert_int_equal(rep[7], P9_LOCK_BLOCKED);
+	begin(P9_TGETLOCK);
+	u32(2);
+	u8(P9_LOCK_TYPE_WRLCK);
+	u64(0);
+	u64(0);
+	u32(1);
+	str("c");
+	assert_int_equal(send_msg(), 0);
+	assert_int_equal(rep[7], P9_LOCK_TYPE_WRLCK);
+	begin(P9_TLOCK);
+	u32(1);
+	u8(7); /* bad type */
+	u32(0);
+	u64(0);
+	u64(0);
+	u32(1);
+	str("c");
+	assert_int_equal(send_msg(), -EINVAL);
+	assert_int_equal(clunk(1), 0);
+	assert_int_equal(clunk(2), 0);
+}
+
+static void test_read_only(void **state)
+{
+	char buf[64];
+
+	host_write("ro", "keep");
+	assert_int_equal(mkdir(in_root("d"), 0755), 0);
+	assert_int_equal(open_fs(true, 0), 0);
+	assert_int_equal(walk(0, 1, "ro"), 0);
+	assert_int_equal(lopen(1, P9_O_RDWR), -EROFS);
+	assert_int_equal(lopen(1, P9_O_RDONLY | P9_O_TRUNC), -EROFS);
+	assert_int_equal(setattr(1, P9_SETATTR_SIZE, 0, 0), -EROFS);
+	assert_int_equal(setattr(1, P9_SETATTR_MODE, 0777, 0), -EROFS);
+	assert_int_equal(lopen(1, P9_O_RDONLY), 0);
+	assert_int_equal(tread(1, 0, 10, buf), 4);
+	assert_int_equal(twrite(1, 0, "x"), -EROFS);
+	assert_int_equal(lcreate(0, "new", P9_O_RDWR, 0644), -EROFS);
+	assert_int_equal(mkdir_(0, "new", 0755), -EROFS);
+	assert_int_equal(symlink_(0, "new", "x"), -EROFS);
+	assert_int_equal(unlinkat_(0, "ro", 0), -EROFS);
+	assert_int_equal(unlinkat_(0, "d", P9_AT_REMOVEDIR), -EROFS);
+	assert_int_equal(renameat_(0, "ro", 0, "ro2"), -EROFS);
+	begin(P9_TLINK);
+	u32(0);
+	u32(1);
+	str("hard");
+	assert_int_equal(send_msg(), -EROFS);
+	begin(P9_TMKNOD);
+	u32(0);
+	str("n");
+	u32(S_IFREG | 0600);
+	u32(0);
+	u32(0);
+	u32(0);
+	assert_int_equal(send_msg(), -EROFS);
+	begin(P9_TXATTRCREATE);
+	u32(1);
+	str("user.x");
+	u64(1);
+	u32(0);
+	assert_int_equal(send_msg(), -EROFS);
+	assert_string_equal(host_read(in_root("ro")), "keep");
+	assert_int_equal(access(in_root("new"), F_OK), -1);
+	assert_int_equal(access(in_root("d"), F_OK), 0);
+}
+
+static void test_escapes(void **state)
+{
+	char buf[64], target[400];
+	uint32_t mode;
+	uint64_t size;
+
+	/* ".." at the root is the root (walk(5)); beyond it nothing. */
+	assert_int_equal(walk(0, 1, "../../.."), 0);
+	assert_int_equal(lopen(1, P9_O_RDONLY), 0);
+	char names[4096];
+
+	assert_int_equal(readdir_(1, names, sizeof(names), 4096), 0);
+	assert_false(has_word(names, "outside"));
+	assert_false(has_word(names, "share"));
+	assert_int_equal(clunk(1), 0);
+	assert_int_equal(walk(0, 1, "../outside/secret"), -1001); /* ".." only */
+	assert_int_equal(mkdir(in_root("sub"), 0755), 0);
+	assert_int_equal(walk(0, 1, "sub/.."), 0); /* a real parent */
+	assert_int_equal(walk(1, 2, "sub/../.."), 0);
+	assert_int_equal(walk(2, 3, "../outside"), -1001); /* still the root */
+	assert_int_equal(clunk(1), 0);
+	assert_int_equal(clunk(2), 0);
+
+	/* Symlinks planted on the host: absolute, relative, to a directory. */
+	snprintf(target, sizeof(target), "%s/secret", outside);
+	assert_int_equal(symlink(target, in_root("abs")), 0);
+	assert_int_equal(symlink("../outside/secret", in_root("rel")), 0);
+	assert_int_equal(symlink("../outside", in_root("reldir")), 0);
+	assert_int_equal(symlink("/etc", in_root("etc")), 0);
+	assert_int_equal(walk(0, 1, "abs"), 0); /* the link itself */
+	assert_int_equal(lopen(1, P9_O_RDONLY), -ELOOP);
+	assert_int_equal(getattr(1, &mode, &size), 0);
+	assert_true(S_ISLNK(mode));
+	assert_int_equal(setattr(1, P9_SETATTR_SIZE, 0, 0), -EOPNOTSUPP);
+	assert_int_equal(clunk(1), 0);
+	assert_int_equal(walk(0, 1, "rel"), 0);
+	assert_int_equal(lopen(1, P9_O_WRONLY | P9_O_TRUNC), -ELOOP);
+	assert_int_equal(clunk(1), 0);
+	assert_int_equal(walk(0, 1, "reldir/secret"), -1001); /* stops at the link */
+	assert_int_equal(walk(0, 1, "etc/passwd"), -1001);
+	/* Creating through or over a symlink. */
+	assert_int_equal(walk(0, 1, "reldir"), 0);
+	assert_int_equal(lcreate(1, "x", P9_O_RDWR, 0644), -ENOTDIR);
+	assert_int_equal(mkdir_(1, "x", 0755), -ENOTDIR);
+	assert_int_equal(clunk(1), 0);
+	assert_int_equal(lcreate(0, "rel", P9_O_RDWR, 0644), -EEXIST);
+	begin(P9_TLINK);
+	u32(0);
+	u32(0);
+	str("rootlink");
+	assert_int_equal(send_msg(), -EPERM);
+	assert_string_equal(host_read(target), "SECRET");
+
+	/* A symlink swapped in between the walk and the open. */
+	host_write("victim", "mine");
+	assert_int_equal(walk(0, 1, "victim"), 0);
+	assert_int_equal(rename(in_root("victim"), in_root("moved")), 0);
+	assert_int_equal(symlink(target, in_root("victim")), 0);
+	assert_int_equal(lopen(1, P9_O_RDWR | P9_O_TRUNC), 0);
+	assert_int_equal(twrite(1, 0, "overwritten"), 11);
+	assert_string_equal(host_read(target), "SECRET");
+	assert_string_equal(host_read(in_root("moved")), "overwritten");
+	assert_int_equal(tread(1, 0, 64, buf), 11);
+	assert_int_equal(clunk(1), 0);
+	/* The same for a directory fid: its children are the old ones. */
+	assert_int_equal(mkdir(in_root("dir"), 0755), 0);
+	assert_int_equal(walk(0, 1, "dir"), 0);
+	assert_int_equal(rename(in_root("dir"), in_root("dir2")), 0);
+	assert_int_equal(symlink(outside, in_root("dir")), 0);
+	assert_int_equal(walk(1, 2, "secret"), -ENOENT);
+	assert_int_equal(lcreate(1, "secret", P9_O_RDWR | P9_O_TRUNC, 0644), 0);
+	assert_int_equal(access(in_root("dir2/secret"), F_OK), 0);
+	assert_string_equal(host_read(target), "SECRET");
+	assert_int_equal(clunk(1), 0);
+	/* ".." from a directory swapped under a symlink stays inside. */
+	assert_int_equal(walk(0, 1, "dir2"), 0);
+	assert_int_equal(walk(1, 2, "../outside"), -1001);
+	assert_int_equal(clunk(1), 0);
+}
+
+static void test_fid_limits(void **state)
+{
+	unsigned i;
+
+	assert_int_equal(open_fs(false, 8), 0);
+	for (i = 1; i < 8; i++)
+		assert_int_equal(walk(0, i, ""), 0);
+	assert_int_equal(walk(0, 100, ""), -ENFILE);
+	assert_int_equal(attach(101), -ENFILE);
+	assert_int_equal(p9_fs_nr_fids(fs), 8);
+	assert_int_equal(walk(0, 3, ""), -EBADF); /* newfid in use */
+	assert_int_equal(clunk(5), 0);
+	assert_int_equal(walk(0, 100, ""), 0);
+	/* Remove and re-add across the table to exercise the backward shift. */
+	for (unsigned round = 0; round < 50; round++) {
+		assert_int_equal(clunk(100 + round), 0);
+		assert_int_equal(walk(0, 101 + round, ""), 0);
+	}
+	assert_int_equal(clunk(150), 0);
+	for (i = 1; i < 8; i++)
+		if (i != 5)
+			assert_int_equal(clunk(i), 0);
+	assert_int_equal(p9_fs_nr_fids(fs), 1);
+
+	/* A deep walk: 16 elements, then a partial one. */
+	char path[200] = "";
+
+	assert_int_equal(open_fs(false, 0), 0);
+	for (i = 0; i < 16; i++) {
+		strcat(path, i ? "/d" : "d");
+		assert_int_equal(mkdir(in_root(path), 0755), 0);
+	}
+	assert_int_equal(walk(0, 1, path), 0);
+	assert_int_equal(walk(0, 2, "d/d/x/d"), -1002);
+	/* An unknown fid, and a huge read clamped to msize. */
+	assert_int_equal(walk(77, 78, "d"), -EBADF);
+	host_write("big", "");
+	assert_int_equal(truncate(in_root("big"), 1 << 20), 0);
+	assert_int_equal(walk(0, 3, "big"), 0);
+	assert_int_equal(lopen(3, P9_O_RDONLY), 0);
+	begin(P9_TREAD);
+	u32(3);
+	u64(0);
+	u32(UINT32_MAX);
+	assert_int_equal(send_msg(), 0);
+	assert_int_equal(le32(rep + 7), MSIZE - 11);
+	assert_int_equal(rlen, MSIZE);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_session, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_file_ops, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_lock, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_read_only, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_escapes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fid_limits, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
