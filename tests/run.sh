@@ -47,7 +47,9 @@ for t in build/tests-plain/test_*; do
 	# Not these two: valgrind cannot follow KVM_RUN, and the proc guest
 	# process unmaps everything valgrind put in it.  Their host-side code
 	# runs under ASan/UBSan above.
-	case "$name" in test_kvm_backend | test_proc_backend) continue ;; esac
+	# Nor test_p9_fs: valgrind 3.19 does not know openat2 (ENOSYS), which
+	# the 9P server requires; it runs under ASan/UBSan above.
+	case "$name" in test_kvm_backend | test_proc_backend | test_p9_fs) continue ;; esac
 	if ! command -v valgrind >/dev/null; then
 		count_tap "$name" <<<"ok - valgrind $name # SKIP valgrind not installed"
 		continue

@@ -49,6 +49,10 @@ const char cli_run_usage[] =
 	"  --disk PATH[,ro][,id=NAME]\n"
 	"                       a raw disk image as a Xen block device (xvda,\n"
 	"                       xvdb, ... in order, or id=xvdN); repeatable\n"
+	"  --share HOSTDIR,tag=NAME[,ro][,security_model=passthrough]\n"
+	"                       a host directory the guest mounts over Xen 9pfs\n"
+	"                       (mount -t 9p -o trans=xen,version=9p2000.L NAME\n"
+	"                       /mnt); files are pvisor's user's; repeatable\n"
 	"  --net user[,hostfwd=tcp|udp:[HOSTADDR]:PORT-[GUESTADDR]:PORT]...\n"
 	"  --net tap,ifname=NAME\n"
 	"                       a Xen network device (vif0, vif1, ...) on user-mode\n"
@@ -63,7 +67,8 @@ const char cli_run_usage[] =
 	"  -h, --help           this text\n"
 	"\n"
 	"ARGS after -- are appended to the guest command line.  A repeated\n"
-	"option overrides the earlier one (--cmdline, --disk and --net add).\n"
+	"option overrides the earlier one (--cmdline, --disk, --net and\n"
+	"--share add).\n"
 	"\n"
 	"exit status: the guest's (poweroff 0; SCHEDOP_shutdown with a pvisor exit\n"
 	"code N gives N), 124 timeout, 125 guest crash, 126 guest stopped by pvisor\n"
@@ -221,6 +226,104 @@ static int parse_disk(struct vm_config *cfg, const char *v, char *err,
 	return 0;
 }
 
+static bool tag_ok(const char *t, size_t n)
+{
+	if (n == 0 || n > VM_SHARE_TAG_MAX)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!(t[i] >= 'a' && t[i] <= 'z') && !(t[i] >= 'A' && t[i] <= 'Z') &&
+		    !(t[i] >= '0' && t[i] <= '9') && t[i] != '_' && t[i] != '-' &&
+		    t[i] != '.')
+			return false;
+	return true;
+}
+
+/* One option of --share (opt[0..n)); 0 or -1 with err set. */
+static int share_option(struct vm_share *s, const char *opt, size_t n, char *err,
+			size_t err_len)
+{
+	if (n == 2 && !strncmp(opt, "ro", 2)) {
+		s->ro = true;
+	} else if (n == 2 && !strncmp(opt, "rw", 2)) {
+		s->ro = false;
+	} else if (n >= 4 && !strncmp(opt, "tag=", 4)) {
+		if (!tag_ok(opt + 4, n - 4)) {
+			snprintf(err, err_len,
+				 "--share: tag '%.*s' must be 1 to %d letters, digits, "
+				 "'_', '-' or '.'", (int)(n - 4), opt + 4, VM_SHARE_TAG_MAX);
+			return -1;
+		}
+		memcpy(s->tag, opt + 4, n - 4);
+		s->tag[n - 4] = '\0';
+	} else if (n >= 15 && !strncmp(opt, "security_model=", 15)) {
+		const char *m = opt + 15;
+		size_t mlen = n - 15;
+
+		if (mlen == 11 && !strncmp(m, "passthrough", 11)) {
+			snprintf(s->security_model, sizeof(s->security_model), "passthrough");
+		} else if (mlen == 12 && !strncmp(m, "mapped-xattr", 12)) {
+			snprintf(err, err_len,
+				 "--share: security_model=mapped-xattr is not supported "
+				 "(only passthrough; see docs/9pfs.md)");
+			return -1;
+		} else {
+			snprintf(err, err_len,
+				 "--share: unknown security_model '%.*s' (passthrough)",
+				 (int)mlen, m);
+			return -1;
+		}
+	} else {
+		snprintf(err, err_len,
+			 "--share: unknown option '%.*s' (tag=NAME, ro, security_model=)",
+			 (int)n, opt);
+		return -1;
+	}
+	return 0;
+}
+
+/* --share HOSTDIR,tag=NAME[,ro][,security_model=passthrough]. */
+static int parse_share(struct vm_config *cfg, const char *v, char *err,
+		       size_t err_len)
+{
+	struct vm_share *s;
+	const char *comma = strchr(v, ',');
+	size_t plen = comma ? (size_t)(comma - v) : strlen(v);
+
+	if (cfg->nr_shares == VM_MAX_SHARES) {
+		snprintf(err, err_len, "--share: at most %d shares", VM_MAX_SHARES);
+		return -1;
+	}
+	s = &cfg->shares[cfg->nr_shares];
+	memset(s, 0, sizeof(*s));
+	if (plen == 0 || plen >= sizeof(s->path)) {
+		snprintf(err, err_len, "--share: '%s' has no usable directory", v);
+		return -1;
+	}
+	memcpy(s->path, v, plen);
+	snprintf(s->security_model, sizeof(s->security_model), "passthrough");
+	while (comma) {
+		const char *opt = comma + 1;
+
+		comma = strchr(opt, ',');
+		if (share_option(s, opt, comma ? (size_t)(comma - opt) : strlen(opt),
+				 err, err_len))
+			return -1;
+	}
+	if (!s->tag[0]) {
+		snprintf(err, err_len, "--share %s: needs tag=NAME (what the guest mounts)",
+			 s->path);
+		return -1;
+	}
+	for (unsigned i = 0; i < cfg->nr_shares; i++) {
+		if (!strcmp(cfg->shares[i].tag, s->tag)) {
+			snprintf(err, err_len, "--share: two shares tagged '%s'", s->tag);
+			return -1;
+		}
+	}
+	cfg->nr_shares++;
+	return 0;
+}
+
 static enum cli_command parse_run(int argc, char *const argv[], struct cli *c,
 				  char *err, size_t err_len)
 {
@@ -285,6 +388,9 @@ static enum cli_command parse_run(int argc, char *const argv[], struct cli *c,
 			cfg->nr_vcpus = (unsigned)n;
 		} else if ((v = option_value(argc, argv, &i, "--disk"))) {
 			if (parse_disk(cfg, v, err, err_len))
+				return CLI_ERROR;
+		} else if ((v = option_value(argc, argv, &i, "--share"))) {
+			if (parse_share(cfg, v, err, err_len))
 				return CLI_ERROR;
 		} else if ((v = option_value(argc, argv, &i, "--net"))) {
 			struct hostnet_config hc;

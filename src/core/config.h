@@ -16,6 +16,18 @@ struct vm_disk {
 	bool ro;
 };
 
+#define VM_MAX_SHARES 8
+#define VM_SHARE_TAG_MAX 31
+
+/* --share HOSTDIR,tag=NAME[,ro][,security_model=M]: a host directory
+ * served over Xen 9pfs by services/p9back. */
+struct vm_share {
+	char path[1024];
+	char tag[VM_SHARE_TAG_MAX + 1];
+	bool ro;
+	char security_model[16]; /* "passthrough" */
+};
+
 struct vm_config {
 	const char *kernel_path;
 	const char *initrd_path; /* NULL: none */
@@ -31,6 +43,8 @@ struct vm_config {
 	struct vm_disk disks[VM_MAX_DISKS];
 	unsigned nr_disks;
 	const char *xenstore_socket; /* --xenstore-socket PATH; NULL: none */
+	struct vm_share shares[VM_MAX_SHARES];
+	unsigned nr_shares;
 };
 
 #endif

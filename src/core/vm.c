@@ -15,6 +15,7 @@
 #include "services/blkback/blkback.h"
 #include "services/console/consback.h"
 #include "services/netback/netback.h"
+#include "services/p9back/p9back.h"
 #include "services/xenstore/xs_service.h"
 #include "xen/events.h"
 #include "xen/grant.h"
@@ -201,6 +202,9 @@ int vm_create(struct vm *vm, const struct vm_config *cfg,
 	rc = blkback_init(vm, err, err_len);
 	if (rc < 0)
 		return rc;
+	rc = p9back_init(vm, err, err_len);
+	if (rc < 0)
+		return rc;
 	return 0;
 }
 
@@ -248,6 +252,7 @@ void vm_destroy(struct vm *vm)
 		vm->backend->vm_destroy(vm);
 	vm->backend_ready = false;
 	blkback_destroy(vm);
+	p9back_destroy(vm);
 	xs_service_destroy(vm);
 	gnttab_destroy(vm);
 	consback_destroy(vm);

@@ -53,6 +53,7 @@ struct vm {
 	struct blkback *blkback;    /* services/blkback (--disk) */
 	struct evloop *evloop;      /* core/evloop.c */
 	struct netback *netback;    /* services/netback (--net) */
+	struct p9back *p9back;      /* services/p9back (--share) */
 	unsigned nr_vcpus;
 	struct vcpu *vcpus[VM_MAX_VCPUS];
 

@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -77,6 +78,18 @@ static const struct cli_case cases[] = {
 	{ "net unknown option", { "pvisor", "run", "--net", "user,x=1", "k" }, CLI_ERROR, "unknown option" },
 	{ "cmdline empty", { "pvisor", "run", "--cmdline", "", "k" }, CLI_RUN, NULL },
 	{ "lone dash kernel", { "pvisor", "run", "-" }, CLI_RUN, NULL },
+	{ "share", { "pvisor", "run", "--share", "/tmp,tag=t", "k" }, CLI_RUN, NULL },
+	{ "share ro model", { "pvisor", "run", "--share=/tmp,tag=a.b-c_1,ro,security_model=passthrough", "k" }, CLI_RUN, NULL },
+	{ "share no tag", { "pvisor", "run", "--share", "/tmp", "k" }, CLI_ERROR, "needs tag=NAME" },
+	{ "share empty tag", { "pvisor", "run", "--share", "/tmp,tag=", "k" }, CLI_ERROR, "tag ''" },
+	{ "share bad tag", { "pvisor", "run", "--share", "/tmp,tag=a/b", "k" }, CLI_ERROR, "tag 'a/b'" },
+	{ "share long tag", { "pvisor", "run", "--share", "/tmp,tag=0123456789012345678901234567890123", "k" }, CLI_ERROR, "must be 1 to 31" },
+	{ "share no dir", { "pvisor", "run", "--share", ",tag=t", "k" }, CLI_ERROR, "no usable directory" },
+	{ "share empty", { "pvisor", "run", "--share", "", "k" }, CLI_ERROR, "no usable directory" },
+	{ "share mapped-xattr", { "pvisor", "run", "--share", "/tmp,tag=t,security_model=mapped-xattr", "k" }, CLI_ERROR, "mapped-xattr is not supported" },
+	{ "share bad model", { "pvisor", "run", "--share", "/tmp,tag=t,security_model=none", "k" }, CLI_ERROR, "unknown security_model 'none'" },
+	{ "share bad option", { "pvisor", "run", "--share", "/tmp,tag=t,rx", "k" }, CLI_ERROR, "--share: unknown option 'rx'" },
+	{ "two shares same tag", { "pvisor", "run", "--share", "/a,tag=t", "--share", "/b,tag=t", "k" }, CLI_ERROR, "two shares tagged 't'" },
 };
 
 static void test_cases(void **state)
@@ -145,6 +158,35 @@ static void test_xenstore_socket(void **state)
 
 	assert_int_equal(cli_parse(4, (char *const *)argv, &cli, err, sizeof(err)), CLI_RUN);
 	assert_string_equal(cli.cfg.xenstore_socket, "/run/x.sock");
+}
+
+static void test_shares(void **state)
+{
+	const char *argv[] = { "pvisor", "run", "--share", "/srv/a,tag=src",
+			       "--share=/srv/b,ro,tag=ro_b", "k", NULL };
+	char err[256];
+	struct cli cli;
+
+	assert_int_equal(cli_parse(6, (char *const *)argv, &cli, err, sizeof(err)), CLI_RUN);
+	assert_int_equal(cli.cfg.nr_shares, 2);
+	assert_string_equal(cli.cfg.shares[0].path, "/srv/a");
+	assert_string_equal(cli.cfg.shares[0].tag, "src");
+	assert_false(cli.cfg.shares[0].ro);
+	assert_string_equal(cli.cfg.shares[0].security_model, "passthrough");
+	assert_string_equal(cli.cfg.shares[1].path, "/srv/b");
+	assert_string_equal(cli.cfg.shares[1].tag, "ro_b");
+	assert_true(cli.cfg.shares[1].ro);
+
+	const char *many[12] = { "pvisor", "run" };
+	char vals[9][32];
+
+	for (int i = 0; i < 9; i++) {
+		snprintf(vals[i], sizeof(vals[i]), "--share=/d,tag=t%d", i);
+		many[2 + i] = vals[i];
+	}
+	many[11] = "k";
+	assert_int_equal(cli_parse(12, (char *const *)many, &cli, err, sizeof(err)), CLI_ERROR);
+	assert_non_null(strstr(err, "at most 8 shares"));
 }
 
 /* A repeated option overrides the earlier one (tools/run-default.sh relies
@@ -224,6 +266,7 @@ int main(void)
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_xenstore_socket),
 		cmocka_unit_test(test_repeated_options),
+		cmocka_unit_test(test_shares),
 		cmocka_unit_test(test_host_query),
 		cmocka_unit_test(test_sizes),
 		cmocka_unit_test(test_cmdline_too_long),

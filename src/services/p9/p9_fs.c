@@ -35,6 +35,7 @@ struct p9_fs {
 	int root_fd;              /* O_PATH of the share */
 	struct stat root_st;
 	uint32_t msize;
+	uint32_t limit;           /* msize limit now (<= cfg.max_msize) */
 	bool versioned;           /* Tversion seen */
 	struct p9_fid_table fids;
 	struct p9_req req;        /* the request being served */
@@ -161,7 +162,7 @@ static int op_version(struct p9_fs *fs, const struct p9_req *r, struct p9_out *o
 		return -EINVAL;
 	/* Tversion starts a new session: every fid goes (version(5)). */
 	fids_clear(fs);
-	fs->msize = r->msize < fs->cfg.max_msize ? r->msize : fs->cfg.max_msize;
+	fs->msize = r->msize < fs->limit ? r->msize : fs->limit;
 	fs->versioned = ok;
 	p9_begin(o, P9_RVERSION, r->tag);
 	p9_put_u32(o, fs->msize);
@@ -924,6 +925,16 @@ uint32_t p9_fs_request(struct p9_fs *fs, const uint8_t *msg, uint32_t len,
 	return n < 0 ? 0 : (uint32_t)n;
 }
 
+void p9_fs_reset(struct p9_fs *fs, uint32_t max_msize)
+{
+	fids_clear(fs);
+	fs->versioned = false;
+	fs->limit = fs->cfg.max_msize;
+	if (max_msize >= P9_FS_MIN_MSIZE && max_msize < fs->limit)
+		fs->limit = max_msize;
+	fs->msize = fs->limit;
+}
+
 uint32_t p9_fs_msize(const struct p9_fs *fs)
 {
 	return fs->msize;
@@ -951,7 +962,7 @@ int p9_fs_open(const struct p9_fs_config *cfg, struct p9_fs **out, char *err,
 		fs->cfg.max_fids = P9_FS_MAX_FIDS;
 	if (fs->cfg.max_msize < P9_FS_MIN_MSIZE)
 		fs->cfg.max_msize = P9_FS_MIN_MSIZE;
-	fs->msize = fs->cfg.max_msize;
+	fs->msize = fs->limit = fs->cfg.max_msize;
 	fs->root_fd = open(cfg->root, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (fs->root_fd < 0) {
 		rc = -errno;
@@ -965,6 +976,14 @@ int p9_fs_open(const struct p9_fs_config *cfg, struct p9_fs **out, char *err,
 		snprintf(err, err_len, "share %s: %s", cfg->root, strerror(errno));
 		goto fail;
 	}
+	/* Containment rests on openat2 (Linux >= 5.6): no fallback. */
+	rc = sys_openat2(fs->root_fd, ".", O_PATH | O_CLOEXEC, 0, RESOLVE_SAFE);
+	if (rc < 0) {
+		snprintf(err, err_len, "share %s: openat2: %s (pvisor needs Linux >= 5.6 "
+			 "to serve a directory)", cfg->root, strerror(-rc));
+		goto fail;
+	}
+	close(rc);
 	fs->scratch = malloc(fs->cfg.max_msize);
 	rc = fs->scratch ? p9_fid_table_init(&fs->fids, fs->cfg.max_fids) : -ENOMEM;
 	if (rc) {

@@ -54,6 +54,11 @@ void p9_fs_close(struct p9_fs *fs);
 uint32_t p9_fs_request(struct p9_fs *fs, const uint8_t *msg, uint32_t len,
 		       uint8_t *out, uint32_t cap);
 
+/* Ends the session (a frontend reconnects): every fid is clunked and the
+ * next message must be Tversion.  max_msize, if not 0, becomes the new
+ * limit (the rings' size). */
+void p9_fs_reset(struct p9_fs *fs, uint32_t max_msize);
+
 /* The msize agreed with Tversion (the configured maximum before it). */
 uint32_t p9_fs_msize(const struct p9_fs *fs);
 

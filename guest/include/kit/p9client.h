@@ -1,0 +1,65 @@
+/*
+ * A 9P2000.L client over kit/p9front.h: one synchronous request at a time,
+ * the messages Linux's v9fs uses.  Every call returns 0 (or a count) or a
+ * negative Linux errno from Rlerror (the same numbers as XEN_E*), or a
+ * transport error from p9front_rpc.
+ */
+#ifndef KIT_P9CLIENT_H
+#define KIT_P9CLIENT_H
+
+#include <stdint.h>
+
+#include <pvisor/p9.h>
+
+struct p9front;
+
+struct p9c {
+	struct p9front *fe;
+	uint32_t msize;
+	uint16_t tag;
+	uint8_t *tx, *rx;    /* msize bytes each */
+	uint32_t rlen;       /* the last response's length */
+};
+
+struct p9c_stat {
+	uint8_t qid_type;
+	uint64_t ino;
+	uint32_t mode, uid, gid;
+	uint64_t nlink, size;
+};
+
+/* Tversion with msize (capped by the ring); 0 or -errno. */
+int p9c_init(struct p9c *c, struct p9front *fe, uint32_t msize);
+int p9c_attach(struct p9c *c, uint32_t fid);
+/* Walks a '/'-separated path (up to P9_MAXWELEM names; "" clones).  A
+ * partial walk is -XEN_ENOENT. */
+int p9c_walk(struct p9c *c, uint32_t fid, uint32_t newfid, const char *path);
+int p9c_clunk(struct p9c *c, uint32_t fid);
+int p9c_lopen(struct p9c *c, uint32_t fid, uint32_t flags);
+int p9c_lcreate(struct p9c *c, uint32_t dfid, const char *name, uint32_t flags,
+		uint32_t mode);
+long p9c_read(struct p9c *c, uint32_t fid, uint64_t off, void *buf, uint32_t len);
+long p9c_write(struct p9c *c, uint32_t fid, uint64_t off, const void *buf,
+	       uint32_t len);
+int p9c_mkdir(struct p9c *c, uint32_t dfid, const char *name, uint32_t mode);
+int p9c_unlinkat(struct p9c *c, uint32_t dfid, const char *name, uint32_t flags);
+int p9c_renameat(struct p9c *c, uint32_t odfid, const char *oname, uint32_t ndfid,
+		 const char *nname);
+int p9c_symlink(struct p9c *c, uint32_t dfid, const char *name, const char *target);
+/* The target, NUL-terminated, into buf. */
+int p9c_readlink(struct p9c *c, uint32_t fid, char *buf, uint32_t len);
+int p9c_link(struct p9c *c, uint32_t dfid, uint32_t fid, const char *name);
+int p9c_getattr(struct p9c *c, uint32_t fid, struct p9c_stat *st);
+/* Tsetattr with valid (P9_SETATTR_*), mode and size. */
+int p9c_setattr(struct p9c *c, uint32_t fid, uint32_t valid, uint32_t mode,
+		uint64_t size);
+int p9c_fsync(struct p9c *c, uint32_t fid);
+int p9c_statfs(struct p9c *c, uint32_t fid, uint32_t *bsize, uint64_t *blocks);
+/* Raw Treaddir: the entries' bytes (qid, offset, type, name) into buf;
+ * returns the byte count. */
+long p9c_readdir(struct p9c *c, uint32_t fid, uint64_t off, void *buf, uint32_t len);
+/* Sends a hand-made message (its size field is set from len unless
+ * keep_size) and returns the response type, or -errno for Rlerror. */
+int p9c_raw(struct p9c *c, const void *msg, uint32_t len, int keep_size);
+
+#endif

@@ -1,0 +1,39 @@
+/*
+ * 9pfs frontend (Xen's docs/misc/9pfs.pandoc): the xenbus handshake for
+ * device/9pfs/<devid>, one flex ring (an interface page and 1 << order data
+ * pages, `out` for requests, `in` for responses) and a synchronous
+ * request/response exchange.  kit/p9client.h speaks 9P2000.L over it.
+ */
+#ifndef KIT_P9FRONT_H
+#define KIT_P9FRONT_H
+
+#include <stdint.h>
+
+struct p9front;
+
+/* Connects device devid with a ring of 1 << order data pages (capped by
+ * the backend's max-ring-page-order); NULL on failure (printed). */
+struct p9front *p9front_init(unsigned devid, unsigned order);
+
+/* The bytes each way of the ring. */
+uint32_t p9front_ring_size(const struct p9front *dev);
+
+/* The share's tag (from xenstore). */
+const char *p9front_tag(const struct p9front *dev);
+
+/*
+ * Sends msg[0..len) (any bytes: hostile tests send broken ones) and waits
+ * for one whole response into rsp[0..cap).  Returns its length, or
+ * -XEN_ETIMEDOUT (none within 5 s), -XEN_E2BIG (larger than cap: it is
+ * consumed and dropped).
+ */
+long p9front_rpc(struct p9front *dev, const void *msg, uint32_t len, void *rsp,
+		 uint32_t cap);
+
+/* Puts raw bytes on the ring and notifies, waiting for no answer. */
+void p9front_send_raw(struct p9front *dev, const void *msg, uint32_t len);
+
+/* The backend's XenbusState now. */
+long p9front_backend_state(struct p9front *dev);
+
+#endif

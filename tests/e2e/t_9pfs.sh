@@ -1,0 +1,64 @@
+#!/bin/bash
+# Xen 9pfs shares (--share): the guest kit's t_9pfs does real file
+# operations on a share, checked here on the host; a read-only share refuses
+# every change; hostile messages get error replies and a size past the ring
+# disconnects the device while pvisor survives; bad --share values get one
+# clear error line.
+source "$(dirname "$0")/lib.sh"
+
+setup_share() {
+	rm -rf "$TMP/s"
+	mkdir -p "$TMP/s/share" "$TMP/s/ro" "$TMP/s/outdir"
+	echo hidden >"$TMP/s/outside-marker"
+	echo x >"$TMP/s/outdir/marker"
+	ln -s ../outdir "$TMP/s/share/escape"
+	printf 'host data' >"$TMP/s/ro/keep"
+}
+
+for be in $BACKENDS; do
+	if [ "$be" = kvm ] && [ -n "$KVM_WHY" ]; then
+		skip "$be: t_9pfs" "kvm unavailable: $KVM_WHY"
+		continue
+	fi
+	setup_share
+	ro_sum=$(cd "$TMP/s" && find ro outdir outside-marker -type f -exec md5sum {} + | sort)
+	run_guest "$be" "$TMP/out.$be" --share "$TMP/s/share,tag=work" \
+		--share "$TMP/s/ro,tag=rodata,ro" "$GUEST/t_9pfs"
+	rc=$?
+	if [ $rc -eq 0 ] && grep -q '^PASS' "$TMP/out.$be" && ! grep -q '^FAIL' "$TMP/out.$be"; then
+		ok "$be: t_9pfs ($(grep -c '^PASS' "$TMP/out.$be") checks), pvisor survives the hostile part"
+	else
+		not_ok "$be: t_9pfs (exit $rc): $(grep -E '^FAIL|pvisor' "$TMP/out.$be" | head -c 800)"
+	fi
+	s=$TMP/s/share
+	check "$be: the guest's file is on the host" \
+		[ "$(cat "$s/final.txt" 2>/dev/null)" = "from the guest" ]
+	check "$be: chmod 0600 from the guest" [ "$(stat -c %a "$s/final.txt" 2>/dev/null)" = 600 ]
+	check "$be: hard link (one inode, 2 links)" \
+		[ "$(stat -c %i:%h "$s/final.txt" 2>/dev/null)" = "$(stat -c %i:2 "$s/d2/hard" 2>/dev/null)" ]
+	check "$be: symlink target as the guest wrote it" [ "$(readlink "$s/link")" = d2/hard ]
+	check "$be: renamed and removed directories" [ ! -e "$s/d1" -a -d "$s/d2" -a ! -e "$s/d2/moved" -a ! -e "$s/d2/g" ]
+	check "$be: the read-only share and everything outside are unchanged" \
+		[ "$(cd "$TMP/s" && find ro outdir outside-marker -type f -exec md5sum {} + | sort)" = "$ro_sum" ]
+	check "$be: nothing new on the read-only share" [ "$(ls "$TMP/s/ro")" = keep ]
+	check "$be: no pvisor process left behind" no_leftovers
+done
+
+# Bad values: one clear line, exit 2, the guest never starts.
+bad() {
+	local desc=$1 want=$2
+	shift 2
+	"$PVISOR" run --backend proc --no-raw "$@" "$GUEST/hello" </dev/null >"$TMP/bad" 2>&1
+	local rc=$?
+	if [ $rc -eq 2 ] && [ "$(grep -c . "$TMP/bad")" -eq 1 ] && grep -q -- "$want" "$TMP/bad"; then
+		ok "$desc: one clear error line"
+	else
+		not_ok "$desc (exit $rc): $(cat "$TMP/bad")"
+	fi
+}
+bad "missing share directory" "share $TMP/none: No such file or directory" --share "$TMP/none,tag=a"
+touch "$TMP/file"
+bad "a share that is a file" "share $TMP/file: not a directory" --share "$TMP/file,tag=a"
+bad "two shares with one tag" "two shares tagged 'a'" --share "$TMP,tag=a" --share "$TMP,tag=a"
+bad "a share without a tag" "needs tag=NAME" --share "$TMP"
+bad "mapped-xattr" "mapped-xattr is not supported" --share "$TMP,tag=a,security_model=mapped-xattr"
