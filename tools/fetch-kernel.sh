@@ -116,8 +116,10 @@ for fl in $flavours; do
 	if [ -f "$map" ] && [ "$(wc -c <"$map")" -gt 4096 ]; then
 		cp "$map" "$tmp/out/System.map"
 	fi
-	# Xen frontends and helpers that exist as modules (the rest are =y).
-	find "$tmp/root/lib/modules" -path '*/xen*' -name '*.ko*' \
+	# Xen frontends and helpers that exist as modules (the rest are =y),
+	# and 9p over Xen (netfs, 9pnet, 9pnet_xen, 9p: docs/9pfs.md).
+	find "$tmp/root/lib/modules" \( -path '*/xen*' -o -path '*/net/9p/*' -o \
+		-path '*/fs/9p/*' -o -path '*/fs/netfs/*' \) -name '*.ko*' \
 		-exec cp {} "$tmp/out/modules/" \;
 	{
 		echo "package $pkg"
