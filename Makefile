@@ -4,7 +4,7 @@
 CC      ?= gcc
 CLANG   ?= clang
 BUILD   ?= build
-PKGS    := liburing libseccomp liblz4 zlib liblzma libzstd
+PKGS    := liburing libseccomp liblz4 zlib liblzma libzstd jansson
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
            -Wno-unused-parameter
 CFLAGS_COMMON := -std=gnu11 -D_GNU_SOURCE -Iinclude -Isrc $(WARN) -g \

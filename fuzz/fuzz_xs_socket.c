@@ -10,7 +10,7 @@
  * current client up and connect a new one, 3 let the guest (domain 1) write
  * a key its watchers see.  The server runs after every record.
  */
-// fuzz-sources: src/services/xenstore/xs_socket.c src/services/xenstore/xenstore.c src/services/xenstore/xs_msg.c src/services/xenstore/xs_tree.c src/core/log.c
+// fuzz-sources: src/services/xenstore/xs_socket.c src/hostio/unix_listen.c src/services/xenstore/xenstore.c src/services/xenstore/xs_msg.c src/services/xenstore/xs_tree.c src/core/log.c
 #include <errno.h>
 #include <poll.h>
 #include <stddef.h>

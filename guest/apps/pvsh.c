@@ -3,6 +3,7 @@
  * command line (separated by ';') run first, then the prompt.
  */
 #include <kit/console.h>
+#include <kit/control.h>
 #include <kit/events.h>
 #include <kit/hypercall.h>
 #include <kit/kit.h>
@@ -91,6 +92,25 @@ static int cmd_sleep(int argc, char **argv)
 	return 0;
 }
 
+/* Clock-driven output: a line every MS ms (what `pvisor ctl pause` stops). */
+static int cmd_ticks(int argc, char **argv)
+{
+	long n, ms;
+
+	if (argc != 3 || !parse_num(argv[1], &n) || !parse_num(argv[2], &ms) || n < 0 ||
+	    ms < 1) {
+		printf("usage: ticks N MS\n");
+		return 1;
+	}
+	for (long i = 0; i < n; i++) {
+		uint64_t up = monotonic_ns();
+
+		printf("tick %ld uptime_ms=%lu\n", i, up / 1000000ul);
+		sleep_ms((uint64_t)ms);
+	}
+	return 0;
+}
+
 static int cmd_exit(int argc, char **argv)
 {
 	long n = 0;
@@ -114,6 +134,7 @@ static const struct command commands[] = {
 	{ "bench", "run the hypercall benchmarks (hcbench)", cmd_bench },
 	{ "echo", "echo ARGS...", cmd_echo },
 	{ "sleep", "sleep MS milliseconds", cmd_sleep },
+	{ "ticks", "ticks N MS: print a line every MS ms, N times", cmd_ticks },
 	{ "exit", "exit N: end pvisor with status N", cmd_exit },
 	{ "poweroff", "power the guest off", cmd_poweroff },
 };
@@ -205,6 +226,9 @@ int app_main(const char *cmdline)
 	static char line[LINE_MAX];
 	char *p = script;
 
+	/* The toolstack's poweroff/reboot/sysrq requests (kit/control.h). */
+	if (kit_control_start() < 0)
+		printf("pvsh: no control/shutdown watch (no xenstore?)\n");
 	strlcpy(script, cmdline, sizeof(script));
 	while (p && *p) {
 		char *semi = strchr(p, ';');

@@ -17,6 +17,11 @@ static evtchn_port_t xb_port;
 static bool xb_ready;
 static uint32_t xb_req_id = 1;
 static struct thread *xb_waiter;
+/* One thread at a time talks on the ring (a request and its reply, or a
+ * drain of watch events); others wait their turn. */
+static bool xb_busy;
+/* A thread woken on every store notification (kit/control.c). */
+static struct thread *xb_event_thread;
 
 /* Watch events that arrived while waiting for a reply. */
 static struct {
@@ -43,6 +48,23 @@ static const struct {
 static void xb_handler(evtchn_port_t port, void *data)
 {
 	thread_wake(xb_waiter);
+	thread_wake(xb_event_thread);
+}
+
+static void xb_acquire(void)
+{
+	while (xb_busy) {
+		unsigned long flags = local_irq_save();
+
+		thread_block(monotonic_ns() + 1000000ull);
+		local_irq_restore(flags);
+	}
+	xb_busy = true;
+}
+
+static void xb_release(void)
+{
+	xb_busy = false;
 }
 
 int xenbus_init(void)
@@ -153,15 +175,12 @@ static void queue_event(const char *payload, size_t len)
  * values) and waits for its reply into xb_msg.  Returns the reply length or
  * -errno.
  */
-static long xb_request(enum xsd_sockmsg_type type, xenbus_transaction_t t,
-		       const char *const *parts, unsigned nr, bool last_raw)
+static long xb_request_locked(enum xsd_sockmsg_type type, xenbus_transaction_t t,
+			      const char *const *parts, unsigned nr, bool last_raw)
 {
 	struct xsd_sockmsg hdr = { .type = type, .tx_id = t };
 	size_t len = 0;
-	int rc = xenbus_init();
 
-	if (rc < 0)
-		return rc;
 	for (unsigned i = 0; i < nr; i++)
 		len += strlen(parts[i]) + (last_raw && i == nr - 1 ? 0 : 1);
 	if (len > XENSTORE_PAYLOAD_MAX)
@@ -194,6 +213,20 @@ static long xb_request(enum xsd_sockmsg_type type, xenbus_transaction_t t,
 		}
 		return (long)rsp.len;
 	}
+}
+
+static long xb_request(enum xsd_sockmsg_type type, xenbus_transaction_t t,
+		       const char *const *parts, unsigned nr, bool last_raw)
+{
+	int rc = xenbus_init();
+	long n;
+
+	if (rc < 0)
+		return rc;
+	xb_acquire();
+	n = xb_request_locked(type, t, parts, nr, last_raw);
+	xb_release();
+	return n;
 }
 
 long xenbus_read(xenbus_transaction_t t, const char *path, char *buf, size_t len)
@@ -353,24 +386,55 @@ static bool take_event(const char *token)
 	return false;
 }
 
+/* Pulls in whatever the store sent: events only, as no request of ours is
+ * outstanding outside xb_busy. */
+static void drain_events(void)
+{
+	xb_acquire();
+	while (rsp_avail()) {
+		struct xsd_sockmsg rsp;
+
+		ring_read(&rsp, sizeof(rsp));
+		if (rsp.len > XENSTORE_PAYLOAD_MAX)
+			panic("xenbus: message of %u bytes", rsp.len);
+		ring_read(xb_msg, rsp.len);
+		xb_msg[rsp.len] = '\0';
+		if (rsp.type == XS_WATCH_EVENT)
+			queue_event(xb_msg, rsp.len);
+	}
+	xb_release();
+}
+
+int xenbus_poll_watch(const char *token)
+{
+	int rc = xenbus_init();
+
+	if (rc < 0)
+		return rc;
+	if (take_event(token))
+		return 0;
+	if (xb_busy)
+		return -XEN_EBUSY;
+	drain_events();
+	return take_event(token) ? 0 : -XEN_EAGAIN;
+}
+
+bool xenbus_input_pending(void)
+{
+	return xb_ready && rsp_avail();
+}
+
+void xenbus_wake_on_event(struct thread *t)
+{
+	xb_event_thread = t;
+}
+
 int xenbus_wait_watch(const char *token, uint64_t deadline_ns)
 {
 	for (;;) {
 		if (take_event(token))
 			return 0;
-		/* Pull in whatever the store sent (events only, no request
-		 * is outstanding here). */
-		while (rsp_avail()) {
-			struct xsd_sockmsg rsp;
-
-			ring_read(&rsp, sizeof(rsp));
-			if (rsp.len > XENSTORE_PAYLOAD_MAX)
-				panic("xenbus: message of %u bytes", rsp.len);
-			ring_read(xb_msg, rsp.len);
-			xb_msg[rsp.len] = '\0';
-			if (rsp.type == XS_WATCH_EVENT)
-				queue_event(xb_msg, rsp.len);
-		}
+		drain_events();
 		if (take_event(token))
 			return 0;
 		if (deadline_ns && monotonic_ns() >= deadline_ns)

@@ -25,6 +25,8 @@ const char cli_usage[] =
 	"  host [--query NAME]                 the host features pvisor relies on, what\n"
 	"                                      their absence costs, which backend runs\n"
 	"                                      which guest (see pvisor host --help)\n"
+	"  ctl PATH COMMAND [ARGS]             control a guest run with --api PATH\n"
+	"                                      (see pvisor ctl --help)\n"
 	"  version                             print the version\n"
 	"  --help                              this text\n";
 
@@ -61,6 +63,9 @@ const char cli_run_usage[] =
 	"                       serve xenstored's socket protocol at PATH (mode\n"
 	"                       0600) for Xen's tools, as dom0: XENSTORED_PATH=PATH\n"
 	"                       xenstore-ls (docs/xenstore.md)\n"
+	"  --api PATH           serve the control API at PATH (mode 0600): status,\n"
+	"                       pause, resume, shutdown, sysrq with pvisor ctl PATH\n"
+	"                       (docs/control-api.md)\n"
 	"  --no-raw             leave the terminal in cooked mode\n"
 	"  -v, --verbose        more messages (repeat for debug)\n"
 	"  -q, --quiet          only errors\n"
@@ -72,7 +77,8 @@ const char cli_run_usage[] =
 	"\n"
 	"exit status: the guest's (poweroff 0; SCHEDOP_shutdown with a pvisor exit\n"
 	"code N gives N), 124 timeout, 125 guest crash, 126 guest stopped by pvisor\n"
-	"(fault), 127 pvisor could not run the guest, 2 bad usage or image.\n";
+	"(fault), 127 pvisor could not run the guest, 2 bad usage or image, 143\n"
+	"SIGTERM, or stopped by the control API without the guest's cooperation.\n";
 
 const char cli_host_usage[] =
 	"usage: pvisor host [--query NAME]\n"
@@ -412,6 +418,12 @@ static enum cli_command parse_run(int argc, char *const argv[], struct cli *c,
 				return CLI_ERROR;
 			}
 			cfg->xenstore_socket = v;
+		} else if ((v = option_value(argc, argv, &i, "--api"))) {
+			if (!*v) {
+				snprintf(err, err_len, "--api: empty path");
+				return CLI_ERROR;
+			}
+			cfg->api_socket = v;
 		} else if ((v = option_value(argc, argv, &i, "--timeout"))) {
 			char *end;
 			double t = strtod(v, &end);
@@ -501,6 +513,18 @@ enum cli_command cli_parse(int argc, char *const argv[], struct cli *c,
 		return c->command = parse_host(argc, argv, c, err, err_len);
 	if (!strcmp(argv[1], "run"))
 		return c->command = parse_run(argc, argv, c, err, err_len);
+	if (!strcmp(argv[1], "ctl")) {
+		if (argc >= 3 && (!strcmp(argv[2], "-h") || !strcmp(argv[2], "--help")))
+			return c->command = CLI_CTL_HELP;
+		if (argc < 4) {
+			snprintf(err, err_len, "ctl: needs PATH and COMMAND (see pvisor ctl --help)");
+			return c->command = CLI_ERROR;
+		}
+		c->ctl_path = argv[2];
+		c->ctl_argc = argc - 3;
+		c->ctl_argv = argv + 3;
+		return c->command = CLI_CTL;
+	}
 	snprintf(err, err_len, "unknown command '%s' (see pvisor --help)", argv[1]);
 	return c->command = CLI_ERROR;
 }

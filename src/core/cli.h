@@ -1,7 +1,7 @@
 /*
  * The command line: `pvisor run [options] KERNEL [-- ARGS...]`,
  * `pvisor --help`, `pvisor run --help`, `pvisor version`, `pvisor backends`,
- * `pvisor host [--query NAME]`.  Parsing is pure
+ * `pvisor host [--query NAME]`, `pvisor ctl PATH COMMAND [ARGS]`.  Parsing is pure
  * (no I/O, no exit) so that it can be unit-tested.
  */
 #ifndef PVISOR_CLI_H
@@ -21,6 +21,8 @@ enum cli_command {
 	CLI_HOST,      /* pvisor host [--query NAME]: the host's features */
 	CLI_HOST_HELP, /* pvisor host --help */
 	CLI_RUN,
+	CLI_CTL,       /* pvisor ctl PATH COMMAND [ARGS]: the control API client */
+	CLI_CTL_HELP,  /* pvisor ctl --help */
 };
 
 struct cli {
@@ -28,6 +30,9 @@ struct cli {
 	struct vm_config cfg;
 	char cmdline[1024]; /* --cmdline and the words after --, joined */
 	const char *host_query; /* pvisor host --query NAME; NULL: the report */
+	const char *ctl_path;   /* pvisor ctl PATH ... */
+	int ctl_argc;           /* the COMMAND [ARGS] words after PATH */
+	char *const *ctl_argv;
 };
 
 /* Parses argv; on CLI_ERROR, err holds one line for the user. */

@@ -45,6 +45,7 @@ struct vm_config {
 	const char *xenstore_socket; /* --xenstore-socket PATH; NULL: none */
 	struct vm_share shares[VM_MAX_SHARES];
 	unsigned nr_shares;
+	const char *api_socket;      /* --api PATH: the control API; NULL: none */
 };
 
 #endif

@@ -20,6 +20,7 @@
 #include "core/log.h"
 #include "core/vm.h"
 #include "services/console/consback.h"
+#include "services/ctl/ctl_server.h"
 #include "services/xenstore/xs_service.h"
 #include "services/xenstore/xs_socket.h"
 #include "xen/events.h"
@@ -132,7 +133,7 @@ static void *evloop_main(void *opaque)
 	/* Guest timers want microseconds, not the default 50 us of slack. */
 	prctl(PR_SET_TIMERSLACK, 1ul);
 	while (!vm_stopped(vm)) {
-		struct pollfd fds[3 + XS_SOCKET_POLLFDS] = {
+		struct pollfd fds[3 + XS_SOCKET_POLLFDS + CTL_SERVER_POLLFDS] = {
 			{ .fd = ev->wake_fd, .events = POLLIN },
 			{ .fd = ev->signal_fd, .events = POLLIN },
 			{ .fd = ev->stdin_open ? STDIN_FILENO : -1,
@@ -141,13 +142,17 @@ static void *evloop_main(void *opaque)
 		/* --xenstore-socket: its listener and clients after ours. */
 		struct xs_socket *xsock = xs_service_socket(vm);
 		unsigned nxs = xs_socket_pollfds(xsock, fds + 3, XS_SOCKET_POLLFDS);
-		int64_t deadline = run_timers(vm);
+		/* --api: the control socket's after those. */
+		unsigned nctl = ctl_server_pollfds(vm->ctl, fds + 3 + nxs, CTL_SERVER_POLLFDS);
+		int64_t deadline = run_timers(vm), ctl_deadline = ctl_server_deadline(vm->ctl);
 		struct timespec ts;
 
 		if (ev->timeout_at_ns &&
 		    (!deadline || ev->timeout_at_ns < deadline))
 			deadline = ev->timeout_at_ns;
-		if (ppoll(fds, 3 + nxs, poll_timeout(deadline, &ts), NULL) < 0 &&
+		if (ctl_deadline && (!deadline || ctl_deadline < deadline))
+			deadline = ctl_deadline;
+		if (ppoll(fds, 3 + nxs + nctl, poll_timeout(deadline, &ts), NULL) < 0 &&
 		    errno != EINTR)
 			break;
 		if (fds[0].revents & POLLIN) {
@@ -161,6 +166,7 @@ static void *evloop_main(void *opaque)
 			handle_signal(ev);
 		xs_service_poll(vm);
 		xs_socket_service(xsock, fds + 3, nxs);
+		ctl_server_service(vm->ctl, fds + 3 + nxs, nctl);
 		if (fds[2].revents & (POLLIN | POLLHUP))
 			handle_stdin(ev);
 		if (ev->timeout_at_ns && time_monotonic_ns() >= ev->timeout_at_ns)
@@ -168,6 +174,8 @@ static void *evloop_main(void *opaque)
 				"guest still running after --timeout %g s",
 				vm->cfg->timeout_sec);
 	}
+	/* Requests that waited for the end (shutdown) get their replies. */
+	ctl_server_vm_stopped(vm->ctl);
 	return NULL;
 }
 

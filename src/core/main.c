@@ -15,11 +15,13 @@
 #include <pvisor/abi.h>
 
 #include "core/cli.h"
+#include "core/ctl_client.h"
 #include "core/evloop.h"
 #include "core/hostinfo.h"
 #include "core/log.h"
 #include "core/vm.h"
 #include "services/console/consback.h"
+#include "services/ctl/ctl_server.h"
 #include "services/netback/netback.h"
 #include "services/xenstore/xs_service.h"
 #include "xen/build.h"
@@ -222,6 +224,15 @@ static int boot_domain(struct vm *vm, const struct cli *cli,
 		log_error("%s", err);
 		return -1;
 	}
+	if (cli->cfg.api_socket) {
+		vm->ctl = ctl_server_open(vm, cli->cfg.api_socket, err, sizeof(err));
+		if (!vm->ctl) {
+			log_error("%s", err);
+			return -1;
+		}
+		log_info("control API at %s (pvisor ctl %s status)", cli->cfg.api_socket,
+			 cli->cfg.api_socket);
+	}
 	if (netback_start(vm, err, sizeof(err)) < 0) {
 		log_error("%s", err);
 		return -1;
@@ -374,6 +385,8 @@ static int run(struct cli *cli)
 			status = guest_status;
 	}
 destroy:
+	ctl_server_close(vm.ctl);
+	vm.ctl = NULL;
 	vm_destroy(&vm);
 out:
 	free(kernel.data);
@@ -475,6 +488,11 @@ int main(int argc, char **argv)
 		return 0;
 	case CLI_RUN:
 		return run(&cli);
+	case CLI_CTL:
+		return ctl_client_main(cli.ctl_path, cli.ctl_argc, cli.ctl_argv);
+	case CLI_CTL_HELP:
+		fputs(ctl_usage, stdout);
+		return 0;
 	case CLI_ERROR:
 	default:
 		log_error("%s", err);

@@ -9,6 +9,7 @@
 #include "xen/emulate.h"
 #include "xen/hypercall.h"
 #include "xen/traps.h"
+#include "xen/vcpu_op.h"
 
 static void handle_exit(struct vcpu *v, struct vexit *ex)
 {
@@ -70,17 +71,30 @@ static void log_vcpu_stats(const struct vcpu *v)
 		 (unsigned long long)v->xen.upcalls);
 }
 
-/* A vCPU that is down (secondary before VCPUOP_up, or VCPUOP_down) waits
- * here.  False if the VM stopped. */
+/* A vCPU that is down (secondary before VCPUOP_up, or VCPUOP_down) or
+ * paused (vm_pause) waits here.  False if the VM stopped. */
 static bool wait_until_up(struct vcpu *v)
 {
 	struct vm *vm = v->vm;
-	bool up;
+	bool up, was_parked = false;
 
 	pthread_mutex_lock(&vm->xen.lock);
-	while (!(up = !v->xen.down) && !vm_stopped(vm))
+	while (!(up = !v->xen.down && !vm->paused) && !vm_stopped(vm)) {
+		if (vm->paused && !v->parked) {
+			v->parked = was_parked = true;
+			pthread_mutex_unlock(&vm->xen.lock);
+			/* Xen: a paused vCPU is offline (not runnable). */
+			xen_runstate_set(v, RUNSTATE_offline);
+			pthread_mutex_lock(&vm->xen.lock);
+			pthread_cond_broadcast(&vm->xen.wake); /* vm_pause waits */
+			continue;
+		}
 		pthread_cond_wait(&vm->xen.wake, &vm->xen.lock);
+	}
+	v->parked = false;
 	pthread_mutex_unlock(&vm->xen.lock);
+	if (was_parked)
+		xen_runstate_set(v, RUNSTATE_running);
 	return up && !vm_stopped(vm);
 }
 

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "core/evloop.h"
 #include "core/log.h"
@@ -61,6 +62,87 @@ void vm_stop(struct vm *vm, enum vm_stop_reason reason, int exit_status,
 	va_start(ap, fmt);
 	vm_stop_v(vm, reason, exit_status, fmt, ap);
 	va_end(ap);
+}
+
+/* Out of guest code for pause's purpose; caller holds xen.lock. */
+static bool vcpu_quiet(const struct vcpu *v)
+{
+	return !__atomic_load_n(&v->running, __ATOMIC_SEQ_CST) || v->parked ||
+	       v->xen.down || v->xen.blocked;
+}
+
+int vm_pause(struct vm *vm, unsigned timeout_ms)
+{
+	struct timespec until;
+	bool quiet = false;
+	int rc = 0;
+
+	clock_gettime(CLOCK_MONOTONIC, &until);
+	until.tv_sec += timeout_ms / 1000;
+	until.tv_nsec += (long)(timeout_ms % 1000) * 1000000;
+	if (until.tv_nsec >= 1000000000) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000;
+	}
+	pthread_mutex_lock(&vm->xen.lock);
+	vm->paused = true;
+	pthread_mutex_unlock(&vm->xen.lock);
+	/* Out of guest code now: a vCPU in it would otherwise run until its
+	 * next exit, which on proc can be a whole timer tick away. */
+	for (unsigned i = 0; i < vm->nr_vcpus; i++) {
+		struct vcpu *v = vm->vcpus[i];
+
+		if (v->running && v->backend_state && !pthread_equal(v->thread, pthread_self()))
+			vm->backend->vcpu_kick(v);
+	}
+	pthread_mutex_lock(&vm->xen.lock);
+	while (!vm_stopped(vm) && rc == 0) {
+		quiet = true;
+		for (unsigned i = 0; i < vm->nr_vcpus; i++)
+			quiet = quiet && vcpu_quiet(vm->vcpus[i]);
+		if (quiet)
+			break;
+		rc = pthread_cond_timedwait(&vm->xen.wake, &vm->xen.lock, &until);
+	}
+	pthread_mutex_unlock(&vm->xen.lock);
+	return quiet || vm_stopped(vm) ? 0 : -ETIMEDOUT;
+}
+
+void vm_resume(struct vm *vm)
+{
+	pthread_mutex_lock(&vm->xen.lock);
+	vm->paused = false;
+	pthread_cond_broadcast(&vm->xen.wake);
+	pthread_mutex_unlock(&vm->xen.lock);
+}
+
+bool vm_is_paused(struct vm *vm)
+{
+	bool p;
+
+	pthread_mutex_lock(&vm->xen.lock);
+	p = vm->paused;
+	pthread_mutex_unlock(&vm->xen.lock);
+	return p;
+}
+
+const char *vcpu_run_state(struct vcpu *v)
+{
+	const char *s;
+
+	pthread_mutex_lock(&v->vm->xen.lock);
+	if (v->xen.down)
+		s = "down";
+	else if (!__atomic_load_n(&v->running, __ATOMIC_SEQ_CST))
+		s = "stopped";
+	else if (v->parked)
+		s = "paused";
+	else if (v->xen.blocked)
+		s = "blocked";
+	else
+		s = "running";
+	pthread_mutex_unlock(&v->vm->xen.lock);
+	return s;
 }
 
 static const char *const vector_names[32] = {

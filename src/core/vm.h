@@ -27,6 +27,7 @@ struct vcpu {
 	void *backend_state;
 	pthread_t thread;
 	bool running;           /* thread is set and in the run loop */
+	bool parked;            /* waiting out vm_pause(); under xen.lock */
 	struct xen_vcpu xen;    /* Xen per-vCPU state (xen/domain.h) */
 };
 
@@ -38,7 +39,12 @@ enum vm_stop_reason {
 	VM_STOP_TIMEOUT,  /* --timeout expired */
 	VM_STOP_SIGNAL,   /* SIGINT/SIGTERM or the console escape */
 	VM_STOP_INTERNAL, /* pvisor itself failed */
+	VM_STOP_API,      /* the control API stopped it (services/ctl) */
 };
+
+/* pvisor's exit status when the control API stops the guest without the
+ * guest's cooperation: as a SIGTERM would (128 + 15). */
+#define VM_EXIT_API_STOP 143
 
 struct vm {
 	const struct vm_config *cfg;
@@ -56,6 +62,8 @@ struct vm {
 	struct p9back *p9back;      /* services/p9back (--share) */
 	unsigned nr_vcpus;
 	struct vcpu *vcpus[VM_MAX_VCPUS];
+	bool paused;                /* vm_pause(): no guest code runs; under xen.lock */
+	struct ctl_server *ctl;     /* services/ctl (--api); owned by main */
 
 	atomic_int stop_reason;     /* enum vm_stop_reason; first writer wins */
 	int exit_status;            /* pvisor's exit status once stopped */
@@ -102,6 +110,22 @@ static inline bool vm_stopped(struct vm *vm)
  */
 void vm_stop_fault(struct vcpu *v, const struct vexit *exit, const char *fmt,
 		   ...) __attribute__((format(printf, 3, 4)));
+
+/*
+ * Pauses the VM: every vCPU leaves guest code at its next exit (kicked out
+ * of it now) and waits before running guest code again; timers and devices
+ * go on, so events queue as under Xen's domain pause.  Waits up to
+ * timeout_ms for every vCPU to be out of guest code.  0, or -ETIMEDOUT with
+ * the VM still marked paused (vCPUs park as soon as they exit).
+ */
+int vm_pause(struct vm *vm, unsigned timeout_ms);
+void vm_resume(struct vm *vm);
+bool vm_is_paused(struct vm *vm);
+
+/* What a vCPU is doing, for `status`: "running", "blocked" (SCHEDOP_block
+ * or poll), "paused" (parked by vm_pause), "down" (not up), "stopped" (its
+ * thread left the run loop or never entered it). */
+const char *vcpu_run_state(struct vcpu *v);
 
 /* Formats v's registers (and exit detail if not NULL) into buf. */
 void vcpu_format_regs(const struct vcpu *v, char *buf, size_t len);

@@ -1,7 +1,8 @@
 /*
  * xenbus client: the xenstore wire protocol (<xen/io/xs_wire.h>) over the
  * store ring named in start_info (store_mfn, store_evtchn).  One request is
- * outstanding at a time (threads are cooperative); watch events that arrive
+ * outstanding at a time (threads are cooperative and take turns on the
+ * ring); watch events that arrive
  * meanwhile are queued for xenbus_wait_watch().  Paths are absolute or
  * relative to /local/domain/<own id>.  Errors are -XEN_Exxx, mapped from the
  * store's error strings.
@@ -52,6 +53,17 @@ int xenbus_unwatch(const char *path, const char *token);
 /* Waits for a watch event with token (consumes it); 0, or -XEN_ETIMEDOUT
  * when deadline_ns (monotonic, 0 = none) passes. */
 int xenbus_wait_watch(const char *token, uint64_t deadline_ns);
+
+/* Takes a watch event with token if one is queued or has arrived, without
+ * waiting: 0, -XEN_EAGAIN (none), -XEN_EBUSY (another thread is on the
+ * ring; try later). */
+int xenbus_poll_watch(const char *token);
+/* The store sent something not yet read (call with events disabled before
+ * blocking, so that the wake-up is not lost). */
+bool xenbus_input_pending(void);
+/* Makes t runnable on every store notification (NULL: none). */
+struct thread;
+void xenbus_wake_on_event(struct thread *t);
 
 /*
  * Waits until the number at path is one of the states in [lo, hi]; returns

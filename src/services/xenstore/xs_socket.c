@@ -10,11 +10,10 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include "core/log.h"
+#include "hostio/unix_listen.h"
 #include "services/xenstore/xenstore.h"
 #include "services/xenstore/xs_msg.h"
 
@@ -38,11 +37,8 @@ struct client {
 
 struct xs_socket {
 	struct xenstore *xs;
-	int listen_fd; /* -1: none */
+	struct unix_listener listener; /* fd -1: none */
 	int wake_fd;   /* eventfd: a store kick (output from another thread) */
-	char *path;
-	dev_t dev;
-	ino_t ino;
 	bool full_logged;
 	unsigned nr_clients;
 	struct client *clients[XS_SOCKET_MAX_CLIENTS];
@@ -60,87 +56,6 @@ static void on_kick(void *opaque)
 	}
 }
 
-/* ------------------------------------------------------------------ */
-/* Listening */
-
-static int listen_on(struct xs_socket *s, const char *path, char *err, size_t err_len)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	struct stat st;
-	mode_t old_mask;
-	int fd, rc;
-
-	if (!*path || strlen(path) >= sizeof(sa.sun_path)) {
-		snprintf(err, err_len, "--xenstore-socket: '%s': %s", path,
-			 *path ? "path too long for a unix socket" : "empty path");
-		return -ENAMETOOLONG;
-	}
-	memcpy(sa.sun_path, path, strlen(path) + 1);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0) {
-		rc = -errno;
-		snprintf(err, err_len, "--xenstore-socket: socket: %s", strerror(-rc));
-		return rc;
-	}
-	if (lstat(path, &st) == 0) {
-		int probe;
-
-		if (!S_ISSOCK(st.st_mode)) {
-			snprintf(err, err_len,
-				 "--xenstore-socket: '%s' exists and is not a socket; not replacing it",
-				 path);
-			close(fd);
-			return -EEXIST;
-		}
-		/* A socket someone still serves is not stale. */
-		probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-		if (probe >= 0 && connect(probe, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
-			close(probe);
-			close(fd);
-			snprintf(err, err_len,
-				 "--xenstore-socket: '%s': another server is listening there",
-				 path);
-			return -EADDRINUSE;
-		}
-		if (probe >= 0)
-			close(probe);
-		if (unlink(path) < 0 && errno != ENOENT) {
-			rc = -errno;
-			snprintf(err, err_len, "--xenstore-socket: cannot remove stale '%s': %s",
-				 path, strerror(-rc));
-			close(fd);
-			return rc;
-		}
-	}
-	/* Owner only from the start: the tools get dom0's power over the
-	 * guest's store. */
-	old_mask = umask(0177);
-	rc = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
-	if (rc < 0)
-		rc = -errno;
-	umask(old_mask);
-	if (rc == 0 && (chmod(path, 0600) < 0 || lstat(path, &st) < 0))
-		rc = -errno;
-	if (rc == 0 && listen(fd, 16) < 0)
-		rc = -errno;
-	if (rc < 0) {
-		snprintf(err, err_len, "--xenstore-socket: '%s': %s", path, strerror(-rc));
-		close(fd);
-		return rc;
-	}
-	s->path = strdup(path);
-	if (!s->path) {
-		unlink(path);
-		close(fd);
-		snprintf(err, err_len, "--xenstore-socket: out of memory");
-		return -ENOMEM;
-	}
-	s->dev = st.st_dev;
-	s->ino = st.st_ino;
-	s->listen_fd = fd;
-	return 0;
-}
-
 struct xs_socket *xs_socket_open(struct xenstore *xs, const char *path, char *err,
 				 size_t err_len)
 {
@@ -151,14 +66,14 @@ struct xs_socket *xs_socket_open(struct xenstore *xs, const char *path, char *er
 		return NULL;
 	}
 	s->xs = xs;
-	s->listen_fd = -1;
+	s->listener.fd = -1;
 	s->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (s->wake_fd < 0) {
 		snprintf(err, err_len, "xenstore socket: eventfd: %s", strerror(errno));
 		free(s);
 		return NULL;
 	}
-	if (path && listen_on(s, path, err, err_len) < 0) {
+	if (path && unix_listen(&s->listener, path, "--xenstore-socket", err, err_len) < 0) {
 		close(s->wake_fd);
 		free(s);
 		return NULL;
@@ -223,18 +138,13 @@ unsigned xs_socket_nr_clients(const struct xs_socket *s)
 static void accept_clients(struct xs_socket *s)
 {
 	for (;;) {
-		int fd = accept4(s->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-		struct ucred cred;
-		socklen_t len = sizeof(cred);
+		int fd = accept4(s->listener.fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		int rc;
 
 		if (fd < 0)
 			return; /* EAGAIN, or a client that already left */
-		/* The file mode keeps others out; refuse any that got a
-		 * descriptor some other way. */
-		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0 &&
-		    cred.uid != geteuid() && cred.uid != 0) {
-			log_info("xenstore socket: refused a client of uid %u", (unsigned)cred.uid);
+		if (!unix_peer_allowed(fd)) {
+			log_info("xenstore socket: refused a client of another user");
 			close(fd);
 			continue;
 		}
@@ -362,7 +272,7 @@ unsigned xs_socket_pollfds(struct xs_socket *s, struct pollfd *fds, unsigned max
 
 	if (!s || max < 2)
 		return 0;
-	fds[n++] = (struct pollfd){ .fd = s->listen_fd, .events = POLLIN };
+	fds[n++] = (struct pollfd){ .fd = s->listener.fd, .events = POLLIN };
 	fds[n++] = (struct pollfd){ .fd = s->wake_fd, .events = POLLIN };
 	for (i = 0; i < XS_SOCKET_MAX_CLIENTS && n < max; i++) {
 		struct client *c = s->clients[i];
@@ -413,27 +323,19 @@ void xs_socket_service(struct xs_socket *s, const struct pollfd *fds, unsigned n
 		if (!alive)
 			client_close(s, i);
 	}
-	if (s->listen_fd >= 0 && (fds[0].revents & POLLIN))
+	if (s->listener.fd >= 0 && (fds[0].revents & POLLIN))
 		accept_clients(s);
 }
 
 void xs_socket_close(struct xs_socket *s)
 {
 	unsigned i;
-	struct stat st;
 
 	if (!s)
 		return;
 	for (i = 0; i < XS_SOCKET_MAX_CLIENTS; i++)
 		client_close(s, i);
-	if (s->listen_fd >= 0) {
-		close(s->listen_fd);
-		/* Remove the file only if nobody replaced it meanwhile. */
-		if (lstat(s->path, &st) == 0 && S_ISSOCK(st.st_mode) && st.st_dev == s->dev &&
-		    st.st_ino == s->ino)
-			unlink(s->path);
-	}
-	free(s->path);
+	unix_listener_close(&s->listener);
 	close(s->wake_fd);
 	free(s);
 }

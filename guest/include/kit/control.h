@@ -1,0 +1,16 @@
+/*
+ * The toolstack's requests, as a Xen PV guest takes them: a thread watches
+ * control/shutdown ("poweroff", "halt": SHUTDOWN_poweroff; "reboot":
+ * SHUTDOWN_reboot) and control/sysrq (one key: printed; 'o' powers off,
+ * 'b' reboots, 'c' crashes), clears the node (as Linux does) and acts.
+ * control/feature-poweroff and feature-reboot say so to the toolstack.
+ * Opt-in: an application calls kit_control_start() (pvsh does), so guests
+ * that never touch xenstore stay as they are.
+ */
+#ifndef KIT_CONTROL_H
+#define KIT_CONTROL_H
+
+/* Starts the control thread; 0 or -errno (no store, no memory). */
+int kit_control_start(void);
+
+#endif

@@ -1,0 +1,242 @@
+/* Control API requests: parsing and validation (see ctl_request.h). */
+#include "services/ctl/ctl_request.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Which arguments each command takes (besides "command" and "id"). */
+enum {
+	ARG_KEY = 1 << 0,
+	ARG_TIMEOUT = 1 << 1,
+	ARG_FORCE = 1 << 2,
+};
+
+static const struct {
+	const char *name;
+	unsigned args;
+} commands[CTL_NR_COMMANDS] = {
+	[CTL_STATUS] = { "status", 0 },
+	[CTL_PAUSE] = { "pause", 0 },
+	[CTL_RESUME] = { "resume", 0 },
+	[CTL_SHUTDOWN] = { "shutdown", ARG_TIMEOUT | ARG_FORCE },
+	[CTL_SYSRQ] = { "sysrq", ARG_KEY },
+};
+
+static const struct {
+	const char *name;
+	unsigned bit;
+} arg_names[] = {
+	{ "key", ARG_KEY },
+	{ "timeout", ARG_TIMEOUT },
+	{ "force", ARG_FORCE },
+};
+
+const char *ctl_command_name(enum ctl_command c)
+{
+	return (unsigned)c < CTL_NR_COMMANDS ? commands[c].name : "?";
+}
+
+static int fail(struct ctl_error *err, const char *code, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static int fail(struct ctl_error *err, const char *code, const char *fmt, ...)
+{
+	va_list ap;
+
+	err->code = code;
+	va_start(ap, fmt);
+	vsnprintf(err->message, sizeof(err->message), fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+static int find_command(const char *name, enum ctl_command *out)
+{
+	for (unsigned i = 0; i < CTL_NR_COMMANDS; i++) {
+		if (!strcmp(commands[i].name, name)) {
+			*out = (enum ctl_command)i;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+static unsigned arg_bit(const char *name)
+{
+	for (size_t i = 0; i < sizeof(arg_names) / sizeof(arg_names[0]); i++)
+		if (!strcmp(arg_names[i].name, name))
+			return arg_names[i].bit;
+	return 0;
+}
+
+/* One argument, already known to be one the command takes. */
+static int parse_arg(struct ctl_request *req, unsigned bit, const char *name, json_t *v,
+		     struct ctl_error *err)
+{
+	const char *s;
+	double t;
+
+	switch (bit) {
+	case ARG_KEY:
+		s = json_is_string(v) ? json_string_value(v) : NULL;
+		if (!s || json_string_length(v) != 1 || s[0] < 0x21 || s[0] > 0x7e)
+			return fail(err, "invalid-argument",
+				    "\"key\" must be one printable ASCII character");
+		req->key = s[0];
+		return 0;
+	case ARG_TIMEOUT:
+		t = json_is_number(v) ? json_number_value(v) : -1;
+		if (!(t > 0) || t > CTL_SHUTDOWN_TIMEOUT_MAX)
+			return fail(err, "invalid-argument",
+				    "\"timeout\" must be a number of seconds in (0, %g]",
+				    CTL_SHUTDOWN_TIMEOUT_MAX);
+		req->timeout_s = t;
+		return 0;
+	case ARG_FORCE:
+		if (!json_is_boolean(v))
+			return fail(err, "invalid-argument", "\"force\" must be true or false");
+		req->force = json_is_true(v);
+		return 0;
+	}
+	return fail(err, "invalid-argument", "unknown argument \"%s\"", name);
+}
+
+static int parse_object(json_t *obj, struct ctl_request *req, struct ctl_error *err)
+{
+	json_t *cmd = json_object_get(obj, "command"), *v;
+	unsigned need = 0, bit;
+	const char *name;
+
+	if (!cmd)
+		return fail(err, "invalid-request", "no \"command\"");
+	if (!json_is_string(cmd))
+		return fail(err, "invalid-request", "\"command\" must be a string");
+	if (find_command(json_string_value(cmd), &req->command) < 0)
+		return fail(err, "unknown-command", "unknown command \"%.64s\"",
+			    json_string_value(cmd));
+	if (req->command == CTL_SYSRQ)
+		need = ARG_KEY;
+	json_object_foreach(obj, name, v) {
+		if (!strcmp(name, "command") || !strcmp(name, "id"))
+			continue;
+		bit = arg_bit(name);
+		if (!(bit & commands[req->command].args))
+			return fail(err, "invalid-argument", "%s takes no argument \"%.64s\"",
+				    commands[req->command].name, name);
+		if (parse_arg(req, bit, name, v, err) < 0)
+			return -1;
+		need &= ~bit;
+	}
+	if (need & ARG_KEY)
+		return fail(err, "invalid-argument", "sysrq needs a \"key\"");
+	return 0;
+}
+
+int ctl_request_parse(const char *line, size_t len, struct ctl_request *req,
+		      struct ctl_error *err)
+{
+	json_error_t jerr;
+	json_t *obj, *id;
+	int rc;
+
+	memset(req, 0, sizeof(*req));
+	req->timeout_s = CTL_SHUTDOWN_TIMEOUT_DEFAULT;
+	if (len >= CTL_LINE_MAX)
+		return fail(err, "line-too-long", "request longer than %u bytes",
+			    CTL_LINE_MAX - 1);
+	/* No NUL inside a line (jansson would stop at it or reject it
+	 * anyway; this says why). */
+	if (memchr(line, '\0', len))
+		return fail(err, "invalid-json", "NUL byte in the request");
+	obj = json_loadb(line, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
+	if (!obj)
+		return fail(err, "invalid-json", "column %d: %.200s", jerr.column, jerr.text);
+	if (!json_is_object(obj)) {
+		json_decref(obj);
+		return fail(err, "invalid-request", "a request is a JSON object");
+	}
+	id = json_object_get(obj, "id");
+	if (id && !json_is_string(id) && !json_is_integer(id)) {
+		json_decref(obj);
+		return fail(err, "invalid-request", "\"id\" must be a string or an integer");
+	}
+	if (id && json_is_string(id) && json_string_length(id) > 256) {
+		json_decref(obj);
+		return fail(err, "invalid-request", "\"id\" longer than 256 bytes");
+	}
+	req->id = json_incref(id);
+	rc = parse_object(obj, req, err);
+	json_decref(obj);
+	return rc;
+}
+
+void ctl_request_clear(struct ctl_request *req)
+{
+	json_decref(req->id);
+	req->id = NULL;
+}
+
+static json_t *reply_base(json_t *id, bool ok)
+{
+	json_t *r = json_object();
+
+	if (!r)
+		return NULL;
+	if ((id && json_object_set(r, "id", id) < 0) ||
+	    json_object_set_new(r, "ok", json_boolean(ok)) < 0) {
+		json_decref(r);
+		return NULL;
+	}
+	return r;
+}
+
+json_t *ctl_reply_ok(json_t *id, json_t *result)
+{
+	json_t *r = reply_base(id, true);
+
+	if (!result)
+		result = json_object();
+	if (!r || json_object_set_new(r, "result", result) < 0) {
+		json_decref(r);
+		return NULL;
+	}
+	return r;
+}
+
+json_t *ctl_reply_error(json_t *id, const char *code, const char *message)
+{
+	json_t *r = reply_base(id, false);
+	json_t *msg = json_string(message);
+
+	/* A message quoting a cut-off client string may not be UTF-8. */
+	if (!msg)
+		msg = json_string("(the message is not valid UTF-8)");
+	if (!r || json_object_set_new(r, "error",
+				      json_pack("{s:s, s:o}", "code", code, "message",
+						msg)) < 0) {
+		json_decref(r);
+		return NULL;
+	}
+	return r;
+}
+
+char *ctl_reply_dump(json_t *reply, size_t *len)
+{
+	char *s = json_dumps(reply, JSON_COMPACT | JSON_ENSURE_ASCII), *line;
+	size_t n;
+
+	if (!s)
+		return NULL;
+	n = strlen(s);
+	line = realloc(s, n + 2);
+	if (!line) {
+		free(s);
+		return NULL;
+	}
+	line[n] = '\n';
+	line[n + 1] = '\0';
+	*len = n + 1;
+	return line;
+}

@@ -1,0 +1,272 @@
+/*
+ * The control API's request parser (services/ctl/ctl_request.c) and the
+ * client's request builder (core/ctl_client.c): every command and its
+ * arguments, the id echoed in replies, and every way a line can be wrong
+ * (not JSON, not an object, no or a non-string command, unknown commands
+ * and arguments, bad argument types and ranges, duplicate members, NUL
+ * bytes, overlong lines); replies are one line of JSON each.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "core/ctl_client.h"
+#include "services/ctl/ctl_request.h"
+
+static int parse(const char *line, struct ctl_request *req, struct ctl_error *err)
+{
+	return ctl_request_parse(line, strlen(line), req, err);
+}
+
+/* The line is refused with code. */
+static void refused(const char *line, const char *code)
+{
+	struct ctl_request req;
+	struct ctl_error err;
+
+	assert_int_equal(parse(line, &req, &err), -1);
+	assert_string_equal(err.code, code);
+	assert_true(err.message[0] != '\0');
+	ctl_request_clear(&req);
+}
+
+static void test_commands(void **state)
+{
+	static const struct {
+		const char *line;
+		enum ctl_command cmd;
+	} ok[] = {
+		{ "{\"command\":\"status\"}", CTL_STATUS },
+		{ " { \"command\" : \"pause\" } ", CTL_PAUSE },
+		{ "{\"command\":\"resume\"}", CTL_RESUME },
+		{ "{\"command\":\"shutdown\"}", CTL_SHUTDOWN },
+		{ "{\"command\":\"sysrq\",\"key\":\"h\"}", CTL_SYSRQ },
+	};
+
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		struct ctl_request req;
+		struct ctl_error err;
+
+		assert_int_equal(parse(ok[i].line, &req, &err), 0);
+		assert_int_equal(req.command, ok[i].cmd);
+		assert_null(req.id);
+		assert_string_equal(ctl_command_name(req.command),
+				    ctl_command_name(ok[i].cmd));
+		ctl_request_clear(&req);
+	}
+}
+
+static void test_arguments(void **state)
+{
+	struct ctl_request req;
+	struct ctl_error err;
+
+	assert_int_equal(parse("{\"command\":\"shutdown\"}", &req, &err), 0);
+	assert_true(req.timeout_s == CTL_SHUTDOWN_TIMEOUT_DEFAULT);
+	assert_false(req.force);
+	ctl_request_clear(&req);
+	assert_int_equal(parse("{\"command\":\"shutdown\",\"timeout\":2.5,\"force\":true}",
+			       &req, &err), 0);
+	assert_true(req.timeout_s == 2.5);
+	assert_true(req.force);
+	ctl_request_clear(&req);
+	assert_int_equal(parse("{\"command\":\"shutdown\",\"timeout\":7}", &req, &err), 0);
+	assert_true(req.timeout_s == 7.0);
+	ctl_request_clear(&req);
+	assert_int_equal(parse("{\"key\":\"~\",\"command\":\"sysrq\"}", &req, &err), 0);
+	assert_int_equal(req.key, '~');
+	ctl_request_clear(&req);
+}
+
+static void test_id_echoed(void **state)
+{
+	struct ctl_request req;
+	struct ctl_error err;
+	json_t *reply;
+	size_t len;
+	char *line;
+
+	assert_int_equal(parse("{\"id\":\"abc\",\"command\":\"status\"}", &req, &err), 0);
+	assert_string_equal(json_string_value(req.id), "abc");
+	reply = ctl_reply_ok(req.id, json_pack("{s:i}", "x", 1));
+	line = ctl_reply_dump(reply, &len);
+	assert_string_equal(line, "{\"id\":\"abc\",\"ok\":true,\"result\":{\"x\":1}}\n");
+	assert_int_equal(len, strlen(line));
+	free(line);
+	json_decref(reply);
+	ctl_request_clear(&req);
+
+	/* An error reply names the request too. */
+	assert_int_equal(parse("{\"id\":42,\"command\":\"nope\"}", &req, &err), -1);
+	assert_int_equal(json_integer_value(req.id), 42);
+	reply = ctl_reply_error(req.id, err.code, err.message);
+	line = ctl_reply_dump(reply, &len);
+	assert_non_null(strstr(line, "\"id\":42"));
+	assert_non_null(strstr(line, "\"ok\":false"));
+	assert_non_null(strstr(line, "\"code\":\"unknown-command\""));
+	assert_int_equal(strchr(line, '\n') - line, (long)len - 1); /* one line */
+	free(line);
+	json_decref(reply);
+	ctl_request_clear(&req);
+}
+
+static void test_malformed(void **state)
+{
+	refused("", "invalid-json");
+	refused("{", "invalid-json");
+	refused("{\"command\":\"status\"", "invalid-json");
+	refused("{\"command\":\"status\"} trailing", "invalid-json");
+	refused("\xff\xfe", "invalid-json");
+	refused("[\"status\"]", "invalid-request");
+	refused("\"status\"", "invalid-request");
+	refused("42", "invalid-request");
+	refused("{}", "invalid-request");
+	refused("{\"command\":1}", "invalid-request");
+	refused("{\"command\":null}", "invalid-request");
+	refused("{\"command\":\"status\",\"id\":{}}", "invalid-request");
+	refused("{\"command\":\"status\",\"id\":1.5}", "invalid-request");
+	refused("{\"command\":\"status\",\"command\":\"pause\"}", "invalid-json");
+	refused("{\"command\":\"STATUS\"}", "unknown-command");
+	refused("{\"command\":\"\"}", "unknown-command");
+	refused("{\"command\":\"status\",\"key\":\"h\"}", "invalid-argument");
+	refused("{\"command\":\"status\",\"verbose\":true}", "invalid-argument");
+	refused("{\"command\":\"sysrq\"}", "invalid-argument");
+	refused("{\"command\":\"sysrq\",\"key\":\"\"}", "invalid-argument");
+	refused("{\"command\":\"sysrq\",\"key\":\"ab\"}", "invalid-argument");
+	refused("{\"command\":\"sysrq\",\"key\":\" \"}", "invalid-argument");
+	refused("{\"command\":\"sysrq\",\"key\":\"\\u00e9\"}", "invalid-argument");
+	refused("{\"command\":\"sysrq\",\"key\":7}", "invalid-argument");
+	refused("{\"command\":\"shutdown\",\"timeout\":0}", "invalid-argument");
+	refused("{\"command\":\"shutdown\",\"timeout\":-1}", "invalid-argument");
+	refused("{\"command\":\"shutdown\",\"timeout\":1e9}", "invalid-argument");
+	refused("{\"command\":\"shutdown\",\"timeout\":\"5\"}", "invalid-argument");
+	refused("{\"command\":\"shutdown\",\"force\":1}", "invalid-argument");
+	refused("{\"command\":\"pause\",\"force\":true}", "invalid-argument");
+}
+
+static void test_nul_and_length(void **state)
+{
+	static const char with_nul[] = "{\"command\":\"status\"}\0junk";
+	struct ctl_request req;
+	struct ctl_error err;
+	char *big = malloc(CTL_LINE_MAX + 1);
+
+	assert_int_equal(ctl_request_parse(with_nul, sizeof(with_nul) - 1, &req, &err), -1);
+	assert_string_equal(err.code, "invalid-json");
+	ctl_request_clear(&req);
+	/* Not NUL-terminated: only len bytes are looked at. */
+	assert_int_equal(ctl_request_parse("{\"command\":\"pause\"}XYZ", 19, &req, &err), 0);
+	assert_int_equal(req.command, CTL_PAUSE);
+	ctl_request_clear(&req);
+	assert_non_null(big);
+	memset(big, ' ', CTL_LINE_MAX);
+	memcpy(big, "{\"command\":\"status\"}", 20);
+	assert_int_equal(ctl_request_parse(big, CTL_LINE_MAX - 1, &req, &err), 0);
+	ctl_request_clear(&req);
+	assert_int_equal(ctl_request_parse(big, CTL_LINE_MAX, &req, &err), -1);
+	assert_string_equal(err.code, "line-too-long");
+	ctl_request_clear(&req);
+	free(big);
+}
+
+static void test_deep_nesting(void **state)
+{
+	/* jansson bounds the depth itself; deep input is an error, no crash. */
+	size_t n = 100000;
+	char *s = malloc(2 * n + 1);
+	struct ctl_request req;
+	struct ctl_error err;
+
+	assert_non_null(s);
+	memset(s, '[', n);
+	memset(s + n, ']', n);
+	s[2 * n] = '\0';
+	assert_int_equal(ctl_request_parse(s, 2 * n, &req, &err), -1);
+	ctl_request_clear(&req);
+	free(s);
+}
+
+static void test_error_message_not_utf8(void **state)
+{
+	/* A message cut in the middle of a UTF-8 sequence still gives a reply. */
+	json_t *r = ctl_reply_error(NULL, "unknown-command", "bad \xc3");
+	size_t len;
+	char *line;
+
+	assert_non_null(r);
+	line = ctl_reply_dump(r, &len);
+	assert_non_null(line);
+	assert_non_null(strstr(line, "\"code\":\"unknown-command\""));
+	free(line);
+	json_decref(r);
+}
+
+/* The client's builder produces lines the server's parser takes. */
+static void client_builds(int n, char *const words[], enum ctl_command cmd)
+{
+	char err[256], *line = ctl_client_request(n, words, err, sizeof(err));
+	struct ctl_request req;
+	struct ctl_error perr;
+
+	assert_non_null(line);
+	assert_int_equal(line[strlen(line) - 1], '\n');
+	assert_int_equal(ctl_request_parse(line, strlen(line) - 1, &req, &perr), 0);
+	assert_int_equal(req.command, cmd);
+	ctl_request_clear(&req);
+	free(line);
+}
+
+static void client_refuses(int n, char *const words[])
+{
+	char err[256];
+
+	err[0] = '\0';
+	assert_null(ctl_client_request(n, words, err, sizeof(err)));
+	assert_true(err[0] != '\0');
+}
+
+static void test_client(void **state)
+{
+	char *status[] = { "status" }, *pause[] = { "pause" }, *resume[] = { "resume" };
+	char *sd[] = { "shutdown", "--timeout", "3", "--force" }, *rq[] = { "sysrq", "s" };
+	char *json[] = { "--json", "{\"command\":\"status\"}" };
+	char *bad1[] = { "status", "x" }, *bad2[] = { "sysrq", "ab" }, *bad3[] = { "frob" };
+	char *bad4[] = { "shutdown", "--timeout", "-1" }, *bad5[] = { "shutdown", "--now" };
+	char *bad6[] = { "--json", "a\nb" }, *bad7[] = { "sysrq" };
+
+	client_builds(1, status, CTL_STATUS);
+	client_builds(1, pause, CTL_PAUSE);
+	client_builds(1, resume, CTL_RESUME);
+	client_builds(4, sd, CTL_SHUTDOWN);
+	client_builds(2, rq, CTL_SYSRQ);
+	client_builds(2, json, CTL_STATUS);
+	client_refuses(0, NULL);
+	client_refuses(2, bad1);
+	client_refuses(2, bad2);
+	client_refuses(1, bad3);
+	client_refuses(3, bad4);
+	client_refuses(2, bad5);
+	client_refuses(2, bad6);
+	client_refuses(1, bad7);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_commands),
+		cmocka_unit_test(test_arguments),
+		cmocka_unit_test(test_id_echoed),
+		cmocka_unit_test(test_malformed),
+		cmocka_unit_test(test_nul_and_length),
+		cmocka_unit_test(test_deep_nesting),
+		cmocka_unit_test(test_error_message_not_utf8),
+		cmocka_unit_test(test_client),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
