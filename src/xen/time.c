@@ -6,6 +6,7 @@
 
 #include "core/vm.h"
 #include "xen/shared.h"
+#include "xen/tsc_rate.h"
 
 int64_t time_monotonic_ns(void)
 {
@@ -13,19 +14,6 @@ int64_t time_monotonic_ns(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-/* Calibrates the TSC against CLOCK_MONOTONIC over a short window. */
-static uint64_t measure_tsc_hz(void)
-{
-	int64_t t0 = time_monotonic_ns(), t1;
-	uint64_t c0 = __rdtsc(), c1;
-
-	do {
-		t1 = time_monotonic_ns();
-	} while (t1 - t0 < 20 * 1000 * 1000);
-	c1 = __rdtsc();
-	return (uint64_t)((double)(c1 - c0) * 1e9 / (double)(t1 - t0));
 }
 
 void xen_time_scale(uint64_t tsc_hz, uint32_t *mul, int8_t *shift)
@@ -50,7 +38,7 @@ void xen_time_scale(uint64_t tsc_hz, uint32_t *mul, int8_t *shift)
 
 void xen_time_init(struct vm *vm)
 {
-	vm->xen.tsc_hz = measure_tsc_hz();
+	vm->xen.tsc_hz = tsc_rate_hz();
 	xen_time_scale(vm->xen.tsc_hz, &vm->xen.tsc_mul, &vm->xen.tsc_shift);
 	vm->xen.boot_ns = time_monotonic_ns();
 }

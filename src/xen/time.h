@@ -15,7 +15,7 @@ struct vcpu;
 /* Host CLOCK_MONOTONIC in ns. */
 int64_t time_monotonic_ns(void);
 
-/* Measures the host TSC rate and sets boot time and the TSC scale in
+/* Takes the host TSC rate (xen/tsc_rate.h) and sets boot time and the TSC scale in
  * vm->xen.  Call once before the guest runs. */
 void xen_time_init(struct vm *vm);
 
