@@ -54,23 +54,39 @@ static void test_agrees(void **state)
 	assert_false(tsc_rate_agrees(0, 0));
 }
 
+/* TSC ticks per CLOCK_MONOTONIC second over 100 ms, each end read between
+ * two TSC reads (a preemption there would skew it; see the retries). */
+static double measure_once(void)
+{
+	uint64_t a0 = __rdtsc(), b0, a1, b1;
+	int64_t t0 = time_monotonic_ns(), t1;
+
+	b0 = __rdtsc();
+	do {
+		a1 = __rdtsc();
+		t1 = time_monotonic_ns();
+		b1 = __rdtsc();
+	} while (t1 - t0 < 100 * 1000 * 1000);
+	return (double)((a1 + b1) / 2 - (a0 + b0) / 2) * 1e9 / (double)(t1 - t0);
+}
+
 static void test_rate_is_right(void **state)
 {
-	/* Whatever path it took (cache or measurement), the rate counts TSC
-	 * ticks per CLOCK_MONOTONIC second within 0.5 % over 50 ms. */
-	uint64_t hz = tsc_rate_hz(), c0, c1;
-	int64_t t0, t1;
+	/* Whatever path it took (cache or measurement), the rate agrees with
+	 * a measurement of our own within 0.5 %; a loaded host (valgrind, the
+	 * whole suite on two CPUs) may preempt one try, not all five. */
+	uint64_t hz = tsc_rate_hz();
+	bool agreed = false;
+	double m = 0;
 
 	assert_true(hz > 100000000ull);
 	assert_int_equal(tsc_rate_hz(), hz); /* the same for every later VM */
-	t0 = time_monotonic_ns();
-	c0 = __rdtsc();
-	do
-		t1 = time_monotonic_ns();
-	while (t1 - t0 < 50 * 1000 * 1000);
-	c1 = __rdtsc();
-	double measured = (double)(c1 - c0) * 1e9 / (double)(t1 - t0);
-	assert_true(measured > hz * 0.995 && measured < hz * 1.005);
+	for (int i = 0; i < 5 && !agreed; i++) {
+		m = measure_once();
+		agreed = m > hz * 0.995 && m < hz * 1.005;
+	}
+	if (!agreed)
+		fail_msg("rate %llu Hz, measured %.0f Hz", (unsigned long long)hz, m);
 }
 
 static char runtime_dir[] = "/tmp/test_tsc_rate.XXXXXX";
