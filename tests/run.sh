@@ -77,7 +77,7 @@ done
 # backend decides).
 echo "== end-to-end tests on proc with PVISOR_PROC_FSGSBASE=off"
 if build/pvisor host --query fsgsbase >/dev/null 2>&1; then
-	for t in t_guests t_abuse t_hostile t_block t_net t_pvsh t_hypercall_page; do
+	for t in t_guests t_abuse t_hostile t_block t_scsi t_net t_pvsh t_hypercall_page; do
 		[ -f "tests/e2e/$t.sh" ] || continue
 		echo "# tests/e2e/$t.sh (proc, arch_prctl fs/gs)"
 		count_tap "$t-nofsgsbase" < <(PVISOR_PROC_FSGSBASE=off PVISOR_TEST_BACKENDS=proc \

@@ -149,16 +149,21 @@ static uint64_t pipeline(unsigned nops, unsigned qd, uint8_t op, bool random,
 	return monotonic_ns() - t0;
 }
 
+static uint64_t notes0; /* blkfront_notifications() when a phase began */
+
 static void report(const char *what, uint64_t ns, unsigned nops, size_t bs)
 {
 	uint64_t us = ns / 1000 ? ns / 1000 : 1;
 	uint64_t kbps = (uint64_t)nops * bs / 1024 * 1000000 / us;
+	uint64_t notes = blkfront_notifications(dev) - notes0;
+	uint64_t rpn100 = notes ? (uint64_t)nops * 100 / notes : 0;
 
-	printf("blkbench %s %s MB/s=%lu.%02lu IOPS=%lu ops=%u bs=%lu\n", info.name,
-	       what, (unsigned long)(kbps / 1024),
+	printf("blkbench %s %s MB/s=%lu.%02lu IOPS=%lu ops=%u bs=%lu req/notify=%lu.%02lu\n",
+	       info.name, what, (unsigned long)(kbps / 1024),
 	       (unsigned long)(kbps % 1024 * 100 / 1024),
 	       (unsigned long)((uint64_t)nops * 1000000 / us), nops,
-	       (unsigned long)bs);
+	       (unsigned long)bs, (unsigned long)(rpn100 / 100),
+	       (unsigned long)(rpn100 % 100));
 }
 
 static const char *arg(const char *cmdline, const char *key, char *buf, size_t len)
@@ -248,6 +253,7 @@ int app_main(const char *cmdline)
 		return !r && w ? 0 : 1;
 	}
 	seq_ops = (unsigned)(region_sectors * SECT / seq_bs);
+	notes0 = blkfront_notifications(dev);
 	ns = pipeline(seq_ops, (unsigned)qd, BLKIF_OP_WRITE, false, seq_bs, 1);
 	report("seq_write", ns, seq_ops, seq_bs);
 	ns = monotonic_ns();
@@ -255,12 +261,15 @@ int app_main(const char *cmdline)
 		errors++;
 	printf("blkbench %s flush us=%lu\n", info.name,
 	       (unsigned long)((monotonic_ns() - ns) / 1000));
+	notes0 = blkfront_notifications(dev);
 	ns = pipeline(seq_ops, (unsigned)qd, BLKIF_OP_READ, false, seq_bs, 0);
 	report("seq_read", ns, seq_ops, seq_bs);
+	notes0 = blkfront_notifications(dev);
 	ns = pipeline((unsigned)ops, (unsigned)qd, BLKIF_OP_WRITE, true, RAND_BS, 2);
 	report("rand_write", ns, (unsigned)ops, RAND_BS);
 	if (blkfront_flush(dev))
 		errors++;
+	notes0 = blkfront_notifications(dev);
 	ns = pipeline((unsigned)ops, (unsigned)qd, BLKIF_OP_READ, true, RAND_BS, 0);
 	report("rand_read", ns, (unsigned)ops, RAND_BS);
 	blkfront_shutdown(dev);

@@ -43,6 +43,7 @@ struct blkfront {
 	unsigned *free_ids, nr_free;
 	struct thread *waiter;
 	bool notified;
+	uint64_t notifications;
 };
 
 unsigned blkfront_vdev(const char *name)
@@ -58,6 +59,7 @@ static void bf_handler(evtchn_port_t port, void *data)
 	struct blkfront *dev = data;
 
 	dev->notified = true;
+	dev->notifications++;
 	thread_wake(dev->waiter);
 }
 
@@ -204,6 +206,11 @@ void blkfront_notify(struct blkfront *dev)
 int blkfront_backend_state(struct blkfront *dev)
 {
 	return (int)be_ulong(dev, "state", XenbusStateUnknown);
+}
+
+uint64_t blkfront_notifications(struct blkfront *dev)
+{
+	return dev->notifications;
 }
 
 unsigned blkfront_pending(struct blkfront *dev)

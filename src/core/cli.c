@@ -55,6 +55,11 @@ const char cli_run_usage[] =
 	"                       a host directory the guest mounts over Xen 9pfs\n"
 	"                       (mount -t 9p -o trans=xen,version=9p2000.L NAME\n"
 	"                       /mnt); files are pvisor's user's; repeatable\n"
+	"  --scsi PATH[,ro][,media=disk|cdrom][,lun=H:C:T:L]\n"
+	"                       a raw disk image or an ISO (media=cdrom, read-only)\n"
+	"                       as a LUN of the guest's paravirtual SCSI host\n"
+	"                       (vscsiif); LUNs 0:0:0:0, 0:0:0:1, ... in order unless\n"
+	"                       lun= is given; repeatable\n"
 	"  --net user[,hostfwd=tcp|udp:[HOSTADDR]:PORT-[GUESTADDR]:PORT]...\n"
 	"  --net tap,ifname=NAME\n"
 	"                       a Xen network device (vif0, vif1, ...) on user-mode\n"
@@ -72,7 +77,7 @@ const char cli_run_usage[] =
 	"  -h, --help           this text\n"
 	"\n"
 	"ARGS after -- are appended to the guest command line.  A repeated\n"
-	"option overrides the earlier one (--cmdline, --disk, --net and\n"
+	"option overrides the earlier one (--cmdline, --disk, --scsi, --net and\n"
 	"--share add).\n"
 	"\n"
 	"exit status: the guest's (poweroff 0; SCHEDOP_shutdown with a pvisor exit\n"
@@ -330,6 +335,123 @@ static int parse_share(struct vm_config *cfg, const char *v, char *err,
 	return 0;
 }
 
+/* lun=H:C:T:L, each 0..65535; 0 or -1. */
+static int parse_hctl(const char *s, size_t n, uint16_t out[4])
+{
+	for (unsigned i = 0; i < 4; i++) {
+		unsigned long v = 0;
+		size_t digits = 0;
+
+		while (n && *s >= '0' && *s <= '9') {
+			v = v * 10 + (unsigned long)(*s - '0');
+			if (v > 65535)
+				return -1;
+			s++, n--, digits++;
+		}
+		if (!digits || (i < 3 && (!n || *s != ':')))
+			return -1;
+		if (i < 3)
+			s++, n--;
+		out[i] = (uint16_t)v;
+	}
+	return n ? -1 : 0;
+}
+
+/* --scsi PATH[,ro][,media=disk|cdrom][,lun=H:C:T:L]; 0 or -1 with err set. */
+static int parse_scsi(struct vm_config *cfg, const char *v, char *err,
+		      size_t err_len)
+{
+	const char *comma = strchr(v, ',');
+	size_t plen = comma ? (size_t)(comma - v) : strlen(v);
+	struct vm_scsi *d;
+	bool have_lun = false;
+	uint16_t hctl[4];
+
+	if (cfg->nr_scsi == VM_MAX_SCSI) {
+		snprintf(err, err_len, "--scsi: at most %d LUNs", VM_MAX_SCSI);
+		return -1;
+	}
+	d = &cfg->scsi[cfg->nr_scsi];
+	memset(d, 0, sizeof(*d));
+	if (plen == 0 || plen >= sizeof(d->path)) {
+		snprintf(err, err_len, "--scsi: '%s' has no usable image path", v);
+		return -1;
+	}
+	memcpy(d->path, v, plen);
+	d->path[plen] = '\0';
+	while (comma) {
+		const char *opt = comma + 1;
+		size_t n;
+
+		comma = strchr(opt, ',');
+		n = comma ? (size_t)(comma - opt) : strlen(opt);
+		if (n == 2 && !strncmp(opt, "ro", 2)) {
+			d->ro = true;
+		} else if (n == 2 && !strncmp(opt, "rw", 2)) {
+			d->ro = false;
+		} else if (n == 10 && !strncmp(opt, "media=disk", 10)) {
+			d->cdrom = false;
+		} else if (n == 11 && !strncmp(opt, "media=cdrom", 11)) {
+			d->cdrom = true;
+		} else if (n >= 6 && !strncmp(opt, "media=", 6)) {
+			snprintf(err, err_len, "--scsi: unknown media '%.*s' (disk or cdrom)",
+				 (int)(n - 6), opt + 6);
+			return -1;
+		} else if (n >= 4 && !strncmp(opt, "lun=", 4)) {
+			if (parse_hctl(opt + 4, n - 4, hctl)) {
+				snprintf(err, err_len,
+					 "--scsi: bad lun '%.*s' (H:C:T:L, numbers 0 to 65535)",
+					 (int)(n - 4), opt + 4);
+				return -1;
+			}
+			have_lun = true;
+		} else {
+			snprintf(err, err_len,
+				 "--scsi: unknown option '%.*s' (ro, media=disk|cdrom, lun=H:C:T:L)",
+				 (int)n, opt);
+			return -1;
+		}
+	}
+	if (d->cdrom)
+		d->ro = true; /* an ISO is read-only media */
+	if (!have_lun) {
+		/* The next LUN of the first LUN's host, channel and target. */
+		uint16_t lun = 0;
+
+		hctl[0] = cfg->nr_scsi ? cfg->scsi[0].host : 0;
+		hctl[1] = cfg->nr_scsi ? cfg->scsi[0].channel : 0;
+		hctl[2] = cfg->nr_scsi ? cfg->scsi[0].target : 0;
+		for (unsigned i = 0; i < cfg->nr_scsi; i++)
+			if (cfg->scsi[i].channel == hctl[1] &&
+			    cfg->scsi[i].target == hctl[2] && cfg->scsi[i].lun >= lun)
+				lun = (uint16_t)(cfg->scsi[i].lun + 1);
+		hctl[3] = lun;
+	}
+	d->host = hctl[0];
+	d->channel = hctl[1];
+	d->target = hctl[2];
+	d->lun = hctl[3];
+	for (unsigned i = 0; i < cfg->nr_scsi; i++) {
+		const struct vm_scsi *o = &cfg->scsi[i];
+
+		if (o->host != d->host) {
+			snprintf(err, err_len,
+				 "--scsi: lun=%u:%u:%u:%u is on host %u, the others on "
+				 "host %u (one SCSI host per guest)", d->host, d->channel,
+				 d->target, d->lun, d->host, o->host);
+			return -1;
+		}
+		if (o->channel == d->channel && o->target == d->target &&
+		    o->lun == d->lun) {
+			snprintf(err, err_len, "--scsi: two LUNs at %u:%u:%u:%u",
+				 d->host, d->channel, d->target, d->lun);
+			return -1;
+		}
+	}
+	cfg->nr_scsi++;
+	return 0;
+}
+
 static enum cli_command parse_run(int argc, char *const argv[], struct cli *c,
 				  char *err, size_t err_len)
 {
@@ -397,6 +519,9 @@ static enum cli_command parse_run(int argc, char *const argv[], struct cli *c,
 				return CLI_ERROR;
 		} else if ((v = option_value(argc, argv, &i, "--share"))) {
 			if (parse_share(cfg, v, err, err_len))
+				return CLI_ERROR;
+		} else if ((v = option_value(argc, argv, &i, "--scsi"))) {
+			if (parse_scsi(cfg, v, err, err_len))
 				return CLI_ERROR;
 		} else if ((v = option_value(argc, argv, &i, "--net"))) {
 			struct hostnet_config hc;

@@ -28,6 +28,17 @@ struct vm_share {
 	char security_model[16]; /* "passthrough" */
 };
 
+#define VM_MAX_SCSI 16 /* LUNs on the guest's one virtual SCSI host */
+
+/* --scsi PATH[,ro][,media=disk|cdrom][,lun=H:C:T:L]: a LUN served by
+ * services/scsiback (v-dev H:C:T:L; default 0:0:0:N in order). */
+struct vm_scsi {
+	char path[1024];
+	bool ro;
+	bool cdrom;
+	uint16_t host, channel, target, lun;
+};
+
 struct vm_config {
 	const char *kernel_path;
 	const char *initrd_path; /* NULL: none */
@@ -42,6 +53,8 @@ struct vm_config {
 	unsigned nr_net;
 	struct vm_disk disks[VM_MAX_DISKS];
 	unsigned nr_disks;
+	struct vm_scsi scsi[VM_MAX_SCSI];
+	unsigned nr_scsi;
 	const char *xenstore_socket; /* --xenstore-socket PATH; NULL: none */
 	struct vm_share shares[VM_MAX_SHARES];
 	unsigned nr_shares;

@@ -14,6 +14,7 @@
 #include "core/evloop.h"
 #include "core/log.h"
 #include "services/blkback/blkback.h"
+#include "services/scsiback/scsiback.h"
 #include "services/console/consback.h"
 #include "services/netback/netback.h"
 #include "services/p9back/p9back.h"
@@ -287,6 +288,9 @@ int vm_create(struct vm *vm, const struct vm_config *cfg,
 	rc = p9back_init(vm, err, err_len);
 	if (rc < 0)
 		return rc;
+	rc = scsiback_init(vm, err, err_len);
+	if (rc < 0)
+		return rc;
 	return 0;
 }
 
@@ -335,6 +339,7 @@ void vm_destroy(struct vm *vm)
 	vm->backend_ready = false;
 	blkback_destroy(vm);
 	p9back_destroy(vm);
+	scsiback_destroy(vm);
 	xs_service_destroy(vm);
 	gnttab_destroy(vm);
 	consback_destroy(vm);

@@ -57,6 +57,7 @@ struct vm {
 	struct consback *console;   /* services/console */
 	struct xs_service *xenstore; /* services/xenstore/xs_service.c */
 	struct blkback *blkback;    /* services/blkback (--disk) */
+	struct scsiback *scsiback;  /* services/scsiback (--scsi) */
 	struct evloop *evloop;      /* core/evloop.c */
 	struct netback *netback;    /* services/netback (--net) */
 	struct p9back *p9back;      /* services/p9back (--share) */

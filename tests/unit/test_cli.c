@@ -72,6 +72,17 @@ static const struct cli_case cases[] = {
 	{ "disk empty", { "pvisor", "run", "--disk", "", "k" }, CLI_ERROR, "no usable image path" },
 	{ "disk bad option", { "pvisor", "run", "--disk", "a.img,rw=2", "k" }, CLI_ERROR, "--disk: unknown option" },
 	{ "two disks same id", { "pvisor", "run", "--disk", "a,id=xvda", "--disk", "b,id=xvda", "k" }, CLI_ERROR, "two disks named" },
+	{ "scsi empty", { "pvisor", "run", "--scsi", "", "k" }, CLI_ERROR, "--scsi: '' has no usable image path" },
+	{ "scsi bad media", { "pvisor", "run", "--scsi", "a.img,media=tape", "k" }, CLI_ERROR, "unknown media 'tape' (disk or cdrom)" },
+	{ "scsi bad lun", { "pvisor", "run", "--scsi", "a.img,lun=0:0:x:0", "k" }, CLI_ERROR, "bad lun '0:0:x:0'" },
+	{ "scsi lun 3 parts", { "pvisor", "run", "--scsi", "a.img,lun=0:0:1", "k" }, CLI_ERROR, "bad lun" },
+	{ "scsi lun 5 parts", { "pvisor", "run", "--scsi", "a.img,lun=0:0:1:2:3", "k" }, CLI_ERROR, "bad lun" },
+	{ "scsi lun too big", { "pvisor", "run", "--scsi", "a.img,lun=0:0:0:65536", "k" }, CLI_ERROR, "bad lun" },
+	{ "scsi lun empty", { "pvisor", "run", "--scsi", "a.img,lun=", "k" }, CLI_ERROR, "bad lun" },
+	{ "scsi duplicate lun", { "pvisor", "run", "--scsi", "a,lun=0:0:1:0", "--scsi", "b,lun=0:0:1:0", "k" }, CLI_ERROR, "two LUNs at 0:0:1:0" },
+	{ "scsi duplicate default lun", { "pvisor", "run", "--scsi", "a", "--scsi", "b,lun=0:0:0:0", "k" }, CLI_ERROR, "two LUNs at 0:0:0:0" },
+	{ "scsi two hosts", { "pvisor", "run", "--scsi", "a", "--scsi", "b,lun=1:0:0:1", "k" }, CLI_ERROR, "one SCSI host per guest" },
+	{ "scsi unknown option", { "pvisor", "run", "--scsi", "a,fast", "k" }, CLI_ERROR, "--scsi: unknown option 'fast'" },
 	{ "net garbage", { "pvisor", "run", "--net", "garbage", "k" }, CLI_ERROR, "not a network type" },
 	{ "net empty", { "pvisor", "run", "--net", "", "k" }, CLI_ERROR, "not a network type" },
 	{ "net bad hostfwd", { "pvisor", "run", "--net", "user,hostfwd=xyz", "k" }, CLI_ERROR, "bad rule" },
@@ -213,6 +224,37 @@ static void test_repeated_options(void **state)
 	assert_string_equal(cli.cfg.cmdline, "x=1 y=2");
 }
 
+static void test_scsi(void **state)
+{
+	const char *argv[] = { "pvisor", "run", "--scsi", "d.img", "--scsi",
+			       "iso,media=cdrom", "--scsi", "r.img,ro,lun=0:1:2:3",
+			       "--scsi", "e.img", "--scsi", "f.img,media=disk,rw", "k",
+			       NULL };
+	char err[256];
+	struct cli cli;
+	const struct vm_scsi *s = cli.cfg.scsi;
+
+	assert_int_equal(cli_parse(13, (char *const *)argv, &cli, err, sizeof(err)),
+			 CLI_RUN);
+	assert_int_equal(cli.cfg.nr_scsi, 5);
+	assert_string_equal(s[0].path, "d.img");
+	assert_false(s[0].ro);
+	assert_false(s[0].cdrom);
+	assert_int_equal(s[0].lun, 0);
+	assert_true(s[1].cdrom);
+	assert_true(s[1].ro); /* an ISO is read-only */
+	assert_int_equal(s[1].lun, 1);
+	assert_true(s[2].ro);
+	assert_int_equal(s[2].channel, 1);
+	assert_int_equal(s[2].target, 2);
+	assert_int_equal(s[2].lun, 3);
+	/* numbered on after the highest LUN of 0:0:0 */
+	assert_int_equal(s[3].lun, 2);
+	assert_int_equal(s[3].target, 0);
+	assert_int_equal(s[4].lun, 3);
+	assert_false(s[4].ro);
+}
+
 static void test_host_query(void **state)
 {
 	const char *argv[] = { "pvisor", "host", "--query", "tap", NULL };
@@ -267,6 +309,7 @@ int main(void)
 		cmocka_unit_test(test_xenstore_socket),
 		cmocka_unit_test(test_repeated_options),
 		cmocka_unit_test(test_shares),
+		cmocka_unit_test(test_scsi),
 		cmocka_unit_test(test_host_query),
 		cmocka_unit_test(test_sizes),
 		cmocka_unit_test(test_cmdline_too_long),

@@ -503,6 +503,9 @@ static void test_addressing(void **state)
 	expect_sense(RUN(&A_CD, false, 0, 0x42, 0, 0, 0, 0, 0, 0, 0, 0, 0),
 		     SENSE_INVALID_OPCODE); /* UNMAP on a CD */
 	expect_sense(RUN(&A_DISK, false, 0, 0x01, 0, 0, 0, 0, 0), SENSE_INVALID_OPCODE);
+	/* vendor-specific and reserved groups: whatever the length */
+	expect_sense(RUN(&A_DISK, false, 0, 0xc5, 0, 0, 0, 0, 0), SENSE_INVALID_OPCODE);
+	expect_sense(RUN(&A_DISK, false, 0, 0x7f, 0, 0, 0, 0, 0), SENSE_INVALID_OPCODE);
 }
 
 static void test_request_sense_and_start_stop(void **state)

@@ -58,6 +58,8 @@ int blkfront_aio_submit(struct blkfront *dev, struct blkfront_aio *aio);
 int blkfront_poll(struct blkfront *dev);
 /* Blocks until the backend notifies or deadline_ns (0 = none) passes. */
 void blkfront_wait(struct blkfront *dev, uint64_t deadline_ns);
+/* Notifications received on the device's port (upcalls). */
+uint64_t blkfront_notifications(struct blkfront *dev);
 /* Requests on the ring without a response yet. */
 unsigned blkfront_pending(struct blkfront *dev);
 

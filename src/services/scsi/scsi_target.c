@@ -45,7 +45,8 @@ bool scsi_cdb_direct(const uint8_t *cdb, unsigned cdb_len)
 	}
 }
 
-/* The CDB length of an opcode's group (SPC-4 4.2.5.1). */
+/* The CDB length of an opcode's group (SPC-4 4.2.5.1); 0 for the reserved
+ * and vendor-specific groups (no command of pvisor's is there). */
 static unsigned cdb_group_len(uint8_t op)
 {
 	switch (op >> 5) {
@@ -53,7 +54,7 @@ static unsigned cdb_group_len(uint8_t op)
 	case 1: case 2: return 10;
 	case 4: return 16;
 	case 5: return 12;
-	default: return 16; /* reserved / vendor: none supported */
+	default: return 0;
 	}
 }
 
@@ -456,6 +457,10 @@ bool scsi_cmd_start(struct scsi_host *h, const struct scsi_addr *a,
 		return true;
 	}
 	op = c->cdb[0];
+	if (!cdb_group_len(op)) {
+		scsi_set_sense(c, SENSE_INVALID_OPCODE);
+		return true;
+	}
 	if (c->cdb_len < cdb_group_len(op)) {
 		scsi_set_invalid_field(c, c->cdb_len - 1);
 		return true;

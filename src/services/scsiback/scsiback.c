@@ -1,0 +1,966 @@
+/*
+ * vscsiif backend (see scsiback.h and docs/scsi.md).
+ *
+ * Threads as in blkback: the guest's vCPU only writes the host's eventfd
+ * (event-channel send, frontend-state watch); the host's thread does the
+ * XenbusState handshake, the ring, grant pins, the SCSI target's commands
+ * and their I/O plans through a block I/O engine (blk_engine.h), and the
+ * responses.  Direct commands (READ/WRITE/VERIFY) move data between the
+ * image and the granted guest pages with no copy; the others use the
+ * slot's bounce buffers (at most SCSI_BOUNCE bytes each way).
+ */
+#include "services/scsiback/scsiback.h"
+
+#include <errno.h>
+#include <stddef.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "core/log.h"
+#include "core/vm.h"
+#include "hostio/hio_file.h"
+#include "services/blkback/blk_engine.h"
+#include "services/scsi/scsi_target.h"
+#include "services/scsiback/vscsiif_req.h"
+#include "services/xenstore/xenstore.h"
+#include "services/xenstore/xs_service.h"
+#include "xen/events.h"
+#include "xen/grant.h"
+
+#ifndef xen_mb
+#define xen_mb() __atomic_thread_fence(__ATOMIC_SEQ_CST)
+#define xen_rmb() __atomic_thread_fence(__ATOMIC_ACQUIRE)
+#define xen_wmb() __atomic_thread_fence(__ATOMIC_RELEASE)
+#endif
+
+#define SB_DOM 0
+#define SB_VHOST 0             /* the guest's one vscsi host */
+#define SB_DEPTH 64            /* engine jobs in flight (>= ring slots) */
+#define SB_BATCH 32
+#define NO_SLOT UINT32_MAX
+#define RSLT_HOST(h) ((int32_t)(h) << 16)
+
+struct sb_lun {
+	struct scsi_lun t;
+	const struct vm_scsi *cfg;
+	struct hio_file file;
+	char vdev[32];
+};
+
+enum sb_stage { ST_MAIN, ST_FLUSH };
+
+static struct sb_lun *lun_of(struct scsi_lun *t)
+{
+	return (struct sb_lun *)(void *)((char *)t - offsetof(struct sb_lun, t));
+}
+
+struct sb_slot {
+	struct vscsiif_req req;
+	struct scsi_cmd cmd;
+	struct sb_lun *lun;
+	enum sb_stage stage;
+	uint64_t done;           /* bytes of the plan's range done */
+	unsigned range;          /* DISCARD: ranges done */
+	uint8_t *verify;         /* VERIFY: the medium's bytes */
+	unsigned nr_pins;
+	struct gnttab_pin pins[VSCSIIF_MAX_SEGS];
+	struct iovec iov[BLK_ENGINE_MAX_IOV];
+	uint8_t din[SCSI_BOUNCE], dout[SCSI_BOUNCE];
+};
+
+struct scsiback {
+	struct vm *vm;
+	struct xenstore *xs;
+	char be[96], fe[96], fe_state_path[112];
+	unsigned nr_luns;
+	struct sb_lun luns[VM_MAX_SCSI];
+	struct scsi_host host;
+	int efd;
+	struct blk_engine *eng;
+	bool started, watching;
+	pthread_t thread;
+	int fe_state;            /* atomic: written by the watch */
+	bool stop;               /* atomic */
+
+	/* Host thread only from here on. */
+	int be_state;
+	bool connected, mapped;
+	bool luns_live;          /* LUNs moved 3 -> 4 after the frontend's Connected */
+	uint8_t *ring_va;
+	struct gnttab_pin ring_pin;
+	struct vscsiif_back_ring ring;
+	evtchn_port_t port;
+	struct sb_slot *slots;
+	uint32_t *free_slots;
+	unsigned nr_slots, nr_free, inflight;
+	uint32_t held;           /* ABORT/RESET waiting for the queue to drain */
+	bool rsp_pending;
+};
+
+static void kick(struct scsiback *sb)
+{
+	uint64_t one = 1;
+
+	if (write(sb->efd, &one, sizeof(one)) < 0)
+		log_debug("scsiback: eventfd write: %s", strerror(errno));
+}
+
+static void on_send(void *opaque)
+{
+	kick(opaque);
+}
+
+static int xs_read_uint(struct xenstore *xs, const char *path, uint64_t max,
+			uint64_t *out)
+{
+	char *v = NULL, *end;
+	size_t len;
+	int rc = xs_dom0_read(xs, path, &v, &len);
+
+	if (rc == 0) {
+		errno = 0;
+		*out = v[0] >= '0' && v[0] <= '9' ? strtoull(v, &end, 10) : 0;
+		if (v[0] < '0' || v[0] > '9' || errno || *end || *out > max)
+			rc = -EINVAL;
+	}
+	free(v);
+	return rc;
+}
+
+static void on_fe_state(void *opaque, const char *path, const char *token)
+{
+	struct scsiback *sb = opaque;
+	uint64_t st;
+
+	if (xs_read_uint(sb->xs, sb->fe_state_path, XenbusStateReconfigured, &st))
+		st = XenbusStateUnknown;
+	__atomic_store_n(&sb->fe_state, (int)st, __ATOMIC_RELEASE);
+	kick(sb);
+}
+
+/* Writes the host's state, and every LUN's state that is `from` as `to`
+ * (from 0: none), in one go under the store lock. */
+struct state_write {
+	struct scsiback *sb;
+	int state, lun_from, lun_to;
+};
+
+static int xs_write_states(struct xenstore *xs, void *opaque)
+{
+	struct state_write *w = opaque;
+	char path[160];
+	int rc = 0;
+
+	for (unsigned i = 0; w->lun_from && !rc && i < w->sb->nr_luns; i++) {
+		uint64_t st;
+
+		snprintf(path, sizeof(path), "%s/vscsi-devs/dev-%u/state", w->sb->be, i);
+		if (xs_read_uint(xs, path, XenbusStateReconfigured, &st) == 0 &&
+		    (int)st == w->lun_from)
+			rc = xs_dom0_printf(xs, path, "%d", w->lun_to);
+	}
+	snprintf(path, sizeof(path), "%s/state", w->sb->be);
+	return rc ? rc : xs_dom0_printf(xs, path, "%d", w->state);
+}
+
+static void set_states(struct scsiback *sb, int state, int lun_from, int lun_to)
+{
+	struct state_write w = { sb, state, lun_from, lun_to };
+
+	if (sb->be_state == state && !lun_from)
+		return;
+	sb->be_state = state;
+	if (xs_service_with(sb->vm, xs_write_states, &w) < 0)
+		log_error("scsiback: cannot write the backend state");
+}
+
+static void release_ring(struct scsiback *sb)
+{
+	if (!sb->mapped || sb->inflight)
+		return;
+	if (sb->port)
+		evtchn_unbind_backend(sb->vm, sb->port, on_send, sb);
+	sb->port = 0;
+	gnttab_unpin(sb->vm, &sb->ring_pin);
+	munmap(sb->ring_va, PAGE_SIZE);
+	sb->ring_va = NULL;
+	free(sb->slots);
+	free(sb->free_slots);
+	sb->slots = NULL;
+	sb->free_slots = NULL;
+	sb->nr_slots = sb->nr_free = 0;
+	sb->held = NO_SLOT;
+	sb->mapped = false;
+}
+
+static void disconnect(struct scsiback *sb)
+{
+	sb->connected = false;
+	sb->luns_live = false;
+	if (sb->held != NO_SLOT) {
+		sb->free_slots[sb->nr_free++] = sb->held;
+		sb->held = NO_SLOT;
+	}
+	release_ring(sb);
+}
+
+static void dev_fatal(struct scsiback *sb, const char *why)
+{
+	log_guest("scsiback: %s; host disconnected", why);
+	disconnect(sb);
+	set_states(sb, XenbusStateClosing, 0, 0);
+}
+
+struct fe_info {
+	struct scsiback *sb;
+	uint64_t ref, port;
+	char why[96];
+};
+
+static int xs_read_frontend(struct xenstore *xs, void *opaque)
+{
+	struct fe_info *fi = opaque;
+	char path[160], *proto = NULL;
+	size_t len;
+	int rc = 0;
+
+	snprintf(path, sizeof(path), "%s/ring-ref", fi->sb->fe);
+	if (xs_read_uint(xs, path, UINT32_MAX, &fi->ref)) {
+		snprintf(fi->why, sizeof(fi->why), "missing or bad ring-ref");
+		return -EINVAL;
+	}
+	snprintf(path, sizeof(path), "%s/event-channel", fi->sb->fe);
+	if (xs_read_uint(xs, path, XEN_NR_EVTCHN - 1, &fi->port) || !fi->port) {
+		snprintf(fi->why, sizeof(fi->why), "missing or bad event-channel");
+		return -EINVAL;
+	}
+	snprintf(path, sizeof(path), "%s/protocol", fi->sb->fe);
+	if (xs_dom0_read(xs, path, &proto, &len) == 0) {
+		if (strcmp(proto, XEN_IO_PROTO_ABI_X86_64)) {
+			snprintf(fi->why, sizeof(fi->why), "unsupported protocol '%.40s'",
+				 proto);
+			rc = -EINVAL;
+		}
+		free(proto);
+	}
+	return rc;
+}
+
+static int connect_ring(struct scsiback *sb)
+{
+	struct fe_info fi = { .sb = sb };
+	uint8_t *va;
+	int rc = xs_service_with(sb->vm, xs_read_frontend, &fi);
+
+	if (rc < 0) {
+		log_guest("scsiback: frontend: %s", fi.why);
+		return rc;
+	}
+	if (gnttab_pin(sb->vm, SB_DOM, (grant_ref_t)fi.ref, true, &sb->ring_pin)) {
+		log_guest("scsiback: cannot map the ring (grant refused)");
+		return -EPERM;
+	}
+	va = mmap(NULL, PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED,
+		  sb->vm->mem.memfd, (off_t)(sb->ring_pin.mfn << PAGE_SHIFT));
+	if (va == MAP_FAILED) {
+		gnttab_unpin(sb->vm, &sb->ring_pin);
+		return -ENOMEM;
+	}
+	sb->ring_va = va;
+	BACK_RING_INIT(&sb->ring, (struct vscsiif_sring *)(void *)va, PAGE_SIZE);
+	sb->nr_slots = RING_SIZE(&sb->ring);
+	sb->slots = calloc(sb->nr_slots, sizeof(*sb->slots));
+	sb->free_slots = calloc(sb->nr_slots, sizeof(*sb->free_slots));
+	sb->mapped = true;
+	sb->held = NO_SLOT;
+	if (!sb->slots || !sb->free_slots) {
+		release_ring(sb);
+		return -ENOMEM;
+	}
+	for (unsigned i = 0; i < sb->nr_slots; i++)
+		sb->free_slots[i] = sb->nr_slots - 1 - i;
+	sb->nr_free = sb->nr_slots;
+	rc = evtchn_bind_backend(sb->vm, (evtchn_port_t)fi.port, on_send, sb);
+	if (rc < 0) {
+		log_guest("scsiback: event-channel %" PRIu64 " is not an unbound port "
+			  "for domain 0", fi.port);
+		release_ring(sb);
+		return rc;
+	}
+	sb->port = (evtchn_port_t)fi.port;
+	sb->connected = true;
+	return 0;
+}
+
+static void respond(struct scsiback *sb, const struct sb_slot *s, int32_t rslt)
+{
+	struct vscsiif_response *rsp;
+
+	if (!sb->connected)
+		return;
+	rsp = RING_GET_RESPONSE(&sb->ring, sb->ring.rsp_prod_pvt);
+	memset(rsp, 0, sizeof(*rsp));
+	rsp->rqid = s->req.rqid;
+	rsp->act = s->req.act;
+	rsp->rslt = rslt;
+	if (s->req.act == VSCSIIF_ACT_SCSI_CDB && !(rslt >> 16)) {
+		rsp->sense_len = s->cmd.sense_len;
+		memcpy(rsp->sense_buffer, s->cmd.sense, s->cmd.sense_len);
+		rsp->residual_len = s->cmd.residual;
+	} else if (s->req.act == VSCSIIF_ACT_SCSI_CDB) {
+		rsp->residual_len = s->req.bytes;
+	}
+	sb->ring.rsp_prod_pvt++;
+	sb->rsp_pending = true;
+}
+
+static void push_responses(struct scsiback *sb)
+{
+	int notify;
+
+	if (!sb->connected || !sb->rsp_pending)
+		return;
+	sb->rsp_pending = false;
+	RING_PUSH_RESPONSES_AND_CHECK_NOTIFY(&sb->ring, notify);
+	if (notify)
+		evtchn_notify_guest(sb->vm, sb->port);
+}
+
+static void unpin_all(struct scsiback *sb, struct sb_slot *s)
+{
+	for (unsigned i = 0; i < s->nr_pins; i++)
+		gnttab_unpin(sb->vm, &s->pins[i]);
+	s->nr_pins = 0;
+}
+
+static void finish(struct scsiback *sb, uint32_t idx, int32_t rslt)
+{
+	struct sb_slot *s = &sb->slots[idx];
+
+	respond(sb, s, rslt);
+	unpin_all(sb, s);
+	free(s->verify);
+	s->verify = NULL;
+	sb->free_slots[sb->nr_free++] = idx;
+}
+
+/* Copies between a flat buffer and the request's guest segments. */
+static void sg_copy(struct sb_slot *s, uint8_t *buf, uint32_t len, uint64_t skip,
+		    bool to_guest)
+{
+	for (unsigned i = 0; i < s->nr_pins && len; i++) {
+		const struct vscsiif_seg *g = &s->req.seg[i];
+		uint8_t *p = s->pins[i].page + g->offset;
+		uint32_t n = g->length;
+
+		if (skip >= n) {
+			skip -= n;
+			continue;
+		}
+		p += skip;
+		n -= (uint32_t)skip;
+		skip = 0;
+		if (n > len)
+			n = len;
+		if (to_guest)
+			memcpy(p, buf, n);
+		else
+			memcpy(buf, p, n);
+		buf += n;
+		len -= n;
+	}
+}
+
+/* iovecs over [skip, skip + len) of the guest segments; their count. */
+static unsigned guest_iov(struct sb_slot *s, uint64_t skip, uint64_t len)
+{
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < s->nr_pins && len; i++) {
+		const struct vscsiif_seg *g = &s->req.seg[i];
+		uint64_t l = g->length;
+		uint8_t *p = s->pins[i].page + g->offset;
+
+		if (skip >= l) {
+			skip -= l;
+			continue;
+		}
+		p += skip;
+		l -= skip;
+		skip = 0;
+		if (l > len)
+			l = len;
+		s->iov[n].iov_base = p;
+		s->iov[n].iov_len = l;
+		n++;
+		len -= l;
+	}
+	return n;
+}
+
+static int submit_step(struct scsiback *sb, uint32_t idx)
+{
+	static uint8_t zero_block[4096];
+	struct sb_slot *s = &sb->slots[idx];
+	const struct scsi_io *io = &s->cmd.io;
+	int fd = s->lun->file.fd;
+	uint64_t left = io->len - s->done;
+	unsigned n;
+
+	if (s->stage == ST_FLUSH)
+		return blk_engine_submit_flush(sb->eng, idx, fd);
+	switch (io->op) {
+	case SCSI_IO_READ:
+	case SCSI_IO_WRITE:
+		n = guest_iov(s, s->done, left);
+		return blk_engine_submit_rw(sb->eng, idx, fd, s->iov, n,
+					    (off_t)(io->off + s->done),
+					    io->op == SCSI_IO_WRITE);
+	case SCSI_IO_VERIFY:
+		s->iov[0].iov_base = s->verify + s->done;
+		s->iov[0].iov_len = left;
+		return blk_engine_submit_rw(sb->eng, idx, fd, s->iov, 1,
+					    (off_t)(io->off + s->done), false);
+	case SCSI_IO_WRITE_SAME: {
+		uint32_t bs = s->lun->t.block_size;
+
+		n = 0;
+		while (left && n < BLK_ENGINE_MAX_IOV) {
+			s->iov[n].iov_base = (void *)(io->pattern ? io->pattern
+								  : zero_block);
+			s->iov[n].iov_len = bs;
+			left -= bs;
+			n++;
+		}
+		return blk_engine_submit_rw(sb->eng, idx, fd, s->iov, n,
+					    (off_t)(io->off + s->done), true);
+	}
+	case SCSI_IO_DISCARD:
+		return blk_engine_submit_discard(sb->eng, idx, fd,
+						 (off_t)io->range[s->range].off,
+						 (off_t)io->range[s->range].len);
+	case SCSI_IO_FLUSH:
+		return blk_engine_submit_flush(sb->eng, idx, fd);
+	case SCSI_IO_NONE:
+		break;
+	}
+	return -EINVAL;
+}
+
+static void complete_cmd(struct scsiback *sb, uint32_t idx, int res)
+{
+	struct sb_slot *s = &sb->slots[idx];
+
+	scsi_cmd_finish(&s->lun->t, &s->cmd, res);
+	finish(sb, idx, s->cmd.status);
+}
+
+static void submit(struct scsiback *sb, uint32_t idx)
+{
+	int rc = submit_step(sb, idx);
+
+	if (rc < 0) {
+		log_error("scsi %s: %s refused the I/O: %s", sb->slots[idx].lun->cfg->path,
+			  blk_engine_name(sb->eng), strerror(-rc));
+		complete_cmd(sb, idx, -EIO);
+		return;
+	}
+	sb->inflight++;
+}
+
+/* An engine job of slot idx completed with res. */
+static void complete(struct scsiback *sb, uint32_t idx, int res)
+{
+	struct sb_slot *s;
+	const struct scsi_io *io;
+
+	if (idx >= sb->nr_slots)
+		return;
+	s = &sb->slots[idx];
+	io = &s->cmd.io;
+	sb->inflight--;
+	if (res < 0 || s->stage == ST_FLUSH || !sb->connected) {
+		complete_cmd(sb, idx, res < 0 ? res : sb->connected ? 0 : -EIO);
+		return;
+	}
+	switch (io->op) {
+	case SCSI_IO_READ: case SCSI_IO_WRITE: case SCSI_IO_VERIFY:
+	case SCSI_IO_WRITE_SAME:
+		if (res == 0) { /* no progress: past the end of a shrunk file */
+			complete_cmd(sb, idx, -EIO);
+			return;
+		}
+		s->done += (uint64_t)res;
+		if (s->done < io->len) {
+			submit(sb, idx); /* short transfer: the rest */
+			return;
+		}
+		break;
+	case SCSI_IO_DISCARD:
+		if (++s->range < io->nr_ranges) {
+			submit(sb, idx);
+			return;
+		}
+		break;
+	default:
+		break;
+	}
+	if (io->op == SCSI_IO_VERIFY) {
+		uint8_t *guest = malloc(io->len);
+		int rc = 0;
+
+		if (!guest) {
+			rc = -ENOMEM;
+		} else {
+			sg_copy(s, guest, (uint32_t)io->len, 0, false);
+			if (memcmp(guest, s->verify, io->len))
+				rc = -EILSEQ;
+		}
+		free(guest);
+		complete_cmd(sb, idx, rc);
+		return;
+	}
+	if (io->flush_after) {
+		s->stage = ST_FLUSH;
+		submit(sb, idx);
+		return;
+	}
+	complete_cmd(sb, idx, 0);
+}
+
+static int pin_segments(struct scsiback *sb, struct sb_slot *s)
+{
+	bool to_guest = s->req.dir == VSCSIIF_DIR_FROM_DEVICE;
+
+	s->nr_pins = 0;
+	for (unsigned i = 0; i < s->req.nr_segs; i++) {
+		if (gnttab_pin(sb->vm, SB_DOM, s->req.seg[i].gref, to_guest,
+			       &s->pins[i])) {
+			unpin_all(sb, s);
+			return -EPERM;
+		}
+		s->nr_pins++;
+	}
+	return 0;
+}
+
+static int fetch_indirect(struct scsiback *sb, struct vscsiif_req *r)
+{
+	unsigned done = 0;
+
+	for (unsigned p = 0; p < r->nr_indirect; p++) {
+		const struct vscsiif_seg *ind = &r->indirect[p];
+		struct scsiif_request_segment segs[VSCSIIF_SG_PER_PAGE];
+		unsigned n = ind->length / sizeof(segs[0]);
+		struct gnttab_pin pin;
+
+		if (gnttab_pin(sb->vm, SB_DOM, ind->gref, false, &pin))
+			return -EPERM;
+		memcpy(segs, pin.page + ind->offset, n * sizeof(segs[0]));
+		gnttab_unpin(sb->vm, &pin);
+		for (unsigned i = 0; i < n; i++)
+			r->seg[done + i] = (struct vscsiif_seg){ segs[i].gref,
+								 segs[i].offset,
+								 segs[i].length };
+		done += n;
+	}
+	return vscsiif_req_check_segs(r);
+}
+
+/* Runs the SCSI command of slot idx (parsed, segments pinned). */
+static void start_cmd(struct scsiback *sb, uint32_t idx)
+{
+	struct sb_slot *s = &sb->slots[idx];
+	struct scsi_cmd *c = &s->cmd;
+	struct scsi_addr a = { SB_VHOST, s->req.channel, s->req.id, s->req.lun };
+	bool direct = scsi_cdb_direct(s->req.cdb, s->req.cmd_len);
+
+	memset(c, 0, sizeof(*c));
+	c->cdb = s->req.cdb;
+	c->cdb_len = s->req.cmd_len;
+	c->xfer_in = s->req.dir == VSCSIIF_DIR_FROM_DEVICE ? s->req.bytes : 0;
+	c->xfer_out = s->req.dir == VSCSIIF_DIR_TO_DEVICE ? s->req.bytes : 0;
+	c->din = s->din;
+	c->dout = s->dout;
+	if (!direct && c->xfer_out)
+		sg_copy(s, s->dout, c->xfer_out < SCSI_BOUNCE ? c->xfer_out : SCSI_BOUNCE,
+			0, false);
+	if (!scsi_cmd_start(&sb->host, &a, c)) {
+		finish(sb, idx, RSLT_HOST(XEN_VSCSIIF_RSLT_HOST_NO_CONNECT));
+		return;
+	}
+	if (c->io.op == SCSI_IO_NONE) {
+		if (!direct && c->din_len)
+			sg_copy(s, s->din, c->din_len, 0, true);
+		finish(sb, idx, c->status);
+		return;
+	}
+	s->lun = lun_of(scsi_host_find(&sb->host, &a)); /* found: start said so */
+	s->stage = ST_MAIN;
+	s->done = 0;
+	s->range = 0;
+	if (c->io.op == SCSI_IO_VERIFY) {
+		s->verify = malloc(c->io.len);
+		if (!s->verify) {
+			complete_cmd(sb, idx, -ENOMEM);
+			return;
+		}
+	}
+	submit(sb, idx);
+}
+
+static void take(struct scsiback *sb, const struct vscsiif_request *raw)
+{
+	uint32_t idx = sb->free_slots[--sb->nr_free];
+	struct sb_slot *s = &sb->slots[idx];
+	int rc;
+
+	s->nr_pins = 0;
+	s->verify = NULL;
+	rc = vscsiif_req_parse(raw, VSCSIIF_MAX_SEGS, &s->req);
+	if (rc == 0 && s->req.nr_indirect)
+		rc = fetch_indirect(sb, &s->req);
+	if (rc == 0 && s->req.act == VSCSIIF_ACT_SCSI_CDB)
+		rc = pin_segments(sb, s);
+	if (rc) {
+		log_debug("scsiback: request %u act %u rejected: %s", s->req.rqid,
+			  s->req.act, strerror(-rc));
+		finish(sb, idx, RSLT_HOST(XEN_VSCSIIF_RSLT_HOST_ERROR));
+		return;
+	}
+	if (s->req.act != VSCSIIF_ACT_SCSI_CDB) {
+		/* ABORT/RESET: answered once everything taken before has
+		 * completed (no command is cancelled mid-I/O). */
+		if (sb->inflight) {
+			sb->held = idx;
+			return;
+		}
+		finish(sb, idx, XEN_VSCSIIF_RSLT_RESET_SUCCESS);
+		return;
+	}
+	start_cmd(sb, idx);
+}
+
+static void process_ring(struct scsiback *sb)
+{
+	struct vscsiif_request raw;
+	unsigned budget = 2 * sb->nr_slots;
+	int more;
+
+	if (!sb->connected)
+		return;
+	do {
+		RING_IDX rp = __atomic_load_n(&sb->ring.sring->req_prod,
+					      __ATOMIC_ACQUIRE);
+
+		if (RING_REQUEST_PROD_OVERFLOW(&sb->ring, rp)) {
+			dev_fatal(sb, "request producer index runs past the ring");
+			return;
+		}
+		while (sb->ring.req_cons != rp) {
+			if (sb->held != NO_SLOT || !sb->nr_free ||
+			    RING_REQUEST_CONS_OVERFLOW(&sb->ring, sb->ring.req_cons))
+				return;
+			if (!budget--) {
+				kick(sb);
+				return;
+			}
+			memcpy(&raw, RING_GET_REQUEST(&sb->ring, sb->ring.req_cons),
+			       sizeof(raw));
+			sb->ring.req_cons++;
+			take(sb, &raw);
+			if (!sb->connected)
+				return;
+		}
+		RING_FINAL_CHECK_FOR_REQUESTS(&sb->ring, more);
+	} while (more);
+}
+
+static void handle_state(struct scsiback *sb)
+{
+	int fe = __atomic_load_n(&sb->fe_state, __ATOMIC_ACQUIRE);
+
+	switch (fe) {
+	case XenbusStateInitialised:
+	case XenbusStateConnected:
+		if (sb->be_state == XenbusStateInitWait && !sb->mapped) {
+			if (connect_ring(sb) == 0)
+				/* LUNs offered (1) are added (3), as xen-scsiback */
+				set_states(sb, XenbusStateConnected, XenbusStateInitialising,
+					   XenbusStateInitialised);
+			else
+				set_states(sb, XenbusStateClosing, 0, 0);
+		}
+		/* The frontend added them: LUNs 3 -> 4 */
+		if (fe == XenbusStateConnected && sb->connected && !sb->luns_live &&
+		    sb->be_state == XenbusStateConnected) {
+			set_states(sb, XenbusStateConnected, XenbusStateInitialised,
+				   XenbusStateConnected);
+			sb->luns_live = true;
+		}
+		break;
+	case XenbusStateClosing:
+		disconnect(sb);
+		if (sb->be_state != XenbusStateClosed)
+			set_states(sb, XenbusStateClosing, 0, 0);
+		break;
+	case XenbusStateClosed:
+		disconnect(sb);
+		set_states(sb, XenbusStateClosed, 0, 0);
+		break;
+	case XenbusStateUnknown:
+	case XenbusStateInitialising:
+		disconnect(sb);
+		if (!sb->mapped)
+			set_states(sb, XenbusStateInitWait, 0, 0);
+		break;
+	default:
+		break;
+	}
+}
+
+static void *host_thread(void *arg)
+{
+	struct scsiback *sb = arg;
+
+	for (;;) {
+		struct blk_completion c[SB_BATCH];
+		int rc = blk_engine_wait(sb->eng, c, SB_BATCH);
+
+		if (rc == -EINTR)
+			continue;
+		if (rc < 0) {
+			log_error("scsiback: %s: %s", blk_engine_name(sb->eng),
+				  strerror(-rc));
+			break;
+		}
+		for (int i = 0; i < rc; i++)
+			if (c[i].idx != BLK_ENGINE_EVENT)
+				complete(sb, c[i].idx, c[i].res);
+		if (__atomic_load_n(&sb->stop, __ATOMIC_ACQUIRE) && !sb->inflight)
+			break;
+		if (!sb->connected)
+			release_ring(sb);
+		handle_state(sb);
+		if (sb->connected && sb->held != NO_SLOT && !sb->inflight) {
+			uint32_t idx = sb->held;
+
+			sb->held = NO_SLOT;
+			finish(sb, idx, XEN_VSCSIIF_RSLT_RESET_SUCCESS);
+		}
+		process_ring(sb);
+		push_responses(sb);
+		rc = blk_engine_commit(sb->eng);
+		if (rc < 0)
+			log_debug("scsiback: %s submit: %s", blk_engine_name(sb->eng),
+				  strerror(-rc));
+	}
+	disconnect(sb);
+	return NULL;
+}
+
+/* The vscsi entries as libxl and xen-scsiback write them. */
+static int xs_setup(struct xenstore *xs, void *opaque)
+{
+	struct scsiback *sb = opaque;
+	const struct xs_perm be_perms[] = { { 0, XS_PERM_NONE },
+					    { XS_GUEST_DOMID, XS_PERM_READ } };
+	const struct xs_perm fe_perms[] = { { XS_GUEST_DOMID, XS_PERM_NONE },
+					    { 0, XS_PERM_READ } };
+	char path[1200];
+	int rc;
+
+	sb->xs = xs;
+	rc = xs_dom0_mkdir(xs, sb->be);
+	if (!rc)
+		rc = xs_dom0_set_perms(xs, sb->be, be_perms, 2);
+#define BE(key, fmt, ...)                                                   \
+	do {                                                                \
+		if (!rc) {                                                  \
+			snprintf(path, sizeof(path), "%s/" key, sb->be);    \
+			rc = xs_dom0_printf(xs, path, fmt, __VA_ARGS__);    \
+		}                                                           \
+	} while (0)
+	BE("frontend", "%s", sb->fe);
+	BE("frontend-id", "%d", XS_GUEST_DOMID);
+	BE("online", "%d", 1);
+	BE("feature-host", "%d", 0);
+	BE("feature-sg-grant", "%d", VSCSIIF_MAX_SEGS);
+	for (unsigned i = 0; i < sb->nr_luns; i++) {
+		const struct sb_lun *l = &sb->luns[i];
+
+		char dev[160];
+
+		snprintf(dev, sizeof(dev), "%s/vscsi-devs/dev-%u", sb->be, i);
+#define DEV(key, fmt, ...)                                                  \
+	do {                                                                \
+		if (!rc) {                                                  \
+			snprintf(path, sizeof(path), "%s/" key, dev);       \
+			rc = xs_dom0_printf(xs, path, fmt, __VA_ARGS__);    \
+		}                                                           \
+	} while (0)
+		DEV("p-dev", "naa.%016" PRIx64 ":0", l->t.naa);
+		DEV("p-devname", "%s", l->cfg->path);
+		DEV("v-dev", "%s", l->vdev);
+		DEV("state", "%d", XenbusStateInitialising);
+#undef DEV
+	}
+	BE("state", "%d", XenbusStateInitWait);
+#undef BE
+	if (!rc)
+		rc = xs_dom0_mkdir(xs, sb->fe);
+	if (!rc)
+		rc = xs_dom0_set_perms(xs, sb->fe, fe_perms, 2);
+#define FE(key, fmt, ...)                                                   \
+	do {                                                                \
+		if (!rc) {                                                  \
+			snprintf(path, sizeof(path), "%s/" key, sb->fe);    \
+			rc = xs_dom0_printf(xs, path, fmt, __VA_ARGS__);    \
+		}                                                           \
+	} while (0)
+	FE("backend", "%s", sb->be);
+	FE("backend-id", "%d", 0);
+	FE("state", "%d", XenbusStateInitialising);
+#undef FE
+	sb->be_state = XenbusStateInitWait;
+	if (!rc) {
+		rc = xs_dom0_watch(xs, sb->fe_state_path, "vscsi", on_fe_state, sb);
+		sb->watching = rc == 0;
+	}
+	return rc;
+}
+
+static int xs_unwatch(struct xenstore *xs, void *opaque)
+{
+	struct scsiback *sb = opaque;
+
+	return xs_dom0_unwatch(xs, sb->fe_state_path, "vscsi");
+}
+
+/* FNV-1a of the path: a stable identity for INQUIRY serial and NAA. */
+static uint64_t path_hash(const char *p)
+{
+	uint64_t h = 0xcbf29ce484222325ull;
+
+	while (*p)
+		h = (h ^ (uint8_t)*p++) * 0x100000001b3ull;
+	return h;
+}
+
+static int lun_open(struct sb_lun *l, const struct vm_scsi *cfg, char *err,
+		    size_t err_len)
+{
+	uint32_t bs = cfg->cdrom ? 2048 : 512;
+	char why[1200];
+	int rc;
+
+	l->cfg = cfg;
+	l->file.fd = -1;
+	rc = hio_file_open(&l->file, cfg->path, cfg->ro, why, sizeof(why));
+	if (rc < 0) {
+		/* hio_file says "disk PATH: ..."; this is a SCSI LUN */
+		snprintf(err, err_len, "scsi %s", strncmp(why, "disk ", 5) ? why : why + 5);
+		return rc;
+	}
+	if (l->file.size < bs || l->file.size % bs) {
+		snprintf(err, err_len,
+			 "scsi %s: size %" PRIu64 " is not a positive multiple of %u bytes",
+			 cfg->path, l->file.size, bs);
+		return -EINVAL;
+	}
+	scsi_lun_init(&l->t, cfg->cdrom ? SCSI_MEDIA_CDROM : SCSI_MEDIA_DISK,
+		      path_hash(cfg->path));
+	l->t.addr = (struct scsi_addr){ SB_VHOST, cfg->channel, cfg->target, cfg->lun };
+	l->t.blocks = l->file.size / bs;
+	l->t.ro = cfg->ro || cfg->cdrom;
+	l->t.discard = !l->t.ro;
+	snprintf(l->vdev, sizeof(l->vdev), "%u:%u:%u:%u", cfg->host, cfg->channel,
+		 cfg->target, cfg->lun);
+	return 0;
+}
+
+int scsiback_init(struct vm *vm, char *err, size_t err_len)
+{
+	enum blk_engine_kind kind;
+	struct scsiback *sb;
+	char why[200];
+	int rc;
+
+	if (!vm->cfg->nr_scsi)
+		return 0;
+	sb = calloc(1, sizeof(*sb));
+	if (!sb) {
+		snprintf(err, err_len, "scsiback: out of memory");
+		return -ENOMEM;
+	}
+	vm->scsiback = sb;
+	sb->vm = vm;
+	sb->efd = -1;
+	sb->held = NO_SLOT;
+	snprintf(sb->be, sizeof(sb->be), "/local/domain/0/backend/vscsi/%d/%d",
+		 XS_GUEST_DOMID, SB_VHOST);
+	snprintf(sb->fe, sizeof(sb->fe), "/local/domain/%d/device/vscsi/%d",
+		 XS_GUEST_DOMID, SB_VHOST);
+	snprintf(sb->fe_state_path, sizeof(sb->fe_state_path), "%s/state", sb->fe);
+	for (unsigned i = 0; i < vm->cfg->nr_scsi && i < VM_MAX_SCSI; i++) {
+		sb->nr_luns = i + 1;
+		rc = lun_open(&sb->luns[i], &vm->cfg->scsi[i], err, err_len);
+		if (rc < 0)
+			return rc;
+		sb->host.lun[sb->host.nr++] = &sb->luns[i].t;
+	}
+	sb->efd = eventfd(0, EFD_CLOEXEC);
+	if (sb->efd < 0) {
+		rc = -errno;
+		snprintf(err, err_len, "scsiback: eventfd: %s", strerror(errno));
+		return rc;
+	}
+	rc = blk_engine_kind_from_env(&kind, err, err_len);
+	if (rc < 0)
+		return rc;
+	rc = blk_engine_open(kind, sb->efd, SB_DEPTH, &sb->eng, why, sizeof(why));
+	if (rc < 0) {
+		snprintf(err, err_len, "scsi %s: %s", vm->cfg->scsi[0].path, why);
+		return rc;
+	}
+	rc = xs_service_with(vm, xs_setup, sb);
+	if (rc < 0) {
+		snprintf(err, err_len, "scsiback: xenstore: %s", strerror(-rc));
+		return rc;
+	}
+	rc = pthread_create(&sb->thread, NULL, host_thread, sb);
+	if (rc) {
+		snprintf(err, err_len, "scsiback: thread: %s", strerror(rc));
+		return -rc;
+	}
+	sb->started = true;
+	return 0;
+}
+
+void scsiback_destroy(struct vm *vm)
+{
+	struct scsiback *sb = vm->scsiback;
+
+	if (!sb)
+		return;
+	if (sb->watching && xs_service_with(vm, xs_unwatch, sb) < 0)
+		log_debug("scsiback: unwatch failed");
+	if (sb->started) {
+		__atomic_store_n(&sb->stop, true, __ATOMIC_RELEASE);
+		kick(sb);
+		pthread_join(sb->thread, NULL);
+	}
+	blk_engine_close(sb->eng);
+	if (sb->efd >= 0)
+		close(sb->efd);
+	for (unsigned i = 0; i < sb->nr_luns; i++)
+		hio_file_close(&sb->luns[i].file);
+	vm->scsiback = NULL;
+	free(sb);
+}
