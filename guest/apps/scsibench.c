@@ -2,9 +2,10 @@
  * scsibench: paravirtual SCSI throughput and data integrity through
  * scsifront (the vscsiif twin of blkbench).
  *   scsibench [lun=N] [mb=16] [qd=8] [ops=2000] [mode=rw|ro|stamp|cdrom]
- * rw:    INQUIRY, READ CAPACITY(16), sequential WRITE(10) 64 KiB, SYNCHRONIZE
+ * rw:    INQUIRY, READ CAPACITY, sequential WRITE(10) 64 KiB, SYNCHRONIZE
  *        CACHE, sequential READ(10) + verify, random 4 KiB writes, SYNCHRONIZE
- *        CACHE, random 4 KiB reads + verify.
+ *        CACHE, random 4 KiB reads + verify; then VERIFY, WRITE SAME, UNMAP,
+ *        WRITE SAME with UNMAP, SYNCHRONIZE CACHE(16), read back.
  * ro:    READ works, WRITE answers CHECK CONDITION with DATA PROTECT sense.
  * stamp: fills the first `mb` MiB with 0xA5 and syncs (the host checks it).
  * cdrom: INQUIRY type 5, READ CAPACITY 2048-byte blocks, READ TOC, and an
@@ -281,6 +282,92 @@ static int identify(uint8_t *type, uint64_t *blocks, uint32_t *bs)
 	return 0;
 }
 
+static bool all_bytes(const uint8_t *p, size_t n, uint8_t v)
+{
+	for (size_t i = 0; i < n; i++)
+		if (p[i] != v)
+			return false;
+	return true;
+}
+
+/* VERIFY (match, miscompare), WRITE SAME, UNMAP, WRITE SAME with UNMAP and
+ * SYNCHRONIZE CACHE(16), each checked by reading back.  Errors counted. */
+static void extras(void)
+{
+	uint8_t *buf = alloc_pages(2), *blk = alloc_page();
+	struct scsifront_cmd c;
+	uint8_t cdb[16];
+	unsigned before = errors;
+
+	memset(buf, 0x5a, 4096);
+	rw10(&c, true, 0, 8, BS, buf);
+	if (run(&c, "WRITE(10)"))
+		errors++;
+	memset(cdb, 0, sizeof(cdb));
+	cdb[0] = 0x2f; /* VERIFY(10), BYTCHK 1 */
+	cdb[1] = 0x02;
+	cdb[8] = 8;
+	prep(&c, cdb, 10, SCSIFRONT_DIR_TO_DEVICE, buf, 4096);
+	if (run(&c, "VERIFY"))
+		errors++;
+	buf[1000] ^= 1;
+	prep(&c, cdb, 10, SCSIFRONT_DIR_TO_DEVICE, buf, 4096);
+	if (scsifront_exec(dev, &c) != 2 || (c.sense[2] & 0xf) != 0xe) {
+		printf("scsibench VERIFY miscompare not reported\n");
+		errors++;
+	}
+	/* WRITE SAME(16) of 0x77 over LBA 64..79 */
+	memset(blk, 0x77, BS);
+	memset(cdb, 0, sizeof(cdb));
+	cdb[0] = 0x93;
+	cdb[9] = 64;
+	cdb[13] = 16;
+	prep(&c, cdb, 16, SCSIFRONT_DIR_TO_DEVICE, blk, BS);
+	if (run(&c, "WRITE SAME(16)"))
+		errors++;
+	/* UNMAP 64..71 */
+	memset(blk, 0, 24);
+	blk[1] = 22;
+	blk[3] = 16;
+	blk[8 + 7] = 64;
+	blk[8 + 11] = 8;
+	memset(cdb, 0, sizeof(cdb));
+	cdb[0] = 0x42;
+	cdb[8] = 24;
+	prep(&c, cdb, 10, SCSIFRONT_DIR_TO_DEVICE, blk, 24);
+	if (run(&c, "UNMAP"))
+		errors++;
+	rw10(&c, false, 64, 16, BS, buf);
+	if (run(&c, "READ(10)") || !all_bytes(buf, 4096, 0) ||
+	    !all_bytes(buf + 4096, 4096, 0x77)) {
+		printf("scsibench WRITE SAME/UNMAP read back wrong\n");
+		errors++;
+	}
+	/* WRITE SAME(16) UNMAP with a zero block: 72..79 read zero */
+	memset(blk, 0, BS);
+	memset(cdb, 0, sizeof(cdb));
+	cdb[0] = 0x93;
+	cdb[1] = 0x08;
+	cdb[9] = 72;
+	cdb[13] = 8;
+	prep(&c, cdb, 16, SCSIFRONT_DIR_TO_DEVICE, blk, BS);
+	if (run(&c, "WRITE SAME(16) UNMAP"))
+		errors++;
+	rw10(&c, false, 72, 8, BS, buf);
+	if (run(&c, "READ(10)") || !all_bytes(buf, 4096, 0)) {
+		printf("scsibench WRITE SAME UNMAP read back wrong\n");
+		errors++;
+	}
+	memset(cdb, 0, sizeof(cdb));
+	cdb[0] = 0x91; /* SYNCHRONIZE CACHE(16) */
+	prep(&c, cdb, 16, SCSIFRONT_DIR_NONE, NULL, 0);
+	if (run(&c, "SYNCHRONIZE CACHE(16)"))
+		errors++;
+	printf("scsibench extras=%s\n", errors == before ? "ok" : "FAIL");
+	free_pages(buf, 2);
+	free_page(blk);
+}
+
 static int mode_cdrom(long mb, uint64_t blocks)
 {
 	static const uint8_t toc[10] = { 0x43, 0, 0, 0, 0, 0, 0, 0, 100, 0 };
@@ -401,6 +488,7 @@ int app_main(const char *cmdline)
 	n0 = scsifront_notifications(dev);
 	ns = pipeline((unsigned)ops, (unsigned)qd, false, true, RAND_BS, 0);
 	report("rand_read", ns, (unsigned)ops, RAND_BS, scsifront_notifications(dev) - n0);
+	extras();
 	scsifront_shutdown(dev);
 	printf("scsibench verify=%s errors=%u\n", errors ? "FAIL" : "ok", errors);
 	return errors ? 1 : 0;

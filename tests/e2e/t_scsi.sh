@@ -52,6 +52,16 @@ for be in $BACKENDS; do
 	else
 		not_ok "$be: scsibench (exit $rc): $(head -c 800 "$TMP/bench.$be")"
 	fi
+	# Its UNMAP (LBA 64-71) and WRITE SAME with UNMAP (72-79) are one hole
+	# in the host image, between data.
+	hole=$(python3 -c "import os, sys
+fd = os.open(sys.argv[1], os.O_RDONLY)
+print(os.lseek(fd, 32768, os.SEEK_HOLE), os.lseek(fd, 32768, os.SEEK_DATA), os.lseek(fd, 0, os.SEEK_HOLE))" "$img")
+	if grep -q "^scsibench extras=ok" "$TMP/bench.$be" && [ "${hole% *}" = "32768 40960" ]; then
+		ok "$be: VERIFY, WRITE SAME, UNMAP read back right; the host image has a hole at 32768-40960"
+	else
+		not_ok "$be: extras: $(grep -E 'extras|WRITE SAME|UNMAP|VERIFY' "$TMP/bench.$be" | head -c 400) hole=$hole"
+	fi
 
 	# Written, then SYNCHRONIZE CACHE (no shutdown): on the host image.
 	rm -f "$img"; truncate -s 16M "$img"
