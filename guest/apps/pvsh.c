@@ -12,6 +12,7 @@
 #include <kit/time.h>
 
 #include "bench.h"
+#include "share.h"
 
 #define LINE_MAX 256
 #define MAX_ARGS 16
@@ -128,6 +129,38 @@ static int cmd_poweroff(int argc, char **argv)
 	kit_poweroff();
 }
 
+static int cmd_ls(int argc, char **argv)
+{
+	return share_ls(argc > 1 ? argv[1] : "");
+}
+
+static int cmd_cat(int argc, char **argv)
+{
+	if (argc != 2) {
+		printf("usage: cat FILE\n");
+		return 1;
+	}
+	return share_cat(argv[1]);
+}
+
+static int cmd_write(int argc, char **argv)
+{
+	if (argc < 2) {
+		printf("usage: write FILE [WORDS...]\n");
+		return 1;
+	}
+	return share_write(argv[1], argc - 2, argv + 2);
+}
+
+static int cmd_rm(int argc, char **argv)
+{
+	if (argc != 2) {
+		printf("usage: rm PATH\n");
+		return 1;
+	}
+	return share_rm(argv[1]);
+}
+
 static const struct command commands[] = {
 	{ "help", "list commands", cmd_help },
 	{ "info", "backend, memory, vCPUs, uptime, hypercall counts", cmd_info },
@@ -137,6 +170,10 @@ static const struct command commands[] = {
 	{ "ticks", "ticks N MS: print a line every MS ms, N times", cmd_ticks },
 	{ "exit", "exit N: end pvisor with status N", cmd_exit },
 	{ "poweroff", "power the guest off", cmd_poweroff },
+	{ "ls", "ls [DIR]: list a directory of 9pfs share 0 (--share)", cmd_ls },
+	{ "cat", "cat FILE: print a file of the share", cmd_cat },
+	{ "write", "write FILE WORDS...: the words and a newline, as FILE", cmd_write },
+	{ "rm", "rm PATH: remove a file or an empty directory of the share", cmd_rm },
 };
 
 static int cmd_help(int argc, char **argv)

@@ -18,6 +18,7 @@ setup_share() {
 for be in $BACKENDS; do
 	if [ "$be" = kvm ] && [ -n "$KVM_WHY" ]; then
 		skip "$be: t_9pfs" "kvm unavailable: $KVM_WHY"
+		skip "$be: pvsh on a share" "kvm unavailable: $KVM_WHY"
 		continue
 	fi
 	setup_share
@@ -42,6 +43,19 @@ for be in $BACKENDS; do
 		[ "$(cd "$TMP/s" && find ro outdir outside-marker -type f -exec md5sum {} + | sort)" = "$ro_sum" ]
 	check "$be: nothing new on the read-only share" [ "$(ls "$TMP/s/ro")" = keep ]
 	check "$be: no pvisor process left behind" no_leftovers
+
+	# pvsh's file commands on the share.
+	echo "host line" >"$s/d2/h.txt"
+	run_guest "$be" "$TMP/pvsh.$be" --share "$s,tag=work" "$GUEST/pvsh" -- \
+		"write d2/x.txt hello from pvsh; cat d2/x.txt; ls d2; cat d2/h.txt; rm d2/h.txt; cat nope; exit 0"
+	rc=$?
+	if [ $rc -eq 0 ] && [ "$(cat "$s/d2/x.txt" 2>/dev/null)" = "hello from pvsh" ] &&
+		[ ! -e "$s/d2/h.txt" ] && grep -q '^host line' "$TMP/pvsh.$be" &&
+		grep -q '^x.txt' "$TMP/pvsh.$be" && grep -q 'cat nope: error 2' "$TMP/pvsh.$be"; then
+		ok "$be: pvsh write/cat/ls/rm on the share"
+	else
+		not_ok "$be: pvsh on the share (exit $rc): $(tail -c 600 "$TMP/pvsh.$be")"
+	fi
 done
 
 # Bad values: one clear line, exit 2, the guest never starts.
