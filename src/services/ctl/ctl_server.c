@@ -404,8 +404,8 @@ void ctl_server_service(struct ctl_server *s, const struct pollfd *fds, unsigned
 			alive = waiting_client_alive(rev);
 		else if (rev & (POLLIN | POLLHUP | POLLERR))
 			alive = client_read(s, c); /* reads to EOF before a hang-up */
-		if (alive && (rev & POLLOUT))
-			alive = client_flush(c);
+		if (alive && ((rev & POLLOUT) || c->closing))
+			alive = client_flush(c); /* false once a closing one is done */
 		if (!alive)
 			client_close(s, i);
 	}
@@ -430,7 +430,8 @@ void ctl_server_vm_stopped(struct ctl_server *s)
 		queue_reply(c, ctl_reply_ok(c->wait_id, ctl_stopped_result(s->vm)));
 		c->waiting = false;
 		c->closing = true;
-		client_flush(c);
+		if (!client_flush(c))
+			client_close(s, i); /* all sent: done with it */
 	}
 }
 
