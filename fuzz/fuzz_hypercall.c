@@ -8,6 +8,10 @@
  * Input: [256 bytes copied to the argument frame] then records of
  *        { u8 nr, u8 ptr_mask, u64 args[5] }; an argument whose bit is set in
  *        ptr_mask is turned into a guest address inside the mapped window.
+ *        A record with bit 7 of ptr_mask set is an exception exit instead
+ *        (software interrupts, emulation, bounce: what core/vcpu.c does
+ *        with one): vector a[0], error code a[1], rip a[2] in the window,
+ *        guest user mode if a[3] bit 0, trap-table DPL/flags a[4].
  */
 // fuzz-sources: ALL
 #include <stddef.h>
@@ -16,6 +20,9 @@
 
 #include "core/log.h"
 #include "testvm.h"
+#include "xen/emulate.h"
+#include "xen/softint.h"
+#include "xen/traps.h"
 
 #define ARG_PFN 20
 #define WINDOW_PFNS 8
@@ -65,6 +72,27 @@ static bool blocks(uint8_t nr, uint64_t cmd)
 	       (cmd == SCHEDOP_block || cmd == SCHEDOP_poll);
 }
 
+/* An exception exit as the run loop handles it. */
+static void exception_exit(struct vcpu *v, const uint64_t a[5])
+{
+	struct vexit ex = { .kind = VEXIT_EXCEPTION,
+			    .vector = (unsigned)(a[0] & 0xff),
+			    .error_code = (uint32_t)a[1],
+			    .cr2 = testvm_va(ARG_PFN, a[1] % (WINDOW_PFNS * PAGE_SIZE)) };
+	struct trap_info *ti = &v->xen.traps[(a[1] >> 3) & 0xff];
+
+	ti->flags = (uint8_t)a[4];
+	ti->address = a[4] >> 8 ? testvm_va(ARG_PFN, 0) : 0;
+	v->regs.rip = testvm_va(ARG_PFN, a[2] % (WINDOW_PFNS * PAGE_SIZE));
+	v->regs.rsp = testvm_va(ARG_PFN, 1024);
+	v->xen.kernel_sp = testvm_va(ARG_PFN, 2048);
+	v->xen.kernel_mode = !(a[3] & 1);
+	if (xen_softint_exit(v, &ex) || xen_emulate_fault(v, &ex))
+		return;
+	if (ex.vector < 32)
+		(void)xen_bounce_exception(v, &ex);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct vcpu *v = vm->vcpus[0];
@@ -81,6 +109,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		memcpy(a, data + 2, sizeof(a));
 		data += 2 + sizeof(a);
 		size -= 2 + sizeof(a);
+		if (mask & 0x80) {
+			exception_exit(v, a);
+			v->xen.kernel_mode = true;
+			v->xen.baseptr_mfn = TESTVM_L4;
+			continue;
+		}
 		for (int i = 0; i < 5; i++)
 			if (mask & (1u << i))
 				a[i] = testvm_va(ARG_PFN, a[i] % (WINDOW_PFNS * PAGE_SIZE));

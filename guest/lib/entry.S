@@ -114,7 +114,8 @@ TRAP_EC 21
 	jmp HC_IRET_ENTRY
 .endm
 
-trap_common:
+	.globl trap_common
+trap_common:           /* also KIT_TRAP_ENTRY's (kit/traps.h) */
 	CALL_AND_IRET trap_dispatch
 
 	.globl hypervisor_callback

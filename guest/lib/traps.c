@@ -11,7 +11,7 @@
 #define NR_TRAP_VECTORS 22
 
 unsigned long trap_counts[32];
-static trap_hook_fn trap_hooks[32];
+static trap_hook_fn trap_hooks[256];
 
 /* Entry points in entry.S, indexed by vector. */
 #define E(n) extern char trap_entry_##n[];
@@ -69,6 +69,18 @@ void traps_init(void)
 void traps_clear(void)
 {
 	HYPERVISOR_set_trap_table(NULL);
+}
+
+long trap_register(unsigned vector, unsigned dpl, const void *entry)
+{
+	struct trap_info table[2] = {
+		{ .vector = (uint8_t)vector, .cs = FLAT_KERNEL_CS,
+		  .address = (unsigned long)entry },
+	};
+
+	TI_SET_DPL(&table[0], dpl);
+	TI_SET_IF(&table[0], 1);
+	return HYPERVISOR_set_trap_table(table);
 }
 
 void trap_set_hook(unsigned vector, trap_hook_fn fn)

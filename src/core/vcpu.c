@@ -8,6 +8,7 @@
 #include "core/vm.h"
 #include "xen/emulate.h"
 #include "xen/hypercall.h"
+#include "xen/softint.h"
 #include "xen/traps.h"
 #include "xen/vcpu_op.h"
 
@@ -20,7 +21,7 @@ static void handle_exit(struct vcpu *v, struct vexit *ex)
 	case VEXIT_EXCEPTION:
 		/* Privileged instructions, forced CPUID and page-table
 		 * stores are emulated as Xen does; the rest is the guest's. */
-		if (xen_emulate_fault(v, ex))
+		if (xen_softint_exit(v, ex) || xen_emulate_fault(v, ex))
 			break;
 		if (log_verbosity >= 3) /* -v -v: one line per exception */
 			log_debug("vcpu%u: exception %u error %#x at %#llx "

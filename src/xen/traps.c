@@ -154,6 +154,25 @@ int xen_bounce_exception(struct vcpu *v, const struct vexit *ex)
 	return 0;
 }
 
+int xen_bounce_softint(struct vcpu *v, unsigned vector)
+{
+	const struct trap_info *ti = &v->xen.traps[vector & 0xff];
+
+	if (!ti->address) {
+		vm_stop_fault(v, NULL, "software interrupt %u with no handler",
+			      vector);
+		return -1;
+	}
+	v->xen.exceptions++;
+	if (bounce(v, ti->address,
+		   ti->flags & TI_FLAG_MASK_EVENTS ? TBF_INTERRUPT : 0, 0) < 0) {
+		vm_stop_fault(v, NULL, "cannot deliver software interrupt %u: "
+				       "guest kernel stack not writable", vector);
+		return -1;
+	}
+	return 0;
+}
+
 bool xen_deliver_upcall(struct vcpu *v)
 {
 	if (!v->xen.event_callback || !evtchn_upcall_deliverable(v))

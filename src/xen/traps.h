@@ -16,6 +16,12 @@ struct vexit;
  * stops the VM with a report if it has none.  Returns 0 if bounced. */
 int xen_bounce_exception(struct vcpu *v, const struct vexit *ex);
 
+/* Delivers software interrupt `vector` (int $n, already permitted and
+ * rip past the instruction) through the trap table, without an error
+ * code; stops the VM if the entry has no handler (Xen crashes the
+ * domain).  Returns 0 if bounced. */
+int xen_bounce_softint(struct vcpu *v, unsigned vector);
+
 /* Delivers the event upcall if one is pending and unmasked and the guest
  * registered a callback.  Returns true if the registers now point at it. */
 bool xen_deliver_upcall(struct vcpu *v);

@@ -28,8 +28,22 @@ struct trap_frame {
 typedef bool (*trap_hook_fn)(struct trap_frame *f, uint64_t cr2);
 
 void traps_init(void);
-/* Installs (or, with NULL, removes) the hook for vector (0..31). */
+/* Installs (or, with NULL, removes) the hook for vector (0..255). */
 void trap_set_hook(unsigned vector, trap_hook_fn fn);
+
+/*
+ * An entry point for a vector without an error code beyond the kit's
+ * exception vectors (software interrupts): KIT_TRAP_ENTRY(name, vec) at
+ * file scope defines `name`, which enters trap_dispatch like the others.
+ */
+#define KIT_TRAP_ENTRY(name, vec)                                           \
+	asm(".text\n.globl " #name "\n" #name ":\n\t"                     \
+	    "movq (%rsp), %rcx\n\tmovq 8(%rsp), %r11\n\t"                 \
+	    "addq $16, %rsp\n\tpushq $0\n\tpushq $" #vec "\n\t"          \
+	    "jmp trap_common\n")
+/* Adds vector's entry to the trap table: DPL dpl (who may `int $n` it),
+ * events masked on entry.  The HYPERVISOR_set_trap_table result. */
+long trap_register(unsigned vector, unsigned dpl, const void *entry);
 /* Tells Xen to forget the whole trap table (set_trap_table(NULL)): later
  * exceptions are pvisor's to handle (hostile tests). */
 void traps_clear(void);

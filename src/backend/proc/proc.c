@@ -825,7 +825,8 @@ static int proc_vcpu_run(struct vcpu *v, struct vexit *exit)
 					exit->kind = VEXIT_SYSCALL;
 					exit->syscall_nr = (long)c->sysnr;
 				} else {
-					/* int $0x80: a software interrupt. */
+					/* int $0x80, run by the host as a 32-bit
+					 * system call (xen/softint.c). */
 					exit->kind = VEXIT_EXCEPTION;
 					exit->vector = 0x80;
 				}

@@ -1,0 +1,33 @@
+#!/bin/bash
+# Xen ABI beyond Linux's boot path (issue 15), on every backend: guests that
+# use what Xen-targeted PV kernels use.
+#   t_softint   int $n through the trap table by the entry's DPL (guest
+#               kernel = ring 1, user = ring 3), #GP((n<<3)|2) otherwise,
+#               int3 / int $4 / icebp / into, from kernel and user mode
+# On proc the host reports int $n as a #GP with an IDT error code (int $0x80
+# as a 32-bit system call); on kvm-pvm as a #UD at the instruction.
+source "$(dirname "$0")/lib.sh"
+
+GUESTS="t_softint"
+
+for be in $BACKENDS; do
+	if [ "$be" = kvm ] && [ -n "$KVM_WHY" ]; then
+		for t in $GUESTS; do
+			skip "$be: $t" "kvm unavailable: $KVM_WHY"
+		done
+		continue
+	fi
+	for t in $GUESTS; do
+		out=$TMP/$t.$be
+		run_guest "$be" "$out" "$GUEST/$t"
+		rc=$?
+		if [ $rc -eq 0 ] && grep -q '^PASS' "$out" && ! grep -q '^FAIL' "$out" &&
+			grep -q '^RESULT .* 0 failed' "$out"; then
+			ok "$be: $t ($(grep -c '^PASS' "$out") checks)"
+		else
+			not_ok "$be: $t (exit $rc): $(grep -E '^FAIL|pvisor' "$out" | head -c 800)"
+		fi
+	done
+done
+
+check "nothing left behind" no_leftovers
