@@ -102,7 +102,12 @@ void local_irq_restore(unsigned long flags)
 		local_irq_enable();
 }
 
-static void dispatch(evtchn_port_t port)
+bool evtchn_has_handler(evtchn_port_t port)
+{
+	return port < KIT_NR_EVTCHN && handlers[port].fn;
+}
+
+void evtchn_dispatch(evtchn_port_t port)
 {
 	if (port < KIT_NR_EVTCHN && handlers[port].fn)
 		handlers[port].fn(port, handlers[port].data);
@@ -113,6 +118,10 @@ void evtchn_poll(void)
 	struct shared_info *sh = HYPERVISOR_shared_info;
 	struct vcpu_info *vi = vcpu0();
 
+	if (evtchn_fifo_active()) {
+		evtchn_fifo_poll();
+		return;
+	}
 	while (READ_ONCE(vi->evtchn_upcall_pending)) {
 		unsigned long sel;
 
@@ -130,7 +139,7 @@ void evtchn_poll(void)
 				evtchn_port_t port = w * BITS_PER_LONG + b;
 
 				sync_clear_bit(b, &sh->evtchn_pending[w]);
-				dispatch(port);
+				evtchn_dispatch(port);
 			}
 		}
 	}
@@ -145,6 +154,10 @@ void evtchn_do_upcall(struct trap_frame *f)
 
 void evtchn_mask(evtchn_port_t port)
 {
+	if (evtchn_fifo_active()) {
+		evtchn_fifo_mask(port);
+		return;
+	}
 	sync_set_bit(port % BITS_PER_LONG,
 		     &HYPERVISOR_shared_info->evtchn_mask[port / BITS_PER_LONG]);
 }
@@ -154,7 +167,13 @@ void evtchn_unmask(evtchn_port_t port)
 	struct shared_info *sh = HYPERVISOR_shared_info;
 	struct vcpu_info *vi = vcpu0();
 	unsigned w = port / BITS_PER_LONG, b = port % BITS_PER_LONG;
-	unsigned long flags = local_irq_save();
+	unsigned long flags;
+
+	if (evtchn_fifo_active()) {
+		evtchn_fifo_unmask(port);
+		return;
+	}
+	flags = local_irq_save();
 
 	sync_clear_bit(b, &sh->evtchn_mask[w]);
 	mb();
@@ -170,6 +189,8 @@ int evtchn_bind(evtchn_port_t port, evtchn_handler_fn fn, void *data)
 {
 	if (port == 0 || port >= KIT_NR_EVTCHN)
 		return -XEN_EINVAL;
+	if (evtchn_fifo_active() && evtchn_fifo_cover(port) < 0)
+		return -XEN_ENOMEM;
 	evtchn_mask(port);
 	handlers[port].data = data;
 	handlers[port].fn = fn;

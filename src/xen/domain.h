@@ -11,8 +11,12 @@
 
 #include <pvisor/xen.h>
 
-#define XEN_NR_EVTCHN 1024 /* 2-level ABI limit for a 64-bit guest is 4096 */
+#define XEN_NR_EVTCHN 1024 /* pvisor's 2-level limit (Xen's for 64-bit: 4096) */
+/* Ports in the table: the FIFO ABI's limit in pvisor (Xen's: 2^17). */
+#define XEN_MAX_EVTCHN 4096
+#define XEN_FIFO_ARRAY_PAGES (XEN_MAX_EVTCHN / 1024) /* event words per page */
 #define XEN_NR_HYPERCALLS 64
+#define XEN_MAX_VCPUS 32 /* = VM_MAX_VCPUS (core/vm.h) */
 /* Xen-owned frames after RAM: shared_info, then the grant table. */
 #define XEN_GNTTAB_MAX_FRAMES 32
 #define XEN_OWNED_FRAMES (1 + XEN_GNTTAB_MAX_FRAMES)
@@ -38,6 +42,28 @@ struct evtchn {
 	 * guest sends on the port. */
 	void (*on_send)(void *opaque);
 	void *opaque;
+	/* FIFO ABI (xen/event_fifo.c), under xen.lock. */
+	uint8_t priority;        /* EVTCHN_FIFO_PRIORITY_* for new events */
+	uint8_t last_priority;   /* queue the event was last linked on */
+	unsigned last_vcpu;
+	bool fifo_pending;       /* raised while no event word covered it */
+};
+
+/* FIFO event channel state (Xen's struct evtchn_fifo_domain/_vcpu):
+ * plain values, so that it can be saved; the host pointers are derived
+ * from the frame numbers. */
+struct evtchn_fifo_vcpu {
+	uint64_t control_gpa;    /* control block; 0 = none yet */
+	struct evtchn_fifo_control_block *control; /* into guest memory */
+	uint32_t tail[EVTCHN_FIFO_MAX_QUEUES]; /* last linked port, 0 none */
+};
+
+struct evtchn_fifo {
+	bool active;             /* FIFO ABI in use (init_control done) */
+	unsigned nr_pages;       /* event array pages (expand_array) */
+	uint64_t array_mfn[XEN_FIFO_ARRAY_PAGES];
+	event_word_t *array[XEN_FIFO_ARRAY_PAGES]; /* into guest memory */
+	struct evtchn_fifo_vcpu vcpu[XEN_MAX_VCPUS];
 };
 
 struct xen_vcpu {
@@ -92,7 +118,8 @@ struct xen_domain {
 	uint64_t start_info_gva;
 	uint64_t console_mfn, store_mfn;
 	evtchn_port_t console_port, store_port;
-	struct evtchn evtchn[XEN_NR_EVTCHN];
+	struct evtchn evtchn[XEN_MAX_EVTCHN];
+	struct evtchn_fifo fifo;  /* under lock */
 	struct pagetype_table *pagetypes;
 	unsigned long vm_assist;  /* VMASST_TYPE_* bits */
 	int64_t boot_ns;          /* CLOCK_MONOTONIC at boot: system time 0 */

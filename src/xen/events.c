@@ -1,6 +1,7 @@
 /*
  * Event channels: the 2-level ABI (shared_info evtchn_pending/evtchn_mask,
- * vcpu_info evtchn_pending_sel/evtchn_upcall_pending) and EVTCHNOP_*.
+ * vcpu_info evtchn_pending_sel/evtchn_upcall_pending), the switch to the
+ * FIFO ABI (xen/event_fifo.c) and EVTCHNOP_*.
  * The port table is protected by vm->xen.lock; the bits in shared memory are
  * changed with atomics because the guest changes them concurrently.
  */
@@ -10,6 +11,7 @@
 
 #include "core/log.h"
 #include "core/vm.h"
+#include "xen/event_fifo.h"
 #include "xen/hypercall.h"
 #include "xen/shared.h"
 
@@ -37,7 +39,10 @@ static void bit_clear(xen_ulong_t *words, unsigned bit)
 
 void evtchn_init(struct vm *vm)
 {
-	for (unsigned p = 0; p < XEN_NR_EVTCHN; p++)
+	pthread_mutex_lock(&vm->xen.lock);
+	evtchn_fifo_destroy_locked(vm);
+	pthread_mutex_unlock(&vm->xen.lock);
+	for (unsigned p = 0; p < XEN_MAX_EVTCHN; p++)
 		vm->xen.evtchn[p] = (struct evtchn){ .state = EVTCHN_FREE };
 	vm->xen.evtchn[0].state = EVTCHN_RESERVED;
 }
@@ -58,8 +63,7 @@ void vcpu_wake(struct vcpu *v)
 		vm->backend->vcpu_kick(v);
 }
 
-/* Xen's vcpu_mark_events_pending: set upcall_pending, wake on 0 -> 1. */
-static void mark_upcall_pending(struct vcpu *v)
+void vcpu_mark_events_pending(struct vcpu *v)
 {
 	struct vcpu_info *vi = xen_vcpu_info(v);
 
@@ -70,7 +74,20 @@ static void mark_upcall_pending(struct vcpu *v)
 		vcpu_wake(v);
 }
 
-/* Xen's evtchn_2l_set_pending. */
+/* The FIFO ABI is in use (read without the lock: it changes only in
+ * init_control and reset, and either answer is safe for a racing event). */
+static bool fifo_active(struct vm *vm)
+{
+	return __atomic_load_n(&vm->xen.fifo.active, __ATOMIC_ACQUIRE);
+}
+
+/* Ports of the ABI in use: 1..limit-1. */
+static evtchn_port_t port_limit(struct vm *vm)
+{
+	return fifo_active(vm) ? XEN_MAX_EVTCHN : XEN_NR_EVTCHN;
+}
+
+/* Xen's evtchn_port_set_pending: the FIFO or the 2-level way. */
 static void set_pending(struct vm *vm, evtchn_port_t port, unsigned vcpu_id)
 {
 	struct shared_info *s = xen_shared_info(vm);
@@ -79,6 +96,17 @@ static void set_pending(struct vm *vm, evtchn_port_t port, unsigned vcpu_id)
 
 	if (!s || vcpu_id >= vm->nr_vcpus || !(v = vm->vcpus[vcpu_id]))
 		return;
+	if (fifo_active(vm)) {
+		bool was_pending;
+
+		if (evtchn_fifo_set_pending(vm, port, vcpu_id, &was_pending))
+			vcpu_mark_events_pending(v);
+		else if (!was_pending && v->xen.blocked)
+			vcpu_wake(v); /* SCHEDOP_poll waits for masked ports */
+		return;
+	}
+	if (port >= XEN_NR_EVTCHN)
+		return;
 	if (bit_test_and_set(s->evtchn_pending, port))
 		return;
 	vi = xen_vcpu_info(v);
@@ -86,7 +114,7 @@ static void set_pending(struct vm *vm, evtchn_port_t port, unsigned vcpu_id)
 		return;
 	if (!bit_test(s->evtchn_mask, port) &&
 	    !bit_test_and_set(&vi->evtchn_pending_sel, port / BITS_PER_WORD))
-		mark_upcall_pending(v);
+		vcpu_mark_events_pending(v);
 	else if (v->xen.blocked)
 		vcpu_wake(v); /* SCHEDOP_poll waits for masked ports too */
 }
@@ -94,13 +122,17 @@ static void set_pending(struct vm *vm, evtchn_port_t port, unsigned vcpu_id)
 void evtchn_notify_guest(struct vm *vm, evtchn_port_t port)
 {
 	unsigned vcpu_id;
+	bool bound;
 
-	if (port == 0 || port >= XEN_NR_EVTCHN)
+	if (port == 0 || port >= XEN_MAX_EVTCHN)
 		return;
 	pthread_mutex_lock(&vm->xen.lock);
 	vcpu_id = vm->xen.evtchn[port].vcpu;
+	/* A port the guest closed (or reset) takes no more events. */
+	bound = vm->xen.evtchn[port].state == EVTCHN_INTERDOMAIN;
 	pthread_mutex_unlock(&vm->xen.lock);
-	set_pending(vm, port, vcpu_id);
+	if (bound)
+		set_pending(vm, port, vcpu_id);
 }
 
 void evtchn_send_virq(struct vcpu *v, unsigned virq)
@@ -129,15 +161,31 @@ bool evtchn_port_pending(struct vm *vm, evtchn_port_t port)
 {
 	struct shared_info *s = xen_shared_info(vm);
 
+	if (fifo_active(vm))
+		return evtchn_fifo_is_pending(vm, port);
 	return s && port < XEN_NR_EVTCHN && bit_test(s->evtchn_pending, port);
 }
 
-/* Finds a free port; caller holds the lock.  Returns 0 if none. */
+bool evtchn_port_valid(struct vm *vm, evtchn_port_t port)
+{
+	return port < port_limit(vm);
+}
+
+/* Finds a free port (under FIFO, not one the guest has yet to unlink, as
+ * Xen's evtchn_port_is_busy) and gives it the default priority; caller
+ * holds the lock.  Returns 0 if none. */
 static evtchn_port_t get_free_port(struct vm *vm)
 {
-	for (evtchn_port_t p = 1; p < XEN_NR_EVTCHN; p++)
-		if (vm->xen.evtchn[p].state == EVTCHN_FREE)
-			return p;
+	bool fifo = vm->xen.fifo.active;
+	evtchn_port_t lim = fifo ? XEN_MAX_EVTCHN : XEN_NR_EVTCHN;
+
+	for (evtchn_port_t p = 1; p < lim; p++) {
+		if (vm->xen.evtchn[p].state != EVTCHN_FREE ||
+		    (fifo && evtchn_fifo_is_busy_locked(vm, p)))
+			continue;
+		evtchn_fifo_port_init_locked(vm, p);
+		return p;
+	}
 	return 0;
 }
 
@@ -148,8 +196,18 @@ static evtchn_port_t claim_port(struct vm *vm, const struct evtchn *init)
 
 	pthread_mutex_lock(&vm->xen.lock);
 	p = get_free_port(vm);
-	if (p)
-		vm->xen.evtchn[p] = *init;
+	if (p) {
+		struct evtchn *ch = &vm->xen.evtchn[p];
+
+		ch->state = init->state;
+		ch->vcpu = init->vcpu;
+		ch->virq = init->virq;
+		ch->remote_dom = init->remote_dom;
+		ch->remote_port = init->remote_port;
+		ch->on_send = init->on_send;
+		ch->opaque = init->opaque;
+		ch->last_vcpu = init->vcpu;
+	}
 	pthread_mutex_unlock(&vm->xen.lock);
 	return p;
 }
@@ -180,7 +238,7 @@ static long reply_port(struct vcpu *v, uint64_t arg, void *op, size_t len,
 
 static bool port_valid(evtchn_port_t port)
 {
-	return port > 0 && port < XEN_NR_EVTCHN;
+	return port > 0 && port < XEN_MAX_EVTCHN;
 }
 
 int evtchn_bind_backend(struct vm *vm, evtchn_port_t port,
@@ -270,6 +328,7 @@ static long op_bind_virq(struct vcpu *v, uint64_t arg)
 			.vcpu = op.vcpu,
 			.virq = op.virq,
 		};
+		evtchn_fifo_port_init_locked(vm, p);
 		target->xen.virq_port[op.virq] = (int)p;
 		op.port = p;
 	}
@@ -326,6 +385,7 @@ static long op_bind_interdomain(struct vcpu *v, uint64_t arg)
 			.remote_dom = DOMID_SELF,
 			.remote_port = r,
 		};
+		evtchn_fifo_port_init_locked(vm, p);
 		vm->xen.evtchn[r].state = EVTCHN_INTERDOMAIN;
 		vm->xen.evtchn[r].remote_port = p;
 		op.local_port = p;
@@ -402,8 +462,11 @@ static long op_close(struct vcpu *v, uint64_t arg)
 	default:
 		break;
 	}
-	if (!rc)
+	if (!rc) {
+		if (vm->xen.fifo.active)
+			evtchn_fifo_port_close_locked(vm, op.port);
 		*ch = (struct evtchn){ .state = EVTCHN_FREE };
+	}
 	pthread_mutex_unlock(&vm->xen.lock);
 	return rc;
 }
@@ -418,7 +481,7 @@ static long op_status(struct vcpu *v, uint64_t arg)
 		return -XEN_EFAULT;
 	if (op.dom != DOMID_SELF)
 		return -XEN_ESRCH;
-	if (op.port >= XEN_NR_EVTCHN)
+	if (!evtchn_port_valid(vm, op.port))
 		return -XEN_EINVAL;
 	pthread_mutex_lock(&vm->xen.lock);
 	ch = vm->xen.evtchn[op.port];
@@ -465,8 +528,12 @@ static long op_unmask(struct vcpu *v, uint64_t arg)
 
 	if (hc_read(v, arg, &op, sizeof(op)))
 		return -XEN_EFAULT;
-	if (op.port >= XEN_NR_EVTCHN || !s)
+	if (!evtchn_port_valid(vm, op.port) || !s)
 		return -XEN_EINVAL;
+	if (fifo_active(vm)) {
+		evtchn_fifo_unmask(vm, op.port);
+		return 0;
+	}
 	pthread_mutex_lock(&vm->xen.lock);
 	vcpu_id = vm->xen.evtchn[op.port].vcpu;
 	pthread_mutex_unlock(&vm->xen.lock);
@@ -476,7 +543,7 @@ static long op_unmask(struct vcpu *v, uint64_t arg)
 	vi = xen_vcpu_info(target);
 	if (vi && bit_test(s->evtchn_pending, op.port) &&
 	    !bit_test_and_set(&vi->evtchn_pending_sel, op.port / BITS_PER_WORD))
-		mark_upcall_pending(target);
+		vcpu_mark_events_pending(target);
 	return 0;
 }
 
@@ -511,6 +578,72 @@ static long op_bind_vcpu(struct vcpu *v, uint64_t arg)
 	return rc;
 }
 
+static long op_init_control(struct vcpu *v, uint64_t arg)
+{
+	struct evtchn_init_control op;
+	long rc;
+
+	if (hc_read(v, arg, &op, sizeof(op)))
+		return -XEN_EFAULT;
+	rc = evtchn_fifo_init_control(v, &op);
+	if (!rc && hc_write(v, arg, &op, sizeof(op)))
+		return -XEN_EFAULT;
+	return rc;
+}
+
+static long op_expand_array(struct vcpu *v, uint64_t arg)
+{
+	struct evtchn_expand_array op;
+
+	if (hc_read(v, arg, &op, sizeof(op)))
+		return -XEN_EFAULT;
+	return evtchn_fifo_expand_array(v->vm, op.array_gfn);
+}
+
+static long op_set_priority(struct vcpu *v, uint64_t arg)
+{
+	struct evtchn_set_priority op;
+
+	if (hc_read(v, arg, &op, sizeof(op)))
+		return -XEN_EFAULT;
+	if (!evtchn_port_valid(v->vm, op.port))
+		return -XEN_EINVAL;
+	return evtchn_fifo_set_priority(v->vm, op.port, op.priority);
+}
+
+/*
+ * Xen's evtchn_reset on the domain itself: every port closed, then back to
+ * the 2-level ABI.  The console and xenstore channels of start_info stay
+ * bound: under Xen the toolstack re-creates them after a soft reset, and
+ * pvisor is that toolstack (docs/pv-abi.md).
+ */
+static long op_reset(struct vcpu *v, uint64_t arg)
+{
+	struct vm *vm = v->vm;
+	struct evtchn_reset op;
+
+	if (hc_read(v, arg, &op, sizeof(op)))
+		return -XEN_EFAULT;
+	if (op.dom != DOMID_SELF)
+		return -XEN_ESRCH; /* pvisor runs one domain */
+	pthread_mutex_lock(&vm->xen.lock);
+	for (evtchn_port_t p = 1; p < XEN_MAX_EVTCHN; p++) {
+		struct evtchn *ch = &vm->xen.evtchn[p];
+
+		if (ch->state == EVTCHN_FREE ||
+		    ((p == vm->xen.console_port || p == vm->xen.store_port) &&
+		     ch->state == EVTCHN_INTERDOMAIN && ch->remote_dom == 0))
+			continue;
+		if (ch->state == EVTCHN_VIRQ && ch->vcpu < vm->nr_vcpus &&
+		    vm->vcpus[ch->vcpu])
+			vm->vcpus[ch->vcpu]->xen.virq_port[ch->virq] = 0;
+		*ch = (struct evtchn){ .state = EVTCHN_FREE };
+	}
+	evtchn_fifo_destroy_locked(vm);
+	pthread_mutex_unlock(&vm->xen.lock);
+	return 0;
+}
+
 long hc_event_channel_op(struct vcpu *v, const struct hc_args *a)
 {
 	uint64_t arg = a->a[1];
@@ -534,11 +667,15 @@ long hc_event_channel_op(struct vcpu *v, const struct hc_args *a)
 		return op_unmask(v, arg);
 	case EVTCHNOP_bind_vcpu:
 		return op_bind_vcpu(v, arg);
-	case EVTCHNOP_bind_pirq:
-	case EVTCHNOP_reset:
 	case EVTCHNOP_init_control:
+		return op_init_control(v, arg);
 	case EVTCHNOP_expand_array:
+		return op_expand_array(v, arg);
 	case EVTCHNOP_set_priority:
+		return op_set_priority(v, arg);
+	case EVTCHNOP_reset:
+		return op_reset(v, arg);
+	case EVTCHNOP_bind_pirq:
 	default:
 		return -XEN_ENOSYS;
 	}

@@ -1,6 +1,8 @@
 /*
- * Event channels (Xen's 2-level ABI): per-domain ports whose pending and mask
- * bits live in shared_info, and the per-vCPU upcall flags in vcpu_info.
+ * Event channels: per-domain ports, delivered through Xen's 2-level ABI
+ * (pending and mask bits in shared_info, per-vCPU upcall flags in vcpu_info)
+ * or, once the guest asks with EVTCHNOP_init_control, the FIFO ABI
+ * (xen/event_fifo.c).
  * pvisor's own services (console, xenstore, later block/net backends) are the
  * "remote domain 0" end of interdomain channels.
  */
@@ -50,8 +52,16 @@ void evtchn_send_virq(struct vcpu *v, unsigned virq);
 /* True if v has an upcall pending that is not masked. */
 bool evtchn_upcall_deliverable(struct vcpu *v);
 
+/* A port number of the ABI in use (2-level: < XEN_NR_EVTCHN; FIFO:
+ * < XEN_MAX_EVTCHN), for SCHEDOP_poll. */
+bool evtchn_port_valid(struct vm *vm, evtchn_port_t port);
+
 /* True if port is pending (for SCHEDOP_poll); false for bad ports. */
 bool evtchn_port_pending(struct vm *vm, evtchn_port_t port);
+
+/* Xen's vcpu_mark_events_pending: sets evtchn_upcall_pending and wakes v
+ * on 0 -> 1. */
+void vcpu_mark_events_pending(struct vcpu *v);
 
 /* Wakes v if it is blocked, kicks it out of guest code otherwise. */
 void vcpu_wake(struct vcpu *v);

@@ -110,7 +110,7 @@ static long sched_poll(struct vcpu *v, uint64_t arg)
 	if (pc.nr && hc_read(v, list, pc.ports, pc.nr * sizeof(pc.ports[0])))
 		return -XEN_EFAULT;
 	for (unsigned i = 0; i < pc.nr; i++)
-		if (pc.ports[i] >= XEN_NR_EVTCHN)
+		if (!evtchn_port_valid(v->vm, pc.ports[i]))
 			return -XEN_EINVAL;
 	block_until(v, any_port_pending, &pc, (int64_t)op.timeout);
 	xen_time_update_vcpu(v);

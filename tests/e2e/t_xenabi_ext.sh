@@ -4,11 +4,14 @@
 #   t_softint   int $n through the trap table by the entry's DPL (guest
 #               kernel = ring 1, user = ring 3), #GP((n<<3)|2) otherwise,
 #               int3 / int $4 / icebp / into, from kernel and user mode
+#   t_evtchn_fifo  FIFO event channels: init_control with good and bad
+#               control blocks, 2000 ports bound and sent, priorities,
+#               masking, expand_array limits, EVTCHNOP_reset to 2-level
 # On proc the host reports int $n as a #GP with an IDT error code (int $0x80
 # as a 32-bit system call); on kvm-pvm as a #UD at the instruction.
 source "$(dirname "$0")/lib.sh"
 
-GUESTS="t_softint"
+GUESTS="t_softint t_evtchn_fifo"
 
 for be in $BACKENDS; do
 	if [ "$be" = kvm ] && [ -n "$KVM_WHY" ]; then

@@ -157,7 +157,11 @@ static const struct bad_request bad_requests[] = {
 	{ "bind interdomain to another domain", EVTCHNOP_bind_interdomain, { 3, 1 }, -XEN_ESRCH },
 	{ "status of another domain", EVTCHNOP_status, { 4 }, -XEN_ESRCH },
 	{ "unknown command", 99, { 0 }, -XEN_ENOSYS },
-	{ "fifo ABI not offered", EVTCHNOP_init_control, { 0 }, -XEN_ENOSYS },
+	{ "FIFO control block not RAM", EVTCHNOP_init_control, { TESTVM_FRAMES, 0, 0, 0 }, -XEN_EINVAL },
+	{ "FIFO control block on a missing vcpu", EVTCHNOP_init_control, { 1, 0, 0, 3 }, -XEN_ENOENT },
+	{ "expand_array under 2-level", EVTCHNOP_expand_array, { 1, 0 }, -XEN_EOPNOTSUPP },
+	{ "set_priority under 2-level", EVTCHNOP_set_priority, { 1, 0 }, -XEN_ENOSYS },
+	{ "reset another domain", EVTCHNOP_reset, { 4 }, -XEN_ESRCH },
 };
 
 static void test_bad_requests(void **state)

@@ -13,7 +13,7 @@
 
 #include <pvisor/xen.h>
 
-#define KIT_NR_EVTCHN 1024
+#define KIT_NR_EVTCHN 4096 /* 2-level: 1024 on pvisor; FIFO: 4096 */
 
 typedef void (*evtchn_handler_fn)(evtchn_port_t port, void *data);
 
@@ -39,6 +39,28 @@ void evtchn_unmask(evtchn_port_t port);
 
 /* Runs every pending handler now (events must be masked by the caller). */
 void evtchn_poll(void);
+
+/*
+ * FIFO event channels (lib/evtchn_fifo.c): evtchn_fifo_init() asks for the
+ * FIFO ABI (EVTCHNOP_init_control for vCPU 0 with a control block page,
+ * then one event-array page); from then on the kit's binding, masking and
+ * upcall work the FIFO way (Linux's consume loop: ready bitmap, highest
+ * priority first, each queue from its head along the links).  0 or the
+ * hypercall's error (the kit stays 2-level).  The rest is for events.c.
+ */
+long evtchn_fifo_init(void);
+bool evtchn_fifo_active(void);
+/* Control block and event array as the kit set them up (tests). */
+struct evtchn_fifo_control_block *evtchn_fifo_control(void);
+event_word_t *evtchn_fifo_word(evtchn_port_t port);
+int evtchn_fifo_cover(evtchn_port_t port); /* expand_array up to port */
+void evtchn_fifo_poll(void);
+void evtchn_fifo_mask(evtchn_port_t port);
+void evtchn_fifo_unmask(evtchn_port_t port);
+void evtchn_dispatch(evtchn_port_t port);
+bool evtchn_has_handler(evtchn_port_t port);
+/* EVTCHNOP_init_control's link_bits answer (0 before). */
+unsigned evtchn_fifo_link_bits(void);
 
 /* Called from entry.S with the event frame. */
 struct trap_frame;
