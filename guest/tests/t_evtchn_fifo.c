@@ -55,6 +55,33 @@ static long set_priority(evtchn_port_t port, uint32_t prio)
 	return HYPERVISOR_event_channel_op(EVTCHNOP_set_priority, &op);
 }
 
+static long poll2(evtchn_port_t a, evtchn_port_t b)
+{
+	evtchn_port_t ports[2] = { a, b };
+	struct sched_poll p = { .nr_ports = 2, .timeout = 1 };
+
+	set_xen_guest_handle(p.ports, ports);
+	return HYPERVISOR_sched_op(SCHEDOP_poll, &p);
+}
+
+/* SCHEDOP_poll as Xen's do_poll: port by port, a pending port returns 0
+ * before a later port that does not exist is looked at. */
+static void poll_order(evtchn_port_t port, const char *abi)
+{
+	char name[48];
+
+	hits[port] = 0;
+	evtchn_mask(port);
+	evtchn_send(port);
+	snprintf(name, sizeof(name), "%s_poll_pending_then_bad_port", abi);
+	check_rc(poll2(port, 0xffffff), 0, name);
+	snprintf(name, sizeof(name), "%s_poll_bad_port_then_pending", abi);
+	check_rc(poll2(0xffffff, port), -XEN_EINVAL, name);
+	evtchn_unmask(port);
+	snprintf(name, sizeof(name), "%s_poll_port_delivered_on_unmask", abi);
+	check(hits[port] == 1, name, "hits %u", hits[port]);
+}
+
 static void two_level_answers(evtchn_port_t early)
 {
 	void *page = alloc_page();
@@ -76,6 +103,7 @@ static void two_level_answers(evtchn_port_t early)
 	hits[early] = 0;
 	evtchn_send(early);
 	check(hits[early] == 1, "2l_event_delivered", "hits %u", hits[early]);
+	poll_order(early, "2l");
 	free_page(page);
 }
 
@@ -92,6 +120,7 @@ static void switch_to_fifo(evtchn_port_t early)
 	evtchn_send(early);
 	check(hits[early] == 1, "fifo_early_port_delivered", "hits %u",
 	      hits[early]);
+	poll_order(early, "fifo");
 	free_page(page);
 }
 

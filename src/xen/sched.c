@@ -109,9 +109,14 @@ static long sched_poll(struct vcpu *v, uint64_t arg)
 	pc.nr = op.nr_ports;
 	if (pc.nr && hc_read(v, list, pc.ports, pc.nr * sizeof(pc.ports[0])))
 		return -XEN_EFAULT;
-	for (unsigned i = 0; i < pc.nr; i++)
+	/* Xen's do_poll: port by port, a port that does not exist is
+	 * -EINVAL, a pending one returns at once. */
+	for (unsigned i = 0; i < pc.nr; i++) {
 		if (!evtchn_port_valid(v->vm, pc.ports[i]))
 			return -XEN_EINVAL;
+		if (evtchn_port_pending(v->vm, pc.ports[i]))
+			return 0;
+	}
 	block_until(v, any_port_pending, &pc, (int64_t)op.timeout);
 	xen_time_update_vcpu(v);
 	return 0;
