@@ -11,6 +11,7 @@
 #include "core/log.h"
 #include "core/vm.h"
 #include "xen/cpuid.h"
+#include "xen/debugreg.h"
 #include "xen/hypercall.h"
 #include "xen/msr.h"
 #include "xen/pagetype.h"
@@ -203,17 +204,22 @@ static int emulate_priv(struct vcpu *v, const struct emul_insn *in, bool ud)
 		if (!kernel || write_cr(v, in->reg, *emul_gpr(r, in->rm)))
 			return -1;
 		return 1;
-	case EOP_MOV_FROM_DR:
+	case EOP_MOV_FROM_DR: {
+		long dv;
+
+		/* Xen: DR4/5 with CR4.DE (get_debugreg -EINVAL) is #GP. */
 		if (!kernel || in->reg > 7)
 			return -1;
-		*emul_gpr(r, in->rm) = v->xen.debugreg[in->reg == 4 ? 6 :
-						       in->reg == 5 ? 7 : in->reg];
+		dv = xen_debugreg_get(&v->xen, in->reg);
+		if (dv == -XEN_EINVAL)
+			return -1;
+		*emul_gpr(r, in->rm) = (uint64_t)dv;
 		return 1;
+	}
 	case EOP_MOV_TO_DR:
-		if (!kernel || in->reg > 7)
+		if (!kernel || in->reg > 7 ||
+		    xen_debugreg_set(&v->xen, in->reg, *emul_gpr(r, in->rm)))
 			return -1;
-		v->xen.debugreg[in->reg == 4 ? 6 : in->reg == 5 ? 7 : in->reg] =
-			*emul_gpr(r, in->rm);
 		return 1;
 	case EOP_IN:
 		if (!io_allowed(v))

@@ -8,6 +8,7 @@
 #include "xen/physdev.h"
 
 #include "core/vm.h"
+#include "xen/debugreg.h"
 #include "xen/hypercall.h"
 
 long hc_physdev_op(struct vcpu *v, const struct hc_args *a)
@@ -47,45 +48,16 @@ long hc_platform_op(struct vcpu *v, const struct hc_args *a)
 	return -XEN_EPERM;
 }
 
-static bool canonical(uint64_t va)
-{
-	return (uint64_t)((int64_t)(va << 16) >> 16) == va;
-}
-
 long hc_set_debugreg(struct vcpu *v, const struct hc_args *a)
 {
-	uint64_t reg = a->a[0], val = a->a[1];
-
-	switch (reg) {
-	case 0: case 1: case 2: case 3:
-		/* Breakpoints may not point into the hypervisor's range. */
-		if (!canonical(val) ||
-		    (val >= HYPERVISOR_VIRT_START && val < HYPERVISOR_VIRT_END))
-			return -XEN_EPERM;
-		break;
-	case 6:
-		val = (val & 0xffffefffull) | 0xffff0ff0ull;
-		break;
-	case 7:
-		if (val >> 32)
-			return -XEN_EPERM;
-		break;
-	default:
-		return -XEN_EINVAL;
-	}
-	v->xen.debugreg[reg] = val;
-	return 0;
+	if (a->a[0] > 7)
+		return -XEN_ENODEV;
+	return xen_debugreg_set(&v->xen, (unsigned)a->a[0], a->a[1]);
 }
 
 long hc_get_debugreg(struct vcpu *v, const struct hc_args *a)
 {
-	uint64_t reg = a->a[0];
-
-	if (reg > 7 || reg == 4 || reg == 5)
+	if (a->a[0] > 7)
 		return -XEN_EINVAL;
-	if (reg == 6 && !v->xen.debugreg[6])
-		return 0xffff0ff0;
-	if (reg == 7 && !v->xen.debugreg[7])
-		return 0x400;
-	return (long)v->xen.debugreg[reg];
+	return xen_debugreg_get(&v->xen, (unsigned)a->a[0]);
 }

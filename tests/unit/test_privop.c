@@ -282,9 +282,38 @@ static void test_debugreg(void **state)
 				   0xffff800000000000ull, 0), -XEN_EPERM);
 	assert_int_equal(testvm_hc(v, __HYPERVISOR_set_debugreg, 1,
 				   0x0000800000000000ull, 0), -XEN_EPERM);
-	assert_int_equal(testvm_hc(v, __HYPERVISOR_set_debugreg, 7, 1ull << 32, 0),
+	/* Xen's rules (issue 15): reserved DR7/DR6 bits forced, not refused. */
+	assert_int_equal(testvm_hc(v, __HYPERVISOR_set_debugreg, 7, 1ull << 32, 0), 0);
+	assert_int_equal(testvm_hc(v, __HYPERVISOR_get_debugreg, 7, 0, 0), 0x400);
+	assert_int_equal(testvm_hc(v, __HYPERVISOR_set_debugreg, 7, 0x1800 | 1, 0), 0);
+	assert_int_equal(testvm_hc(v, __HYPERVISOR_get_debugreg, 7, 0, 0), 0x401);
+	/* GD, and an I/O breakpoint without CR4.DE: -EPERM */
+	assert_int_equal(testvm_hc(v, __HYPERVISOR_set_debugreg, 7, 0x2000, 0),
 			 -XEN_EPERM);
-	assert_int_equal(testvm_hc(v, __HYPERVISOR_set_debugreg, 4, 0, 0), -XEN_EINVAL);
+	assert_int_equal(testvm_hc(v, __HYPERVISOR_set_debugreg, 7,
+				   (2ull << 16) | 1, 0), -XEN_EPERM);
+	/* ... but an I/O breakpoint that is not enabled is kept */
+	assert_int_equal(testvm_hc(v, __HYPERVISOR_set_debugreg, 7, 2ull << 16, 0), 0);
+	assert_int_equal(testvm_hc(v, __HYPERVISOR_set_debugreg, 6, 0x1001, 0), 0);
+	assert_int_equal(testvm_hc(v, __HYPERVISOR_get_debugreg, 6, 0, 0), 0xffff0ff1);
+	/* DR4/DR5 alias DR6/DR7 without CR4.DE */
+	assert_int_equal(testvm_hc(v, __HYPERVISOR_set_debugreg, 4, 0, 0), 0);
+	assert_int_equal(testvm_hc(v, __HYPERVISOR_get_debugreg, 4, 0, 0), 0xffff0ff0);
+	assert_int_equal(testvm_hc(v, __HYPERVISOR_get_debugreg, 5, 0, 0),
+			 (long)((2ull << 16) | 0x400));
+	v->xen.guest_cr4 |= 8; /* CR4.DE */
+	assert_int_equal(testvm_hc(v, __HYPERVISOR_set_debugreg, 4, 0, 0), -XEN_ENODEV);
+	assert_int_equal(testvm_hc(v, __HYPERVISOR_set_debugreg, 5, 0, 0), -XEN_ENODEV);
+	assert_int_equal(testvm_hc(v, __HYPERVISOR_get_debugreg, 4, 0, 0), -XEN_EINVAL);
+	assert_int_equal(testvm_hc(v, __HYPERVISOR_set_debugreg, 7,
+				   (2ull << 16) | 1, 0), 0);
+	v->xen.guest_cr4 &= ~8ull;
+	/* DR0-3: Xen's range ends at HYPERVISOR_VIRT_END */
+	assert_int_equal(testvm_hc(v, __HYPERVISOR_set_debugreg, 2,
+				   HYPERVISOR_VIRT_END - 8, 0), -XEN_EPERM);
+	assert_int_equal(testvm_hc(v, __HYPERVISOR_set_debugreg, 2,
+				   HYPERVISOR_VIRT_END, 0), 0);
+	assert_int_equal(testvm_hc(v, __HYPERVISOR_set_debugreg, 8, 0, 0), -XEN_ENODEV);
 	assert_int_equal(testvm_hc(v, __HYPERVISOR_get_debugreg, 8, 0, 0), -XEN_EINVAL);
 	assert_int_equal(testvm_hc(v, __HYPERVISOR_platform_op, 0, 0, 0), -XEN_EPERM);
 	testvm_free(vm);
