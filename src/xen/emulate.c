@@ -17,7 +17,9 @@
 #include "xen/pagetype.h"
 #include "xen/shared.h"
 
+#define VEC_DB 1
 #define VEC_UD 6
+#define RFLAGS_TF (1ull << 8)
 #define VEC_GP 13
 #define VEC_PF 14
 
@@ -380,6 +382,22 @@ static bool emulate_m2p(struct vcpu *v, struct vexit *ex)
 	return false;
 }
 
+/*
+ * After an instruction pvisor emulated: with TF set the guest gets the
+ * #DB a CPU (and Xen's emulator) raises after it.  True if *ex is now
+ * that #DB, for the caller to bounce.
+ */
+static bool single_step_trap(struct vcpu *v, struct vexit *ex)
+{
+	if (!(v->regs.rflags & RFLAGS_TF))
+		return false;
+	ex->kind = VEXIT_EXCEPTION;
+	ex->vector = VEC_DB;
+	ex->error_code = 0;
+	ex->cr2 = 0;
+	return true;
+}
+
 bool xen_emulate_fault(struct vcpu *v, struct vexit *ex)
 {
 	uint8_t buf[EMUL_MAX_LEN];
@@ -391,22 +409,29 @@ bool xen_emulate_fault(struct vcpu *v, struct vexit *ex)
 		return false;
 	if (ex->vector == VEC_PF && ex->cr2 >= MACH2PHYS_VIRT_START &&
 	    ex->cr2 < MACH2PHYS_VIRT_END)
-		return emulate_m2p(v, ex);
+		return emulate_m2p(v, ex) && !single_step_trap(v, ex);
 	if (ex->vector == VEC_PF) {
 		if (!v->xen.kernel_mode ||
 		    (ex->error_code & (PFEC_PRESENT | PFEC_WRITE | PFEC_INSN)) !=
 			    (PFEC_PRESENT | PFEC_WRITE))
 			return false;
 		n = fetch(v, buf);
-		return n && emulate_ptwr(v, ex, buf, n);
+		return n && emulate_ptwr(v, ex, buf, n) &&
+		       !single_step_trap(v, ex);
 	}
 	if (ex->vector != VEC_GP && ex->vector != VEC_UD)
 		return false;
 	n = fetch(v, buf);
 	if (!n || emul_decode(buf, n, &in))
 		return false;
-	if (in.op == EOP_MOV_SREG || in.op == EOP_POP_SREG)
-		return ex->vector == VEC_GP && emulate_sreg(v, &in);
+	if (in.op == EOP_MOV_SREG || in.op == EOP_POP_SREG) {
+		if (ex->vector != VEC_GP || !emulate_sreg(v, &in))
+			return false;
+		/* A load of %ss holds a single-step #DB back until after the
+		 * next instruction (the interrupt shadow): the host's TF trap
+		 * after that instruction is it. */
+		return in.reg == EMUL_SS || !single_step_trap(v, ex);
+	}
 	if (ex->vector == VEC_GP && ex->error_code)
 		return false; /* other selector faults are the guest's */
 	rc = emulate_priv(v, &in, ex->vector == VEC_UD);
@@ -420,5 +445,5 @@ bool xen_emulate_fault(struct vcpu *v, struct vexit *ex)
 	}
 	v->regs.rip += in.len;
 	v->xen.emulated++;
-	return true;
+	return !single_step_trap(v, ex);
 }

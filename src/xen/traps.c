@@ -9,6 +9,7 @@
 
 #include "core/log.h"
 #include "core/vm.h"
+#include "xen/debugreg.h"
 #include "xen/events.h"
 #include "xen/hypercall.h"
 #include "xen/shared.h"
@@ -23,6 +24,7 @@
 #define RFLAGS_IOPL (3ul << 12)
 
 #define PFEC_USER (1u << 2)
+#define DR6_BS (1ull << 14)
 
 /* trap_info.flags: bits 0-1 DPL, bit 2 "clear event enable" (TI_SET_IF). */
 #define TI_FLAG_MASK_EVENTS 4u
@@ -139,6 +141,13 @@ int xen_bounce_exception(struct vcpu *v, const struct vexit *ex)
 		ec &= ~PFEC_USER;
 		if (!v->xen.kernel_mode)
 			ec |= PFEC_USER;
+	}
+	if (ex->vector == 1 && (v->regs.rflags & RFLAGS_TF)) {
+		/* A single-step trap: the guest reads DR6.BS, as Xen copies
+		 * the hardware's DR6 (an icebp sets no status bit). */
+		long dr6 = xen_debugreg_get(&v->xen, 6);
+
+		(void)xen_debugreg_set(&v->xen, 6, (uint64_t)dr6 | DR6_BS);
 	}
 	if (has_error_code(ex->vector))
 		flags |= TBF_EXCEPTION_ERRCODE;

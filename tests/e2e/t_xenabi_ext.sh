@@ -7,11 +7,14 @@
 #   t_evtchn_fifo  FIFO event channels: init_control with good and bad
 #               control blocks, 2000 ports bound and sent, priorities,
 #               masking, expand_array limits, EVTCHNOP_reset to 2-level
+#   t_debugreg  set/get_debugreg and mov %drN with Xen's rules; TF through
+#               iret single-steps (DR6.BS), #DB after an emulated
+#               instruction, held back by a mov %ss shadow
 # On proc the host reports int $n as a #GP with an IDT error code (int $0x80
 # as a 32-bit system call); on kvm-pvm as a #UD at the instruction.
 source "$(dirname "$0")/lib.sh"
 
-GUESTS="t_softint t_evtchn_fifo"
+GUESTS="t_softint t_evtchn_fifo t_debugreg"
 
 for be in $BACKENDS; do
 	if [ "$be" = kvm ] && [ -n "$KVM_WHY" ]; then

@@ -319,6 +319,38 @@ static void test_debugreg(void **state)
 	testvm_free(vm);
 }
 
+/* TF set: an emulated instruction ends in a #DB right after it (the
+ * caller bounces the rewritten exit); a load of %ss does not (the shadow:
+ * the host's trap after the next instruction is the #DB). */
+static void test_single_step_after_emulation(void **state)
+{
+	struct vm *vm = testvm_new();
+	struct vcpu *v = vm->vcpus[0];
+	static const uint8_t xen_cpuid[] = { 0x0f, 0x0b, 'x', 'e', 'n', 0x0f, 0xa2 };
+	static const uint8_t mov_ss[] = { 0x8e, 0xd0 }; /* mov %ax, %ss */
+	static const uint8_t mov_ds[] = { 0x8e, 0xd8 }; /* mov %ax, %ds */
+	struct vexit ex;
+	uint64_t at;
+
+	(void)state;
+	v->regs.rflags |= 1ull << 8;
+	v->regs.rax = 0;
+	assert_false(fault(v, 6, xen_cpuid, sizeof(xen_cpuid), &ex));
+	assert_int_equal(ex.vector, 1);
+	at = testvm_va(CODE_PFN, sizeof(xen_cpuid));
+	assert_int_equal(v->regs.rip, at);
+	v->regs.rax = 0xe02b;
+	assert_true(fault(v, 13, mov_ss, sizeof(mov_ss), &ex));
+	assert_int_equal(v->regs.rip, testvm_va(CODE_PFN, 2));
+	assert_false(fault(v, 13, mov_ds, sizeof(mov_ds), &ex));
+	assert_int_equal(ex.vector, 1);
+	assert_int_equal(v->regs.rip, testvm_va(CODE_PFN, 2));
+	/* Without TF: emulated, no #DB. */
+	v->regs.rflags &= ~(1ull << 8);
+	assert_true(fault(v, 13, mov_ds, sizeof(mov_ds), &ex));
+	testvm_free(vm);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -330,6 +362,7 @@ int main(void)
 		cmocka_unit_test(test_gdt),
 		cmocka_unit_test(test_vcpu_op),
 		cmocka_unit_test(test_debugreg),
+		cmocka_unit_test(test_single_step_after_emulation),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

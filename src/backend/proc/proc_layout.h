@@ -127,9 +127,12 @@
 /*
  * Flags the direct resume path restores: CF PF AF ZF SF DF OF AC and the
  * always-one bit.  TF goes through the signal path only (a trap after
- * popfq would hit the stub).
+ * popfq would hit the stub): with TF set the resume faults on purpose
+ * inside the resume window (.Ltf) and returns through sigreturn.
  */
 #define PROC_RFLAGS_DIRECT 0x40cd7
+#define PROC_RFLAGS_TF 0x100
+#define SIGILL_ 4 /* for the stub (no <signal.h> in assembly) */
 
 #ifndef __ASSEMBLER__
 #include <stddef.h>

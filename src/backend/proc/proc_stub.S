@@ -294,6 +294,8 @@ proc_stub_resume:
 .Lresume:
 	cmpl $0, C(CTL_KICK_LATCH)
 	jne .Llatched
+	testl $PROC_RFLAGS_TF, R(R_RFLAGS)
+	jnz .Ltf
 	load_fsgs
 	mov R(R_RFLAGS), %rax
 	and $PROC_RFLAGS_DIRECT, %rax
@@ -317,6 +319,11 @@ proc_stub_resume:
 	mov R(R_R15), %r15
 	mov R(R_RSP), %rsp
 	jmp *R(R_RIP)
+	/* TF cannot go through popfq (the trap would hit the stub): fault
+	 * here, inside the resume window, and proc_stub_signal reports it as
+	 * a kick at ctl regs, whose return (sigreturn) restores every flag. */
+.Ltf:
+	ud2
 proc_stub_resume_end:
 .Lresume_end:
 .Llatched:
@@ -344,7 +351,16 @@ proc_stub_signal:
 	sub %rcx, %rax
 	cmp $PROC_REGION_SIZE, %rax
 	jae .Lguest
-	cmp $PROC_KICK_SIG, %edi
+	mov UC_GREG(G_RIP), %rax
+	lea .Ltf(%rip), %rcx
+	cmp %rcx, %rax
+	jne 1f
+	cmp $SIGILL_, %edi
+	jne 1f
+	mov $PROC_KICK_SIG, %edi       /* the resume with TF (above) */
+	push %rdx
+	jmp .Lpublish
+1:	cmp $PROC_KICK_SIG, %edi
 	jne .Lstubfault
 	/* A kick inside the stub.  In the resume window the guest state is
 	 * exactly ctl regs; elsewhere an exit is under way or ahead, and the
