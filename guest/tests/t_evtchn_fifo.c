@@ -14,6 +14,7 @@
 #include <kit/kit.h>
 #include <kit/mm.h>
 #include <kit/test.h>
+#include <kit/time.h>
 
 #define NPORTS 2000
 
@@ -70,6 +71,14 @@ static void poll_order(evtchn_port_t port, const char *abi)
 {
 	char name[48];
 
+	evtchn_port_t one[1] = { port };
+	struct sched_poll wait = { .nr_ports = 1,
+				   .timeout = monotonic_ns() + 1000000 };
+
+	/* Nothing pending: the 1 ms timeout ends the wait. */
+	set_xen_guest_handle(wait.ports, one);
+	snprintf(name, sizeof(name), "%s_poll_times_out", abi);
+	check_rc(HYPERVISOR_sched_op(SCHEDOP_poll, &wait), 0, name);
 	hits[port] = 0;
 	evtchn_mask(port);
 	evtchn_send(port);

@@ -164,8 +164,8 @@ long evtchn_fifo_expand_array(struct vm *vm, uint64_t array_mfn)
 		goto out;
 	}
 	f->array_mfn[slot] = array_mfn;
-	f->array[slot] = page;
-	f->nr_pages++;
+	__atomic_store_n(&f->array[slot], page, __ATOMIC_RELEASE);
+	__atomic_store_n(&f->nr_pages, slot + 1, __ATOMIC_RELEASE);
 	/* Events raised while this page was missing. */
 	for (unsigned i = 0; i < WORDS_PER_PAGE; i++) {
 		evtchn_port_t p = (evtchn_port_t)(slot * WORDS_PER_PAGE + i);
@@ -316,17 +316,26 @@ void evtchn_fifo_unmask(struct vm *vm, evtchn_port_t port)
 		vcpu_mark_events_pending(vm->vcpus[vcpu_id]);
 }
 
+/*
+ * Without the lock: SCHEDOP_poll asks while holding it.  The array only
+ * grows (page pointer stored before nr_pages) until a reset, and a stale
+ * page pointer still points into guest RAM, so a racing answer is only
+ * stale, never unsafe.
+ */
 bool evtchn_fifo_is_pending(struct vm *vm, evtchn_port_t port)
 {
-	event_word_t *word;
-	bool pending;
+	struct evtchn_fifo *f = &vm->xen.fifo;
+	unsigned pages = __atomic_load_n(&f->nr_pages, __ATOMIC_ACQUIRE);
+	event_word_t *page;
 
-	pthread_mutex_lock(&vm->xen.lock);
-	word = port < XEN_MAX_EVTCHN ? word_of(vm, port) : NULL;
-	pending = word ? word_test(word, W_PENDING)
-		       : port < XEN_MAX_EVTCHN && vm->xen.evtchn[port].fifo_pending;
-	pthread_mutex_unlock(&vm->xen.lock);
-	return pending;
+	if (port >= XEN_MAX_EVTCHN)
+		return false;
+	if (port >= pages * WORDS_PER_PAGE ||
+	    !(page = __atomic_load_n(&f->array[port / WORDS_PER_PAGE],
+				     __ATOMIC_ACQUIRE)))
+		return __atomic_load_n(&vm->xen.evtchn[port].fifo_pending,
+				       __ATOMIC_ACQUIRE);
+	return word_test(&page[port % WORDS_PER_PAGE], W_PENDING);
 }
 
 bool evtchn_fifo_is_busy_locked(struct vm *vm, evtchn_port_t port)

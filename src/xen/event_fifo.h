@@ -38,7 +38,8 @@ bool evtchn_fifo_set_pending(struct vm *vm, evtchn_port_t port,
 /* EVTCHNOP_unmask in FIFO mode: clears MASKED, relinks if pending. */
 void evtchn_fifo_unmask(struct vm *vm, evtchn_port_t port);
 
-/* Port state in the event word (false if the port has none). */
+/* Port state in the event word, or the saved state while no word covers
+ * it.  Takes no lock (SCHEDOP_poll asks under vm->xen.lock). */
 bool evtchn_fifo_is_pending(struct vm *vm, evtchn_port_t port);
 /* LINKED: the port cannot be reused until the guest unlinks it. */
 bool evtchn_fifo_is_busy_locked(struct vm *vm, evtchn_port_t port);

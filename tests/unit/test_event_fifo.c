@@ -245,6 +245,36 @@ static void test_pending_before_array(void **state)
 	testvm_free(vm);
 }
 
+/* SCHEDOP_poll under FIFO: reads PENDING (a past timeout returns at
+ * once; the wait checks the ports under the domain lock). */
+static void test_poll(void **state)
+{
+	struct vm *vm = fifo_vm();
+	struct vcpu *v = vm->vcpus[0];
+	evtchn_port_t a = bind_ipi(v);
+	evtchn_port_t ports[2] = { a, 0xffffff };
+	struct sched_poll op = { .nr_ports = 1, .timeout = 1 };
+	uint64_t va;
+
+	(void)state;
+	va = testvm_put(vm, ARG_PFN + 1, ports, sizeof(ports));
+	set_xen_guest_handle(op.ports, (evtchn_port_t *)(uintptr_t)va);
+	va = testvm_put(vm, ARG_PFN, &op, sizeof(op));
+	assert_int_equal(testvm_hc(v, __HYPERVISOR_sched_op, SCHEDOP_poll, va, 0), 0);
+	assert_false(v->xen.blocked);
+	/* a pending port first: 0 before the bad one is looked at */
+	*word(vm, a) = W_PENDING | W_MASKED;
+	op.nr_ports = 2;
+	va = testvm_put(vm, ARG_PFN, &op, sizeof(op));
+	assert_int_equal(testvm_hc(v, __HYPERVISOR_sched_op, SCHEDOP_poll, va, 0), 0);
+	ports[0] = 0xffffff;
+	ports[1] = a;
+	testvm_put(vm, ARG_PFN + 1, ports, sizeof(ports));
+	assert_int_equal(testvm_hc(v, __HYPERVISOR_sched_op, SCHEDOP_poll, va, 0),
+			 -XEN_EINVAL);
+	testvm_free(vm);
+}
+
 static void test_expand_limits(void **state)
 {
 	struct vm *vm = fifo_vm();
@@ -315,6 +345,7 @@ int main(void)
 		cmocka_unit_test(test_priorities),
 		cmocka_unit_test(test_masked_and_unmask),
 		cmocka_unit_test(test_pending_before_array),
+		cmocka_unit_test(test_poll),
 		cmocka_unit_test(test_expand_limits),
 		cmocka_unit_test(test_close_and_busy),
 		cmocka_unit_test(test_reset),
