@@ -23,7 +23,8 @@ OBJ_DIR   := $(BUILD)/obj
 ASAN_DIR  := $(BUILD)/asan
 LIB_OBJS  := $(LIB_SRCS:%.c=$(OBJ_DIR)/%.o) $(ASMS:%.S=$(OBJ_DIR)/%.o)
 ASAN_OBJS := $(LIB_SRCS:%.c=$(ASAN_DIR)/%.o) $(ASMS:%.S=$(ASAN_DIR)/%.o)
-SAN_FLAGS := -O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+SAN_FLAGS := -O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined \
+             -DPVISOR_TEST_HOOKS
 
 PVISOR      := $(BUILD)/pvisor
 PVISOR_ASAN := $(BUILD)/pvisor-asan

@@ -1,5 +1,6 @@
 /* Command-line parsing (see cli.h). */
 #include "core/cli.h"
+#include "core/sandbox.h"
 
 #include "hostio/hostnet.h"
 
@@ -71,6 +72,10 @@ const char cli_run_usage[] =
 	"  --api PATH           serve the control API at PATH (mode 0600): status,\n"
 	"                       pause, resume, shutdown, sysrq with pvisor ctl PATH\n"
 	"                       (docs/control-api.md)\n"
+	"  --sandbox on|off|log pvisor confines itself: seccomp per thread,\n"
+	"                       Landlock, no new privileges (default on; log: run\n"
+	"                       forbidden calls and log them, for audits;\n"
+	"                       docs/security.md)\n"
 	"  --no-raw             leave the terminal in cooked mode\n"
 	"  -v, --verbose        more messages (repeat for debug)\n"
 	"  -q, --quiet          only errors\n"
@@ -549,6 +554,16 @@ static enum cli_command parse_run(int argc, char *const argv[], struct cli *c,
 				return CLI_ERROR;
 			}
 			cfg->api_socket = v;
+		} else if ((v = option_value(argc, argv, &i, "--sandbox"))) {
+			int mode = sandbox_mode_parse(v);
+
+			if (mode < 0) {
+				snprintf(err, err_len,
+					 "--sandbox: '%s' is not on, off or log", v);
+				return CLI_ERROR;
+			}
+			cfg->sandbox = mode;
+			cfg->sandbox_given = true;
 		} else if ((v = option_value(argc, argv, &i, "--timeout"))) {
 			char *end;
 			double t = strtod(v, &end);

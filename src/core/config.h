@@ -59,6 +59,8 @@ struct vm_config {
 	struct vm_share shares[VM_MAX_SHARES];
 	unsigned nr_shares;
 	const char *api_socket;      /* --api PATH: the control API; NULL: none */
+	int sandbox;             /* --sandbox: enum sandbox_mode, 0 = on */
+	bool sandbox_given;      /* else PVISOR_SANDBOX may set it */
 };
 
 #endif

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "core/log.h"
+#include "core/sandbox.h"
 #include "core/vm.h"
 #include "services/console/consback.h"
 #include "services/ctl/ctl_server.h"
@@ -130,6 +131,7 @@ static void *evloop_main(void *opaque)
 	struct evloop *ev = opaque;
 	struct vm *vm = ev->vm;
 
+	sandbox_thread(SANDBOX_ROLE_EVENTS, "events");
 	/* Guest timers want microseconds, not the default 50 us of slack. */
 	prctl(PR_SET_TIMERSLACK, 1ul);
 	while (!vm_stopped(vm)) {

@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <libgen.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,11 +20,13 @@
 #include "core/evloop.h"
 #include "core/hostinfo.h"
 #include "core/log.h"
+#include "core/sandbox.h"
 #include "core/vm.h"
 #include "services/console/consback.h"
 #include "services/ctl/ctl_server.h"
 #include "services/netback/netback.h"
 #include "services/xenstore/xs_service.h"
+#include "hostio/hostnet.h"
 #include "xen/build.h"
 #include "xen/bzimage.h"
 #include "xen/elf.h"
@@ -32,6 +35,16 @@
 #include "xen/time.h"
 
 #define PVISOR_VERSION "0.1"
+
+#ifdef __SANITIZE_ADDRESS__
+/* LeakSanitizer's check at exit ptraces the process from a new one, which
+ * the sandbox forbids; leaks are the unit tests' job (ASan and valgrind). */
+const char *__asan_default_options(void);
+const char *__asan_default_options(void)
+{
+	return "detect_leaks=0";
+}
+#endif
 #define MAX_IMAGE_BYTES (512ull << 20)
 
 /* A file read whole into memory. */
@@ -154,6 +167,68 @@ static const struct backend_ops *choose_backend(const struct vm_config *cfg,
 	return b == HOST_BE_KVM ? &backend_kvm : &backend_proc;
 }
 
+/*
+ * What pvisor may still open once it is confined (docs/security.md): the
+ * disk images, the devices and sockets the backend and the network need,
+ * its own /proc entry, and the directories of its sockets (to create and
+ * remove them only).  Not the kernel nor the initrd: they are read.
+ */
+static int enter_sandbox(const struct vm_config *cfg,
+			 const struct backend_ops *be)
+{
+	static struct sandbox_plan plan;
+	static char socket_dir[1024], self[32];
+	const char *mode = getenv("PVISOR_SANDBOX");
+	char err[512];
+	bool ok = true;
+
+	plan.mode = cfg->sandbox;
+	if (!cfg->sandbox_given && mode && *mode) {
+		int m = sandbox_mode_parse(mode);
+
+		if (m < 0) {
+			log_error("PVISOR_SANDBOX=%s: not on, off or log", mode);
+			return -1;
+		}
+		plan.mode = m;
+	}
+	for (unsigned i = 0; i < cfg->nr_disks; i++)
+		ok &= sandbox_plan_add(&plan, cfg->disks[i].path,
+				       !cfg->disks[i].ro, false, false);
+	if (cfg->xenstore_socket) {
+		snprintf(socket_dir, sizeof(socket_dir), "%s",
+			 cfg->xenstore_socket);
+		ok &= sandbox_plan_add(&plan, dirname(socket_dir), false, true,
+				       true);
+	}
+	if (be == &backend_kvm)
+		ok &= sandbox_plan_add(&plan, "/dev/kvm", true, false, false);
+	for (unsigned i = 0; i < cfg->nr_net; i++) {
+		struct hostnet_config hc;
+
+		if (hostnet_parse(cfg->net[i], &hc, err, sizeof(err)))
+			continue; /* the command line checked it */
+		/* libslirp reads the host's DNS servers when the guest asks. */
+		ok &= sandbox_plan_add(&plan, hc.kind == HOSTNET_TAP ?
+					      "/dev/net/tun" : "/etc/resolv.conf",
+				       hc.kind == HOSTNET_TAP, false, false);
+	}
+	snprintf(self, sizeof(self), "/proc/%d", (int)getpid());
+	ok &= sandbox_plan_add(&plan, self, false, true, false);
+	ok &= sandbox_plan_add(&plan, "/sys/devices/system/cpu", false, true,
+			       false);
+	if (!ok) {
+		log_error("sandbox: too many paths to allow");
+		return -1;
+	}
+	sandbox_set_fatal_hook(consback_terminal_restore);
+	if (sandbox_enter(&plan, err, sizeof(err)) < 0) {
+		log_error("%s (--sandbox=off runs without)", err);
+		return -1;
+	}
+	return 0;
+}
+
 static void set_boot_regs(struct vcpu *v, const struct boot_state *boot)
 {
 	memset(&v->regs, 0, sizeof(v->regs));
@@ -273,7 +348,12 @@ static void print_report(struct vm *vm)
 
 static void *secondary_main(void *arg)
 {
-	vcpu_run_loop(arg);
+	struct vcpu *v = arg;
+	char name[16];
+
+	snprintf(name, sizeof(name), "vcpu%u", v->id);
+	sandbox_thread(SANDBOX_ROLE_VCPU, name);
+	vcpu_run_loop(v);
 	return NULL;
 }
 
@@ -349,6 +429,10 @@ static int run(struct cli *cli)
 	if (!be)
 		goto out;
 	vm.backend = be;
+	if (enter_sandbox(&cli->cfg, be) < 0) {
+		status = PVISOR_EXIT_INTERNAL;
+		goto out;
+	}
 	if (boot_domain(&vm, cli, &img, &kernel, &initrd) < 0) {
 		status = PVISOR_EXIT_USAGE;
 		goto destroy;
@@ -371,6 +455,7 @@ static int run(struct cli *cli)
 		status = PVISOR_EXIT_INTERNAL;
 		goto destroy;
 	}
+	sandbox_thread(SANDBOX_ROLE_VCPU, "vcpu0");
 	vcpu_run_loop(vm.vcpus[0]);
 	join_secondaries(&vm);
 	evloop_stop(&vm);

@@ -37,6 +37,7 @@
  * overflow and a worker never waits for the device thread.
  */
 #include "services/blkback/blk_engine.h"
+#include "core/sandbox.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -258,6 +259,7 @@ static void *worker(void *arg)
 	struct worker *w = arg;
 	struct thr_engine *t = w->t;
 
+	sandbox_thread(SANDBOX_ROLE_BLOCK_IO, "blkio");
 	pthread_mutex_lock(&t->lock);
 	for (;;) {
 		struct job *j;

@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "core/log.h"
+#include "core/sandbox.h"
 #include "core/vm.h"
 #include "hostio/hio_file.h"
 #include "services/blkback/blk_engine.h"
@@ -751,7 +752,10 @@ static void handle_state(struct blk_dev *d)
 static void *dev_thread(void *arg)
 {
 	struct blk_dev *d = arg;
+	char name[16];
 
+	snprintf(name, sizeof(name), "blk-%s", d->cfg->name);
+	sandbox_thread(SANDBOX_ROLE_BLOCK, name);
 	for (;;) {
 		struct blk_completion c[BLKBACK_BATCH];
 		int rc = blk_engine_wait(d->eng, c, BLKBACK_BATCH);

@@ -29,6 +29,7 @@
 #include <xen/io/xenbus.h>
 
 #include "core/log.h"
+#include "core/sandbox.h"
 #include "core/vm.h"
 #include "hostio/hostnet.h"
 #include "services/netback/netif.h"
@@ -226,7 +227,10 @@ static void *nic_thread(void *opaque)
 {
 	struct nic *n = opaque;
 	struct pollfd fds[NIC_MAX_FDS];
+	char name[16];
 
+	snprintf(name, sizeof(name), "net%u", n->devid);
+	sandbox_thread(SANDBOX_ROLE_NET, name);
 	while (!atomic_load(&n->stop)) {
 		int timeout = -1;
 		unsigned nfds;

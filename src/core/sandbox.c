@@ -1,0 +1,227 @@
+/*
+ * pvisor's confinement of itself: the order of the layers (sandbox.h), the
+ * thread roles, and the report of a forbidden call.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <seccomp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <pvisor/abi.h>
+
+#include "core/log.h"
+#include "core/sandbox.h"
+#include "core/sandbox_landlock.h"
+#include "core/sandbox_policy.h"
+
+/* Names for the report, resolved before any filter exists: the SIGSYS
+ * handler may not allocate. */
+#define NAMED_CALLS 512
+static char call_names[NAMED_CALLS][24];
+
+static enum sandbox_mode active_mode = SANDBOX_OFF;
+static bool entered;
+static void (*fatal_hook)(void);
+static __thread char thread_label[32] = "pv-main (set-up)";
+
+bool sandbox_plan_add(struct sandbox_plan *plan, const char *path,
+		      bool write, bool dir, bool sockets)
+{
+	if (!path || !*path)
+		return true;
+	if (plan->nr_paths >= SANDBOX_MAX_PATHS)
+		return false;
+	plan->paths[plan->nr_paths++] = (struct sandbox_path){
+		.path = path, .write = write, .dir = dir, .sockets = sockets,
+	};
+	return true;
+}
+
+int sandbox_mode_parse(const char *s)
+{
+	if (!strcmp(s, "on"))
+		return SANDBOX_ON;
+	if (!strcmp(s, "off"))
+		return SANDBOX_OFF;
+	if (!strcmp(s, "log"))
+		return SANDBOX_LOG;
+	return -1;
+}
+
+void sandbox_set_fatal_hook(void (*fn)(void))
+{
+	fatal_hook = fn;
+}
+
+static size_t put(char *buf, size_t at, size_t cap, const char *s)
+{
+	while (*s && at + 1 < cap)
+		buf[at++] = *s++;
+	return at;
+}
+
+static size_t put_num(char *buf, size_t at, size_t cap, unsigned long v)
+{
+	char digits[24];
+	int n = 0;
+
+	do {
+		digits[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v && n < (int)sizeof(digits));
+	while (n > 0 && at + 1 < cap)
+		buf[at++] = digits[--n];
+	return at;
+}
+
+/* SIGSYS: the call was not made.  Report it and stop pvisor (the proc
+ * backend's guest processes die with it: PDEATHSIG). */
+static void on_forbidden_call(int sig, siginfo_t *si, void *uc)
+{
+	char line[256];
+	size_t n = 0;
+	unsigned nr = (unsigned)si->si_syscall;
+
+	n = put(line, n, sizeof(line), "pvisor: sandbox: thread ");
+	n = put(line, n, sizeof(line), thread_label);
+	n = put(line, n, sizeof(line), " made a forbidden system call: ");
+	n = put(line, n, sizeof(line),
+		nr < NAMED_CALLS && call_names[nr][0] ? call_names[nr] : "?");
+	n = put(line, n, sizeof(line), " (");
+	n = put_num(line, n, sizeof(line), nr);
+	n = put(line, n, sizeof(line),
+		"); stopping (docs/security.md; --sandbox=off to debug)\n");
+	if (write(STDERR_FILENO, line, n) < 0) {
+		/* nothing left to tell */
+	}
+	if (fatal_hook)
+		fatal_hook();
+	syscall(SYS_exit_group, PVISOR_EXIT_INTERNAL);
+}
+
+static int install_reporter(char *err, size_t err_len)
+{
+	struct sigaction sa = { .sa_sigaction = on_forbidden_call,
+				.sa_flags = SA_SIGINFO };
+
+	for (unsigned nr = 0; nr < NAMED_CALLS; nr++) {
+		char *name = seccomp_syscall_resolve_num_arch(SCMP_ARCH_NATIVE,
+							      (int)nr);
+
+		if (name) {
+			snprintf(call_names[nr], sizeof(call_names[nr]), "%s",
+				 name);
+			free(name);
+		}
+	}
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(SIGSYS, &sa, NULL) < 0) {
+		snprintf(err, err_len, "sandbox: SIGSYS handler: %s",
+			 strerror(errno));
+		return -errno;
+	}
+	return 0;
+}
+
+#ifdef PVISOR_TEST_HOOKS
+#include <fcntl.h>
+#include <sys/ptrace.h>
+#include <sys/socket.h>
+
+/*
+ * PVISOR_SANDBOX_TEST=WHERE:WHAT, in the sanitizer build only: right after
+ * WHERE ("setup", or a role: "block", "vcpu", ...) is confined, pvisor
+ * does WHAT as an exploited thread would — "execve", "socket" (AF_PACKET),
+ * "ptrace", "open=PATH" (read) or "write=PATH" — and says what happened
+ * when it is still alive (tests/e2e/t_sandbox.sh).
+ */
+static void test_hook(const char *where)
+{
+	const char *spec = getenv("PVISOR_SANDBOX_TEST");
+	size_t n = strlen(where);
+	const char *what;
+	long rc;
+
+	if (!spec || strncmp(spec, where, n) || spec[n] != ':')
+		return;
+	what = spec + n + 1;
+	if (!strcmp(what, "execve")) {
+		char *const argv[] = { "/bin/true", NULL };
+
+		rc = execve(argv[0], argv, NULL);
+	} else if (!strcmp(what, "socket")) {
+		rc = socket(AF_PACKET, SOCK_RAW, 0);
+	} else if (!strcmp(what, "ptrace")) {
+		rc = ptrace(PTRACE_TRACEME, 0, NULL, NULL);
+	} else if (!strncmp(what, "open=", 5)) {
+		rc = open(what + 5, O_RDONLY | O_CLOEXEC);
+	} else if (!strncmp(what, "write=", 6)) {
+		rc = open(what + 6, O_WRONLY | O_CLOEXEC);
+	} else {
+		return;
+	}
+	fprintf(stderr, "sandbox test: %s %s: %s\n", where, what,
+		rc < 0 ? strerror(errno) : "allowed");
+}
+#else
+static void test_hook(const char *where)
+{
+}
+#endif
+
+int sandbox_enter(const struct sandbox_plan *plan, char *err, size_t err_len)
+{
+	int abi = sandbox_landlock_abi();
+	int rc;
+
+	if (plan->mode == SANDBOX_OFF)
+		return 0;
+	rc = install_reporter(err, err_len);
+	if (rc)
+		return rc;
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
+		snprintf(err, err_len, "sandbox: no_new_privs: %s",
+			 strerror(errno));
+		return -errno;
+	}
+	rc = sandbox_landlock_apply(plan, err, err_len);
+	if (rc)
+		return rc;
+	rc = sandbox_seccomp_load(-1, plan->mode == SANDBOX_LOG, err, err_len);
+	if (rc)
+		return rc;
+	active_mode = plan->mode;
+	entered = true;
+	log_debug("sandbox: %s (Landlock ABI %d)",
+		  plan->mode == SANDBOX_LOG ? "logging forbidden calls" : "on",
+		  abi);
+	test_hook("setup");
+	return 0;
+}
+
+void sandbox_thread(enum sandbox_role role, const char *name)
+{
+	char err[256], comm[16];
+
+	snprintf(comm, sizeof(comm), "pv-%s", name);
+	prctl(PR_SET_NAME, comm, 0, 0, 0);
+	snprintf(thread_label, sizeof(thread_label), "%s (%s)", comm,
+		 sandbox_role_name(role));
+	if (!entered)
+		return;
+	if (sandbox_seccomp_load((int)role, active_mode == SANDBOX_LOG, err,
+				 sizeof(err)) < 0) {
+		/* The thread would run with the wider set-up list. */
+		log_error("%s", err);
+		if (fatal_hook)
+			fatal_hook();
+		syscall(SYS_exit_group, PVISOR_EXIT_INTERNAL);
+	}
+	test_hook(sandbox_role_name(role));
+}

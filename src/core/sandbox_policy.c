@@ -1,0 +1,122 @@
+/*
+ * The system calls each of pvisor's threads may make (docs/security.md has
+ * the same lists with the reason for each).  Names, not numbers, so that
+ * the lists read as the audit asks: "why may the block thread call this?".
+ * Calls whose arguments matter (ioctl, socket, clone, kill, fcntl, prctl)
+ * are not here but in sandbox_rules.c, with their argument checks.
+ */
+#include <stddef.h>
+
+#include "core/sandbox_policy.h"
+
+/* What any thread of a C program does: memory, locks, time, exit, and the
+ * reads and writes on descriptors it already holds. */
+static const char *const common_calls[] = {
+	"read", "write", "readv", "writev", "pread64", "pwrite64", "close",
+	"futex", "mmap", "munmap", "mprotect", "madvise", "brk", "mremap",
+	"rt_sigreturn", "rt_sigprocmask", "exit", "exit_group",
+	"clock_gettime", "clock_nanosleep", "nanosleep", "gettid", "getpid",
+	"sched_yield", "sched_getaffinity", "restart_syscall", "getrandom",
+	"poll", "ppoll", "fstat", "newfstatat", "lseek", "rseq",
+	"set_robust_list", "sigaltstack", "getuid", "geteuid", "getgid",
+	"getegid",
+	NULL,
+};
+
+/* A vCPU: the backend's run call (kvm ioctls, sandbox_rules.c; proc's
+ * doorbell is a futex), waiting for events, kicking the guest process. */
+static const char *const vcpu_calls[] = {
+	"wait4", "waitid", "eventfd2",
+	NULL,
+};
+
+/* The event loop: timers, the terminal, signals, the xenstore and control
+ * sockets (accept only: they were bound during set-up). */
+static const char *const events_calls[] = {
+	"accept4", "accept", "recvfrom", "sendto", "recvmsg", "sendmsg",
+	"getsockopt", "shutdown", "rt_sigtimedwait", "wait4", "waitid",
+	"timerfd_settime", "timerfd_gettime", "eventfd2",
+	NULL,
+};
+
+/* A disk's ring thread: io_uring submissions and completions, flushes
+ * and hole punches when the engine runs them inline. */
+static const char *const block_calls[] = {
+	"io_uring_enter", "preadv", "pwritev", "preadv2", "pwritev2",
+	"fdatasync", "fsync", "fallocate", "eventfd2",
+	NULL,
+};
+
+/* A thread-pool worker: the image I/O itself. */
+static const char *const block_io_calls[] = {
+	"preadv", "pwritev", "preadv2", "pwritev2", "fdatasync", "fsync",
+	"fallocate",
+	NULL,
+};
+
+/* A NIC: libslirp's sockets to the outside world (families checked in
+ * sandbox_rules.c) or the TAP descriptor opened during set-up. */
+static const char *const net_calls[] = {
+	"connect", "bind", "listen", "accept4", "accept", "recvfrom", "sendto",
+	"recvmsg", "sendmsg", "getsockopt", "setsockopt", "getsockname",
+	"getpeername", "shutdown", "eventfd2", "openat", "epoll_wait",
+	NULL,
+};
+
+/*
+ * Set-up, before any thread narrows its list: loading, building the
+ * domain, opening images and sockets, forking the proc backend's guest
+ * processes (whose stub calls are allowed here so that the guest's own,
+ * stricter filter decides), starting threads.  The union of the roles is
+ * added to this.
+ */
+static const char *const setup_calls[] = {
+	"openat", "open", "stat", "lstat", "statx", "access", "faccessat",
+	"readlink", "getdents64", "memfd_create", "ftruncate", "fcntl",
+	"socket", "bind", "listen", "unlink", "unlinkat", "chmod", "fchmod",
+	"umask", "getuid", "geteuid", "getgid", "getegid", "getppid",
+	"setpgid", "getpgid", "uname", "sysinfo", "prlimit64", "getrlimit",
+	"io_uring_setup", "io_uring_register", "timerfd_create",
+	"signalfd4", "pipe2", "dup", "dup2", "dup3", "close_range",
+	"rt_sigaction", "seccomp", "arch_prctl", "set_tid_address",
+	"sched_setaffinity", "flock", "mlock", "munlock", "membarrier",
+	"getcwd", "epoll_create1", "epoll_ctl", "epoll_wait", "epoll_pwait",
+	"rt_sigtimedwait", "kill", "tgkill", "wait4", "waitid", "vfork",
+	NULL,
+};
+
+static const char *const *const role_calls[SANDBOX_NR_ROLES] = {
+	[SANDBOX_ROLE_VCPU] = vcpu_calls,
+	[SANDBOX_ROLE_EVENTS] = events_calls,
+	[SANDBOX_ROLE_BLOCK] = block_calls,
+	[SANDBOX_ROLE_BLOCK_IO] = block_io_calls,
+	[SANDBOX_ROLE_NET] = net_calls,
+};
+
+static const char *const role_names[SANDBOX_NR_ROLES] = {
+	[SANDBOX_ROLE_VCPU] = "vcpu",
+	[SANDBOX_ROLE_EVENTS] = "events",
+	[SANDBOX_ROLE_BLOCK] = "block",
+	[SANDBOX_ROLE_BLOCK_IO] = "block-io",
+	[SANDBOX_ROLE_NET] = "net",
+};
+
+const char *const *sandbox_policy_common(void)
+{
+	return common_calls;
+}
+
+const char *const *sandbox_policy_setup(void)
+{
+	return setup_calls;
+}
+
+const char *const *sandbox_policy_role(enum sandbox_role role)
+{
+	return (unsigned)role < SANDBOX_NR_ROLES ? role_calls[role] : NULL;
+}
+
+const char *sandbox_role_name(enum sandbox_role role)
+{
+	return (unsigned)role < SANDBOX_NR_ROLES ? role_names[role] : "?";
+}
