@@ -1,5 +1,6 @@
 /* The host features pvisor relies on (see hostinfo.h). */
 #include "core/hostinfo.h"
+#include "core/sandbox.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -31,6 +32,7 @@ static const char *const feature_names[HOST_NR_FEATURES] = {
 	[HOST_IO_URING] = "io_uring",
 	[HOST_TAP] = "tap",
 	[HOST_MEMFD] = "memfd",
+	[HOST_LANDLOCK] = "landlock",
 };
 
 static const char *const feature_costs[HOST_NR_FEATURES] = {
@@ -51,6 +53,9 @@ static const char *const feature_costs[HOST_NR_FEATURES] = {
 	[HOST_TAP] = "--net tap cannot attach (except to a TAP device created for "
 		     "this user); --net user (libslirp) still works",
 	[HOST_MEMFD] = "no guest memory (a memfd on every backend): no guest can run",
+	[HOST_LANDLOCK] = "pvisor's sandbox keeps its seccomp lists and "
+			  "no-new-privileges, but its file access is limited "
+			  "only by the user's permissions (docs/security.md)",
 };
 
 static const char *const backend_names[HOST_NR_BACKENDS] = {
@@ -274,6 +279,18 @@ static void probe_memfd(struct host_info *hi)
 	set_feature(hi, HOST_MEMFD, true, "memfd_create works");
 }
 
+static void probe_landlock(struct host_info *hi)
+{
+	int abi = sandbox_landlock_abi();
+
+	if (abi > 0)
+		set_feature(hi, HOST_LANDLOCK, true, "Landlock ABI %d", abi);
+	else
+		set_feature(hi, HOST_LANDLOCK, false,
+			    "landlock_create_ruleset: not available (Linux >= "
+			    "5.13 with lsm=landlock)");
+}
+
 void hostinfo_probe_feature(struct host_info *hi, enum host_feature f)
 {
 	switch (f) {
@@ -297,6 +314,9 @@ void hostinfo_probe_feature(struct host_info *hi, enum host_feature f)
 		break;
 	case HOST_MEMFD:
 		probe_memfd(hi);
+		break;
+	case HOST_LANDLOCK:
+		probe_landlock(hi);
 		break;
 	case HOST_NR_FEATURES:
 		break;

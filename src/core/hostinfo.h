@@ -26,6 +26,7 @@ enum host_feature {
 	HOST_IO_URING, /* io_uring_queue_init succeeds */
 	HOST_TAP,      /* /dev/net/tun opens and we have CAP_NET_ADMIN */
 	HOST_MEMFD,    /* memfd_create */
+	HOST_LANDLOCK, /* Landlock (pvisor's own file-system confinement) */
 	HOST_NR_FEATURES
 };
 

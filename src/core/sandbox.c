@@ -215,6 +215,14 @@ void sandbox_thread(enum sandbox_role role, const char *name)
 		 sandbox_role_name(role));
 	if (!entered)
 		return;
+	/* Threads that block every signal must still take the report. */
+	{
+		sigset_t sys;
+
+		sigemptyset(&sys);
+		sigaddset(&sys, SIGSYS);
+		pthread_sigmask(SIG_UNBLOCK, &sys, NULL);
+	}
 	if (sandbox_seccomp_load((int)role, active_mode == SANDBOX_LOG, err,
 				 sizeof(err)) < 0) {
 		/* The thread would run with the wider set-up list. */

@@ -3,17 +3,18 @@
  * the same lists with the reason for each).  Names, not numbers, so that
  * the lists read as the audit asks: "why may the block thread call this?".
  * Calls whose arguments matter (ioctl, socket, clone, kill, fcntl, prctl)
- * are not here but in sandbox_rules.c, with their argument checks.
+ * are not here but in sandbox_seccomp.c, with their argument checks.
  */
 #include <stddef.h>
 
 #include "core/sandbox_policy.h"
 
 /* What any thread of a C program does: memory, locks, time, exit, and the
- * reads and writes on descriptors it already holds. */
+ * reads and writes on descriptors it already holds (mmap and mprotect are
+ * in sandbox_seccomp.c: without PROT_EXEC). */
 static const char *const common_calls[] = {
 	"read", "write", "readv", "writev", "pread64", "pwrite64", "close",
-	"futex", "mmap", "munmap", "mprotect", "madvise", "brk", "mremap",
+	"futex", "munmap", "madvise", "brk", "mremap",
 	"rt_sigreturn", "rt_sigprocmask", "exit", "exit_group",
 	"clock_gettime", "clock_nanosleep", "nanosleep", "gettid", "getpid",
 	"sched_yield", "sched_getaffinity", "restart_syscall", "getrandom",
@@ -23,10 +24,13 @@ static const char *const common_calls[] = {
 	NULL,
 };
 
-/* A vCPU: the backend's run call (kvm ioctls, sandbox_rules.c; proc's
- * doorbell is a futex), waiting for events, kicking the guest process. */
+/* A vCPU: the backend's run call (kvm ioctls, sandbox_seccomp.c; proc's
+ * doorbell is a futex), waiting for events, kicking the guest process.
+ * vCPU 0 is the main thread, which tears the VM down at the end: it
+ * removes pvisor's sockets (Landlock allows that in their directories
+ * only). */
 static const char *const vcpu_calls[] = {
-	"wait4", "waitid", "eventfd2",
+	"wait4", "waitid", "eventfd2", "unlink",
 	NULL,
 };
 
@@ -55,7 +59,7 @@ static const char *const block_io_calls[] = {
 };
 
 /* A NIC: libslirp's sockets to the outside world (families checked in
- * sandbox_rules.c) or the TAP descriptor opened during set-up. */
+ * sandbox_seccomp.c) or the TAP descriptor opened during set-up. */
 static const char *const net_calls[] = {
 	"connect", "bind", "listen", "accept4", "accept", "recvfrom", "sendto",
 	"recvmsg", "sendmsg", "getsockopt", "setsockopt", "getsockname",

@@ -91,6 +91,7 @@ static const struct absent_case absent_cases[] = {
 	{ HOST_IO_URING, HOST_BE_KVM, HOST_BE_KVM, "thread pool (preadv/pwritev/fdatasync/fallocate)", true },
 	{ HOST_TAP, HOST_BE_KVM, HOST_BE_KVM, "--net user (libslirp) still works", true },
 	{ HOST_MEMFD, -1, -1, "no guest can run", false },
+	{ HOST_LANDLOCK, HOST_BE_KVM, HOST_BE_KVM, "keeps its seccomp lists", true },
 };
 
 static void test_everything_present(void **state)
