@@ -222,6 +222,10 @@ static int enter_sandbox(const struct vm_config *cfg,
 		return -1;
 	}
 	sandbox_set_fatal_hook(consback_terminal_restore);
+	/* Nothing is open yet but the terminal: descriptors inherited from
+	 * whoever started pvisor are not the guest's business. */
+	if (plan.mode != SANDBOX_OFF)
+		close_range(3, ~0u, 0);
 	if (sandbox_enter(&plan, err, sizeof(err)) < 0) {
 		log_error("%s (--sandbox=off runs without)", err);
 		return -1;

@@ -3,6 +3,7 @@
  * thread roles, and the report of a forbidden call.
  */
 #include <errno.h>
+#include <linux/capability.h>
 #include <pthread.h>
 #include <seccomp.h>
 #include <signal.h>
@@ -205,6 +206,20 @@ int sandbox_enter(const struct sandbox_plan *plan, char *err, size_t err_len)
 	return 0;
 }
 
+/* Capabilities are per thread: each drops every one of its own as it
+ * narrows (pvisor needs none once its devices are open: CAP_NET_ADMIN
+ * only to attach a TAP during set-up). */
+static void drop_capabilities(void)
+{
+	struct __user_cap_header_struct hdr = {
+		.version = _LINUX_CAPABILITY_VERSION_3,
+	};
+	struct __user_cap_data_struct none[_LINUX_CAPABILITY_U32S_3] = { 0 };
+
+	prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
+	syscall(SYS_capset, &hdr, none);
+}
+
 void sandbox_thread(enum sandbox_role role, const char *name)
 {
 	char err[256], comm[16];
@@ -223,6 +238,7 @@ void sandbox_thread(enum sandbox_role role, const char *name)
 		sigaddset(&sys, SIGSYS);
 		pthread_sigmask(SIG_UNBLOCK, &sys, NULL);
 	}
+	drop_capabilities();
 	if (sandbox_seccomp_load((int)role, active_mode == SANDBOX_LOG, err,
 				 sizeof(err)) < 0) {
 		/* The thread would run with the wider set-up list. */

@@ -86,6 +86,7 @@ static const char *const setup_calls[] = {
 	"sched_setaffinity", "flock", "mlock", "munlock", "membarrier",
 	"getcwd", "epoll_create1", "epoll_ctl", "epoll_wait", "epoll_pwait",
 	"rt_sigtimedwait", "kill", "tgkill", "wait4", "waitid", "vfork",
+	"capset", "capget",
 	NULL,
 };
 

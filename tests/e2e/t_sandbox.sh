@@ -19,11 +19,12 @@ start_spinner() { # BACKEND OUT [pvisor options...]
 	return 1
 }
 
-# "NAME Seccomp NoNewPrivs" for every thread of PID.
+# "NAME Seccomp NoNewPrivs CapEff" for every thread of PID.
 thread_states() {
 	local t
 	for t in /proc/"$1"/task/*; do
-		echo "$(cat "$t/comm") $(awk '/^Seccomp:/ {s=$2} /^NoNewPrivs:/ {n=$2} END {print s, n}' "$t/status")"
+		echo "$(cat "$t/comm") $(awk '/^Seccomp:/ {s=$2} /^NoNewPrivs:/ {n=$2} /^CapEff:/ {c=$2}
+			END {print s, n, c}' "$t/status")"
 	done
 }
 
@@ -35,10 +36,10 @@ for be in $BACKENDS; do
 	if start_spinner "$be" "$TMP/on.$be"; then
 		states=$(thread_states $spinner)
 		names=$(awk '{print $1}' <<<"$states" | sort | tr '\n' ' ')
-		if ! grep -qv ' 2 1$' <<<"$states" && grep -q pv-vcpu0 <<<"$names" &&
+		if ! grep -qv ' 2 1 0000000000000000$' <<<"$states" && grep -q pv-vcpu0 <<<"$names" &&
 			grep -q pv-events <<<"$names" && grep -q pv-blk-xvda <<<"$names" &&
 			grep -q pv-net0 <<<"$names"; then
-			ok "$be: every thread confined, Seccomp: 2, NoNewPrivs: 1 ($names)"
+			ok "$be: every thread confined, Seccomp: 2, NoNewPrivs: 1, no capabilities ($names)"
 		else
 			not_ok "$be: thread states: $(tr '\n' ';' <<<"$states")"
 		fi
@@ -49,7 +50,7 @@ for be in $BACKENDS; do
 
 	if start_spinner "$be" "$TMP/off.$be" --sandbox=off; then
 		states=$(thread_states $spinner)
-		if ! grep -qv ' 0 0$' <<<"$states"; then
+		if ! grep -qv ' 0 0 [0-9a-f]*$' <<<"$states"; then
 			ok "$be: --sandbox=off leaves every thread unconfined"
 		else
 			not_ok "$be: --sandbox=off: $(tr '\n' ';' <<<"$states")"

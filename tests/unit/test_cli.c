@@ -9,6 +9,7 @@
 #include <cmocka.h>
 
 #include "core/cli.h"
+#include "core/sandbox.h"
 
 struct cli_case {
 	const char *name;
@@ -67,6 +68,8 @@ static const struct cli_case cases[] = {
 	{ "xenstore socket", { "pvisor", "run", "--xenstore-socket", "/tmp/xs", "k" }, CLI_RUN, NULL },
 	{ "xenstore socket empty", { "pvisor", "run", "--xenstore-socket=", "k" }, CLI_ERROR, "--xenstore-socket" },
 	{ "xenstore socket missing", { "pvisor", "run", "k", "--xenstore-socket" }, CLI_ERROR, "--xenstore-socket" },
+	{ "sandbox maybe", { "pvisor", "run", "--sandbox=maybe", "k" }, CLI_ERROR, "--sandbox: 'maybe' is not on, off or log" },
+	{ "sandbox missing", { "pvisor", "run", "k", "--sandbox" }, CLI_ERROR, "--sandbox" },
 	{ "kernel empty", { "pvisor", "run", "--kernel", "" }, CLI_ERROR, "needs a value" },
 	{ "kernel flag and arg", { "pvisor", "run", "--kernel", "a", "b" }, CLI_ERROR, "unexpected argument 'b'" },
 	{ "disk empty", { "pvisor", "run", "--disk", "", "k" }, CLI_ERROR, "no usable image path" },
@@ -198,6 +201,23 @@ static void test_shares(void **state)
 	many[11] = "k";
 	assert_int_equal(cli_parse(12, (char *const *)many, &cli, err, sizeof(err)), CLI_ERROR);
 	assert_non_null(strstr(err, "at most 8 shares"));
+
+static void test_sandbox_modes(void **state)
+{
+	const char *on[] = { "pvisor", "run", "k", NULL };
+	const char *off[] = { "pvisor", "run", "--sandbox", "off", "k", NULL };
+	const char *log[] = { "pvisor", "run", "--sandbox=log", "k", NULL };
+	char err[256];
+	struct cli cli;
+
+	assert_int_equal(cli_parse(3, (char *const *)on, &cli, err, sizeof(err)), CLI_RUN);
+	assert_int_equal(cli.cfg.sandbox, SANDBOX_ON);
+	assert_false(cli.cfg.sandbox_given);
+	assert_int_equal(cli_parse(5, (char *const *)off, &cli, err, sizeof(err)), CLI_RUN);
+	assert_int_equal(cli.cfg.sandbox, SANDBOX_OFF);
+	assert_true(cli.cfg.sandbox_given);
+	assert_int_equal(cli_parse(4, (char *const *)log, &cli, err, sizeof(err)), CLI_RUN);
+	assert_int_equal(cli.cfg.sandbox, SANDBOX_LOG);
 }
 
 /* A repeated option overrides the earlier one (tools/run-default.sh relies
@@ -307,6 +327,7 @@ int main(void)
 		cmocka_unit_test(test_values),
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_xenstore_socket),
+		cmocka_unit_test(test_sandbox_modes),
 		cmocka_unit_test(test_repeated_options),
 		cmocka_unit_test(test_shares),
 		cmocka_unit_test(test_scsi),
