@@ -85,7 +85,7 @@ static const char *const setup_calls[] = {
 	"rt_sigaction", "seccomp", "arch_prctl", "set_tid_address",
 	"sched_setaffinity", "flock", "mlock", "munlock", "membarrier",
 	"getcwd", "epoll_create1", "epoll_ctl", "epoll_wait", "epoll_pwait",
-	"rt_sigtimedwait", "kill", "tgkill", "wait4", "waitid", "vfork",
+	"rt_sigtimedwait", "kill", "tgkill", "wait4", "waitid",
 	"capset", "capget",
 	NULL,
 };
