@@ -36,6 +36,8 @@ enum sandbox_role {
 	SANDBOX_ROLE_BLOCK,    /* one per disk: the blkif ring */
 	SANDBOX_ROLE_BLOCK_IO, /* thread-pool engine workers: image I/O */
 	SANDBOX_ROLE_NET,      /* one per NIC: netif rings, slirp or TAP */
+	SANDBOX_ROLE_FS,       /* a host-folder server: file calls relative to
+				* the share's descriptors only */
 	SANDBOX_NR_ROLES,
 };
 

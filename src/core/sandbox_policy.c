@@ -67,6 +67,19 @@ static const char *const net_calls[] = {
 	NULL,
 };
 
+/* A host-folder (9pfs) server: every path call is relative to a
+ * descriptor it holds for the share (openat2 RESOLVE_BENEATH), and
+ * Landlock keeps even a bypassed check inside the shared directories. */
+static const char *const fs_calls[] = {
+	"openat2", "openat", "newfstatat", "statx", "fstatfs", "getdents64",
+	"mkdirat", "mknodat", "unlinkat", "renameat", "renameat2", "linkat",
+	"symlinkat", "readlinkat", "fchmodat", "fchmod", "fchownat", "fchown",
+	"utimensat", "ftruncate", "fallocate", "fsync", "fdatasync",
+	"fgetxattr", "fsetxattr", "flistxattr", "fremovexattr", "flock",
+	"dup", "eventfd2", "preadv", "pwritev",
+	NULL,
+};
+
 /*
  * Set-up, before any thread narrows its list: loading, building the
  * domain, opening images and sockets, forking the proc backend's guest
@@ -96,6 +109,7 @@ static const char *const *const role_calls[SANDBOX_NR_ROLES] = {
 	[SANDBOX_ROLE_BLOCK] = block_calls,
 	[SANDBOX_ROLE_BLOCK_IO] = block_io_calls,
 	[SANDBOX_ROLE_NET] = net_calls,
+	[SANDBOX_ROLE_FS] = fs_calls,
 };
 
 static const char *const role_names[SANDBOX_NR_ROLES] = {
@@ -104,6 +118,7 @@ static const char *const role_names[SANDBOX_NR_ROLES] = {
 	[SANDBOX_ROLE_BLOCK] = "block",
 	[SANDBOX_ROLE_BLOCK_IO] = "block-io",
 	[SANDBOX_ROLE_NET] = "net",
+	[SANDBOX_ROLE_FS] = "fs",
 };
 
 const char *const *sandbox_policy_common(void)

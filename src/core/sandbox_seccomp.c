@@ -137,6 +137,19 @@ static int allow_fd_flags(scmp_filter_ctx ctx)
 	return r ? -EINVAL : 0;
 }
 
+/* 9P's lock and getlock: POSIX record locks, and a descriptor duplicate. */
+static int allow_file_locks(scmp_filter_ctx ctx)
+{
+	static const int cmds[] = { F_GETLK, F_SETLK, F_SETLKW, F_OFD_GETLK,
+				    F_OFD_SETLK, F_OFD_SETLKW, F_DUPFD_CLOEXEC };
+	int r = 0;
+
+	for (size_t i = 0; i < NELEM(cmds); i++)
+		r |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(fcntl), 1,
+				      SCMP_A1(SCMP_CMP_EQ, (uint64_t)cmds[i]));
+	return r ? -EINVAL : 0;
+}
+
 static int add_role_rules(scmp_filter_ctx ctx, enum sandbox_role role)
 {
 	int r = allow_no_exec_memory(ctx);
@@ -160,6 +173,9 @@ static int add_role_rules(scmp_filter_ctx ctx, enum sandbox_role role)
 	case SANDBOX_ROLE_NET:
 		r |= allow_ip_sockets(ctx);
 		r |= allow_ioctls(ctx, socket_ioctls, NELEM(socket_ioctls));
+		break;
+	case SANDBOX_ROLE_FS:
+		r |= allow_file_locks(ctx);
 		break;
 	case SANDBOX_ROLE_BLOCK:
 	case SANDBOX_ROLE_BLOCK_IO:
