@@ -195,6 +195,9 @@ static int enter_sandbox(const struct vm_config *cfg,
 	for (unsigned i = 0; i < cfg->nr_disks; i++)
 		ok &= sandbox_plan_add(&plan, cfg->disks[i].path,
 				       !cfg->disks[i].ro, false, false);
+	for (unsigned i = 0; i < cfg->nr_shares; i++)
+		ok &= sandbox_plan_add(&plan, cfg->shares[i].path,
+				       !cfg->shares[i].ro, true, false);
 	if (cfg->xenstore_socket) {
 		snprintf(socket_dir, sizeof(socket_dir), "%s",
 			 cfg->xenstore_socket);

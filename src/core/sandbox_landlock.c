@@ -72,11 +72,18 @@ static int add_rule(int ruleset, const struct sandbox_path *p, int abi,
 		.allowed_access = path_rights(p, abi),
 	};
 	int fd = open(p->path, O_PATH | O_CLOEXEC);
+	struct stat st;
 	int rc = 0;
 
 	if (fd < 0) {
 		/* Nothing there to protect: a path that does not exist gets
 		 * no rule, so opening it later is refused. */
+		return 0;
+	}
+	/* A "directory" that is not one gets no rule: set-up says what is
+	 * wrong with it (a share that is a file) in its own words. */
+	if (p->dir && (fstat(fd, &st) < 0 || !S_ISDIR(st.st_mode))) {
+		close(fd);
 		return 0;
 	}
 	attr.parent_fd = fd;

@@ -69,8 +69,13 @@ static const char *const net_calls[] = {
 
 /* A host-folder (9pfs) server: every path call is relative to a
  * descriptor it holds for the share (openat2 RESOLVE_BENEATH), and
- * Landlock keeps even a bypassed check inside the shared directories. */
+ * Landlock keeps even a bypassed check inside the shared directories.
+ * chmod and truncate take /proc/self/fd/N (an O_PATH descriptor has no
+ * fchmod or ftruncate); Landlock does not cover chmod, so a subverted
+ * server could change the mode of a file its user owns elsewhere — the
+ * one call here the other layers do not bound (docs/security.md). */
 static const char *const fs_calls[] = {
+	"chmod", "truncate",
 	"openat2", "openat", "newfstatat", "statx", "fstatfs", "getdents64",
 	"mkdirat", "mknodat", "unlinkat", "renameat", "renameat2", "linkat",
 	"symlinkat", "readlinkat", "fchmodat", "fchmod", "fchownat", "fchown",

@@ -201,6 +201,7 @@ static void test_shares(void **state)
 	many[11] = "k";
 	assert_int_equal(cli_parse(12, (char *const *)many, &cli, err, sizeof(err)), CLI_ERROR);
 	assert_non_null(strstr(err, "at most 8 shares"));
+}
 
 static void test_sandbox_modes(void **state)
 {

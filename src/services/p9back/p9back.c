@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "core/log.h"
+#include "core/sandbox.h"
 #include "core/vm.h"
 #include "services/p9/p9_fs.h"
 #include "services/p9/p9_ring.h"
@@ -450,7 +451,10 @@ static bool any_pending(struct p9_dev *d)
 static void *dev_thread(void *arg)
 {
 	struct p9_dev *d = arg;
+	char name[8 + VM_SHARE_TAG_MAX];
 
+	snprintf(name, sizeof(name), "9p-%s", d->cfg->tag);
+	sandbox_thread(SANDBOX_ROLE_FS, name);
 	while (!__atomic_load_n(&d->stop, __ATOMIC_ACQUIRE)) {
 		struct pollfd pfd = { .fd = d->efd, .events = POLLIN };
 		uint64_t n;
