@@ -105,6 +105,22 @@ else
 	fi
 fi
 
+# Landlock behind the 9P server's own checks: its thread opening a file
+# beside the share (as a bypassed RESOLVE_BENEATH would) is refused.
+if "$PVISOR" host --query landlock >/dev/null 2>&1; then
+	mkdir -p "$TMP/share" && echo secret >"$TMP/secret"
+	PVISOR_SANDBOX_TEST=fs:open=$TMP/share/../secret timeout -k 5 30 "$PVISOR_DEBUG" run --backend proc \
+		--no-raw --timeout 10 --share "$TMP/share,tag=s" "$GUEST/hello" </dev/null >"$TMP/fs.out" 2>&1
+	rc=$?
+	if [ $rc -eq 0 ] && grep -q "sandbox test: fs open=$TMP/share/../secret: Permission denied" "$TMP/fs.out"; then
+		ok "Landlock: the 9P server's thread cannot open ../ beside its share"
+	else
+		not_ok "Landlock 9P escape (exit $rc): $(head -c 600 "$TMP/fs.out")"
+	fi
+else
+	skip "Landlock: 9P escape" "$("$PVISOR" host --query landlock 2>&1)"
+fi
+
 # --sandbox=log runs the guest; bad values are one clear line.
 run_guest proc "$TMP/log.out" --sandbox=log "$GUEST/hello"
 rc=$?
