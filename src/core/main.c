@@ -33,6 +33,7 @@
 #include "xen/pagetype.h"
 #include "xen/shared.h"
 #include "xen/time.h"
+#include "xen/tsc_rate.h"
 
 #define PVISOR_VERSION "0.1"
 
@@ -177,7 +178,7 @@ static int enter_sandbox(const struct vm_config *cfg,
 			 const struct backend_ops *be)
 {
 	static struct sandbox_plan plan;
-	static char socket_dir[1024], self[32];
+	static char socket_dir[2][1024], self[32];
 	const char *mode = getenv("PVISOR_SANDBOX");
 	char err[512];
 	bool ok = true;
@@ -195,14 +196,26 @@ static int enter_sandbox(const struct vm_config *cfg,
 	for (unsigned i = 0; i < cfg->nr_disks; i++)
 		ok &= sandbox_plan_add(&plan, cfg->disks[i].path,
 				       !cfg->disks[i].ro, false, false);
+	for (unsigned i = 0; i < cfg->nr_scsi; i++)
+		ok &= sandbox_plan_add(&plan, cfg->scsi[i].path, !cfg->scsi[i].ro,
+				       false, false);
 	for (unsigned i = 0; i < cfg->nr_shares; i++)
 		ok &= sandbox_plan_add(&plan, cfg->shares[i].path,
 				       !cfg->shares[i].ro, true, false);
 	if (cfg->xenstore_socket) {
-		snprintf(socket_dir, sizeof(socket_dir), "%s",
+		snprintf(socket_dir[0], sizeof(socket_dir[0]), "%s",
 			 cfg->xenstore_socket);
-		ok &= sandbox_plan_add(&plan, dirname(socket_dir), false, true,
-				       true);
+		ok &= sandbox_plan_add(&plan, dirname(socket_dir[0]), false,
+				       true, true);
+	}
+	if (cfg->api_socket) {
+		snprintf(socket_dir[1], sizeof(socket_dir[1]), "%s",
+			 cfg->api_socket);
+		ok &= sandbox_plan_add(&plan, dirname(socket_dir[1]), false,
+				       true, true);
+		/* jansson's hash seed (services/ctl/ctl_server.c) */
+		ok &= sandbox_plan_add(&plan, "/dev/urandom", false, false,
+				       false);
 	}
 	if (be == &backend_kvm)
 		ok &= sandbox_plan_add(&plan, "/dev/kvm", true, false, false);
@@ -224,6 +237,9 @@ static int enter_sandbox(const struct vm_config *cfg,
 		log_error("sandbox: too many paths to allow");
 		return -1;
 	}
+	/* The TSC rate's cache file (xen/tsc_rate.c) is not among them: it
+	 * is read, or measured and written, now. */
+	tsc_rate_hz();
 	sandbox_set_fatal_hook(consback_terminal_restore);
 	/* Nothing is open yet but the terminal: descriptors inherited from
 	 * whoever started pvisor are not the guest's business. */

@@ -3,6 +3,8 @@
  * thread roles, and the report of a forbidden call.
  */
 #include <errno.h>
+#include <limits.h>
+#include <malloc.h>
 #include <linux/capability.h>
 #include <pthread.h>
 #include <seccomp.h>
@@ -186,6 +188,11 @@ int sandbox_enter(const struct sandbox_plan *plan, char *err, size_t err_len)
 	rc = install_reporter(err, err_len);
 	if (rc)
 		return rc;
+	/* glibc opens /proc/sys/vm/overcommit_memory the first time it
+	 * shrinks a thread's heap, from whichever thread frees: no role may
+	 * open files, so heaps are not trimmed (their memory is reused, not
+	 * given back; guest memory is a memfd, not the heap). */
+	mallopt(M_TRIM_THRESHOLD, INT_MAX);
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
 		snprintf(err, err_len, "sandbox: no_new_privs: %s",
 			 strerror(errno));

@@ -54,6 +54,9 @@ struct ctl_server *ctl_server_open(struct vm *vm, const char *path, char *err,
 	}
 	s->vm = vm;
 	s->listener.fd = -1;
+	/* jansson seeds its hash tables from /dev/urandom on first use: now,
+	 * on the main thread, not later on the sandboxed event thread. */
+	json_object_seed(0);
 	if (path && unix_listen(&s->listener, path, "--api", err, err_len) < 0) {
 		free(s);
 		return NULL;

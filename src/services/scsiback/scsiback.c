@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "core/log.h"
+#include "core/sandbox.h"
 #include "core/vm.h"
 #include "hostio/hio_file.h"
 #include "services/blkback/blk_engine.h"
@@ -729,6 +730,7 @@ static void *host_thread(void *arg)
 {
 	struct scsiback *sb = arg;
 
+	sandbox_thread(SANDBOX_ROLE_BLOCK, "scsi");
 	for (;;) {
 		struct blk_completion c[SB_BATCH];
 		int rc = blk_engine_wait(sb->eng, c, SB_BATCH);
