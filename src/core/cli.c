@@ -76,6 +76,9 @@ const char cli_run_usage[] =
 	"                       Landlock, no new privileges (default on; log: run\n"
 	"                       forbidden calls and log them, for audits;\n"
 	"                       docs/security.md)\n"
+	"  --user NAME|UID      started as root: open the images, devices and\n"
+	"                       sockets as root, then run every thread as that\n"
+	"                       user (and its group)\n"
 	"  --no-raw             leave the terminal in cooked mode\n"
 	"  -v, --verbose        more messages (repeat for debug)\n"
 	"  -q, --quiet          only errors\n"
@@ -554,6 +557,12 @@ static enum cli_command parse_run(int argc, char *const argv[], struct cli *c,
 				return CLI_ERROR;
 			}
 			cfg->api_socket = v;
+		} else if ((v = option_value(argc, argv, &i, "--user"))) {
+			if (!*v) {
+				snprintf(err, err_len, "--user: empty user name");
+				return CLI_ERROR;
+			}
+			cfg->user = v;
 		} else if ((v = option_value(argc, argv, &i, "--sandbox"))) {
 			int mode = sandbox_mode_parse(v);
 

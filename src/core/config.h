@@ -60,6 +60,7 @@ struct vm_config {
 	unsigned nr_shares;
 	const char *api_socket;      /* --api PATH: the control API; NULL: none */
 	int sandbox;             /* --sandbox: enum sandbox_mode, 0 = on */
+	const char *user;        /* --user NAME|UID: run as that user once set up */
 	bool sandbox_given;      /* else PVISOR_SANDBOX may set it */
 };
 

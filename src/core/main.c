@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -168,16 +169,50 @@ static const struct backend_ops *choose_backend(const struct vm_config *cfg,
 	return b == HOST_BE_KVM ? &backend_kvm : &backend_proc;
 }
 
+/* --user NAME|UID: who pvisor becomes once set up (sandbox.h). */
+static int resolve_user(const char *user, struct sandbox_plan *plan)
+{
+	struct passwd *pw = getpwnam(user);
+	char *end;
+	unsigned long uid;
+
+	if (!pw) {
+		uid = strtoul(user, &end, 10);
+		if (*user >= '0' && *user <= '9' && !*end)
+			pw = getpwuid((uid_t)uid);
+	}
+	if (!pw) {
+		log_error("--user %s: no such user", user);
+		return -1;
+	}
+	if (geteuid() != 0) {
+		log_error("--user %s: only root can switch users (pvisor runs as "
+			  "uid %u)", user, (unsigned)geteuid());
+		return -1;
+	}
+	if (plan->mode == SANDBOX_OFF) {
+		log_error("--user %s: needs the sandbox (--sandbox on or log)",
+			  user);
+		return -1;
+	}
+	plan->switch_user = true;
+	plan->uid = pw->pw_uid;
+	plan->gid = pw->pw_gid;
+	return 0;
+}
+
 /*
  * What pvisor may still open once it is confined (docs/security.md): the
  * disk images, the devices and sockets the backend and the network need,
  * its own /proc entry, and the directories of its sockets (to create and
  * remove them only).  Not the kernel nor the initrd: they are read.
  */
+static struct sandbox_plan plan;
+
+/* -1: the sandbox cannot be set up; -2: a bad --user or PVISOR_SANDBOX. */
 static int enter_sandbox(const struct vm_config *cfg,
 			 const struct backend_ops *be)
 {
-	static struct sandbox_plan plan;
 	static char socket_dir[2][1024], self[32];
 	const char *mode = getenv("PVISOR_SANDBOX");
 	char err[512];
@@ -189,10 +224,12 @@ static int enter_sandbox(const struct vm_config *cfg,
 
 		if (m < 0) {
 			log_error("PVISOR_SANDBOX=%s: not on, off or log", mode);
-			return -1;
+			return -2;
 		}
 		plan.mode = m;
 	}
+	if (cfg->user && resolve_user(cfg->user, &plan) < 0)
+		return -2;
 	for (unsigned i = 0; i < cfg->nr_disks; i++)
 		ok &= sandbox_plan_add(&plan, cfg->disks[i].path,
 				       !cfg->disks[i].ro, false, false);
@@ -250,6 +287,20 @@ static int enter_sandbox(const struct vm_config *cfg,
 		return -1;
 	}
 	return 0;
+}
+
+/* --user: the sockets pvisor made as root belong to that user, who may
+ * connect to them (mode 0600) and whose pvisor removes them at the end. */
+static void hand_sockets_to_user(const struct vm_config *cfg)
+{
+	const char *sockets[] = { cfg->xenstore_socket, cfg->api_socket };
+
+	if (!plan.switch_user)
+		return;
+	for (size_t i = 0; i < sizeof(sockets) / sizeof(sockets[0]); i++)
+		if (sockets[i] && lchown(sockets[i], plan.uid, plan.gid) < 0)
+			log_error("--user: %s stays root's: %s", sockets[i],
+				  strerror(errno));
 }
 
 static void set_boot_regs(struct vcpu *v, const struct boot_state *boot)
@@ -417,7 +468,7 @@ static int run(struct cli *cli)
 	static struct vm vm;
 	const struct backend_ops *be;
 	struct host_kernel hk = { .path = cli->cfg.kernel_path };
-	int status = PVISOR_EXIT_USAGE;
+	int status = PVISOR_EXIT_USAGE, rc;
 
 	log_verbosity = cli->cfg.verbose < 0 ? 0 : 1 + cli->cfg.verbose;
 	/* vcpu_info of vCPU 32 and up would need VCPUOP_register_vcpu_info
@@ -452,14 +503,16 @@ static int run(struct cli *cli)
 	if (!be)
 		goto out;
 	vm.backend = be;
-	if (enter_sandbox(&cli->cfg, be) < 0) {
-		status = PVISOR_EXIT_INTERNAL;
+	rc = enter_sandbox(&cli->cfg, be);
+	if (rc < 0) {
+		status = rc == -2 ? PVISOR_EXIT_USAGE : PVISOR_EXIT_INTERNAL;
 		goto out;
 	}
 	if (boot_domain(&vm, cli, &img, &kernel, &initrd) < 0) {
 		status = PVISOR_EXIT_USAGE;
 		goto destroy;
 	}
+	hand_sockets_to_user(&cli->cfg);
 	/* The image copies are in guest memory now. */
 	free(kernel.data);
 	free(initrd.data);

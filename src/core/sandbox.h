@@ -21,6 +21,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 enum sandbox_mode {
 	SANDBOX_ON,  /* the default */
@@ -54,6 +55,9 @@ struct sandbox_path {
 
 struct sandbox_plan {
 	enum sandbox_mode mode;
+	bool switch_user; /* --user: every thread becomes uid/gid as it narrows */
+	uid_t uid;
+	gid_t gid;
 	struct sandbox_path paths[SANDBOX_MAX_PATHS];
 	unsigned nr_paths;
 };
@@ -70,6 +74,12 @@ int sandbox_enter(const struct sandbox_plan *plan, char *err, size_t err_len);
 /* Names the calling thread "pv-NAME" and, once sandbox_enter() ran,
  * narrows its filter to ROLE's list.  Threads call it first thing. */
 void sandbox_thread(enum sandbox_role role, const char *name);
+
+/* For a process forked during set-up (the proc backend's guest
+ * processes), before it runs guest code: becomes the --user identity and
+ * drops every capability.  Raw system calls only (it may run in the child
+ * of a multithreaded process). */
+void sandbox_child_drop(void);
 
 /* The role's name as docs/security.md lists it ("vcpu", "events", ...). */
 const char *sandbox_role_name(enum sandbox_role role);

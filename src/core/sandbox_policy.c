@@ -104,7 +104,8 @@ static const char *const setup_calls[] = {
 	"sched_setaffinity", "flock", "mlock", "munlock", "membarrier",
 	"getcwd", "epoll_create1", "epoll_ctl", "epoll_wait", "epoll_pwait",
 	"rt_sigtimedwait", "kill", "tgkill", "wait4", "waitid",
-	"capset", "capget",
+	"capset", "capget", "setresuid", "setresgid", "setgroups", "lchown",
+	"fchownat",
 	NULL,
 };
 

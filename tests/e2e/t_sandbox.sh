@@ -121,6 +121,39 @@ else
 	skip "Landlock: 9P escape" "$("$PVISOR" host --query landlock 2>&1)"
 fi
 
+# --user: started as root, every thread and the guest process run as that
+# user with no capabilities; its sockets are its own.
+if [ "$(id -u)" -ne 0 ]; then
+	skip "--user nobody" "needs root (this test runs as uid $(id -u))"
+elif ! nobody=$(id -u nobody 2>/dev/null); then
+	skip "--user nobody" "this host has no user nobody"
+elif start_spinner proc "$TMP/user.out" --user nobody --xenstore-socket "$TMP/user-xs.sock"; then
+	uids=$(for t in /proc/$spinner/task/*; do awk '/^Uid:/ {print $3} /^Gid:/ {print $3}' "$t/status"; done | sort -u | tr '\n' ' ')
+	guest=$(pgrep -P $spinner -x pvisor-guest | head -1)
+	guid=$(awk '/^Uid:/ {print $3}' /proc/$guest/status 2>/dev/null)
+	gcap=$(awk '/^CapEff:/ {print $2}' /proc/$guest/status 2>/dev/null)
+	owner=$(stat -c %u "$TMP/user-xs.sock" 2>/dev/null)
+	if [ "$uids" = "$(id -g nobody) $nobody " ] || [ "$uids" = "$nobody " ]; then
+		if [ "$guid" = "$nobody" ] && [ "$gcap" = 0000000000000000 ] && [ "$owner" = "$nobody" ]; then
+			ok "--user nobody: every thread, the guest process ($guest) and the socket are nobody's, no capabilities"
+		else
+			not_ok "--user nobody: guest process uid '$guid' caps '$gcap', socket owner '$owner'"
+		fi
+	else
+		not_ok "--user nobody: thread uids/gids '$uids'"
+	fi
+	kill $spinner 2>/dev/null; wait $spinner 2>/dev/null
+else
+	not_ok "--user nobody: the guest did not start: $(head -c 400 "$TMP/user.out")"
+fi
+"$PVISOR" run --backend proc --user no-such-user-pvisor "$GUEST/hello" >"$TMP/nouser.out" 2>&1
+rc=$?
+if [ $rc -eq 2 ] && [ "$(wc -l <"$TMP/nouser.out")" -eq 1 ] && grep -q -- '--user no-such-user-pvisor: no such user' "$TMP/nouser.out"; then
+	ok "--user with an unknown name is one clear line, exit 2"
+else
+	not_ok "--user no-such-user (exit $rc): $(head -c 300 "$TMP/nouser.out")"
+fi
+
 # --sandbox=log runs the guest; bad values are one clear line.
 run_guest proc "$TMP/log.out" --sandbox=log "$GUEST/hello"
 rc=$?

@@ -68,6 +68,7 @@ static const struct cli_case cases[] = {
 	{ "xenstore socket", { "pvisor", "run", "--xenstore-socket", "/tmp/xs", "k" }, CLI_RUN, NULL },
 	{ "xenstore socket empty", { "pvisor", "run", "--xenstore-socket=", "k" }, CLI_ERROR, "--xenstore-socket" },
 	{ "xenstore socket missing", { "pvisor", "run", "k", "--xenstore-socket" }, CLI_ERROR, "--xenstore-socket" },
+	{ "user empty", { "pvisor", "run", "--user=", "k" }, CLI_ERROR, "--user: empty user name" },
 	{ "sandbox maybe", { "pvisor", "run", "--sandbox=maybe", "k" }, CLI_ERROR, "--sandbox: 'maybe' is not on, off or log" },
 	{ "sandbox missing", { "pvisor", "run", "k", "--sandbox" }, CLI_ERROR, "--sandbox" },
 	{ "kernel empty", { "pvisor", "run", "--kernel", "" }, CLI_ERROR, "needs a value" },

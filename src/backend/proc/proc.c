@@ -34,6 +34,7 @@
 #include "backend/proc/proc_mirror.h"
 #include "backend/proc/proc_seccomp.h"
 #include "core/log.h"
+#include "core/sandbox.h"
 #include "core/vm.h"
 
 #ifndef HWCAP2_FSGSBASE
@@ -394,6 +395,9 @@ static __attribute__((noreturn)) void proc_child(uint8_t *region, int memfd,
 	if (syscall(SYS_rt_sigprocmask, SIG_SETMASK, &zero, NULL, 8) ||
 	    syscall(SYS_prctl, PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0))
 		child_die();
+	/* Guest code runs here natively: as the --user identity, with no
+	 * capabilities (docs/security.md). */
+	sandbox_child_drop();
 	__asm__ volatile("mov %0, %%rsp\n\tjmp *%1"
 			 :
 			 : "r"(PROC_STUB_BASE + PROC_STACK_OFF + PROC_STACK_SIZE),
