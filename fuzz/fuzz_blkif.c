@@ -3,17 +3,16 @@
  * (struct blkif_request) followed by limits and, for indirect requests, the
  * segments a hostile frontend would put in its indirect pages.
  */
-// fuzz-sources: src/services/blkback/blkif_req.c
+// fuzz-sources: src/services/blkback/blkif_req.c src/core/sandbox.c src/core/sandbox_seccomp.c src/core/sandbox_policy.c src/core/sandbox_landlock.c src/core/log.c
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "services/blkback/blkif_req.h"
+#include "fuzz_sandbox.h"
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+static int fuzz_one(const uint8_t *data, size_t size)
 {
 	static struct blkif_req out;
 	struct blkif_request raw;
@@ -65,3 +64,5 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	return 0;
 }
+
+FUZZ_SANDBOXED(SANDBOX_ROLE_BLOCK, fuzz_one)

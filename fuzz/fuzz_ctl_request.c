@@ -5,17 +5,27 @@
  * error code, and the reply built from the outcome dumps to one line of
  * JSON (no newline inside), as the server sends it.
  */
-// fuzz-sources: src/services/ctl/ctl_request.c
+// fuzz-sources: src/services/ctl/ctl_request.c src/core/sandbox.c src/core/sandbox_seccomp.c src/core/sandbox_policy.c src/core/sandbox_landlock.c src/core/log.c
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "services/ctl/ctl_request.h"
+#include "fuzz_sandbox.h"
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+int LLVMFuzzerInitialize(int *argc, char ***argv);
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+/* As the server does at start (ctl_server_open): jansson seeds its hash
+ * tables from /dev/urandom on first use, which the event thread may not
+ * open. */
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+	json_object_seed(0);
+	return 0;
+}
+
+static int fuzz_one(const uint8_t *data, size_t size)
 {
 	struct ctl_request req;
 	struct ctl_error err;
@@ -48,3 +58,5 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	ctl_request_clear(&req);
 	return 0;
 }
+
+FUZZ_SANDBOXED(SANDBOX_ROLE_EVENTS, fuzz_one)

@@ -6,7 +6,7 @@
  * describe a sane operand and change only its destination register; a
  * segment load (Xen's flat selectors) must name a loadable register.
  */
-// fuzz-sources: src/xen/decode.c
+// fuzz-sources: src/xen/decode.c src/core/sandbox.c src/core/sandbox_seccomp.c src/core/sandbox_policy.c src/core/sandbox_landlock.c src/core/log.c
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -14,10 +14,9 @@
 
 #include "core/regs.h"
 #include "xen/emulate.h"
+#include "fuzz_sandbox.h"
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+static int fuzz_one(const uint8_t *data, size_t size)
 {
 	struct emul_insn in;
 	struct regs r;
@@ -73,3 +72,5 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	return 0;
 }
+
+FUZZ_SANDBOXED(SANDBOX_ROLE_VCPU, fuzz_one)

@@ -23,6 +23,7 @@
 #include "xen/emulate.h"
 #include "xen/softint.h"
 #include "xen/traps.h"
+#include "fuzz_sandbox.h"
 
 #define ARG_PFN 20
 #define WINDOW_PFNS 8
@@ -30,7 +31,6 @@
 static struct vm *vm;
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
@@ -93,7 +93,7 @@ static void exception_exit(struct vcpu *v, const uint64_t a[5])
 		(void)xen_bounce_exception(v, &ex);
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+static int fuzz_one(const uint8_t *data, size_t size)
 {
 	struct vcpu *v = vm->vcpus[0];
 	size_t head = size < 256 ? size : 256;
@@ -135,3 +135,5 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	return 0;
 }
+
+FUZZ_SANDBOXED(SANDBOX_ROLE_VCPU, fuzz_one)

@@ -7,7 +7,7 @@
  * then tx ring slots (12 bytes each), then rx ring slots and the frame
  * lengths to receive.
  */
-// fuzz-sources: src/services/netback/netif.c
+// fuzz-sources: src/services/netback/netif.c src/core/sandbox.c src/core/sandbox_seccomp.c src/core/sandbox_policy.c src/core/sandbox_landlock.c src/core/log.c
 #include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "services/netback/netif.h"
+#include "fuzz_sandbox.h"
 
 #define NR_PAGES 4
 
@@ -40,9 +41,8 @@ static void fz_deliver(void *opaque, const uint8_t *frame, size_t len)
 	netif_csum_fill(copy, len);
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+static int fuzz_one(const uint8_t *data, size_t size)
 {
 	static struct netif_queue q;
 	static struct netif_tx_sring *tx;
@@ -101,3 +101,5 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	return 0;
 }
+
+FUZZ_SANDBOXED(SANDBOX_ROLE_NET, fuzz_one)

@@ -4,15 +4,14 @@
  * forced to the input's length half of the time, so that bodies get
  * explored), parsed and checked against the parser's promises.
  */
-// fuzz-sources: src/services/p9/p9_msg.c
+// fuzz-sources: src/services/p9/p9_msg.c src/core/sandbox.c src/core/sandbox_seccomp.c src/core/sandbox_policy.c src/core/sandbox_landlock.c src/core/log.c
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "services/p9/p9_msg.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+#include "fuzz_sandbox.h"
 
 static void check_str(const char *s, size_t max)
 {
@@ -20,7 +19,7 @@ static void check_str(const char *s, size_t max)
 		abort();
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+static int fuzz_one(const uint8_t *data, size_t size)
 {
 	static struct p9_req r;
 	uint8_t *msg;
@@ -63,3 +62,5 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	free(msg);
 	return 0;
 }
+
+FUZZ_SANDBOXED(SANDBOX_ROLE_FS, fuzz_one)

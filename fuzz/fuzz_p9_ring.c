@@ -4,7 +4,7 @@
  * would publish, and limits; every message taken must be whole and within
  * the limits, and the reader must never touch memory beyond the ring.
  */
-// fuzz-sources: src/services/p9/p9_ring.c
+// fuzz-sources: src/services/p9/p9_ring.c src/core/sandbox.c src/core/sandbox_seccomp.c src/core/sandbox_policy.c src/core/sandbox_landlock.c src/core/log.c
 #include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -12,10 +12,9 @@
 #include <string.h>
 
 #include "services/p9/p9_ring.h"
+#include "fuzz_sandbox.h"
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+static int fuzz_one(const uint8_t *data, size_t size)
 {
 	uint32_t cons, prod, max, ring_size, len;
 	uint8_t *ring, *dst;
@@ -50,3 +49,5 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	free(dst);
 	return 0;
 }
+
+FUZZ_SANDBOXED(SANDBOX_ROLE_FS, fuzz_one)

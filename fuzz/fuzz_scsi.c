@@ -5,20 +5,20 @@
  * (MODE SELECT, START STOP, eject) carry over between commands.  An I/O
  * outside an image traps (scsi_fixture.h); the outcome must be consistent.
  */
-// fuzz-sources: src/services/scsi/scsi_target.c src/services/scsi/scsi_disk.c src/services/scsi/scsi_cdrom.c src/services/scsi/scsi_sense.c src/services/scsi/scsi_exec.c
+// fuzz-sources: src/services/scsi/scsi_target.c src/services/scsi/scsi_disk.c src/services/scsi/scsi_cdrom.c src/services/scsi/scsi_sense.c src/services/scsi/scsi_exec.c src/core/sandbox.c src/core/sandbox_seccomp.c src/core/sandbox_policy.c src/core/sandbox_landlock.c src/core/log.c
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "scsi_fixture.h"
+#include "fuzz_sandbox.h"
 
 #define BLOCKS 64
 #define CMD_HDR 20 /* addr, cdb_len, cdb[16], dir, xfer/512 */
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+static int fuzz_one(const uint8_t *data, size_t size)
 {
 	static uint8_t disk_buf[BLOCKS * 512], ro_buf[BLOCKS * 512],
 		cd_buf[BLOCKS * 2048], xbuf[255 * 512 * 9];
@@ -77,3 +77,5 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	return 0;
 }
+
+FUZZ_SANDBOXED(SANDBOX_ROLE_BLOCK, fuzz_one)

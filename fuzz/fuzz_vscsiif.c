@@ -3,17 +3,16 @@
  * feature-sg-grant offered, and the segments a hostile frontend would put
  * in its indirect pages.  Accepted requests must be within the limits.
  */
-// fuzz-sources: src/services/scsiback/vscsiif_req.c
+// fuzz-sources: src/services/scsiback/vscsiif_req.c src/core/sandbox.c src/core/sandbox_seccomp.c src/core/sandbox_policy.c src/core/sandbox_landlock.c src/core/log.c
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "services/scsiback/vscsiif_req.h"
+#include "fuzz_sandbox.h"
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+static int fuzz_one(const uint8_t *data, size_t size)
 {
 	static struct vscsiif_req out;
 	struct vscsiif_request raw;
@@ -54,3 +53,5 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	return 0;
 }
+
+FUZZ_SANDBOXED(SANDBOX_ROLE_BLOCK, fuzz_one)

@@ -9,7 +9,7 @@
  * bit 2: then scribble the ring indexes with the record's first bytes;
  * bit 3: request a reconnect; bit 4: let dom0 write the record's path.
  */
-// fuzz-sources: src/services/xenstore/xenstore.c src/services/xenstore/xs_msg.c src/services/xenstore/xs_tree.c src/core/log.c
+// fuzz-sources: src/services/xenstore/xenstore.c src/services/xenstore/xs_msg.c src/services/xenstore/xs_tree.c src/core/log.c src/core/sandbox.c src/core/sandbox_seccomp.c src/core/sandbox_policy.c src/core/sandbox_landlock.c
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -17,8 +17,7 @@
 
 #include "services/xenstore/xenstore.h"
 #include "services/xenstore/xs_msg.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+#include "fuzz_sandbox.h"
 
 static void ring_put(struct xenstore_domain_interface *r, const uint8_t *p, size_t len)
 {
@@ -40,7 +39,7 @@ static void ring_drain(struct xenstore_domain_interface *r)
 	r->rsp_cons = r->rsp_prod;
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+static int fuzz_one(const uint8_t *data, size_t size)
 {
 	static struct xs_req req;
 	static char out[8192];
@@ -114,3 +113,5 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	free(ring);
 	return 0;
 }
+
+FUZZ_SANDBOXED(SANDBOX_ROLE_EVENTS, fuzz_one)
