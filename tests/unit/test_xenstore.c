@@ -192,6 +192,44 @@ static const struct parse_row parse_rows[] = {
 	{ "hdr.len shorter than data", XS_READ, "a|", -1, -EPROTO, 0 },
 };
 
+/* The number nodes backends read from frontends (ring-ref, event-channel,
+ * state): decimal digits only, bounded. */
+static void test_dom0_read_uint(void **state)
+{
+	static const struct {
+		const char *value;
+		uint64_t max;
+		int rc;
+		uint64_t out;
+	} cases[] = {
+		{ "42", 100, 0, 42 },
+		{ "0", 0, 0, 0 },
+		{ "100", 100, 0, 100 },
+		{ "101", 100, -EINVAL, 0 },
+		{ "-1", UINT64_MAX, -EINVAL, 0 },
+		{ "+1", UINT64_MAX, -EINVAL, 0 },
+		{ " 1", UINT64_MAX, -EINVAL, 0 },
+		{ "12a", UINT64_MAX, -EINVAL, 0 },
+		{ "", UINT64_MAX, -EINVAL, 0 },
+		{ "18446744073709551615", UINT64_MAX, 0, UINT64_MAX },
+		{ "18446744073709551616", UINT64_MAX, -EINVAL, 0 },
+	};
+	struct xenstore *xs = xs_new();
+	uint64_t v;
+
+	assert_non_null(xs);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		assert_int_equal(xs_dom0_write(xs, "/n", cases[i].value,
+					       strlen(cases[i].value)), 0);
+		assert_int_equal(xs_dom0_read_uint(xs, "/n", cases[i].max, &v),
+				 cases[i].rc);
+		if (!cases[i].rc)
+			assert_true(v == cases[i].out);
+	}
+	assert_int_equal(xs_dom0_read_uint(xs, "/absent", 1, &v), -ENOENT);
+	xs_free(xs);
+}
+
 static void test_parse_table(void **state)
 {
 	size_t i;
@@ -966,6 +1004,7 @@ static void test_ring_backpressure(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_dom0_read_uint),
 		cmocka_unit_test(test_parse_table),
 		cmocka_unit_test(test_parse_limits),
 		cmocka_unit_test(test_reply_error_names),

@@ -121,67 +121,24 @@ static void on_send(void *opaque)
 	kick(opaque);
 }
 
-static int parse_uint(const char *s, uint64_t max, uint64_t *out)
-{
-	char *end;
-
-	if (!s || *s < '0' || *s > '9')
-		return -EINVAL;
-	errno = 0;
-	*out = strtoull(s, &end, 10);
-	if (errno || *end || *out > max)
-		return -EINVAL;
-	return 0;
-}
-
-/* A number node; -ENOENT if absent, -EINVAL if malformed. */
-static int xs_read_uint(struct xenstore *xs, const char *path, uint64_t max,
-			uint64_t *out)
-{
-	char *v = NULL;
-	size_t len;
-	int rc = xs_dom0_read(xs, path, &v, &len);
-
-	if (rc == 0)
-		rc = parse_uint(v, max, out);
-	free(v);
-	return rc;
-}
-
 /* The frontend's state changed (store lock held; the guest's thread). */
 static void on_fe_state(void *opaque, const char *path, const char *token)
 {
 	struct blk_dev *d = opaque;
 	uint64_t st;
 
-	if (xs_read_uint(d->xs, d->fe_state_path, XenbusStateReconfigured, &st))
+	if (xs_dom0_read_uint(d->xs, d->fe_state_path, XenbusStateReconfigured, &st))
 		st = XenbusStateUnknown;
 	__atomic_store_n(&d->fe_state, (int)st, __ATOMIC_RELEASE);
 	kick(d);
 }
 
-struct state_write {
-	struct blk_dev *d;
-	int state;
-};
-
-static int xs_write_state(struct xenstore *xs, void *opaque)
-{
-	struct state_write *w = opaque;
-	char path[112];
-
-	snprintf(path, sizeof(path), "%s/state", w->d->be);
-	return xs_dom0_printf(xs, path, "%d", w->state);
-}
-
 static void set_be_state(struct blk_dev *d, int state)
 {
-	struct state_write w = { d, state };
-
 	if (d->be_state == state)
 		return;
 	d->be_state = state;
-	if (xs_service_with(d->vm, xs_write_state, &w) < 0)
+	if (xs_service_write_state(d->vm, d->be, state) < 0)
 		log_error("blkback %s: cannot write the backend state",
 			  d->cfg->name);
 }
@@ -266,7 +223,7 @@ static int xs_read_frontend(struct xenstore *xs, void *opaque)
 	int rc;
 
 	snprintf(path, sizeof(path), "%s/ring-page-order", d->fe);
-	rc = xs_read_uint(xs, path, BLKBACK_MAX_RING_ORDER, &v);
+	rc = xs_dom0_read_uint(xs, path, BLKBACK_MAX_RING_ORDER, &v);
 	if (rc == -EINVAL) {
 		snprintf(fi->why, sizeof(fi->why), "bad ring-page-order");
 		return rc;
@@ -277,7 +234,7 @@ static int xs_read_frontend(struct xenstore *xs, void *opaque)
 			snprintf(path, sizeof(path), "%s/ring-ref", d->fe);
 		else
 			snprintf(path, sizeof(path), "%s/ring-ref%u", d->fe, i);
-		if (xs_read_uint(xs, path, UINT32_MAX, &v)) {
+		if (xs_dom0_read_uint(xs, path, UINT32_MAX, &v)) {
 			snprintf(fi->why, sizeof(fi->why), "missing or bad %s",
 				 path + strlen(d->fe) + 1);
 			return -EINVAL;
@@ -285,7 +242,7 @@ static int xs_read_frontend(struct xenstore *xs, void *opaque)
 		fi->refs[i] = (grant_ref_t)v;
 	}
 	snprintf(path, sizeof(path), "%s/event-channel", d->fe);
-	if (xs_read_uint(xs, path, XEN_NR_EVTCHN - 1, &fi->port)) {
+	if (xs_dom0_read_uint(xs, path, XEN_NR_EVTCHN - 1, &fi->port)) {
 		snprintf(fi->why, sizeof(fi->why), "missing or bad event-channel");
 		return -EINVAL;
 	}

@@ -17,6 +17,7 @@
 #include "services/netback/netback.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -263,18 +264,14 @@ static void *nic_thread(void *opaque)
 static int xs_read_uint(struct xenstore *xs, const char *dir, const char *key,
 			unsigned long *out)
 {
-	char path[160], *val = NULL, *end;
-	size_t len;
+	char path[160];
+	uint64_t v;
 	int rc;
 
 	snprintf(path, sizeof(path), "%s/%s", dir, key);
-	rc = xs_dom0_read(xs, path, &val, &len);
-	if (rc)
-		return rc;
-	errno = 0;
-	*out = strtoul(val, &end, 10);
-	rc = (end == val || *end || errno || val[0] == '-') ? -EINVAL : 0;
-	free(val);
+	rc = xs_dom0_read_uint(xs, path, ULONG_MAX, &v);
+	if (!rc)
+		*out = (unsigned long)v;
 	return rc;
 }
 

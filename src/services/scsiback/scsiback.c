@@ -117,29 +117,12 @@ static void on_send(void *opaque)
 	kick(opaque);
 }
 
-static int xs_read_uint(struct xenstore *xs, const char *path, uint64_t max,
-			uint64_t *out)
-{
-	char *v = NULL, *end;
-	size_t len;
-	int rc = xs_dom0_read(xs, path, &v, &len);
-
-	if (rc == 0) {
-		errno = 0;
-		*out = v[0] >= '0' && v[0] <= '9' ? strtoull(v, &end, 10) : 0;
-		if (v[0] < '0' || v[0] > '9' || errno || *end || *out > max)
-			rc = -EINVAL;
-	}
-	free(v);
-	return rc;
-}
-
 static void on_fe_state(void *opaque, const char *path, const char *token)
 {
 	struct scsiback *sb = opaque;
 	uint64_t st;
 
-	if (xs_read_uint(sb->xs, sb->fe_state_path, XenbusStateReconfigured, &st))
+	if (xs_dom0_read_uint(sb->xs, sb->fe_state_path, XenbusStateReconfigured, &st))
 		st = XenbusStateUnknown;
 	__atomic_store_n(&sb->fe_state, (int)st, __ATOMIC_RELEASE);
 	kick(sb);
@@ -162,7 +145,7 @@ static int xs_write_states(struct xenstore *xs, void *opaque)
 		uint64_t st;
 
 		snprintf(path, sizeof(path), "%s/vscsi-devs/dev-%u/state", w->sb->be, i);
-		if (xs_read_uint(xs, path, XenbusStateReconfigured, &st) == 0 &&
+		if (xs_dom0_read_uint(xs, path, XenbusStateReconfigured, &st) == 0 &&
 		    (int)st == w->lun_from)
 			rc = xs_dom0_printf(xs, path, "%d", w->lun_to);
 	}
@@ -232,12 +215,12 @@ static int xs_read_frontend(struct xenstore *xs, void *opaque)
 	int rc = 0;
 
 	snprintf(path, sizeof(path), "%s/ring-ref", fi->sb->fe);
-	if (xs_read_uint(xs, path, UINT32_MAX, &fi->ref)) {
+	if (xs_dom0_read_uint(xs, path, UINT32_MAX, &fi->ref)) {
 		snprintf(fi->why, sizeof(fi->why), "missing or bad ring-ref");
 		return -EINVAL;
 	}
 	snprintf(path, sizeof(path), "%s/event-channel", fi->sb->fe);
-	if (xs_read_uint(xs, path, XEN_NR_EVTCHN - 1, &fi->port) || !fi->port) {
+	if (xs_dom0_read_uint(xs, path, XEN_NR_EVTCHN - 1, &fi->port) || !fi->port) {
 		snprintf(fi->why, sizeof(fi->why), "missing or bad event-channel");
 		return -EINVAL;
 	}

@@ -1502,6 +1502,22 @@ int xs_dom0_read(struct xenstore *xs, const char *path, char **value, size_t *le
 	return *value ? 0 : -ENOMEM;
 }
 
+int xs_dom0_read_uint(struct xenstore *xs, const char *path, uint64_t max,
+		      uint64_t *out)
+{
+	char *v = NULL, *end;
+	int rc = xs_dom0_read(xs, path, &v, NULL);
+
+	if (rc)
+		return rc;
+	errno = 0;
+	*out = v[0] >= '0' && v[0] <= '9' ? strtoull(v, &end, 10) : 0;
+	if (v[0] < '0' || v[0] > '9' || errno || *end || *out > max)
+		rc = -EINVAL;
+	free(v);
+	return rc;
+}
+
 int xs_dom0_write(struct xenstore *xs, const char *path, const void *value, size_t len)
 {
 	char p[XS_PATH_BUF];

@@ -130,6 +130,10 @@ size_t xs_conn_output(struct xs_conn *c, void *buf, size_t size);
 /* *value: malloc'ed copy, NUL-terminated (len excludes the NUL); caller frees. */
 int xs_dom0_read(struct xenstore *xs, const char *path, char **value, size_t *len)
 	__attribute__((warn_unused_result));
+/* A decimal number node (what backends read from frontends): -ENOENT if
+ * absent, -EINVAL unless it is digits only and at most max. */
+int xs_dom0_read_uint(struct xenstore *xs, const char *path, uint64_t max,
+		      uint64_t *out) __attribute__((warn_unused_result));
 int xs_dom0_write(struct xenstore *xs, const char *path, const void *value, size_t len)
 	__attribute__((warn_unused_result));
 int xs_dom0_printf(struct xenstore *xs, const char *path, const char *fmt, ...)

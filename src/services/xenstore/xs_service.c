@@ -193,6 +193,27 @@ int xs_service_with(struct vm *vm, int (*fn)(struct xenstore *, void *),
 	return rc;
 }
 
+struct state_write {
+	const char *dir;
+	int state;
+};
+
+static int write_state(struct xenstore *xs, void *opaque)
+{
+	const struct state_write *w = opaque;
+	char path[256];
+
+	snprintf(path, sizeof(path), "%s/state", w->dir);
+	return xs_dom0_printf(xs, path, "%d", w->state);
+}
+
+int xs_service_write_state(struct vm *vm, const char *dir, int state)
+{
+	struct state_write w = { dir, state };
+
+	return xs_service_with(vm, write_state, &w);
+}
+
 int xs_service_exit_status(struct vm *vm)
 {
 	struct xs_service *s = vm->xenstore;

@@ -50,6 +50,10 @@ void xs_service_destroy(struct vm *vm);
 int xs_service_with(struct vm *vm, int (*fn)(struct xenstore *, void *),
 		    void *opaque);
 
+/* A backend's XenbusState: writes DIR/state (as dom0) through
+ * xs_service_with, so that the frontend's watch fires. */
+int xs_service_write_state(struct vm *vm, const char *dir, int state);
+
 /*
  * pvisor's extension for Linux guests: the decimal exit status the guest
  * wrote to /local/domain/1/data/pvisor-exit-status, or -1 if none.
