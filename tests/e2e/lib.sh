@@ -57,15 +57,24 @@ run_guest() {
 # A leftover is a pvisor this test started that still runs (a child of this
 # shell), an orphaned pvisor, or a guest process whose pvisor is gone.
 # (Matching every pvisor on the machine would also catch unrelated runs.)
-no_leftovers() {
-	local pid ppid comm bad=0
+# A guest process of another run whose pvisor is exiting is an orphan for
+# the moment PDEATHSIG takes: only what is still there a second later
+# counts.
+leftover_pids() {
+	local pid ppid comm
 	while read -r pid ppid comm; do
 		case "$comm" in
 		pvisor)
-			[ "$ppid" = 1 ] || [ "$ppid" = $$ ] && bad=1 ;;
+			{ [ "$ppid" = 1 ] || [ "$ppid" = $$ ]; } && echo "$pid" ;;
 		pvisor-guest)
-			[ "$(ps -o comm= -p "$ppid" 2>/dev/null)" = pvisor ] || bad=1 ;;
+			[ "$(ps -o comm= -p "$ppid" 2>/dev/null)" = pvisor ] || echo "$pid" ;;
 		esac
 	done < <(ps -eo pid=,ppid=,comm=)
-	[ $bad = 0 ]
+}
+no_leftovers() {
+	local first
+	first=$(leftover_pids | sort)
+	[ -z "$first" ] && return 0
+	sleep 1
+	[ -z "$(comm -12 <(echo "$first") <(leftover_pids | sort))" ]
 }
