@@ -59,17 +59,18 @@ run_guest() {
 # (Matching every pvisor on the machine would also catch unrelated runs.)
 # A guest process of another run whose pvisor is exiting is an orphan for
 # the moment PDEATHSIG takes: only what is still there a second later
-# counts.
+# counts; a dead one (a zombie its new parent has not reaped) does not.
 leftover_pids() {
-	local pid ppid comm
-	while read -r pid ppid comm; do
+	local pid ppid stat comm
+	while read -r pid ppid stat comm; do
+		case "$stat" in Z*) continue ;; esac
 		case "$comm" in
 		pvisor)
 			{ [ "$ppid" = 1 ] || [ "$ppid" = $$ ]; } && echo "$pid" ;;
 		pvisor-guest)
 			[ "$(ps -o comm= -p "$ppid" 2>/dev/null)" = pvisor ] || echo "$pid" ;;
 		esac
-	done < <(ps -eo pid=,ppid=,comm=)
+	done < <(ps -eo pid=,ppid=,stat=,comm=)
 }
 no_leftovers() {
 	local first
