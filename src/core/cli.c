@@ -193,32 +193,52 @@ static const char *option_value(int argc, char *const argv[], int *i,
 	return argv[++*i];
 }
 
+/* PATH[,OPT]...: copies PATH into path (cap bytes, NUL-terminated);
+ * returns where the options start (the ',' before the first, or the end),
+ * or NULL when PATH is empty or does not fit. */
+static const char *take_path(const char *v, char *path, size_t cap)
+{
+	size_t n = strcspn(v, ",");
+
+	if (n == 0 || n >= cap)
+		return NULL;
+	memcpy(path, v, n);
+	path[n] = '\0';
+	return v + n;
+}
+
+/* The next option after take_path(): opt[0..*n), *at moved past it;
+ * false at the end.  An empty option (",,", a trailing ',') is one. */
+static bool next_option(const char **at, const char **opt, size_t *n)
+{
+	if (**at != ',')
+		return false;
+	*opt = *at + 1;
+	*n = strcspn(*opt, ",");
+	*at = *opt + *n;
+	return true;
+}
+
 /* --disk PATH[,ro][,id=xvdN]; 0 or -1 with err set. */
 static int parse_disk(struct vm_config *cfg, const char *v, char *err,
 		      size_t err_len)
 {
 	struct vm_disk *d;
-	const char *comma = strchr(v, ',');
-	size_t plen = comma ? (size_t)(comma - v) : strlen(v);
+	const char *at, *opt;
+	size_t n;
 
 	if (cfg->nr_disks == VM_MAX_DISKS) {
 		snprintf(err, err_len, "--disk: at most %d disks", VM_MAX_DISKS);
 		return -1;
 	}
 	d = &cfg->disks[cfg->nr_disks];
-	if (plen == 0 || plen >= sizeof(d->path)) {
+	at = take_path(v, d->path, sizeof(d->path));
+	if (!at) {
 		snprintf(err, err_len, "--disk: '%s' has no usable image path", v);
 		return -1;
 	}
-	memcpy(d->path, v, plen);
-	d->path[plen] = '\0';
 	snprintf(d->name, sizeof(d->name), "xvd%c", 'a' + cfg->nr_disks);
-	while (comma) {
-		const char *opt = comma + 1;
-		size_t n;
-
-		comma = strchr(opt, ',');
-		n = comma ? (size_t)(comma - opt) : strlen(opt);
+	while (next_option(&at, &opt, &n)) {
 		if (n == 2 && !strncmp(opt, "ro", 2)) {
 			d->ro = true;
 		} else if (n == 2 && !strncmp(opt, "rw", 2)) {
@@ -305,8 +325,8 @@ static int parse_share(struct vm_config *cfg, const char *v, char *err,
 		       size_t err_len)
 {
 	struct vm_share *s;
-	const char *comma = strchr(v, ',');
-	size_t plen = comma ? (size_t)(comma - v) : strlen(v);
+	const char *at, *opt;
+	size_t n;
 
 	if (cfg->nr_shares == VM_MAX_SHARES) {
 		snprintf(err, err_len, "--share: at most %d shares", VM_MAX_SHARES);
@@ -314,20 +334,15 @@ static int parse_share(struct vm_config *cfg, const char *v, char *err,
 	}
 	s = &cfg->shares[cfg->nr_shares];
 	memset(s, 0, sizeof(*s));
-	if (plen == 0 || plen >= sizeof(s->path)) {
+	at = take_path(v, s->path, sizeof(s->path));
+	if (!at) {
 		snprintf(err, err_len, "--share: '%s' has no usable directory", v);
 		return -1;
 	}
-	memcpy(s->path, v, plen);
 	snprintf(s->security_model, sizeof(s->security_model), "passthrough");
-	while (comma) {
-		const char *opt = comma + 1;
-
-		comma = strchr(opt, ',');
-		if (share_option(s, opt, comma ? (size_t)(comma - opt) : strlen(opt),
-				 err, err_len))
+	while (next_option(&at, &opt, &n))
+		if (share_option(s, opt, n, err, err_len))
 			return -1;
-	}
 	if (!s->tag[0]) {
 		snprintf(err, err_len, "--share %s: needs tag=NAME (what the guest mounts)",
 			 s->path);
@@ -369,8 +384,8 @@ static int parse_hctl(const char *s, size_t n, uint16_t out[4])
 static int parse_scsi(struct vm_config *cfg, const char *v, char *err,
 		      size_t err_len)
 {
-	const char *comma = strchr(v, ',');
-	size_t plen = comma ? (size_t)(comma - v) : strlen(v);
+	const char *at, *opt;
+	size_t n;
 	struct vm_scsi *d;
 	bool have_lun = false;
 	uint16_t hctl[4];
@@ -381,18 +396,12 @@ static int parse_scsi(struct vm_config *cfg, const char *v, char *err,
 	}
 	d = &cfg->scsi[cfg->nr_scsi];
 	memset(d, 0, sizeof(*d));
-	if (plen == 0 || plen >= sizeof(d->path)) {
+	at = take_path(v, d->path, sizeof(d->path));
+	if (!at) {
 		snprintf(err, err_len, "--scsi: '%s' has no usable image path", v);
 		return -1;
 	}
-	memcpy(d->path, v, plen);
-	d->path[plen] = '\0';
-	while (comma) {
-		const char *opt = comma + 1;
-		size_t n;
-
-		comma = strchr(opt, ',');
-		n = comma ? (size_t)(comma - opt) : strlen(opt);
+	while (next_option(&at, &opt, &n)) {
 		if (n == 2 && !strncmp(opt, "ro", 2)) {
 			d->ro = true;
 		} else if (n == 2 && !strncmp(opt, "rw", 2)) {
