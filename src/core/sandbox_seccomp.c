@@ -18,11 +18,9 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include "backend/kvm/kvm_layout.h"
 #include "backend/proc/proc_layout.h"
 #include "core/sandbox_policy.h"
-
-/* kvm.c's kick signal. */
-#define KVM_KICK_SIG (SIGRTMIN + 5)
 
 /* What a vCPU asks of its KVM vCPU descriptor while the guest runs (the VM
  * is built during set-up). */
@@ -98,7 +96,7 @@ static int allow_kicks(scmp_filter_ctx ctx)
 			      SCMP_A1(SCMP_CMP_EQ, PROC_KICK_SIG));
 	r |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(tgkill), 2,
 			      SCMP_A0(SCMP_CMP_EQ, (uint64_t)getpid()),
-			      SCMP_A2(SCMP_CMP_EQ, (uint64_t)KVM_KICK_SIG));
+			      SCMP_A2(SCMP_CMP_EQ, (uint64_t)KVM_SIG_KICK));
 	/* abort() on an assertion: its report beats a SIGSYS. */
 	r |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(tgkill), 2,
 			      SCMP_A0(SCMP_CMP_EQ, (uint64_t)getpid()),

@@ -44,8 +44,6 @@
 extern const uint8_t kvm_tramp_start[], kvm_tramp_end[];
 extern const uint8_t kvm_tramp_stopped[];
 
-#define KVM_SIG_KICK (SIGRTMIN + 5)
-
 #define PTE_P (1ull << 0)
 #define PTE_RW (1ull << 1)
 #define PTE_US (1ull << 2)

@@ -17,6 +17,10 @@
  * Xen's read-only M2P belongs in slot 256, but kvm-pvm does not map guest
  * entries there (a read faults not-present whatever the tables say), so it
  * is in slot 258 and XENMEM_machphys_mapping says so. */
+/* The signal that kicks a vCPU thread out of KVM_RUN (a C expression:
+ * glibc's SIGRTMIN; unused by the trampoline's assembly). */
+#define KVM_SIG_KICK (SIGRTMIN + 5)
+
 #define KVM_L4_FIRST 256
 #define KVM_L4_END 272
 #define KVM_L4_M2P 258    /* 0xffff810000000000: read-only M2P */
