@@ -185,7 +185,6 @@ static void test_hook(const char *where)
 
 int sandbox_enter(const struct sandbox_plan *plan, char *err, size_t err_len)
 {
-	int abi = sandbox_landlock_abi();
 	int rc;
 
 	if (plan->mode == SANDBOX_OFF)
@@ -214,9 +213,8 @@ int sandbox_enter(const struct sandbox_plan *plan, char *err, size_t err_len)
 	identity.uid = plan->uid;
 	identity.gid = plan->gid;
 	entered = true;
-	log_debug("sandbox: %s (Landlock ABI %d)",
-		  plan->mode == SANDBOX_LOG ? "logging forbidden calls" : "on",
-		  abi);
+	log_debug("sandbox: %s",
+		  plan->mode == SANDBOX_LOG ? "logging forbidden calls" : "on");
 	test_hook("setup");
 	return 0;
 }
@@ -267,6 +265,16 @@ void sandbox_child_drop(void)
 	drop_capabilities();
 }
 
+/* Threads that block every signal must still take the report. */
+static void unblock_sigsys(void)
+{
+	sigset_t sys;
+
+	sigemptyset(&sys);
+	sigaddset(&sys, SIGSYS);
+	pthread_sigmask(SIG_UNBLOCK, &sys, NULL);
+}
+
 void sandbox_thread(enum sandbox_role role, const char *name)
 {
 	char err[256], comm[16];
@@ -277,14 +285,7 @@ void sandbox_thread(enum sandbox_role role, const char *name)
 		 sandbox_role_name(role));
 	if (!entered)
 		return;
-	/* Threads that block every signal must still take the report. */
-	{
-		sigset_t sys;
-
-		sigemptyset(&sys);
-		sigaddset(&sys, SIGSYS);
-		pthread_sigmask(SIG_UNBLOCK, &sys, NULL);
-	}
+	unblock_sigsys();
 	become_user();
 	drop_capabilities();
 	if (sandbox_seccomp_load((int)role, active_mode == SANDBOX_LOG, err,

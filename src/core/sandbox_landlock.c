@@ -122,6 +122,9 @@ int sandbox_landlock_apply(const struct sandbox_plan *plan, char *err,
 		rc = -errno;
 		snprintf(err, err_len, "sandbox: Landlock: %s", strerror(errno));
 	}
+	if (!rc)
+		log_debug("sandbox: Landlock ABI %d, %u paths", abi,
+			  plan->nr_paths);
 	close(ruleset);
 	return rc;
 }
