@@ -79,3 +79,22 @@ no_leftovers() {
 	sleep 1
 	[ -z "$(comm -12 <(echo "$first") <(leftover_pids | sort))" ]
 }
+
+# kit_tests_pass BACKEND GUEST...: each guest-kit test guest runs on BACKEND
+# and passes: exit 0, PASS lines, no FAIL, "RESULT ... 0 failed" (its output
+# in $TMP/GUEST.BACKEND).
+kit_tests_pass() {
+	local be=$1 t out rc
+	shift
+	for t in "$@"; do
+		out=$TMP/$t.$be
+		run_guest "$be" "$out" "$GUEST/$t"
+		rc=$?
+		if [ $rc -eq 0 ] && grep -q '^PASS' "$out" && ! grep -q '^FAIL' "$out" &&
+			grep -q '^RESULT .* 0 failed' "$out"; then
+			ok "$be: $t ($(grep -c '^PASS' "$out") checks)"
+		else
+			not_ok "$be: $t (exit $rc): $(grep -E '^FAIL|pvisor' "$out" | head -c 800)"
+		fi
+	done
+}

@@ -26,17 +26,7 @@ for be in $BACKENDS; do
 		done
 		continue
 	fi
-	for t in $GUESTS; do
-		out=$TMP/$t.$be
-		run_guest "$be" "$out" "$GUEST/$t"
-		rc=$?
-		if [ $rc -eq 0 ] && grep -q '^PASS' "$out" && ! grep -q '^FAIL' "$out" &&
-			grep -q '^RESULT .* 0 failed' "$out"; then
-			ok "$be: $t ($(grep -c '^PASS' "$out") checks)"
-		else
-			not_ok "$be: $t (exit $rc): $(grep -E '^FAIL|pvisor' "$out" | head -c 800)"
-		fi
-	done
+	kit_tests_pass "$be" $GUESTS
 	# The timing lines are there for docs/benchmarks.md.
 	if grep -q '^xenabi m2p_read_fixed_va median_ns=' "$TMP/t_xenabi_m2p.$be" &&
 		grep -q '^xenabi selector_load_ds median_ns=' "$TMP/t_xenabi_selectors.$be"; then
