@@ -18,6 +18,7 @@
 
 #include "core/cli.h"
 #include "core/ctl_client.h"
+#include "core/device.h"
 #include "core/evloop.h"
 #include "core/hostinfo.h"
 #include "core/log.h"
@@ -25,7 +26,6 @@
 #include "core/vm.h"
 #include "services/console/consback.h"
 #include "services/ctl/ctl_server.h"
-#include "services/netback/netback.h"
 #include "services/xenstore/xs_service.h"
 #include "hostio/hostnet.h"
 #include "xen/build.h"
@@ -382,7 +382,7 @@ static int boot_domain(struct vm *vm, const struct cli *cli,
 		log_info("control API at %s (pvisor ctl %s status)", cli->cfg.api_socket,
 			 cli->cfg.api_socket);
 	}
-	if (netback_start(vm, err, sizeof(err)) < 0) {
+	if (devices_start(vm, err, sizeof(err)) < 0) {
 		log_error("%s", err);
 		return -1;
 	}

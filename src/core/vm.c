@@ -13,11 +13,8 @@
 
 #include "core/evloop.h"
 #include "core/log.h"
-#include "services/blkback/blkback.h"
-#include "services/scsiback/scsiback.h"
+#include "core/device.h"
 #include "services/console/consback.h"
-#include "services/netback/netback.h"
-#include "services/p9back/p9back.h"
 #include "services/xenstore/xs_service.h"
 #include "xen/events.h"
 #include "xen/grant.h"
@@ -282,16 +279,7 @@ int vm_create(struct vm *vm, const struct vm_config *cfg,
 		snprintf(err, err_len, "xenstore: %s", strerror(-rc));
 		return rc;
 	}
-	rc = blkback_init(vm, err, err_len);
-	if (rc < 0)
-		return rc;
-	rc = p9back_init(vm, err, err_len);
-	if (rc < 0)
-		return rc;
-	rc = scsiback_init(vm, err, err_len);
-	if (rc < 0)
-		return rc;
-	return 0;
+	return devices_init(vm, err, err_len);
 }
 
 int vm_add_vcpu(struct vm *vm, struct vcpu **out, char *err, size_t err_len)
@@ -324,7 +312,7 @@ int vm_add_vcpu(struct vm *vm, struct vcpu **out, char *err, size_t err_len)
 
 void vm_destroy(struct vm *vm)
 {
-	netback_destroy(vm); /* its threads notify the vCPUs */
+	devices_destroy(vm); /* their threads notify the vCPUs */
 	for (unsigned i = 0; i < vm->nr_vcpus; i++) {
 		struct vcpu *v = vm->vcpus[i];
 
@@ -337,9 +325,6 @@ void vm_destroy(struct vm *vm)
 	if (vm->backend_ready)
 		vm->backend->vm_destroy(vm);
 	vm->backend_ready = false;
-	blkback_destroy(vm);
-	p9back_destroy(vm);
-	scsiback_destroy(vm);
 	xs_service_destroy(vm);
 	gnttab_destroy(vm);
 	consback_destroy(vm);
