@@ -17,9 +17,13 @@
 #define XEN_FIFO_ARRAY_PAGES (XEN_MAX_EVTCHN / 1024) /* event words per page */
 #define XEN_NR_HYPERCALLS 64
 #define XEN_MAX_VCPUS 32 /* = VM_MAX_VCPUS (core/vm.h) */
-/* Xen-owned frames after RAM: shared_info, then the grant table. */
+/* Xen-owned frames after RAM: shared_info, the grant table, its v2 status
+ * frames. */
 #define XEN_GNTTAB_MAX_FRAMES 32
-#define XEN_OWNED_FRAMES (1 + XEN_GNTTAB_MAX_FRAMES)
+/* v2 status words (2 bytes per 16-byte v2 entry) for the whole table. */
+#define XEN_GNTTAB_MAX_STATUS_FRAMES \
+	((XEN_GNTTAB_MAX_FRAMES * 256 * 2 + 4095) / 4096)
+#define XEN_OWNED_FRAMES (1 + XEN_GNTTAB_MAX_FRAMES + XEN_GNTTAB_MAX_STATUS_FRAMES)
 
 struct pagetype_table; /* xen/pagetype.h */
 

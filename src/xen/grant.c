@@ -1,11 +1,13 @@
 /*
- * Grant tables v1: GNTTABOP_setup_table, query_size, copy, set_version,
- * get_version, and the pin API pvisor's backends use (grant.h).
+ * Grant tables: GNTTABOP_setup_table, query_size, copy, set_version,
+ * get_version, get_status_frames, the v1 and v2 entry layouts, and the pin
+ * API pvisor's backends use (grant.h).  Mappings are in grant_map.c.
  *
- * The shared entries are in Xen-owned frames; the guest writes them at any
- * time, so every entry is read with atomics, its flags/domid word is updated
- * with a compare-and-swap exactly as Xen's _set_status_v1() does, and the
- * frame number is copied once after the in-use flags are set.
+ * The shared entries (and v2's status words) are in Xen-owned frames; the
+ * guest writes them at any time, so every entry is read with atomics, its
+ * flags are updated as Xen's _set_status_v1()/_v2() do (v1: a
+ * compare-and-swap of flags and domid; v2: the status word, then a re-check
+ * of the header), and the frame number is read once, by the first pin.
  */
 #include "xen/grant.h"
 
@@ -14,22 +16,17 @@
 #include <string.h>
 
 #include "core/vm.h"
+#include "xen/grant_state.h"
 #include "xen/hypercall.h"
 #include "xen/pagetype.h"
 
-#define GNTTAB_MAX_ENTRIES (XEN_GNTTAB_MAX_FRAMES * GNTTAB_ENTRIES_PER_FRAME)
-#define GUEST_DOMID 1 /* pvisor runs one guest, domain 1 */
+#define V1_PER_FRAME (4096 / sizeof(struct grant_entry_v1))
+#define V2_PER_FRAME (4096 / sizeof(grant_entry_v2_t))
+#define STATUS_PER_FRAME (4096 / sizeof(grant_status_t))
 /* Xen retries a grant entry that keeps changing under it this often. */
 #define GNTTAB_CAS_RETRIES 4
 
-struct gnttab {
-	pthread_mutex_t lock;   /* nr_frames and the pin counts */
-	unsigned nr_frames;     /* set up by the guest, only grows */
-	uint32_t readers[GNTTAB_MAX_ENTRIES]; /* pins per entry */
-	uint32_t writers[GNTTAB_MAX_ENTRIES]; /* writable pins per entry */
-};
-
-static struct gnttab *gnttab_get(struct vm *vm, bool create)
+struct gnttab *gnttab_get(struct vm *vm, bool create)
 {
 	struct gnttab *gt = __atomic_load_n(&vm->xen.gnttab, __ATOMIC_ACQUIRE);
 	struct gnttab *expected = NULL;
@@ -39,6 +36,7 @@ static struct gnttab *gnttab_get(struct vm *vm, bool create)
 	gt = calloc(1, sizeof(*gt));
 	if (!gt)
 		return NULL;
+	gt->version = 1;
 	pthread_mutex_init(&gt->lock, NULL);
 	if (!__atomic_compare_exchange_n(&vm->xen.gnttab, &expected, gt, false,
 					 __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
@@ -73,121 +71,259 @@ unsigned gnttab_nr_frames(struct vm *vm)
 	return n;
 }
 
-/* The shared entry for ref; caller holds gt->lock and checked the range. */
-static struct grant_entry_v1 *entry_ptr(struct vm *vm, grant_ref_t ref)
+static unsigned per_frame(const struct gnttab *gt)
 {
-	uint64_t mfn = vm->xen.gnttab_first_mfn + ref / GNTTAB_ENTRIES_PER_FRAME;
-
-	return gmem_ptr(&vm->mem,
-			(mfn << PAGE_SHIFT) +
-				(ref % GNTTAB_ENTRIES_PER_FRAME) *
-					sizeof(struct grant_entry_v1),
-			sizeof(struct grant_entry_v1));
+	return gt->version == 2 ? V2_PER_FRAME : V1_PER_FRAME;
 }
 
-/* flags (low half) and domid (high half) as one word, as Xen swaps them. */
-static uint32_t *entry_combo(struct grant_entry_v1 *e)
+static unsigned nr_entries(const struct gnttab *gt)
 {
+	return gt->nr_frames * per_frame(gt);
+}
+
+/* v2 status frames for n grant frames (Xen's grant_to_status_frames). */
+static unsigned status_frames_for(unsigned n)
+{
+	return (n * V2_PER_FRAME + STATUS_PER_FRAME - 1) / STATUS_PER_FRAME;
+}
+
+static unsigned nr_status_frames(const struct gnttab *gt)
+{
+	return gt->version == 2 ? status_frames_for(gt->nr_frames) : 0;
+}
+
+static uint64_t status_first_mfn(const struct vm *vm)
+{
+	return vm->xen.gnttab_first_mfn + XEN_GNTTAB_MAX_FRAMES;
+}
+
+/* The shared entry for ref (its header first in both versions); the
+ * caller checked the range. */
+static grant_entry_header_t *entry_hdr(struct vm *vm, const struct gnttab *gt,
+				       grant_ref_t ref)
+{
+	size_t size = gt->version == 2 ? sizeof(grant_entry_v2_t)
+				       : sizeof(struct grant_entry_v1);
+	uint64_t mfn = vm->xen.gnttab_first_mfn + ref / per_frame(gt);
+
 	_Static_assert(offsetof(struct grant_entry_v1, flags) == 0, "flags");
 	_Static_assert(offsetof(struct grant_entry_v1, domid) == 2, "domid");
-	return (uint32_t *)(void *)e;
+	return gmem_ptr(&vm->mem,
+			(mfn << PAGE_SHIFT) + (ref % per_frame(gt)) * size,
+			size);
 }
 
-static void clear_flags(struct grant_entry_v1 *e, uint16_t bits)
+/* Where GTF_reading/GTF_writing live: the entry's flags (v1) or its status
+ * word (v2). */
+static uint16_t *status_word(struct vm *vm, const struct gnttab *gt,
+			     grant_ref_t ref, grant_entry_header_t *h)
 {
-	__atomic_fetch_and(&e->flags, (uint16_t)~bits, __ATOMIC_SEQ_CST);
+	uint64_t mfn;
+
+	if (gt->version != 2)
+		return &h->flags;
+	mfn = status_first_mfn(vm) + ref / STATUS_PER_FRAME;
+	return gmem_ptr(&vm->mem,
+			(mfn << PAGE_SHIFT) +
+				(ref % STATUS_PER_FRAME) * sizeof(grant_status_t),
+			sizeof(grant_status_t));
 }
 
-/* Drops one pin's counts; clears the in-use flags with the last one. */
-static void unpin_locked(struct gnttab *gt, struct grant_entry_v1 *e,
-			 grant_ref_t ref, bool write)
+static uint64_t entry_frame(const struct gnttab *gt, grant_entry_header_t *h)
 {
-	if (write && gt->writers[ref] && --gt->writers[ref] == 0)
-		clear_flags(e, GTF_writing);
-	if (gt->readers[ref] && --gt->readers[ref] == 0)
-		clear_flags(e, GTF_reading);
+	if (gt->version == 2)
+		return __atomic_load_n(&((grant_entry_v2_t *)h)->full_page.frame,
+				       __ATOMIC_ACQUIRE);
+	return __atomic_load_n(&((struct grant_entry_v1 *)h)->frame,
+			       __ATOMIC_ACQUIRE);
 }
 
-static int pin_locked(struct vm *vm, struct gnttab *gt, domid_t domid,
-		      grant_ref_t ref, bool write, struct gnttab_pin *pin)
+static void clear_flags(uint16_t *status, uint16_t bits)
 {
-	struct grant_entry_v1 *e;
-	uint32_t *combo, old, want;
-	uint64_t frame;
-	unsigned tries;
+	__atomic_fetch_and(status, (uint16_t)~bits, __ATOMIC_SEQ_CST);
+}
 
-	if (ref >= gt->nr_frames * GNTTAB_ENTRIES_PER_FRAME)
-		return GNTST_bad_gntref;
-	e = entry_ptr(vm, ref);
-	if (!e)
-		return GNTST_general_error;
-	if (gt->readers[ref] == UINT32_MAX)
-		return GNTST_no_device_space;
-	combo = entry_combo(e);
-	for (tries = 0;; tries++) {
-		uint16_t flags, sdom;
+/* The header grants domid plain full-page access (pvisor offers neither
+ * sub-page nor transitive grants) and, for a write, not read-only. */
+static bool header_allows(uint32_t combo, domid_t domid, bool write)
+{
+	uint16_t flags = (uint16_t)combo, sdom = (uint16_t)(combo >> 16);
 
+	if ((flags & (GTF_type_mask | GTF_sub_page)) != GTF_permit_access ||
+	    sdom != domid)
+		return false;
+	return !(write && (flags & GTF_readonly));
+}
+
+/* Xen's _set_status_v1: flags and domid checked and updated as one word. */
+static int set_status_v1(grant_entry_header_t *h, domid_t domid, bool check,
+			 bool write, int bad_entry)
+{
+	uint32_t *combo = (uint32_t *)(void *)h, old, want;
+
+	for (unsigned tries = 0;; tries++) {
 		if (tries == GNTTAB_CAS_RETRIES)
 			return GNTST_general_error; /* "unstable" entry */
 		old = __atomic_load_n(combo, __ATOMIC_ACQUIRE);
-		flags = (uint16_t)old;
-		sdom = (uint16_t)(old >> 16);
-		if ((flags & GTF_type_mask) != GTF_permit_access || sdom != domid)
-			return GNTST_permission_denied;
-		if (write && (flags & GTF_readonly))
-			return GNTST_permission_denied;
+		if (check && !header_allows(old, domid, write))
+			return bad_entry;
+		if (!check && write && ((uint16_t)old & GTF_readonly))
+			return bad_entry;
 		want = old | GTF_reading | (write ? GTF_writing : 0);
 		if (__atomic_compare_exchange_n(combo, &old, want, false,
-						__ATOMIC_SEQ_CST, __ATOMIC_ACQUIRE))
-			break;
+						__ATOMIC_SEQ_CST,
+						__ATOMIC_ACQUIRE))
+			return GNTST_okay;
 	}
-	/* The frame is read once, after the entry is marked in use. */
-	frame = __atomic_load_n(&e->frame, __ATOMIC_ACQUIRE);
+}
+
+/* Xen's _set_status_v2: the status word is set, then the header checked
+ * again, so a guest that revokes meanwhile sees the flags or the error. */
+static int set_status_v2(grant_entry_header_t *h, uint16_t *status,
+			 domid_t domid, bool check, bool write, int bad_entry)
+{
+	uint32_t *combo = (uint32_t *)(void *)h, now;
+	uint16_t bits = GTF_reading | (write ? GTF_writing : 0);
+
+	now = __atomic_load_n(combo, __ATOMIC_ACQUIRE);
+	if (check ? !header_allows(now, domid, write)
+		  : (write && ((uint16_t)now & GTF_readonly)))
+		return bad_entry;
+	__atomic_fetch_or(status, bits, __ATOMIC_SEQ_CST);
+	now = __atomic_load_n(combo, __ATOMIC_SEQ_CST);
+	if (check ? !header_allows(now, domid, write)
+		  : (write && ((uint16_t)now & GTF_readonly))) {
+		clear_flags(status, check ? bits : GTF_writing);
+		return bad_entry;
+	}
+	return GNTST_okay;
+}
+
+int gnttab_acquire(struct vm *vm, struct gnttab *gt, grant_ref_t ref,
+		   domid_t domid, bool write, int bad_entry, uint64_t *mfn)
+{
+	grant_entry_header_t *h;
+	uint16_t *status;
+	bool first;
+	int rc;
+
+	if (ref >= nr_entries(gt))
+		return GNTST_bad_gntref;
+	first = gt->readers[ref] == 0;
+	h = entry_hdr(vm, gt, ref);
+	status = h ? status_word(vm, gt, ref, h) : NULL;
+	if (!status)
+		return GNTST_general_error;
+	/* Xen: an active entry serves one domain; counters must not wrap. */
+	if (!first && (gt->act_domid[ref] != domid ||
+		       gt->readers[ref] >= GNTTAB_MAX_ENTRIES))
+		return GNTST_general_error;
+	if (first || (write && gt->writers[ref] == 0)) {
+		rc = gt->version == 2 ? set_status_v2(h, status, domid, first,
+						      write, bad_entry)
+				      : set_status_v1(h, domid, first, write,
+						      bad_entry);
+		if (rc)
+			return rc;
+	}
+	if (first) {
+		uint64_t frame = entry_frame(gt, h);
+
+		if (!gmem_is_ram_frame(&vm->mem, frame)) {
+			clear_flags(status, GTF_reading | GTF_writing);
+			return GNTST_bad_page; /* Xen's get_paged_frame */
+		}
+		gt->act_domid[ref] = domid;
+		gt->act_mfn[ref] = frame;
+	}
 	gt->readers[ref]++;
 	if (write)
 		gt->writers[ref]++;
-	if (!gmem_is_ram_frame(&vm->mem, frame)) {
-		unpin_locked(gt, e, ref, write);
-		return GNTST_permission_denied;
-	}
-	pin->ref = ref;
-	pin->write = write;
-	pin->mfn = frame;
-	pin->page = gmem_ptr(&vm->mem, frame << PAGE_SHIFT, PAGE_SIZE);
+	*mfn = gt->act_mfn[ref];
 	return GNTST_okay;
+}
+
+void gnttab_release(struct vm *vm, struct gnttab *gt, grant_ref_t ref,
+		    bool write)
+{
+	grant_entry_header_t *h;
+	uint16_t *status;
+
+	if (ref >= nr_entries(gt) || !(h = entry_hdr(vm, gt, ref)) ||
+	    !(status = status_word(vm, gt, ref, h)))
+		return;
+	if (write && gt->writers[ref] && --gt->writers[ref] == 0)
+		clear_flags(status, GTF_writing);
+	if (gt->readers[ref] && --gt->readers[ref] == 0)
+		clear_flags(status, GTF_reading);
 }
 
 int gnttab_pin(struct vm *vm, domid_t domid, grant_ref_t ref, bool write,
 	       struct gnttab_pin *pin)
 {
 	struct gnttab *gt = gnttab_get(vm, false);
+	uint64_t mfn;
 	int rc;
 
 	if (!gt)
 		return GNTST_general_error;
 	pthread_mutex_lock(&gt->lock);
-	rc = pin_locked(vm, gt, domid, ref, write, pin);
+	rc = gnttab_acquire(vm, gt, ref, domid, write, GNTST_permission_denied,
+			    &mfn);
 	pthread_mutex_unlock(&gt->lock);
-	return rc;
+	if (rc == GNTST_bad_page)
+		rc = GNTST_permission_denied; /* the backends' contract */
+	if (rc)
+		return rc;
+	pin->ref = ref;
+	pin->write = write;
+	pin->mfn = mfn;
+	pin->page = gmem_ptr(&vm->mem, mfn << PAGE_SHIFT, PAGE_SIZE);
+	return GNTST_okay;
 }
 
 void gnttab_unpin(struct vm *vm, const struct gnttab_pin *pin)
 {
 	struct gnttab *gt = gnttab_get(vm, false);
-	struct grant_entry_v1 *e;
 
 	if (!gt)
 		return;
 	pthread_mutex_lock(&gt->lock);
-	if (pin->ref < gt->nr_frames * GNTTAB_ENTRIES_PER_FRAME &&
-	    (e = entry_ptr(vm, pin->ref)))
-		unpin_locked(gt, e, pin->ref, pin->write);
+	gnttab_release(vm, gt, pin->ref, pin->write);
 	pthread_mutex_unlock(&gt->lock);
 }
 
 static bool is_self(domid_t dom)
 {
-	return dom == DOMID_SELF || dom == GUEST_DOMID;
+	return dom == DOMID_SELF || dom == GNTTAB_GUEST_DOMID;
+}
+
+/* Lets the guest map status frames [from, to) (v2). */
+static int allow_status_frames(struct vm *vm, unsigned from, unsigned to)
+{
+	for (unsigned i = from; i < to; i++) {
+		if (pagetype_allow_xen_frame(vm, status_first_mfn(vm) + i,
+					     true) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* Grows the table to n frames (setup_table); caller holds gt->lock. */
+static int grow_locked(struct vm *vm, struct gnttab *gt, unsigned n)
+{
+	for (unsigned i = gt->nr_frames; i < n; i++) {
+		if (pagetype_allow_xen_frame(vm, vm->xen.gnttab_first_mfn + i,
+					     true) < 0)
+			return GNTST_general_error;
+	}
+	if (gt->version == 2 &&
+	    allow_status_frames(vm, nr_status_frames(gt),
+				status_frames_for(n)) < 0)
+		return GNTST_general_error;
+	if (n > gt->nr_frames)
+		gt->nr_frames = n;
+	return GNTST_okay;
 }
 
 static long op_setup_table(struct vcpu *v, uint64_t arg, uint32_t count)
@@ -210,24 +346,15 @@ static long op_setup_table(struct vcpu *v, uint64_t arg, uint32_t count)
 	} else if (!(gt = gnttab_get(vm, true))) {
 		return -XEN_ENOMEM;
 	} else {
-		for (uint32_t i = 0; i < op.nr_frames; i++) {
+		pthread_mutex_lock(&gt->lock);
+		op.status = grow_locked(vm, gt, op.nr_frames);
+		pthread_mutex_unlock(&gt->lock);
+		for (uint32_t i = 0; i < op.nr_frames && !op.status; i++) {
 			xen_pfn_t mfn = vm->xen.gnttab_first_mfn + i;
 
-			if (pagetype_allow_xen_frame(vm, mfn, true) < 0) {
-				op.status = GNTST_general_error;
-				break;
-			}
 			if (hc_write(v, list + i * sizeof(mfn), &mfn,
-				     sizeof(mfn))) {
+				     sizeof(mfn)))
 				op.status = GNTST_bad_virt_addr;
-				break;
-			}
-		}
-		if (op.status == GNTST_okay) {
-			pthread_mutex_lock(&gt->lock);
-			if (op.nr_frames > gt->nr_frames)
-				gt->nr_frames = op.nr_frames;
-			pthread_mutex_unlock(&gt->lock);
 		}
 	}
 	if (hc_write(v, arg, &op, sizeof(op)))
@@ -269,7 +396,7 @@ static int copy_side(struct vm *vm, const struct gnttab_copy_ptr *p,
 	if (!is_self(p->domid))
 		return GNTST_bad_domain; /* pvisor runs no other domain */
 	if (is_gref) {
-		rc = gnttab_pin(vm, GUEST_DOMID, p->u.ref, write, pin);
+		rc = gnttab_pin(vm, GNTTAB_GUEST_DOMID, p->u.ref, write, pin);
 		if (rc)
 			return rc;
 		*pinned = true;
@@ -315,8 +442,6 @@ out:
 
 static long op_copy(struct vcpu *v, uint64_t arg, uint32_t count)
 {
-	if ((int32_t)count < 0)
-		return -XEN_EINVAL;
 	if (!gnttab_get(v->vm, false) && count)
 		(void)gnttab_get(v->vm, true); /* copies of own frames work too */
 	for (uint32_t i = 0; i < count; i++) {
@@ -333,23 +458,131 @@ static long op_copy(struct vcpu *v, uint64_t arg, uint32_t count)
 	return 0;
 }
 
+/* Entries below GNTTAB_NR_RESERVED_ENTRIES survive a version change
+ * (Xen keeps the toolstack's grants), in v1 form. */
+struct reserved_entry {
+	uint16_t flags, domid;
+	uint64_t frame;
+};
+
+/* Checks that the table can change version (Xen's gnttab_set_version):
+ * no entry beyond the reserved ones in use (-EBUSY), v2 reserved entries
+ * representable in v1 (-ERANGE), status frames unmapped (-EBUSY). */
+static long version_change_ok(struct vm *vm, struct gnttab *gt)
+{
+	for (unsigned r = GNTTAB_NR_RESERVED_ENTRIES; r < nr_entries(gt); r++) {
+		if (gt->readers[r])
+			return -XEN_EBUSY;
+	}
+	if (gt->version != 2)
+		return 0;
+	for (unsigned r = 0; r < GNTTAB_NR_RESERVED_ENTRIES && r < nr_entries(gt);
+	     r++) {
+		grant_entry_v2_t *e = (grant_entry_v2_t *)entry_hdr(vm, gt, r);
+
+		if ((e->hdr.flags & GTF_type_mask) == GTF_transitive ||
+		    ((e->hdr.flags & GTF_type_mask) == GTF_permit_access &&
+		     (e->full_page.frame >> 32)))
+			return -XEN_ERANGE;
+	}
+	for (unsigned i = 0; i < nr_status_frames(gt); i++) {
+		struct pagetype_info info;
+
+		if (pagetype_get_info(vm, status_first_mfn(vm) + i, &info) < 0 ||
+		    info.count)
+			return -XEN_EBUSY; /* the guest still maps it */
+	}
+	for (unsigned i = 0; i < nr_status_frames(gt); i++) {
+		if (pagetype_forbid_xen_frame(vm, status_first_mfn(vm) + i) < 0)
+			return -XEN_EBUSY;
+	}
+	return 0;
+}
+
+/* Rewrites the table in the new version: zeroed, reserved entries kept. */
+static int convert_locked(struct vm *vm, struct gnttab *gt, unsigned version)
+{
+	struct reserved_entry keep[GNTTAB_NR_RESERVED_ENTRIES];
+	unsigned n = 0, old_status = nr_status_frames(gt);
+	uint8_t *frames = gmem_ptr(&vm->mem,
+				   vm->xen.gnttab_first_mfn << PAGE_SHIFT,
+				   (uint64_t)gt->nr_frames * PAGE_SIZE);
+
+	for (; n < GNTTAB_NR_RESERVED_ENTRIES && n < nr_entries(gt); n++) {
+		grant_entry_header_t *h = entry_hdr(vm, gt, n);
+
+		keep[n].flags = h->flags | *status_word(vm, gt, n, h);
+		keep[n].domid = h->domid;
+		keep[n].frame = entry_frame(gt, h);
+	}
+	if (frames)
+		memset(frames, 0, (size_t)gt->nr_frames * PAGE_SIZE);
+	gt->version = version;
+	if (version == 2) {
+		uint8_t *st = gmem_ptr(&vm->mem,
+				       status_first_mfn(vm) << PAGE_SHIFT,
+				       XEN_GNTTAB_MAX_STATUS_FRAMES * PAGE_SIZE);
+
+		if (st)
+			memset(st, 0, XEN_GNTTAB_MAX_STATUS_FRAMES * PAGE_SIZE);
+		if (allow_status_frames(vm, old_status,
+					nr_status_frames(gt)) < 0)
+			return -XEN_ENOMEM;
+	}
+	for (unsigned r = 0; r < n; r++) {
+		grant_entry_header_t *h = entry_hdr(vm, gt, r);
+		uint16_t inuse = keep[r].flags & (GTF_reading | GTF_writing);
+
+		if (version == 2) {
+			((grant_entry_v2_t *)h)->full_page.frame = keep[r].frame;
+			*status_word(vm, gt, r, h) = inuse;
+			h->flags = keep[r].flags & ~inuse;
+		} else {
+			((struct grant_entry_v1 *)h)->frame =
+				(uint32_t)keep[r].frame;
+			h->flags = keep[r].flags;
+		}
+		h->domid = keep[r].domid;
+	}
+	return 0;
+}
+
 static long op_set_version(struct vcpu *v, uint64_t arg, uint32_t count)
 {
 	struct gnttab_set_version op;
+	struct gnttab *gt;
 	long rc = 0;
 
 	if (count != 1)
 		return -XEN_EINVAL;
 	if (hc_read(v, arg, &op, sizeof(op)))
 		return -XEN_EFAULT;
-	if (op.version == 2)
-		rc = -XEN_ENOSYS; /* v2 is not offered */
-	else if (op.version != 1)
+	if (!(gt = gnttab_get(v->vm, true)))
+		return -XEN_ENOMEM;
+	pthread_mutex_lock(&gt->lock);
+	if (op.version != 1 && op.version != 2)
 		rc = -XEN_EINVAL;
-	op.version = 1; /* Xen reports the version in force */
+	else if (op.version != gt->version &&
+		 (rc = version_change_ok(v->vm, gt)) == 0)
+		rc = convert_locked(v->vm, gt, op.version);
+	op.version = gt->version; /* Xen reports the version in force */
+	pthread_mutex_unlock(&gt->lock);
 	if (hc_write(v, arg, &op, sizeof(op)))
 		return -XEN_EFAULT;
 	return rc;
+}
+
+static unsigned version_of(struct vm *vm)
+{
+	struct gnttab *gt = gnttab_get(vm, false);
+	unsigned ver;
+
+	if (!gt)
+		return 1;
+	pthread_mutex_lock(&gt->lock);
+	ver = gt->version;
+	pthread_mutex_unlock(&gt->lock);
+	return ver;
 }
 
 static long op_get_version(struct vcpu *v, uint64_t arg, uint32_t count)
@@ -362,8 +595,50 @@ static long op_get_version(struct vcpu *v, uint64_t arg, uint32_t count)
 		return -XEN_EFAULT;
 	if (!is_self(op.dom))
 		return -XEN_ESRCH;
-	op.version = 1;
+	op.version = version_of(v->vm);
 	if (hc_write(v, arg, &op, sizeof(op)))
+		return -XEN_EFAULT;
+	return 0;
+}
+
+static long op_get_status_frames(struct vcpu *v, uint64_t arg,
+				 uint32_t count)
+{
+	struct gnttab_get_status_frames op;
+	struct gnttab *gt;
+	uint64_t list;
+	unsigned have;
+
+	if (count != 1)
+		return -XEN_EINVAL;
+	if (hc_read(v, arg, &op, sizeof(op)))
+		return -XEN_EFAULT;
+	list = (uint64_t)(uintptr_t)op.frame_list.p;
+	op.status = GNTST_okay;
+	if (!is_self(op.dom)) {
+		op.status = GNTST_bad_domain;
+	} else {
+		gt = gnttab_get(v->vm, false);
+		if (gt) {
+			pthread_mutex_lock(&gt->lock);
+			have = nr_status_frames(gt);
+			pthread_mutex_unlock(&gt->lock);
+		} else {
+			have = 0;
+		}
+		if (op.nr_frames > have)
+			op.status = GNTST_general_error; /* none in v1 */
+		for (uint32_t i = 0; i < op.nr_frames && !op.status; i++) {
+			uint64_t mfn = status_first_mfn(v->vm) + i;
+
+			if (hc_write(v, list + i * sizeof(mfn), &mfn,
+				     sizeof(mfn)))
+				op.status = GNTST_bad_virt_addr;
+		}
+	}
+	/* Xen writes back the status field only. */
+	if (hc_write(v, arg + offsetof(struct gnttab_get_status_frames, status),
+		     &op.status, sizeof(op.status)))
 		return -XEN_EFAULT;
 	return 0;
 }
@@ -373,7 +648,15 @@ long hc_grant_table_op(struct vcpu *v, const struct hc_args *a)
 	uint64_t arg = a->a[1];
 	uint32_t count = (uint32_t)a->a[2];
 
+	if ((int32_t)count < 0)
+		return -XEN_EINVAL; /* Xen, for every sub-op */
 	switch (a->a[0]) {
+	case GNTTABOP_map_grant_ref:
+		return gnttab_op_map(v, arg, count);
+	case GNTTABOP_unmap_grant_ref:
+		return gnttab_op_unmap(v, arg, count);
+	case GNTTABOP_unmap_and_replace:
+		return gnttab_op_unmap_and_replace(v, arg, count);
 	case GNTTABOP_setup_table:
 		return op_setup_table(v, arg, count);
 	case GNTTABOP_query_size:
@@ -384,9 +667,11 @@ long hc_grant_table_op(struct vcpu *v, const struct hc_args *a)
 		return op_set_version(v, arg, count);
 	case GNTTABOP_get_version:
 		return op_get_version(v, arg, count);
+	case GNTTABOP_get_status_frames:
+		return op_get_status_frames(v, arg, count);
 	default:
-		/* map/unmap_grant_ref, transfer, v2 status frames: pvisor's
-		 * backends are in-process and need no mappings. */
+		/* transfer, swap_grant_ref, cache_flush, dump_table: not
+		 * offered (docs/pv-abi.md). */
 		return -XEN_ENOSYS;
 	}
 }

@@ -1,14 +1,17 @@
 /*
- * Grant tables, version 1 (Xen's public/grant_table.h).  The guest's shared
- * grant entries live in Xen-owned frames after shared_info
- * (vm->xen.gnttab_first_mfn, XEN_GNTTAB_MAX_FRAMES of them); the guest gets
- * them with GNTTABOP_setup_table and maps them itself.
+ * Grant tables, versions 1 and 2 (Xen's public/grant_table.h).  The guest's
+ * shared grant entries live in Xen-owned frames after shared_info
+ * (vm->xen.gnttab_first_mfn, XEN_GNTTAB_MAX_FRAMES of them), v2's status
+ * words in the XEN_GNTTAB_MAX_STATUS_FRAMES after those; the guest gets
+ * them with GNTTABOP_setup_table / get_status_frames and maps them itself.
+ * It maps its own grants with GNTTABOP_map_grant_ref (grant_map.c).
  *
- * pvisor's in-process backends (blkback, netback) are domain 0 and reach the
- * guest's data only through gnttab_pin(): it checks the grant entry as Xen's
- * map/copy paths do (GTF_permit_access to domain 0, GTF_readonly for writes,
- * the frame is guest RAM), sets GTF_reading/GTF_writing while the pin is
- * held and clears them when the last pin on the entry is released.
+ * pvisor's in-process backends (blkback, netback...) are domain 0 and reach
+ * the guest's data only through gnttab_pin(): it checks the grant entry as
+ * Xen's map/copy paths do (GTF_permit_access to domain 0, GTF_readonly for
+ * writes, the frame is guest RAM), sets GTF_reading/GTF_writing (in the
+ * entry for v1, in its status word for v2) while the pin is held and clears
+ * them when the last pin on the entry is released.
  */
 #ifndef PVISOR_XEN_GRANT_H
 #define PVISOR_XEN_GRANT_H

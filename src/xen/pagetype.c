@@ -245,6 +245,12 @@ static void put_entry(struct vm *vm, struct pagetype_table *t,
 
 	if (!(e & PTE_PRESENT))
 		return;
+	if (level == 1 && (e & PTE_GNTTAB))
+		/* Xen crashes a domain that drops a grant mapping other than
+		 * through GNTTABOP_unmap_grant_ref; the references go. */
+		vm_stop(vm, VM_STOP_FAULT, 1,
+			"guest implicitly unmapped a granted PTE %#lx",
+			(unsigned long)e);
 	if (level == 1) {
 		if (e & PTE_RW)
 			put_type(vm, mfn);
@@ -638,6 +644,29 @@ out:
 	return rc;
 }
 
+int pagetype_forbid_xen_frame(struct vm *vm, uint64_t mfn)
+{
+	struct pagetype_table *t = vm->xen.pagetypes;
+	int rc = 0;
+
+	if (gmem_is_ram_frame(&vm->mem, mfn) || !gmem_is_frame(&vm->mem, mfn))
+		return -XEN_EINVAL;
+	pthread_mutex_lock(&t->lock);
+	if (t->f[mfn].count) {
+		rc = -XEN_EBUSY;
+		goto out;
+	}
+	for (unsigned i = 0; i < t->nr_xen_frames; i++) {
+		if (t->xen_frames[i].mfn == mfn) {
+			t->xen_frames[i] = t->xen_frames[--t->nr_xen_frames];
+			break;
+		}
+	}
+out:
+	pthread_mutex_unlock(&t->lock);
+	return rc;
+}
+
 bool pagetype_is_pagetable(struct vm *vm, uint64_t mfn)
 {
 	struct pagetype_info info;
@@ -795,20 +824,18 @@ static bool va_ok(uint64_t va)
 	return va < HYPERVISOR_VIRT_START || va >= HYPERVISOR_VIRT_END;
 }
 
-int pagetype_mod_va(struct vcpu *v, uint64_t va, uint64_t val)
+/* The validated L1 table that maps va in v's kernel page tables (Xen's
+ * map_guest_l1e); caller holds the lock.  False if there is none. */
+static bool walk_to_l1(struct vcpu *v, struct pagetype_table *t, uint64_t va,
+		       uint64_t *l1)
 {
 	struct vm *vm = v->vm;
-	struct pagetype_table *t = vm->xen.pagetypes;
 	uint64_t table, e;
-	int rc = -XEN_EINVAL;
 
-	if (!va_ok(va) || v->id >= VM_MAX_VCPUS)
-		return -XEN_EINVAL;
-	pthread_mutex_lock(&t->lock);
-	if (!t->base_held[v->id][0])
-		goto out;
+	if (!va_ok(va) || v->id >= VM_MAX_VCPUS || !t->base_held[v->id][0])
+		return false;
 	if (!guest_l4_slot(vm, (va >> 39) & 511))
-		goto out;
+		return false;
 	table = v->xen.baseptr_mfn;
 	/* The walk reads validated tables only: each entry was checked when
 	 * it was stored, so it points into RAM. */
@@ -818,15 +845,109 @@ int pagetype_mod_va(struct vcpu *v, uint64_t va, uint64_t val)
 		if (gmem_read(&vm->mem, (table << PAGE_SHIFT) + idx * 8, &e,
 			      sizeof(e)) < 0 ||
 		    !(e & PTE_PRESENT) || (e & PTE_PSE))
-			goto out;
+			return false;
 		table = PTE_MFN(e);
 		if (!gmem_is_ram_frame(&vm->mem, table))
-			goto out;
+			return false;
 	}
 	/* A linear entry could lead the walk to a higher-level table. */
 	if (t->f[table].type != PGT_L1 || !t->f[table].validated)
+		return false;
+	*l1 = table;
+	return true;
+}
+
+int pagetype_mod_va(struct vcpu *v, uint64_t va, uint64_t val)
+{
+	struct pagetype_table *t = v->vm->xen.pagetypes;
+	uint64_t table;
+	int rc = -XEN_EINVAL;
+
+	pthread_mutex_lock(&t->lock);
+	if (walk_to_l1(v, t, va, &table))
+		rc = mod_pt_entry(v, t, table, 1, (va >> 12) & 511, val,
+				  false);
+	pthread_mutex_unlock(&t->lock);
+	return rc;
+}
+
+/* ---- grant mappings (xen/grant_map.c) ---- */
+
+/*
+ * The L1 slot a grant mapping names (Xen's create_grant_pv_mapping): the
+ * machine address of the entry (contains_pte, 8-byte aligned) or a linear
+ * address in v's kernel page tables.  The slot must be in a validated L1.
+ */
+static bool grant_slot(struct vcpu *v, struct pagetype_table *t,
+		       uint64_t addr, bool contains_pte, uint64_t *gpa)
+{
+	uint64_t table;
+
+	if (contains_pte) {
+		table = addr >> PAGE_SHIFT;
+		if ((addr & 7) || !gmem_is_ram_frame(&v->vm->mem, table) ||
+		    t->f[table].type != PGT_L1 || !t->f[table].validated)
+			return false;
+		*gpa = addr;
+		return true;
+	}
+	if (!walk_to_l1(v, t, addr, &table))
+		return false;
+	*gpa = (table << PAGE_SHIFT) + ((addr >> PAGE_SHIFT) & 511) * 8;
+	return true;
+}
+
+int pagetype_grant_map(struct vcpu *v, uint64_t addr, bool contains_pte,
+		       uint64_t pte)
+{
+	struct vm *vm = v->vm;
+	struct pagetype_table *t = vm->xen.pagetypes;
+	uint64_t gpa, old;
+	int rc = -XEN_EINVAL;
+
+	pthread_mutex_lock(&t->lock);
+	if (!grant_slot(v, t, addr, contains_pte, &gpa) ||
+	    gmem_read(&vm->mem, gpa, &old, sizeof(old)) < 0)
 		goto out;
-	rc = mod_pt_entry(v, t, table, 1, (va >> 12) & 511, val, false);
+	rc = store_entry(v, gpa, adjust_entry(pte | PTE_GNTTAB));
+	if (rc == 0)
+		put_entry(vm, t, gpa >> PAGE_SHIFT, 1, old);
+out:
+	pthread_mutex_unlock(&t->lock);
+	return rc;
+}
+
+int pagetype_grant_unmap(struct vcpu *v, uint64_t addr, bool contains_pte,
+			 uint64_t pte, uint64_t new_addr)
+{
+	struct vm *vm = v->vm;
+	struct pagetype_table *t = vm->xen.pagetypes;
+	uint64_t gpa, ngpa, old, nval = 0;
+	int rc = -XEN_EINVAL;
+
+	/* Xen: no replace by machine address. */
+	if (contains_pte && new_addr)
+		return -XEN_EINVAL;
+	pthread_mutex_lock(&t->lock);
+	if (!grant_slot(v, t, addr, contains_pte, &gpa) ||
+	    gmem_read(&vm->mem, gpa, &old, sizeof(old)) < 0)
+		goto out;
+	/* The slot must still hold this grant (frame, P and RW). */
+	if (!(old & PTE_GNTTAB) || PTE_MFN(old) != PTE_MFN(pte) ||
+	    ((old ^ pte) & (PTE_PRESENT | PTE_RW)))
+		goto out;
+	if (new_addr) {
+		/* unmap_and_replace: new_addr's entry moves into the slot,
+		 * with the references it holds. */
+		if (!grant_slot(v, t, new_addr, false, &ngpa) || ngpa == gpa ||
+		    gmem_read(&vm->mem, ngpa, &nval, sizeof(nval)) < 0 ||
+		    store_entry(v, ngpa, 0) < 0)
+			goto out;
+	}
+	rc = store_entry(v, gpa, nval);
+	/* No vCPU may keep the translation once the references go. */
+	if (rc == 0)
+		flush_all(vm, t);
 out:
 	pthread_mutex_unlock(&t->lock);
 	return rc;
@@ -976,7 +1097,8 @@ bool pagetype_check(struct vm *vm, char *why, size_t why_len)
 				continue;
 			CHECK(e & PTE_USER, "L%u %#lx slot %u lacks U",
 			      level, (unsigned long)mfn, i);
-			CHECK(!(e & (level == 1 ? L1_DISALLOW : LN_DISALLOW)),
+			CHECK(!(e & (level == 1 ? L1_DISALLOW & ~PTE_GNTTAB
+						: LN_DISALLOW)),
 			      "L%u %#lx slot %u bad flags %#lx", level,
 			      (unsigned long)mfn, i, (unsigned long)e);
 			if (level > 1 && tgt == mfn) {

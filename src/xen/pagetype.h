@@ -149,6 +149,33 @@ int pagetype_copy_page(struct vcpu *v, uint64_t dst_mfn, uint64_t src_mfn)
 	__attribute__((warn_unused_result));
 
 /*
+ * Grant mappings (GNTMAP_host_map, xen/grant_map.c).  The slot is an L1
+ * entry of a validated L1 table: at machine address addr (contains_pte) or
+ * the one mapping linear address addr in v's kernel page tables.
+ * pagetype_grant_map stores pte (a present entry for a RAM frame whose
+ * references the caller holds, as pagetype_get_page takes them) there with
+ * the grant bit, and drops what the old entry held.  pagetype_grant_unmap
+ * checks the slot still holds that grant (frame, P, RW), replaces it with 0
+ * or, if new_addr (linear only), with new_addr's entry (which is cleared),
+ * and flushes every TLB; the caller then drops the frame's references.
+ * A grant entry replaced any other way stops the VM (Xen crashes the
+ * domain).  0 or -XEN_EINVAL (GNTST_general_error for the caller).
+ */
+int pagetype_grant_map(struct vcpu *v, uint64_t addr, bool contains_pte,
+		       uint64_t pte) __attribute__((warn_unused_result));
+int pagetype_grant_unmap(struct vcpu *v, uint64_t addr, bool contains_pte,
+			 uint64_t pte, uint64_t new_addr)
+	__attribute__((warn_unused_result));
+
+/*
+ * Takes a Xen-owned frame back from pagetype_allow_xen_frame (grant status
+ * frames when a guest returns to grant table v1): -XEN_EBUSY while the
+ * guest still maps it, else 0.
+ */
+int pagetype_forbid_xen_frame(struct vm *vm, uint64_t mfn)
+	__attribute__((warn_unused_result));
+
+/*
  * Tells the table that the TLB of one vCPU (all_vcpus false) or of every
  * vCPU was flushed in full, so frames whose writable mappings were removed
  * before can become page tables without another flush.

@@ -1,4 +1,4 @@
-/* Grant tables v1: hypercalls and the backend pin API (table-driven). */
+/* Grant tables v1 and v2, mappings: hypercalls and the backend pin API (table-driven). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -7,10 +7,12 @@
 
 #include "testvm.h"
 #include "xen/grant.h"
+#include "xen/pagetype.h"
 
 #define ARG_PFN 100   /* hypercall argument structs */
 #define LIST_PFN 101  /* frame lists */
 #define DATA_PFN 200  /* granted data pages */
+#define FREE_PFN 600  /* RAM the test page tables do not map */
 
 static struct grant_entry_v1 *entry(struct vm *vm, grant_ref_t ref)
 {
@@ -66,31 +68,244 @@ static void test_setup_table(void **state)
 	testvm_free(vm);
 }
 
+/* Runs one grant op on obj (copied in and back) and returns its rc. */
+static long gop(struct vcpu *v, unsigned cmd, void *obj, size_t len)
+{
+	long rc;
+
+	testvm_put(v->vm, ARG_PFN, obj, len);
+	rc = testvm_hc(v, __HYPERVISOR_grant_table_op, cmd,
+		       testvm_va(ARG_PFN, 0), 1);
+	memcpy(obj, testvm_frame(v->vm, ARG_PFN), len);
+	return rc;
+}
+
+static uint16_t status_v2(struct vm *vm, grant_ref_t ref)
+{
+	uint16_t *st = (uint16_t *)testvm_frame(
+		vm, vm->xen.gnttab_first_mfn + XEN_GNTTAB_MAX_FRAMES);
+
+	return st[ref];
+}
+
 static void test_versions(void **state)
 {
 	struct vm *vm = testvm_new();
 	struct vcpu *v = vm->vcpus[0];
-	static const struct { uint32_t version; long rc; } rows[] = {
-		{ 1, 0 }, { 2, -XEN_ENOSYS }, { 0, -XEN_EINVAL }, { 3, -XEN_EINVAL },
-	};
+	struct gnttab_set_version s = { .version = 3 };
 	struct gnttab_get_version g = { .dom = DOMID_SELF };
+	struct gnttab_get_status_frames sf = { .dom = DOMID_SELF, .nr_frames = 1 };
+	xen_pfn_t *list = (xen_pfn_t *)testvm_frame(vm, LIST_PFN);
+	grant_entry_v2_t *e2;
+	struct gnttab_pin pin;
+	int16_t st;
 
-	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
-		struct gnttab_set_version s = { .version = rows[i].version };
+	assert_int_equal(setup(v, 1, &st), 0);
+	assert_int_equal(gop(v, GNTTABOP_set_version, &s, sizeof(s)), -XEN_EINVAL);
+	assert_int_equal(s.version, 1);
+	set_xen_guest_handle(sf.frame_list, (uint64_t *)testvm_va(LIST_PFN, 0));
+	/* v1 has no status frames. */
+	assert_int_equal(gop(v, GNTTABOP_get_status_frames, &sf, sizeof(sf)), 0);
+	assert_int_equal(sf.status, GNTST_general_error);
+	/* A toolstack entry (below 8) survives the switch. */
+	*entry(vm, 1) = (struct grant_entry_v1){ GTF_permit_access, 0, 77 };
+	s.version = 2;
+	assert_int_equal(gop(v, GNTTABOP_set_version, &s, sizeof(s)), 0);
+	assert_int_equal(s.version, 2);
+	assert_int_equal(gop(v, GNTTABOP_get_version, &g, sizeof(g)), 0);
+	assert_int_equal(g.version, 2);
+	e2 = (grant_entry_v2_t *)testvm_frame(vm, vm->xen.gnttab_first_mfn);
+	assert_int_equal(e2[1].hdr.flags, GTF_permit_access);
+	assert_int_equal(e2[1].full_page.frame, 77);
+	sf.nr_frames = 1;
+	assert_int_equal(gop(v, GNTTABOP_get_status_frames, &sf, sizeof(sf)), 0);
+	assert_int_equal(sf.status, GNTST_okay);
+	assert_int_equal(list[0], vm->xen.gnttab_first_mfn + XEN_GNTTAB_MAX_FRAMES);
+	sf.nr_frames = 2; /* 256 entries need one status frame */
+	assert_int_equal(gop(v, GNTTABOP_get_status_frames, &sf, sizeof(sf)), 0);
+	assert_int_equal(sf.status, GNTST_general_error);
+	sf.nr_frames = 1;
+	sf.dom = 7;
+	assert_int_equal(gop(v, GNTTABOP_get_status_frames, &sf, sizeof(sf)), 0);
+	assert_int_equal(sf.status, GNTST_bad_domain);
+	/* v2 entries: 16 bytes, in-use flags in the status word. */
+	e2[10].hdr.domid = 0;
+	e2[10].full_page.frame = DATA_PFN;
+	e2[10].hdr.flags = GTF_permit_access;
+	assert_int_equal(gnttab_pin(vm, 0, 10, true, &pin), GNTST_okay);
+	assert_int_equal(pin.mfn, DATA_PFN);
+	assert_int_equal(status_v2(vm, 10), GTF_reading | GTF_writing);
+	assert_int_equal(e2[10].hdr.flags, GTF_permit_access);
+	e2[11] = e2[10];
+	e2[11].hdr.flags |= GTF_readonly;
+	{ struct gnttab_pin p2; assert_int_equal(gnttab_pin(vm, 0, 11, true, &p2),
+			 GNTST_permission_denied); }
+	assert_int_equal(status_v2(vm, 11), 0);
+	/* Switching with a grant in use: -EBUSY, the version stays. */
+	s.version = 1;
+	assert_int_equal(gop(v, GNTTABOP_set_version, &s, sizeof(s)), -XEN_EBUSY);
+	assert_int_equal(s.version, 2);
+	gnttab_unpin(vm, &pin);
+	assert_int_equal(status_v2(vm, 10), 0);
+	s.version = 1;
+	assert_int_equal(gop(v, GNTTABOP_set_version, &s, sizeof(s)), 0);
+	assert_int_equal(s.version, 1);
+	assert_int_equal(entry(vm, 1)->frame, 77);
+	assert_int_equal(entry(vm, 10)->flags, 0); /* the rest is cleared */
+	testvm_free(vm);
+}
 
-		testvm_put(vm, ARG_PFN, &s, sizeof(s));
-		assert_int_equal(testvm_hc(v, __HYPERVISOR_grant_table_op,
-					   GNTTABOP_set_version,
-					   testvm_va(ARG_PFN, 0), 1), rows[i].rc);
+#define GNT_PTE_FLAGS (PTE_PRESENT | PTE_ACCESSED | PTE_DIRTY | PTE_NX | \
+		       PTE_USER | (1ull << 62))
+
+static long map(struct vcpu *v, uint64_t addr, uint32_t flags, grant_ref_t ref,
+		domid_t dom, struct gnttab_map_grant_ref *out)
+{
+	struct gnttab_map_grant_ref op = { .host_addr = addr, .flags = flags,
+					   .ref = ref, .dom = dom };
+	long rc = gop(v, GNTTABOP_map_grant_ref, &op, sizeof(op));
+
+	if (out)
+		*out = op;
+	return rc ? rc : op.status;
+}
+
+static long unmap(struct vcpu *v, uint64_t addr, grant_handle_t h)
+{
+	struct gnttab_unmap_grant_ref op = { .host_addr = addr, .handle = h };
+	long rc = gop(v, GNTTABOP_unmap_grant_ref, &op, sizeof(op));
+
+	return rc ? rc : op.status;
+}
+
+static void assert_pt_ok(struct vm *vm)
+{
+	char why[256];
+
+	if (!pagetype_check(vm, why, sizeof(why)))
+		fail_msg("pagetype: %s", why);
+}
+
+static void test_map_host(void **state)
+{
+	struct vm *vm = testvm_new();
+	struct vcpu *v = vm->vcpus[0];
+	uint64_t *l1 = testvm_frame(vm, TESTVM_L1A);
+	uint64_t pte_ma = (TESTVM_L1A << 12) + 301 * 8, old303;
+	struct gnttab_map_grant_ref m;
+	struct gnttab_unmap_and_replace r = { 0 };
+	int16_t st;
+
+	assert_int_equal(pagetype_pin_boot_tables(v, TESTVM_L4), 0);
+	assert_int_equal(setup(v, 1, &st), 0);
+	*entry(vm, 10) = (struct grant_entry_v1){ GTF_permit_access, 1, FREE_PFN };
+	*entry(vm, 11) = (struct grant_entry_v1){ GTF_permit_access | GTF_readonly,
+						  1, DATA_PFN + 1 };
+	*entry(vm, 12) = (struct grant_entry_v1){ GTF_permit_access, 1, TESTVM_L1A };
+	*entry(vm, 13) = (struct grant_entry_v1){ GTF_permit_access, 0, DATA_PFN };
+
+	/* Writable host mapping by linear address. */
+	assert_int_equal(map(v, testvm_va(300, 0), GNTMAP_host_map, 10, 1, &m), 0);
+	assert_int_equal(m.handle, 0);
+	assert_int_equal(m.dev_bus_addr, (uint64_t)FREE_PFN << 12);
+	assert_int_equal(l1[300], ((uint64_t)FREE_PFN << 12) | GNT_PTE_FLAGS | PTE_RW);
+	assert_int_equal(entry(vm, 10)->flags,
+			 GTF_permit_access | GTF_reading | GTF_writing);
+	/* The frame cannot become a page table under the mapping. */
+	assert_int_equal(pagetype_pin(v, FREE_PFN, 1), -XEN_EINVAL);
+	/* Read-only grant: no writable map; read-only by PTE address. */
+	assert_int_equal(map(v, pte_ma, GNTMAP_host_map | GNTMAP_contains_pte,
+			     11, 1, NULL), GNTST_general_error);
+	assert_int_equal(entry(vm, 11)->flags, GTF_permit_access | GTF_readonly);
+	assert_int_equal(map(v, pte_ma, GNTMAP_host_map | GNTMAP_contains_pte |
+			     GNTMAP_readonly, 11, 1, &m), 0);
+	assert_int_equal(m.handle, 1);
+	assert_int_equal(l1[301], ((uint64_t)(DATA_PFN + 1) << 12) | GNT_PTE_FLAGS);
+	assert_int_equal(entry(vm, 11)->flags & (GTF_reading | GTF_writing),
+			 GTF_reading);
+	/* Errors: Xen's codes, nothing left in use. */
+	assert_int_equal(map(v, testvm_va(302, 0), 0, 10, 1, NULL), GNTST_bad_gntref);
+	assert_int_equal(map(v, testvm_va(302, 0), GNTMAP_host_map, 9999, 1, NULL),
+			 GNTST_bad_gntref);
+	assert_int_equal(map(v, testvm_va(302, 0), GNTMAP_host_map, 10, DOMID_SELF,
+			     NULL), GNTST_bad_domain);
+	assert_int_equal(map(v, testvm_va(302, 0), GNTMAP_host_map, 10, 0, NULL),
+			 GNTST_bad_domain);
+	assert_int_equal(map(v, testvm_va(302, 0), GNTMAP_host_map, 13, 1, NULL),
+			 GNTST_general_error); /* granted to domain 0 */
+	assert_int_equal(map(v, 0x40000000, GNTMAP_host_map, 12, 1, NULL),
+			 GNTST_general_error); /* no L1 there */
+	assert_int_equal(map(v, pte_ma + 1, GNTMAP_host_map | GNTMAP_contains_pte,
+			     10, 1, NULL), GNTST_general_error);
+	/* A page table: not writably, but read-only as Xen allows. */
+	assert_int_equal(map(v, testvm_va(302, 0), GNTMAP_host_map, 12, 1, NULL),
+			 GNTST_general_error);
+	assert_int_equal(entry(vm, 12)->flags, GTF_permit_access);
+	assert_int_equal(map(v, testvm_va(302, 0), GNTMAP_host_map | GNTMAP_readonly,
+			     12, 1, &m), 0);
+	assert_int_equal(unmap(v, testvm_va(302, 0), m.handle), 0);
+	assert_pt_ok(vm);
+
+	/* Unmap: wrong address, then right; twice; bad handles. */
+	assert_int_equal(unmap(v, testvm_va(303, 0), 0), GNTST_general_error);
+	assert_int_equal(unmap(v, testvm_va(300, 0), 0), 0);
+	assert_int_equal(l1[300], 0);
+	assert_int_equal(entry(vm, 10)->flags, GTF_permit_access);
+	/* Unmapped, the frame can be a page table again. */
+	assert_int_equal(pagetype_pin(v, FREE_PFN, 1), 0);
+	assert_int_equal(pagetype_unpin(v, FREE_PFN), 0);
+	assert_int_equal(unmap(v, testvm_va(300, 0), 0), GNTST_bad_handle);
+	assert_int_equal(unmap(v, testvm_va(300, 0), 5000), GNTST_bad_handle);
+	assert_int_equal(unmap(v, pte_ma, 1), 0);
+	assert_int_equal(entry(vm, 11)->flags, GTF_permit_access | GTF_readonly);
+	assert_pt_ok(vm);
+
+	/* unmap_and_replace moves new_addr's entry into the slot. */
+	assert_int_equal(map(v, testvm_va(300, 0), GNTMAP_host_map, 10, 1, &m), 0);
+	old303 = l1[303];
+	r.host_addr = testvm_va(300, 0);
+	r.new_addr = testvm_va(303, 0);
+	r.handle = m.handle;
+	assert_int_equal(gop(v, GNTTABOP_unmap_and_replace, &r, sizeof(r)), 0);
+	assert_int_equal(r.status, 0);
+	assert_int_equal(l1[300], old303);
+	assert_int_equal(l1[303], 0);
+	assert_pt_ok(vm);
+
+	/* Dropping a grant PTE behind Xen's back: the domain is crashed. */
+	assert_int_equal(map(v, testvm_va(304, 0), GNTMAP_host_map, 10, 1, &m), 0);
+	assert_false(vm_stopped(vm));
+	assert_int_equal(pagetype_mod_va(v, testvm_va(304, 0), 0), 0);
+	assert_true(vm_stopped(vm));
+	testvm_free(vm);
+}
+
+static void test_maptrack_limit(void **state)
+{
+	struct vm *vm = testvm_new();
+	struct vcpu *v = vm->vcpus[0];
+	struct gnttab_map_grant_ref m;
+	int16_t st;
+	unsigned n;
+
+	assert_int_equal(setup(v, 1, &st), 0);
+	*entry(vm, 10) = (struct grant_entry_v1){ GTF_permit_access, 1, DATA_PFN };
+	/* Device mappings need no page tables; the handles run out. */
+	for (n = 0; map(v, 0, GNTMAP_device_map | GNTMAP_readonly, 10, 1, &m) == 0; n++)
+		assert_int_equal(m.handle, n);
+	assert_int_equal(n, 1024);
+	assert_int_equal(m.status, GNTST_no_device_space);
+	{
+		struct gnttab_unmap_grant_ref u = { .dev_bus_addr = m.dev_bus_addr };
+
+		for (unsigned h = 0; h < n; h++) {
+			u.handle = (grant_handle_t)h;
+			u.dev_bus_addr = (uint64_t)DATA_PFN << 12;
+			assert_int_equal(gop(v, GNTTABOP_unmap_grant_ref, &u, sizeof(u)), 0);
+			assert_int_equal(u.status, 0);
+		}
 	}
-	testvm_put(vm, ARG_PFN, &g, sizeof(g));
-	assert_int_equal(testvm_hc(v, __HYPERVISOR_grant_table_op,
-				   GNTTABOP_get_version, testvm_va(ARG_PFN, 0), 1), 0);
-	memcpy(&g, testvm_frame(vm, ARG_PFN), sizeof(g));
-	assert_int_equal(g.version, 1);
-	assert_int_equal(testvm_hc(v, __HYPERVISOR_grant_table_op,
-				   GNTTABOP_map_grant_ref, testvm_va(ARG_PFN, 0), 1),
-			 -XEN_ENOSYS);
+	assert_int_equal(entry(vm, 10)->flags, GTF_permit_access);
 	testvm_free(vm);
 }
 
@@ -262,6 +477,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_setup_table),
 		cmocka_unit_test(test_versions),
+		cmocka_unit_test(test_map_host),
+		cmocka_unit_test(test_maptrack_limit),
 		cmocka_unit_test(test_pin_table),
 		cmocka_unit_test(test_pin_counts),
 		cmocka_unit_test(test_copy_table),
