@@ -62,6 +62,22 @@ static long machphys_mapping(struct vcpu *v, uint64_t arg)
 	return 0;
 }
 
+/* Xen's XENMEM_add_to_physmap for a PV domain: its P2M is the guest's own,
+ * so Xen refuses (-EACCES) once the domain is known; grant and status
+ * frames come from setup_table / get_status_frames instead. */
+static long add_to_physmap(struct vcpu *v, uint64_t arg)
+{
+	struct xen_add_to_physmap x;
+
+	if (hc_read(v, arg, &x, sizeof(x)))
+		return -XEN_EFAULT;
+	if (x.space == XENMAPSPACE_gmfn_foreign)
+		return -XEN_ENOSYS; /* only through add_to_physmap_batch */
+	if (x.domid != DOMID_SELF && x.domid != 1)
+		return -XEN_ESRCH;
+	return -XEN_EACCES;
+}
+
 long hc_memory_op(struct vcpu *v, const struct hc_args *a)
 {
 	unsigned cmd = (unsigned)(a->a[0] & MEMOP_CMD_MASK);
@@ -78,6 +94,8 @@ long hc_memory_op(struct vcpu *v, const struct hc_args *a)
 		return reservation_query(v, a->a[1]) - 1;
 	case XENMEM_machphys_mapping:
 		return machphys_mapping(v, a->a[1]);
+	case XENMEM_add_to_physmap:
+		return add_to_physmap(v, a->a[1]);
 	default:
 		return -XEN_ENOSYS;
 	}

@@ -10,11 +10,15 @@
 #   t_debugreg  set/get_debugreg and mov %drN with Xen's rules; TF through
 #               iret single-steps (DR6.BS), #DB after an emulated
 #               instruction, held back by a mov %ss shadow
+#   t_gnttab    grants to self mapped read-only and writable (linear and by
+#               PTE address), written through, unmapped; Xen's GNTST codes,
+#               retype refusals, unmap_and_replace; grant table v2 status
+#               frames and the version switch refused while in use
 # On proc the host reports int $n as a #GP with an IDT error code (int $0x80
 # as a 32-bit system call); on kvm-pvm as a #UD at the instruction.
 source "$(dirname "$0")/lib.sh"
 
-GUESTS="t_softint t_evtchn_fifo t_debugreg"
+GUESTS="t_softint t_evtchn_fifo t_debugreg t_gnttab"
 
 for be in $BACKENDS; do
 	if [ "$be" = kvm ] && [ -n "$KVM_WHY" ]; then

@@ -1,0 +1,297 @@
+/*
+ * Grant mapping and grant table v2 (issue 15), as Xen answers a PV guest.
+ * The guest grants pages to itself (its domid from xenstore) and maps them
+ * with GNTTABOP_map_grant_ref: writable by linear address (data written
+ * through the mapping reaches the page), read-only by PTE address (a write
+ * faults), GTF_reading/GTF_writing while mapped; Xen's codes for bad flags,
+ * refs, domains, read-only grants mapped writable, double unmaps and bad
+ * handles; a frame mapped writable cannot become a page table, a page table
+ * cannot be mapped writable; unmap_and_replace.  Then v2: set_version,
+ * get_status_frames, the status word of a mapped v2 entry, a switch back
+ * refused (-EBUSY) while a grant is in use or a status frame is mapped;
+ * GNTTABOP_copy under v2; XENMEM_add_to_physmap is -EACCES for PV as in Xen.
+ */
+#include <kit/console.h>
+#include <kit/gnttab.h>
+#include <kit/hypercall.h>
+#include <kit/kit.h>
+#include <kit/mm.h>
+#include <kit/string.h>
+#include <kit/test.h>
+#include <kit/traps.h>
+#include <kit/xenbus.h>
+
+static domid_t self;
+static unsigned pf_hits;
+extern char ro_store[], ro_after[];
+
+static long gnt(unsigned cmd, void *op)
+{
+	return HC(__HYPERVISOR_grant_table_op, cmd, op, 1, 0, 0);
+}
+
+/* Maps (self, ref) at addr; the status, *handle on success. */
+static long map(uint64_t addr, uint32_t flags, grant_ref_t ref, domid_t dom,
+		grant_handle_t *handle)
+{
+	struct gnttab_map_grant_ref op = { .host_addr = addr, .flags = flags,
+					   .ref = ref, .dom = dom };
+	long rc = gnt(GNTTABOP_map_grant_ref, &op);
+
+	if (rc)
+		return rc;
+	if (handle)
+		*handle = op.handle;
+	return op.status;
+}
+
+static long unmap(uint64_t addr, grant_handle_t handle)
+{
+	struct gnttab_unmap_grant_ref op = { .host_addr = addr, .handle = handle };
+	long rc = gnt(GNTTABOP_unmap_grant_ref, &op);
+
+	return rc ? rc : op.status;
+}
+
+static long remap(void *va, unsigned long mfn, uint64_t prot)
+{
+	return HYPERVISOR_update_va_mapping((unsigned long)va,
+					    ((uint64_t)mfn << PAGE_SHIFT) | prot,
+					    UVMF_INVLPG);
+}
+
+static long mmuext(unsigned cmd, unsigned long mfn)
+{
+	struct mmuext_op op = { .cmd = cmd, .arg1.mfn = mfn };
+
+	return HYPERVISOR_mmuext_op(&op, 1, NULL, DOMID_SELF);
+}
+
+static bool pf_hook(struct trap_frame *f, uint64_t cr2)
+{
+	if (f->rip != (uint64_t)ro_store)
+		return false;
+	pf_hits++;
+	f->rip = (uint64_t)ro_after;
+	return true;
+}
+
+static __attribute__((noinline)) void store_byte(volatile uint8_t *p)
+{
+	asm volatile("ro_store: movb $0x33, (%0)\nro_after:" ::"r"(p) : "memory");
+}
+
+static uint16_t inuse(grant_ref_t ref)
+{
+	unsigned n;
+
+	return READ_ONCE(gnttab_table(&n)[ref].flags) & (GTF_reading | GTF_writing);
+}
+
+static void map_rw_ro(uint8_t *data, uint8_t *win)
+{
+	unsigned long win_mfn = virt_to_mfn(win);
+	grant_ref_t rw = gnttab_grant_access(self, virt_to_mfn(data), false);
+	grant_ref_t ro = gnttab_grant_access(self, virt_to_mfn(data), true);
+	grant_handle_t h, h2;
+	uint64_t pte_ma;
+
+	memset(data, 0x11, PAGE_SIZE);
+	check_rc(map((uint64_t)win, GNTMAP_host_map, rw, self, &h), GNTST_okay,
+		 "map_writable_linear");
+	check(inuse(rw) == (GTF_reading | GTF_writing), "map_sets_reading_writing",
+	      "flags %#x", inuse(rw));
+	check(win[100] == 0x11, "read_through_mapping", "%#x", win[100]);
+	win[200] = 0x22;
+	check(data[200] == 0x22, "write_through_mapping", "%#x", data[200]);
+	check_rc(map((uint64_t)win, GNTMAP_host_map, ro, self, NULL),
+		 GNTST_general_error, "map_readonly_grant_writable");
+	check_rc(unmap((uint64_t)win, h), GNTST_okay, "unmap");
+	check(inuse(rw) == 0, "unmap_clears_flags", "flags %#x", inuse(rw));
+	check_rc(unmap((uint64_t)win, h), GNTST_bad_handle, "double_unmap");
+	check_rc(unmap((uint64_t)win, 0xffff), GNTST_bad_handle, "unmap_bad_handle");
+	check(pt_lookup((unsigned long)win, &pte_ma) && *pt_lookup((unsigned long)win, &pte_ma) == 0,
+	      "unmap_clears_pte", "pte %#lx", *pt_lookup((unsigned long)win, &pte_ma));
+
+	/* Read-only, by the PTE's machine address: reads work, writes fault. */
+	check_rc(map(pte_ma, GNTMAP_host_map | GNTMAP_contains_pte |
+		     GNTMAP_readonly, ro, self, &h2), GNTST_okay,
+		 "map_readonly_contains_pte");
+	check(inuse(ro) == GTF_reading, "readonly_map_sets_reading", "flags %#x",
+	      inuse(ro));
+	check(win[200] == 0x22, "read_readonly_mapping", "%#x", win[200]);
+	store_byte(win + 300);
+	check(pf_hits == 1 && data[300] == 0x11, "write_readonly_mapping_faults",
+	      "faults %u byte %#x", pf_hits, data[300]);
+	check_rc(unmap(pte_ma + 8, h2), GNTST_general_error, "unmap_wrong_pte");
+	check_rc(unmap(pte_ma, h2), GNTST_okay, "unmap_contains_pte");
+	check(inuse(ro) == 0, "readonly_unmap_clears_flags", "%#x", inuse(ro));
+	check_rc(remap(win, win_mfn, L1_PROT), 0, "window_restored");
+
+	/* Xen's codes for what cannot be mapped. */
+	check_rc(map((uint64_t)win, 0, rw, self, NULL), GNTST_bad_gntref,
+		 "map_no_host_or_device_flag");
+	check_rc(map((uint64_t)win, GNTMAP_host_map, 60000, self, NULL),
+		 GNTST_bad_gntref, "map_ref_beyond_table");
+	check_rc(map((uint64_t)win, GNTMAP_host_map, rw, DOMID_SELF, NULL),
+		 GNTST_bad_domain, "map_domid_self");
+	check_rc(map((uint64_t)win, GNTMAP_host_map, rw, 7, NULL),
+		 GNTST_bad_domain, "map_foreign_domain");
+	check_rc(map(0x7000000000ul, GNTMAP_host_map, rw, self, NULL),
+		 GNTST_general_error, "map_no_page_table");
+	check(inuse(rw) == 0 && win[0] == 0, "failed_maps_leave_nothing",
+	      "flags %#x", inuse(rw));
+	check_rc(map((uint64_t)win, GNTMAP_host_map | GNTMAP_application_map,
+		     rw, self, &h), GNTST_okay, "map_application_map");
+	check_rc(unmap((uint64_t)win, h), GNTST_okay, "unmap_application_map");
+	check_rc(remap(win, win_mfn, L1_PROT), 0, "window_restored_again");
+	gnttab_end_access(rw);
+	gnttab_end_access(ro);
+}
+
+/* A frame mapped writable through a grant cannot be typed a page table;
+ * a page table cannot be mapped writable (read-only it can, as in Xen). */
+static void retype(uint8_t *win)
+{
+	uint8_t *pg = alloc_page();
+	unsigned long mfn = virt_to_mfn(pg), win_mfn = virt_to_mfn(win);
+	grant_ref_t ref = gnttab_grant_access(self, mfn, false);
+	grant_handle_t h;
+
+	check_rc(remap(pg, mfn, L1_PROT_RO), 0, "page_remapped_readonly");
+	check_rc(map((uint64_t)win, GNTMAP_host_map, ref, self, &h), GNTST_okay,
+		 "map_for_retype");
+	check(mmuext(MMUEXT_PIN_L1_TABLE, mfn) < 0, "pin_under_writable_map_refused",
+	      "pinned");
+	check_rc(unmap((uint64_t)win, h), GNTST_okay, "unmap_for_retype");
+	check_rc(mmuext(MMUEXT_PIN_L1_TABLE, mfn), 0, "pin_after_unmap");
+	check_rc(map((uint64_t)win, GNTMAP_host_map, ref, self, NULL),
+		 GNTST_general_error, "page_table_not_mapped_writable");
+	check(inuse(ref) == 0, "refused_map_leaves_no_flags", "%#x", inuse(ref));
+	check_rc(map((uint64_t)win, GNTMAP_host_map | GNTMAP_readonly, ref, self,
+		     &h), GNTST_okay, "page_table_mapped_readonly");
+	check_rc(unmap((uint64_t)win, h), GNTST_okay, "unmap_page_table");
+	check_rc(mmuext(MMUEXT_UNPIN_TABLE, mfn), 0, "unpin");
+	check_rc(remap(pg, mfn, L1_PROT), 0, "page_writable_again");
+	check_rc(remap(win, win_mfn, L1_PROT), 0, "window_back");
+	gnttab_end_access(ref);
+	free_page(pg);
+}
+
+static void replace(uint8_t *data, uint8_t *win, uint8_t *other)
+{
+	grant_ref_t ref = gnttab_grant_access(self, virt_to_mfn(data), false);
+	struct gnttab_unmap_and_replace op = { .host_addr = (uint64_t)win,
+					       .new_addr = (uint64_t)other };
+	unsigned long win_mfn = virt_to_mfn(win), other_mfn = virt_to_mfn(other);
+	uint64_t ma;
+
+	memset(other, 0x44, PAGE_SIZE);
+	check_rc(map((uint64_t)win, GNTMAP_host_map, ref, self, &op.handle),
+		 GNTST_okay, "map_for_replace");
+	check_rc(gnt(GNTTABOP_unmap_and_replace, &op), 0, "unmap_and_replace_rc");
+	check_rc(op.status, GNTST_okay, "unmap_and_replace");
+	check(win[5] == 0x44, "replace_moves_new_addr_entry", "%#x", win[5]);
+	check(*pt_lookup((unsigned long)other, &ma) == 0, "replace_clears_new_addr",
+	      "pte %#lx", *pt_lookup((unsigned long)other, &ma));
+	check(inuse(ref) == 0, "replace_clears_flags", "%#x", inuse(ref));
+	check_rc(remap(other, other_mfn, L1_PROT), 0, "other_restored");
+	check_rc(remap(win, win_mfn, L1_PROT), 0, "window_restored_after_replace");
+	gnttab_end_access(ref);
+}
+
+static void version2(uint8_t *data, uint8_t *win, uint8_t *stwin)
+{
+	struct gnttab_set_version sv = { .version = 2 };
+	struct gnttab_get_version gv = { .dom = DOMID_SELF };
+	struct gnttab_get_status_frames sf = { .nr_frames = 1, .dom = DOMID_SELF };
+	struct xen_add_to_physmap xatp = {
+		.domid = DOMID_SELF, .space = XENMAPSPACE_grant_table,
+		.idx = 0 | XENMAPIDX_grant_table_status, .gpfn = 0x1000,
+	};
+	unsigned long win_mfn = virt_to_mfn(win), st_mfn = virt_to_mfn(stwin);
+	uint64_t status_mfn = 0;
+	unsigned n;
+	grant_entry_v2_t *e = (grant_entry_v2_t *)gnttab_table(&n);
+	volatile grant_status_t *status = (volatile grant_status_t *)stwin;
+	struct gnttab_copy cp = { 0 };
+	grant_handle_t h;
+	grant_ref_t ref = 20;
+
+	set_xen_guest_handle(sf.frame_list, &status_mfn);
+	check_rc(gnt(GNTTABOP_get_status_frames, &sf), 0, "status_frames_v1_rc");
+	check_rc(sf.status, GNTST_general_error, "no_status_frames_in_v1");
+	check_rc(gnt(GNTTABOP_set_version, &sv), 0, "set_version_2");
+	check(sv.version == 2, "set_version_reports_2", "%u", sv.version);
+	check_rc(gnt(GNTTABOP_get_version, &gv), 0, "get_version_rc");
+	check(gv.version == 2, "get_version_2", "%u", gv.version);
+	check_rc(gnt(GNTTABOP_get_status_frames, &sf), 0, "status_frames_rc");
+	check_rc(sf.status, GNTST_okay, "get_status_frames");
+	check_rc(remap(stwin, status_mfn, L1_PROT_RO), 0, "map_status_frame");
+	check_rc(HC(__HYPERVISOR_memory_op, XENMEM_add_to_physmap, &xatp, 0, 0, 0),
+		 -XEN_EACCES, "add_to_physmap_status_pv_eacces");
+
+	/* A v2 entry: 16 bytes, in-use flags in the status word. */
+	e[ref].full_page.frame = virt_to_mfn(data);
+	e[ref].hdr.domid = self;
+	wmb();
+	e[ref].hdr.flags = GTF_permit_access;
+	memset(data, 0x55, PAGE_SIZE);
+	check_rc(map((uint64_t)win, GNTMAP_host_map, ref, self, &h), GNTST_okay,
+		 "v2_map");
+	check(win[9] == 0x55, "v2_read_through_mapping", "%#x", win[9]);
+	check(status[ref] == (GTF_reading | GTF_writing), "v2_status_word",
+	      "%#x", status[ref]);
+	check(e[ref].hdr.flags == GTF_permit_access, "v2_header_untouched",
+	      "%#x", e[ref].hdr.flags);
+	sv.version = 1;
+	check_rc(gnt(GNTTABOP_set_version, &sv), -XEN_EBUSY,
+		 "switch_refused_while_mapped");
+	check(sv.version == 2, "still_version_2", "%u", sv.version);
+	check_rc(unmap((uint64_t)win, h), GNTST_okay, "v2_unmap");
+	check(status[ref] == 0, "v2_unmap_clears_status", "%#x", status[ref]);
+	check_rc(remap(win, win_mfn, L1_PROT), 0, "v2_window_restored");
+
+	/* A copy into a v2 grant: the path pvisor's backends use. */
+	cp.source.u.gmfn = virt_to_mfn(win);
+	cp.source.domid = DOMID_SELF;
+	cp.dest.u.ref = ref;
+	cp.dest.domid = DOMID_SELF;
+	cp.len = 64;
+	cp.flags = GNTCOPY_dest_gref;
+	memset(win, 0x66, 64);
+	check_rc(HC(__HYPERVISOR_grant_table_op, GNTTABOP_copy, &cp, 1, 0, 0), 0,
+		 "v2_copy_rc");
+	check(cp.status == GNTST_okay && data[63] == 0x66, "v2_copy",
+	      "status %d byte %#x", cp.status, data[63]);
+
+	sv.version = 1;
+	check_rc(gnt(GNTTABOP_set_version, &sv), -XEN_EBUSY,
+		 "switch_refused_status_frame_mapped");
+	check_rc(remap(stwin, st_mfn, L1_PROT), 0, "unmap_status_frame");
+	sv.version = 1;
+	check_rc(gnt(GNTTABOP_set_version, &sv), 0, "back_to_version_1");
+	check(sv.version == 1, "version_1_again", "%u", sv.version);
+	sf.status = 0;
+	check_rc(gnt(GNTTABOP_get_status_frames, &sf), 0, "status_frames_v1_again_rc");
+	check_rc(sf.status, GNTST_general_error, "no_status_frames_after_switch");
+}
+
+int app_main(const char *cmdline)
+{
+	uint8_t *data = alloc_page(), *win = alloc_page(), *other = alloc_page();
+	uint8_t *stwin = alloc_page();
+	unsigned long id = 0;
+
+	printf("t_gnttab on %s\n", kit_backend());
+	trap_set_hook(14, pf_hook);
+	check(xenbus_init() == 0 && xenbus_read_ulong(XBT_NIL, "domid", &id) == 0,
+	      "own_domid", "from xenstore");
+	self = (domid_t)id;
+	check(gnttab_init(4) == 0, "gnttab_init", "setup_table failed");
+	map_rw_ro(data, win);
+	retype(win);
+	replace(data, win, other);
+	version2(data, win, stwin);
+	test_finish();
+}
