@@ -326,6 +326,20 @@ static int grow_locked(struct vm *vm, struct gnttab *gt, unsigned n)
 	return GNTST_okay;
 }
 
+/* Writes frames first..first+n-1 to the guest's list: GNTST_okay or
+ * GNTST_bad_virt_addr. */
+static int16_t write_frame_list(struct vcpu *v, uint64_t list, uint64_t first,
+				uint32_t n)
+{
+	for (uint32_t i = 0; i < n; i++) {
+		uint64_t mfn = first + i;
+
+		if (hc_write(v, list + i * sizeof(mfn), &mfn, sizeof(mfn)))
+			return GNTST_bad_virt_addr;
+	}
+	return GNTST_okay;
+}
+
 static long op_setup_table(struct vcpu *v, uint64_t arg, uint32_t count)
 {
 	struct vm *vm = v->vm;
@@ -349,13 +363,10 @@ static long op_setup_table(struct vcpu *v, uint64_t arg, uint32_t count)
 		pthread_mutex_lock(&gt->lock);
 		op.status = grow_locked(vm, gt, op.nr_frames);
 		pthread_mutex_unlock(&gt->lock);
-		for (uint32_t i = 0; i < op.nr_frames && !op.status; i++) {
-			xen_pfn_t mfn = vm->xen.gnttab_first_mfn + i;
-
-			if (hc_write(v, list + i * sizeof(mfn), &mfn,
-				     sizeof(mfn)))
-				op.status = GNTST_bad_virt_addr;
-		}
+		if (!op.status)
+			op.status = write_frame_list(v, list,
+						     vm->xen.gnttab_first_mfn,
+						     op.nr_frames);
 	}
 	if (hc_write(v, arg, &op, sizeof(op)))
 		return -XEN_EFAULT;
@@ -628,13 +639,10 @@ static long op_get_status_frames(struct vcpu *v, uint64_t arg,
 		}
 		if (op.nr_frames > have)
 			op.status = GNTST_general_error; /* none in v1 */
-		for (uint32_t i = 0; i < op.nr_frames && !op.status; i++) {
-			uint64_t mfn = status_first_mfn(v->vm) + i;
-
-			if (hc_write(v, list + i * sizeof(mfn), &mfn,
-				     sizeof(mfn)))
-				op.status = GNTST_bad_virt_addr;
-		}
+		if (!op.status)
+			op.status = write_frame_list(v, list,
+						     status_first_mfn(v->vm),
+						     op.nr_frames);
 	}
 	/* Xen writes back the status field only. */
 	if (hc_write(v, arg + offsetof(struct gnttab_get_status_frames, status),

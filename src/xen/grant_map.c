@@ -195,46 +195,49 @@ static int16_t unmap_locked(struct vcpu *v, const struct unmap_req *req)
 	return rc;
 }
 
-long gnttab_op_unmap(struct vcpu *v, uint64_t arg, uint32_t count)
+/* A batch of unmap_grant_ref (replace false) or unmap_and_replace ops;
+ * Xen writes back the status field only. */
+static long unmap_batch(struct vcpu *v, uint64_t arg, uint32_t count,
+			bool replace)
 {
-	for (uint32_t i = 0; i < count; i++) {
-		uint64_t at = arg + (uint64_t)i *
-					    sizeof(struct gnttab_unmap_grant_ref);
-		struct gnttab_unmap_grant_ref op;
-		struct unmap_req req;
+	size_t size = replace ? sizeof(struct gnttab_unmap_and_replace)
+			      : sizeof(struct gnttab_unmap_grant_ref);
+	size_t status_at =
+		replace ? offsetof(struct gnttab_unmap_and_replace, status)
+			: offsetof(struct gnttab_unmap_grant_ref, status);
 
-		if (hc_read(v, at, &op, sizeof(op)))
+	for (uint32_t i = 0; i < count; i++) {
+		uint64_t at = arg + (uint64_t)i * size;
+		union {
+			struct gnttab_unmap_grant_ref u;
+			struct gnttab_unmap_and_replace r;
+		} op;
+		struct unmap_req req;
+		int16_t status;
+
+		if (hc_read(v, at, &op, size))
 			return -XEN_EFAULT;
-		req = (struct unmap_req){ .host_addr = op.host_addr,
-					  .dev_bus_addr = op.dev_bus_addr,
-					  .handle = op.handle };
-		op.status = unmap_locked(v, &req);
-		if (hc_write(v, at + offsetof(struct gnttab_unmap_grant_ref,
-					      status),
-			     &op.status, sizeof(op.status)))
+		if (replace)
+			req = (struct unmap_req){ .host_addr = op.r.host_addr,
+						  .new_addr = op.r.new_addr,
+						  .handle = op.r.handle };
+		else
+			req = (struct unmap_req){ .host_addr = op.u.host_addr,
+						  .dev_bus_addr = op.u.dev_bus_addr,
+						  .handle = op.u.handle };
+		status = unmap_locked(v, &req);
+		if (hc_write(v, at + status_at, &status, sizeof(status)))
 			return -XEN_EFAULT;
 	}
 	return 0;
 }
 
+long gnttab_op_unmap(struct vcpu *v, uint64_t arg, uint32_t count)
+{
+	return unmap_batch(v, arg, count, false);
+}
+
 long gnttab_op_unmap_and_replace(struct vcpu *v, uint64_t arg, uint32_t count)
 {
-	for (uint32_t i = 0; i < count; i++) {
-		uint64_t at = arg + (uint64_t)i *
-					    sizeof(struct gnttab_unmap_and_replace);
-		struct gnttab_unmap_and_replace op;
-		struct unmap_req req;
-
-		if (hc_read(v, at, &op, sizeof(op)))
-			return -XEN_EFAULT;
-		req = (struct unmap_req){ .host_addr = op.host_addr,
-					  .new_addr = op.new_addr,
-					  .handle = op.handle };
-		op.status = unmap_locked(v, &req);
-		if (hc_write(v, at + offsetof(struct gnttab_unmap_and_replace,
-					      status),
-			     &op.status, sizeof(op.status)))
-			return -XEN_EFAULT;
-	}
-	return 0;
+	return unmap_batch(v, arg, count, true);
 }
