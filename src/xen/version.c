@@ -1,4 +1,6 @@
-/* xen_version: what pvisor reports about itself, as Xen does. */
+/* xen_version: what pvisor reports about itself, as Xen 4.14 answers a
+ * 64-bit PV domU (xen/common/kernel.c do_xen_version, with XSM's default
+ * policy).  Every sub-op of Debian's public/version.h is handled. */
 #include <stdio.h>
 #include <string.h>
 
@@ -23,16 +25,20 @@ static long write_string(struct vcpu *v, uint64_t arg, const char *s,
 	return 0;
 }
 
-static uint32_t features_submap(unsigned idx)
+/* Xen 4.14's answer to a 64-bit PV domU for submap 0 (Linux refuses to
+ * boot without preserve_ad and gnttab_map_avail_bits); pae_pgdir_above_4gb
+ * only once the guest enabled VMASST_TYPE_pae_extended_cr3.
+ * memory_op_vnode_supported is left out: pvisor has no
+ * XENMEM_get_vnumainfo (docs/pv-abi.md). */
+static uint32_t features_submap0(const struct vm *vm)
 {
-	/* What Xen offers a 64-bit PV domU (Linux refuses to boot without
-	 * preserve_ad and gnttab_map_avail_bits). */
-	if (idx != 0)
-		return 0;
-	return (1u << XENFEAT_mmu_pt_update_preserve_ad) |
-	       (1u << XENFEAT_highmem_assist) |
-	       (1u << XENFEAT_gnttab_map_avail_bits) |
-	       (1u << XENFEAT_pae_pgdir_above_4gb);
+	uint32_t map = (1u << XENFEAT_mmu_pt_update_preserve_ad) |
+		       (1u << XENFEAT_highmem_assist) |
+		       (1u << XENFEAT_gnttab_map_avail_bits);
+
+	if (vm->xen.vm_assist & (1ul << VMASST_TYPE_pae_extended_cr3))
+		map |= 1u << XENFEAT_pae_pgdir_above_4gb;
+	return map;
 }
 
 long hc_xen_version(struct vcpu *v, const struct hc_args *a)
@@ -74,7 +80,9 @@ long hc_xen_version(struct vcpu *v, const struct hc_args *a)
 
 		if (hc_read(v, arg, &fi, sizeof(fi)))
 			return -XEN_EFAULT;
-		fi.submap = features_submap(fi.submap_idx);
+		if (fi.submap_idx != 0)
+			return -XEN_EINVAL; /* XENFEAT_NR_SUBMAPS is 1 */
+		fi.submap = features_submap0(v->vm);
 		return hc_write(v, arg, &fi, sizeof(fi)) ? -XEN_EFAULT : 0;
 	}
 	case XENVER_pagesize:
@@ -88,7 +96,12 @@ long hc_xen_version(struct vcpu *v, const struct hc_args *a)
 	case XENVER_commandline:
 		snprintf(line, sizeof(line), "backend=%s", v->vm->backend->name);
 		return write_string(v, arg, line, sizeof(xen_commandline_t));
+	case XENVER_build_id:
+		/* Xen's XSM default denies a domU the build id. */
+		return -XEN_EPERM;
 	default:
+		/* extraversion2 and the other xen_varbuf sub-ops are newer
+		 * than the interface pvisor offers (4.14). */
 		return -XEN_ENOSYS;
 	}
 }

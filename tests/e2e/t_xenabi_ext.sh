@@ -14,11 +14,12 @@
 #               PTE address), written through, unmapped; Xen's GNTST codes,
 #               retype refusals, unmap_and_replace; grant table v2 status
 #               frames and the version switch refused while in use
+#   t_xenver    every XENVER_* sub-op with Xen's answers and errors
 # On proc the host reports int $n as a #GP with an IDT error code (int $0x80
 # as a 32-bit system call); on kvm-pvm as a #UD at the instruction.
 source "$(dirname "$0")/lib.sh"
 
-GUESTS="t_softint t_evtchn_fifo t_debugreg t_gnttab"
+GUESTS="t_softint t_evtchn_fifo t_debugreg t_gnttab t_xenver"
 
 for be in $BACKENDS; do
 	if [ "$be" = kvm ] && [ -n "$KVM_WHY" ]; then
