@@ -94,9 +94,19 @@ static void console_event(evtchn_port_t port, void *data)
 		thread_wake(cons_reader);
 }
 
+static bool input_bound;
+
 void console_init_input(void)
 {
 	evtchn_bind(cons_port, console_event, NULL);
+	input_bound = true;
+}
+
+void console_resume(void)
+{
+	console_init();
+	if (input_bound)
+		console_init_input();
 }
 
 int console_getc(void)

@@ -33,6 +33,14 @@ static void do_shutdown(void)
 		printf("kit: control/shutdown: %s\n", req);
 		kit_poweroff();
 	}
+	if (!strcmp(req, "suspend")) {
+		long rc = kit_suspend();
+
+		printf("kit: control/shutdown: suspend: %s\n",
+		       rc == 0 ? "resumed in a new domain" :
+		       rc == 1 ? "cancelled, resumed" : "failed");
+		return;
+	}
 	if (!strcmp(req, "reboot")) {
 		printf("kit: control/shutdown: reboot\n");
 		reboot();
@@ -88,6 +96,8 @@ int kit_control_start(void)
 		rc = xenbus_write(XBT_NIL, "control/feature-poweroff", "1");
 	if (rc == 0)
 		rc = xenbus_write(XBT_NIL, "control/feature-reboot", "1");
+	if (rc == 0)
+		rc = xenbus_write(XBT_NIL, "control/feature-suspend", "1");
 	if (rc == 0)
 		rc = xenbus_watch("control/shutdown", TOKEN_SHUTDOWN);
 	if (rc == 0)

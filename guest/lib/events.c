@@ -8,6 +8,7 @@
 #include <kit/events.h>
 #include <kit/hypercall.h>
 #include <kit/kit.h>
+#include <kit/string.h>
 #include <kit/traps.h>
 
 #define BITS_PER_LONG 64
@@ -242,6 +243,16 @@ long evtchn_close(evtchn_port_t port)
 
 	evtchn_unbind(port);
 	return HYPERVISOR_event_channel_op(EVTCHNOP_close, &op);
+}
+
+/* A new domain (after a restore) has no channels: forget the bindings,
+ * mask every port of its fresh shared_info. */
+void events_resume(void)
+{
+	memset(handlers, 0, sizeof(handlers));
+	for (unsigned w = 0; w < KIT_NR_EVTCHN / BITS_PER_LONG; w++)
+		HYPERVISOR_shared_info->evtchn_mask[w] = ~0ul;
+	evtchn_fifo_resume();
 }
 
 void events_init(void)

@@ -76,6 +76,18 @@ int evtchn_fifo_cover(evtchn_port_t port)
 	return 0;
 }
 
+/* A new domain starts with the 2-level ABI: set FIFO up again if it was
+ * in use (before any port is bound). */
+void evtchn_fifo_resume(void)
+{
+	if (!active)
+		return;
+	active = false;
+	control = NULL; /* the old control block's page stays allocated */
+	if (evtchn_fifo_init() < 0)
+		panic("resume: cannot set up FIFO event channels again");
+}
+
 long evtchn_fifo_init(void)
 {
 	struct evtchn_init_control op = { .offset = 0, .vcpu = 0 };

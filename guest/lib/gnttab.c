@@ -15,32 +15,24 @@ static unsigned gnt_nr_entries;
 static grant_ref_t *gnt_free;  /* stack of free refs */
 static unsigned gnt_nr_free;
 
-int gnttab_init(unsigned nr_frames)
+static unsigned gnt_nr_frames;
+
+/* The table's frames through setup_table, mapped at va. */
+static int map_frames(uint8_t *va, unsigned nr_frames)
 {
 	xen_pfn_t frames[GNTTAB_MAX_FRAMES_KIT];
 	struct gnttab_setup_table op = {
 		.dom = DOMID_SELF,
 		.nr_frames = nr_frames,
 	};
-	uint8_t *va;
 	long rc;
 
-	if (gnt_table)
-		return 0;
-	if (nr_frames == 0 || nr_frames > GNTTAB_MAX_FRAMES_KIT)
-		return -XEN_EINVAL;
 	set_xen_guest_handle(op.frame_list, frames);
 	rc = HC(__HYPERVISOR_grant_table_op, GNTTABOP_setup_table, &op, 1, 0, 0);
 	if (rc < 0)
 		return (int)rc;
 	if (op.status != GNTST_okay)
 		return -XEN_EINVAL;
-	va = alloc_pages(nr_frames);
-	gnt_free = alloc_pages(PFN_UP(nr_frames * ENTRIES_PER_FRAME *
-				      sizeof(grant_ref_t)));
-	if (!va || !gnt_free)
-		return -XEN_ENOMEM;
-	/* The RAM pages behind va are given up: va now shows the table. */
 	for (unsigned i = 0; i < nr_frames; i++) {
 		rc = HYPERVISOR_update_va_mapping(
 			(unsigned long)va + i * PAGE_SIZE,
@@ -48,7 +40,53 @@ int gnttab_init(unsigned nr_frames)
 		if (rc < 0)
 			return (int)rc;
 	}
+	return 0;
+}
+
+/* Before suspending: the frames are Xen's, not the guest's, and must not
+ * be mapped when the domain is saved (Linux: gnttab_suspend). */
+void gnttab_suspend(void)
+{
+	for (unsigned i = 0; gnt_table && i < gnt_nr_frames; i++)
+		HYPERVISOR_update_va_mapping((unsigned long)gnt_table + i * PAGE_SIZE,
+					     0, UVMF_INVLPG);
+}
+
+/* After: mapped again; in a new domain every grant is gone, so every ref
+ * is free (the frontends grant again as they reconnect). */
+void gnttab_resume(bool new_domain)
+{
+	if (!gnt_table)
+		return;
+	if (map_frames((uint8_t *)gnt_table, gnt_nr_frames) < 0)
+		panic("resume: cannot map the grant table again");
+	if (!new_domain)
+		return;
+	gnt_nr_free = 0;
+	for (unsigned r = gnt_nr_entries; r-- > GNTTAB_NR_RESERVED_ENTRIES;)
+		gnt_free[gnt_nr_free++] = r;
+}
+
+int gnttab_init(unsigned nr_frames)
+{
+	uint8_t *va;
+	int rc;
+
+	if (gnt_table)
+		return 0;
+	if (nr_frames == 0 || nr_frames > GNTTAB_MAX_FRAMES_KIT)
+		return -XEN_EINVAL;
+	va = alloc_pages(nr_frames);
+	gnt_free = alloc_pages(PFN_UP(nr_frames * ENTRIES_PER_FRAME *
+				      sizeof(grant_ref_t)));
+	if (!va || !gnt_free)
+		return -XEN_ENOMEM;
+	/* The RAM pages behind va are given up: va now shows the table. */
+	rc = map_frames(va, nr_frames);
+	if (rc < 0)
+		return rc;
 	gnt_table = (struct grant_entry_v1 *)va;
+	gnt_nr_frames = nr_frames;
 	gnt_nr_entries = nr_frames * ENTRIES_PER_FRAME;
 	/* Refs below GNTTAB_NR_RESERVED_ENTRIES belong to the toolstack. */
 	for (unsigned r = gnt_nr_entries; r-- > GNTTAB_NR_RESERVED_ENTRIES;)

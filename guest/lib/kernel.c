@@ -87,7 +87,21 @@ void panic(const char *fmt, ...)
 		HYPERVISOR_sched_op(SCHEDOP_block, NULL);
 }
 
-static void map_shared_info(void)
+static struct start_info *start_info_page; /* the builder's; reserved */
+
+unsigned long kit_start_info_mfn(void)
+{
+	return virt_to_mfn(start_info_page);
+}
+
+/* After a restore the toolstack has rewritten the store, console and
+ * shared_info fields (Xen's restore does): take them again. */
+void kit_reload_start_info(void)
+{
+	memcpy(&start_info, start_info_page, sizeof(start_info));
+}
+
+void kit_map_shared_info(void)
 {
 	long rc = HYPERVISOR_update_va_mapping(
 		(unsigned long)shared_info_page,
@@ -128,6 +142,7 @@ void start_kernel(struct start_info *si, unsigned long xen_rsp)
 	int ret;
 
 	memcpy(&start_info, si, sizeof(start_info));
+	start_info_page = si;
 	boot_stack_top_xen = xen_rsp;
 	phys_to_machine_mapping = (unsigned long *)start_info.mfn_list;
 	nr_ram_pages = start_info.nr_pages;
@@ -135,7 +150,7 @@ void start_kernel(struct start_info *si, unsigned long xen_rsp)
 	cmdline[sizeof(cmdline) - 1] = '\0';
 
 	console_init();
-	map_shared_info();
+	kit_map_shared_info();
 	local_irq_disable();
 	traps_init();
 	events_init();

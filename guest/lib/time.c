@@ -111,6 +111,14 @@ void time_init(void)
 		panic("cannot bind VIRQ_TIMER: %ld", port);
 }
 
+void time_resume(void)
+{
+	long port = evtchn_bind_virq(VIRQ_TIMER, timer_event, NULL);
+
+	if (port < 0)
+		panic("resume: cannot bind VIRQ_TIMER: %ld", port);
+}
+
 void sleep_until(uint64_t deadline_ns)
 {
 	while (monotonic_ns() < deadline_ns)

@@ -352,11 +352,38 @@ int xenbus_transaction_end(xenbus_transaction_t t, bool abort)
 	return n < 0 ? (int)n : 0;
 }
 
+/* The watches set, sent again after a restore (a new domain's store
+ * connection has none), as Linux's xs_resume does. */
+#define XB_MAX_WATCHES 16
+static struct {
+	char path[XB_TOKEN_MAX * 2], token[XB_TOKEN_MAX];
+} xb_watches[XB_MAX_WATCHES];
+
+static void remember_watch(const char *path, const char *token, bool add)
+{
+	for (unsigned i = 0; i < XB_MAX_WATCHES; i++) {
+		bool used = xb_watches[i].token[0] != '\0';
+
+		if (add && !used) {
+			strlcpy(xb_watches[i].path, path, sizeof(xb_watches[i].path));
+			strlcpy(xb_watches[i].token, token, sizeof(xb_watches[i].token));
+			return;
+		}
+		if (!add && used && !strcmp(xb_watches[i].path, path) &&
+		    !strcmp(xb_watches[i].token, token)) {
+			xb_watches[i].token[0] = '\0';
+			return;
+		}
+	}
+}
+
 int xenbus_watch(const char *path, const char *token)
 {
 	const char *parts[] = { path, token };
 	long n = xb_request(XS_WATCH, XBT_NIL, parts, 2, false);
 
+	if (n >= 0)
+		remember_watch(path, token, true);
 	return n < 0 ? (int)n : 0;
 }
 
@@ -365,7 +392,29 @@ int xenbus_unwatch(const char *path, const char *token)
 	const char *parts[] = { path, token };
 	long n = xb_request(XS_UNWATCH, XBT_NIL, parts, 2, false);
 
+	remember_watch(path, token, false);
 	return n < 0 ? (int)n : 0;
+}
+
+int xenbus_resume(void)
+{
+	int rc = 0;
+
+	if (!xb_ready)
+		return 0;
+	xb_ready = false;
+	xb_busy = false; /* the suspending thread held nothing */
+	rc = xenbus_init();
+	for (unsigned i = 0; rc == 0 && i < XB_MAX_WATCHES; i++) {
+		const char *parts[] = { xb_watches[i].path, xb_watches[i].token };
+
+		long n = xb_watches[i].token[0] ?
+				 xb_request(XS_WATCH, XBT_NIL, parts, 2, false) : 0;
+
+		if (n < 0)
+			rc = (int)n;
+	}
+	return rc < 0 ? rc : 0;
 }
 
 /* Takes a queued event with token; true if there was one. */

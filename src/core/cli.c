@@ -28,6 +28,8 @@ const char cli_usage[] =
 	"                                      which guest (see pvisor host --help)\n"
 	"  ctl PATH COMMAND [ARGS]             control a guest run with --api PATH\n"
 	"                                      (see pvisor ctl --help)\n"
+	"  restore [OPTIONS] FILE              resume a guest saved with `ctl PATH save FILE`\n"
+	"                                      (run's options: --disk, --net, --api, ...)\n"
 	"  version                             print the version\n"
 	"  --help                              this text\n";
 
@@ -623,6 +625,32 @@ too_long:
 	return CLI_ERROR;
 }
 
+/* restore [OPTIONS] FILE: run's options for the devices, the sockets and
+ * the sandbox; what the guest is (memory, vCPUs, kernel, command line)
+ * comes from the snapshot. */
+static enum cli_command parse_restore(int argc, char *const argv[], struct cli *c,
+				      char *err, size_t err_len)
+{
+	enum cli_command r = parse_run(argc, argv, c, err, err_len);
+
+	if (r == CLI_RUN_HELP)
+		return r;
+	if (r == CLI_ERROR) {
+		if (!strncmp(err, "run: no kernel", 14))
+			snprintf(err, err_len, "restore: no snapshot file given (pvisor restore [OPTIONS] FILE)");
+		return r;
+	}
+	if (c->cfg.initrd_path || c->cmdline[0] || c->cfg.mem_bytes != DEFAULT_MEM ||
+	    c->cfg.nr_vcpus != 1) {
+		snprintf(err, err_len,
+			 "restore: the kernel, initrd, command line, memory and vCPUs come from the snapshot");
+		return CLI_ERROR;
+	}
+	c->restore_path = c->cfg.kernel_path;
+	c->cfg.kernel_path = NULL;
+	return CLI_RESTORE;
+}
+
 static enum cli_command parse_host(int argc, char *const argv[], struct cli *c,
 				   char *err, size_t err_len)
 {
@@ -671,6 +699,8 @@ enum cli_command cli_parse(int argc, char *const argv[], struct cli *c,
 		return c->command = parse_host(argc, argv, c, err, err_len);
 	if (!strcmp(argv[1], "run"))
 		return c->command = parse_run(argc, argv, c, err, err_len);
+	if (!strcmp(argv[1], "restore"))
+		return c->command = parse_restore(argc, argv, c, err, err_len);
 	if (!strcmp(argv[1], "ctl")) {
 		if (argc >= 3 && (!strcmp(argv[2], "-h") || !strcmp(argv[2], "--help")))
 			return c->command = CLI_CTL_HELP;

@@ -23,6 +23,7 @@ enum cli_command {
 	CLI_RUN,
 	CLI_CTL,       /* pvisor ctl PATH COMMAND [ARGS]: the control API client */
 	CLI_CTL_HELP,  /* pvisor ctl --help */
+	CLI_RESTORE,   /* pvisor restore [OPTIONS] FILE: resume a snapshot */
 };
 
 struct cli {
@@ -30,6 +31,7 @@ struct cli {
 	struct vm_config cfg;
 	char cmdline[1024]; /* --cmdline and the words after --, joined */
 	const char *host_query; /* pvisor host --query NAME; NULL: the report */
+	const char *restore_path; /* pvisor restore FILE */
 	const char *ctl_path;   /* pvisor ctl PATH ... */
 	int ctl_argc;           /* the COMMAND [ARGS] words after PATH */
 	char *const *ctl_argv;

@@ -2,6 +2,7 @@
 #include "core/ctl_client.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +34,10 @@ const char ctl_usage[] =
 	"                              stop it anyway after SEC (default 30) seconds;\n"
 	"                              --force: stop it at once\n"
 	"  sysrq KEY                   write KEY to the guest's control/sysrq\n"
+	"  save FILE [--timeout SEC]   suspend the guest into FILE (a new file) and\n"
+	"                              stop it; `pvisor restore FILE` resumes it.\n"
+	"                              An error after SEC (default 30) seconds if the\n"
+	"                              guest does not suspend; it runs on then\n"
 	"  --json LINE                 send LINE, a JSON request, as it is\n";
 
 static char *dump_line(json_t *req)
@@ -75,6 +80,32 @@ static char *shutdown_request(int n, char *const words[], char *err, size_t err_
 	return dump_line(req);
 }
 
+/* save FILE [--timeout SEC]: FILE itself goes as a descriptor (send_fd). */
+static char *save_request(int n, char *const words[], char *err, size_t err_len)
+{
+	json_t *req;
+	char *end;
+	double t;
+
+	if (n != 2 && !(n == 4 && !strcmp(words[2], "--timeout"))) {
+		snprintf(err, err_len, "ctl save: needs FILE [--timeout SEC]");
+		return NULL;
+	}
+	req = json_pack("{s:s}", "command", "save");
+	if (n == 4) {
+		t = strtod(words[3], &end);
+		if (!*words[3] || *end || !(t > 0)) {
+			snprintf(err, err_len,
+				 "ctl save: --timeout '%s' is not a positive number of seconds",
+				 words[3]);
+			json_decref(req);
+			return NULL;
+		}
+		json_object_set_new(req, "timeout", json_real(t));
+	}
+	return dump_line(req);
+}
+
 char *ctl_client_request(int n, char *const words[], char *err, size_t err_len)
 {
 	const char *cmd = n > 0 ? words[0] : NULL;
@@ -103,6 +134,8 @@ char *ctl_client_request(int n, char *const words[], char *err, size_t err_len)
 	}
 	if (!strcmp(cmd, "shutdown"))
 		return shutdown_request(n, words, err, err_len);
+	if (!strcmp(cmd, "save"))
+		return save_request(n, words, err, err_len);
 	if (!strcmp(cmd, "sysrq")) {
 		if (n != 2 || strlen(words[1]) != 1) {
 			snprintf(err, err_len, "ctl sysrq: needs one KEY character");
@@ -147,6 +180,34 @@ static int send_all(int fd, const char *buf, size_t len)
 		len -= (size_t)n;
 	}
 	return 0;
+}
+
+/* The request with fd attached (SCM_RIGHTS): pvisor, sandboxed, cannot
+ * open the client's paths itself. */
+static int send_with_fd(int sock, const char *buf, size_t len, int fd)
+{
+	union {
+		struct cmsghdr h;
+		char b[CMSG_SPACE(sizeof(int))];
+	} ctrl = { 0 };
+	struct iovec iov = { .iov_base = (void *)buf, .iov_len = len };
+	struct msghdr msg = {
+		.msg_iov = &iov, .msg_iovlen = 1,
+		.msg_control = ctrl.b, .msg_controllen = sizeof(ctrl.b),
+	};
+	struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+	ssize_t n;
+
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(c), &fd, sizeof(int));
+	do
+		n = sendmsg(sock, &msg, MSG_NOSIGNAL);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return -1;
+	return send_all(sock, buf + n, len - (size_t)n);
 }
 
 /* Reads up to the first newline; the line (NUL-terminated) or NULL. */
@@ -212,7 +273,8 @@ static int print_reply(const char *line)
 int ctl_client_main(const char *path, int n, char *const words[])
 {
 	char err[256], *req, *reply;
-	int fd, status;
+	const char *save_path = NULL;
+	int fd, status, file_fd = -1;
 
 	req = ctl_client_request(n, words, err, sizeof(err));
 	if (!req) {
@@ -224,20 +286,41 @@ int ctl_client_main(const char *path, int n, char *const words[])
 		free(req);
 		return PVISOR_EXIT_USAGE;
 	}
-	if (send_all(fd, req, strlen(req)) < 0) {
+	/* save FILE: a new file (never one overwritten), removed again
+	 * unless the save succeeds. */
+	if (!strcmp(words[0], "save")) {
+		save_path = words[1];
+		file_fd = open(save_path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+		if (file_fd < 0) {
+			log_error("ctl save: %s: %s", save_path, strerror(errno));
+			close(fd);
+			free(req);
+			return PVISOR_EXIT_USAGE;
+		}
+	}
+	if ((file_fd >= 0 ? send_with_fd(fd, req, strlen(req), file_fd)
+			  : send_all(fd, req, strlen(req))) < 0) {
 		log_error("ctl: cannot send to %s: %s", path, strerror(errno));
 		close(fd);
 		free(req);
-		return PVISOR_EXIT_USAGE;
+		status = PVISOR_EXIT_USAGE;
+		goto out;
 	}
 	free(req);
 	reply = read_reply(fd);
 	close(fd);
 	if (!reply) {
 		log_error("ctl: %s closed the connection without a reply", path);
-		return 1;
+		status = 1;
+		goto out;
 	}
 	status = print_reply(reply);
 	free(reply);
+out:
+	if (file_fd >= 0) {
+		close(file_fd);
+		if (status != 0)
+			unlink(save_path);
+	}
 	return status;
 }

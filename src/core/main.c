@@ -23,6 +23,8 @@
 #include "core/hostinfo.h"
 #include "core/log.h"
 #include "core/sandbox.h"
+#include "core/snapshot.h"
+#include "core/snapshot_restore.h"
 #include "core/vm.h"
 #include "services/console/consback.h"
 #include "services/ctl/ctl_server.h"
@@ -314,6 +316,8 @@ static void set_boot_regs(struct vcpu *v, const struct boot_state *boot)
 	v->regs.ss = FLAT_KERNEL_SS;
 }
 
+static int connect_services(struct vm *vm, const struct cli *cli);
+
 static int boot_domain(struct vm *vm, const struct cli *cli,
 		       const struct xen_elf_image *img, const struct blob *kernel,
 		       const struct blob *initrd)
@@ -363,6 +367,34 @@ static int boot_domain(struct vm *vm, const struct cli *cli,
 			  vm->backend->name, strerror(-rc));
 		return -1;
 	}
+	if (connect_services(vm, cli) < 0)
+		return -1;
+	set_boot_regs(v, &boot);
+	xen_time_update_vcpu(v);
+	xen_time_update_wallclock(vm);
+	return 0;
+}
+
+/* A snapshot's domain instead of a boot (core/snapshot_restore.c). */
+static int restore_domain(struct vm *vm, const struct cli *cli,
+			  const struct snap_file *snap)
+{
+	char err[512];
+
+	if (snapshot_restore(vm, &cli->cfg, vm->backend, snap, err, sizeof(err)) < 0) {
+		log_error("restore %s: %s", cli->restore_path, err);
+		return -1;
+	}
+	return connect_services(vm, cli);
+}
+
+/* The store's connection, the sockets, the devices' threads: the same
+ * after a boot and a restore. */
+static int connect_services(struct vm *vm, const struct cli *cli)
+{
+	char err[512];
+	int rc;
+
 	rc = xs_service_connect(vm);
 	if (rc < 0) {
 		log_error("xenstore: cannot connect the guest: %s", strerror(-rc));
@@ -386,9 +418,6 @@ static int boot_domain(struct vm *vm, const struct cli *cli,
 		log_error("%s", err);
 		return -1;
 	}
-	set_boot_regs(v, &boot);
-	xen_time_update_vcpu(v);
-	xen_time_update_wallclock(vm);
 	return 0;
 }
 
@@ -461,6 +490,32 @@ static void join_secondaries(struct vm *vm)
 	}
 }
 
+/* restore FILE: the file mapped and checked before anything starts; the
+ * configuration takes the guest's memory and vCPUs from it. */
+static int open_snapshot(struct cli *cli, struct snap_mapping *map,
+			 struct snap_file *snap, struct host_kernel *hk)
+{
+	char err[512];
+	const struct snap_domain *d = &snap->domain;
+
+	if (snapshot_map(cli->restore_path, map, snap, err, sizeof(err)) < 0) {
+		log_error("restore %s: %s", cli->restore_path, err);
+		return -1;
+	}
+	if (d->nr_disks != cli->cfg.nr_disks || d->nr_nics != cli->cfg.nr_net) {
+		log_error("restore %s: the guest had %u disk(s) and %u NIC(s); give as many --disk and --net (given %u and %u)",
+			  cli->restore_path, d->nr_disks, d->nr_nics, cli->cfg.nr_disks,
+			  cli->cfg.nr_net);
+		return -1;
+	}
+	cli->cfg.mem_bytes = d->nr_ram_frames << PAGE_SHIFT;
+	cli->cfg.nr_vcpus = d->nr_vcpus;
+	/* Which half the kernel lives in decides the backend, as for a boot. */
+	hk->v_start = hk->v_end = d->start_info_gva;
+	hk->path = cli->restore_path;
+	return 0;
+}
+
 static int run(struct cli *cli)
 {
 	struct blob kernel = { 0 }, initrd = { 0 };
@@ -469,6 +524,8 @@ static int run(struct cli *cli)
 	const struct backend_ops *be;
 	struct host_kernel hk = { .path = cli->cfg.kernel_path };
 	int status = PVISOR_EXIT_USAGE, rc;
+	static struct snap_file snap;
+	struct snap_mapping snap_map = { 0 };
 
 	log_verbosity = cli->cfg.verbose < 0 ? 0 : 1 + cli->cfg.verbose;
 	/* vcpu_info of vCPU 32 and up would need VCPUOP_register_vcpu_info
@@ -492,10 +549,15 @@ static int run(struct cli *cli)
 			return PVISOR_EXIT_USAGE;
 		}
 	}
-	if (load_kernel(cli->cfg.kernel_path, &kernel, &img, &hk.bzimage) < 0)
+	if (cli->restore_path) {
+		if (open_snapshot(cli, &snap_map, &snap, &hk) < 0)
+			goto out;
+	} else if (load_kernel(cli->cfg.kernel_path, &kernel, &img, &hk.bzimage) < 0) {
 		goto out;
-	hk.v_start = img.v_start;
-	hk.v_end = img.v_end;
+	} else {
+		hk.v_start = img.v_start;
+		hk.v_end = img.v_end;
+	}
 	if (cli->cfg.initrd_path &&
 	    read_file("initrd", cli->cfg.initrd_path, &initrd) < 0)
 		goto out;
@@ -508,10 +570,12 @@ static int run(struct cli *cli)
 		status = rc == -2 ? PVISOR_EXIT_USAGE : PVISOR_EXIT_INTERNAL;
 		goto out;
 	}
-	if (boot_domain(&vm, cli, &img, &kernel, &initrd) < 0) {
+	if (cli->restore_path ? restore_domain(&vm, cli, &snap) < 0
+			      : boot_domain(&vm, cli, &img, &kernel, &initrd) < 0) {
 		status = PVISOR_EXIT_USAGE;
 		goto destroy;
 	}
+	snapshot_unmap(&snap_map);
 	hand_sockets_to_user(&cli->cfg);
 	/* The image copies are in guest memory now. */
 	free(kernel.data);
@@ -552,6 +616,7 @@ destroy:
 out:
 	free(kernel.data);
 	free(initrd.data);
+	snapshot_unmap(&snap_map);
 	return status;
 }
 
@@ -648,6 +713,7 @@ int main(int argc, char **argv)
 		fputs(cli_host_usage, stdout);
 		return 0;
 	case CLI_RUN:
+	case CLI_RESTORE:
 		return run(&cli);
 	case CLI_CTL:
 		return ctl_client_main(cli.ctl_path, cli.ctl_argc, cli.ctl_argv);

@@ -31,6 +31,8 @@ static const char *const common_calls[] = {
  * only). */
 static const char *const vcpu_calls[] = {
 	"wait4", "waitid", "eventfd2", "unlink",
+	/* the vCPU that suspends writes the snapshot (core/snapshot_save.c) */
+	"ftruncate", "fsync",
 	NULL,
 };
 

@@ -10,9 +10,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "core/evloop.h"
 #include "core/log.h"
+#include "core/snapshot_save.h"
 #include "core/device.h"
 #include "services/console/consback.h"
 #include "services/xenstore/xs_service.h"
@@ -97,7 +99,10 @@ int vm_pause(struct vm *vm, unsigned timeout_ms)
 	while (!vm_stopped(vm) && rc == 0) {
 		quiet = true;
 		for (unsigned i = 0; i < vm->nr_vcpus; i++)
-			quiet = quiet && vcpu_quiet(vm->vcpus[i]);
+			quiet = quiet && (vcpu_quiet(vm->vcpus[i]) ||
+					  /* a vCPU pausing the others */
+					  (vm->vcpus[i]->running &&
+					   pthread_equal(vm->vcpus[i]->thread, pthread_self())));
 		if (quiet)
 			break;
 		rc = pthread_cond_timedwait(&vm->xen.wake, &vm->xen.lock, &until);
@@ -330,6 +335,11 @@ void vm_destroy(struct vm *vm)
 	consback_destroy(vm);
 	pagetype_destroy(vm);
 	gmem_destroy(&vm->mem);
+	if (vm->save) {
+		close(vm->save->fd);
+		free(vm->save);
+		vm->save = NULL;
+	}
 	pthread_cond_destroy(&vm->xen.wake);
 	pthread_mutex_destroy(&vm->xen.lock);
 }

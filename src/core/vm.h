@@ -40,6 +40,7 @@ enum vm_stop_reason {
 	VM_STOP_SIGNAL,   /* SIGINT/SIGTERM or the console escape */
 	VM_STOP_INTERNAL, /* pvisor itself failed */
 	VM_STOP_API,      /* the control API stopped it (services/ctl) */
+	VM_STOP_SAVED,    /* suspended into a snapshot (core/snapshot_save.c) */
 };
 
 /* pvisor's exit status when the control API stops the guest without the
@@ -65,6 +66,8 @@ struct vm {
 	struct vcpu *vcpus[VM_MAX_VCPUS];
 	bool paused;                /* vm_pause(): no guest code runs; under xen.lock */
 	struct ctl_server *ctl;     /* services/ctl (--api); owned by main */
+	struct save_request *save;  /* a save asked for (core/snapshot_save.h);
+				     * under xen.lock */
 
 	atomic_int stop_reason;     /* enum vm_stop_reason; first writer wins */
 	int exit_status;            /* pvisor's exit status once stopped */

@@ -7,6 +7,7 @@
 
 #include "core/evloop.h"
 #include "core/log.h"
+#include "core/snapshot_save.h"
 #include "core/vm.h"
 #include "xen/events.h"
 #include "xen/hypercall.h"
@@ -122,7 +123,7 @@ static long sched_poll(struct vcpu *v, uint64_t arg)
 	return 0;
 }
 
-static long sched_shutdown(struct vcpu *v, uint64_t arg)
+static long sched_shutdown(struct vcpu *v, uint64_t arg, uint64_t arg3)
 {
 	struct sched_shutdown op;
 	unsigned reason;
@@ -139,6 +140,8 @@ static long sched_shutdown(struct vcpu *v, uint64_t arg)
 	else if (reason == SHUTDOWN_crash)
 		vm_stop(v->vm, VM_STOP_SHUTDOWN, PVISOR_EXIT_GUEST_CRASH,
 			"guest crashed (SCHEDOP_shutdown SHUTDOWN_crash)");
+	else if (reason == SHUTDOWN_suspend)
+		return snapshot_suspend(v, arg3); /* PV: start_info's frame */
 	else if (reason == SHUTDOWN_reboot)
 		vm_stop(v->vm, VM_STOP_SHUTDOWN, PVISOR_EXIT_GUEST_CRASH,
 			"guest asked to reboot; pvisor does not restart guests");
@@ -158,7 +161,7 @@ long hc_sched_op(struct vcpu *v, const struct hc_args *a)
 	case SCHEDOP_poll:
 		return sched_poll(v, a->a[1]);
 	case SCHEDOP_shutdown:
-		return sched_shutdown(v, a->a[1]);
+		return sched_shutdown(v, a->a[1], a->a[2]);
 	case SCHEDOP_shutdown_code:
 	case SCHEDOP_remote_shutdown:
 	case SCHEDOP_watchdog:

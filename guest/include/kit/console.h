@@ -10,6 +10,8 @@
 
 /* Maps the ring (call first: needs only start_info). */
 void console_init(void);
+/* After a restore: the ring and channel start_info names now. */
+void console_resume(void);
 /* Binds the input notification (after events_init). */
 void console_init_input(void);
 

@@ -10,7 +10,19 @@
 #ifndef KIT_CONTROL_H
 #define KIT_CONTROL_H
 
+#include <stdbool.h>
+
 /* Starts the control thread; 0 or -errno (no store, no memory). */
 int kit_control_start(void);
+
+/*
+ * "suspend" (lib/suspend.c): Xen's suspend protocol.  0 once resumed in a
+ * new domain (restored from a snapshot), 1 if the toolstack cancelled it,
+ * or -errno.  A frontend registers hooks to quiesce before and reconnect
+ * after (new_domain: its rings, grants and channels are gone).
+ */
+long kit_suspend(void);
+int kit_suspend_hook(void (*suspend)(void *), void (*resume)(void *, bool new_domain),
+		     void *opaque);
 
 #endif

@@ -19,6 +19,8 @@ typedef void (*evtchn_handler_fn)(evtchn_port_t port, void *data);
 
 /* Registers the upcall (callback_op) and clears all handlers. */
 void events_init(void);
+/* After a restore into a new domain: no port is bound any more. */
+void events_resume(void);
 
 /* Installs handler for port and unmasks it.  0 or -EINVAL. */
 int evtchn_bind(evtchn_port_t port, evtchn_handler_fn fn, void *data);
@@ -49,6 +51,7 @@ void evtchn_poll(void);
  * hypercall's error (the kit stays 2-level).  The rest is for events.c.
  */
 long evtchn_fifo_init(void);
+void evtchn_fifo_resume(void); /* events_resume() calls it */
 bool evtchn_fifo_active(void);
 /* Control block and event array as the kit set them up (tests). */
 struct evtchn_fifo_control_block *evtchn_fifo_control(void);

@@ -15,6 +15,10 @@
 /* Sets up and maps nr_frames grant frames (called by the first grant with
  * 4 frames = 2048 entries if not called before).  0 or -errno. */
 int gnttab_init(unsigned nr_frames);
+/* Suspend (kit/control.h): unmaps the table's frames; resume maps them
+ * again and, in a new domain, frees every ref. */
+void gnttab_suspend(void);
+void gnttab_resume(bool new_domain);
 
 /* Grants domid access to machine frame mfn; returns the ref (> 0) or
  * -XEN_ENOSPC when the table is full. */

@@ -63,6 +63,12 @@ static inline void *mfn_to_virt(unsigned long mfn)
 	return pfn_to_virt(mfn_to_pfn(mfn));
 }
 
+/* Suspend support (kit/control.h): the start_info frame the toolstack
+ * rewrites on restore, taking it again, mapping shared_info anew. */
+unsigned long kit_start_info_mfn(void);
+void kit_reload_start_info(void);
+void kit_map_shared_info(void);
+
 /* The guest command line (start_info.cmd_line, NUL-terminated). */
 const char *kit_cmdline(void);
 

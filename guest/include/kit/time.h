@@ -8,6 +8,8 @@
 
 #include <stdint.h>
 
+/* After a restore into a new domain: VIRQ_TIMER bound again. */
+void time_resume(void);
 /* Binds VIRQ_TIMER (after events_init). */
 void time_init(void);
 

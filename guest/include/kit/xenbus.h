@@ -19,6 +19,9 @@ typedef uint32_t xenbus_transaction_t;
 
 /* Binds the store event channel; called by the first request too. */
 int xenbus_init(void);
+/* After a restore: the store channel start_info names now, and every
+ * watch set again.  0 or -errno. */
+int xenbus_resume(void);
 
 /* Reads path into buf (NUL-terminated); returns the value length or -errno
  * (-XEN_E2BIG if it does not fit). */

@@ -1,11 +1,13 @@
 /* The control API's commands (see ctl_commands.h). */
 #include "services/ctl/ctl_commands.h"
+#include "services/ctl/ctl_save.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/snapshot_save.h"
 #include "core/vm.h"
 #include "services/xenstore/xenstore.h"
 #include "services/xenstore/xs_service.h"
@@ -231,7 +233,7 @@ static enum ctl_outcome cmd_sysrq(struct vm *vm, const struct ctl_request *req,
 	return CTL_DONE;
 }
 
-enum ctl_outcome ctl_command_run(struct vm *vm, const struct ctl_request *req,
+enum ctl_outcome ctl_command_run(struct vm *vm, struct ctl_request *req,
 				 json_t **result, struct ctl_error *err,
 				 int64_t *hard_stop_at_ns)
 {
@@ -249,6 +251,8 @@ enum ctl_outcome ctl_command_run(struct vm *vm, const struct ctl_request *req,
 		return cmd_shutdown(vm, req, err, hard_stop_at_ns);
 	case CTL_SYSRQ:
 		return cmd_sysrq(vm, req, result, err);
+	case CTL_SAVE:
+		return ctl_save_run(vm, req, err);
 	case CTL_NR_COMMANDS:
 		break;
 	}
@@ -260,8 +264,13 @@ json_t *ctl_stopped_result(struct vm *vm)
 	enum vm_stop_reason why = atomic_load(&vm->stop_reason);
 	const char *how = why == VM_STOP_SHUTDOWN ? "guest"
 			  : why == VM_STOP_API	  ? "forced"
+			  : why == VM_STOP_SAVED  ? "saved"
 						  : "other";
 
+	if (why == VM_STOP_SAVED && vm->save)
+		return json_pack("{s:s, s:s, s:i, s:I, s:f}", "state", "stopped", "how", how,
+				 "exit_status", vm->exit_status, "bytes",
+				 (json_int_t)vm->save->bytes, "save_seconds", vm->save->seconds);
 	return json_pack("{s:s, s:s, s:i}", "state", "stopped", "how", how, "exit_status",
 			 vm->exit_status);
 }

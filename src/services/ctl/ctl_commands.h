@@ -26,7 +26,7 @@ enum ctl_outcome {
  * Runs req.  For a shutdown that asked the guest, *hard_stop_at_ns is set
  * to when the VM is to be stopped anyway (CLOCK_MONOTONIC ns).
  */
-enum ctl_outcome ctl_command_run(struct vm *vm, const struct ctl_request *req,
+enum ctl_outcome ctl_command_run(struct vm *vm, struct ctl_request *req,
 				 json_t **result, struct ctl_error *err,
 				 int64_t *hard_stop_at_ns);
 

@@ -22,6 +22,7 @@ static const struct {
 	[CTL_RESUME] = { "resume", 0 },
 	[CTL_SHUTDOWN] = { "shutdown", ARG_TIMEOUT | ARG_FORCE },
 	[CTL_SYSRQ] = { "sysrq", ARG_KEY },
+	[CTL_SAVE] = { "save", ARG_TIMEOUT },
 };
 
 static const struct {
@@ -142,6 +143,7 @@ int ctl_request_parse(const char *line, size_t len, struct ctl_request *req,
 	int rc;
 
 	memset(req, 0, sizeof(*req));
+	req->fd = -1;
 	req->timeout_s = CTL_SHUTDOWN_TIMEOUT_DEFAULT;
 	if (len >= CTL_LINE_MAX)
 		return fail(err, "line-too-long", "request longer than %u bytes",

@@ -25,6 +25,7 @@ enum ctl_command {
 	CTL_RESUME,
 	CTL_SHUTDOWN, /* control/shutdown = poweroff, wait, then a hard stop */
 	CTL_SYSRQ,    /* control/sysrq = KEY */
+	CTL_SAVE,     /* control/shutdown = suspend, the snapshot into fd */
 	CTL_NR_COMMANDS,
 };
 
@@ -34,6 +35,8 @@ struct ctl_request {
 	char key;         /* sysrq: a printable ASCII character */
 	double timeout_s; /* shutdown: how long the guest gets */
 	bool force;       /* shutdown: stop at once, do not ask the guest */
+	int fd;           /* sent with the request (SCM_RIGHTS), -1 none; a
+			   * command that keeps it sets -1 */
 };
 
 /* Why a request was refused: a stable code (docs/control-api.md) and one

@@ -15,6 +15,7 @@
 #include "hostio/unix_listen.h"
 #include "services/ctl/ctl_commands.h"
 #include "services/ctl/ctl_request.h"
+#include "services/ctl/ctl_save.h"
 #include "xen/time.h"
 
 /* Requests one client may have run per wake-up before the others' turn. */
@@ -26,6 +27,8 @@ struct client {
 	bool discarding; /* skipping the rest of an overlong line */
 	bool closing;    /* no more input; close once the output is sent */
 	bool waiting;    /* a reply waits for the VM to stop */
+	bool wait_save;  /* ... or for a save's outcome (ctl_save.c) */
+	int passed_fd;   /* descriptor the client sent (SCM_RIGHTS), -1 none */
 	json_t *wait_id; /* that request's id */
 	size_t in_len, in_cap;
 	char *in;
@@ -70,6 +73,8 @@ struct ctl_server *ctl_server_open(struct vm *vm, const char *path, char *err,
 static void client_free(struct client *c)
 {
 	close(c->fd);
+	if (c->passed_fd >= 0)
+		close(c->passed_fd);
 	json_decref(c->wait_id);
 	free(c->in);
 	free(c->out);
@@ -113,6 +118,7 @@ int ctl_server_add_client(struct ctl_server *s, int fd)
 		return rc ? rc : -ENOMEM;
 	}
 	c->fd = fd;
+	c->passed_fd = -1;
 	s->clients[i] = c;
 	s->nr_clients++;
 	return 0;
@@ -195,10 +201,16 @@ static bool run_line(struct ctl_server *s, struct client *c, const char *line, s
 	bool ok = true;
 
 	if (ctl_request_parse(line, len, &req, &err) < 0) {
+		if (c->passed_fd >= 0)
+			close(c->passed_fd);
+		c->passed_fd = -1;
 		ok = queue_error(c, req.id, &err);
 		ctl_request_clear(&req);
 		return ok;
 	}
+	/* A descriptor goes to the request it came with, or is closed. */
+	req.fd = c->passed_fd;
+	c->passed_fd = -1;
 	switch (ctl_command_run(s->vm, &req, &result, &err, &stop_at)) {
 	case CTL_DONE:
 		ok = queue_reply(c, ctl_reply_ok(req.id, result));
@@ -208,6 +220,7 @@ static bool run_line(struct ctl_server *s, struct client *c, const char *line, s
 		break;
 	case CTL_DEFERRED:
 		c->waiting = true;
+		c->wait_save = req.command == CTL_SAVE;
 		c->wait_id = json_incref(req.id);
 		if (stop_at && (!s->hard_stop_at_ns || stop_at < s->hard_stop_at_ns)) {
 			s->hard_stop_at_ns = stop_at;
@@ -216,6 +229,8 @@ static bool run_line(struct ctl_server *s, struct client *c, const char *line, s
 		log_info("control API: %s", ctl_command_name(req.command));
 		break;
 	}
+	if (req.fd >= 0)
+		close(req.fd);
 	ctl_request_clear(&req);
 	return ok;
 }
@@ -279,6 +294,42 @@ static bool take_lines(struct ctl_server *s, struct client *c, unsigned *done)
 	return true;
 }
 
+/* recv() that also takes a descriptor sent with the bytes (`ctl save`
+ * passes its file so): the last one is kept for the next request, the
+ * rest closed. */
+static ssize_t recv_with_fd(struct client *c, char *buf, size_t len)
+{
+	union {
+		struct cmsghdr h;
+		char b[CMSG_SPACE(4 * sizeof(int))];
+	} ctrl;
+	struct iovec iov = { .iov_base = buf, .iov_len = len };
+	struct msghdr msg = {
+		.msg_iov = &iov, .msg_iovlen = 1,
+		.msg_control = ctrl.b, .msg_controllen = sizeof(ctrl.b),
+	};
+	ssize_t n = recvmsg(c->fd, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+
+	if (n < 0)
+		return n;
+	for (struct cmsghdr *h = CMSG_FIRSTHDR(&msg); h; h = CMSG_NXTHDR(&msg, h)) {
+		size_t nfd;
+
+		if (h->cmsg_level != SOL_SOCKET || h->cmsg_type != SCM_RIGHTS)
+			continue;
+		nfd = (h->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		for (size_t i = 0; i < nfd; i++) {
+			int fd;
+
+			memcpy(&fd, CMSG_DATA(h) + i * sizeof(int), sizeof(int));
+			if (c->passed_fd >= 0)
+				close(c->passed_fd);
+			c->passed_fd = fd;
+		}
+	}
+	return n;
+}
+
 /* Reads and runs what the client sent; false if it is gone. */
 static bool client_read(struct ctl_server *s, struct client *c)
 {
@@ -289,7 +340,7 @@ static bool client_read(struct ctl_server *s, struct client *c)
 
 		if (!ensure_in(c))
 			return false;
-		n = recv(c->fd, c->in + c->in_len, c->in_cap - c->in_len, MSG_DONTWAIT);
+		n = recv_with_fd(c, c->in + c->in_len, c->in_cap - c->in_len);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -389,11 +440,33 @@ static void check_hard_stop(struct ctl_server *s)
 		s->hard_stop_after_s);
 }
 
+/* A save that failed or timed out: its client gets the error now. */
+static void check_save(struct ctl_server *s)
+{
+	struct ctl_error err;
+
+	if (!ctl_save_poll(s->vm, &err))
+		return;
+	for (unsigned i = 0; i < CTL_MAX_CLIENTS; i++) {
+		struct client *c = s->clients[i];
+
+		if (!c || !c->wait_save)
+			continue;
+		queue_error(c, c->wait_id, &err);
+		json_decref(c->wait_id);
+		c->wait_id = NULL;
+		c->waiting = c->wait_save = false;
+		if (!client_flush(c))
+			client_close(s, i);
+	}
+}
+
 void ctl_server_service(struct ctl_server *s, const struct pollfd *fds, unsigned n)
 {
 	if (!s || n < 1)
 		return;
 	check_hard_stop(s);
+	check_save(s);
 	for (unsigned i = 0; i < CTL_MAX_CLIENTS && i + 1 < n; i++) {
 		struct client *c = s->clients[i];
 		short rev = fds[i + 1].revents;
@@ -418,7 +491,14 @@ void ctl_server_service(struct ctl_server *s, const struct pollfd *fds, unsigned
 
 int64_t ctl_server_deadline(const struct ctl_server *s)
 {
-	return s ? s->hard_stop_at_ns : 0;
+	int64_t save;
+
+	if (!s)
+		return 0;
+	save = ctl_save_deadline(s->vm);
+	if (save && (!s->hard_stop_at_ns || save < s->hard_stop_at_ns))
+		return save;
+	return s->hard_stop_at_ns;
 }
 
 void ctl_server_vm_stopped(struct ctl_server *s)

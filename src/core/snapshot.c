@@ -1,0 +1,383 @@
+/* The snapshot file's reader and writer (core/snapshot.h). */
+#include "core/snapshot.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+_Static_assert(sizeof(struct snap_header) == 64, "header layout");
+_Static_assert(sizeof(struct snap_section_header) == 24, "section layout");
+_Static_assert(sizeof(struct snap_domain) == 80, "domain layout");
+_Static_assert(sizeof(struct snap_trap) == 16, "trap layout");
+_Static_assert(sizeof(struct snap_vcpu) == 4544, "vcpu layout");
+
+/* CRC-32 (IEEE 802.3, the one of zlib and gzip), bytewise with a table. */
+uint32_t snap_crc32(uint32_t crc, const void *data, size_t len)
+{
+	static uint32_t table[256];
+	const uint8_t *p = data;
+
+	if (!table[1]) {
+		for (uint32_t i = 0; i < 256; i++) {
+			uint32_t c = i;
+
+			for (int k = 0; k < 8; k++)
+				c = c & 1 ? 0xedb88320u ^ (c >> 1) : c >> 1;
+			table[i] = c;
+		}
+	}
+	crc = ~crc;
+	while (len--)
+		crc = table[(crc ^ *p++) & 0xff] ^ (crc >> 8);
+	return ~crc;
+}
+
+static const char *section_name(uint32_t type)
+{
+	switch (type) {
+	case SNAP_DOMAIN: return "domain";
+	case SNAP_VCPU: return "vcpu";
+	case SNAP_SHARED_INFO: return "shared-info";
+	case SNAP_MEMORY: return "memory";
+	case SNAP_PAGETABLES: return "page-tables";
+	default: return "unknown";
+	}
+}
+
+static int fail(char *err, size_t err_len, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static int fail(char *err, size_t err_len, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, err_len, fmt, ap);
+	va_end(ap);
+	return -EINVAL;
+}
+
+static int check_header(const uint8_t *buf, size_t len, struct snap_header *h,
+			char *err, size_t err_len)
+{
+	uint32_t crc;
+
+	if (len < sizeof(*h) ||
+	    memcmp(buf, SNAP_MAGIC, sizeof(h->magic)))
+		return fail(err, err_len, len < 8 || memcmp(buf, SNAP_MAGIC, 8) ?
+					  "not a pvisor snapshot (no PVISORSN magic)" :
+					  "truncated: %zu bytes, shorter than the header", len);
+	memcpy(h, buf, sizeof(*h));
+	if (h->version != SNAP_VERSION)
+		return fail(err, err_len, "snapshot format version %u; this pvisor reads version %u",
+			    h->version, SNAP_VERSION);
+	crc = h->header_crc;
+	h->header_crc = 0;
+	if (snap_crc32(0, h, sizeof(*h)) != crc)
+		return fail(err, err_len, "corrupt: the header's checksum does not match");
+	h->header_crc = crc;
+	if (h->header_size != sizeof(*h) || h->flags != 0)
+		return fail(err, err_len, "corrupt: header size %u, flags %#x (want %zu, 0)",
+			    h->header_size, h->flags, sizeof(*h));
+	if (h->file_size > len)
+		return fail(err, err_len, "truncated: %zu bytes of %llu", len,
+			    (unsigned long long)h->file_size);
+	if (h->file_size < len)
+		return fail(err, err_len, "corrupt: %zu bytes, the header says %llu",
+			    len, (unsigned long long)h->file_size);
+	if (h->nr_sections > SNAP_MAX_SECTIONS)
+		return fail(err, err_len, "corrupt: %u sections (at most %u)",
+			    h->nr_sections, SNAP_MAX_SECTIONS);
+	return 0;
+}
+
+/* Splits the sections and checks each one's bounds and CRC. */
+static int split_sections(const uint8_t *buf, size_t len, struct snap_file *f,
+			  char *err, size_t err_len)
+{
+	uint64_t off = sizeof(struct snap_header);
+
+	for (unsigned i = 0; i < f->header.nr_sections; i++) {
+		struct snap_section_header sh;
+		struct snap_section *s = &f->sections[i];
+		uint64_t padded;
+
+		if (len - off < sizeof(sh))
+			return fail(err, err_len, "truncated: section %u's header past the end", i);
+		memcpy(&sh, buf + off, sizeof(sh));
+		off += sizeof(sh);
+		if (sh.length > len - off)
+			return fail(err, err_len, "truncated: %s section %u ends past the file",
+				    section_name(sh.type), i);
+		if (snap_crc32(0, buf + off, sh.length) != sh.crc)
+			return fail(err, err_len, "corrupt: %s section %u's checksum does not match",
+				    section_name(sh.type), i);
+		s->type = sh.type;
+		s->index = sh.index;
+		s->data = buf + off;
+		s->length = sh.length;
+		padded = (sh.length + 7) & ~7ull;
+		if (padded > len - off)
+			return fail(err, err_len, "truncated: section %u's padding", i);
+		off += padded;
+	}
+	if (off != len)
+		return fail(err, err_len, "corrupt: %llu bytes after the last section",
+			    (unsigned long long)(len - off));
+	f->nr_sections = f->header.nr_sections;
+	return 0;
+}
+
+static int check_memory(const struct snap_file *f, char *err, size_t err_len)
+{
+	const struct snap_section *s = f->memory;
+	uint64_t hdr[2], words, count = 0, need;
+
+	if (s->length < sizeof(hdr))
+		return fail(err, err_len, "corrupt: memory section too short");
+	memcpy(hdr, s->data, sizeof(hdr));
+	if (hdr[0] != f->domain.nr_ram_frames)
+		return fail(err, err_len, "corrupt: memory section has %llu frames, the domain %llu",
+			    (unsigned long long)hdr[0],
+			    (unsigned long long)f->domain.nr_ram_frames);
+	words = (hdr[0] + 63) / 64;
+	if ((s->length - sizeof(hdr)) / 8 < words)
+		return fail(err, err_len, "corrupt: memory bitmap truncated");
+	for (uint64_t i = 0; i < words; i++) {
+		uint64_t w;
+
+		memcpy(&w, s->data + sizeof(hdr) + i * 8, 8);
+		if (i == words - 1 && hdr[0] % 64)
+			if (w >> (hdr[0] % 64))
+				return fail(err, err_len, "corrupt: memory bitmap names frames past RAM");
+		count += (uint64_t)__builtin_popcountll(w);
+	}
+	need = sizeof(hdr) + words * 8 + count * SNAP_PAGE;
+	if (count != hdr[1] || s->length != need)
+		return fail(err, err_len, "corrupt: memory section holds %llu bytes for %llu pages",
+			    (unsigned long long)s->length, (unsigned long long)count);
+	return 0;
+}
+
+/* Places each known section; checks the fixed sizes and the limits. */
+static int index_sections(struct snap_file *f, char *err, size_t err_len)
+{
+	const struct snap_section *dom = NULL;
+	unsigned nr_vcpus = 0;
+
+	for (unsigned i = 0; i < f->nr_sections; i++) {
+		const struct snap_section *s = &f->sections[i];
+		const struct snap_section **slot = NULL;
+		uint64_t want = 0;
+
+		switch (s->type) {
+		case SNAP_DOMAIN: slot = &dom; want = sizeof(struct snap_domain); break;
+		case SNAP_SHARED_INFO: slot = &f->shared_info; want = SNAP_PAGE; break;
+		case SNAP_MEMORY: slot = &f->memory; break;
+		case SNAP_PAGETABLES: slot = &f->pagetables; break;
+		case SNAP_VCPU:
+			if (s->index >= SNAP_MAX_VCPUS)
+				return fail(err, err_len, "corrupt: vcpu section for vCPU %u", s->index);
+			slot = &f->vcpu[s->index];
+			want = sizeof(struct snap_vcpu);
+			nr_vcpus++;
+			break;
+		default:
+			return fail(err, err_len, "corrupt: unknown section type %u", s->type);
+		}
+		if (*slot)
+			return fail(err, err_len, "corrupt: two %s sections", section_name(s->type));
+		if (want && s->length != want)
+			return fail(err, err_len, "corrupt: %s section of %llu bytes (want %llu)",
+				    section_name(s->type), (unsigned long long)s->length,
+				    (unsigned long long)want);
+		if (s->type == SNAP_PAGETABLES && s->length % sizeof(struct snap_pin))
+			return fail(err, err_len, "corrupt: page-tables section of %llu bytes",
+				    (unsigned long long)s->length);
+		*slot = s;
+	}
+	if (!dom || !f->shared_info || !f->memory || !f->pagetables)
+		return fail(err, err_len, "corrupt: the %s section is missing",
+			    !dom ? "domain" : !f->shared_info ? "shared-info" :
+			    !f->memory ? "memory" : "page-tables");
+	memcpy(&f->domain, dom->data, sizeof(f->domain));
+	if (f->domain.nr_vcpus < 1 || f->domain.nr_vcpus > SNAP_MAX_VCPUS ||
+	    f->domain.nr_vcpus != nr_vcpus)
+		return fail(err, err_len, "corrupt: %u vCPUs in the domain, %u vcpu sections",
+			    f->domain.nr_vcpus, nr_vcpus);
+	for (unsigned i = 0; i < nr_vcpus; i++)
+		if (!f->vcpu[i])
+			return fail(err, err_len, "corrupt: no section for vcpu%u", i);
+	/* pvisor's own limits: 16 TiB of RAM, frames addressable as gpas */
+	if (f->domain.nr_ram_frames < 16 || f->domain.nr_ram_frames > (1ull << 32))
+		return fail(err, err_len, "corrupt: %llu frames of RAM",
+			    (unsigned long long)f->domain.nr_ram_frames);
+	return check_memory(f, err, err_len);
+}
+
+int snap_parse(const uint8_t *buf, size_t len, struct snap_file *out,
+	       char *err, size_t err_len)
+{
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	rc = check_header(buf, len, &out->header, err, err_len);
+	if (rc == 0)
+		rc = split_sections(buf, len, out, err, err_len);
+	if (rc == 0)
+		rc = index_sections(out, err, err_len);
+	return rc;
+}
+
+void snap_memory_view(const struct snap_file *f, struct snap_memory *m)
+{
+	const uint8_t *d = f->memory->data;
+
+	memcpy(&m->nr_frames, d, 8);
+	memcpy(&m->nr_present, d + 8, 8);
+	m->bitmap = (const uint64_t *)(d + 16);
+	m->pages = d + 16 + (m->nr_frames + 63) / 64 * 8;
+}
+
+/* ---- writer ---- */
+
+#define WBUF (1u << 20)
+
+int snap_writer_init(struct snap_writer *w, int fd, const char *backend)
+{
+	memset(w, 0, sizeof(*w));
+	w->fd = fd;
+	w->buf = malloc(WBUF);
+	if (!w->buf)
+		return -ENOMEM;
+	w->buf_cap = WBUF;
+	snprintf(w->backend, sizeof(w->backend), "%s", backend);
+	/* The header goes at 0 last; its room is written as zeros now. */
+	{
+		struct snap_header zero = { 0 };
+
+		snap_write(w, &zero, sizeof(zero));
+	}
+	return w->error;
+}
+
+static void flush(struct snap_writer *w)
+{
+	size_t done = 0;
+
+	while (!w->error && done < w->buf_len) {
+		ssize_t n = write(w->fd, w->buf + done, w->buf_len - done);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			w->error = n < 0 ? -errno : -EIO;
+		else
+			done += (size_t)n;
+	}
+	w->buf_len = 0;
+}
+
+static void raw_write(struct snap_writer *w, const void *data, size_t len)
+{
+	const uint8_t *p = data;
+
+	while (len && !w->error) {
+		size_t n = w->buf_cap - w->buf_len;
+
+		if (n > len)
+			n = len;
+		memcpy(w->buf + w->buf_len, p, n);
+		w->buf_len += n;
+		p += n;
+		len -= n;
+		w->offset += n;
+		if (w->buf_len == w->buf_cap)
+			flush(w);
+	}
+}
+
+void snap_write(struct snap_writer *w, const void *data, size_t len)
+{
+	if (w->sec_start) {
+		w->sec_crc = snap_crc32(w->sec_crc, data, len);
+		w->sec_len += len;
+	}
+	raw_write(w, data, len);
+}
+
+void snap_section_begin(struct snap_writer *w, uint32_t type, uint32_t index)
+{
+	struct snap_section_header sh = { .type = type, .index = index };
+
+	w->sec_start = w->offset;
+	w->sec_crc = 0;
+	w->sec_len = 0;
+	raw_write(w, &sh, sizeof(sh));
+}
+
+static void pwrite_all(struct snap_writer *w, const void *data, size_t len,
+		       uint64_t off)
+{
+	if (!w->error && pwrite(w->fd, data, len, (off_t)off) != (ssize_t)len)
+		w->error = -errno ? -errno : -EIO;
+}
+
+void snap_section_end(struct snap_writer *w)
+{
+	static const uint8_t zeros[8];
+	struct snap_section_header sh = {
+		.index = 0, .length = w->sec_len, .crc = w->sec_crc,
+	};
+	uint64_t start = w->sec_start;
+
+	raw_write(w, zeros, (8 - w->sec_len % 8) % 8);
+	/* Patch the header: in the buffer if it is still there. */
+	if (start >= w->offset - w->buf_len) {
+		uint8_t *p = w->buf + (start - (w->offset - w->buf_len));
+		struct snap_section_header old;
+
+		memcpy(&old, p, sizeof(old));
+		sh.type = old.type;
+		sh.index = old.index;
+		memcpy(p, &sh, sizeof(sh));
+	} else {
+		struct snap_section_header old = { 0 };
+
+		flush(w);
+		if (!w->error && pread(w->fd, &old, sizeof(old), (off_t)start) != sizeof(old))
+			w->error = -EIO;
+		sh.type = old.type;
+		sh.index = old.index;
+		pwrite_all(w, &sh, sizeof(sh), start);
+	}
+	w->sec_start = 0;
+	w->nr_sections++;
+}
+
+int snap_writer_finish(struct snap_writer *w)
+{
+	struct snap_header h = {
+		.version = SNAP_VERSION,
+		.header_size = sizeof(h),
+		.nr_sections = w->nr_sections,
+		.file_size = w->offset,
+	};
+	int rc;
+
+	memcpy(h.magic, SNAP_MAGIC, sizeof(h.magic));
+	memcpy(h.backend, w->backend, sizeof(h.backend));
+	h.header_crc = snap_crc32(0, &h, sizeof(h));
+	flush(w);
+	if (!w->error && ftruncate(w->fd, (off_t)w->offset) < 0)
+		w->error = -errno;
+	pwrite_all(w, &h, sizeof(h), 0);
+	if (!w->error && fsync(w->fd) < 0 && errno != EINVAL)
+		w->error = -errno;
+	rc = w->error;
+	free(w->buf);
+	w->buf = NULL;
+	return rc;
+}

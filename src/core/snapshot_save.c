@@ -1,0 +1,248 @@
+/*
+ * Writing a snapshot (docs/snapshot-format.md) when the guest suspends.
+ * What goes in is what Xen's PV save stream carries for a domain that is
+ * to be resumed as a new one: memory, each vCPU's context, the
+ * shared_info frame, the pinned page tables, and where start_info and the
+ * console and xenstore rings are.  Event channels, grants, timers and
+ * xenstore connections are not carried: on restore the guest is in a new
+ * domain (its suspend call returns 0) and sets them up again, as under
+ * Xen (docs/pv-abi.md).
+ */
+#include "core/snapshot_save.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/evloop.h"
+#include "core/log.h"
+#include "core/snapshot.h"
+#include "core/vm.h"
+#include "xen/pagetype.h"
+#include "xen/time.h"
+
+static void put_domain(struct snap_writer *w, struct vm *vm,
+		       uint64_t start_info_mfn)
+{
+	struct snap_domain d = {
+		.nr_ram_frames = vm->mem.nr_ram_frames,
+		.nr_vcpus = vm->nr_vcpus,
+		.nr_disks = vm->cfg->nr_disks,
+		.nr_nics = vm->cfg->nr_net,
+		.vm_assist = vm->xen.vm_assist,
+		.start_info_gva = vm->xen.start_info_gva,
+		.start_info_mfn = start_info_mfn,
+		.console_mfn = vm->xen.console_mfn,
+		.store_mfn = vm->xen.store_mfn,
+		.hypercall_page_gva = vm->xen.hypercall_page_gva,
+		.system_time_ns = xen_system_time_ns(vm),
+	};
+
+	snap_section_begin(w, SNAP_DOMAIN, 0);
+	snap_write(w, &d, sizeof(d));
+	snap_section_end(w);
+}
+
+static void put_vcpu(struct snap_writer *w, const struct vcpu *v)
+{
+	const struct regs *r = &v->regs;
+	const struct xen_vcpu *x = &v->xen;
+	struct snap_vcpu s = {
+		.gpr = { r->rax, r->rbx, r->rcx, r->rdx, r->rsi, r->rdi, r->rbp,
+			 r->rsp, r->r8, r->r9, r->r10, r->r11, r->r12, r->r13,
+			 r->r14, r->r15 },
+		.rip = r->rip, .rflags = r->rflags,
+		.fs_base = r->fs_base, .gs_base = r->gs_base,
+		.gs_base_user = x->gs_base_user,
+		.cs = r->cs, .ss = r->ss,
+		.user_cs = x->user_cs, .user_ss = x->user_ss,
+		.flags = (x->kernel_mode ? SNAP_VCPU_KERNEL_MODE : 0) |
+			 (x->initialised ? SNAP_VCPU_INITIALISED : 0) |
+			 (x->down ? SNAP_VCPU_DOWN : 0) |
+			 (x->fpu_ts ? SNAP_VCPU_FPU_TS : 0) |
+			 (x->syscall_masks_events ? SNAP_VCPU_SYSCALL_MASKS : 0) |
+			 (x->failsafe_masks_events ? SNAP_VCPU_FAILSAFE_MASKS : 0),
+		.iopl = x->iopl,
+		.event_callback = x->event_callback,
+		.failsafe_callback = x->failsafe_callback,
+		.syscall_callback = x->syscall_callback,
+		.kernel_ss = x->kernel_ss, .kernel_sp = x->kernel_sp,
+		.kernel_baseptr_mfn = x->kernel_baseptr_mfn,
+		.user_baseptr_mfn = x->user_baseptr_mfn,
+		.guest_cr4 = x->guest_cr4,
+		.gdt_ents = x->gdt_ents,
+	};
+
+	memcpy(s.debugreg, x->debugreg, sizeof(s.debugreg));
+	memcpy(s.gdt_frames, x->gdt_frames, sizeof(s.gdt_frames));
+	for (unsigned i = 0; i < 256; i++)
+		s.traps[i] = (struct snap_trap){
+			.vector = x->traps[i].vector, .flags = x->traps[i].flags,
+			.cs = x->traps[i].cs, .address = x->traps[i].address,
+		};
+	snap_section_begin(w, SNAP_VCPU, v->id);
+	snap_write(w, &s, sizeof(s));
+	snap_section_end(w);
+}
+
+static bool page_is_zero(const uint8_t *p)
+{
+	static const uint8_t zero[SNAP_PAGE];
+
+	return !memcmp(p, zero, SNAP_PAGE);
+}
+
+/* RAM as a bitmap of the frames that are not all zero, then those frames:
+ * a guest-kit guest of 64 MiB has touched a few hundred. */
+static void put_memory(struct snap_writer *w, struct vm *vm)
+{
+	uint64_t n = vm->mem.nr_ram_frames, words = (n + 63) / 64, present = 0;
+	uint64_t hdr[2];
+
+	for (uint64_t f = 0; f < n; f++)
+		present += !page_is_zero(vm->mem.host + f * SNAP_PAGE);
+	hdr[0] = n;
+	hdr[1] = present;
+	snap_section_begin(w, SNAP_MEMORY, 0);
+	snap_write(w, hdr, sizeof(hdr));
+	for (uint64_t i = 0; i < words; i++) {
+		uint64_t bits = 0;
+
+		for (uint64_t b = 0; b < 64 && i * 64 + b < n; b++)
+			if (!page_is_zero(vm->mem.host + (i * 64 + b) * SNAP_PAGE))
+				bits |= 1ull << b;
+		snap_write(w, &bits, sizeof(bits));
+	}
+	for (uint64_t f = 0; f < n; f++) {
+		const uint8_t *p = vm->mem.host + f * SNAP_PAGE;
+
+		if (!page_is_zero(p))
+			snap_write(w, p, SNAP_PAGE);
+	}
+	snap_section_end(w);
+}
+
+/* The pinned tables; on restore pinning them again revalidates every
+ * table below them, as Xen's restore does from the page types. */
+static void put_pagetables(struct snap_writer *w, struct vm *vm)
+{
+	snap_section_begin(w, SNAP_PAGETABLES, 0);
+	for (uint64_t f = 0; f < vm->mem.nr_ram_frames; f++) {
+		struct pagetype_info pi;
+		struct snap_pin pin;
+
+		if (pagetype_get_info(vm, f, &pi) < 0 || !pi.pinned)
+			continue;
+		pin = (struct snap_pin){ .mfn = f,
+					 .level = (uint32_t)(pi.type - PGT_L1 + 1) };
+		snap_write(w, &pin, sizeof(pin));
+	}
+	snap_section_end(w);
+}
+
+/* Xen refuses to save a PV guest whose page tables still map frames that
+ * are not its RAM (Linux's xen_pre_suspend unmaps shared_info, gnttab
+ * suspend its grant frames): they would not exist in the new domain. */
+static int check_xen_frames_unmapped(struct vm *vm, char *err, size_t err_len)
+{
+	for (uint64_t f = vm->mem.nr_ram_frames; f < vm->mem.nr_frames; f++) {
+		struct pagetype_info pi;
+
+		if (pagetype_get_info(vm, f, &pi) == 0 && pi.count) {
+			snprintf(err, err_len,
+				 "the guest suspended with frame %#llx (%s) still mapped; it must unmap shared_info and its grant frames first",
+				 (unsigned long long)f,
+				 f == vm->xen.shared_info_mfn ? "shared_info" : "a grant frame");
+			return -EBUSY;
+		}
+	}
+	return 0;
+}
+
+int snapshot_write(struct vm *vm, int fd, uint64_t start_info_mfn,
+		   uint64_t *bytes, char *err, size_t err_len)
+{
+	struct snap_writer w;
+	int rc = check_xen_frames_unmapped(vm, err, err_len);
+
+	if (rc < 0)
+		return rc;
+	if (!gmem_is_ram_frame(&vm->mem, start_info_mfn)) {
+		snprintf(err, err_len, "SHUTDOWN_suspend names start_info frame %#llx, not RAM",
+			 (unsigned long long)start_info_mfn);
+		return -EINVAL;
+	}
+	rc = snap_writer_init(&w, fd, vm->backend->name);
+	if (rc == 0) {
+		put_domain(&w, vm, start_info_mfn);
+		for (unsigned i = 0; i < vm->nr_vcpus; i++)
+			put_vcpu(&w, vm->vcpus[i]);
+		snap_section_begin(&w, SNAP_SHARED_INFO, 0);
+		snap_write(&w, vm->mem.host + vm->xen.shared_info_mfn * SNAP_PAGE, SNAP_PAGE);
+		snap_section_end(&w);
+		put_memory(&w, vm);
+		put_pagetables(&w, vm);
+		*bytes = w.offset;
+	}
+	rc = rc ? rc : snap_writer_finish(&w);
+	if (rc < 0)
+		snprintf(err, err_len, "cannot write the snapshot: %s", strerror(-rc));
+	return rc;
+}
+
+static double since(const struct timespec *t0)
+{
+	struct timespec t1;
+
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	return (double)(t1.tv_sec - t0->tv_sec) + (t1.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+long snapshot_suspend(struct vcpu *v, uint64_t start_info_mfn)
+{
+	struct vm *vm = v->vm;
+	struct save_request *req;
+	struct timespec t0;
+	char err[256] = "";
+	uint64_t bytes = 0;
+	uint64_t rax = v->regs.rax;
+	int rc;
+
+	pthread_mutex_lock(&vm->xen.lock);
+	req = vm->save;
+	if (req && req->state == SAVE_ASKED)
+		req->state = SAVE_WRITING;
+	else
+		req = NULL;
+	pthread_mutex_unlock(&vm->xen.lock);
+	if (!req) {
+		log_info("the guest suspended unasked: resumed at once (suspend cancelled)");
+		return 1;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	rc = vm_pause(vm, 2000);
+	if (rc < 0)
+		snprintf(err, sizeof(err), "the other vCPUs did not stop");
+	if (rc == 0) {
+		v->regs.rax = 0; /* what the guest sees in the new domain */
+		rc = snapshot_write(vm, req->fd, start_info_mfn, &bytes, err, sizeof(err));
+		v->regs.rax = rax;
+	}
+	pthread_mutex_lock(&vm->xen.lock);
+	req->state = rc == 0 ? SAVE_DONE : SAVE_FAILED;
+	req->bytes = bytes;
+	req->seconds = since(&t0);
+	snprintf(req->error, sizeof(req->error), "%s", err);
+	pthread_mutex_unlock(&vm->xen.lock);
+	if (rc == 0) {
+		log_info("saved %llu bytes in %.1f ms", (unsigned long long)bytes,
+			 req->seconds * 1e3);
+		vm_stop(vm, VM_STOP_SAVED, 0, NULL);
+		return 0;
+	}
+	log_error("save: %s; the guest runs on", err);
+	vm_resume(vm);
+	evloop_wake(vm);
+	return 1;
+}

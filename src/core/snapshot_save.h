@@ -1,0 +1,49 @@
+/*
+ * Saving a suspended domain (docs/snapshot-format.md).  The control API's
+ * `save` (services/ctl/ctl_save.c) files a save_request and writes
+ * control/shutdown = "suspend"; the guest quiesces and calls
+ * SCHEDOP_shutdown(SHUTDOWN_suspend), whose handler (xen/sched.c) calls
+ * snapshot_suspend() on that vCPU's thread.
+ */
+#ifndef PVISOR_SNAPSHOT_SAVE_H
+#define PVISOR_SNAPSHOT_SAVE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct vm;
+struct vcpu;
+
+enum save_state {
+	SAVE_ASKED,   /* waiting for the guest to suspend */
+	SAVE_WRITING, /* the guest suspended; the file is being written */
+	SAVE_DONE,    /* written; the VM stops */
+	SAVE_FAILED,  /* error says why; the guest runs on */
+};
+
+struct save_request {
+	int fd;               /* the file, from the client (SCM_RIGHTS) */
+	enum save_state state;
+	int64_t deadline_ns;  /* CLOCK_MONOTONIC: ASKED fails after it */
+	double timeout_s;
+	uint64_t bytes;       /* DONE: the file's size */
+	double seconds;       /* DONE: how long the writing took */
+	char error[256];
+};
+
+/*
+ * SHUTDOWN_suspend from v, start_info_mfn its third argument (Xen's PV
+ * convention).  With a save asked: pauses the other vCPUs, writes the
+ * snapshot and stops the VM (VM_STOP_SAVED); the return value is then what
+ * the guest sees on restore, 0 ("resumed in a new domain").  Without one,
+ * or if writing fails: 1, Xen's "suspend cancelled", and the guest runs on
+ * in the same domain.
+ */
+long snapshot_suspend(struct vcpu *v, uint64_t start_info_mfn);
+
+/* Writes the snapshot of vm, whose vCPUs are all out of guest code, with
+ * v's rax as the suspend call's return.  0 or -errno with err set. */
+int snapshot_write(struct vm *vm, int fd, uint64_t start_info_mfn,
+		   uint64_t *bytes, char *err, size_t err_len);
+
+#endif

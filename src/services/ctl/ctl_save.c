@@ -1,0 +1,134 @@
+/* `save`: Xen's suspend protocol driven from the control API (ctl_save.h). */
+#include "services/ctl/ctl_save.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/log.h"
+#include "core/snapshot_save.h"
+#include "core/vm.h"
+#include "services/xenstore/xenstore.h"
+#include "services/xenstore/xs_service.h"
+#include "xen/time.h"
+
+static enum ctl_outcome failed(struct ctl_error *err, const char *code, const char *msg)
+{
+	err->code = code;
+	snprintf(err->message, sizeof(err->message), "%s", msg);
+	return CTL_FAILED;
+}
+
+static int write_shutdown(struct xenstore *xs, void *opaque)
+{
+	const char *value = opaque;
+	char path[64];
+
+	snprintf(path, sizeof(path), "/local/domain/%d/control/shutdown", XS_GUEST_DOMID);
+	return xs_dom0_write(xs, path, value, strlen(value));
+}
+
+/* A writable, empty regular file: a snapshot never overwrites data. */
+static const char *check_file(int fd)
+{
+	struct stat st;
+	int fl = fcntl(fd, F_GETFL);
+
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
+		return "the file sent is not a regular file";
+	if (fl < 0 || (fl & O_ACCMODE) != O_RDWR)
+		return "the file must be open for reading and writing";
+	if (st.st_size != 0)
+		return "the file is not empty";
+	return NULL;
+}
+
+enum ctl_outcome ctl_save_run(struct vm *vm, struct ctl_request *req,
+			      struct ctl_error *err)
+{
+	struct save_request *s;
+	const char *bad;
+	bool busy;
+
+	if (req->fd < 0)
+		return failed(err, "invalid-argument",
+			      "save needs the file as a descriptor sent with the request (pvisor ctl PATH save FILE)");
+	bad = check_file(req->fd);
+	if (bad)
+		return failed(err, "invalid-argument", bad);
+	if (vm_is_paused(vm))
+		return failed(err, "paused", "the guest is paused and cannot suspend: resume it first");
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return failed(err, "failed", "out of memory");
+	s->fd = req->fd;
+	s->timeout_s = req->timeout_s;
+	s->deadline_ns = time_monotonic_ns() + (int64_t)(req->timeout_s * 1e9);
+	pthread_mutex_lock(&vm->xen.lock);
+	busy = vm->save != NULL;
+	if (!busy)
+		vm->save = s;
+	pthread_mutex_unlock(&vm->xen.lock);
+	if (busy) {
+		free(s);
+		return failed(err, "busy", "a save is already in progress");
+	}
+	req->fd = -1; /* the request's now */
+	if (xs_service_with(vm, write_shutdown, "suspend") < 0) {
+		pthread_mutex_lock(&vm->xen.lock);
+		vm->save = NULL;
+		pthread_mutex_unlock(&vm->xen.lock);
+		close(s->fd);
+		free(s);
+		return failed(err, "failed", "cannot write control/shutdown");
+	}
+	return CTL_DEFERRED;
+}
+
+bool ctl_save_poll(struct vm *vm, struct ctl_error *err)
+{
+	struct save_request *s;
+	bool timed_out = false;
+
+	pthread_mutex_lock(&vm->xen.lock);
+	s = vm->save;
+	if (s && s->state == SAVE_ASKED && time_monotonic_ns() >= s->deadline_ns) {
+		timed_out = true;
+		s->state = SAVE_FAILED;
+		snprintf(s->error, sizeof(s->error),
+			 "the guest did not suspend within %g s; it runs on", s->timeout_s);
+	}
+	if (s && s->state == SAVE_FAILED)
+		vm->save = NULL;
+	else
+		s = NULL;
+	pthread_mutex_unlock(&vm->xen.lock);
+	if (!s)
+		return false;
+	/* A request the guest never took must not suspend it later. */
+	if (timed_out && xs_service_with(vm, write_shutdown, "") < 0)
+		log_error("save: cannot clear control/shutdown");
+	err->code = timed_out ? "timeout" : "failed";
+	snprintf(err->message, sizeof(err->message), "%s", s->error);
+	log_info("control API: save failed: %s", s->error);
+	close(s->fd);
+	free(s);
+	return true;
+}
+
+int64_t ctl_save_deadline(struct vm *vm)
+{
+	int64_t at = 0;
+
+	pthread_mutex_lock(&vm->xen.lock);
+	if (vm->save && vm->save->state == SAVE_ASKED)
+		at = vm->save->deadline_ns;
+	else if (vm->save && vm->save->state == SAVE_FAILED)
+		at = 1; /* now */
+	pthread_mutex_unlock(&vm->xen.lock);
+	return at;
+}
