@@ -121,6 +121,12 @@ static int split_sections(const uint8_t *buf, size_t len, struct snap_file *f,
 		padded = (sh.length + 7) & ~7ull;
 		if (padded > len - off)
 			return fail(err, err_len, "truncated: section %u's padding", i);
+		/* Every byte is checked: reserved fields and padding are 0. */
+		if (sh.reserved || (sh.type != SNAP_VCPU && sh.index))
+			return fail(err, err_len, "corrupt: section %u's header", i);
+		for (uint64_t p = sh.length; p < padded; p++)
+			if (buf[off + p])
+				return fail(err, err_len, "corrupt: section %u's padding", i);
 		off += padded;
 	}
 	if (off != len)

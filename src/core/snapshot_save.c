@@ -12,8 +12,10 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "core/evloop.h"
 #include "core/log.h"
@@ -93,34 +95,54 @@ static bool page_is_zero(const uint8_t *p)
 	return !memcmp(p, zero, SNAP_PAGE);
 }
 
+/* Marks the RAM frames that hold anything.  Holes of the memfd (never
+ * written) are skipped without being touched (SEEK_DATA/SEEK_HOLE): reading
+ * them would fault in a zero page each. */
+static uint64_t find_present(struct vm *vm, uint64_t *bits)
+{
+	uint64_t n = vm->mem.nr_ram_frames, present = 0;
+	off_t end = (off_t)(n * SNAP_PAGE), off = 0;
+
+	while (off < end) {
+		off_t data = lseek(vm->mem.memfd, off, SEEK_DATA), hole;
+
+		if (data < 0 || data >= end)
+			break;
+		hole = lseek(vm->mem.memfd, data, SEEK_HOLE);
+		if (hole < 0 || hole > end)
+			hole = end;
+		for (uint64_t f = (uint64_t)data / SNAP_PAGE;
+		     f < ((uint64_t)hole + SNAP_PAGE - 1) / SNAP_PAGE; f++) {
+			if (!page_is_zero(vm->mem.host + f * SNAP_PAGE)) {
+				bits[f / 64] |= 1ull << (f % 64);
+				present++;
+			}
+		}
+		off = hole;
+	}
+	return present;
+}
+
 /* RAM as a bitmap of the frames that are not all zero, then those frames:
  * a guest-kit guest of 64 MiB has touched a few hundred. */
-static void put_memory(struct snap_writer *w, struct vm *vm)
+static int put_memory(struct snap_writer *w, struct vm *vm)
 {
-	uint64_t n = vm->mem.nr_ram_frames, words = (n + 63) / 64, present = 0;
-	uint64_t hdr[2];
+	uint64_t n = vm->mem.nr_ram_frames, words = (n + 63) / 64, hdr[2];
+	uint64_t *bits = calloc(words, sizeof(*bits));
 
-	for (uint64_t f = 0; f < n; f++)
-		present += !page_is_zero(vm->mem.host + f * SNAP_PAGE);
+	if (!bits)
+		return -ENOMEM;
 	hdr[0] = n;
-	hdr[1] = present;
+	hdr[1] = find_present(vm, bits);
 	snap_section_begin(w, SNAP_MEMORY, 0);
 	snap_write(w, hdr, sizeof(hdr));
-	for (uint64_t i = 0; i < words; i++) {
-		uint64_t bits = 0;
-
-		for (uint64_t b = 0; b < 64 && i * 64 + b < n; b++)
-			if (!page_is_zero(vm->mem.host + (i * 64 + b) * SNAP_PAGE))
-				bits |= 1ull << b;
-		snap_write(w, &bits, sizeof(bits));
-	}
-	for (uint64_t f = 0; f < n; f++) {
-		const uint8_t *p = vm->mem.host + f * SNAP_PAGE;
-
-		if (!page_is_zero(p))
-			snap_write(w, p, SNAP_PAGE);
-	}
+	snap_write(w, bits, words * sizeof(*bits));
+	for (uint64_t f = 0; f < n; f++)
+		if ((bits[f / 64] >> (f % 64)) & 1)
+			snap_write(w, vm->mem.host + f * SNAP_PAGE, SNAP_PAGE);
 	snap_section_end(w);
+	free(bits);
+	return 0;
 }
 
 /* The pinned tables; on restore pinning them again revalidates every
@@ -164,7 +186,7 @@ int snapshot_write(struct vm *vm, int fd, uint64_t start_info_mfn,
 		   uint64_t *bytes, char *err, size_t err_len)
 {
 	struct snap_writer w;
-	int rc = check_xen_frames_unmapped(vm, err, err_len);
+	int finished, rc = check_xen_frames_unmapped(vm, err, err_len);
 
 	if (rc < 0)
 		return rc;
@@ -174,18 +196,21 @@ int snapshot_write(struct vm *vm, int fd, uint64_t start_info_mfn,
 		return -EINVAL;
 	}
 	rc = snap_writer_init(&w, fd, vm->backend->name);
-	if (rc == 0) {
+	if (rc < 0) {
+		free(w.buf);
+	} else {
 		put_domain(&w, vm, start_info_mfn);
 		for (unsigned i = 0; i < vm->nr_vcpus; i++)
 			put_vcpu(&w, vm->vcpus[i]);
 		snap_section_begin(&w, SNAP_SHARED_INFO, 0);
 		snap_write(&w, vm->mem.host + vm->xen.shared_info_mfn * SNAP_PAGE, SNAP_PAGE);
 		snap_section_end(&w);
-		put_memory(&w, vm);
+		rc = put_memory(&w, vm);
 		put_pagetables(&w, vm);
 		*bytes = w.offset;
+		finished = snap_writer_finish(&w); /* frees the buffer */
+		rc = rc ? rc : finished;
 	}
-	rc = rc ? rc : snap_writer_finish(&w);
 	if (rc < 0)
 		snprintf(err, err_len, "cannot write the snapshot: %s", strerror(-rc));
 	return rc;
@@ -224,6 +249,7 @@ long snapshot_suspend(struct vcpu *v, uint64_t start_info_mfn)
 	rc = vm_pause(vm, 2000);
 	if (rc < 0)
 		snprintf(err, sizeof(err), "the other vCPUs did not stop");
+	log_debug("save: the vCPUs stopped in %.1f ms", since(&t0) * 1e3);
 	if (rc == 0) {
 		v->regs.rax = 0; /* what the guest sees in the new domain */
 		rc = snapshot_write(vm, req->fd, start_info_mfn, &bytes, err, sizeof(err));

@@ -53,6 +53,16 @@ run_guest() {
 		</dev/null >"$out" 2>&1
 }
 
+# wait_for FILE PATTERN SECONDS: until FILE has a line matching PATTERN.
+wait_for() {
+	local i
+	for ((i = 0; i < $3 * 10; i++)); do
+		grep -q "$2" "$1" 2>/dev/null && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
 # No pvisor guest process may outlive pvisor.
 # A leftover is a pvisor this test started that still runs (a child of this
 # shell), an orphaned pvisor, or a guest process whose pvisor is gone.

@@ -1,0 +1,47 @@
+/*
+ * libFuzzer harness: the snapshot-file reader (core/snapshot.c), which
+ * `pvisor restore FILE` runs on a file anyone may have written.  Whatever
+ * the bytes, snap_parse answers 0 or -EINVAL with a message; on 0 every
+ * section it placed lies inside the input and the memory view's pages are
+ * all inside the memory section, which this walks.
+ */
+// fuzz-sources: src/core/snapshot.c src/core/sandbox.c src/core/sandbox_seccomp.c src/core/sandbox_policy.c src/core/sandbox_landlock.c src/core/log.c
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/snapshot.h"
+#include "fuzz_sandbox.h"
+
+static int fuzz_one(const uint8_t *data, size_t size)
+{
+	static struct snap_file f;
+	struct snap_memory m;
+	char err[256] = "";
+	uint64_t sum = 0, present = 0;
+
+	if (snap_parse(data, size, &f, err, sizeof(err)) < 0) {
+		if (!err[0])
+			abort();
+		return 0;
+	}
+	for (unsigned i = 0; i < f.nr_sections; i++)
+		if (f.sections[i].data < data ||
+		    f.sections[i].data + f.sections[i].length > data + size)
+			abort();
+	snap_memory_view(&f, &m);
+	for (uint64_t fr = 0; fr < m.nr_frames; fr++) {
+		if (!snap_frame_present(&m, fr))
+			continue;
+		sum += m.pages[present * SNAP_PAGE + SNAP_PAGE - 1];
+		present++;
+	}
+	if (present != m.nr_present)
+		abort();
+	return (int)(sum & 0);
+}
+
+/* restore reads the file on the main thread before the sandbox; the
+ * vCPU role is the strictest it could run under. */
+FUZZ_SANDBOXED(SANDBOX_ROLE_VCPU, fuzz_one)
