@@ -1,6 +1,6 @@
 /*
  * blkbench: block device throughput and data integrity through blkfront.
- *   blkbench [dev=xvda] [mb=16] [qd=8] [ops=2000] [mode=rw|ro|stamp]
+ *   blkbench [dev=xvda] [mb=16] [qd=8] [ops=2000] [mode=rw|ro|stamp] [control=1]
  * rw:    sequential write (64 KiB), flush, sequential read + verify,
  *        random 4 KiB writes, flush, random 4 KiB reads + verify.
  * ro:    reads must work, a write must be refused.
@@ -10,6 +10,7 @@
  */
 #include <kit/blkfront.h>
 #include <kit/console.h>
+#include <kit/control.h>
 #include <kit/kit.h>
 #include <kit/mm.h>
 #include <kit/string.h>
@@ -89,37 +90,8 @@ static uint64_t pipeline(unsigned nops, unsigned qd, uint8_t op, bool random,
 		jobs[i].aio.done = true;
 	}
 	while (completed < nops) {
-		for (unsigned i = 0; i < qd && issued < nops; i++) {
-			struct job *j = &jobs[i];
-
-			if (!j->aio.done)
-				continue;
-			if (random) {
-				do
-					j->block = rnd() % blocks;
-				while (busy[j->block]);
-			} else {
-				j->block = next++ % blocks;
-			}
-			j->aio.sector = j->block * (bs / SECT);
-			j->aio.bytes = bs;
-			j->aio.op = op;
-			if (op == BLKIF_OP_WRITE) {
-				j->seed = random ? seed : seed;
-				fill(j->aio.buf, j->aio.sector, bs, j->seed);
-			}
-			busy[j->block] = 1;
-			if (blkfront_aio_submit(dev, &j->aio)) {
-				busy[j->block] = 0;
-				j->aio.done = true;
-				break;
-			}
-			issued++;
-		}
-		if (!blkfront_poll(dev)) {
-			blkfront_wait(dev, monotonic_ns() + 100000000ull);
-			continue;
-		}
+		/* Completions first: blkfront_poll may have run elsewhere (the
+		 * suspend path drains the ring from the control thread). */
 		for (unsigned i = 0; i < qd; i++) {
 			struct job *j = &jobs[i];
 
@@ -145,6 +117,40 @@ static uint64_t pipeline(unsigned nops, unsigned qd, uint8_t op, bool random,
 			}
 			j->aio.bytes = 0; /* accounted */
 		}
+		if (completed >= nops)
+			break;
+		for (unsigned i = 0; i < qd && issued < nops; i++) {
+			struct job *j = &jobs[i];
+
+			if (!j->aio.done)
+				continue;
+			if (random) {
+				do
+					j->block = rnd() % blocks;
+				while (busy[j->block]);
+			} else {
+				j->block = next++ % blocks;
+			}
+			j->aio.sector = j->block * (bs / SECT);
+			j->aio.bytes = bs;
+			j->aio.op = op;
+			if (op == BLKIF_OP_WRITE) {
+				j->seed = random ? seed : seed;
+				fill(j->aio.buf, j->aio.sector, bs, j->seed);
+			}
+			busy[j->block] = 1;
+			if (blkfront_aio_submit(dev, &j->aio)) {
+				/* ring full, or suspending: this block again later */
+				busy[j->block] = 0;
+				j->aio.done = true;
+				if (!random)
+					next--;
+				break;
+			}
+			issued++;
+		}
+		if (!blkfront_poll(dev))
+			blkfront_wait(dev, monotonic_ns() + 100000000ull);
 	}
 	return monotonic_ns() - t0;
 }
@@ -210,6 +216,11 @@ int app_main(const char *cmdline)
 	if (qd < 1 || qd > MAX_QD || mb < 1 || ops < 1) {
 		printf("blkbench: bad arguments\n");
 		return 2;
+	}
+	/* control=1: takes the toolstack's requests (suspend: save mid-run) */
+	if (num_arg(cmdline, "control", 0) && kit_control_start() < 0) {
+		printf("blkbench: no control thread\n");
+		return 1;
 	}
 	dev = blkfront_init(blkfront_vdev(name), 2, &info);
 	if (!dev) {

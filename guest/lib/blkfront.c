@@ -1,6 +1,7 @@
 /* blkfront (see kit/blkfront.h). */
 #include <kit/blkfront.h>
 #include <kit/console.h>
+#include <kit/control.h>
 #include <kit/events.h>
 #include <kit/gnttab.h>
 #include <kit/hypercall.h>
@@ -43,6 +44,7 @@ struct blkfront {
 	unsigned *free_ids, nr_free;
 	struct thread *waiter;
 	bool notified;
+	bool suspending;         /* kit_suspend: no new request */
 	uint64_t notifications;
 };
 
@@ -104,15 +106,97 @@ static int publish(struct blkfront *dev)
 	return xenbus_transact(publish_entries, dev);
 }
 
-struct blkfront *blkfront_init(unsigned vdev, unsigned order,
-			       struct blkfront_info *info)
+/*
+ * The handshake from the backend's InitWait to Connected: ring pages
+ * granted, a channel, the entries published.  At init, and again after a
+ * restore into a new domain (the old grants and channel are gone; the new
+ * domain's backend waits in InitWait as at boot).  0 or -1 (said why).
+ */
+static int bf_connect(struct blkfront *dev, unsigned order)
 {
-	struct blkfront *dev = kzalloc(sizeof(*dev));
 	struct evtchn_alloc_unbound au = { .dom = DOMID_SELF,
 					   .remote_dom = BACKEND_DOMID };
 	char path[160];
 	unsigned long max_order;
 	long rc;
+
+	snprintf(path, sizeof(path), "%s/state", dev->backend);
+	rc = xenbus_wait_state(path, XenbusStateInitWait, XenbusStateInitWait,
+			       monotonic_ns() + BF_TIMEOUT_NS);
+	if (rc < 0) {
+		printf("blkfront: backend %s not in InitWait (%ld)\n",
+		       dev->backend, rc);
+		return -1;
+	}
+	if (!dev->sring) {
+		max_order = be_ulong(dev, "max-ring-page-order", 0);
+		dev->order = order < max_order ? order : (unsigned)max_order;
+		if (dev->order > BF_MAX_ORDER)
+			dev->order = BF_MAX_ORDER;
+		dev->sring = alloc_pages(1ul << dev->order);
+		if (!dev->sring)
+			return -1;
+	}
+	SHARED_RING_INIT(dev->sring);
+	FRONT_RING_INIT(&dev->ring, dev->sring, PAGE_SIZE << dev->order);
+	for (unsigned i = 0; i < (1u << dev->order); i++) {
+		rc = gnttab_grant_access(BACKEND_DOMID,
+					 virt_to_mfn((uint8_t *)dev->sring + i * PAGE_SIZE),
+					 false);
+		if (rc < 0)
+			return -1;
+		dev->ring_refs[i] = (grant_ref_t)rc;
+	}
+	rc = HYPERVISOR_event_channel_op(EVTCHNOP_alloc_unbound, &au);
+	if (rc < 0)
+		return -1;
+	dev->port = au.port;
+	evtchn_bind(dev->port, bf_handler, dev);
+	if (publish(dev)) {
+		printf("blkfront: cannot publish the ring\n");
+		return -1;
+	}
+	rc = xenbus_wait_state(path, XenbusStateConnected, XenbusStateClosed,
+			       monotonic_ns() + BF_TIMEOUT_NS);
+	if (rc != XenbusStateConnected) {
+		printf("blkfront: backend did not connect (state %ld)\n", rc);
+		return -1;
+	}
+	snprintf(path, sizeof(path), "%s/state", dev->nodename);
+	xenbus_printf(XBT_NIL, path, "%u", XenbusStateConnected);
+	return 0;
+}
+
+/* Suspend (kit/control.h): no new request, the ring drained. */
+static void bf_suspend(void *opaque)
+{
+	struct blkfront *dev = opaque;
+	uint64_t until = monotonic_ns() + BF_TIMEOUT_NS;
+
+	dev->suspending = true;
+	while (dev->pending && monotonic_ns() < until) {
+		blkfront_poll(dev);
+		if (dev->pending)
+			blkfront_wait(dev, monotonic_ns() + 10000000ull);
+	}
+}
+
+static void bf_resume(void *opaque, bool new_domain)
+{
+	struct blkfront *dev = opaque;
+
+	if (new_domain && bf_connect(dev, dev->order) < 0)
+		panic("blkfront %s: cannot reconnect after the restore", dev->info.name);
+	dev->suspending = false;
+	if (dev->waiter)
+		thread_wake(dev->waiter);
+}
+
+struct blkfront *blkfront_init(unsigned vdev, unsigned order,
+			       struct blkfront_info *info)
+{
+	struct blkfront *dev = kzalloc(sizeof(*dev));
+	char path[160];
 
 	if (!dev)
 		return NULL;
@@ -122,31 +206,8 @@ struct blkfront *blkfront_init(unsigned vdev, unsigned order,
 		printf("blkfront: no %s\n", path);
 		goto fail;
 	}
-	snprintf(path, sizeof(path), "%s/state", dev->backend);
-	rc = xenbus_wait_state(path, XenbusStateInitWait, XenbusStateInitWait,
-			       monotonic_ns() + BF_TIMEOUT_NS);
-	if (rc < 0) {
-		printf("blkfront: backend %s not in InitWait (%ld)\n",
-		       dev->backend, rc);
+	if (bf_connect(dev, order) < 0)
 		goto fail;
-	}
-	max_order = be_ulong(dev, "max-ring-page-order", 0);
-	dev->order = order < max_order ? order : (unsigned)max_order;
-	if (dev->order > BF_MAX_ORDER)
-		dev->order = BF_MAX_ORDER;
-	dev->sring = alloc_pages(1ul << dev->order);
-	if (!dev->sring)
-		goto fail;
-	SHARED_RING_INIT(dev->sring);
-	FRONT_RING_INIT(&dev->ring, dev->sring, PAGE_SIZE << dev->order);
-	for (unsigned i = 0; i < (1u << dev->order); i++) {
-		rc = gnttab_grant_access(BACKEND_DOMID,
-					 virt_to_mfn((uint8_t *)dev->sring + i * PAGE_SIZE),
-					 false);
-		if (rc < 0)
-			goto fail;
-		dev->ring_refs[i] = (grant_ref_t)rc;
-	}
 	dev->nr_shadow = RING_SIZE(&dev->ring);
 	dev->shadow = kzalloc(dev->nr_shadow * sizeof(*dev->shadow));
 	dev->free_ids = kzalloc(dev->nr_shadow * sizeof(*dev->free_ids));
@@ -154,21 +215,6 @@ struct blkfront *blkfront_init(unsigned vdev, unsigned order,
 		goto fail;
 	for (unsigned i = 0; i < dev->nr_shadow; i++)
 		dev->free_ids[dev->nr_free++] = dev->nr_shadow - 1 - i;
-	rc = HYPERVISOR_event_channel_op(EVTCHNOP_alloc_unbound, &au);
-	if (rc < 0)
-		goto fail;
-	dev->port = au.port;
-	evtchn_bind(dev->port, bf_handler, dev);
-	if (publish(dev)) {
-		printf("blkfront: cannot publish the ring\n");
-		goto fail;
-	}
-	rc = xenbus_wait_state(path, XenbusStateConnected, XenbusStateClosed,
-			       monotonic_ns() + BF_TIMEOUT_NS);
-	if (rc != XenbusStateConnected) {
-		printf("blkfront: backend did not connect (state %ld)\n", rc);
-		goto fail;
-	}
 	dev->info.vdev = vdev;
 	snprintf(dev->info.name, sizeof(dev->info.name), "xvd%c",
 		 'a' + (int)((vdev >> 4) & 15));
@@ -184,8 +230,7 @@ struct blkfront *blkfront_init(unsigned vdev, unsigned order,
 	if (dev->info.max_segs < BLKIF_MAX_SEGMENTS_PER_REQUEST)
 		dev->info.max_segs = BLKIF_MAX_SEGMENTS_PER_REQUEST;
 	dev->info.ring_pages = 1u << dev->order;
-	snprintf(path, sizeof(path), "%s/state", dev->nodename);
-	xenbus_printf(XBT_NIL, path, "%u", XenbusStateConnected);
+	kit_suspend_hook(bf_suspend, bf_resume, dev);
 	if (info)
 		*info = dev->info;
 	return dev;
@@ -231,6 +276,8 @@ int blkfront_aio_submit(struct blkfront *dev, struct blkfront_aio *aio)
 
 	if ((addr & 511) || (aio->bytes & 511))
 		return -XEN_EINVAL;
+	if (dev->suspending)
+		return -XEN_EAGAIN; /* as a full ring: poll, wait, retry */
 	if (!aio->bytes && aio->op != BLKIF_OP_FLUSH_DISKCACHE &&
 	    aio->op != BLKIF_OP_WRITE_BARRIER)
 		return -XEN_EINVAL;
@@ -396,6 +443,7 @@ void blkfront_shutdown(struct blkfront *dev)
 {
 	char path[160];
 
+	kit_suspend_unhook(dev);
 	snprintf(path, sizeof(path), "%s/state", dev->nodename);
 	xenbus_printf(XBT_NIL, path, "%u", XenbusStateClosing);
 	snprintf(path, sizeof(path), "%s/state", dev->backend);

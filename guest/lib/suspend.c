@@ -40,6 +40,16 @@ int kit_suspend_hook(void (*suspend)(void *), void (*resume)(void *, bool),
 	return 0;
 }
 
+void kit_suspend_unhook(void *opaque)
+{
+	for (unsigned i = 0; i < nr_hooks; i++) {
+		if (hooks[i].opaque != opaque)
+			continue;
+		hooks[i] = hooks[--nr_hooks];
+		return;
+	}
+}
+
 long kit_suspend(void)
 {
 	struct sched_shutdown s = { .reason = SHUTDOWN_suspend };

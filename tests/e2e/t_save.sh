@@ -177,6 +177,30 @@ PY
 	wait "$pid" 2>/dev/null
 	# (lib.sh's no_leftovers also sees other test runs' guests on a shared
 	# machine; these are the ones this test started.)
+	# blkbench saved mid-run (after its sequential write, before its
+	# verification): the restored guest reconnects blkfront and verifies
+	# every block it wrote, before and after the save.
+	img=$TMP/disk-$be.img
+	rm -f "$img"
+	truncate -s 64M "$img"
+	out=$TMP/blk1.$be
+	start run "$be" --disk "$img" "$GUEST/blkbench" -- mb=64 ops=20000 control=1
+	wait_for "$out" 'seq_write MB/s' 30
+	r=$(ctl save "$TMP/blk.pvs")
+	rc=$?
+	wait "$pid"
+	before=$out
+	out=$TMP/blk2.$be
+	timeout -k 5 120 "$PVISOR" restore --backend "$be" --no-raw --disk "$img" "$TMP/blk.pvs" \
+		</dev/null >"$out" 2>&1
+	prc=$?
+	if [ $rc -eq 0 ] && ! grep -q 'verify=' "$before" && [ $prc -eq 0 ] &&
+		grep -q 'resumed in a new domain' "$out" && grep -q 'verify=ok errors=0' "$out"; then
+		ok "$be: blkbench saved mid-run ($(grep -c MB/s "$before") phases done) resumes, reconnects and verifies"
+	else
+		not_ok "$be: blkbench save (ctl $rc: $r) / restore (exit $prc): $(tail -c 300 "$before") // $(tail -c 400 "$out")"
+	fi
+
 	check "$be: no pvisor of this test left" test -z "$(pgrep -f "$TMP/")"
 done
 echo "1..$_n"

@@ -24,5 +24,6 @@ int kit_control_start(void);
 long kit_suspend(void);
 int kit_suspend_hook(void (*suspend)(void *), void (*resume)(void *, bool new_domain),
 		     void *opaque);
+void kit_suspend_unhook(void *opaque);
 
 #endif
