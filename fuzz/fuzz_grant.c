@@ -1,21 +1,40 @@
 /*
- * libFuzzer harness for the grant table: the input scripts a hostile guest.
- * Each 24-byte record writes a grant entry (flags, domid, frame) and then
- * either pins/unpins it as a backend would, or runs GNTTABOP_copy /
- * setup_table / query_size with the record's bytes as the argument.
- * Invariant checked: after every record no in-use flag remains set and
- * nothing pvisor touched lies outside guest memory (ASan).
+ * libFuzzer harness for the grant table: the input scripts a hostile guest
+ * against a fresh VM whose boot page tables are validated.  Each 24-byte
+ * record writes a grant entry (flags, domid, frame; the in-use flags the
+ * hypervisor owns are kept) and then does one thing: pins/unpins it as a
+ * backend would, runs GNTTABOP_copy / setup_table, maps it
+ * (map_grant_ref with guest-chosen flags, by linear or PTE address), unmaps
+ * or unmap_and_replaces a mapping, switches the table version, asks for
+ * the status frames, overwrites a page-table slot with mmu_update (an
+ * implicit unmap of a grant PTE stops the VM, as Xen crashes the domain),
+ * or any grant op with the record's bytes as its argument.
+ * Invariants after every record: each entry's GTF_reading/GTF_writing (v1
+ * flags or v2 status word) is set exactly while pvisor holds pins on it,
+ * and, while no device mapping (which has no PTE) is live, the page-type
+ * counts match the page tables (pagetype_check); ASan/UBSan watch memory.
  */
 // fuzz-sources: ALL
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "../tests/unit/testvm.h"
+#include "core/log.h"
 #include "xen/grant.h"
+#include "xen/grant_state.h"
+#include "xen/pagetype.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+#define ARG_PFN 100
+#define LIST_PFN 101
+#define COPY_PFN 102
+#define SLOT_FIRST 300 /* L1 slots the guest maps grants at */
+#define SLOTS 200
+#define MAX_MAPS 16
 
 struct rec {
 	uint8_t action;
@@ -27,76 +46,240 @@ struct rec {
 	uint8_t arg[12];
 };
 
+/* What the harness passed for each live mapping, to unmap it again. */
+struct mapping {
+	bool live;
+	grant_handle_t handle;
+	uint64_t host_addr, dev_bus_addr;
+};
+
+static struct mapping maps[MAX_MAPS];
+
+static uint64_t slot_addr(uint8_t sel, uint16_t x, bool pte)
+{
+	unsigned slot = SLOT_FIRST + x % SLOTS;
+
+	if (pte)
+		return ((uint64_t)TESTVM_L1A << PAGE_SHIFT) + slot * 8 + (sel & 1);
+	return testvm_va(slot, 0);
+}
+
+static long gop(struct vcpu *v, unsigned cmd, void *op, size_t len)
+{
+	long rc;
+
+	testvm_put(v->vm, ARG_PFN, op, len);
+	rc = testvm_hc(v, __HYPERVISOR_grant_table_op, cmd,
+		       testvm_va(ARG_PFN, 0), 1);
+	memcpy(op, testvm_frame(v->vm, ARG_PFN), len);
+	return rc;
+}
+
+static void write_entry(struct vm *vm, struct gnttab *gt, const struct rec *r,
+			grant_ref_t ref)
+{
+	unsigned per = gt->version == 2 ? 256 : 512;
+	uint8_t *f;
+
+	if (ref >= gt->nr_frames * per)
+		return;
+	f = (uint8_t *)testvm_frame(vm, vm->xen.gnttab_first_mfn + ref / per);
+	if (gt->version == 2) {
+		grant_entry_v2_t *e = (grant_entry_v2_t *)f + ref % per;
+
+		e->hdr.domid = r->domid % 3;
+		/* Not the in-use bits: a v2->v1 switch carries the header's
+		 * bits over to the v1 flags (as Xen does). */
+		e->hdr.flags = r->flags & ~(GTF_reading | GTF_writing);
+		e->full_page.frame = r->frame % (TESTVM_FRAMES + 40);
+	} else {
+		struct grant_entry_v1 *e = (struct grant_entry_v1 *)f + ref % per;
+		uint16_t inuse = e->flags & (GTF_reading | GTF_writing);
+
+		e->domid = r->domid % 3;
+		e->flags = (uint16_t)((r->flags & ~(GTF_reading | GTF_writing)) | inuse);
+		e->frame = r->frame % (TESTVM_FRAMES + 40);
+	}
+}
+
+static void do_map(struct vcpu *v, const struct rec *r, grant_ref_t ref)
+{
+	bool pte = r->arg[2] & 1;
+	uint32_t flags = (r->arg[0] & (GNTMAP_device_map | GNTMAP_host_map |
+				       GNTMAP_readonly | GNTMAP_application_map)) |
+			 (pte ? GNTMAP_contains_pte : 0) |
+			 ((uint32_t)r->arg[1] << _GNTMAP_guest_avail0);
+	struct gnttab_map_grant_ref op = {
+		.host_addr = slot_addr(r->arg[3], r->frame >> 16, pte),
+		.flags = flags, .ref = ref, .dom = r->arg[4] & 1 ? 1 : r->domid,
+	};
+	struct mapping *m = &maps[r->arg[5] % MAX_MAPS];
+
+	if (gop(v, GNTTABOP_map_grant_ref, &op, sizeof(op)) == 0 &&
+	    op.status == GNTST_okay) {
+		*m = (struct mapping){ true, op.handle, op.host_addr,
+				       (flags & GNTMAP_device_map) ? op.dev_bus_addr : 0 };
+	}
+}
+
+static void do_unmap(struct vcpu *v, const struct rec *r, bool replace)
+{
+	struct mapping *m = &maps[r->arg[5] % MAX_MAPS];
+	grant_handle_t h = m->live && !(r->arg[6] & 1) ? m->handle : r->ref;
+
+	if (replace) {
+		struct gnttab_unmap_and_replace op = {
+			.host_addr = m->host_addr, .handle = h,
+			.new_addr = slot_addr(0, r->frame, false),
+		};
+
+		(void)gop(v, GNTTABOP_unmap_and_replace, &op, sizeof(op));
+	} else {
+		struct gnttab_unmap_grant_ref op = {
+			.host_addr = m->host_addr, .handle = h,
+			.dev_bus_addr = r->arg[7] & 1 ? 0 : m->dev_bus_addr,
+		};
+
+		(void)gop(v, GNTTABOP_unmap_grant_ref, &op, sizeof(op));
+	}
+}
+
+static void do_action(struct vcpu *v, const struct rec *r, grant_ref_t ref)
+{
+	struct vm *vm = v->vm;
+	struct gnttab_pin pin;
+
+	switch (r->action % 10) {
+	case 0:
+		if (gnttab_pin(vm, r->domid % 3, ref, r->write & 1, &pin) == 0) {
+			/* A backend writes only what it pinned for writing. */
+			if (r->write & 1)
+				memset(pin.page, 0x5a, 16);
+			else
+				(void)*(volatile uint8_t *)pin.page; /* a read */
+			gnttab_unpin(vm, &pin);
+		}
+		break;
+	case 1: {
+		struct gnttab_copy c;
+
+		memset(&c, 0, sizeof(c));
+		memcpy(&c, r->arg, sizeof(r->arg));
+		c.source.u.gmfn = r->frame % (TESTVM_FRAMES + 4);
+		c.dest.u.ref = ref;
+		c.source.domid = r->domid & 1 ? DOMID_SELF : r->domid;
+		c.dest.domid = DOMID_SELF;
+		c.flags = r->write & 3;
+		testvm_put(vm, COPY_PFN, &c, sizeof(c));
+		testvm_hc(v, __HYPERVISOR_grant_table_op, GNTTABOP_copy,
+			  testvm_va(COPY_PFN, 0), 1);
+		break;
+	}
+	case 2: {
+		struct gnttab_setup_table s = { .dom = r->domid,
+						.nr_frames = r->frame % 40 };
+
+		set_xen_guest_handle(s.frame_list,
+				     (xen_pfn_t *)testvm_va(LIST_PFN, r->arg[0] * 16ul));
+		(void)gop(v, GNTTABOP_setup_table, &s, sizeof(s));
+		break;
+	}
+	case 3:
+		do_map(v, r, ref);
+		break;
+	case 4:
+		do_unmap(v, r, false);
+		break;
+	case 5:
+		do_unmap(v, r, true);
+		break;
+	case 6: {
+		struct gnttab_set_version s = { .version = r->arg[0] % 4 };
+
+		(void)gop(v, GNTTABOP_set_version, &s, sizeof(s));
+		break;
+	}
+	case 7: {
+		struct gnttab_get_status_frames s = { .nr_frames = r->arg[0] % 6,
+						      .dom = r->domid };
+
+		set_xen_guest_handle(s.frame_list,
+				     (uint64_t *)testvm_va(LIST_PFN, r->arg[1] * 16ul));
+		(void)gop(v, GNTTABOP_get_status_frames, &s, sizeof(s));
+		break;
+	}
+	case 8:
+		/* The guest overwrites a slot that may hold a grant PTE. */
+		(void)pagetype_mod_va(v, slot_addr(0, r->ref, false),
+				      ((uint64_t)(r->frame % TESTVM_FRAMES) << 12) |
+					      (r->write & 7));
+		break;
+	default:
+		testvm_hc(v, __HYPERVISOR_grant_table_op, r->arg[0] % 13,
+			  testvm_va(ARG_PFN, r->arg[1]), r->arg[2] % 3);
+	}
+}
+
+/* The in-use flags match pvisor's pins; the page types match the tables. */
+static void check_invariants(struct vm *vm, struct gnttab *gt)
+{
+	unsigned per = gt->version == 2 ? 256 : 512;
+	bool device_maps = false;
+	char why[256];
+
+	for (grant_ref_t ref = 0; ref < gt->nr_frames * per; ref++) {
+		uint16_t st;
+
+		if (gt->version == 2)
+			st = ((uint16_t *)testvm_frame(
+				vm, vm->xen.gnttab_first_mfn +
+					    XEN_GNTTAB_MAX_FRAMES))[ref];
+		else
+			st = ((struct grant_entry_v1 *)testvm_frame(
+				      vm, vm->xen.gnttab_first_mfn))[ref].flags;
+		if (!!(st & GTF_reading) != (gt->readers[ref] > 0) ||
+		    !!(st & GTF_writing) != (gt->writers[ref] > 0)) {
+			fprintf(stderr, "ref %u v%u status %#x readers %u writers %u\n",
+				ref, gt->version, st, gt->readers[ref], gt->writers[ref]);
+			abort();
+		}
+	}
+	for (unsigned h = 0; h < GNTTAB_MAPTRACK_MAX; h++)
+		device_maps |= gt->maptrack[h].flags & GNTMAP_device_map;
+	if (!device_maps && !pagetype_check(vm, why, sizeof(why))) {
+		fprintf(stderr, "pagetype: %s\n", why);
+		abort();
+	}
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static struct vm *vm;
+	struct vm *vm;
 	struct vcpu *v;
+	struct gnttab *gt;
 	struct gnttab_setup_table st = { .dom = DOMID_SELF, .nr_frames = 2 };
-	struct grant_entry_v1 *table;
 
-	if (!vm)
-		vm = testvm_new();
+	log_verbosity = 0;
+	vm = testvm_new();
 	v = vm->vcpus[0];
-	set_xen_guest_handle(st.frame_list, (xen_pfn_t *)testvm_va(101, 0));
-	testvm_put(vm, 100, &st, sizeof(st));
-	testvm_hc(v, __HYPERVISOR_grant_table_op, GNTTABOP_setup_table,
-		  testvm_va(100, 0), 1);
-	table = gmem_ptr(&vm->mem, vm->xen.gnttab_first_mfn << PAGE_SHIFT,
-			 2 * PAGE_SIZE);
-	memset(table, 0, 2 * PAGE_SIZE);
+	memset(maps, 0, sizeof(maps));
+	if (pagetype_pin_boot_tables(v, TESTVM_L4) < 0)
+		abort();
+	set_xen_guest_handle(st.frame_list, (xen_pfn_t *)testvm_va(LIST_PFN, 0));
+	(void)gop(v, GNTTABOP_setup_table, &st, sizeof(st));
+	gt = vm->xen.gnttab;
 	while (size >= sizeof(struct rec)) {
 		struct rec r;
-		struct gnttab_pin pin;
 		grant_ref_t ref;
 
 		memcpy(&r, data, sizeof(r));
 		data += sizeof(r);
 		size -= sizeof(r);
-		ref = r.ref % (2 * GNTTAB_ENTRIES_PER_FRAME + 8);
-		if (ref < 2 * GNTTAB_ENTRIES_PER_FRAME)
-			table[ref] = (struct grant_entry_v1){
-				.flags = r.flags & ~(GTF_reading | GTF_writing),
-				.domid = r.domid % 3, .frame = r.frame % (TESTVM_FRAMES + 4) };
-		switch (r.action % 4) {
-		case 0:
-			if (gnttab_pin(vm, r.domid % 3, ref, r.write & 1, &pin) == 0) {
-				memset(pin.page, 0x5a, 16);
-				gnttab_unpin(vm, &pin);
-			}
-			break;
-		case 1: {
-			struct gnttab_copy c;
-
-			memset(&c, 0, sizeof(c));
-			memcpy(&c, r.arg, sizeof(r.arg));
-			c.source.u.gmfn = r.frame % (TESTVM_FRAMES + 4);
-			c.dest.u.ref = ref;
-			c.source.domid = r.domid & 1 ? DOMID_SELF : r.domid;
-			c.dest.domid = DOMID_SELF;
-			c.flags = r.write & 3;
-			testvm_put(vm, 102, &c, sizeof(c));
-			testvm_hc(v, __HYPERVISOR_grant_table_op, GNTTABOP_copy,
-				  testvm_va(102, 0), 1);
-			break;
-		}
-		case 2: {
-			struct gnttab_setup_table s = { .dom = r.domid,
-							.nr_frames = r.frame % 40 };
-
-			set_xen_guest_handle(s.frame_list,
-					     (xen_pfn_t *)testvm_va(101, r.arg[0] * 16ul));
-			testvm_put(vm, 100, &s, sizeof(s));
-			testvm_hc(v, __HYPERVISOR_grant_table_op, GNTTABOP_setup_table,
-				  testvm_va(100, 0), 1);
-			break;
-		}
-		default:
-			testvm_hc(v, __HYPERVISOR_grant_table_op, r.arg[0] % 12,
-				  testvm_va(100, r.arg[1]), r.arg[2] % 3);
-		}
-		for (unsigned i = 0; i < 2 * GNTTAB_ENTRIES_PER_FRAME; i++)
-			if (table[i].flags & (GTF_reading | GTF_writing))
-				abort();
+		ref = r.ref % (2 * 512 + 8);
+		write_entry(vm, gt, &r, ref);
+		do_action(v, &r, ref);
+		check_invariants(vm, gt);
 	}
+	testvm_free(vm);
 	return 0;
 }

@@ -6,7 +6,7 @@
  * faults), GTF_reading/GTF_writing while mapped; Xen's codes for bad flags,
  * refs, domains, read-only grants mapped writable, double unmaps and bad
  * handles; a frame mapped writable cannot become a page table, a page table
- * cannot be mapped writable; unmap_and_replace.  Then v2: set_version,
+ * cannot be mapped writable nor copied into; unmap_and_replace.  Then v2: set_version,
  * get_status_frames, the status word of a mapped v2 entry, a switch back
  * refused (-EBUSY) while a grant is in use or a status frame is mapped;
  * GNTTABOP_copy under v2; XENMEM_add_to_physmap is -EACCES for PV as in Xen.
@@ -165,6 +165,19 @@ static void retype(uint8_t *win)
 	      "pinned");
 	check_rc(unmap((uint64_t)win, h), GNTST_okay, "unmap_for_retype");
 	check_rc(mmuext(MMUEXT_PIN_L1_TABLE, mfn), 0, "pin_after_unmap");
+	/* Nor can a copy write into the page table (Xen's writable type). */
+	{
+		struct gnttab_copy cp = {
+			.source.u.gmfn = win_mfn, .source.domid = DOMID_SELF,
+			.dest.u.ref = ref, .dest.domid = DOMID_SELF,
+			.len = 8, .flags = GNTCOPY_dest_gref,
+		};
+
+		check_rc(HC(__HYPERVISOR_grant_table_op, GNTTABOP_copy, &cp, 1,
+			    0, 0), 0, "copy_to_page_table_rc");
+		check_rc(cp.status, GNTST_general_error,
+			 "copy_into_page_table_refused");
+	}
 	check_rc(map((uint64_t)win, GNTMAP_host_map, ref, self, NULL),
 		 GNTST_general_error, "page_table_not_mapped_writable");
 	check(inuse(ref) == 0, "refused_map_leaves_no_flags", "%#x", inuse(ref));

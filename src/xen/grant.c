@@ -270,6 +270,12 @@ int gnttab_pin(struct vm *vm, domid_t domid, grant_ref_t ref, bool write,
 	pthread_mutex_lock(&gt->lock);
 	rc = gnttab_acquire(vm, gt, ref, domid, write, GNTST_permission_denied,
 			    &mfn);
+	/* As Xen's map and copy paths: a reference on the frame, and a
+	 * writable type for a write, so no page table is written this way. */
+	if (rc == GNTST_okay && pagetype_get_page(vm, mfn, write) < 0) {
+		gnttab_release(vm, gt, ref, write);
+		rc = GNTST_general_error;
+	}
 	pthread_mutex_unlock(&gt->lock);
 	if (rc == GNTST_bad_page)
 		rc = GNTST_permission_denied; /* the backends' contract */
@@ -289,6 +295,7 @@ void gnttab_unpin(struct vm *vm, const struct gnttab_pin *pin)
 	if (!gt)
 		return;
 	pthread_mutex_lock(&gt->lock);
+	pagetype_put_page(vm, pin->mfn, pin->write);
 	gnttab_release(vm, gt, pin->ref, pin->write);
 	pthread_mutex_unlock(&gt->lock);
 }
@@ -393,40 +400,59 @@ static long op_query_size(struct vcpu *v, uint64_t arg, uint32_t count)
 	return 0;
 }
 
+/* One side of a copy: a held grant or a referenced frame of the guest. */
+struct copy_buf {
+	struct gnttab_pin pin;
+	bool pinned, referenced, write;
+	uint64_t mfn;
+	uint8_t *page;
+};
+
 /*
- * One side of a copy: a grant of the guest to itself (GNTCOPY_*_gref) or a
- * frame of the guest's own.  Pins grants; *page is pvisor's pointer.
+ * Takes one side: a grant of the guest to itself (GNTCOPY_*_gref) or a
+ * frame of the guest's own, referenced (writable type for the destination)
+ * as Xen's gnttab_copy_claim_buf does, so a page table is never written.
  */
-static int copy_side(struct vm *vm, const struct gnttab_copy_ptr *p,
-		     bool is_gref, bool write, struct gnttab_pin *pin,
-		     bool *pinned, uint8_t **page)
+static int copy_claim(struct vm *vm, const struct gnttab_copy_ptr *p,
+		      bool is_gref, bool write, struct copy_buf *b)
 {
 	int rc;
 
-	*pinned = false;
+	memset(b, 0, sizeof(*b));
 	if (!is_self(p->domid))
 		return GNTST_bad_domain; /* pvisor runs no other domain */
 	if (is_gref) {
-		rc = gnttab_pin(vm, GNTTAB_GUEST_DOMID, p->u.ref, write, pin);
+		rc = gnttab_pin(vm, GNTTAB_GUEST_DOMID, p->u.ref, write, &b->pin);
 		if (rc)
 			return rc;
-		*pinned = true;
-		*page = pin->page;
+		b->pinned = true;
+		b->page = b->pin.page;
 		return GNTST_okay;
 	}
 	/* P2M is the identity: the gmfn is a machine frame. */
 	if (!gmem_is_ram_frame(&vm->mem, p->u.gmfn))
 		return GNTST_bad_page;
-	*page = gmem_ptr(&vm->mem, p->u.gmfn << PAGE_SHIFT, PAGE_SIZE);
-	return *page ? GNTST_okay : GNTST_bad_page;
+	if (pagetype_get_page(vm, p->u.gmfn, write) < 0)
+		return GNTST_general_error;
+	b->referenced = true;
+	b->write = write;
+	b->mfn = p->u.gmfn;
+	b->page = gmem_ptr(&vm->mem, p->u.gmfn << PAGE_SHIFT, PAGE_SIZE);
+	return b->page ? GNTST_okay : GNTST_bad_page;
+}
+
+static void copy_release(struct vm *vm, const struct copy_buf *b)
+{
+	if (b->pinned)
+		gnttab_unpin(vm, &b->pin);
+	if (b->referenced)
+		pagetype_put_page(vm, b->mfn, b->write);
 }
 
 /* Runs one copy on a validated local copy of the guest's op. */
 static int16_t copy_one(struct vm *vm, const struct gnttab_copy *op)
 {
-	struct gnttab_pin spin, dpin;
-	bool spinned = false, dpinned = false;
-	uint8_t *src = NULL, *dst = NULL;
+	struct copy_buf src = { 0 }, dst = { 0 };
 	int rc;
 
 	if (op->flags & ~(GNTCOPY_source_gref | GNTCOPY_dest_gref))
@@ -434,20 +460,16 @@ static int16_t copy_one(struct vm *vm, const struct gnttab_copy *op)
 	if ((unsigned)op->source.offset + op->len > PAGE_SIZE ||
 	    (unsigned)op->dest.offset + op->len > PAGE_SIZE)
 		return GNTST_bad_copy_arg;
-	rc = copy_side(vm, &op->source, op->flags & GNTCOPY_source_gref, false,
-		       &spin, &spinned, &src);
-	if (rc)
-		goto out;
-	rc = copy_side(vm, &op->dest, op->flags & GNTCOPY_dest_gref, true,
-		       &dpin, &dpinned, &dst);
-	if (rc)
-		goto out;
-	memmove(dst + op->dest.offset, src + op->source.offset, op->len);
-out:
-	if (dpinned)
-		gnttab_unpin(vm, &dpin);
-	if (spinned)
-		gnttab_unpin(vm, &spin);
+	rc = copy_claim(vm, &op->source, op->flags & GNTCOPY_source_gref, false,
+			&src);
+	if (rc == GNTST_okay)
+		rc = copy_claim(vm, &op->dest, op->flags & GNTCOPY_dest_gref,
+				true, &dst);
+	if (rc == GNTST_okay)
+		memmove(dst.page + op->dest.offset, src.page + op->source.offset,
+			op->len);
+	copy_release(vm, &dst);
+	copy_release(vm, &src);
 	return (int16_t)rc;
 }
 

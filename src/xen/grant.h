@@ -9,9 +9,10 @@
  * pvisor's in-process backends (blkback, netback...) are domain 0 and reach
  * the guest's data only through gnttab_pin(): it checks the grant entry as
  * Xen's map/copy paths do (GTF_permit_access to domain 0, GTF_readonly for
- * writes, the frame is guest RAM), sets GTF_reading/GTF_writing (in the
- * entry for v1, in its status word for v2) while the pin is held and clears
- * them when the last pin on the entry is released.
+ * writes, the frame is guest RAM and, for a write, no page table: a
+ * page-type reference is held), sets GTF_reading/GTF_writing (in the entry
+ * for v1, in its status word for v2) while the pin is held and clears them
+ * when the last pin on the entry is released.
  */
 #ifndef PVISOR_XEN_GRANT_H
 #define PVISOR_XEN_GRANT_H

@@ -245,6 +245,27 @@ static void test_map_host(void **state)
 			     12, 1, &m), 0);
 	assert_int_equal(unmap(v, testvm_va(302, 0), m.handle), 0);
 	assert_pt_ok(vm);
+	/* No write into a page table through a backend pin or a copy. */
+	{
+		struct gnttab_pin pin;
+		struct gnttab_copy c = { .len = 8, .flags = GNTCOPY_dest_gref };
+
+		assert_int_equal(gnttab_pin(vm, 1, 12, true, &pin), GNTST_general_error);
+		assert_int_equal(entry(vm, 12)->flags, GTF_permit_access);
+		assert_int_equal(gnttab_pin(vm, 1, 12, false, &pin), GNTST_okay);
+		gnttab_unpin(vm, &pin);
+		c.source.u.gmfn = DATA_PFN;
+		c.source.domid = c.dest.domid = DOMID_SELF;
+		c.dest.u.ref = 12;
+		assert_int_equal(gop(v, GNTTABOP_copy, &c, sizeof(c)), 0);
+		assert_int_equal(c.status, GNTST_general_error);
+		c.flags = 0;
+		c.dest.u.gmfn = TESTVM_L1A;
+		assert_int_equal(gop(v, GNTTABOP_copy, &c, sizeof(c)), 0);
+		assert_int_equal(c.status, GNTST_general_error);
+		assert_int_equal(l1[0] & ~0xfffull, 0);
+		assert_pt_ok(vm);
+	}
 
 	/* Unmap: wrong address, then right; twice; bad handles. */
 	assert_int_equal(unmap(v, testvm_va(303, 0), 0), GNTST_general_error);
