@@ -5,7 +5,7 @@
  * a few connections, in-order data, no retransmission of its own).  A
  * datagram or a TCP line "quit" ends it with status 0 after "bye".
  *
- *   netecho [ip=A.B.C.D] [port=N] [timeout=SEC] [stall=SEC]
+ *   netecho [ip=A.B.C.D] [port=N] [timeout=SEC] [stall=SEC] [control=1]
  *
  * stall=SEC: after "ready", read nothing for SEC seconds (a guest that stops
  * reading: pvisor must stay bounded), then serve.
@@ -13,6 +13,7 @@
  * Prints "netecho: ip A.B.C.D" and "netecho: ready" when it serves.
  */
 #include <kit/console.h>
+#include <kit/control.h>
 #include <kit/kit.h>
 #include <kit/netfront.h>
 #include <kit/string.h>
@@ -580,6 +581,12 @@ int app_main(const char *cmdline)
 			echo_port = (uint16_t)strtol(word + 5, NULL, 10);
 		} else if (!strncmp(word, "stall=", 6)) {
 			stall_s = (uint64_t)strtol(word + 6, NULL, 10);
+		} else if (!strcmp(word, "control=1")) {
+			/* the toolstack's requests (suspend: save and restore) */
+			if (kit_control_start() < 0) {
+				printf("netecho: no control thread\n");
+				return 1;
+			}
 		} else if (!strncmp(word, "timeout=", 8)) {
 			deadline = monotonic_ns() +
 				   (uint64_t)strtol(word + 8, NULL, 10) * 1000000000ull;

@@ -1,5 +1,6 @@
 /* netfront (see kit/netfront.h). */
 #include <kit/console.h>
+#include <kit/control.h>
 #include <kit/events.h>
 #include <kit/gnttab.h>
 #include <kit/hypercall.h>
@@ -46,17 +47,20 @@ static void nf_handler(evtchn_port_t port, void *data)
 		thread_wake(nf->waiter);
 }
 
+/* Grants b's page (allocated the first time) to the backend. */
 static int grant_buf(struct nf_buf *b, bool readonly)
 {
 	long rc;
 
-	b->page = alloc_page();
+	if (!b->page)
+		b->page = alloc_page();
 	if (!b->page)
 		return -XEN_ENOMEM;
 	rc = gnttab_grant_access(BACKEND_DOMID, virt_to_mfn(b->page), readonly);
 	if (rc < 0)
 		return (int)rc;
 	b->gref = (grant_ref_t)rc;
+	b->busy = false;
 	return 0;
 }
 
@@ -117,15 +121,90 @@ static int parse_mac(const char *s, uint8_t *mac)
 	return 0;
 }
 
+/*
+ * From the backend's InitWait to Connected: rings and buffers granted, rx
+ * buffers posted, a channel, the entries published.  At init, and again
+ * after a restore into a new domain (grants and channel gone; frames in
+ * flight are lost, as on a real link).  0 or -1 (said why).
+ */
+static int nf_connect(struct netfront *nf)
+{
+	struct evtchn_alloc_unbound au = { .dom = DOMID_SELF,
+					   .remote_dom = BACKEND_DOMID };
+	struct netif_tx_sring *txs = nf->tx.sring;
+	struct netif_rx_sring *rxs = nf->rx.sring;
+	char path[160];
+	long rc;
+
+	snprintf(path, sizeof(path), "%s/state", nf->backend);
+	rc = xenbus_wait_state(path, XenbusStateInitWait, XenbusStateInitWait,
+			       monotonic_ns() + NF_TIMEOUT_NS);
+	if (rc < 0) {
+		printf("netfront: backend %s not in InitWait (%ld)\n",
+		       nf->backend, rc);
+		return -1;
+	}
+	if (!txs)
+		txs = alloc_page();
+	if (!rxs)
+		rxs = alloc_page();
+	if (!txs || !rxs)
+		return -1;
+	SHARED_RING_INIT(txs);
+	FRONT_RING_INIT(&nf->tx, txs, PAGE_SIZE);
+	SHARED_RING_INIT(rxs);
+	FRONT_RING_INIT(&nf->rx, rxs, PAGE_SIZE);
+	rc = gnttab_grant_access(BACKEND_DOMID, virt_to_mfn(txs), false);
+	if (rc < 0)
+		return -1;
+	nf->tx_ref = (grant_ref_t)rc;
+	rc = gnttab_grant_access(BACKEND_DOMID, virt_to_mfn(rxs), false);
+	if (rc < 0)
+		return -1;
+	nf->rx_ref = (grant_ref_t)rc;
+	for (unsigned i = 0; i < NETFRONT_TX_BUFS; i++)
+		if (grant_buf(&nf->txb[i], true))
+			return -1;
+	for (unsigned i = 0; i < NETFRONT_RX_BUFS; i++) {
+		if (grant_buf(&nf->rxb[i], false))
+			return -1;
+		rx_post(nf, i);
+	}
+	RING_PUSH_REQUESTS(&nf->rx);
+	rc = HYPERVISOR_event_channel_op(EVTCHNOP_alloc_unbound, &au);
+	if (rc < 0)
+		return -1;
+	nf->port = au.port;
+	evtchn_bind(nf->port, nf_handler, nf);
+	if (publish(nf)) {
+		printf("netfront: cannot publish the rings\n");
+		return -1;
+	}
+	rc = xenbus_wait_state(path, XenbusStateConnected, XenbusStateClosed,
+			       monotonic_ns() + NF_TIMEOUT_NS);
+	if (rc != XenbusStateConnected) {
+		printf("netfront: backend did not connect (state %ld)\n", rc);
+		return -1;
+	}
+	snprintf(path, sizeof(path), "%s/state", nf->nodename);
+	xenbus_printf(XBT_NIL, path, "%u", XenbusStateConnected);
+	return 0;
+}
+
+static void nf_resume(void *opaque, bool new_domain)
+{
+	struct netfront *nf = opaque;
+
+	if (new_domain && nf_connect(nf) < 0)
+		panic("netfront %s: cannot reconnect after the restore", nf->nodename);
+	if (nf->waiter)
+		thread_wake(nf->waiter);
+}
+
 struct netfront *netfront_init(unsigned devid, uint8_t *mac)
 {
 	struct netfront *nf = kzalloc(sizeof(*nf));
-	struct evtchn_alloc_unbound au = { .dom = DOMID_SELF,
-					   .remote_dom = BACKEND_DOMID };
-	struct netif_tx_sring *txs;
-	struct netif_rx_sring *rxs;
 	char path[160], val[32];
-	long rc;
 
 	if (!nf)
 		return NULL;
@@ -143,56 +222,9 @@ struct netfront *netfront_init(unsigned devid, uint8_t *mac)
 			goto fail;
 		}
 	}
-	snprintf(path, sizeof(path), "%s/state", nf->backend);
-	rc = xenbus_wait_state(path, XenbusStateInitWait, XenbusStateInitWait,
-			       monotonic_ns() + NF_TIMEOUT_NS);
-	if (rc < 0) {
-		printf("netfront: backend %s not in InitWait (%ld)\n",
-		       nf->backend, rc);
+	if (nf_connect(nf) < 0)
 		goto fail;
-	}
-	txs = alloc_page();
-	rxs = alloc_page();
-	if (!txs || !rxs)
-		goto fail;
-	SHARED_RING_INIT(txs);
-	FRONT_RING_INIT(&nf->tx, txs, PAGE_SIZE);
-	SHARED_RING_INIT(rxs);
-	FRONT_RING_INIT(&nf->rx, rxs, PAGE_SIZE);
-	rc = gnttab_grant_access(BACKEND_DOMID, virt_to_mfn(txs), false);
-	if (rc < 0)
-		goto fail;
-	nf->tx_ref = (grant_ref_t)rc;
-	rc = gnttab_grant_access(BACKEND_DOMID, virt_to_mfn(rxs), false);
-	if (rc < 0)
-		goto fail;
-	nf->rx_ref = (grant_ref_t)rc;
-	for (unsigned i = 0; i < NETFRONT_TX_BUFS; i++)
-		if (grant_buf(&nf->txb[i], true))
-			goto fail;
-	for (unsigned i = 0; i < NETFRONT_RX_BUFS; i++) {
-		if (grant_buf(&nf->rxb[i], false))
-			goto fail;
-		rx_post(nf, i);
-	}
-	RING_PUSH_REQUESTS(&nf->rx);
-	rc = HYPERVISOR_event_channel_op(EVTCHNOP_alloc_unbound, &au);
-	if (rc < 0)
-		goto fail;
-	nf->port = au.port;
-	evtchn_bind(nf->port, nf_handler, nf);
-	if (publish(nf)) {
-		printf("netfront: cannot publish the rings\n");
-		goto fail;
-	}
-	rc = xenbus_wait_state(path, XenbusStateConnected, XenbusStateClosed,
-			       monotonic_ns() + NF_TIMEOUT_NS);
-	if (rc != XenbusStateConnected) {
-		printf("netfront: backend did not connect (state %ld)\n", rc);
-		goto fail;
-	}
-	snprintf(path, sizeof(path), "%s/state", nf->nodename);
-	xenbus_printf(XBT_NIL, path, "%u", XenbusStateConnected);
+	kit_suspend_hook(NULL, nf_resume, nf);
 	return nf;
 fail:
 	return NULL; /* pages and grants stay allocated: a failed device */
@@ -307,6 +339,7 @@ void netfront_shutdown(struct netfront *nf)
 {
 	char path[160];
 
+	kit_suspend_unhook(nf);
 	snprintf(path, sizeof(path), "%s/state", nf->nodename);
 	xenbus_printf(XBT_NIL, path, "%u", XenbusStateClosing);
 	snprintf(path, sizeof(path), "%s/state", nf->backend);

@@ -6,7 +6,8 @@
 # the uptime where it was; the restored guest answers the API and is saved
 # and restored again.  A guest that ignores the request: an error after
 # the timeout, the guest still runs.  Truncated, corrupt and foreign files,
-# a mismatched device list: one error line, nothing started.  A client
+# a mismatched device list: one error line, nothing started.  blkbench
+# saved mid-run verifies after the restore; netecho answers again.  A client
 # that leaves right after asking: the save still completes.  An existing
 # FILE is never overwritten.
 source "$(dirname "$0")/lib.sh"
@@ -16,6 +17,22 @@ field() { python3 -c 'import json,sys; r=json.loads(sys.argv[1]); print(eval(sys
 # last_tick FILE: "N UPTIME_MS" of the last tick line.
 last_tick() { sed -n 's/^tick \([0-9]*\) uptime_ms=\([0-9]*\)$/\1 \2/p' "$1" | tail -1; }
 first_tick() { sed -n 's/^tick \([0-9]*\) uptime_ms=\([0-9]*\)$/\1 \2/p' "$1" | head -1; }
+
+# udp_echo PORT TEXT: what the guest's UDP echo answers (a few tries).
+udp_echo() {
+	python3 - "$1" "$2" <<'PY'
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.settimeout(2)
+for _ in range(5):
+    s.sendto(sys.argv[2].encode(), ("127.0.0.1", int(sys.argv[1])))
+    try:
+        print(s.recv(100).decode())
+        break
+    except socket.timeout:
+        pass
+PY
+}
 
 # start MODE BACKEND ARGS...: pvisor run|restore in the background, --api.
 start() {
@@ -199,6 +216,30 @@ PY
 		ok "$be: blkbench saved mid-run ($(grep -c MB/s "$before") phases done) resumes, reconnects and verifies"
 	else
 		not_ok "$be: blkbench save (ctl $rc: $r) / restore (exit $prc): $(tail -c 300 "$before") // $(tail -c 400 "$out")"
+	fi
+
+	# netecho answers UDP through hostfwd before the save and, restored
+	# with the same --net, again after it (netfront reconnected).
+	up=$(python3 -c 'import socket; u=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.bind(("127.0.0.1", 0)); print(u.getsockname()[1])')
+	net="user,hostfwd=udp:127.0.0.1:$up-:7"
+	out=$TMP/net1.$be
+	start run "$be" --net "$net" "$GUEST/netecho" -- control=1
+	wait_for "$out" '^netecho: ready' 30
+	a=$(udp_echo "$up" before)
+	r=$(ctl save "$TMP/net.pvs")
+	rc=$?
+	wait "$pid"
+	out=$TMP/net2.$be
+	start restore "$be" --net "$net" "$TMP/net.pvs"
+	wait_for "$out" 'resumed in a new domain' 20
+	b=$(udp_echo "$up" after)
+	udp_echo "$up" quit >/dev/null
+	wait "$pid"
+	prc=$?
+	if [ "$a" = before ] && [ $rc -eq 0 ] && [ "$b" = after ] && [ $prc -eq 0 ]; then
+		ok "$be: netecho answers UDP before the save and after the restore, then quits (exit 0)"
+	else
+		not_ok "$be: netecho: before '$a', save $rc ($r), after '$b', exit $prc: $(tail -c 400 "$out")"
 	fi
 
 	check "$be: no pvisor of this test left" test -z "$(pgrep -f "$TMP/")"
