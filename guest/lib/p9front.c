@@ -201,14 +201,23 @@ void p9front_send_raw(struct p9front *dev, const void *msg, uint32_t len)
 	put_out(dev, msg, len);
 }
 
+int p9front_send(struct p9front *dev, const void *msg, uint32_t len)
+{
+	return put_out(dev, msg, len);
+}
+
 long p9front_rpc(struct p9front *dev, const void *msg, uint32_t len, void *rsp,
 		 uint32_t cap)
 {
-	uint64_t deadline = monotonic_ns() + P9F_TIMEOUT_NS;
 	int rc = put_out(dev, msg, len);
 
-	if (rc)
-		return rc;
+	return rc ? rc : p9front_recv(dev, rsp, cap);
+}
+
+long p9front_recv(struct p9front *dev, void *rsp, uint32_t cap)
+{
+	uint64_t deadline = monotonic_ns() + P9F_TIMEOUT_NS;
+
 	for (;;) {
 		RING_IDX prod = READ_ONCE(dev->intf->in_prod);
 		RING_IDX cons = dev->intf->in_cons;
@@ -231,6 +240,10 @@ long p9front_rpc(struct p9front *dev, const void *msg, uint32_t len, void *rsp,
 							     &mcons, dev->size);
 				mb();
 				WRITE_ONCE(dev->intf->in_cons, cons + size);
+				/* Room on `in` for answers waiting for it (as
+				 * Linux's 9pnet_xen notifies). */
+				if (queued - size < size)
+					evtchn_send(dev->port);
 				return size <= cap ? (long)size : -XEN_E2BIG;
 			}
 		}

@@ -137,6 +137,65 @@ static void read_only(struct p9front *fe)
 	check_rc(p9c_link(&r, 0, 1, "h"), -XEN_EROFS, "ro link: EROFS");
 }
 
+/* A Tread of 8 bytes at 0 of fid 70, tagged. */
+static uint32_t tread(uint8_t *m, uint16_t tag)
+{
+	m[4] = P9_TREAD;
+	memcpy(m + 5, &tag, 2);
+	memcpy(m + 7, &(uint32_t){ 70 }, 4);
+	memcpy(m + 11, &(uint64_t){ 0 }, 8);
+	memcpy(m + 19, &(uint32_t){ 8 }, 4);
+	memcpy(m, &(uint32_t){ 23 }, 4);
+	return 23;
+}
+
+/* Several requests in flight on one ring: each answered once, by tag, in
+ * any order; a Tflush is answered after the request it names. */
+static void in_flight(struct p9front *fe)
+{
+	static uint8_t m[64], rsp[256];
+	unsigned seen = 0, ok = 0;
+	bool flush_after = true;
+
+	check_rc(p9c_walk(&c, ROOT, 70, ""), 0, "walk for in-flight");
+	check_rc(p9c_lcreate(&c, 70, "inflight", P9_O_RDWR, 0644), 0, "lcreate inflight");
+	check(p9c_write(&c, 70, 0, "12345678", 8) == 8, "write inflight", "short");
+	for (uint16_t i = 0; i < 12; i++)
+		p9front_send(fe, m, tread(m, (uint16_t)(0x7000 + i)));
+	for (int i = 0; i < 12; i++) {
+		long n = p9front_recv(fe, rsp, sizeof(rsp));
+		uint16_t tag = (uint16_t)(rsp[5] | rsp[6] << 8);
+
+		if (n == 19 && rsp[4] == P9_RREAD && tag >= 0x7000 && tag < 0x700c &&
+		    !(seen & (1u << (tag - 0x7000))) && !memcmp(rsp + 11, "12345678", 8))
+			ok++;
+		if (n > 0 && tag >= 0x7000 && tag < 0x700c)
+			seen |= 1u << (tag - 0x7000);
+	}
+	check(ok == 12 && seen == 0xfff, "12 reads in flight: each answered once",
+	      "%u good, tags seen %#x", ok, seen);
+	for (uint16_t i = 0; i < 8; i++) {
+		uint16_t tag = (uint16_t)(0x7100 + 2 * i), ftag = (uint16_t)(tag + 1);
+
+		p9front_send(fe, m, tread(m, tag));
+		memset(m, 0, 11);
+		memcpy(m, &(uint32_t){ 9 }, 4);
+		m[4] = P9_TFLUSH;
+		memcpy(m + 5, &ftag, 2);
+		memcpy(m + 7, &tag, 2);
+		p9front_send(fe, m, 9);
+		/* The read's answer (it is not aborted) comes before Rflush. */
+		p9front_recv(fe, rsp, sizeof(rsp));
+		flush_after &= rsp[4] == P9_RREAD && (rsp[5] | rsp[6] << 8) == tag;
+		p9front_recv(fe, rsp, sizeof(rsp));
+		flush_after &= rsp[4] == P9_RFLUSH && (rsp[5] | rsp[6] << 8) == ftag;
+	}
+	check(flush_after, "Tflush: answered after the request it flushes",
+	      "order broken");
+	check_rc(p9c_clunk(&c, 70), 0, "clunk inflight");
+	check_rc(p9c_unlinkat(&c, ROOT, "inflight", 0), 0, "unlink inflight");
+}
+
 static void hostile(struct p9front *fe)
 {
 	static uint8_t m[512];
@@ -213,6 +272,7 @@ int app_main(const char *cmdline)
 	check_rc(p9c_init(&c, fe, MSIZE), 0, "version");
 	file_ops();
 	read_only(p9front_init(1, 2));
+	in_flight(fe);
 	hostile(fe);
 	test_finish();
 }

@@ -1,8 +1,8 @@
 /*
  * 9pfs frontend (Xen's docs/misc/9pfs.pandoc): the xenbus handshake for
  * device/9pfs/<devid>, one flex ring (an interface page and 1 << order data
- * pages, `out` for requests, `in` for responses) and a synchronous
- * request/response exchange.  kit/p9client.h speaks 9P2000.L over it.
+ * pages, `out` for requests, `in` for responses) and a request/response
+ * exchange, synchronous or split in two.  kit/p9client.h speaks 9P2000.L over it.
  */
 #ifndef KIT_P9FRONT_H
 #define KIT_P9FRONT_H
@@ -29,6 +29,12 @@ const char *p9front_tag(const struct p9front *dev);
  */
 long p9front_rpc(struct p9front *dev, const void *msg, uint32_t len, void *rsp,
 		 uint32_t cap);
+
+/* The two halves of p9front_rpc, for several requests in flight (the
+ * backend answers in completion order): send waits for room on `out`
+ * (0 or -XEN_ETIMEDOUT); recv waits for the next whole response. */
+int p9front_send(struct p9front *dev, const void *msg, uint32_t len);
+long p9front_recv(struct p9front *dev, void *rsp, uint32_t cap);
 
 /* Puts raw bytes on the ring and notifies, waiting for no answer. */
 void p9front_send_raw(struct p9front *dev, const void *msg, uint32_t len);

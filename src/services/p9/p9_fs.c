@@ -18,6 +18,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/openat2.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,8 +39,12 @@ struct p9_fs {
 	uint32_t limit;           /* msize limit now (<= cfg.max_msize) */
 	bool versioned;           /* Tversion seen */
 	struct p9_fid_table fids;
-	struct p9_req req;        /* the request being served */
 	uint8_t *scratch;         /* getdents64 buffer, msize bytes */
+	/* Guards everything above once open: requests are served by several
+	 * threads; only the data calls (pread, pwrite, fsync) run outside it,
+	 * on a dup of the fid's open descriptor (a concurrent Tclunk closes
+	 * the fid's, not the dup). */
+	pthread_mutex_t lock;
 };
 
 static int sys_openat2(int dirfd, const char *name, uint64_t flags,
@@ -162,8 +167,9 @@ static int op_version(struct p9_fs *fs, const struct p9_req *r, struct p9_out *o
 		return -EINVAL;
 	/* Tversion starts a new session: every fid goes (version(5)). */
 	fids_clear(fs);
-	fs->msize = r->msize < fs->limit ? r->msize : fs->limit;
-	fs->versioned = ok;
+	__atomic_store_n(&fs->msize, r->msize < fs->limit ? r->msize : fs->limit,
+			 __ATOMIC_RELEASE);
+	__atomic_store_n(&fs->versioned, ok, __ATOMIC_RELEASE);
 	p9_begin(o, P9_RVERSION, r->tag);
 	p9_put_u32(o, fs->msize);
 	if (ok)
@@ -661,30 +667,53 @@ static struct p9_fid *open_fid(struct p9_fs *fs, uint32_t id, int *rc)
 	return f;
 }
 
+/* A dup of the open descriptor of fid, taken under the lock, for a data
+ * call made outside it; -errno if the fid is not open (or is a directory
+ * and !dir_ok). */
+static int io_fd(struct p9_fs *fs, uint32_t id, bool dir_ok)
+{
+	struct p9_fid *f;
+	int fd;
+
+	pthread_mutex_lock(&fs->lock);
+	f = p9_fid_get(&fs->fids, id);
+	if (!f || f->ofd < 0)
+		fd = -EBADF;
+	else if (f->is_dir && !dir_ok)
+		fd = -EISDIR;
+	else
+		fd = neg(fcntl(f->ofd, F_DUPFD_CLOEXEC, 0));
+	pthread_mutex_unlock(&fs->lock);
+	return fd;
+}
+
 static int op_read(struct p9_fs *fs, const struct p9_req *r, struct p9_out *o)
 {
-	int rc = 0;
-	struct p9_fid *f = open_fid(fs, r->fid, &rc);
-	uint32_t count = r->count, max = fs->msize - P9_HDR_SIZE - 4;
+	uint32_t count = r->count, max = p9_fs_msize(fs) - P9_HDR_SIZE - 4;
+	int fd = io_fd(fs, r->fid, false);
 	uint8_t *p;
 	ssize_t n;
 
-	if (!f)
-		return rc;
-	if (f->is_dir)
-		return -EISDIR;
-	if (r->offset > INT64_MAX)
+	if (fd < 0)
+		return fd;
+	if (r->offset > INT64_MAX) {
+		close(fd);
 		return -EINVAL;
+	}
 	if (count > max)
 		count = max;
 	p9_begin(o, P9_RREAD, r->tag);
 	p9_put_u32(o, 0);
 	p = p9_put_space(o, count);
-	if (!p)
-		return -EMSGSIZE;
-	n = pread(f->ofd, p, count, (off_t)r->offset);
-	if (n < 0)
-		return -errno;
+	/* Straight into the response, which the transport copies to its ring. */
+	n = p ? pread(fd, p, count, (off_t)r->offset) : -1;
+	if (n < 0) {
+		int rc = p ? -errno : -EMSGSIZE;
+
+		close(fd);
+		return rc;
+	}
+	close(fd);
 	o->len -= count - (uint32_t)n;
 	o->buf[P9_HDR_SIZE] = (uint8_t)n; /* the count field */
 	o->buf[P9_HDR_SIZE + 1] = (uint8_t)(n >> 8);
@@ -695,19 +724,21 @@ static int op_read(struct p9_fs *fs, const struct p9_req *r, struct p9_out *o)
 
 static int op_write(struct p9_fs *fs, const struct p9_req *r, struct p9_out *o)
 {
-	int rc = 0;
-	struct p9_fid *f = open_fid(fs, r->fid, &rc);
+	int fd = io_fd(fs, r->fid, true);
 	ssize_t n;
 
-	if (!f)
-		return rc;
-	if (fs->cfg.ro)
-		return -EROFS;
-	if (r->offset > INT64_MAX)
-		return -EINVAL;
-	n = pwrite(f->ofd, r->data, r->count, (off_t)r->offset);
+	if (fd < 0)
+		return fd;
+	if (fs->cfg.ro || r->offset > INT64_MAX) {
+		close(fd);
+		return fs->cfg.ro ? -EROFS : -EINVAL;
+	}
+	n = pwrite(fd, r->data, r->count, (off_t)r->offset);
 	if (n < 0)
-		return -errno;
+		n = -errno;
+	close(fd);
+	if (n < 0)
+		return (int)n;
 	p9_begin(o, P9_RWRITE, r->tag);
 	p9_put_u32(o, (uint32_t)n);
 	return 0;
@@ -760,13 +791,14 @@ static int op_readdir(struct p9_fs *fs, const struct p9_req *r, struct p9_out *o
 
 static int op_fsync(struct p9_fs *fs, const struct p9_req *r, struct p9_out *o)
 {
-	int rc = 0;
-	struct p9_fid *f = open_fid(fs, r->fid, &rc);
+	int fd = io_fd(fs, r->fid, true), rc;
 
-	if (!f)
+	if (fd < 0)
+		return fd;
+	rc = neg(r->datasync ? fdatasync(fd) : fsync(fd));
+	close(fd);
+	if (rc)
 		return rc;
-	if (r->datasync ? fdatasync(f->ofd) : fsync(f->ofd))
-		return -errno;
 	p9_begin(o, P9_RFSYNC, r->tag);
 	return 0;
 }
@@ -860,7 +892,8 @@ static int op_remove(struct p9_fs *fs, const struct p9_req *r, struct p9_out *o)
 	return fs->cfg.ro ? -EROFS : -EOPNOTSUPP;
 }
 
-static int dispatch(struct p9_fs *fs, const struct p9_req *r, struct p9_out *o)
+/* Everything but the data calls, under the lock. */
+static int dispatch_locked(struct p9_fs *fs, const struct p9_req *r, struct p9_out *o)
 {
 	if (r->type == P9_TVERSION)
 		return op_version(fs, r, o);
@@ -870,8 +903,9 @@ static int dispatch(struct p9_fs *fs, const struct p9_req *r, struct p9_out *o)
 	case P9_TAUTH: return -EOPNOTSUPP; /* no authentication: attach directly */
 	case P9_TATTACH: return op_attach(fs, r, o);
 	case P9_TFLUSH:
-		/* Requests are answered in order before the next is read, so
-		 * the one to flush has its answer already (flush(5)). */
+		/* Nothing to abort here: the transport sends this answer only
+		 * after the flushed request's, if that one is in flight
+		 * (flush(5); p9back.c). */
 		p9_begin(o, P9_RFLUSH, r->tag);
 		return 0;
 	case P9_TWALK: return op_walk(fs, r, o);
@@ -889,10 +923,7 @@ static int dispatch(struct p9_fs *fs, const struct p9_req *r, struct p9_out *o)
 	case P9_TRENAME: return fs->cfg.ro ? -EROFS : -EOPNOTSUPP; /* as Tremove */
 	case P9_TUNLINKAT: return op_unlinkat(fs, r, o);
 	case P9_TREMOVE: return op_remove(fs, r, o);
-	case P9_TREAD: return op_read(fs, r, o);
-	case P9_TWRITE: return op_write(fs, r, o);
 	case P9_TREADDIR: return op_readdir(fs, r, o);
-	case P9_TFSYNC: return op_fsync(fs, r, o);
 	case P9_TLOCK: return op_lock(fs, r, o);
 	case P9_TGETLOCK: return op_getlock(fs, r, o);
 	/* Extended attributes are not served (docs/9pfs.md). */
@@ -903,46 +934,77 @@ static int dispatch(struct p9_fs *fs, const struct p9_req *r, struct p9_out *o)
 	}
 }
 
+static bool data_call(struct p9_fs *fs, uint8_t type)
+{
+	return __atomic_load_n(&fs->versioned, __ATOMIC_ACQUIRE) &&
+	       (type == P9_TREAD || type == P9_TWRITE || type == P9_TFSYNC);
+}
+
+static int dispatch(struct p9_fs *fs, const struct p9_req *r, struct p9_out *o)
+{
+	int rc;
+
+	switch (data_call(fs, r->type) ? r->type : 0) {
+	case P9_TREAD: return op_read(fs, r, o);
+	case P9_TWRITE: return op_write(fs, r, o);
+	case P9_TFSYNC: return op_fsync(fs, r, o);
+	default:
+		pthread_mutex_lock(&fs->lock);
+		rc = dispatch_locked(fs, r, o);
+		pthread_mutex_unlock(&fs->lock);
+		return rc;
+	}
+}
+
 uint32_t p9_fs_request(struct p9_fs *fs, const uint8_t *msg, uint32_t len,
 		       uint8_t *out, uint32_t cap)
 {
-	struct p9_req *r = &fs->req;
+	struct p9_req *r = calloc(1, sizeof(*r)); /* ~10 KiB of strings: not the stack */
 	struct p9_out o = { out, cap, 0, false };
-	int rc = p9_parse(msg, len, r);
+	int rc = r ? p9_parse(msg, len, r) : -ENOMEM;
+	uint16_t tag = r ? r->tag : P9_NOTAG;
 	int n;
 
 	if (rc == 0)
 		rc = dispatch(fs, r, &o);
+	free(r);
 	if (rc == 0) {
-		if (o.len > fs->msize)
+		if (o.len > p9_fs_msize(fs))
 			o.overflow = true;
 		n = p9_end(&o);
 		if (n >= 0)
 			return (uint32_t)n;
 		rc = -ENOBUFS; /* an answer larger than msize (a long name) */
 	}
-	n = p9_rlerror(&o, r->tag, (uint32_t)-rc);
+	n = p9_rlerror(&o, tag, (uint32_t)-rc);
 	return n < 0 ? 0 : (uint32_t)n;
 }
 
 void p9_fs_reset(struct p9_fs *fs, uint32_t max_msize)
 {
+	pthread_mutex_lock(&fs->lock);
 	fids_clear(fs);
-	fs->versioned = false;
+	__atomic_store_n(&fs->versioned, false, __ATOMIC_RELEASE);
 	fs->limit = fs->cfg.max_msize;
 	if (max_msize >= P9_FS_MIN_MSIZE && max_msize < fs->limit)
 		fs->limit = max_msize;
-	fs->msize = fs->limit;
+	__atomic_store_n(&fs->msize, fs->limit, __ATOMIC_RELEASE);
+	pthread_mutex_unlock(&fs->lock);
 }
 
 uint32_t p9_fs_msize(const struct p9_fs *fs)
 {
-	return fs->msize;
+	return __atomic_load_n(&fs->msize, __ATOMIC_ACQUIRE);
 }
 
-unsigned p9_fs_nr_fids(const struct p9_fs *fs)
+unsigned p9_fs_nr_fids(struct p9_fs *fs)
 {
-	return fs->fids.nr;
+	unsigned n;
+
+	pthread_mutex_lock(&fs->lock);
+	n = fs->fids.nr;
+	pthread_mutex_unlock(&fs->lock);
+	return n;
 }
 
 int p9_fs_open(const struct p9_fs_config *cfg, struct p9_fs **out, char *err,
@@ -990,6 +1052,7 @@ int p9_fs_open(const struct p9_fs_config *cfg, struct p9_fs **out, char *err,
 		snprintf(err, err_len, "share %s: out of memory", cfg->root);
 		goto fail;
 	}
+	pthread_mutex_init(&fs->lock, NULL);
 	*out = fs;
 	return 0;
 fail:
@@ -1007,5 +1070,6 @@ void p9_fs_close(struct p9_fs *fs)
 	p9_fid_table_destroy(&fs->fids);
 	close(fs->root_fd);
 	free(fs->scratch);
+	pthread_mutex_destroy(&fs->lock);
 	free(fs);
 }

@@ -5,8 +5,10 @@
  * openat2(RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS)
  * relative to a fid's descriptor; no path string is ever built from what the
  * guest sends, so `..`, absolute names and symlinks (planted or raced in)
- * cannot lead outside the share.  Transport-independent and synchronous:
- * one request in, one response out.  See docs/9pfs.md.
+ * cannot lead outside the share.  Transport-independent: one request in,
+ * one response out; several threads may serve requests of one share at
+ * once (the fid table is locked; reads, writes and fsyncs run outside the
+ * lock, so they overlap).  See docs/9pfs.md.
  */
 #ifndef PVISOR_P9_FS_H
 #define PVISOR_P9_FS_H
@@ -63,6 +65,6 @@ void p9_fs_reset(struct p9_fs *fs, uint32_t max_msize);
 uint32_t p9_fs_msize(const struct p9_fs *fs);
 
 /* Fids in use (tests). */
-unsigned p9_fs_nr_fids(const struct p9_fs *fs);
+unsigned p9_fs_nr_fids(struct p9_fs *fs);
 
 #endif

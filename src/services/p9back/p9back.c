@@ -3,18 +3,25 @@
  *
  * Threads: as blkback.  The vCPU thread only runs on_send() (an eventfd
  * write) and the frontend-state watch; the device thread does the
- * XenbusState handshake, maps the rings through grant pins, and serves
- * them: one request at a time per ring, taken whole off `out` by
- * p9_ring_take(), answered by the file server, its response put on `in`.
- * A response that does not fit yet waits in the ring's buffer (the only
- * request in flight on that ring) and the thread polls for room, since a
- * frontend need not notify when it consumes.
+ * XenbusState handshake, maps the rings through grant pins, and takes the
+ * requests whole off each ring's `out` (p9_ring_take()) into slots, up to
+ * P9BACK_RING_INFLIGHT per ring and P9BACK_SLOTS per share.  A pool of
+ * P9BACK_WORKERS threads per share answers them with the file server,
+ * several at once, and each puts its response on `in` as it completes,
+ * tagged (9P allows any order; Linux's 9pnet_xen keeps many requests in
+ * flight).  A Tflush is answered by the device thread, after the response
+ * of the request it names if that one is still in flight (flush(5)).
+ * Responses that do not fit yet wait, in completion order, on the ring's
+ * out-queue, and the device thread polls for room, since a frontend need
+ * not notify when it consumes.  d->lock guards the slots, the job queue
+ * and the rings' `in` side; `out` is the device thread's alone.
  */
 #include "services/p9back/p9back.h"
 
 #include <errno.h>
 #include <inttypes.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,6 +51,23 @@
 #define P9BACK_MAX_MSIZE (512u << 10)
 #define P9BACK_BUDGET 64           /* requests per ring per wakeup */
 #define P9BACK_POLL_MS 1           /* while a response waits for room */
+#define P9BACK_WORKERS 4           /* per share: requests served at once */
+#define P9BACK_RING_INFLIGHT 8     /* requests taken off one ring, unanswered */
+#define P9BACK_SLOTS 16            /* per share (each: 2 x msize of buffers) */
+
+struct p9_xring;
+
+/* One request taken off a ring, until its response is on `in`. */
+struct p9_slot {
+	struct p9_slot *next;     /* free list, job queue or out-queue */
+	struct p9_slot *busy_next; /* the ring's in-flight list */
+	struct p9_slot *flushes;  /* Tflushes answered right after this one */
+	struct p9_xring *ring;
+	uint8_t *req, *rsp;       /* buf_size each */
+	uint32_t req_len, rsp_len;
+	uint16_t tag;
+	bool done;                /* rsp holds the response */
+};
 
 struct p9_xring {
 	bool mapped;
@@ -56,8 +80,14 @@ struct p9_xring {
 	size_t map_len;      /* the reservation data heads */
 	uint32_t size;       /* bytes each way */
 	uint32_t out_cons, in_prod; /* ours; the shared copies are written */
-	uint8_t *rsp;        /* a response waiting for room on `in` */
-	uint32_t pending;
+	/* Under the device's lock: */
+	unsigned inflight;           /* slots of this ring */
+	struct p9_slot *busy;        /* in-flight slots (Tflush looks here) */
+	struct p9_slot *outq, **outq_tail; /* done, waiting for room on `in` */
+	bool dead;                   /* disconnecting: responses are dropped */
+	bool stalled;                /* a bound stopped taking requests */
+	bool in_busy;                /* a thread is writing `in` */
+	bool broken;                 /* `in` indexes were bad */
 };
 
 struct p9_dev {
@@ -73,12 +103,22 @@ struct p9_dev {
 	int fe_state;        /* atomic: written by the watch */
 	bool stop;           /* atomic */
 
+	/* The workers and what they share with the device thread. */
+	pthread_mutex_t lock;
+	pthread_cond_t work, idle;
+	pthread_t workers[P9BACK_WORKERS];
+	unsigned nr_workers;
+	bool workers_stop;
+	struct p9_slot *slots;   /* P9BACK_SLOTS */
+	struct p9_slot *free_slots;
+	struct p9_slot *jobs, **jobs_tail;
+	unsigned running;        /* slots a worker is answering */
+
 	/* Device thread only from here on. */
 	int be_state;
 	bool connected;
 	unsigned nr_rings;
 	struct p9_xring *rings;  /* P9BACK_MAX_RINGS */
-	uint8_t *req;            /* the request being served */
 	uint32_t buf_size;
 };
 
@@ -135,12 +175,15 @@ static void unmap_ring(struct p9_dev *d, struct p9_xring *r)
 		munmap(r->intf, PAGE_SIZE);
 		gnttab_unpin(d->vm, &r->intf_pin);
 	}
-	free(r->rsp);
 	memset(r, 0, sizeof(*r));
+	r->outq_tail = &r->outq;
 }
+
+static void drain(struct p9_dev *d);
 
 static void disconnect(struct p9_dev *d)
 {
+	drain(d);
 	if (d->rings)
 		for (unsigned i = 0; i < P9BACK_MAX_RINGS; i++)
 			unmap_ring(d, &d->rings[i]);
@@ -214,9 +257,6 @@ static int map_ring(struct p9_dev *d, struct p9_xring *r, grant_ref_t ref,
 	r->size = XEN_FLEX_RING_SIZE(order);
 	r->out_cons = __atomic_load_n(&r->intf->out_cons, __ATOMIC_ACQUIRE);
 	r->in_prod = __atomic_load_n(&r->intf->in_prod, __ATOMIC_ACQUIRE);
-	r->rsp = malloc(d->buf_size);
-	if (!r->rsp)
-		return -ENOMEM;
 	r->mapped = true;
 	return 0;
 }
@@ -313,53 +353,240 @@ static int connect_rings(struct p9_dev *d)
 	return 0;
 }
 
-/* Puts the ring's waiting response on `in`: 1 done, 0 no room yet, <0 fatal. */
-static int flush_response(struct p9_dev *d, struct p9_xring *r, bool *notify)
+/* --- slots, the out-queue and the workers (all under d->lock) --- */
+
+static void release_slot(struct p9_dev *d, struct p9_slot *s)
 {
-	uint32_t cons = __atomic_load_n(&r->intf->in_cons, __ATOMIC_ACQUIRE);
+	struct p9_xring *r = s->ring;
+
+	for (struct p9_slot **pp = &r->busy; *pp; pp = &(*pp)->busy_next)
+		if (*pp == s) {
+			*pp = s->busy_next;
+			break;
+		}
+	r->inflight--;
+	if (r->stalled) { /* room to take requests again */
+		r->stalled = false;
+		kick(d);
+	}
+	s->ring = NULL;
+	s->next = d->free_slots;
+	d->free_slots = s;
+}
+
+/* Queues a done slot's response for `in`, then the Tflushes that wait for
+ * it, in that order. */
+static void emit(struct p9_xring *r, struct p9_slot *s)
+{
+	struct p9_slot *f = s->flushes;
+
+	s->flushes = NULL;
+	s->next = NULL;
+	*r->outq_tail = s;
+	r->outq_tail = &s->next;
+	while (f) {
+		struct p9_slot *nf = f->next;
+
+		emit(r, f);
+		f = nf;
+	}
+}
+
+/* Puts the out-queue's responses on `in` while they fit; *notify when
+ * any went.  One thread at a time writes `in` (r->in_busy), copying
+ * without the lock; the others only queue, and the writer takes what they
+ * queued.  A dead ring's responses are dropped.  Called with d->lock. */
+static void flush_outq(struct p9_dev *d, struct p9_xring *r, bool *notify)
+{
+	if (r->in_busy)
+		return;
+	r->in_busy = true;
+	while (r->outq) {
+		struct p9_slot *s = r->outq;
+
+		if (!r->dead) {
+			uint32_t cons = __atomic_load_n(&r->intf->in_cons, __ATOMIC_ACQUIRE);
+			int rc;
+
+			pthread_mutex_unlock(&d->lock);
+			rc = p9_ring_put(r->data, r->size, r->in_prod, cons, s->rsp,
+					 s->rsp_len);
+			pthread_mutex_lock(&d->lock);
+			if (rc == -EAGAIN)
+				break;
+			if (rc) {
+				r->broken = true;
+				kick(d); /* the device thread disconnects */
+				break;
+			}
+			r->in_prod += s->rsp_len;
+			__atomic_store_n(&r->intf->in_prod, r->in_prod, __ATOMIC_RELEASE);
+			*notify = true;
+		}
+		r->outq = s->next;
+		if (!r->outq)
+			r->outq_tail = &r->outq;
+		release_slot(d, s);
+	}
+	r->in_busy = false;
+}
+
+static void *worker(void *arg)
+{
+	struct p9_dev *d = arg;
+	char name[16];
+
+	snprintf(name, sizeof(name), "9p-%.6s-w", d->cfg->tag);
+	sandbox_thread(SANDBOX_ROLE_FS, name);
+	pthread_mutex_lock(&d->lock);
+	while (!d->workers_stop) {
+		struct p9_slot *s = d->jobs;
+		struct p9_xring *r;
+		evtchn_port_t port;
+		bool notify = false;
+
+		if (!s) {
+			pthread_cond_wait(&d->work, &d->lock);
+			continue;
+		}
+		d->jobs = s->next;
+		if (!d->jobs)
+			d->jobs_tail = &d->jobs;
+		d->running++;
+		pthread_mutex_unlock(&d->lock);
+		s->rsp_len = p9_fs_request(d->fs, s->req, s->req_len, s->rsp, d->buf_size);
+		pthread_mutex_lock(&d->lock);
+		s->done = true;
+		r = s->ring;
+		port = r->port;
+		emit(r, s);
+		flush_outq(d, r, &notify);
+		d->running--; /* after flush_outq, which may be writing the ring */
+		if (d->running == 0)
+			pthread_cond_broadcast(&d->idle);
+		pthread_mutex_unlock(&d->lock);
+		if (notify)
+			evtchn_notify_guest(d->vm, port);
+		pthread_mutex_lock(&d->lock);
+	}
+	pthread_mutex_unlock(&d->lock);
+	return NULL;
+}
+
+/* Before the rings go: drops the requests no worker started, waits for
+ * the running ones, drops every response not yet on `in`. */
+static void drain(struct p9_dev *d)
+{
+	bool notify;
+
+	if (!d->slots)
+		return;
+	pthread_mutex_lock(&d->lock);
+	for (unsigned i = 0; d->rings && i < P9BACK_MAX_RINGS; i++)
+		d->rings[i].dead = true;
+	while (d->jobs) {
+		struct p9_slot *s = d->jobs;
+
+		d->jobs = s->next;
+		emit(s->ring, s); /* dead: dropped with its Tflushes */
+	}
+	d->jobs_tail = &d->jobs;
+	while (d->running)
+		pthread_cond_wait(&d->idle, &d->lock);
+	for (unsigned i = 0; d->rings && i < P9BACK_MAX_RINGS; i++)
+		flush_outq(d, &d->rings[i], &notify);
+	pthread_mutex_unlock(&d->lock);
+}
+
+/* A Tflush (answered here: nothing to abort) goes after the response of
+ * the request it names while that is unanswered, else at once. */
+static void take_flush(struct p9_dev *d, struct p9_xring *r, struct p9_slot *s)
+{
+	uint16_t oldtag = s->req_len >= P9_HDR_SIZE + 2
+				  ? (uint16_t)(s->req[7] | s->req[8] << 8) : P9_NOTAG;
+	struct p9_slot *t = r->busy;
+
+	s->rsp_len = p9_fs_request(d->fs, s->req, s->req_len, s->rsp, d->buf_size);
+	s->done = true;
+	while (t && (t == s || t->done || t->tag != oldtag))
+		t = t->busy_next;
+	if (t && s->rsp[4] == P9_RFLUSH) {
+		s->next = t->flushes; /* answered after t's, newest first */
+		t->flushes = s;
+	} else {
+		emit(r, s);
+	}
+}
+
+/* Takes one request off `out` into a free slot and hands it on: 1 taken,
+ * 0 nothing to take or no room to take it, <0 a protocol violation. */
+static int take_one(struct p9_dev *d, struct p9_xring *r)
+{
+	struct p9_slot *s;
+	uint32_t prod, len = 0;
 	int rc;
 
-	if (!r->pending)
-		return 1;
-	rc = p9_ring_put(r->data, r->size, r->in_prod, cons, r->rsp, r->pending);
-	if (rc == -EAGAIN)
+	if (r->inflight >= P9BACK_RING_INFLIGHT || !d->free_slots) {
+		r->stalled = true;
 		return 0;
-	if (rc)
+	}
+	s = d->free_slots;
+	d->free_slots = s->next;
+	/* `out` is the device thread's: copy without holding the lock. */
+	pthread_mutex_unlock(&d->lock);
+	prod = __atomic_load_n(&r->intf->out_prod, __ATOMIC_ACQUIRE);
+	rc = p9_ring_take(r->data + r->size, r->size, r->out_cons, prod,
+			  p9_fs_msize(d->fs), s->req, d->buf_size, &len);
+	pthread_mutex_lock(&d->lock);
+	if (rc <= 0) {
+		s->next = d->free_slots;
+		d->free_slots = s;
 		return rc;
-	r->in_prod += r->pending;
-	r->pending = 0;
-	__atomic_store_n(&r->intf->in_prod, r->in_prod, __ATOMIC_RELEASE);
-	*notify = true;
+	}
+	r->out_cons += len;
+	__atomic_store_n(&r->intf->out_cons, r->out_cons, __ATOMIC_RELEASE);
+	s->ring = r;
+	s->req_len = len;
+	s->tag = (uint16_t)(s->req[5] | s->req[6] << 8);
+	s->done = false;
+	s->flushes = NULL;
+	s->next = NULL;
+	s->busy_next = r->busy;
+	r->busy = s;
+	r->inflight++;
+	if (s->req[4] == P9_TFLUSH) {
+		take_flush(d, r, s);
+	} else {
+		*d->jobs_tail = s;
+		d->jobs_tail = &s->next;
+		pthread_cond_signal(&d->work);
+	}
 	return 1;
 }
 
 static void serve_ring(struct p9_dev *d, struct p9_xring *r)
 {
-	bool notify = false;
+	bool notify = false, broken;
+	unsigned budget;
 	int rc = 0;
 
-	for (unsigned budget = P9BACK_BUDGET; budget; budget--) {
-		uint32_t prod, len = 0;
-
-		rc = flush_response(d, r, &notify);
+	pthread_mutex_lock(&d->lock);
+	flush_outq(d, r, &notify);
+	for (budget = P9BACK_BUDGET; budget; budget--) {
+		rc = take_one(d, r);
 		if (rc <= 0)
 			break;
-		prod = __atomic_load_n(&r->intf->out_prod, __ATOMIC_ACQUIRE);
-		rc = p9_ring_take(r->data + r->size, r->size, r->out_cons, prod,
-				  p9_fs_msize(d->fs), d->req, d->buf_size, &len);
-		if (rc <= 0)
-			break;
-		r->out_cons += len;
-		__atomic_store_n(&r->intf->out_cons, r->out_cons, __ATOMIC_RELEASE);
-		r->pending = p9_fs_request(d->fs, d->req, len, r->rsp, d->buf_size);
-		if (budget == 1)
-			kick(d); /* bounded work per wakeup: come back */
 	}
-	if (rc == 1)
-		rc = flush_response(d, r, &notify);
+	if (!budget)
+		kick(d); /* bounded work per wakeup: come back */
+	flush_outq(d, r, &notify);
+	broken = r->broken;
+	pthread_mutex_unlock(&d->lock);
 	if (notify)
 		evtchn_notify_guest(d->vm, r->port);
-	if (rc == -EPROTO)
+	if (broken)
+		dev_fatal(d, "ring indexes more than a ring apart");
+	else if (rc == -EPROTO)
 		dev_fatal(d, "ring indexes more than a ring apart");
 	else if (rc == -EMSGSIZE)
 		dev_fatal(d, "a message size below the 9P header or above msize");
@@ -398,12 +625,16 @@ static void handle_state(struct p9_dev *d)
 	}
 }
 
-static bool any_pending(struct p9_dev *d)
+/* A response waits for room on `in`: poll for it. */
+static bool any_waiting(struct p9_dev *d)
 {
+	bool waiting = false;
+
+	pthread_mutex_lock(&d->lock);
 	for (unsigned i = 0; d->connected && i < d->nr_rings; i++)
-		if (d->rings[i].pending)
-			return true;
-	return false;
+		waiting |= d->rings[i].outq != NULL;
+	pthread_mutex_unlock(&d->lock);
+	return waiting;
 }
 
 static void *dev_thread(void *arg)
@@ -417,7 +648,7 @@ static void *dev_thread(void *arg)
 		struct pollfd pfd = { .fd = d->efd, .events = POLLIN };
 		uint64_t n;
 
-		if (poll(&pfd, 1, any_pending(d) ? P9BACK_POLL_MS : -1) < 0 &&
+		if (poll(&pfd, 1, any_waiting(d) ? P9BACK_POLL_MS : -1) < 0 &&
 		    errno != EINTR) {
 			log_error("p9back %s: poll: %s", d->cfg->tag, strerror(errno));
 			break;
@@ -490,6 +721,50 @@ static int xs_unwatch_dev(struct xenstore *xs, void *opaque)
 	return xs_dom0_unwatch(xs, d->fe_state_path, d->cfg->tag);
 }
 
+/* The slots and their buffers (malloc maps them; untouched pages cost
+ * nothing), the lock and the conditions. */
+static int init_slots(struct p9_dev *d)
+{
+	pthread_mutex_init(&d->lock, NULL);
+	pthread_cond_init(&d->work, NULL);
+	pthread_cond_init(&d->idle, NULL);
+	d->jobs_tail = &d->jobs;
+	d->slots = calloc(P9BACK_SLOTS, sizeof(*d->slots));
+	if (!d->slots)
+		return -ENOMEM;
+	for (unsigned i = 0; i < P9BACK_SLOTS; i++) {
+		struct p9_slot *s = &d->slots[i];
+
+		s->req = malloc(d->buf_size);
+		s->rsp = malloc(d->buf_size);
+		if (!s->req || !s->rsp)
+			return -ENOMEM;
+		s->next = d->free_slots;
+		d->free_slots = s;
+	}
+	return 0;
+}
+
+static void stop_workers(struct p9_dev *d)
+{
+	if (!d->slots)
+		return;
+	pthread_mutex_lock(&d->lock);
+	d->workers_stop = true;
+	pthread_cond_broadcast(&d->work);
+	pthread_mutex_unlock(&d->lock);
+	for (unsigned i = 0; i < d->nr_workers; i++)
+		pthread_join(d->workers[i], NULL);
+	for (unsigned i = 0; i < P9BACK_SLOTS; i++) {
+		free(d->slots[i].req);
+		free(d->slots[i].rsp);
+	}
+	free(d->slots);
+	pthread_cond_destroy(&d->work);
+	pthread_cond_destroy(&d->idle);
+	pthread_mutex_destroy(&d->lock);
+}
+
 static int dev_init(struct vm *vm, struct p9_dev *d, unsigned devid,
 		    const struct vm_share *cfg, char *err, size_t err_len)
 {
@@ -511,12 +786,13 @@ static int dev_init(struct vm *vm, struct p9_dev *d, unsigned devid,
 	if (rc < 0)
 		return rc;
 	d->buf_size = P9BACK_MAX_MSIZE;
-	d->req = malloc(d->buf_size);
 	d->rings = calloc(P9BACK_MAX_RINGS, sizeof(*d->rings));
-	if (!d->req || !d->rings) {
+	if (!d->rings || init_slots(d)) {
 		snprintf(err, err_len, "share %s: out of memory", cfg->path);
 		return -ENOMEM;
 	}
+	for (unsigned i = 0; i < P9BACK_MAX_RINGS; i++)
+		d->rings[i].outq_tail = &d->rings[i].outq;
 	d->efd = eventfd(0, EFD_CLOEXEC);
 	if (d->efd < 0) {
 		rc = -errno;
@@ -529,6 +805,15 @@ static int dev_init(struct vm *vm, struct p9_dev *d, unsigned devid,
 		snprintf(err, err_len, "share %s: xenstore: %s", cfg->path,
 			 strerror(-rc));
 		return rc;
+	}
+	for (unsigned i = 0; i < P9BACK_WORKERS; i++) {
+		rc = pthread_create(&d->workers[i], NULL, worker, d);
+		if (rc) {
+			snprintf(err, err_len, "share %s: thread: %s", cfg->path,
+				 strerror(rc));
+			return -rc;
+		}
+		d->nr_workers = i + 1;
 	}
 	rc = pthread_create(&d->thread, NULL, dev_thread, d);
 	if (rc) {
@@ -591,10 +876,10 @@ void p9back_destroy(struct vm *vm)
 			kick(d);
 			pthread_join(d->thread, NULL);
 		}
+		stop_workers(d);
 		if (d->efd >= 0)
 			close(d->efd);
 		p9_fs_close(d->fs);
-		free(d->req);
 		free(d->rings);
 	}
 	vm->p9back = NULL;
