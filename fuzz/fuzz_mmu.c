@@ -35,6 +35,18 @@ int hc_write(struct vcpu *v, uint64_t gva, const void *src, size_t len)
 		       -XEN_EFAULT : 0;
 }
 
+/* vm_stop as core/vm.c has it, for a grant PTE dropped implicitly (no
+ * grant PTE exists here: mmu_update cannot create one). */
+void vm_stop(struct vm *vm, enum vm_stop_reason reason, int exit_status,
+	     const char *fmt, ...)
+{
+	int running = VM_RUNNING;
+
+	(void)exit_status;
+	(void)fmt;
+	atomic_compare_exchange_strong(&vm->stop_reason, &running, (int)reason);
+}
+
 static int fake_pt_write(struct vcpu *v, uint64_t gpa, uint64_t val)
 {
 	return gmem_write(&v->vm->mem, gpa, &val, sizeof(val));
