@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,7 @@
 #include <pvisor/abi.h>
 
 #include "core/log.h"
+#include "hostio/hio_file.h"
 
 /* A reply longer than this is not one of ours. */
 #define REPLY_MAX (16u << 20)
@@ -38,6 +40,11 @@ const char ctl_usage[] =
 	"                              stop it; `pvisor restore FILE` resumes it.\n"
 	"                              An error after SEC (default 30) seconds if the\n"
 	"                              guest does not suspend; it runs on then\n"
+	"  disk-add PATH[,ro]          attach the image PATH as the next free xvdN\n"
+	"                              (opened and locked here, sent as a descriptor)\n"
+	"  disk-remove xvdN [--timeout SEC] [--force]\n"
+	"                              detach it once the guest has closed it (default\n"
+	"                              wait 10 s); --force: without waiting\n"
 	"  --json LINE                 send LINE, a JSON request, as it is\n";
 
 static char *dump_line(json_t *req)
@@ -51,9 +58,11 @@ static char *dump_line(json_t *req)
 	return line;
 }
 
-static char *shutdown_request(int n, char *const words[], char *err, size_t err_len)
+/* COMMAND [--timeout SEC] [--force] (shutdown, disk-remove's options). */
+static char *timeout_request(const char *cmd, int n, char *const words[], char *err,
+			     size_t err_len)
 {
-	json_t *req = json_pack("{s:s}", "command", "shutdown");
+	json_t *req = json_pack("{s:s}", "command", cmd);
 
 	for (int i = 1; i < n; i++) {
 		char *end;
@@ -65,14 +74,14 @@ static char *shutdown_request(int n, char *const words[], char *err, size_t err_
 			t = strtod(words[++i], &end);
 			if (!*words[i] || *end || !(t > 0)) {
 				snprintf(err, err_len,
-					 "ctl shutdown: --timeout '%s' is not a positive number of seconds",
-					 words[i]);
+					 "ctl %s: --timeout '%s' is not a positive number of seconds",
+					 cmd, words[i]);
 				json_decref(req);
 				return NULL;
 			}
 			json_object_set_new(req, "timeout", json_real(t));
 		} else {
-			snprintf(err, err_len, "ctl shutdown: unexpected argument '%s'", words[i]);
+			snprintf(err, err_len, "ctl %s: unexpected argument '%s'", cmd, words[i]);
 			json_decref(req);
 			return NULL;
 		}
@@ -106,6 +115,71 @@ static char *save_request(int n, char *const words[], char *err, size_t err_len)
 	return dump_line(req);
 }
 
+/* disk-add's PATH[,ro|,rw]: 0, or -1 with err set. */
+static int split_disk(const char *arg, char *path, size_t cap, bool *ro, char *err,
+		      size_t err_len)
+{
+	size_t n = strcspn(arg, ",");
+	const char *opt = arg + n;
+
+	*ro = false;
+	if (n == 0 || n >= cap) {
+		snprintf(err, err_len, "ctl disk-add: '%s' has no usable image path", arg);
+		return -1;
+	}
+	memcpy(path, arg, n);
+	path[n] = '\0';
+	while (*opt == ',') {
+		size_t len = strcspn(++opt, ",");
+
+		if (len == 2 && !strncmp(opt, "ro", 2)) {
+			*ro = true;
+		} else if (len == 2 && !strncmp(opt, "rw", 2)) {
+			*ro = false;
+		} else {
+			snprintf(err, err_len, "ctl disk-add: unknown option '%.*s' (ro, rw)",
+				 (int)len, opt);
+			return -1;
+		}
+		opt += len;
+	}
+	return 0;
+}
+
+static char *disk_add_request(int n, char *const words[], char *err, size_t err_len)
+{
+	char path[1024];
+	bool ro;
+
+	if (n != 2) {
+		snprintf(err, err_len, "ctl disk-add: needs one PATH[,ro]");
+		return NULL;
+	}
+	if (split_disk(words[1], path, sizeof(path), &ro, err, err_len) < 0)
+		return NULL;
+	return dump_line(json_pack("{s:s, s:s, s:b}", "command", "disk-add", "path", path,
+				   "ro", ro));
+}
+
+/* disk-remove xvdN [--timeout SEC] [--force]. */
+static char *disk_remove_request(int n, char *const words[], char *err, size_t err_len)
+{
+	char *line;
+	json_t *req;
+
+	if (n < 2 || words[1][0] == '-') {
+		snprintf(err, err_len, "ctl disk-remove: needs a device name (xvdN)");
+		return NULL;
+	}
+	line = timeout_request("disk-remove", n - 1, words + 1, err, err_len);
+	req = line ? json_loads(line, 0, NULL) : NULL;
+	free(line);
+	if (!req)
+		return NULL;
+	json_object_set_new(req, "device", json_string(words[1]));
+	return dump_line(req);
+}
+
 char *ctl_client_request(int n, char *const words[], char *err, size_t err_len)
 {
 	const char *cmd = n > 0 ? words[0] : NULL;
@@ -133,9 +207,13 @@ char *ctl_client_request(int n, char *const words[], char *err, size_t err_len)
 		return dump_line(json_pack("{s:s}", "command", cmd));
 	}
 	if (!strcmp(cmd, "shutdown"))
-		return shutdown_request(n, words, err, err_len);
+		return timeout_request("shutdown", n, words, err, err_len);
 	if (!strcmp(cmd, "save"))
 		return save_request(n, words, err, err_len);
+	if (!strcmp(cmd, "disk-add"))
+		return disk_add_request(n, words, err, err_len);
+	if (!strcmp(cmd, "disk-remove"))
+		return disk_remove_request(n, words, err, err_len);
 	if (!strcmp(cmd, "sysrq")) {
 		if (n != 2 || strlen(words[1]) != 1) {
 			snprintf(err, err_len, "ctl sysrq: needs one KEY character");
@@ -167,10 +245,32 @@ static int connect_to(const char *path)
 	return fd;
 }
 
-static int send_all(int fd, const char *buf, size_t len)
+/* Sends buf; with its first bytes, pass (>= 0) as SCM_RIGHTS. */
+static int send_all(int fd, const char *buf, size_t len, int pass)
 {
 	while (len) {
-		ssize_t n = send(fd, buf, len, MSG_NOSIGNAL);
+		union {
+			char buf[CMSG_SPACE(sizeof(int))];
+			struct cmsghdr align;
+		} ctrl;
+		struct iovec iov = { (void *)buf, len };
+		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+		ssize_t n;
+
+		if (pass >= 0) {
+			struct cmsghdr *cm;
+
+			mh.msg_control = ctrl.buf;
+			mh.msg_controllen = sizeof(ctrl.buf);
+			cm = CMSG_FIRSTHDR(&mh);
+			cm->cmsg_level = SOL_SOCKET;
+			cm->cmsg_type = SCM_RIGHTS;
+			cm->cmsg_len = CMSG_LEN(sizeof(int));
+			memcpy(CMSG_DATA(cm), &pass, sizeof(int));
+		}
+		n = sendmsg(fd, &mh, MSG_NOSIGNAL);
+		if (n > 0)
+			pass = -1; /* it went with these bytes */
 
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -180,34 +280,6 @@ static int send_all(int fd, const char *buf, size_t len)
 		len -= (size_t)n;
 	}
 	return 0;
-}
-
-/* The request with fd attached (SCM_RIGHTS): pvisor, sandboxed, cannot
- * open the client's paths itself. */
-static int send_with_fd(int sock, const char *buf, size_t len, int fd)
-{
-	union {
-		struct cmsghdr h;
-		char b[CMSG_SPACE(sizeof(int))];
-	} ctrl = { 0 };
-	struct iovec iov = { .iov_base = (void *)buf, .iov_len = len };
-	struct msghdr msg = {
-		.msg_iov = &iov, .msg_iovlen = 1,
-		.msg_control = ctrl.b, .msg_controllen = sizeof(ctrl.b),
-	};
-	struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
-	ssize_t n;
-
-	c->cmsg_level = SOL_SOCKET;
-	c->cmsg_type = SCM_RIGHTS;
-	c->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(c), &fd, sizeof(int));
-	do
-		n = sendmsg(sock, &msg, MSG_NOSIGNAL);
-	while (n < 0 && errno == EINTR);
-	if (n < 0)
-		return -1;
-	return send_all(sock, buf + n, len - (size_t)n);
 }
 
 /* Reads up to the first newline; the line (NUL-terminated) or NULL. */
@@ -270,10 +342,33 @@ static int print_reply(const char *line)
 	return status;
 }
 
+/*
+ * disk-add: the image, opened and locked here as pvisor would (the
+ * sandboxed pvisor cannot open files any more); the descriptor goes with
+ * the request and the lock with it (an OFD lock belongs to the open file).
+ * *image -1 for other commands; -1 when it cannot be opened (said why).
+ */
+static int open_image(int n, char *const words[], struct hio_file *image)
+{
+	char path[1024], err[1100];
+	bool ro;
+
+	image->fd = -1;
+	if (n != 2 || strcmp(words[0], "disk-add"))
+		return 0;
+	if (split_disk(words[1], path, sizeof(path), &ro, err, sizeof(err)) < 0 ||
+	    hio_file_open(image, path, ro, err, sizeof(err)) < 0) {
+		log_error("ctl: %s", err);
+		return -1;
+	}
+	return 0;
+}
+
 int ctl_client_main(const char *path, int n, char *const words[])
 {
 	char err[256], *req, *reply;
 	const char *save_path = NULL;
+	struct hio_file image;
 	int fd, status, file_fd = -1;
 
 	req = ctl_client_request(n, words, err, sizeof(err));
@@ -281,8 +376,13 @@ int ctl_client_main(const char *path, int n, char *const words[])
 		log_error("%s", err);
 		return PVISOR_EXIT_USAGE;
 	}
+	if (open_image(n, words, &image) < 0) {
+		free(req);
+		return 1;
+	}
 	fd = connect_to(path);
 	if (fd < 0) {
+		hio_file_close(&image);
 		free(req);
 		return PVISOR_EXIT_USAGE;
 	}
@@ -298,8 +398,9 @@ int ctl_client_main(const char *path, int n, char *const words[])
 			return PVISOR_EXIT_USAGE;
 		}
 	}
-	if ((file_fd >= 0 ? send_with_fd(fd, req, strlen(req), file_fd)
-			  : send_all(fd, req, strlen(req))) < 0) {
+	status = send_all(fd, req, strlen(req), file_fd >= 0 ? file_fd : image.fd);
+	hio_file_close(&image); /* pvisor has its own copy (and the lock) */
+	if (status < 0) {
 		log_error("ctl: cannot send to %s: %s", path, strerror(errno));
 		close(fd);
 		free(req);

@@ -39,6 +39,9 @@ enum sandbox_role {
 	SANDBOX_ROLE_NET,      /* one per NIC: netif rings, slirp or TAP */
 	SANDBOX_ROLE_FS,       /* a host-folder server: file calls relative to
 				* the share's descriptors only */
+	SANDBOX_ROLE_HOTPLUG,  /* the control API's device hot-plug: opens
+				* disks on descriptors clients sent, starts
+				* their threads (a superset of block's) */
 	SANDBOX_NR_ROLES,
 };
 

@@ -87,6 +87,21 @@ static const char *const fs_calls[] = {
 	NULL,
 };
 
+/* Device hot-plug (services/ctl/ctl_hotplug.c): sets up a disk on a
+ * descriptor a control client sent (its I/O engine: io_uring_setup and
+ * _register) and starts its threads, which inherit this filter before
+ * narrowing theirs: so everything block and block-io may do is here too,
+ * and what a new thread's sandbox_thread() does to narrow (a filter of its
+ * own, capabilities and identity dropped: none can widen what this thread
+ * may do).  Never an open: the image came as a descriptor. */
+static const char *const hotplug_calls[] = {
+	"seccomp", "capset", "capget", "setgroups", "setresuid", "setresgid",
+	"io_uring_setup", "io_uring_register", "io_uring_enter", "eventfd2",
+	"preadv", "pwritev", "preadv2", "pwritev2", "fdatasync", "fsync",
+	"fallocate",
+	NULL,
+};
+
 /*
  * Set-up, before any thread narrows its list: loading, building the
  * domain, opening images and sockets, forking the proc backend's guest
@@ -118,6 +133,7 @@ static const char *const *const role_calls[SANDBOX_NR_ROLES] = {
 	[SANDBOX_ROLE_BLOCK_IO] = block_io_calls,
 	[SANDBOX_ROLE_NET] = net_calls,
 	[SANDBOX_ROLE_FS] = fs_calls,
+	[SANDBOX_ROLE_HOTPLUG] = hotplug_calls,
 };
 
 static const char *const role_names[SANDBOX_NR_ROLES] = {
@@ -127,6 +143,7 @@ static const char *const role_names[SANDBOX_NR_ROLES] = {
 	[SANDBOX_ROLE_BLOCK_IO] = "block-io",
 	[SANDBOX_ROLE_NET] = "net",
 	[SANDBOX_ROLE_FS] = "fs",
+	[SANDBOX_ROLE_HOTPLUG] = "hotplug",
 };
 
 const char *const *sandbox_policy_common(void)

@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/fs.h>
 #include <linux/kvm.h>
 #include <sched.h>
 #include <seccomp.h>
@@ -36,6 +37,8 @@ static const unsigned long tty_ioctls[] = {
 
 /* libslirp: bytes waiting on a UDP socket, non-blocking mode. */
 static const unsigned long socket_ioctls[] = { FIONREAD, FIONBIO };
+/* A hot-plugged disk on a block device: its size. */
+static const unsigned long blockdev_ioctls[] = { BLKGETSIZE64 };
 
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -83,6 +86,20 @@ static int allow_threads(scmp_filter_ctx ctx)
 	r |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(clone), 1,
 			      SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_THREAD,
 				      CLONE_THREAD));
+	return r ? -EINVAL : 0;
+}
+
+/* What sandbox_thread() does in a thread this one starts: its name, no
+ * ambient capabilities, no new privileges, then its filter (seccomp). */
+static int allow_narrowing(scmp_filter_ctx ctx)
+{
+	static const int opts[] = { PR_SET_NAME, PR_CAP_AMBIENT, PR_SET_NO_NEW_PRIVS,
+				    PR_GET_NO_NEW_PRIVS, PR_SET_SECCOMP, PR_GET_SECCOMP };
+	int r = 0;
+
+	for (size_t i = 0; i < NELEM(opts); i++)
+		r |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(prctl), 1,
+				      SCMP_A0(SCMP_CMP_EQ, (uint64_t)opts[i]));
 	return r ? -EINVAL : 0;
 }
 
@@ -174,6 +191,12 @@ static int add_role_rules(scmp_filter_ctx ctx, enum sandbox_role role)
 		break;
 	case SANDBOX_ROLE_FS:
 		r |= allow_file_locks(ctx);
+		break;
+	case SANDBOX_ROLE_HOTPLUG:
+		r |= allow_threads(ctx);
+		r |= allow_narrowing(ctx);
+		r |= allow_file_locks(ctx); /* the image's OFD lock */
+		r |= allow_ioctls(ctx, blockdev_ioctls, NELEM(blockdev_ioctls));
 		break;
 	case SANDBOX_ROLE_BLOCK:
 	case SANDBOX_ROLE_BLOCK_IO:

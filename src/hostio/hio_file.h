@@ -27,6 +27,15 @@ struct hio_file {
 int hio_file_open(struct hio_file *f, const char *path, bool ro, char *err,
 		  size_t err_len) __attribute__((warn_unused_result));
 
+/*
+ * The same checks and lock on a descriptor opened elsewhere (one a control
+ * client sent, docs/control-api.md): fd is taken (closed on failure); name
+ * is for messages.  Its access mode must allow ro (O_RDWR for a writable
+ * disk); a descriptor whose open file the sender locked keeps that lock.
+ */
+int hio_file_adopt(struct hio_file *f, int fd, const char *name, bool ro, char *err,
+		   size_t err_len) __attribute__((warn_unused_result));
+
 /* Closes the file (and drops the lock); safe on a closed file. */
 void hio_file_close(struct hio_file *f);
 

@@ -64,7 +64,7 @@ struct blk_slot {
 
 struct blk_dev {
 	struct vm *vm;
-	const struct vm_disk *cfg;
+	struct vm_disk cfg;      /* a copy: hot-plugged disks are not in vm->cfg */
 	struct xenstore *xs;   /* for the watch callback (store lock held) */
 	int vdev;
 	char be[96], fe[96], fe_state_path[112];
@@ -72,8 +72,12 @@ struct blk_dev {
 	struct blkif_limits lim;
 	int efd;
 	struct blk_engine *eng;
+	bool in_use;           /* this slot holds a device */
+	bool in_store;         /* its xenstore nodes were written */
 	bool started, watching;
 	pthread_t thread;
+	bool removing;         /* atomic: the toolstack is taking it away */
+	int shown_state;       /* atomic: be_state, for the remover */
 	int fe_state;          /* atomic: written by the watch */
 	bool stop;             /* atomic */
 
@@ -95,8 +99,7 @@ struct blk_dev {
 };
 
 struct blkback {
-	unsigned nr;
-	struct blk_dev dev[VM_MAX_DISKS];
+	struct blk_dev dev[VM_MAX_DISKS]; /* in_use: the guest's disks */
 };
 
 int blkback_vdev(const char *name)
@@ -138,9 +141,10 @@ static void set_be_state(struct blk_dev *d, int state)
 	if (d->be_state == state)
 		return;
 	d->be_state = state;
+	__atomic_store_n(&d->shown_state, state, __ATOMIC_RELEASE);
 	if (xs_service_write_state(d->vm, d->be, state) < 0)
 		log_error("blkback %s: cannot write the backend state",
-			  d->cfg->name);
+			  d->cfg.name);
 }
 
 /* Binds the frontend's unbound port (remote domain 0) to this device. */
@@ -199,7 +203,7 @@ static void disconnect(struct blk_dev *d)
 /* The frontend broke the protocol: the device is disconnected. */
 static void dev_fatal(struct blk_dev *d, const char *why)
 {
-	log_guest("blkback %s: %s; device disconnected", d->cfg->name, why);
+	log_guest("blkback %s: %s; device disconnected", d->cfg.name, why);
 	disconnect(d);
 	set_be_state(d, XenbusStateClosing);
 }
@@ -303,13 +307,13 @@ static int connect_ring(struct blk_dev *d)
 
 	rc = xs_service_with(d->vm, xs_read_frontend, &fi);
 	if (rc < 0) {
-		log_guest("blkback %s: frontend: %s", d->cfg->name, fi.why);
+		log_guest("blkback %s: frontend: %s", d->cfg.name, fi.why);
 		return rc;
 	}
 	rc = map_ring(d, &fi);
 	if (rc < 0) {
 		log_guest("blkback %s: cannot map the ring (grant refused)",
-			  d->cfg->name);
+			  d->cfg.name);
 		return rc;
 	}
 	d->nr_slots = RING_SIZE(&d->ring);
@@ -329,7 +333,7 @@ static int connect_ring(struct blk_dev *d)
 	rc = bind_port(d, fi.port);
 	if (rc < 0) {
 		log_guest("blkback %s: event-channel %" PRIu64 " is not an unbound "
-			  "port for domain 0", d->cfg->name, fi.port);
+			  "port for domain 0", d->cfg.name, fi.port);
 		release_ring(d);
 		return rc;
 	}
@@ -445,7 +449,7 @@ static int fetch_indirect(struct blk_dev *d, struct blkif_req *r)
  * requests is in flight, fewer than the engine's depth). */
 static void refused(struct blk_dev *d, uint32_t idx, int rc)
 {
-	log_error("disk %s: %s refused the I/O: %s", d->cfg->path,
+	log_error("disk %s: %s refused the I/O: %s", d->cfg.path,
 		  blk_engine_name(d->eng), strerror(-rc));
 	finish(d, idx, BLKIF_RSP_ERROR);
 }
@@ -549,7 +553,7 @@ static void take(struct blk_dev *d, const struct blkif_request *raw)
 		rc = fetch_indirect(d, &s->req);
 	if (rc) {
 		log_debug("blkback %s: request %#" PRIx64 " op %u rejected: %s",
-			  d->cfg->name, s->req.id, s->req.op, strerror(-rc));
+			  d->cfg.name, s->req.id, s->req.op, strerror(-rc));
 		finish(d, idx, blkif_status_for(rc));
 		return;
 	}
@@ -642,7 +646,7 @@ static void complete(struct blk_dev *d, uint32_t idx, int res)
 		if (r >= 0 && (uint64_t)r < s->bytes)
 			r = finish_short(d, s, (uint64_t)r);
 		if (r < 0 || (uint64_t)r != s->bytes) {
-			log_error("disk %s: %s failed: %s", d->cfg->path,
+			log_error("disk %s: %s failed: %s", d->cfg.path,
 				  s->req.op == BLKIF_OP_READ ? "read" : "write",
 				  strerror(r < 0 ? (int)-r : EIO));
 			st = BLKIF_RSP_ERROR;
@@ -655,7 +659,7 @@ static void complete(struct blk_dev *d, uint32_t idx, int res)
 	}
 	case STAGE_FLUSH:
 		if (res < 0) {
-			log_error("disk %s: fdatasync failed: %s", d->cfg->path,
+			log_error("disk %s: fdatasync failed: %s", d->cfg.path,
 				  strerror(-res));
 			st = BLKIF_RSP_ERROR;
 		}
@@ -670,11 +674,39 @@ static void complete(struct blk_dev *d, uint32_t idx, int res)
 	finish(d, idx, st);
 }
 
+/* The toolstack is removing the device (libxl's device remove: online 0,
+ * backend Closing); the frontend closes, then the backend is Closed. */
+static int xs_offline(struct xenstore *xs, void *opaque)
+{
+	struct blk_dev *d = opaque;
+	char path[112];
+
+	snprintf(path, sizeof(path), "%s/online", d->be);
+	return xs_dom0_write(xs, path, "0", 1);
+}
+
+static void handle_removal(struct blk_dev *d, int fe)
+{
+	if (d->be_state < XenbusStateClosing) {
+		if (xs_service_with(d->vm, xs_offline, d) < 0)
+			log_error("blkback %s: cannot write online", d->cfg.name);
+		set_be_state(d, XenbusStateClosing);
+	}
+	if (fe == XenbusStateClosing || fe == XenbusStateClosed)
+		disconnect(d);
+	if (fe == XenbusStateClosed && !d->mapped)
+		set_be_state(d, XenbusStateClosed);
+}
+
 /* Follows the frontend's XenbusState. */
 static void handle_state(struct blk_dev *d)
 {
 	int fe = __atomic_load_n(&d->fe_state, __ATOMIC_ACQUIRE);
 
+	if (__atomic_load_n(&d->removing, __ATOMIC_ACQUIRE)) {
+		handle_removal(d, fe);
+		return;
+	}
 	switch (fe) {
 	case XenbusStateInitialised:
 	case XenbusStateConnected:
@@ -711,7 +743,7 @@ static void *dev_thread(void *arg)
 	struct blk_dev *d = arg;
 	char name[16];
 
-	snprintf(name, sizeof(name), "blk-%s", d->cfg->name);
+	snprintf(name, sizeof(name), "blk-%s", d->cfg.name);
 	sandbox_thread(SANDBOX_ROLE_BLOCK, name);
 	for (;;) {
 		struct blk_completion c[BLKBACK_BATCH];
@@ -720,7 +752,7 @@ static void *dev_thread(void *arg)
 		if (rc == -EINTR)
 			continue;
 		if (rc < 0) {
-			log_error("blkback %s: %s: %s", d->cfg->name,
+			log_error("blkback %s: %s: %s", d->cfg.name,
 				  blk_engine_name(d->eng), strerror(-rc));
 			break;
 		}
@@ -744,7 +776,7 @@ static void *dev_thread(void *arg)
 		push_responses(d);
 		rc = blk_engine_commit(d->eng);
 		if (rc < 0)
-			log_debug("blkback %s: %s submit: %s", d->cfg->name,
+			log_debug("blkback %s: %s submit: %s", d->cfg.name,
 				  blk_engine_name(d->eng), strerror(-rc));
 	}
 	disconnect(d);
@@ -769,7 +801,7 @@ static int xs_setup_dev(struct xenstore *xs, void *opaque)
 		{ "removable", "%" PRIu64, 0 },
 		{ "bootable", "%" PRIu64, 1 },
 		{ "sectors", "%" PRIu64, d->lim.sectors },
-		{ "info", "%" PRIu64, d->cfg->ro ? VDISK_READONLY : 0 },
+		{ "info", "%" PRIu64, d->cfg.ro ? VDISK_READONLY : 0 },
 		{ "sector-size", "%" PRIu64, 512 },
 		{ "physical-sector-size", "%" PRIu64, 512 },
 		{ "feature-flush-cache", "%" PRIu64, 1 },
@@ -800,12 +832,12 @@ static int xs_setup_dev(struct xenstore *xs, void *opaque)
 		}                                                         \
 	} while (0)
 	BE_STR("frontend", d->fe);
-	BE_STR("params", d->cfg->path);
-	BE_STR("mode", d->cfg->ro ? "r" : "w");
+	BE_STR("params", d->cfg.path);
+	BE_STR("mode", d->cfg.ro ? "r" : "w");
 	BE_STR("type", "raw");
-	BE_STR("dev", d->cfg->name);
+	BE_STR("dev", d->cfg.name);
 	BE_STR("device-type", "disk");
-	BE_STR("state", "2"); /* XenbusStateInitWait: features are written */
+	BE_STR("state", "1"); /* Initialising, as libxl writes it; then InitWait */
 #undef BE_STR
 	if (!rc)
 		rc = xs_dom0_mkdir(xs, d->fe);
@@ -824,9 +856,9 @@ static int xs_setup_dev(struct xenstore *xs, void *opaque)
 	FE("device-type", "%s", "disk");
 	FE("state", "%d", XenbusStateInitialising);
 #undef FE
-	d->be_state = XenbusStateInitWait;
+	d->be_state = XenbusStateInitialising;
 	if (!rc) {
-		rc = xs_dom0_watch(xs, d->fe_state_path, d->cfg->name, on_fe_state, d);
+		rc = xs_dom0_watch(xs, d->fe_state_path, d->cfg.name, on_fe_state, d);
 		d->watching = rc == 0;
 	}
 	return rc;
@@ -836,18 +868,25 @@ static int xs_unwatch_dev(struct xenstore *xs, void *opaque)
 {
 	struct blk_dev *d = opaque;
 
-	return xs_dom0_unwatch(xs, d->fe_state_path, d->cfg->name);
+	return xs_dom0_unwatch(xs, d->fe_state_path, d->cfg.name);
 }
 
-static int dev_init(struct vm *vm, struct blk_dev *d, const struct vm_disk *cfg,
+/*
+ * Opens the device: the image (or, fd >= 0, a descriptor a control client
+ * sent: hio_file_adopt), its engine, its xenstore entries (backend state
+ * Initialising as libxl writes it, then InitWait once the features are
+ * there, as Linux's blkback does), its thread.
+ */
+static int dev_init(struct vm *vm, struct blk_dev *d, const struct vm_disk *cfg, int fd,
 		    char *err, size_t err_len)
 {
 	enum blk_engine_kind kind;
 	char why[200];
 	int rc;
 
+	memset(d, 0, sizeof(*d));
 	d->vm = vm;
-	d->cfg = cfg;
+	d->cfg = *cfg;
 	d->efd = -1;
 	d->file.fd = -1;
 	d->held = d->exclusive = NO_SLOT;
@@ -855,6 +894,8 @@ static int dev_init(struct vm *vm, struct blk_dev *d, const struct vm_disk *cfg,
 	if (d->vdev < 0) {
 		snprintf(err, err_len, "disk %s: bad device name '%s'", cfg->path,
 			 cfg->name);
+		if (fd >= 0)
+			close(fd);
 		return -EINVAL;
 	}
 	snprintf(d->be, sizeof(d->be), "/local/domain/0/backend/vbd/%d/%d",
@@ -862,7 +903,8 @@ static int dev_init(struct vm *vm, struct blk_dev *d, const struct vm_disk *cfg,
 	snprintf(d->fe, sizeof(d->fe), "/local/domain/%d/device/vbd/%d",
 		 XS_GUEST_DOMID, d->vdev);
 	snprintf(d->fe_state_path, sizeof(d->fe_state_path), "%s/state", d->fe);
-	rc = hio_file_open(&d->file, cfg->path, cfg->ro, err, err_len);
+	rc = fd >= 0 ? hio_file_adopt(&d->file, fd, cfg->path, cfg->ro, err, err_len)
+		     : hio_file_open(&d->file, cfg->path, cfg->ro, err, err_len);
 	if (rc < 0)
 		return rc;
 	if (d->file.size < 512 || d->file.size % 512) {
@@ -891,7 +933,10 @@ static int dev_init(struct vm *vm, struct blk_dev *d, const struct vm_disk *cfg,
 		snprintf(err, err_len, "disk %s: %s", cfg->path, why);
 		return rc;
 	}
+	d->in_store = true;
 	rc = xs_service_with(vm, xs_setup_dev, d);
+	if (!rc)
+		set_be_state(d, XenbusStateInitWait);
 	if (rc < 0) {
 		snprintf(err, err_len, "disk %s: xenstore: %s", cfg->path,
 			 strerror(-rc));
@@ -907,6 +952,50 @@ static int dev_init(struct vm *vm, struct blk_dev *d, const struct vm_disk *cfg,
 	return 0;
 }
 
+static int xs_remove_dev(struct xenstore *xs, void *opaque)
+{
+	struct blk_dev *d = opaque;
+	int rc = xs_dom0_rm(xs, d->fe);
+
+	/* libxl__device_destroy: the frontend directory, then the backend's. */
+	if (xs_dom0_rm(xs, d->be) < 0)
+		rc = -EIO;
+	return rc;
+}
+
+/* Stops the thread (in-flight I/O completes first) and closes everything;
+ * remove_nodes: and takes its xenstore directories away too. */
+static void dev_destroy(struct blk_dev *d, bool remove_nodes)
+{
+	if (d->watching && xs_service_with(d->vm, xs_unwatch_dev, d) < 0)
+		log_debug("blkback %s: unwatch failed", d->cfg.name);
+	d->watching = false;
+	if (d->started) {
+		__atomic_store_n(&d->stop, true, __ATOMIC_RELEASE);
+		kick(d);
+		pthread_join(d->thread, NULL);
+		d->started = false;
+	}
+	if (remove_nodes && d->in_store && xs_service_with(d->vm, xs_remove_dev, d) < 0)
+		log_error("blkback %s: cannot remove its xenstore nodes", d->cfg.name);
+	blk_engine_close(d->eng);
+	d->eng = NULL;
+	if (d->efd >= 0)
+		close(d->efd);
+	d->efd = -1;
+	hio_file_close(&d->file);
+	d->in_use = false;
+}
+
+static struct blkback *get_blkback(struct vm *vm, char *err, size_t err_len)
+{
+	if (!vm->blkback)
+		vm->blkback = calloc(1, sizeof(struct blkback));
+	if (!vm->blkback)
+		snprintf(err, err_len, "blkback: out of memory");
+	return vm->blkback;
+}
+
 int blkback_init(struct vm *vm, char *err, size_t err_len)
 {
 	struct blkback *bb;
@@ -914,15 +1003,13 @@ int blkback_init(struct vm *vm, char *err, size_t err_len)
 
 	if (!vm->cfg->nr_disks)
 		return 0;
-	bb = calloc(1, sizeof(*bb));
-	if (!bb) {
-		snprintf(err, err_len, "blkback: out of memory");
+	bb = get_blkback(vm, err, err_len);
+	if (!bb)
 		return -ENOMEM;
-	}
-	vm->blkback = bb;
 	for (unsigned i = 0; i < vm->cfg->nr_disks && i < VM_MAX_DISKS; i++) {
-		bb->nr = i + 1;
-		rc = dev_init(vm, &bb->dev[i], &vm->cfg->disks[i], err, err_len);
+		bb->dev[i].in_use = true;
+		rc = dev_init(vm, &bb->dev[i], &vm->cfg->disks[i], -1, err, err_len);
+		bb->dev[i].in_use = true; /* dev_init cleared it; destroy takes it */
 		if (rc < 0)
 			return rc;
 	}
@@ -935,22 +1022,99 @@ void blkback_destroy(struct vm *vm)
 
 	if (!bb)
 		return;
-	for (unsigned i = 0; i < bb->nr; i++) {
-		struct blk_dev *d = &bb->dev[i];
-
-		if (d->watching && xs_service_with(vm, xs_unwatch_dev, d) < 0)
-			log_debug("blkback %s: unwatch failed", d->cfg->name);
-		if (d->started) {
-			__atomic_store_n(&d->stop, true, __ATOMIC_RELEASE);
-			kick(d);
-			pthread_join(d->thread, NULL);
-		}
-		blk_engine_close(d->eng);
-		d->eng = NULL;
-		if (d->efd >= 0)
-			close(d->efd);
-		hio_file_close(&d->file);
-	}
+	for (unsigned i = 0; i < VM_MAX_DISKS; i++)
+		if (bb->dev[i].in_use)
+			dev_destroy(&bb->dev[i], false);
 	vm->blkback = NULL;
 	free(bb);
+}
+
+/* ------------------------------------------------------------------ */
+/* Hot-plug (blkback.h) */
+
+static struct blk_dev *find_dev(struct vm *vm, const char *name)
+{
+	struct blkback *bb = vm->blkback;
+
+	for (unsigned i = 0; bb && i < VM_MAX_DISKS; i++)
+		if (bb->dev[i].in_use && !strcmp(bb->dev[i].cfg.name, name))
+			return &bb->dev[i];
+	return NULL;
+}
+
+int blkback_free_name(struct vm *vm, char name[8])
+{
+	for (char c = 'a'; c <= 'z'; c++) {
+		snprintf(name, 8, "xvd%c", c);
+		if (!find_dev(vm, name))
+			return 0;
+	}
+	return -ENOSPC;
+}
+
+int blkback_add(struct vm *vm, const struct vm_disk *cfg, int fd, char *err,
+		size_t err_len)
+{
+	struct blkback *bb = get_blkback(vm, err, err_len);
+	struct blk_dev *d = NULL;
+	int rc;
+
+	for (unsigned i = 0; bb && i < VM_MAX_DISKS && !d; i++)
+		if (!bb->dev[i].in_use)
+			d = &bb->dev[i];
+	if (!bb || !d || find_dev(vm, cfg->name)) {
+		if (!bb)
+			rc = -ENOMEM;
+		else if (!d)
+			rc = -ENOSPC, snprintf(err, err_len,
+					       "disk %s: the guest has %d disks already (the most)",
+					       cfg->path, VM_MAX_DISKS);
+		else
+			rc = -EEXIST, snprintf(err, err_len, "disk %s: %s is attached already",
+					       cfg->path, cfg->name);
+		close(fd);
+		return rc;
+	}
+	rc = dev_init(vm, d, cfg, fd, err, err_len);
+	d->in_use = true;
+	if (rc < 0)
+		dev_destroy(d, true);
+	return rc;
+}
+
+int blkback_remove_begin(struct vm *vm, const char *name)
+{
+	struct blk_dev *d = find_dev(vm, name);
+
+	if (!d)
+		return -ENOENT;
+	__atomic_store_n(&d->removing, true, __ATOMIC_RELEASE);
+	kick(d);
+	return 0;
+}
+
+int blkback_remove_state(struct vm *vm, const char *name)
+{
+	struct blk_dev *d = find_dev(vm, name);
+
+	return d ? __atomic_load_n(&d->shown_state, __ATOMIC_ACQUIRE) : -ENOENT;
+}
+
+int blkback_remove_finish(struct vm *vm, const char *name)
+{
+	struct blk_dev *d = find_dev(vm, name);
+
+	if (!d)
+		return -ENOENT;
+	dev_destroy(d, true);
+	return 0;
+}
+
+unsigned blkback_nr_disks(struct vm *vm)
+{
+	unsigned n = 0;
+
+	for (unsigned i = 0; vm->blkback && i < VM_MAX_DISKS; i++)
+		n += vm->blkback->dev[i].in_use;
+	return n;
 }

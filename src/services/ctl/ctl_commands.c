@@ -253,6 +253,8 @@ enum ctl_outcome ctl_command_run(struct vm *vm, struct ctl_request *req,
 		return cmd_sysrq(vm, req, result, err);
 	case CTL_SAVE:
 		return ctl_save_run(vm, req, err);
+	case CTL_DISK_ADD:
+	case CTL_DISK_REMOVE: /* ctl_hotplug.c's: the server sends them there */
 	case CTL_NR_COMMANDS:
 		break;
 	}

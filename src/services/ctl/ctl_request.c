@@ -11,6 +11,9 @@ enum {
 	ARG_KEY = 1 << 0,
 	ARG_TIMEOUT = 1 << 1,
 	ARG_FORCE = 1 << 2,
+	ARG_PATH = 1 << 3,
+	ARG_RO = 1 << 4,
+	ARG_DEVICE = 1 << 5,
 };
 
 static const struct {
@@ -23,7 +26,24 @@ static const struct {
 	[CTL_SHUTDOWN] = { "shutdown", ARG_TIMEOUT | ARG_FORCE },
 	[CTL_SYSRQ] = { "sysrq", ARG_KEY },
 	[CTL_SAVE] = { "save", ARG_TIMEOUT },
+	[CTL_DISK_ADD] = { "disk-add", ARG_PATH | ARG_RO },
+	[CTL_DISK_REMOVE] = { "disk-remove", ARG_DEVICE | ARG_TIMEOUT | ARG_FORCE },
 };
+
+/* The arguments a command cannot go without. */
+static unsigned required_args(enum ctl_command c)
+{
+	switch (c) {
+	case CTL_SYSRQ:
+		return ARG_KEY;
+	case CTL_DISK_ADD:
+		return ARG_PATH;
+	case CTL_DISK_REMOVE:
+		return ARG_DEVICE;
+	default:
+		return 0;
+	}
+}
 
 static const struct {
 	const char *name;
@@ -32,11 +52,19 @@ static const struct {
 	{ "key", ARG_KEY },
 	{ "timeout", ARG_TIMEOUT },
 	{ "force", ARG_FORCE },
+	{ "path", ARG_PATH },
+	{ "ro", ARG_RO },
+	{ "device", ARG_DEVICE },
 };
 
 const char *ctl_command_name(enum ctl_command c)
 {
 	return (unsigned)c < CTL_NR_COMMANDS ? commands[c].name : "?";
+}
+
+bool ctl_command_takes_fd(enum ctl_command c)
+{
+	return c == CTL_DISK_ADD || c == CTL_SAVE;
 }
 
 static int fail(struct ctl_error *err, const char *code, const char *fmt, ...)
@@ -72,6 +100,21 @@ static unsigned arg_bit(const char *name)
 	return 0;
 }
 
+/* A string argument: non-empty, no NUL, shorter than size. */
+static int parse_string(char *out, size_t size, const char *name, json_t *v,
+			struct ctl_error *err)
+{
+	const char *s = json_is_string(v) ? json_string_value(v) : NULL;
+	size_t len = s ? json_string_length(v) : 0;
+
+	if (!s || !len || len >= size || strlen(s) != len)
+		return fail(err, "invalid-argument",
+			    "\"%s\" must be a string of 1 to %zu bytes without NUL", name,
+			    size - 1);
+	memcpy(out, s, len + 1);
+	return 0;
+}
+
 /* One argument, already known to be one the command takes. */
 static int parse_arg(struct ctl_request *req, unsigned bit, const char *name, json_t *v,
 		     struct ctl_error *err)
@@ -96,10 +139,17 @@ static int parse_arg(struct ctl_request *req, unsigned bit, const char *name, js
 		req->timeout_s = t;
 		return 0;
 	case ARG_FORCE:
+	case ARG_RO:
 		if (!json_is_boolean(v))
-			return fail(err, "invalid-argument", "\"force\" must be true or false");
-		req->force = json_is_true(v);
+			return fail(err, "invalid-argument", "\"%s\" must be true or false",
+				    name);
+		*(bit == ARG_RO ? &req->ro : &req->force) = json_is_true(v);
 		return 0;
+	case ARG_PATH:
+	case ARG_DEVICE:
+		return parse_string(bit == ARG_PATH ? req->path : req->device,
+				    bit == ARG_PATH ? sizeof(req->path) : sizeof(req->device),
+				    name, v, err);
 	}
 	return fail(err, "invalid-argument", "unknown argument \"%s\"", name);
 }
@@ -117,8 +167,9 @@ static int parse_object(json_t *obj, struct ctl_request *req, struct ctl_error *
 	if (find_command(json_string_value(cmd), &req->command) < 0)
 		return fail(err, "unknown-command", "unknown command \"%.64s\"",
 			    json_string_value(cmd));
-	if (req->command == CTL_SYSRQ)
-		need = ARG_KEY;
+	need = required_args(req->command);
+	if (req->command == CTL_DISK_REMOVE)
+		req->timeout_s = CTL_REMOVE_TIMEOUT_DEFAULT;
 	json_object_foreach(obj, name, v) {
 		if (!strcmp(name, "command") || !strcmp(name, "id"))
 			continue;
@@ -130,8 +181,10 @@ static int parse_object(json_t *obj, struct ctl_request *req, struct ctl_error *
 			return -1;
 		need &= ~bit;
 	}
-	if (need & ARG_KEY)
-		return fail(err, "invalid-argument", "sysrq needs a \"key\"");
+	for (size_t i = 0; i < sizeof(arg_names) / sizeof(arg_names[0]); i++)
+		if (need & arg_names[i].bit)
+			return fail(err, "invalid-argument", "%s needs a \"%s\"",
+				    commands[req->command].name, arg_names[i].name);
 	return 0;
 }
 

@@ -18,6 +18,9 @@
 
 #define CTL_SHUTDOWN_TIMEOUT_DEFAULT 30.0 /* seconds */
 #define CTL_SHUTDOWN_TIMEOUT_MAX 3600.0
+/* disk-remove: how long the frontend gets to close (libxl's
+ * LIBXL_DESTROY_TIMEOUT). */
+#define CTL_REMOVE_TIMEOUT_DEFAULT 10.0
 
 enum ctl_command {
 	CTL_STATUS,
@@ -26,6 +29,8 @@ enum ctl_command {
 	CTL_SHUTDOWN, /* control/shutdown = poweroff, wait, then a hard stop */
 	CTL_SYSRQ,    /* control/sysrq = KEY */
 	CTL_SAVE,     /* control/shutdown = suspend, the snapshot into fd */
+	CTL_DISK_ADD, /* a vbd on the descriptor sent with the request */
+	CTL_DISK_REMOVE, /* libxl's device remove: Closing, Closed, gone */
 	CTL_NR_COMMANDS,
 };
 
@@ -34,9 +39,13 @@ struct ctl_request {
 	json_t *id;       /* the client's "id" (a new reference) or NULL */
 	char key;         /* sysrq: a printable ASCII character */
 	double timeout_s; /* shutdown: how long the guest gets */
-	bool force;       /* shutdown: stop at once, do not ask the guest */
+	bool force;       /* shutdown: stop at once, do not ask the guest;
+			   * disk-remove: remove without waiting for the guest */
 	int fd;           /* sent with the request (SCM_RIGHTS), -1 none; a
 			   * command that keeps it sets -1 */
+	bool ro;          /* disk-add: read-only */
+	char path[1024];  /* disk-add: the image's name (for xenstore's params) */
+	char device[32];  /* disk-remove: "xvdN" */
 };
 
 /* Why a request was refused: a stable code (docs/control-api.md) and one
@@ -55,6 +64,10 @@ struct ctl_error {
 int ctl_request_parse(const char *line, size_t len, struct ctl_request *req,
 		      struct ctl_error *err);
 void ctl_request_clear(struct ctl_request *req);
+
+/* Whether the command takes a file descriptor sent with SCM_RIGHTS
+ * (docs/control-api.md, "Descriptors"). */
+bool ctl_command_takes_fd(enum ctl_command c);
 
 /* "status", "pause", ... */
 const char *ctl_command_name(enum ctl_command c);

@@ -14,6 +14,7 @@
 #include "core/vm.h"
 #include "hostio/unix_listen.h"
 #include "services/ctl/ctl_commands.h"
+#include "services/ctl/ctl_hotplug.h"
 #include "services/ctl/ctl_request.h"
 #include "services/ctl/ctl_save.h"
 #include "xen/time.h"
@@ -26,10 +27,12 @@ struct client {
 	int fd;
 	bool discarding; /* skipping the rest of an overlong line */
 	bool closing;    /* no more input; close once the output is sent */
-	bool waiting;    /* a reply waits for the VM to stop */
+	bool waiting;    /* a reply waits: for the VM to stop, or for job */
 	bool wait_save;  /* ... or for a save's outcome (ctl_save.c) */
-	int passed_fd;   /* descriptor the client sent (SCM_RIGHTS), -1 none */
 	json_t *wait_id; /* that request's id */
+	struct ctl_hotplug_job *job; /* a hot-plug request being done */
+	unsigned nr_fds; /* descriptors received, oldest first */
+	int fds[CTL_MAX_FDS];
 	size_t in_len, in_cap;
 	char *in;
 	size_t out_off, out_len, out_cap;
@@ -39,6 +42,7 @@ struct client {
 struct ctl_server {
 	struct vm *vm;
 	struct unix_listener listener; /* fd -1: none */
+	struct ctl_hotplug *hotplug;   /* NULL: no hot-plug (no socket) */
 	int64_t hard_stop_at_ns;       /* 0: none */
 	double hard_stop_after_s;
 	bool full_logged;
@@ -64,6 +68,12 @@ struct ctl_server *ctl_server_open(struct vm *vm, const char *path, char *err,
 		free(s);
 		return NULL;
 	}
+	/* Its thread starts now: set-up may still start threads. */
+	if (path && !(s->hotplug = ctl_hotplug_start(vm, err, err_len))) {
+		unix_listener_close(&s->listener);
+		free(s);
+		return NULL;
+	}
 	return s;
 }
 
@@ -72,9 +82,11 @@ struct ctl_server *ctl_server_open(struct vm *vm, const char *path, char *err,
 
 static void client_free(struct client *c)
 {
+	if (c->job)
+		ctl_hotplug_abandon(c->job); /* it completes all the same */
+	for (unsigned i = 0; i < c->nr_fds; i++)
+		close(c->fds[i]);
 	close(c->fd);
-	if (c->passed_fd >= 0)
-		close(c->passed_fd);
 	json_decref(c->wait_id);
 	free(c->in);
 	free(c->out);
@@ -118,7 +130,6 @@ int ctl_server_add_client(struct ctl_server *s, int fd)
 		return rc ? rc : -ENOMEM;
 	}
 	c->fd = fd;
-	c->passed_fd = -1;
 	s->clients[i] = c;
 	s->nr_clients++;
 	return 0;
@@ -191,6 +202,108 @@ static bool client_may_read(const struct client *c)
 	return !c->closing && !c->waiting && c->out_len - c->out_off <= CTL_OUT_SOFT;
 }
 
+/* The oldest descriptor the client sent, or -1. */
+static int take_fd(struct client *c)
+{
+	int fd;
+
+	if (!c->nr_fds)
+		return -1;
+	fd = c->fds[0];
+	memmove(c->fds, c->fds + 1, --c->nr_fds * sizeof(c->fds[0]));
+	return fd;
+}
+
+/* Hands a hot-plug request to its thread; the reply comes when it is done
+ * (ctl_server_service).  False if the client must go. */
+static bool run_hotplug(struct ctl_server *s, struct client *c, struct ctl_request *req)
+{
+	struct ctl_error err;
+	int fd = req->fd;
+
+	req->fd = -1; /* ours now: closed or handed to the job */
+	if (ctl_command_takes_fd(req->command)) {
+		if (fd < 0) {
+			err.code = "invalid-argument";
+			snprintf(err.message, sizeof(err.message),
+				 "%s needs a file descriptor sent with the request (SCM_RIGHTS)",
+				 ctl_command_name(req->command));
+			return queue_error(c, req->id, &err);
+		}
+	}
+	if (vm_stopped(s->vm)) {
+		if (fd >= 0)
+			close(fd);
+		err.code = "stopped";
+		snprintf(err.message, sizeof(err.message), "the VM is stopping");
+		return queue_error(c, req->id, &err);
+	}
+	c->job = ctl_hotplug_submit(s->hotplug, req, fd, &err);
+	if (!c->job)
+		return queue_error(c, req->id, &err);
+	c->waiting = true;
+	c->wait_id = json_incref(req->id);
+	return true;
+}
+
+/* A hot-plug job done: its reply, and the client reads again. */
+static bool finish_job(struct client *c)
+{
+	struct ctl_error err;
+	json_t *result = NULL;
+	bool ok;
+
+	if (!c->job || !ctl_hotplug_take(c->job, &result, &err))
+		return true;
+	c->job = NULL;
+	c->waiting = false;
+	ok = queue_reply(c, result ? ctl_reply_ok(c->wait_id, result)
+				   : ctl_reply_error(c->wait_id, err.code, err.message));
+	json_decref(c->wait_id);
+	c->wait_id = NULL;
+	return ok;
+}
+
+/* Descriptors that came with the bytes (SCM_RIGHTS), queued in order;
+ * past CTL_MAX_FDS waiting they are closed. */
+static void take_rights(struct client *c, struct msghdr *mh)
+{
+	for (struct cmsghdr *cm = CMSG_FIRSTHDR(mh); cm; cm = CMSG_NXTHDR(mh, cm)) {
+		size_t n;
+		int *fds = (int *)CMSG_DATA(cm);
+
+		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
+			continue;
+		n = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		for (size_t i = 0; i < n; i++) {
+			int fd;
+
+			memcpy(&fd, fds + i, sizeof(fd));
+			if (c->nr_fds < CTL_MAX_FDS)
+				c->fds[c->nr_fds++] = fd;
+			else
+				close(fd);
+		}
+	}
+}
+
+/* recv with the descriptors that come along. */
+static ssize_t recv_with_fds(struct client *c, void *buf, size_t len)
+{
+	union {
+		char buf[CMSG_SPACE(CTL_MAX_FDS * sizeof(int))];
+		struct cmsghdr align;
+	} ctrl;
+	struct iovec iov = { buf, len };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctrl.buf,
+			     .msg_controllen = sizeof(ctrl.buf) };
+	ssize_t n = recvmsg(c->fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+
+	if (n >= 0)
+		take_rights(c, &mh); /* with MSG_CTRUNC, the kernel closed the rest */
+	return n;
+}
+
 /* Runs one request line; false if the client must go. */
 static bool run_line(struct ctl_server *s, struct client *c, const char *line, size_t len)
 {
@@ -201,16 +314,18 @@ static bool run_line(struct ctl_server *s, struct client *c, const char *line, s
 	bool ok = true;
 
 	if (ctl_request_parse(line, len, &req, &err) < 0) {
-		if (c->passed_fd >= 0)
-			close(c->passed_fd);
-		c->passed_fd = -1;
 		ok = queue_error(c, req.id, &err);
 		ctl_request_clear(&req);
 		return ok;
 	}
-	/* A descriptor goes to the request it came with, or is closed. */
-	req.fd = c->passed_fd;
-	c->passed_fd = -1;
+	/* A command that takes a descriptor takes the oldest one the client
+	 * sent (pipelined requests get theirs in order); others leave them. */
+	req.fd = ctl_command_takes_fd(req.command) ? take_fd(c) : -1;
+	if (ctl_hotplug_handles(req.command)) {
+		ok = run_hotplug(s, c, &req);
+		ctl_request_clear(&req);
+		return ok;
+	}
 	switch (ctl_command_run(s->vm, &req, &result, &err, &stop_at)) {
 	case CTL_DONE:
 		ok = queue_reply(c, ctl_reply_ok(req.id, result));
@@ -294,53 +409,20 @@ static bool take_lines(struct ctl_server *s, struct client *c, unsigned *done)
 	return true;
 }
 
-/* recv() that also takes a descriptor sent with the bytes (`ctl save`
- * passes its file so): the last one is kept for the next request, the
- * rest closed. */
-static ssize_t recv_with_fd(struct client *c, char *buf, size_t len)
-{
-	union {
-		struct cmsghdr h;
-		char b[CMSG_SPACE(4 * sizeof(int))];
-	} ctrl;
-	struct iovec iov = { .iov_base = buf, .iov_len = len };
-	struct msghdr msg = {
-		.msg_iov = &iov, .msg_iovlen = 1,
-		.msg_control = ctrl.b, .msg_controllen = sizeof(ctrl.b),
-	};
-	ssize_t n = recvmsg(c->fd, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
-
-	if (n < 0)
-		return n;
-	for (struct cmsghdr *h = CMSG_FIRSTHDR(&msg); h; h = CMSG_NXTHDR(&msg, h)) {
-		size_t nfd;
-
-		if (h->cmsg_level != SOL_SOCKET || h->cmsg_type != SCM_RIGHTS)
-			continue;
-		nfd = (h->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-		for (size_t i = 0; i < nfd; i++) {
-			int fd;
-
-			memcpy(&fd, CMSG_DATA(h) + i * sizeof(int), sizeof(int));
-			if (c->passed_fd >= 0)
-				close(c->passed_fd);
-			c->passed_fd = fd;
-		}
-	}
-	return n;
-}
-
 /* Reads and runs what the client sent; false if it is gone. */
 static bool client_read(struct ctl_server *s, struct client *c)
 {
 	unsigned done = 0;
 
+	/* Lines that came while a request waited go first. */
+	if (c->in_len && !c->discarding && !take_lines(s, c, &done))
+		return false;
 	while (done < BATCH && client_may_read(c)) {
 		ssize_t n;
 
 		if (!ensure_in(c))
 			return false;
-		n = recv_with_fd(c, c->in + c->in_len, c->in_cap - c->in_len);
+		n = recv_with_fds(c, c->in + c->in_len, c->in_cap - c->in_len);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -474,6 +556,10 @@ void ctl_server_service(struct ctl_server *s, const struct pollfd *fds, unsigned
 
 		if (!c || fds[i + 1].fd != c->fd)
 			continue;
+		if (!finish_job(c))
+			rev |= POLLNVAL; /* out of memory: it goes */
+		else if (!c->waiting && (rev & POLLIN) == 0 && client_may_read(c))
+			rev |= POLLIN; /* requests it sent while the job ran */
 		if (rev & POLLNVAL)
 			alive = false;
 		else if (c->waiting)
@@ -510,7 +596,13 @@ void ctl_server_vm_stopped(struct ctl_server *s)
 
 		if (!c || !c->waiting)
 			continue;
-		queue_reply(c, ctl_reply_ok(c->wait_id, ctl_stopped_result(s->vm)));
+		if (c->job) {
+			ctl_hotplug_abandon(c->job);
+			c->job = NULL;
+			queue_reply(c, ctl_reply_error(c->wait_id, "stopped", "the VM stopped"));
+		} else {
+			queue_reply(c, ctl_reply_ok(c->wait_id, ctl_stopped_result(s->vm)));
+		}
 		c->waiting = false;
 		c->closing = true;
 		if (!client_flush(c))
@@ -524,6 +616,7 @@ void ctl_server_close(struct ctl_server *s)
 		return;
 	for (unsigned i = 0; i < CTL_MAX_CLIENTS; i++)
 		client_close(s, i);
+	ctl_hotplug_stop(s->hotplug);
 	unix_listener_close(&s->listener);
 	free(s);
 }

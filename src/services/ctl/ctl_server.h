@@ -27,6 +27,8 @@ struct ctl_server;
 
 #define CTL_MAX_CLIENTS 128
 #define CTL_OUT_SOFT (256u * 1024)
+/* Descriptors (SCM_RIGHTS) a client may have waiting for its requests. */
+#define CTL_MAX_FDS 4
 /* Descriptors ctl_server_pollfds() may fill: the listener and clients. */
 #define CTL_SERVER_POLLFDS (1 + CTL_MAX_CLIENTS)
 
