@@ -439,6 +439,38 @@ int blkfront_flush(struct blkfront *dev)
 			   0, NULL, 0);
 }
 
+long blkfront_wait_closing(struct blkfront *dev, uint64_t deadline_ns)
+{
+	char path[160];
+
+	snprintf(path, sizeof(path), "%s/state", dev->backend);
+	return xenbus_wait_state(path, XenbusStateClosing, XenbusStateClosed, deadline_ns);
+}
+
+/* Until the backend's state is in [lo, Closed] or gone (a toolstack
+ * removing the device may take its nodes away as soon as it is Closed). */
+static void wait_backend(struct blkfront *dev, unsigned long lo)
+{
+	static unsigned seq;
+	uint64_t deadline = monotonic_ns() + BF_TIMEOUT_NS;
+	char path[160], token[32];
+	unsigned long st;
+	int rc;
+
+	snprintf(path, sizeof(path), "%s/state", dev->backend);
+	snprintf(token, sizeof(token), "bf-close-%u", seq++);
+	if (xenbus_watch(path, token) < 0)
+		return;
+	for (;;) {
+		rc = xenbus_read_ulong(XBT_NIL, path, &st);
+		if (rc == -XEN_ENOENT || (rc == 0 && st >= lo && st <= XenbusStateClosed))
+			break;
+		if (xenbus_wait_watch(token, deadline) < 0)
+			break;
+	}
+	xenbus_unwatch(path, token);
+}
+
 void blkfront_shutdown(struct blkfront *dev)
 {
 	char path[160];
@@ -446,14 +478,9 @@ void blkfront_shutdown(struct blkfront *dev)
 	kit_suspend_unhook(dev);
 	snprintf(path, sizeof(path), "%s/state", dev->nodename);
 	xenbus_printf(XBT_NIL, path, "%u", XenbusStateClosing);
-	snprintf(path, sizeof(path), "%s/state", dev->backend);
-	xenbus_wait_state(path, XenbusStateClosing, XenbusStateClosed,
-			  monotonic_ns() + BF_TIMEOUT_NS);
-	snprintf(path, sizeof(path), "%s/state", dev->nodename);
+	wait_backend(dev, XenbusStateClosing);
 	xenbus_printf(XBT_NIL, path, "%u", XenbusStateClosed);
-	snprintf(path, sizeof(path), "%s/state", dev->backend);
-	xenbus_wait_state(path, XenbusStateClosed, XenbusStateClosed,
-			  monotonic_ns() + BF_TIMEOUT_NS);
+	wait_backend(dev, XenbusStateClosed);
 	evtchn_unbind(dev->port);
 	evtchn_close(dev->port);
 	for (unsigned i = 0; i < (1u << dev->order); i++)

@@ -163,8 +163,22 @@ static void queue_event(const char *payload, size_t len)
 	const char *token = payload + plen + 1;
 	unsigned slot;
 
-	if (plen + 1 >= len || xb_ev_count == XB_MAX_EVENTS)
+	if (plen + 1 >= len)
 		return;
+	/* An event says only "look again" (the token, not the path, is
+	 * kept): one queued per token is enough, and a busy watch (a whole
+	 * device directory) cannot crowd the others' out of the queue. */
+	for (unsigned i = 0; i < xb_ev_count; i++)
+		if (!strncmp(xb_events[(xb_ev_head + i) % XB_MAX_EVENTS].token, token,
+			     XB_TOKEN_MAX - 1))
+			return;
+	/* Full: the oldest goes.  It is most likely one of a watch already
+	 * removed (xenbus_wait_state's private tokens: an event the store
+	 * sent before the unwatch), which nobody will ever take. */
+	if (xb_ev_count == XB_MAX_EVENTS) {
+		xb_ev_head = (xb_ev_head + 1) % XB_MAX_EVENTS;
+		xb_ev_count--;
+	}
 	slot = (xb_ev_head + xb_ev_count++) % XB_MAX_EVENTS;
 	strlcpy(xb_events[slot].token, token, XB_TOKEN_MAX);
 }

@@ -59,9 +59,6 @@ int hio_file_adopt(struct hio_file *f, int fd, const char *name, bool ro, char *
 	f->fd = fd;
 	f->ro = ro;
 	f->size = 0;
-	rc = check_access(fd, ro, name, err, err_len);
-	if (rc < 0)
-		goto fail;
 	if (fstat(f->fd, &st) < 0) {
 		rc = -errno;
 		snprintf(err, err_len, "disk %s: %s", name, strerror(errno));
@@ -82,6 +79,9 @@ int hio_file_adopt(struct hio_file *f, int fd, const char *name, bool ro, char *
 			 "disk %s: not a regular file or block device", name);
 		goto fail;
 	}
+	rc = check_access(fd, ro, name, err, err_len);
+	if (rc < 0)
+		goto fail;
 	if (fcntl(f->fd, F_SETFL, fcntl(f->fd, F_GETFL) & ~O_NONBLOCK) < 0) {
 		rc = -errno;
 		snprintf(err, err_len, "disk %s: %s", name, strerror(errno));

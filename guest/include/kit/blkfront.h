@@ -48,6 +48,13 @@ struct blkfront_aio {
  */
 struct blkfront *blkfront_init(unsigned vdev, unsigned order,
 			       struct blkfront_info *info);
+/*
+ * Hot-unplug: waits until the toolstack asks for the device back (backend
+ * state Closing or later, as libxl's device remove writes it).  Returns
+ * that state, or -XEN_ETIMEDOUT at deadline_ns (0: none).  Then
+ * blkfront_shutdown() closes it, and the toolstack removes its nodes.
+ */
+long blkfront_wait_closing(struct blkfront *dev, uint64_t deadline_ns);
 /* Closes the device (Closing, Closed) and frees it; no I/O may be pending. */
 void blkfront_shutdown(struct blkfront *dev);
 

@@ -3,10 +3,12 @@
 
 #include <errno.h>
 #include <stdarg.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/sysinfo.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -224,6 +226,11 @@ struct ctl_hotplug *ctl_hotplug_start(struct vm *vm, char *err, size_t err_len)
 		return NULL;
 	}
 	h->vm = vm;
+	/* glibc counts CPUs (opening /sys) the first time a thread needs a
+	 * new malloc arena beyond the first few: with hot-plugged disks that
+	 * may be a device thread, long after set-up, where it may not open
+	 * files.  The same limit glibc would compute (8 per CPU), set now. */
+	mallopt(M_ARENA_MAX, 8 * get_nprocs());
 	pthread_mutex_init(&h->lock, NULL);
 	pthread_cond_init(&h->cond, NULL);
 	rc = pthread_create(&h->thread, NULL, worker, h);
