@@ -83,6 +83,44 @@ static void test_arguments(void **state)
 	ctl_request_clear(&req);
 }
 
+/* disk-add and disk-remove (services/ctl/ctl_hotplug.c). */
+static void test_hotplug_arguments(void **state)
+{
+	struct ctl_request req;
+	struct ctl_error err;
+
+	assert_int_equal(parse("{\"command\":\"disk-add\",\"path\":\"/x/a.img\",\"ro\":true}",
+			       &req, &err), 0);
+	assert_int_equal(req.command, CTL_DISK_ADD);
+	assert_string_equal(req.path, "/x/a.img");
+	assert_true(req.ro);
+	assert_true(ctl_command_takes_fd(req.command));
+	ctl_request_clear(&req);
+	assert_int_equal(parse("{\"command\":\"disk-remove\",\"device\":\"xvdb\"}", &req,
+			       &err), 0);
+	assert_string_equal(req.device, "xvdb");
+	assert_true(req.timeout_s == CTL_REMOVE_TIMEOUT_DEFAULT);
+	assert_false(req.force);
+	assert_false(ctl_command_takes_fd(req.command));
+	ctl_request_clear(&req);
+	assert_int_equal(parse("{\"command\":\"disk-remove\",\"device\":\"xvdb\",\"force\":true,"
+			       "\"timeout\":0.5}", &req, &err), 0);
+	assert_true(req.force);
+	assert_true(req.timeout_s == 0.5);
+	ctl_request_clear(&req);
+	refused("{\"command\":\"disk-add\"}", "invalid-argument");
+	refused("{\"command\":\"disk-add\",\"path\":\"\"}", "invalid-argument");
+	refused("{\"command\":\"disk-add\",\"path\":\"a\\u0000b\"}", "invalid-json"); /* jansson: no NUL */
+	refused("{\"command\":\"disk-add\",\"path\":7}", "invalid-argument");
+	refused("{\"command\":\"disk-add\",\"path\":\"a\",\"ro\":1}", "invalid-argument");
+	refused("{\"command\":\"disk-add\",\"path\":\"a\",\"force\":true}", "invalid-argument");
+	refused("{\"command\":\"disk-remove\"}", "invalid-argument");
+	refused("{\"command\":\"disk-remove\",\"device\":\"xvdb\",\"path\":\"a\"}",
+		"invalid-argument");
+	refused("{\"command\":\"disk-remove\",\"device\":\"0123456789012345678901234567890123\"}",
+		"invalid-argument");
+}
+
 static void test_id_echoed(void **state)
 {
 	struct ctl_request req;
@@ -238,6 +276,10 @@ static void test_client(void **state)
 	char *bad1[] = { "status", "x" }, *bad2[] = { "sysrq", "ab" }, *bad3[] = { "frob" };
 	char *bad4[] = { "shutdown", "--timeout", "-1" }, *bad5[] = { "shutdown", "--now" };
 	char *bad6[] = { "--json", "a\nb" }, *bad7[] = { "sysrq" };
+	char *da[] = { "disk-add", "a.img,ro" }, *dr[] = { "disk-remove", "xvdb", "--force" };
+	char *bad8[] = { "disk-add" }, *bad9[] = { "disk-add", "a.img,rx" };
+	char *bad10[] = { "disk-add", ",ro" }, *bad11[] = { "disk-remove", "--force" };
+	char *bad12[] = { "disk-remove", "xvdb", "--timeout", "x" };
 
 	client_builds(1, status, CTL_STATUS);
 	client_builds(1, pause, CTL_PAUSE);
@@ -253,6 +295,13 @@ static void test_client(void **state)
 	client_refuses(2, bad5);
 	client_refuses(2, bad6);
 	client_refuses(1, bad7);
+	client_builds(2, da, CTL_DISK_ADD);
+	client_builds(3, dr, CTL_DISK_REMOVE);
+	client_refuses(1, bad8);
+	client_refuses(2, bad9);
+	client_refuses(2, bad10);
+	client_refuses(2, bad11);
+	client_refuses(4, bad12);
 }
 
 int main(void)
@@ -260,6 +309,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_commands),
 		cmocka_unit_test(test_arguments),
+		cmocka_unit_test(test_hotplug_arguments),
 		cmocka_unit_test(test_id_echoed),
 		cmocka_unit_test(test_malformed),
 		cmocka_unit_test(test_nul_and_length),
