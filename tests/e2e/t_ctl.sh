@@ -8,15 +8,6 @@
 # 100 clients at once, clients that leave mid-line and mid-shutdown.
 source "$(dirname "$0")/lib.sh"
 
-# wait_for FILE PATTERN SECONDS: until FILE has a line matching PATTERN.
-wait_for() {
-	local i
-	for ((i = 0; i < $3 * 10; i++)); do
-		grep -q "$2" "$1" 2>/dev/null && return 0
-		sleep 0.1
-	done
-	return 1
-}
 
 ctl() { timeout 20 "$PVISOR" ctl "$SOCK" "$@"; }
 # field JSON PYEXPR: evaluates PYEXPR on the parsed JSON `r`.

@@ -11,14 +11,6 @@
 # and 100 add/remove cycles with no descriptor leaked.
 source "$(dirname "$0")/lib.sh"
 
-wait_for() {
-	local i
-	for ((i = 0; i < $3 * 10; i++)); do
-		grep -q "$2" "$1" 2>/dev/null && return 0
-		sleep 0.1
-	done
-	return 1
-}
 # wait_count FILE PATTERN N: until FILE has N lines matching PATTERN.
 wait_count() {
 	local i

@@ -15,15 +15,6 @@ if ! command -v xenstore-ls >/dev/null 2>&1; then
 	exit 0
 fi
 
-# wait_for FILE PATTERN SECONDS: until FILE has a line matching PATTERN.
-wait_for() {
-	local i
-	for ((i = 0; i < $3 * 10; i++)); do
-		grep -q "$2" "$1" 2>/dev/null && return 0
-		sleep 0.1
-	done
-	return 1
-}
 
 # xs TOOL ARGS...: a tool against this run's socket (with a time limit).
 xs() {
