@@ -266,6 +266,13 @@ static void *worker(void *arg)
 
 		while (!t->stop && !t->pending.head &&
 		       (t->writing || !t->writes.head)) {
+			/* Called to be the writer but the role is gone (the
+			 * device thread ran the write inline, or another
+			 * worker writes): the call is over.  Left set, it
+			 * would keep the next queued write from calling
+			 * anyone while inline writes are backed off, and the
+			 * ring would wait forever. */
+			t->writer_called = false;
 			w->woken = false;
 			w->next_idle = t->idle;
 			t->idle = w;
