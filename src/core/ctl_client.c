@@ -45,6 +45,9 @@ const char ctl_usage[] =
 	"  disk-remove xvdN [--timeout SEC] [--force]\n"
 	"                              detach it once the guest has closed it (default\n"
 	"                              wait 10 s); --force: without waiting\n"
+	"  eject H:C:T:L [--force]     take the medium out of a CD/DVD LUN (--force:\n"
+	"                              even if the guest prevents removal)\n"
+	"  insert H:C:T:L IMAGE        put IMAGE (an ISO) into an empty CD/DVD LUN\n"
 	"  --json LINE                 send LINE, a JSON request, as it is\n";
 
 static char *dump_line(json_t *req)
@@ -180,6 +183,30 @@ static char *disk_remove_request(int n, char *const words[], char *err, size_t e
 	return dump_line(req);
 }
 
+/* eject H:C:T:L [--force]. */
+static char *eject_request(int n, char *const words[], char *err, size_t err_len)
+{
+	bool force = n == 3 && !strcmp(words[2], "--force");
+
+	if (n < 2 || n > 3 || words[1][0] == '-' || (n == 3 && !force)) {
+		snprintf(err, err_len, "ctl eject: needs a LUN (H:C:T:L) [--force]");
+		return NULL;
+	}
+	return dump_line(json_pack("{s:s, s:s, s:b}", "command", "eject", "device", words[1],
+				   "force", force));
+}
+
+/* insert H:C:T:L IMAGE: IMAGE goes as a descriptor (open_image). */
+static char *insert_request(int n, char *const words[], char *err, size_t err_len)
+{
+	if (n != 3 || words[1][0] == '-') {
+		snprintf(err, err_len, "ctl insert: needs a LUN (H:C:T:L) and an IMAGE");
+		return NULL;
+	}
+	return dump_line(json_pack("{s:s, s:s, s:s}", "command", "insert", "device", words[1],
+				   "path", words[2]));
+}
+
 char *ctl_client_request(int n, char *const words[], char *err, size_t err_len)
 {
 	const char *cmd = n > 0 ? words[0] : NULL;
@@ -214,6 +241,10 @@ char *ctl_client_request(int n, char *const words[], char *err, size_t err_len)
 		return disk_add_request(n, words, err, err_len);
 	if (!strcmp(cmd, "disk-remove"))
 		return disk_remove_request(n, words, err, err_len);
+	if (!strcmp(cmd, "eject"))
+		return eject_request(n, words, err, err_len);
+	if (!strcmp(cmd, "insert"))
+		return insert_request(n, words, err, err_len);
 	if (!strcmp(cmd, "sysrq")) {
 		if (n != 2 || strlen(words[1]) != 1) {
 			snprintf(err, err_len, "ctl sysrq: needs one KEY character");
@@ -354,6 +385,13 @@ static int open_image(int n, char *const words[], struct hio_file *image)
 	bool ro;
 
 	image->fd = -1;
+	if (n == 3 && !strcmp(words[0], "insert")) {
+		if (hio_file_open(image, words[2], true, err, sizeof(err)) < 0) {
+			log_error("ctl: %s", err);
+			return -1;
+		}
+		return 0;
+	}
 	if (n != 2 || strcmp(words[0], "disk-add"))
 		return 0;
 	if (split_disk(words[1], path, sizeof(path), &ro, err, sizeof(err)) < 0 ||

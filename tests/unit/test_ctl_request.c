@@ -121,6 +121,33 @@ static void test_hotplug_arguments(void **state)
 		"invalid-argument");
 }
 
+/* eject and insert of a CD/DVD LUN's medium (ctl_hotplug.c, scsiback). */
+static void test_media_arguments(void **state)
+{
+	struct ctl_request req;
+	struct ctl_error err;
+
+	assert_int_equal(parse("{\"command\":\"eject\",\"device\":\"0:0:1:0\",\"force\":true}",
+			       &req, &err), 0);
+	assert_int_equal(req.command, CTL_EJECT);
+	assert_string_equal(req.device, "0:0:1:0");
+	assert_true(req.force);
+	assert_false(ctl_command_takes_fd(req.command));
+	ctl_request_clear(&req);
+	assert_int_equal(parse("{\"command\":\"insert\",\"device\":\"0:0:1:0\",\"path\":\"b.iso\"}",
+			       &req, &err), 0);
+	assert_int_equal(req.command, CTL_INSERT);
+	assert_string_equal(req.path, "b.iso");
+	assert_true(ctl_command_takes_fd(req.command));
+	ctl_request_clear(&req);
+	refused("{\"command\":\"eject\"}", "invalid-argument");
+	refused("{\"command\":\"eject\",\"device\":\"0:0:1:0\",\"path\":\"a\"}", "invalid-argument");
+	refused("{\"command\":\"insert\",\"device\":\"0:0:1:0\"}", "invalid-argument");
+	refused("{\"command\":\"insert\",\"path\":\"a.iso\"}", "invalid-argument");
+	refused("{\"command\":\"insert\",\"device\":\"0:0:1:0\",\"path\":\"a\",\"force\":true}",
+		"invalid-argument");
+}
+
 static void test_id_echoed(void **state)
 {
 	struct ctl_request req;
@@ -280,6 +307,9 @@ static void test_client(void **state)
 	char *bad8[] = { "disk-add" }, *bad9[] = { "disk-add", "a.img,rx" };
 	char *bad10[] = { "disk-add", ",ro" }, *bad11[] = { "disk-remove", "--force" };
 	char *bad12[] = { "disk-remove", "xvdb", "--timeout", "x" };
+	char *ej[] = { "eject", "0:0:1:0", "--force" }, *in[] = { "insert", "0:0:1:0", "b.iso" };
+	char *bad13[] = { "eject" }, *bad14[] = { "eject", "0:0:1:0", "--now" };
+	char *bad15[] = { "insert", "0:0:1:0" };
 
 	client_builds(1, status, CTL_STATUS);
 	client_builds(1, pause, CTL_PAUSE);
@@ -302,12 +332,18 @@ static void test_client(void **state)
 	client_refuses(2, bad10);
 	client_refuses(2, bad11);
 	client_refuses(4, bad12);
+	client_builds(3, ej, CTL_EJECT);
+	client_builds(3, in, CTL_INSERT);
+	client_refuses(1, bad13);
+	client_refuses(3, bad14);
+	client_refuses(2, bad15);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_commands),
+		cmocka_unit_test(test_media_arguments),
 		cmocka_unit_test(test_arguments),
 		cmocka_unit_test(test_hotplug_arguments),
 		cmocka_unit_test(test_id_echoed),

@@ -255,6 +255,8 @@ enum ctl_outcome ctl_command_run(struct vm *vm, struct ctl_request *req,
 		return ctl_save_run(vm, req, err);
 	case CTL_DISK_ADD:
 	case CTL_DISK_REMOVE: /* ctl_hotplug.c's: the server sends them there */
+	case CTL_EJECT:
+	case CTL_INSERT:
 	case CTL_NR_COMMANDS:
 		break;
 	}

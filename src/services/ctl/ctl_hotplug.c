@@ -17,6 +17,7 @@
 #include "core/sandbox.h"
 #include "core/vm.h"
 #include "services/blkback/blkback.h"
+#include "services/scsiback/scsiback.h"
 #include "xen/time.h"
 
 #include <xen/io/xenbus.h>
@@ -48,7 +49,8 @@ struct ctl_hotplug {
 
 bool ctl_hotplug_handles(enum ctl_command c)
 {
-	return c == CTL_DISK_ADD || c == CTL_DISK_REMOVE;
+	return c == CTL_DISK_ADD || c == CTL_DISK_REMOVE || c == CTL_EJECT ||
+	       c == CTL_INSERT;
 }
 
 static bool job_fail(struct ctl_hotplug_job *j, const char *code, const char *fmt, ...)
@@ -151,6 +153,51 @@ static bool disk_remove(struct ctl_hotplug *h, struct ctl_hotplug_job *j)
 	return true;
 }
 
+/* ------------------------------------------------------------------ */
+/* eject, insert: a CD/DVD LUN's medium */
+
+#define MEDIA_TIMEOUT_MS 10000
+
+static const char *media_error_code(int rc)
+{
+	switch (-rc) {
+	case ENOENT:
+		return "not-found";
+	case EBUSY:
+	case EEXIST:
+	case EAGAIN:
+		return "in-use";
+	case EINVAL:
+		return "bad-file";
+	case ETIMEDOUT:
+		return "timeout";
+	default:
+		return "failed";
+	}
+}
+
+static bool change_medium(struct ctl_hotplug *h, struct ctl_hotplug_job *j)
+{
+	bool insert = j->req.command == CTL_INSERT;
+	int fd = j->fd, rc;
+	char err[256];
+
+	j->fd = -1;
+	if (insert && fd < 0)
+		return job_fail(j, "invalid-argument",
+				"insert needs the image's descriptor (SCM_RIGHTS) with the request");
+	rc = scsiback_change_medium(h->vm, j->req.device, insert ? fd : -1, j->req.force,
+				    MEDIA_TIMEOUT_MS, err, sizeof(err));
+	if (rc < 0)
+		return job_fail(j, rc == -EINVAL && !insert ? "invalid-argument"
+							     : media_error_code(rc), "%s", err);
+	log_info("control API: %s %s%s%s", insert ? "insert" : "eject", j->req.device,
+		 insert ? " " : "", insert ? j->req.path : "");
+	j->result = insert ? json_pack("{s:s, s:s}", "device", j->req.device, "path", j->req.path)
+			   : json_pack("{s:s}", "device", j->req.device);
+	return true;
+}
+
 static void run_job(struct ctl_hotplug *h, struct ctl_hotplug_job *j)
 {
 	bool ok = false;
@@ -161,6 +208,10 @@ static void run_job(struct ctl_hotplug *h, struct ctl_hotplug_job *j)
 		break;
 	case CTL_DISK_REMOVE:
 		ok = disk_remove(h, j);
+		break;
+	case CTL_EJECT:
+	case CTL_INSERT:
+		ok = change_medium(h, j);
 		break;
 	default:
 		job_fail(j, "unknown-command", "not a hot-plug command");

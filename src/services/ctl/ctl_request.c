@@ -28,6 +28,8 @@ static const struct {
 	[CTL_SAVE] = { "save", ARG_TIMEOUT },
 	[CTL_DISK_ADD] = { "disk-add", ARG_PATH | ARG_RO },
 	[CTL_DISK_REMOVE] = { "disk-remove", ARG_DEVICE | ARG_TIMEOUT | ARG_FORCE },
+	[CTL_EJECT] = { "eject", ARG_DEVICE | ARG_FORCE },
+	[CTL_INSERT] = { "insert", ARG_DEVICE | ARG_PATH },
 };
 
 /* The arguments a command cannot go without. */
@@ -39,7 +41,10 @@ static unsigned required_args(enum ctl_command c)
 	case CTL_DISK_ADD:
 		return ARG_PATH;
 	case CTL_DISK_REMOVE:
+	case CTL_EJECT:
 		return ARG_DEVICE;
+	case CTL_INSERT:
+		return ARG_DEVICE | ARG_PATH;
 	default:
 		return 0;
 	}
@@ -64,7 +69,7 @@ const char *ctl_command_name(enum ctl_command c)
 
 bool ctl_command_takes_fd(enum ctl_command c)
 {
-	return c == CTL_DISK_ADD || c == CTL_SAVE;
+	return c == CTL_DISK_ADD || c == CTL_SAVE || c == CTL_INSERT;
 }
 
 static int fail(struct ctl_error *err, const char *code, const char *fmt, ...)

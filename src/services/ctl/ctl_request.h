@@ -31,6 +31,8 @@ enum ctl_command {
 	CTL_SAVE,     /* control/shutdown = suspend, the snapshot into fd */
 	CTL_DISK_ADD, /* a vbd on the descriptor sent with the request */
 	CTL_DISK_REMOVE, /* libxl's device remove: Closing, Closed, gone */
+	CTL_EJECT,    /* a CD/DVD LUN's medium out (the tray opens) */
+	CTL_INSERT,   /* a medium into an empty CD/DVD LUN, on the descriptor sent */
 	CTL_NR_COMMANDS,
 };
 
@@ -45,7 +47,7 @@ struct ctl_request {
 			   * command that keeps it sets -1 */
 	bool ro;          /* disk-add: read-only */
 	char path[1024];  /* disk-add: the image's name (for xenstore's params) */
-	char device[32];  /* disk-remove: "xvdN" */
+	char device[32];  /* disk-remove: "xvdN"; eject, insert: "H:C:T:L" */
 };
 
 /* Why a request was refused: a stable code (docs/control-api.md) and one

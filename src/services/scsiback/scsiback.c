@@ -12,6 +12,7 @@
 #include "services/scsiback/scsiback.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stddef.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -20,6 +21,7 @@
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core/log.h"
@@ -33,6 +35,7 @@
 #include "services/xenstore/xs_service.h"
 #include "xen/events.h"
 #include "xen/grant.h"
+#include "xen/time.h"
 
 #ifndef xen_mb
 #define xen_mb() __atomic_thread_fence(__ATOMIC_SEQ_CST)
@@ -55,6 +58,16 @@ struct sb_lun {
 };
 
 enum sb_stage { ST_MAIN, ST_FLUSH };
+
+/* A medium change asked by the control API (scsiback_change_medium): the
+ * new image (fd -1: eject), applied by the host thread. */
+struct media_change {
+	struct sb_lun *lun;
+	struct hio_file file;
+	bool force;              /* eject even if the guest prevents removal */
+	bool done;
+	int result;              /* 0 or -errno, once done */
+};
 
 static struct sb_lun *lun_of(struct scsi_lun *t)
 {
@@ -88,6 +101,9 @@ struct scsiback {
 	pthread_t thread;
 	int fe_state;            /* atomic: written by the watch */
 	bool stop;               /* atomic */
+	pthread_mutex_t media_lock;
+	pthread_cond_t media_cond;
+	struct media_change *media; /* waiting; under media_lock, read atomically */
 
 	/* Host thread only from here on. */
 	int be_state;
@@ -709,6 +725,47 @@ static void handle_state(struct scsiback *sb)
 	}
 }
 
+/* The host thread's part of a medium change, with nothing in flight (no
+ * job holds the old descriptor). */
+static int swap_medium(struct media_change *m)
+{
+	struct sb_lun *l = m->lun;
+	int rc;
+
+	if (m->file.fd < 0) {
+		rc = scsi_lun_change_medium(&l->t, 0, m->force);
+		if (rc == 0)
+			hio_file_close(&l->file);
+		return rc;
+	}
+	if (l->t.present)
+		return -EEXIST;
+	rc = scsi_lun_change_medium(&l->t, m->file.size / l->t.block_size, false);
+	if (rc == 0) {
+		hio_file_close(&l->file);
+		l->file = m->file;
+		m->file.fd = -1; /* the LUN's now */
+	}
+	return rc;
+}
+
+static bool media_waiting(struct scsiback *sb)
+{
+	return __atomic_load_n(&sb->media, __ATOMIC_ACQUIRE) != NULL;
+}
+
+static void apply_media(struct scsiback *sb)
+{
+	pthread_mutex_lock(&sb->media_lock);
+	if (sb->media) {
+		sb->media->result = swap_medium(sb->media);
+		sb->media->done = true;
+		__atomic_store_n(&sb->media, NULL, __ATOMIC_RELEASE);
+		pthread_cond_broadcast(&sb->media_cond);
+	}
+	pthread_mutex_unlock(&sb->media_lock);
+}
+
 static void *host_thread(void *arg)
 {
 	struct scsiback *sb = arg;
@@ -739,7 +796,12 @@ static void *host_thread(void *arg)
 			sb->held = NO_SLOT;
 			finish(sb, idx, XEN_VSCSIIF_RSLT_RESET_SUCCESS);
 		}
-		process_ring(sb);
+		/* A medium change waits for the commands in flight, and no
+		 * new one starts before it: none sees half a change. */
+		if (media_waiting(sb) && !sb->inflight)
+			apply_media(sb);
+		if (!media_waiting(sb))
+			process_ring(sb);
 		push_responses(sb);
 		rc = blk_engine_commit(sb->eng);
 		if (rc < 0)
@@ -888,6 +950,8 @@ int scsiback_init(struct vm *vm, char *err, size_t err_len)
 	sb->vm = vm;
 	sb->efd = -1;
 	sb->held = NO_SLOT;
+	pthread_mutex_init(&sb->media_lock, NULL);
+	pthread_cond_init(&sb->media_cond, NULL);
 	snprintf(sb->be, sizeof(sb->be), "/local/domain/0/backend/vscsi/%d/%d",
 		 XS_GUEST_DOMID, SB_VHOST);
 	snprintf(sb->fe, sizeof(sb->fe), "/local/domain/%d/device/vscsi/%d",
@@ -948,4 +1012,93 @@ void scsiback_destroy(struct vm *vm)
 		hio_file_close(&sb->luns[i].file);
 	vm->scsiback = NULL;
 	free(sb);
+}
+
+static struct sb_lun *find_lun(struct scsiback *sb, const char *addr)
+{
+	for (unsigned i = 0; sb && i < sb->nr_luns; i++)
+		if (!strcmp(sb->luns[i].vdev, addr))
+			return &sb->luns[i];
+	return NULL;
+}
+
+/* Posts m and waits until the host thread has applied it, the VM stops or
+ * the time is up (m withdrawn then). */
+static int post_media(struct scsiback *sb, struct media_change *m, unsigned timeout_ms)
+{
+	int64_t deadline = time_monotonic_ns() + (int64_t)timeout_ms * 1000000;
+	int rc = -ETIMEDOUT;
+
+	pthread_mutex_lock(&sb->media_lock);
+	if (sb->media) {
+		pthread_mutex_unlock(&sb->media_lock);
+		return -EAGAIN;
+	}
+	__atomic_store_n(&sb->media, m, __ATOMIC_RELEASE);
+	kick(sb);
+	while (!m->done && !vm_stopped(sb->vm) && time_monotonic_ns() < deadline) {
+		struct timespec ts;
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += 50 * 1000000; /* look at vm_stopped now and then */
+		if (ts.tv_nsec >= 1000000000) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000;
+		}
+		pthread_cond_timedwait(&sb->media_cond, &sb->media_lock, &ts);
+	}
+	if (m->done)
+		rc = m->result;
+	else
+		__atomic_store_n(&sb->media, NULL, __ATOMIC_RELEASE);
+	pthread_mutex_unlock(&sb->media_lock);
+	return rc;
+}
+
+int scsiback_change_medium(struct vm *vm, const char *addr, int fd, bool force,
+			   unsigned timeout_ms, char *err, size_t err_len)
+{
+	struct scsiback *sb = vm->scsiback;
+	struct media_change m = { .lun = find_lun(sb, addr), .force = force,
+				  .file = { .fd = -1 } };
+	int rc;
+
+	if (!m.lun || !sb->started) {
+		if (fd >= 0)
+			close(fd);
+		snprintf(err, err_len, "no SCSI LUN %s", addr);
+		return -ENOENT;
+	}
+	if (m.lun->t.media != SCSI_MEDIA_CDROM) {
+		if (fd >= 0)
+			close(fd);
+		snprintf(err, err_len, "LUN %s is a disk, not a CD/DVD drive", addr);
+		return -EINVAL;
+	}
+	if (fd >= 0) {
+		rc = hio_file_adopt(&m.file, fd, addr, true, err, err_len);
+		if (rc < 0)
+			return rc;
+		if (!m.file.size || m.file.size % m.lun->t.block_size) {
+			snprintf(err, err_len, "medium for %s: size %" PRIu64
+				 " is not a positive multiple of %u bytes", addr,
+				 m.file.size, m.lun->t.block_size);
+			hio_file_close(&m.file);
+			return -EINVAL;
+		}
+	}
+	rc = post_media(sb, &m, timeout_ms);
+	hio_file_close(&m.file); /* still ours if the change did not take it */
+	if (rc == -EBUSY)
+		snprintf(err, err_len, "the guest prevents medium removal from %s "
+			 "(PREVENT ALLOW MEDIUM REMOVAL); eject with force", addr);
+	else if (rc == -EEXIST)
+		snprintf(err, err_len, "%s holds a medium: eject it first", addr);
+	else if (rc == -EAGAIN)
+		snprintf(err, err_len, "another medium change is under way");
+	else if (rc == -ETIMEDOUT)
+		snprintf(err, err_len, "the commands in flight on %s did not finish in time", addr);
+	else if (rc < 0)
+		snprintf(err, err_len, "%s: %s", addr, strerror(-rc));
+	return rc;
 }

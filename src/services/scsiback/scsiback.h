@@ -8,6 +8,7 @@
 #ifndef PVISOR_SCSIBACK_H
 #define PVISOR_SCSIBACK_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 struct vm;
@@ -25,5 +26,19 @@ int scsiback_init(struct vm *vm, char *err, size_t err_len)
 /* Stops the thread (in-flight I/O completes first), releases grants and
  * closes the images.  Call before xs_service_destroy(). */
 void scsiback_destroy(struct vm *vm);
+
+/*
+ * The host's eject (fd -1) or insert (fd: the new image, taken: closed on
+ * failure) for the CD/DVD LUN at addr ("H:C:T:L"), as a drive's tray: the
+ * guest sees a UNIT ATTENTION (medium may have changed) and a GET EVENT
+ * STATUS NOTIFICATION media event.  Applied by the LUN's thread once the
+ * commands in flight are done (waits up to timeout_ms).  0, or -errno with
+ * one line in err: -ENOENT no such LUN, -EINVAL not a CD/DVD or a bad
+ * image, -EBUSY the guest prevents removal (force overrides), -EEXIST a
+ * medium is in, -EAGAIN another change waits, -ETIMEDOUT.
+ */
+int scsiback_change_medium(struct vm *vm, const char *addr, int fd, bool force,
+			   unsigned timeout_ms, char *err, size_t err_len)
+	__attribute__((warn_unused_result));
 
 #endif
