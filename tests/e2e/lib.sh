@@ -53,6 +53,10 @@ run_guest() {
 		</dev/null >"$out" 2>&1
 }
 
+# field JSON EXPR: EXPR (Python, the parsed JSON as r) of a control-API
+# reply, printed; e.g. field "$reply" 'r["state"]'.
+field() { python3 -c 'import json,sys; r=json.loads(sys.argv[1]); print(eval(sys.argv[2]))' "$1" "$2"; }
+
 # wait_for FILE PATTERN SECONDS: until FILE has a line matching PATTERN.
 wait_for() {
 	local i

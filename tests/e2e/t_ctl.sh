@@ -11,7 +11,6 @@ source "$(dirname "$0")/lib.sh"
 
 ctl() { timeout 20 "$PVISOR" ctl "$SOCK" "$@"; }
 # field JSON PYEXPR: evaluates PYEXPR on the parsed JSON `r`.
-field() { python3 -c 'import json,sys; r=json.loads(sys.argv[1]); print(eval(sys.argv[2]))' "$1" "$2"; }
 ticks() { grep -c '^tick ' "$out"; }
 
 # start BACKEND GUEST ARGS...: pvisor in the background with --api.

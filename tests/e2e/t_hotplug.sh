@@ -21,7 +21,6 @@ wait_count() {
 	return 1
 }
 ctl() { timeout 60 "$PVISOR" ctl "$SOCK" "$@"; }
-field() { python3 -c 'import json,sys; r=json.loads(sys.argv[1]); print(eval(sys.argv[2]))' "$1" "$2"; }
 raw() { python3 "$(dirname "$0")/ctl_send_fds.py" "$SOCK" "$@"; }
 err_code() { field "$1" 'r["error"]["code"] if not r["ok"] else "ok"'; }
 start() {

@@ -29,7 +29,6 @@ wait_for() {
 	done
 	return 1
 }
-field() { python3 -c 'import json,sys; r=json.loads(sys.argv[1]); print(eval(sys.argv[2]))' "$1" "$2"; }
 
 SOCK=$TMP/api.sock
 out=$TMP/linux.out

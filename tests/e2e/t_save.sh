@@ -13,7 +13,6 @@
 source "$(dirname "$0")/lib.sh"
 
 ctl() { timeout 20 "$PVISOR" ctl "$SOCK" "$@"; }
-field() { python3 -c 'import json,sys; r=json.loads(sys.argv[1]); print(eval(sys.argv[2]))' "$1" "$2"; }
 # last_tick FILE: "N UPTIME_MS" of the last tick line.
 last_tick() { sed -n 's/^tick \([0-9]*\) uptime_ms=\([0-9]*\)$/\1 \2/p' "$1" | tail -1; }
 first_tick() { sed -n 's/^tick \([0-9]*\) uptime_ms=\([0-9]*\)$/\1 \2/p' "$1" | head -1; }

@@ -9,7 +9,6 @@
 source "$(dirname "$0")/lib.sh"
 
 ctl() { timeout 60 "$PVISOR" ctl "$SOCK" "$@"; }
-field() { python3 -c 'import json,sys; r=json.loads(sys.argv[1]); print(eval(sys.argv[2]))' "$1" "$2"; }
 start() {
 	local be=$1
 	shift
