@@ -74,7 +74,7 @@ import fcntl, os, struct
 fd = os.open(\"$TMP/a.img\", os.O_RDWR)
 fcntl.fcntl(fd, 37, struct.pack(\"hhqqi\", fcntl.F_WRLCK, 0, 0, 0, 0))' 2>/dev/null"
 	r=$(ctl disk-remove xvda)
-	if [ "$(field "$r" 'r["how"]')" = closed ] && grep -q '^HOTPLUG closed xvda' "$out" &&
+	if [ "$(field "$r" 'r["how"]')" = closed ] && wait_for "$out" '^HOTPLUG closed xvda' 10 &&
 		wait_for "$out" '^HOTPLUG gone xvda' 10; then
 		ok "$be: disk-remove: Closing, the guest closes, Closed, its nodes gone"
 	else
