@@ -55,29 +55,41 @@ def start(args):
                             text=True)
 
 
+def stop(p):
+    """Ends a pvisor this script started, whatever happened to it."""
+    if p and p.poll() is None:
+        p.kill()
+        p.wait(timeout=20)
+
+
 def one(be, tmp, i):
     sock, snap = "%s/api%d.sock" % (tmp, i), "%s/snap%d.pvs" % (tmp, i)
-    t0 = time.monotonic()
-    p = start(["run", "--backend", be, "--no-raw", "-q", "--api", sock, PVSH,
-               "--", "ticks 100000 50"])
-    boot = first_line(p, "tick 0", t0)
-    first_line(p, "tick 5", t0)
-    t1 = time.monotonic()
-    r = subprocess.run([PVISOR, "ctl", sock, "save", snap], capture_output=True,
-                       text=True, check=True)
-    save_wall = time.monotonic() - t1
-    save_own = json.loads(r.stdout)["save_seconds"]
-    p.wait(timeout=20)
-    t2 = time.monotonic()
-    q = start(["restore", "--backend", be, "--no-raw", "-q", snap])
-    restore = first_line(q, "kit: control/shutdown: suspend: resumed", t2)
-    time.sleep(0.3)
-    rss = rss_kib(q.pid)
-    q.terminate()
-    q.wait(timeout=20)
-    size = os.path.getsize(snap)
-    os.unlink(snap)
-    return boot, save_wall, save_own, restore, rss, size
+    p = q = None
+    try:
+        t0 = time.monotonic()
+        p = start(["run", "--backend", be, "--no-raw", "-q", "--api", sock, PVSH,
+                   "--", "ticks 100000 50"])
+        boot = first_line(p, "tick 0", t0)
+        first_line(p, "tick 5", t0)
+        t1 = time.monotonic()
+        r = subprocess.run([PVISOR, "ctl", sock, "save", snap], capture_output=True,
+                           text=True, check=True)
+        save_wall = time.monotonic() - t1
+        save_own = json.loads(r.stdout)["save_seconds"]
+        p.wait(timeout=20)
+        t2 = time.monotonic()
+        q = start(["restore", "--backend", be, "--no-raw", "-q", snap])
+        restore = first_line(q, "kit: control/shutdown: suspend: resumed", t2)
+        time.sleep(0.3)
+        rss = rss_kib(q.pid)
+        q.terminate()
+        q.wait(timeout=20)
+        size = os.path.getsize(snap)
+        os.unlink(snap)
+        return boot, save_wall, save_own, restore, rss, size
+    finally:
+        stop(p)
+        stop(q)
 
 
 def main():
