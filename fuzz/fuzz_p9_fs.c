@@ -5,9 +5,11 @@
  * share that holds files, a directory and symlinks pointing out of it.
  * After every input the directory beside the share must be exactly as it
  * was: a hostile guest never reaches outside.  The share itself is emptied
- * and refilled every 512 inputs so that it stays small.
+ * and refilled every 512 inputs so that it stays small.  Every input goes
+ * to two servers of that share: passthrough, and mapped-xattr (where the
+ * share's filesystem takes user xattrs: tmpfs from Linux 6.6, ext4).
  */
-// fuzz-sources: src/services/p9/p9_fs.c src/services/p9/p9_fid.c src/services/p9/p9_msg.c
+// fuzz-sources: src/services/p9/p9_fs.c src/services/p9/p9_fid.c src/services/p9/p9_msg.c src/services/p9/p9_mapped.c
 #include <dirent.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -23,7 +25,8 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static char top[256], share[300], outside[300];
-static struct p9_fs *fs;
+static struct p9_fs *servers[2]; /* passthrough, mapped-xattr (or NULL) */
+static struct p9_fs *fs;         /* the one being fed */
 static uint8_t msg[MSIZE], rsp[MSIZE];
 
 static void put_file(const char *dir, const char *name, const char *text)
@@ -91,7 +94,8 @@ static void cleanup(void)
 {
 	char cmd[300];
 
-	p9_fs_close(fs);
+	p9_fs_close(servers[0]);
+	p9_fs_close(servers[1]);
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", top);
 	if (system(cmd))
 		return;
@@ -101,6 +105,7 @@ static void init(void)
 {
 	const char *base = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
 	struct p9_fs_config cfg = { .root = share, .max_msize = MSIZE, .max_fids = 64 };
+	struct p9_fs_config mapped = cfg;
 	char err[256];
 
 	snprintf(top, sizeof(top), "%s/fuzz_p9_fs.XXXXXX", base);
@@ -111,8 +116,11 @@ static void init(void)
 	mkdir(outside, 0755);
 	put_file(outside, "secret", "SECRET");
 	fill_share();
-	if (p9_fs_open(&cfg, &fs, err, sizeof(err)))
+	if (p9_fs_open(&cfg, &servers[0], err, sizeof(err)))
 		abort();
+	mapped.sm = P9_SM_MAPPED_XATTR;
+	if (p9_fs_open(&mapped, &servers[1], err, sizeof(err)))
+		fprintf(stderr, "fuzz_p9_fs: no mapped-xattr server: %s\n", err);
 	atexit(cleanup);
 }
 
@@ -137,14 +145,9 @@ static void session(void)
 	send(sizeof(attach));
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+/* One input's messages, after a fresh session, to fs. */
+static void serve(const uint8_t *data, size_t size)
 {
-	static unsigned runs;
-
-	if (!fs)
-		init();
-	if (++runs % 512 == 0)
-		fill_share();
 	session();
 	while (size >= 2) {
 		uint32_t len = (uint32_t)(data[0] | data[1] << 8);
@@ -161,6 +164,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 		data += len;
 		size -= len;
+	}
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	static unsigned runs;
+
+	if (!servers[0])
+		init();
+	if (++runs % 512 == 0)
+		fill_share();
+	for (int i = 0; i < 2; i++) {
+		fs = servers[i];
+		if (fs)
+			serve(data, size);
 	}
 	check_outside();
 	return 0;

@@ -54,10 +54,12 @@ const char cli_run_usage[] =
 	"  --disk PATH[,ro][,id=NAME]\n"
 	"                       a raw disk image as a Xen block device (xvda,\n"
 	"                       xvdb, ... in order, or id=xvdN); repeatable\n"
-	"  --share HOSTDIR,tag=NAME[,ro][,security_model=passthrough]\n"
+	"  --share HOSTDIR,tag=NAME[,ro][,security_model=passthrough|mapped-xattr]\n"
 	"                       a host directory the guest mounts over Xen 9pfs\n"
 	"                       (mount -t 9p -o trans=xen,version=9p2000.L NAME\n"
-	"                       /mnt); files are pvisor's user's; repeatable\n"
+	"                       /mnt); passthrough: files are pvisor's user's;\n"
+	"                       mapped-xattr: the guest's owners and modes kept in\n"
+	"                       user.pvisor.* xattrs; repeatable\n"
 	"  --scsi PATH[,ro][,media=disk|cdrom][,lun=H:C:T:L]\n"
 	"                       a raw disk image or an ISO (media=cdrom, read-only)\n"
 	"                       as a LUN of the guest's paravirtual SCSI host\n"
@@ -302,15 +304,13 @@ static int share_option(struct vm_share *s, const char *opt, size_t n, char *err
 
 		if (mlen == 11 && !strncmp(m, "passthrough", 11)) {
 			snprintf(s->security_model, sizeof(s->security_model), "passthrough");
-		} else if (mlen == 12 && !strncmp(m, "mapped-xattr", 12)) {
-			snprintf(err, err_len,
-				 "--share: security_model=mapped-xattr is not supported "
-				 "(only passthrough; see docs/9pfs.md)");
-			return -1;
+		} else if ((mlen == 12 && !strncmp(m, "mapped-xattr", 12)) ||
+			   (mlen == 6 && !strncmp(m, "mapped", 6))) { /* QEMU's alias */
+			snprintf(s->security_model, sizeof(s->security_model), "mapped-xattr");
 		} else {
 			snprintf(err, err_len,
-				 "--share: unknown security_model '%.*s' (passthrough)",
-				 (int)mlen, m);
+				 "--share: unknown security_model '%.*s' (passthrough, "
+				 "mapped-xattr)", (int)mlen, m);
 			return -1;
 		}
 	} else {
@@ -322,7 +322,7 @@ static int share_option(struct vm_share *s, const char *opt, size_t n, char *err
 	return 0;
 }
 
-/* --share HOSTDIR,tag=NAME[,ro][,security_model=passthrough]. */
+/* --share HOSTDIR,tag=NAME[,ro][,security_model=passthrough|mapped-xattr]. */
 static int parse_share(struct vm_config *cfg, const char *v, char *err,
 		       size_t err_len)
 {

@@ -25,7 +25,7 @@ struct vm_share {
 	char path[1024];
 	char tag[VM_SHARE_TAG_MAX + 1];
 	bool ro;
-	char security_model[16]; /* "passthrough" */
+	char security_model[16]; /* "passthrough" or "mapped-xattr" */
 };
 
 #define VM_MAX_SCSI 16 /* LUNs on the guest's one virtual SCSI host */

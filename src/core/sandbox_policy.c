@@ -83,6 +83,7 @@ static const char *const fs_calls[] = {
 	"symlinkat", "readlinkat", "fchmodat", "fchmod", "fchownat", "fchown",
 	"utimensat", "ftruncate", "fallocate", "fsync", "fdatasync",
 	"fgetxattr", "fsetxattr", "flistxattr", "fremovexattr", "flock",
+	"getxattr", "setxattr", /* mapped-xattr, through /proc/self/fd/N */
 	"dup", "eventfd2", "preadv", "pwritev",
 	NULL,
 };

@@ -101,7 +101,8 @@ static const struct cli_case cases[] = {
 	{ "share long tag", { "pvisor", "run", "--share", "/tmp,tag=0123456789012345678901234567890123", "k" }, CLI_ERROR, "must be 1 to 31" },
 	{ "share no dir", { "pvisor", "run", "--share", ",tag=t", "k" }, CLI_ERROR, "no usable directory" },
 	{ "share empty", { "pvisor", "run", "--share", "", "k" }, CLI_ERROR, "no usable directory" },
-	{ "share mapped-xattr", { "pvisor", "run", "--share", "/tmp,tag=t,security_model=mapped-xattr", "k" }, CLI_ERROR, "mapped-xattr is not supported" },
+	{ "share mapped-xattr", { "pvisor", "run", "--share", "/tmp,tag=t,security_model=mapped-xattr", "k" }, CLI_RUN, NULL },
+	{ "share mapped alias", { "pvisor", "run", "--share", "/tmp,tag=t,security_model=mapped", "k" }, CLI_RUN, NULL },
 	{ "share bad model", { "pvisor", "run", "--share", "/tmp,tag=t,security_model=none", "k" }, CLI_ERROR, "unknown security_model 'none'" },
 	{ "share bad option", { "pvisor", "run", "--share", "/tmp,tag=t,rx", "k" }, CLI_ERROR, "--share: unknown option 'rx'" },
 	{ "two shares same tag", { "pvisor", "run", "--share", "/a,tag=t", "--share", "/b,tag=t", "k" }, CLI_ERROR, "two shares tagged 't'" },
@@ -178,12 +179,14 @@ static void test_xenstore_socket(void **state)
 static void test_shares(void **state)
 {
 	const char *argv[] = { "pvisor", "run", "--share", "/srv/a,tag=src",
-			       "--share=/srv/b,ro,tag=ro_b", "k", NULL };
+			       "--share=/srv/b,ro,tag=ro_b",
+			       "--share=/srv/c,tag=c,security_model=mapped", "k", NULL };
 	char err[256];
 	struct cli cli;
 
-	assert_int_equal(cli_parse(6, (char *const *)argv, &cli, err, sizeof(err)), CLI_RUN);
-	assert_int_equal(cli.cfg.nr_shares, 2);
+	assert_int_equal(cli_parse(7, (char *const *)argv, &cli, err, sizeof(err)), CLI_RUN);
+	assert_int_equal(cli.cfg.nr_shares, 3);
+	assert_string_equal(cli.cfg.shares[2].security_model, "mapped-xattr"); /* QEMU's alias */
 	assert_string_equal(cli.cfg.shares[0].path, "/srv/a");
 	assert_string_equal(cli.cfg.shares[0].tag, "src");
 	assert_false(cli.cfg.shares[0].ro);

@@ -2,8 +2,11 @@
  * The 9P2000.L file server against a temporary directory: every operation
  * a guest uses, a read-only share, fid exhaustion, and escape attempts
  * (`..` past the root, absolute and relative symlinks out of the share, a
- * symlink swapped in between a walk and an open) — checked on the host.
+ * symlink swapped in between a walk and an open) — checked on the host;
+ * and security_model=mapped-xattr (owners, modes, device nodes and
+ * symlinks kept in user.pvisor.* attributes of plain host files).
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
@@ -14,6 +17,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -306,10 +311,10 @@ static const char *in_root(const char *rel)
 	return p[i];
 }
 
-static int open_fs(bool ro, unsigned max_fids)
+static int open_fs_model(bool ro, unsigned max_fids, enum p9_security_model sm)
 {
 	struct p9_fs_config cfg = { .root = root, .ro = ro, .max_msize = MSIZE,
-				    .max_fids = max_fids };
+				    .max_fids = max_fids, .sm = sm };
 	char err[256];
 
 	p9_fs_close(fs);
@@ -317,6 +322,11 @@ static int open_fs(bool ro, unsigned max_fids)
 	assert_int_equal(p9_fs_open(&cfg, &fs, err, sizeof(err)), 0);
 	assert_int_equal(version(MSIZE), 0);
 	return attach(0);
+}
+
+static int open_fs(bool ro, unsigned max_fids)
+{
+	return open_fs_model(ro, max_fids, P9_SM_PASSTHROUGH);
 }
 
 static int setup(void **state)
@@ -743,6 +753,241 @@ static void test_fid_limits(void **state)
 	assert_int_equal(rlen, MSIZE);
 }
 
+/* --- mapped-xattr --- */
+
+static int attach_as(uint32_t fid, uint32_t uid)
+{
+	begin(P9_TATTACH);
+	u32(fid);
+	u32(P9_NOFID);
+	str("user");
+	str("");
+	u32(uid);
+	return send_msg();
+}
+
+struct attr { uint32_t mode, uid, gid; uint64_t rdev, size; uint8_t qtype; };
+
+static struct attr getattr_all(uint32_t fid)
+{
+	struct attr a;
+
+	begin(P9_TGETATTR);
+	u32(fid);
+	u64(P9_GETATTR_BASIC);
+	assert_int_equal(send_msg(), 0);
+	a.qtype = rep[7 + 8];
+	a.mode = le32(rep + 28);
+	a.uid = le32(rep + 32);
+	a.gid = le32(rep + 36);
+	a.rdev = le64(rep + 48);
+	a.size = le64(rep + 56);
+	return a;
+}
+
+static int lcreate_g(uint32_t fid, const char *name, uint32_t mode, uint32_t gid)
+{
+	begin(P9_TLCREATE);
+	u32(fid);
+	str(name);
+	u32(P9_O_RDWR);
+	u32(mode);
+	u32(gid);
+	return send_msg();
+}
+
+static int mknod_(uint32_t dfid, const char *name, uint32_t mode, uint32_t major,
+		  uint32_t minor, uint32_t gid)
+{
+	begin(P9_TMKNOD);
+	u32(dfid);
+	str(name);
+	u32(mode);
+	u32(major);
+	u32(minor);
+	u32(gid);
+	return send_msg();
+}
+
+static int chown_(uint32_t fid, uint32_t valid, uint32_t uid, uint32_t gid)
+{
+	begin(P9_TSETATTR);
+	u32(fid);
+	u32(valid);
+	u32(0);
+	u32(uid);
+	u32(gid);
+	u64(0);
+	for (int i = 0; i < 4; i++)
+		u64(0);
+	return send_msg();
+}
+
+static int readlink_(uint32_t fid, char *buf, size_t len)
+{
+	begin(P9_TREADLINK);
+	u32(fid);
+	int rc = send_msg();
+	uint16_t n = (uint16_t)(rep[7] | rep[8] << 8);
+
+	if (rc)
+		return rc;
+	snprintf(buf, len, "%.*s", (int)n, (const char *)rep + 9);
+	return 0;
+}
+
+/* The d_type readdir gives name (the directory fid must be open). */
+static int dtype_of(uint32_t fid, const char *name)
+{
+	begin(P9_TREADDIR);
+	u32(fid);
+	u64(0);
+	u32(8192);
+	assert_int_equal(send_msg(), 0);
+	for (const uint8_t *p = rep + 11, *end = p + le32(rep + 7); p < end;) {
+		uint16_t l = (uint16_t)(p[22] | p[23] << 8);
+
+		if (l == strlen(name) && !memcmp(p + 24, name, l))
+			return p[21];
+		p += 24 + l;
+	}
+	return -1;
+}
+
+static mode_t host_mode(const char *rel)
+{
+	struct stat st;
+
+	assert_int_equal(lstat(in_root(rel), &st), 0);
+	return st.st_mode;
+}
+
+static void test_mapped_xattr(void **state)
+{
+	struct attr a;
+	char buf[256];
+
+	assert_int_equal(open_fs_model(false, 0, P9_SM_MAPPED_XATTR), 0);
+	assert_int_equal(attach_as(10, 1000), 0);
+
+	/* A new file: the guest's owner, group and mode; the host's 0600. */
+	assert_int_equal(walk(10, 11, ""), 0);
+	assert_int_equal(lcreate_g(11, "f", 0640, 1234), 0);
+	assert_int_equal(twrite(11, 0, "data"), 4);
+	a = getattr_all(11);
+	assert_int_equal(a.mode, S_IFREG | 0640);
+	assert_int_equal(a.uid, 1000);
+	assert_int_equal(a.gid, 1234);
+	assert_int_equal(host_mode("f"), S_IFREG | 0600);
+	assert_int_equal(getxattr(in_root("f"), "user.pvisor.uid", buf, sizeof(buf)), 4);
+
+	/* chmod and chown change the attributes, not the host file. */
+	assert_int_equal(setattr(11, P9_SETATTR_MODE, 04711, 0), 0);
+	assert_int_equal(chown_(11, P9_SETATTR_UID | P9_SETATTR_GID, 0, 0), 0);
+	a = getattr_all(11);
+	assert_int_equal(a.mode, S_IFREG | 04711);
+	assert_int_equal(a.uid, 0);
+	assert_int_equal(a.gid, 0);
+	assert_int_equal(host_mode("f"), S_IFREG | 0600);
+	assert_int_equal(chown_(11, P9_SETATTR_GID, 0, 77), 0);
+	assert_int_equal(getattr_all(11).gid, 77);
+	assert_int_equal(getattr_all(11).uid, 0);
+
+	/* A directory: 0700 on the host, the guest's mode and owner. */
+	assert_int_equal(mkdir_(10, "d", 0755), 0);
+	assert_int_equal(walk(10, 12, "d"), 0);
+	a = getattr_all(12);
+	assert_int_equal(a.mode, S_IFDIR | 0755);
+	assert_int_equal(a.uid, 1000);
+	assert_int_equal(host_mode("d"), S_IFDIR | 0700);
+
+	/* Device nodes and FIFOs are plain host files that show their type. */
+	assert_int_equal(mknod_(12, "null", S_IFCHR | 0666, 1, 3, 5), 0);
+	assert_int_equal(mknod_(12, "fifo", S_IFIFO | 0620, 0, 0, 5), 0);
+	assert_int_equal(walk(12, 13, "null"), 0);
+	a = getattr_all(13);
+	assert_int_equal(a.mode, S_IFCHR | 0666);
+	assert_int_equal(a.rdev, makedev(1, 3));
+	assert_int_equal(a.gid, 5);
+	assert_int_equal(host_mode("d/null"), S_IFREG | 0600);
+	assert_int_equal(lopen(13, P9_O_RDONLY), -EPERM); /* the guest's device, not the host's */
+	assert_int_equal(walk(12, 14, "fifo"), 0);
+	assert_int_equal(getattr_all(14).mode, S_IFIFO | 0620);
+	assert_int_equal(mknod_(12, "dir", S_IFDIR | 0755, 0, 0, 0), -EPERM);
+
+	/* A symlink is a file holding the target: never followed on the host. */
+	assert_int_equal(symlink_(12, "ln", "../../../etc/passwd"), 0);
+	assert_int_equal(host_mode("d/ln"), S_IFREG | 0600);
+	assert_string_equal(host_read(in_root("d/ln")), "../../../etc/passwd");
+	assert_int_equal(walk(12, 15, "ln"), 0);
+	a = getattr_all(15);
+	assert_int_equal(a.mode, S_IFLNK | 0777);
+	assert_int_equal(a.qtype, P9_QTSYMLINK);
+	assert_int_equal(readlink_(15, buf, sizeof(buf)), 0);
+	assert_string_equal(buf, "../../../etc/passwd");
+	assert_int_equal(lopen(15, P9_O_RDONLY), -ELOOP);
+	assert_int_equal(chown_(15, P9_SETATTR_UID, 33, 0), 0); /* lchown, as tar does */
+	assert_int_equal(getattr_all(15).uid, 33);
+	assert_int_equal(readlink_(13, buf, sizeof(buf)), -EINVAL);
+
+	/* readdir tells the types apart as getattr does. */
+	assert_int_equal(walk(12, 16, ""), 0);
+	assert_int_equal(lopen(16, P9_O_RDONLY), 0);
+	assert_int_equal(dtype_of(16, "ln"), DT_LNK);
+	assert_int_equal(dtype_of(16, "null"), DT_CHR);
+	assert_int_equal(dtype_of(16, "fifo"), DT_FIFO);
+
+	/* A host file without attributes shows its host owner and mode. */
+	host_write("plain", "x");
+	assert_int_equal(chmod(in_root("plain"), 0604), 0);
+	assert_int_equal(walk(10, 17, "plain"), 0);
+	a = getattr_all(17);
+	assert_int_equal(a.mode, S_IFREG | 0604);
+	assert_int_equal(a.uid, getuid());
+	/* Attributes of the wrong size are not believed. */
+	assert_int_equal(setxattr(in_root("plain"), "user.pvisor.mode", "\1", 1, 0), 0);
+	assert_int_equal(getattr_all(17).mode, S_IFREG | 0604);
+	/* A mode attribute cannot turn a host file into a directory. */
+	uint8_t dir_mode[4] = { 0xed, 0x41, 0, 0 }; /* S_IFDIR | 0755 */
+
+	assert_int_equal(setxattr(in_root("plain"), "user.pvisor.mode", dir_mode, 4, 0), 0);
+	assert_int_equal(getattr_all(17).mode, S_IFREG | 0755);
+	/* The guest cannot read or forge the attributes through 9P. */
+	begin(P9_TXATTRWALK);
+	u32(17);
+	u32(18);
+	str("user.pvisor.uid");
+	assert_int_equal(send_msg(), -EOPNOTSUPP);
+
+	/* Host symlinks carry no attributes: chown is refused, not faked. */
+	assert_int_equal(symlink("plain", in_root("hostln")), 0);
+	assert_int_equal(walk(10, 19, "hostln"), 0);
+	assert_int_equal(getattr_all(19).mode & S_IFMT, S_IFLNK);
+	assert_int_equal(chown_(19, P9_SETATTR_UID, 5, 0), -EOPNOTSUPP);
+
+	/* Read-only: the attributes are read, never written. */
+	assert_int_equal(open_fs_model(true, 0, P9_SM_MAPPED_XATTR), 0);
+	assert_int_equal(walk(0, 1, "d/null"), 0);
+	assert_int_equal(getattr_all(1).mode, S_IFCHR | 0666);
+	assert_int_equal(chown_(1, P9_SETATTR_UID, 5, 0), -EROFS);
+}
+
+/* A filesystem without user attributes cannot be shared mapped-xattr. */
+static void test_mapped_xattr_unsupported(void **state)
+{
+	struct p9_fs_config cfg = { .root = "/proc", .max_msize = MSIZE,
+				    .sm = P9_SM_MAPPED_XATTR };
+	struct p9_fs *pfs = NULL;
+	char err[256];
+
+	assert_int_equal(p9_fs_open(&cfg, &pfs, err, sizeof(err)), -EOPNOTSUPP);
+	assert_null(pfs);
+	assert_non_null(strstr(err, "needs user extended attributes"));
+	cfg.sm = P9_SM_PASSTHROUGH;
+	assert_int_equal(p9_fs_open(&cfg, &pfs, err, sizeof(err)), 0);
+	p9_fs_close(pfs);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -752,6 +997,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_read_only, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_escapes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fid_limits, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_mapped_xattr, setup, teardown),
+		cmocka_unit_test(test_mapped_xattr_unsupported),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

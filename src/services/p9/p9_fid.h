@@ -15,6 +15,7 @@ struct p9_fid {
 	int fd;         /* O_PATH descriptor of the file (or a dup of ofd) */
 	int ofd;        /* opened by Tlopen/Tlcreate, else -1 */
 	bool is_dir, is_link;
+	uint32_t uid;   /* the user of its Tattach (mapped-xattr's owner of new files) */
 };
 
 struct p9_fid_table {

@@ -11,6 +11,11 @@
  * Tlopen, chmod, truncate, utimens, link) go through /proc/self/fd/N,
  * which names the inode the fid holds: a name swapped for a symlink after
  * the walk changes nothing.
+ *
+ * security_model=mapped-xattr changes what the guest sees of a file, never
+ * which file it reaches: fs_stat() is the one place attributes are read
+ * (p9_mapped.h), and the creating calls store the guest's owner and mode
+ * instead of applying them.
  */
 #include "services/p9/p9_fs.h"
 
@@ -24,10 +29,12 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <sys/sysmacros.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include "services/p9/p9_fid.h"
+#include "services/p9/p9_mapped.h"
 
 #define RESOLVE_SAFE (RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS)
 
@@ -84,14 +91,34 @@ static struct p9_qid qid_of(const struct stat *st)
 	return q;
 }
 
-static int fd_qid(int fd, struct p9_qid *q)
+static bool mapped(const struct p9_fs *fs)
+{
+	return fs->cfg.sm == P9_SM_MAPPED_XATTR;
+}
+
+/* The file as the guest sees it: its host stat, with the mapped-xattr
+ * attributes applied in that model. */
+static int fs_stat(const struct p9_fs *fs, int fd, struct stat *st)
+{
+	struct p9_mapped m;
+
+	if (fstat(fd, st))
+		return -errno;
+	if (mapped(fs)) {
+		p9_mapped_read(fd, st, &m);
+		p9_mapped_apply(st, &m);
+	}
+	return 0;
+}
+
+static int fd_qid(const struct p9_fs *fs, int fd, struct p9_qid *q)
 {
 	struct stat st;
+	int rc = fs_stat(fs, fd, &st);
 
-	if (fstat(fd, &st))
-		return -errno;
-	*q = qid_of(&st);
-	return 0;
+	if (!rc)
+		*q = qid_of(&st);
+	return rc;
 }
 
 static void fid_close(struct p9_fs *fs, struct p9_fid *f)
@@ -115,13 +142,12 @@ static void fids_clear(struct p9_fs *fs)
 }
 
 /* Sets the fid's descriptor (taking ownership of fd) and its kind. */
-static int fid_set_fd(struct p9_fid *f, int fd)
+static int fid_set_fd(const struct p9_fs *fs, struct p9_fid *f, int fd)
 {
 	struct stat st;
+	int rc = fs_stat(fs, fd, &st);
 
-	if (fstat(fd, &st)) {
-		int rc = -errno;
-
+	if (rc) {
 		close(fd);
 		return rc;
 	}
@@ -195,9 +221,10 @@ static int op_attach(struct p9_fs *fs, const struct p9_req *r, struct p9_out *o)
 		close(fd);
 		return rc;
 	}
-	rc = fid_set_fd(f, fd);
+	f->uid = r->n_uname;
+	rc = fid_set_fd(fs, f, fd);
 	if (!rc)
-		rc = fd_qid(f->fd, &q);
+		rc = fd_qid(fs, f->fd, &q);
 	if (rc) {
 		fid_close(fs, f);
 		return rc;
@@ -255,7 +282,7 @@ static int op_walk(struct p9_fs *fs, const struct p9_req *r, struct p9_out *o)
 		}
 		close(cur);
 		cur = next;
-		rc = fd_qid(cur, &qids[n]);
+		rc = fd_qid(fs, cur, &qids[n]);
 		if (rc)
 			break;
 	}
@@ -271,7 +298,8 @@ static int op_walk(struct p9_fs *fs, const struct p9_req *r, struct p9_out *o)
 			close(cur);
 			return rc;
 		}
-		rc = fid_set_fd(nf, cur);
+		nf->uid = f->uid;
+		rc = fid_set_fd(fs, nf, cur);
 		if (rc) {
 			if (nf != f)
 				fid_close(fs, nf);
@@ -293,10 +321,13 @@ static int op_getattr(struct p9_fs *fs, const struct p9_req *r, struct p9_out *o
 	struct stat st;
 	struct p9_qid q;
 
+	int rc;
+
 	if (!f)
 		return -EBADF;
-	if (fstat(f->fd, &st))
-		return -errno;
+	rc = fs_stat(fs, f->fd, &st);
+	if (rc)
+		return rc;
 	q = qid_of(&st);
 	p9_begin(o, P9_RGETATTR, r->tag);
 	p9_put_u64(o, P9_GETATTR_BASIC);
@@ -342,6 +373,40 @@ static int set_times(int fd, const struct p9_req *r)
 	return neg(utimensat(AT_FDCWD, path, ts, 0));
 }
 
+/* mapped-xattr's chmod and chown: the attributes change, the host file's
+ * owner and mode do not.  A host symlink or special file can carry none. */
+static int set_mapped_owner_mode(const struct p9_fs *fs, const struct p9_fid *f,
+				 const struct p9_req *r)
+{
+	uint32_t v = r->sa.valid;
+	struct p9_mapped m = { 0 };
+	struct stat host, st;
+	int rc;
+
+	if (!(v & (P9_SETATTR_MODE | P9_SETATTR_UID | P9_SETATTR_GID)))
+		return 0;
+	if (fstat(f->fd, &host))
+		return -errno;
+	if (!S_ISREG(host.st_mode) && !S_ISDIR(host.st_mode))
+		return -EOPNOTSUPP;
+	rc = fs_stat(fs, f->fd, &st);
+	if (rc)
+		return rc;
+	if (v & P9_SETATTR_MODE) {
+		m.mode = (st.st_mode & S_IFMT) | (r->sa.mode & 07777);
+		m.has |= P9_MAPPED_MODE;
+	}
+	if (v & P9_SETATTR_UID) {
+		m.uid = r->sa.uid;
+		m.has |= P9_MAPPED_UID;
+	}
+	if (v & P9_SETATTR_GID) {
+		m.gid = r->sa.gid;
+		m.has |= P9_MAPPED_GID;
+	}
+	return p9_mapped_write(f->fd, &m);
+}
+
 static int op_setattr(struct p9_fs *fs, const struct p9_req *r, struct p9_out *o)
 {
 	struct p9_fid *f = p9_fid_get(&fs->fids, r->fid);
@@ -359,9 +424,11 @@ static int op_setattr(struct p9_fs *fs, const struct p9_req *r, struct p9_out *o
 	if (f->is_link && (v & (P9_SETATTR_MODE | P9_SETATTR_SIZE |
 				P9_SETATTR_ATIME | P9_SETATTR_MTIME)))
 		return -EOPNOTSUPP;
-	if (v & P9_SETATTR_MODE)
+	if (mapped(fs))
+		rc = set_mapped_owner_mode(fs, f, r);
+	else if (v & P9_SETATTR_MODE)
 		rc = neg(chmod(path, r->sa.mode & 07777));
-	if (!rc && (v & (P9_SETATTR_UID | P9_SETATTR_GID)))
+	if (!rc && !mapped(fs) && (v & (P9_SETATTR_UID | P9_SETATTR_GID)))
 		rc = neg(fchownat(f->fd, "", v & P9_SETATTR_UID ? r->sa.uid : (uid_t)-1,
 				  v & P9_SETATTR_GID ? r->sa.gid : (gid_t)-1,
 				  AT_EMPTY_PATH));
@@ -415,11 +482,11 @@ static bool wants_write(uint32_t f)
 	return (f & P9_O_ACCMODE) != P9_O_RDONLY || (f & P9_O_TRUNC);
 }
 
-static int reply_open(const struct p9_req *r, struct p9_out *o, uint8_t type,
-		      int fd)
+static int reply_open(const struct p9_fs *fs, const struct p9_req *r,
+		      struct p9_out *o, uint8_t type, int fd)
 {
 	struct p9_qid q;
-	int rc = fd_qid(fd, &q);
+	int rc = fd_qid(fs, fd, &q);
 
 	if (rc)
 		return rc;
@@ -434,14 +501,15 @@ static int op_lopen(struct p9_fs *fs, const struct p9_req *r, struct p9_out *o)
 	struct p9_fid *f = p9_fid_get(&fs->fids, r->fid);
 	struct stat st;
 	char path[40];
-	int fd;
+	int fd, rc;
 
 	if (!f)
 		return -EBADF;
 	if (f->ofd >= 0)
 		return -EBUSY;
-	if (fstat(f->fd, &st))
-		return -errno;
+	rc = fs_stat(fs, f->fd, &st);
+	if (rc)
+		return rc;
 	if (S_ISLNK(st.st_mode))
 		return -ELOOP;
 	/* Devices, FIFOs and sockets stay closed: opening one would reach a
@@ -458,14 +526,24 @@ static int op_lopen(struct p9_fs *fs, const struct p9_req *r, struct p9_out *o)
 	if (fd < 0)
 		return -errno;
 	f->ofd = fd;
-	return reply_open(r, o, P9_RLOPEN, fd);
+	return reply_open(fs, r, o, P9_RLOPEN, fd);
 }
 
-/* Gives a new file the guest's mode, whatever pvisor's umask. */
-static int chmod_fd(int fd, uint32_t mode)
+/* Gives a new file the guest's mode, whatever pvisor's umask; in
+ * mapped-xattr, its owner (the fid's user), group, mode with type, and
+ * device number, as attributes. */
+static int set_new_mode(const struct p9_fs *fs, int fd, uint32_t uid,
+			uint32_t mode, uint32_t gid, uint64_t rdev)
 {
 	char path[40];
+	struct p9_mapped m = {
+		.has = P9_MAPPED_UID | P9_MAPPED_GID | P9_MAPPED_MODE |
+		       (rdev ? P9_MAPPED_RDEV : 0),
+		.uid = uid, .gid = gid, .mode = mode, .rdev = rdev,
+	};
 
+	if (mapped(fs))
+		return p9_mapped_write(fd, &m);
 	proc_path(fd, path, sizeof(path));
 	return neg(chmod(path, mode & 07777));
 }
@@ -483,10 +561,10 @@ static int op_lcreate(struct p9_fs *fs, const struct p9_req *r, struct p9_out *o
 		return -EBUSY;
 	fd = sys_openat2(f->fd, r->name,
 			 (uint64_t)open_flags(r->flags) | O_CREAT | O_EXCL | O_NOFOLLOW,
-			 r->mode & 07777, RESOLVE_SAFE);
+			 mapped(fs) ? P9_MAPPED_FILE_MODE : r->mode & 07777, RESOLVE_SAFE);
 	if (fd < 0)
 		return fd;
-	rc = chmod_fd(fd, r->mode);
+	rc = set_new_mode(fs, fd, f->uid, S_IFREG | (r->mode & 07777), r->gid, 0);
 	pfd = rc ? -1 : fcntl(fd, F_DUPFD_CLOEXEC, 0);
 	if (pfd < 0) {
 		rc = rc ? rc : -errno;
@@ -494,25 +572,28 @@ static int op_lcreate(struct p9_fs *fs, const struct p9_req *r, struct p9_out *o
 		return rc;
 	}
 	/* The fid now names the new file, opened. */
-	rc = fid_set_fd(f, pfd);
+	rc = fid_set_fd(fs, f, pfd);
 	if (rc) {
 		close(fd);
 		return rc;
 	}
 	f->ofd = fd;
-	return reply_open(r, o, P9_RLCREATE, fd);
+	return reply_open(fs, r, o, P9_RLCREATE, fd);
 }
 
 /* Replies with the qid of name in dirfd (a new file). */
-static int reply_new(int dirfd, const char *name, const struct p9_req *r,
-		     struct p9_out *o, uint8_t type)
+static int reply_new(const struct p9_fs *fs, int dirfd, const char *name,
+		     const struct p9_req *r, struct p9_out *o, uint8_t type)
 {
-	struct stat st;
 	struct p9_qid q;
+	int fd = lookup(dirfd, name, 0), rc;
 
-	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW))
-		return -errno;
-	q = qid_of(&st);
+	if (fd < 0)
+		return fd;
+	rc = fd_qid(fs, fd, &q);
+	close(fd);
+	if (rc)
+		return rc;
 	p9_begin(o, type, r->tag);
 	p9_put_qid(o, &q);
 	return 0;
@@ -527,22 +608,26 @@ static int op_mkdir(struct p9_fs *fs, const struct p9_req *r, struct p9_out *o)
 		return rc;
 	if (fs->cfg.ro)
 		return -EROFS;
-	if (mkdirat(d->fd, r->name, r->mode & 07777))
+	if (mkdirat(d->fd, r->name, mapped(fs) ? P9_MAPPED_DIR_MODE : r->mode & 07777))
 		return -errno;
 	fd = lookup(d->fd, r->name, O_DIRECTORY);
 	if (fd >= 0) { /* a name swapped meanwhile is not chmod'ed */
-		rc = chmod_fd(fd, r->mode);
+		rc = set_new_mode(fs, fd, d->uid, S_IFDIR | (r->mode & 07777), r->gid, 0);
 		close(fd);
 		if (rc)
 			return rc;
 	}
-	return reply_new(d->fd, r->name, r, o, P9_RMKDIR);
+	return reply_new(fs, d->fd, r->name, r, o, P9_RMKDIR);
 }
 
-/* Regular files only: a device node would open a host device, a FIFO
- * would block the server (docs/9pfs.md). */
+/* Regular files on the host only: a device node would open a host device,
+ * a FIFO would block the server (docs/9pfs.md).  In mapped-xattr every
+ * type but a directory or symlink is a regular host file with the type in
+ * its mode attribute; in passthrough, only a regular file is made. */
 static int op_mknod(struct p9_fs *fs, const struct p9_req *r, struct p9_out *o)
 {
+	uint32_t mode = (r->mode & S_IFMT ? r->mode : S_IFREG | r->mode) & (S_IFMT | 07777);
+	uint64_t rdev = S_ISCHR(mode) || S_ISBLK(mode) ? makedev(r->major, r->minor) : 0;
 	int rc = 0, fd;
 	struct p9_fid *d = dir_fid(fs, r->fid, &rc);
 
@@ -550,16 +635,40 @@ static int op_mknod(struct p9_fs *fs, const struct p9_req *r, struct p9_out *o)
 		return rc;
 	if (fs->cfg.ro)
 		return -EROFS;
-	if ((r->mode & S_IFMT) != S_IFREG && (r->mode & S_IFMT) != 0)
+	if (mapped(fs) ? !p9_mapped_mknod_type_ok(mode) : !S_ISREG(mode))
 		return -EPERM;
 	fd = sys_openat2(d->fd, r->name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
 					       O_CLOEXEC,
-			 r->mode & 07777, RESOLVE_SAFE);
+			 mapped(fs) ? P9_MAPPED_FILE_MODE : mode & 07777, RESOLVE_SAFE);
 	if (fd < 0)
 		return fd;
-	rc = chmod_fd(fd, r->mode);
+	rc = set_new_mode(fs, fd, d->uid, mode, r->gid, rdev);
 	close(fd);
-	return rc ? rc : reply_new(d->fd, r->name, r, o, P9_RMKNOD);
+	return rc ? rc : reply_new(fs, d->fd, r->name, r, o, P9_RMKNOD);
+}
+
+/* mapped-xattr's symlink: a regular host file holding the target, mode
+ * S_IFLNK | 0777 in its attribute (so the host never follows it either). */
+static int mapped_symlink(const struct p9_fs *fs, const struct p9_fid *d,
+			  const struct p9_req *r)
+{
+	size_t len = strlen(r->str);
+	int fd = sys_openat2(d->fd, r->name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
+						     O_CLOEXEC,
+			     P9_MAPPED_FILE_MODE, RESOLVE_SAFE);
+	ssize_t n;
+	int rc;
+
+	if (fd < 0)
+		return fd;
+	n = write(fd, r->str, len);
+	rc = n < 0 ? -errno : (size_t)n != len ? -EIO : 0;
+	if (!rc)
+		rc = set_new_mode(fs, fd, d->uid, S_IFLNK | 0777, r->gid, 0);
+	close(fd);
+	if (rc)
+		unlinkat(d->fd, r->name, 0);
+	return rc;
 }
 
 static int op_symlink(struct p9_fs *fs, const struct p9_req *r, struct p9_out *o)
@@ -572,9 +681,34 @@ static int op_symlink(struct p9_fs *fs, const struct p9_req *r, struct p9_out *o
 	if (fs->cfg.ro)
 		return -EROFS;
 	/* The target is stored, never resolved by pvisor. */
-	if (symlinkat(r->str, d->fd, r->name))
+	if (mapped(fs))
+		rc = mapped_symlink(fs, d, r);
+	else if (symlinkat(r->str, d->fd, r->name))
+		rc = -errno;
+	return rc ? rc : reply_new(fs, d->fd, r->name, r, o, P9_RSYMLINK);
+}
+
+/* A symlink's target: a host symlink's, or a mapped one's content. */
+static ssize_t read_link(int fd, char *buf, size_t len)
+{
+	struct stat st;
+	char path[40];
+	ssize_t n;
+	int ofd;
+
+	if (fstat(fd, &st))
 		return -errno;
-	return reply_new(d->fd, r->name, r, o, P9_RSYMLINK);
+	if (S_ISLNK(st.st_mode))
+		return neg((int)readlinkat(fd, "", buf, len));
+	proc_path(fd, path, sizeof(path));
+	ofd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (ofd < 0)
+		return -errno;
+	n = pread(ofd, buf, len, 0);
+	if (n < 0)
+		n = -errno;
+	close(ofd);
+	return n;
 }
 
 static int op_readlink(struct p9_fs *fs, const struct p9_req *r, struct p9_out *o)
@@ -587,9 +721,9 @@ static int op_readlink(struct p9_fs *fs, const struct p9_req *r, struct p9_out *
 		return -EBADF;
 	if (!f->is_link)
 		return -EINVAL;
-	n = readlinkat(f->fd, "", buf, sizeof(buf));
+	n = read_link(f->fd, buf, sizeof(buf));
 	if (n < 0)
-		return -errno;
+		return (int)n;
 	if ((size_t)n >= sizeof(buf))
 		return -ENAMETOOLONG;
 	p9_begin(o, P9_RREADLINK, r->tag);
@@ -744,6 +878,27 @@ static int op_write(struct p9_fs *fs, const struct p9_req *r, struct p9_out *o)
 	return 0;
 }
 
+/* An entry's type as the guest sees it: in mapped-xattr a regular host file
+ * may stand for a symlink or a device (one lookup and attribute read per
+ * such entry; `find -type l` believes d_type). */
+static uint8_t entry_type(const struct p9_fs *fs, int dirfd, const struct dirent64 *de)
+{
+	struct stat st;
+	uint8_t type = de->d_type;
+	int fd;
+
+	if (!mapped(fs) || (type != DT_REG && type != DT_UNKNOWN) ||
+	    !strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+		return type;
+	fd = lookup(dirfd, de->d_name, 0);
+	if (fd < 0)
+		return type;
+	if (!fs_stat(fs, fd, &st))
+		type = (uint8_t)((st.st_mode & S_IFMT) >> 12); /* IFTODT */
+	close(fd);
+	return type;
+}
+
 /* Readdir is stateless: offset is the d_off of the last entry returned. */
 static int op_readdir(struct p9_fs *fs, const struct p9_req *r, struct p9_out *o)
 {
@@ -772,14 +927,15 @@ static int op_readdir(struct p9_fs *fs, const struct p9_req *r, struct p9_out *o
 		size_t nlen = strlen(de->d_name);
 		uint32_t need = P9_QID_SIZE + 8 + 1 + 2 + (uint32_t)nlen;
 		struct p9_qid q = { .path = de->d_ino };
+		uint8_t dtype;
 
 		if (used + need > count)
 			break; /* the client asks again from the last offset */
-		q.type = de->d_type == DT_DIR ? P9_QTDIR
-			 : de->d_type == DT_LNK ? P9_QTSYMLINK : P9_QTFILE;
+		dtype = entry_type(fs, f->fd, de);
+		q.type = dtype == DT_DIR ? P9_QTDIR : dtype == DT_LNK ? P9_QTSYMLINK : P9_QTFILE;
 		p9_put_qid(o, &q);
 		p9_put_u64(o, (uint64_t)de->d_off);
-		p9_put_u8(o, de->d_type);
+		p9_put_u8(o, dtype);
 		p9_put_str(o, de->d_name, nlen);
 		used += need;
 		pos += de->d_reclen;
@@ -1046,6 +1202,12 @@ int p9_fs_open(const struct p9_fs_config *cfg, struct p9_fs **out, char *err,
 		goto fail;
 	}
 	close(rc);
+	if (mapped(fs) && (rc = p9_mapped_probe(fs->root_fd))) {
+		snprintf(err, err_len, "share %s: security_model=mapped-xattr needs user "
+			 "extended attributes, which this filesystem refuses (%s)",
+			 cfg->root, strerror(-rc));
+		goto fail;
+	}
 	fs->scratch = malloc(fs->cfg.max_msize);
 	rc = fs->scratch ? p9_fid_table_init(&fs->fids, fs->cfg.max_fids) : -ENOMEM;
 	if (rc) {

@@ -24,6 +24,7 @@
 
 enum p9_security_model {
 	P9_SM_PASSTHROUGH, /* files are pvisor's user's; modes as the guest sets */
+	P9_SM_MAPPED_XATTR, /* the guest's uid/gid/mode in xattrs (p9_mapped.h) */
 };
 
 struct p9_fs_config {

@@ -769,7 +769,8 @@ static int dev_init(struct vm *vm, struct p9_dev *d, unsigned devid,
 		    const struct vm_share *cfg, char *err, size_t err_len)
 {
 	struct p9_fs_config fc = { .root = cfg->path, .ro = cfg->ro,
-				   .sm = P9_SM_PASSTHROUGH,
+				   .sm = strcmp(cfg->security_model, "mapped-xattr")
+						 ? P9_SM_PASSTHROUGH : P9_SM_MAPPED_XATTR,
 				   .max_msize = P9BACK_MAX_MSIZE };
 	int rc;
 
