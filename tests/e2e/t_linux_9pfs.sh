@@ -4,7 +4,10 @@
 # (pvisor.9p=TAG:DIR[:ro]): write, append, truncate, rename across
 # directories, unlink of an open file, hard and symbolic links, mkdir/rmdir,
 # chmod, fsync and an 8 MiB copy, checked on the host; a read-only share
-# refuses writes with EROFS; `..` and a symlink out of the share stay in.
+# refuses writes with EROFS; `..` and a symlink out of the share stay in;
+# on a security_model=mapped-xattr share the guest's root chowns, chmods
+# (setuid), makes a device node, a FIFO and a symlink, and sees them back,
+# while the host holds plain 0600 files with user.pvisor.* attributes.
 # Needs /dev/kvm (a Linux kernel lives in the upper half): SKIPs otherwise,
 # so it has not run on the host without kvm where it was written.
 source "$(dirname "$0")/lib.sh"
@@ -13,7 +16,8 @@ FLAVOUR=${LINUX_9PFS_FLAVOUR:-amd64-unsigned}
 TIMEOUT=180
 TESTS=("guest script" "file content on host" "append and truncate" "rename across dirs"
 	"hard link" "symlink" "chmod" "8 MiB checksum" "read-only share: EROFS"
-	"read-only share unchanged" "no escape")
+	"read-only share unchanged" "no escape" "mapped-xattr: guest script"
+	"mapped-xattr: guest's view" "mapped-xattr: host files")
 
 skip_all() {
 	local t
@@ -65,3 +69,34 @@ check "linux 9pfs: read-only share: EROFS" [ "$(cat "$W/ro.result" 2>/dev/null)"
 check "linux 9pfs: read-only share unchanged" [ "$(ls "$R")" = keep -a "$(md5sum <"$R/keep")" = "$ro_sum" ]
 no_escape() { [ -f "$W/escape" ] && ! grep -q secret "$W/escape"; }
 check "linux 9pfs: no escape" no_escape
+
+# The same kernel on a mapped-xattr share: what root does in the guest is
+# stored, not applied.
+M=$TMP/mapped
+mkdir -p "$M"
+script='cd /mnt/m && echo x >f && chown 1234:5678 f && chmod 4755 f &&
+mknod c c 1 3 && mkfifo p && ln -s target s &&
+stat -c "%n %u:%g %a %F %t,%T" f c p s >view && echo script-done'
+script=$(tr '\n' ' ' <<<"$script")
+timeout -k 10 $((TIMEOUT + 30)) "$PVISOR" run --backend kvm --no-raw --timeout "$TIMEOUT" \
+	--kernel "$KDIR/vmlinuz" --initrd "$INITRD" --mem 256 \
+	--share "$M,tag=m,security_model=mapped-xattr" \
+	--cmdline "console=hvc0 quiet pvisor.9p=m:/mnt/m" -- "$script" \
+	</dev/null >"$TMP/out.mapped" 2>&1
+rc=$?
+check "linux 9pfs: mapped-xattr: guest script (exit $rc)" grep -q script-done "$TMP/out.mapped"
+view_ok() {
+	grep -q '^f 1234:5678 4755 regular file' "$M/view" &&
+		grep -q '^c 0:0 .* character special file 1,3' "$M/view" &&
+		grep -q '^p 0:0 .* fifo' "$M/view" && grep -q '^s 0:0 777 symbolic link' "$M/view"
+}
+check "linux 9pfs: mapped-xattr: guest's view" view_ok
+host_ok() {
+	local f
+	for f in f c p s; do
+		[ -f "$M/$f" ] && [ ! -L "$M/$f" ] && [ "$(stat -c %a "$M/$f")" = 600 ] || return 1
+	done
+	[ "$(cat "$M/s")" = target ] &&
+		python3 -c 'import os,sys; sys.exit(int.from_bytes(os.getxattr(sys.argv[1],"user.pvisor.uid"),"little") != 1234)' "$M/f"
+}
+check "linux 9pfs: mapped-xattr: host files" host_ok
