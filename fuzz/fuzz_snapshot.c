@@ -2,8 +2,11 @@
  * libFuzzer harness: the snapshot-file reader (core/snapshot.c), which
  * `pvisor restore FILE` runs on a file anyone may have written.  Whatever
  * the bytes, snap_parse answers 0 or -EINVAL with a message; on 0 every
- * section it placed lies inside the input and the memory view's pages are
- * all inside the memory section, which this walks.
+ * section it placed lies inside the input, the memory view's pages are
+ * all inside the memory section, which this walks, and every record of
+ * the xenstore section (guest-written paths, values and permissions) reads
+ * back as snap_parse checked it: inside the section, a NUL-terminated
+ * relative path, the saved domain as owner, as many as the header says.
  */
 // fuzz-sources: src/core/snapshot.c src/core/sandbox.c src/core/sandbox_seccomp.c src/core/sandbox_policy.c src/core/sandbox_landlock.c src/core/log.c
 #include <stddef.h>
@@ -39,6 +42,28 @@ static int fuzz_one(const uint8_t *data, size_t size)
 	}
 	if (present != m.nr_present)
 		abort();
+	if (f.xenstore) {
+		const struct snap_section *s = f.xenstore;
+		uint64_t off = sizeof(struct snap_xs_header);
+		struct snap_xs_node n;
+		uint32_t count = 0;
+		int rc;
+
+		while ((rc = snap_xs_next(s, f.xs.domid, &off, &n, err, sizeof(err))) == 1) {
+			struct snap_xs_perm owner;
+
+			memcpy(&owner, &n.perms[0], sizeof(owner));
+			if ((const uint8_t *)n.path < s->data ||
+			    n.value + n.value_len > s->data + s->length ||
+			    n.path[0] == '/' || strlen(n.path) > SNAP_XS_PATH_MAX ||
+			    owner.domid != f.xs.domid || n.nr_perms > SNAP_XS_PERMS_MAX)
+				abort();
+			sum += n.value_len ? n.value[n.value_len - 1] : 0;
+			count++;
+		}
+		if (rc != 0 || count != f.xs.nr_nodes)
+			abort();
+	}
 	return (int)(sum & 0);
 }
 

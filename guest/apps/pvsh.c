@@ -10,6 +10,7 @@
 #include <kit/mm.h>
 #include <kit/string.h>
 #include <kit/time.h>
+#include <kit/xenbus.h>
 
 #include "bench.h"
 #include "share.h"
@@ -161,6 +162,39 @@ static int cmd_rm(int argc, char **argv)
 	return share_rm(argv[1]);
 }
 
+/* The guest's own xenstore nodes (relative paths are below its home). */
+static int cmd_xs_read(int argc, char **argv)
+{
+	char value[256];
+	long n;
+
+	if (argc != 2) {
+		printf("usage: xs-read PATH\n");
+		return 1;
+	}
+	n = xenbus_read(XBT_NIL, argv[1], value, sizeof(value));
+	if (n < 0) {
+		printf("xs-read %s: error %ld\n", argv[1], n);
+		return 1;
+	}
+	printf("xs-read %s = \"%s\"\n", argv[1], value);
+	return 0;
+}
+
+static int cmd_xs_write(int argc, char **argv)
+{
+	int rc;
+
+	if (argc != 3) {
+		printf("usage: xs-write PATH VALUE\n");
+		return 1;
+	}
+	rc = xenbus_write(XBT_NIL, argv[1], argv[2]);
+	if (rc < 0)
+		printf("xs-write %s: error %d\n", argv[1], rc);
+	return rc < 0;
+}
+
 static const struct command commands[] = {
 	{ "help", "list commands", cmd_help },
 	{ "info", "backend, memory, vCPUs, uptime, hypercall counts", cmd_info },
@@ -174,6 +208,8 @@ static const struct command commands[] = {
 	{ "cat", "cat FILE: print a file of the share", cmd_cat },
 	{ "write", "write FILE WORDS...: the words and a newline, as FILE", cmd_write },
 	{ "rm", "rm PATH: remove a file or an empty directory of the share", cmd_rm },
+	{ "xs-read", "xs-read PATH: a xenstore node (relative: below the home)", cmd_xs_read },
+	{ "xs-write", "xs-write PATH VALUE: write a xenstore node", cmd_xs_write },
 };
 
 static int cmd_help(int argc, char **argv)

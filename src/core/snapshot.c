@@ -2,6 +2,7 @@
 #include "core/snapshot.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,11 +10,19 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include <pvisor/xen.h> /* DOMID_FIRST_RESERVED, XENSTORE_*_MAX */
+
 _Static_assert(sizeof(struct snap_header) == 64, "header layout");
 _Static_assert(sizeof(struct snap_section_header) == 24, "section layout");
 _Static_assert(sizeof(struct snap_domain) == 80, "domain layout");
 _Static_assert(sizeof(struct snap_trap) == 16, "trap layout");
 _Static_assert(sizeof(struct snap_vcpu) == 4544, "vcpu layout");
+_Static_assert(sizeof(struct snap_xs_header) == 8, "xenstore header layout");
+_Static_assert(sizeof(struct snap_xs_record) == 16, "xenstore record layout");
+_Static_assert(sizeof(struct snap_xs_perm) == 4, "xenstore perm layout");
+_Static_assert(SNAP_XS_PATH_MAX == XENSTORE_REL_PATH_MAX &&
+		       SNAP_XS_VALUE_MAX == XENSTORE_PAYLOAD_MAX,
+	       "a guest's xenstore limits");
 
 /* CRC-32 (IEEE 802.3, the one of zlib and gzip). */
 uint32_t snap_crc32(uint32_t crc, const void *data, size_t len)
@@ -32,6 +41,7 @@ static const char *section_name(uint32_t type)
 	case SNAP_SHARED_INFO: return "shared-info";
 	case SNAP_MEMORY: return "memory";
 	case SNAP_PAGETABLES: return "page-tables";
+	case SNAP_XENSTORE: return "xenstore";
 	default: return "unknown";
 	}
 }
@@ -59,9 +69,9 @@ static int check_header(const uint8_t *buf, size_t len, struct snap_header *h,
 					  "not a pvisor snapshot (no PVISORSN magic)" :
 					  "truncated: %zu bytes, shorter than the header", len);
 	memcpy(h, buf, sizeof(*h));
-	if (h->version != SNAP_VERSION)
-		return fail(err, err_len, "snapshot format version %u; this pvisor reads version %u",
-			    h->version, SNAP_VERSION);
+	if (h->version < SNAP_VERSION_MIN || h->version > SNAP_VERSION)
+		return fail(err, err_len, "snapshot format version %u; this pvisor reads versions %u to %u",
+			    h->version, SNAP_VERSION_MIN, SNAP_VERSION);
 	crc = h->header_crc;
 	h->header_crc = 0;
 	if (snap_crc32(0, h, sizeof(*h)) != crc)
@@ -156,6 +166,126 @@ static int check_memory(const struct snap_file *f, char *err, size_t err_len)
 	return 0;
 }
 
+/* A relative xenstore path as xenstored accepts one (is_valid_nodename):
+ * [A-Za-z0-9-/_@], no leading, trailing or doubled '/'. */
+static bool xs_path_ok(const char *p, size_t len)
+{
+	if (len == 0 || p[0] == '/' || p[len - 1] == '/')
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		char ch = p[i];
+
+		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+		      (ch >= '0' && ch <= '9') || ch == '-' || ch == '/' ||
+		      ch == '_' || ch == '@'))
+			return false;
+		if (ch == '/' && p[i + 1] == '/')
+			return false;
+	}
+	return true;
+}
+
+static bool xs_perms_ok(const struct snap_xs_perm *p, uint32_t nr, uint16_t domid)
+{
+	for (uint32_t i = 0; i < nr; i++) {
+		struct snap_xs_perm q;
+
+		memcpy(&q, &p[i], sizeof(q));
+		if (!strchr("nrwb", q.perm) || !q.perm || q.reserved)
+			return false;
+		/* A guest cannot give its nodes away: only its own are saved. */
+		if (i == 0 && q.domid != domid)
+			return false;
+	}
+	return true;
+}
+
+int snap_xs_next(const struct snap_section *s, uint16_t domid, uint64_t *off,
+		 struct snap_xs_node *n, char *err, size_t err_len)
+{
+	struct snap_xs_record r;
+	uint64_t at = *off, need;
+	const uint8_t *p;
+
+	if (at == s->length)
+		return 0;
+	if (s->length - at < sizeof(r))
+		return fail(err, err_len, "corrupt: xenstore record at byte %llu truncated",
+			    (unsigned long long)at);
+	memcpy(&r, s->data + at, sizeof(r));
+	if (r.reserved || r.nr_perms < 1 || r.nr_perms > SNAP_XS_PERMS_MAX)
+		return fail(err, err_len, "corrupt: xenstore record at byte %llu: %u permissions (1 to %u)",
+			    (unsigned long long)at, r.nr_perms, SNAP_XS_PERMS_MAX);
+	if (r.path_len < 2 || r.path_len > SNAP_XS_PATH_MAX + 1)
+		return fail(err, err_len, "corrupt: xenstore record at byte %llu: a path of %u bytes (at most %u)",
+			    (unsigned long long)at, r.path_len, SNAP_XS_PATH_MAX);
+	if (r.value_len > SNAP_XS_VALUE_MAX)
+		return fail(err, err_len, "corrupt: xenstore record at byte %llu: a value of %u bytes (at most %u)",
+			    (unsigned long long)at, r.value_len, SNAP_XS_VALUE_MAX);
+	/* All three bounded above: no overflow. */
+	need = sizeof(r) + r.nr_perms * sizeof(struct snap_xs_perm) + r.path_len +
+	       r.value_len;
+	if (s->length - at < ((need + 7) & ~7ull))
+		return fail(err, err_len, "corrupt: xenstore record at byte %llu ends past the section",
+			    (unsigned long long)at);
+	p = s->data + at;
+	for (uint64_t i = need; i < ((need + 7) & ~7ull); i++)
+		if (p[i])
+			return fail(err, err_len, "corrupt: xenstore record at byte %llu: padding",
+				    (unsigned long long)at);
+	n->perms = (const struct snap_xs_perm *)(p + sizeof(r));
+	n->nr_perms = r.nr_perms;
+	n->path = (const char *)(p + sizeof(r) + r.nr_perms * sizeof(struct snap_xs_perm));
+	n->value = (const uint8_t *)n->path + r.path_len;
+	n->value_len = r.value_len;
+	if (n->path[r.path_len - 1] || strlen(n->path) != r.path_len - 1 ||
+	    !xs_path_ok(n->path, r.path_len - 1))
+		return fail(err, err_len, "corrupt: xenstore record at byte %llu: not a relative xenstore path",
+			    (unsigned long long)at);
+	if (!xs_perms_ok(n->perms, n->nr_perms, domid))
+		return fail(err, err_len, "corrupt: xenstore node %s: bad permissions (the owner must be domain %u)",
+			    n->path, domid);
+	*off = at + ((need + 7) & ~7ull);
+	return 1;
+}
+
+/* Walks every record once, so that restore only meets checked ones. */
+static int check_xenstore(struct snap_file *f, char *err, size_t err_len)
+{
+	const struct snap_section *s = f->xenstore;
+	struct snap_xs_node n;
+	uint64_t off = sizeof(f->xs);
+	uint32_t count = 0;
+	int rc;
+
+	if (f->header.version < 2) {
+		if (s)
+			return fail(err, err_len, "corrupt: a xenstore section in a version-1 file");
+		return 0;
+	}
+	if (!s)
+		return fail(err, err_len, "corrupt: the xenstore section is missing");
+	if (s->length < sizeof(f->xs))
+		return fail(err, err_len, "corrupt: xenstore section too short");
+	memcpy(&f->xs, s->data, sizeof(f->xs));
+	if (f->xs.reserved || f->xs.domid == 0 || f->xs.domid >= DOMID_FIRST_RESERVED)
+		return fail(err, err_len, "corrupt: xenstore section for domain %u",
+			    f->xs.domid);
+	if (f->xs.nr_nodes > SNAP_XS_MAX_NODES)
+		return fail(err, err_len, "corrupt: %u xenstore nodes (a guest may own at most %u)",
+			    f->xs.nr_nodes, SNAP_XS_MAX_NODES);
+	while ((rc = snap_xs_next(s, f->xs.domid, &off, &n, err, err_len)) == 1)
+		if (++count > f->xs.nr_nodes)
+			break;
+	if (rc < 0)
+		return rc;
+	if (count != f->xs.nr_nodes)
+		return fail(err, err_len, "corrupt: the xenstore section holds %s%u nodes, its header says %u",
+			    count > f->xs.nr_nodes ? "more than " : "", count > f->xs.nr_nodes ?
+			    f->xs.nr_nodes : count, f->xs.nr_nodes);
+	return 0;
+}
+
 /* Places each known section; checks the fixed sizes and the limits. */
 static int index_sections(struct snap_file *f, char *err, size_t err_len)
 {
@@ -172,6 +302,7 @@ static int index_sections(struct snap_file *f, char *err, size_t err_len)
 		case SNAP_SHARED_INFO: slot = &f->shared_info; want = SNAP_PAGE; break;
 		case SNAP_MEMORY: slot = &f->memory; break;
 		case SNAP_PAGETABLES: slot = &f->pagetables; break;
+		case SNAP_XENSTORE: slot = &f->xenstore; break;
 		case SNAP_VCPU:
 			if (s->index >= SNAP_MAX_VCPUS)
 				return fail(err, err_len, "corrupt: vcpu section for vCPU %u", s->index);
@@ -209,7 +340,9 @@ static int index_sections(struct snap_file *f, char *err, size_t err_len)
 	if (f->domain.nr_ram_frames < 16 || f->domain.nr_ram_frames > (1ull << 32))
 		return fail(err, err_len, "corrupt: %llu frames of RAM",
 			    (unsigned long long)f->domain.nr_ram_frames);
-	return check_memory(f, err, err_len);
+	if (check_memory(f, err, err_len) < 0)
+		return -EINVAL;
+	return check_xenstore(f, err, err_len);
 }
 
 int snap_parse(const uint8_t *buf, size_t len, struct snap_file *out,
@@ -355,7 +488,7 @@ void snap_section_end(struct snap_writer *w)
 int snap_writer_finish(struct snap_writer *w)
 {
 	struct snap_header h = {
-		.version = SNAP_VERSION,
+		.version = w->version ? w->version : SNAP_VERSION,
 		.header_size = sizeof(h),
 		.nr_sections = w->nr_sections,
 		.file_size = w->offset,

@@ -16,7 +16,8 @@
 #include <stdint.h>
 
 #define SNAP_MAGIC "PVISORSN"
-#define SNAP_VERSION 1u
+#define SNAP_VERSION 2u     /* written; 2 added the xenstore section */
+#define SNAP_VERSION_MIN 1u /* the oldest version still read */
 #define SNAP_MAX_SECTIONS 64u
 #define SNAP_MAX_VCPUS 32u
 #define SNAP_PAGE 4096u
@@ -27,6 +28,7 @@ enum snap_section_type {
 	SNAP_SHARED_INFO = 3, /* the shared_info frame, 4096 bytes */
 	SNAP_MEMORY = 4,      /* RAM: frame count, bitmap, present pages */
 	SNAP_PAGETABLES = 5,  /* pinned page tables: struct snap_pin[] */
+	SNAP_XENSTORE = 6,    /* version 2: the guest's own store nodes */
 };
 
 struct snap_header {
@@ -102,6 +104,44 @@ struct snap_pin {
 	uint32_t reserved;
 };
 
+/*
+ * The xenstore section (version 2): a struct snap_xs_header, then
+ * nr_nodes records, each a struct snap_xs_record, nr_perms struct
+ * snap_xs_perm, the path (path_len bytes with its NUL, relative to the
+ * domain's home /local/domain/<domid>), the value (value_len bytes) and
+ * zero padding to 8 bytes.  Modelled on the NODE_DATA record of Xen's
+ * docs/designs/xenstore-migration.md (the permission specifier is its
+ * layout); what is saved is in docs/snapshot-format.md.
+ */
+struct snap_xs_header {
+	uint16_t domid;    /* the saved domain's id: whose home, who owns */
+	uint16_t reserved;
+	uint32_t nr_nodes;
+};
+struct snap_xs_record {
+	uint32_t path_len, value_len, nr_perms, reserved;
+};
+struct snap_xs_perm {
+	uint8_t perm;      /* 'n', 'r', 'w' or 'b', as in SET_PERMS */
+	uint8_t reserved;
+	uint16_t domid;
+};
+/* What a guest may have in xenstored: its node quota, a relative path of
+ * XENSTORE_REL_PATH_MAX characters, a value of XENSTORE_PAYLOAD_MAX
+ * bytes, the owner and 4 ACL entries (xenstored's per-node quota). */
+#define SNAP_XS_MAX_NODES 1000u
+#define SNAP_XS_PATH_MAX 2048u
+#define SNAP_XS_VALUE_MAX 4096u
+#define SNAP_XS_PERMS_MAX 5u
+
+/* One record of a checked section: pointers into the file. */
+struct snap_xs_node {
+	const char *path;  /* NUL-terminated, relative, no "//" */
+	const uint8_t *value;
+	uint32_t value_len, nr_perms;
+	const struct snap_xs_perm *perms; /* perms[0]: the owner = domid */
+};
+
 /* One parsed section: points into the caller's buffer. */
 struct snap_section {
 	uint32_t type, index;
@@ -117,6 +157,8 @@ struct snap_file {
 	struct snap_domain domain;
 	const struct snap_section *vcpu[SNAP_MAX_VCPUS];
 	const struct snap_section *shared_info, *memory, *pagetables;
+	const struct snap_section *xenstore; /* NULL in a version-1 file */
+	struct snap_xs_header xs;            /* its header (0s if none) */
 };
 
 uint32_t snap_crc32(uint32_t crc, const void *data, size_t len);
@@ -143,6 +185,15 @@ static inline bool snap_frame_present(const struct snap_memory *m, uint64_t f)
 	return (m->bitmap[f / 64] >> (f % 64)) & 1;
 }
 
+/*
+ * The xenstore record at *off (start with *off = sizeof(struct
+ * snap_xs_header)) of a section into n, *off moved past it: 1; 0 at the
+ * end; -EINVAL with one line in err if the record is malformed.  Pure:
+ * snap_parse has walked every record with it before restore uses one.
+ */
+int snap_xs_next(const struct snap_section *s, uint16_t domid, uint64_t *off,
+		 struct snap_xs_node *n, char *err, size_t err_len);
+
 /* Writer: sections appended to a descriptor through a buffer.  Errors are
  * sticky: check snap_writer_finish's result. */
 struct snap_writer {
@@ -157,6 +208,7 @@ struct snap_writer {
 	uint8_t *buf;
 	size_t buf_len, buf_cap;
 	char backend[16];
+	uint32_t version;   /* 0: SNAP_VERSION (tests write older ones) */
 };
 
 int snap_writer_init(struct snap_writer *w, int fd, const char *backend);

@@ -11,6 +11,7 @@
 
 #include "core/snapshot.h"
 #include "core/vm.h"
+#include "services/xenstore/xs_snapshot.h"
 #include "xen/descriptor.h"
 #include "xen/pagetype.h"
 #include "xen/shared.h"
@@ -211,6 +212,8 @@ int snapshot_restore(struct vm *vm, const struct vm_config *cfg,
 	vm->xen.store_mfn = d->store_mfn;
 	vm->xen.hypercall_page_gva = d->hypercall_page_gva;
 	rc = rewrite_start_info(vm, d, err, err_len);
+	if (rc == 0)
+		rc = xs_snapshot_restore(vm, f, err, err_len);
 	if (rc == 0)
 		rc = load_pagetables(vm, f, err, err_len);
 	for (unsigned i = 0; rc == 0 && i < d->nr_vcpus; i++) {

@@ -3,7 +3,8 @@
  * Xen's restore does for a PV guest: memory, page tables (pinned again,
  * so validated again), vCPU contexts, shared_info with every event masked,
  * start_info's store and console fields rewritten for the new domain's
- * channels.  The guest's suspend call returns 0 there.
+ * channels, the guest's own xenstore nodes written back.  The guest's
+ * suspend call returns 0 there.
  */
 #ifndef PVISOR_SNAPSHOT_RESTORE_H
 #define PVISOR_SNAPSHOT_RESTORE_H

@@ -3,10 +3,11 @@
  * What goes in is what Xen's PV save stream carries for a domain that is
  * to be resumed as a new one: memory, each vCPU's context, the
  * shared_info frame, the pinned page tables, and where start_info and the
- * console and xenstore rings are.  Event channels, grants, timers and
- * xenstore connections are not carried: on restore the guest is in a new
- * domain (its suspend call returns 0) and sets them up again, as under
- * Xen (docs/pv-abi.md).
+ * console and xenstore rings are, and the guest's own xenstore nodes
+ * (services/xenstore/xs_snapshot.h).  Event channels, grants, timers and
+ * xenstore connections and watches are not carried: on restore the guest
+ * is in a new domain (its suspend call returns 0) and sets them up again,
+ * as under Xen (docs/pv-abi.md).
  */
 #include "core/snapshot_save.h"
 
@@ -21,6 +22,7 @@
 #include "core/log.h"
 #include "core/snapshot.h"
 #include "core/vm.h"
+#include "services/xenstore/xs_snapshot.h"
 #include "xen/pagetype.h"
 #include "xen/time.h"
 
@@ -207,6 +209,8 @@ int snapshot_write(struct vm *vm, int fd, uint64_t start_info_mfn,
 		snap_section_end(&w);
 		rc = put_memory(&w, vm);
 		put_pagetables(&w, vm);
+		if (rc == 0)
+			rc = xs_snapshot_save(vm, &w);
 		*bytes = w.offset;
 		finished = snap_writer_finish(&w); /* frees the buffer */
 		rc = rc ? rc : finished;

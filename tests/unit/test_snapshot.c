@@ -25,11 +25,78 @@ struct built {
 	size_t len;
 };
 
+/* A xenstore section's payload under construction. */
+struct xs_payload {
+	uint8_t buf[65536];
+	size_t len;
+	struct snap_xs_header h;
+};
+
+/* Appends a record with explicit lengths (tests lie with them). */
+static void xs_rec_raw(struct xs_payload *p, uint32_t path_len, const char *path,
+		       uint32_t value_len, const char *value, uint32_t nr_perms,
+		       const struct snap_xs_perm *perms)
+{
+	struct snap_xs_record r = { path_len, value_len, nr_perms, 0 };
+	size_t start = p->len;
+
+	memcpy(p->buf + p->len, &r, sizeof(r));
+	p->len += sizeof(r);
+	memcpy(p->buf + p->len, perms, nr_perms * sizeof(*perms));
+	p->len += nr_perms * sizeof(*perms);
+	memcpy(p->buf + p->len, path, path_len);
+	p->len += path_len;
+	memcpy(p->buf + p->len, value, value_len);
+	p->len += value_len;
+	while ((p->len - start) % 8)
+		p->buf[p->len++] = 0;
+	p->h.nr_nodes++;
+}
+
+static const struct snap_xs_perm own_perms[2] = { { 'n', 0, 1 }, { 'r', 0, 0 } };
+
+static void xs_rec(struct xs_payload *p, const char *path, const char *value)
+{
+	xs_rec_raw(p, (uint32_t)strlen(path) + 1, path, (uint32_t)strlen(value), value, 2,
+		   own_perms);
+}
+
+/* Two nodes of domain 1, as xs_snapshot_save writes them. */
+static const struct xs_payload *default_xs(void)
+{
+	static struct xs_payload p;
+
+	memset(&p, 0, sizeof(p));
+	p.h.domid = 1;
+	xs_rec(&p, "data", "");
+	xs_rec(&p, "data/greeting", "hello");
+	return &p;
+}
+
+struct build_opts {
+	unsigned nr_vcpus;
+	uint32_t omit;
+	uint32_t version;               /* 0: SNAP_VERSION */
+	const struct xs_payload *xs;    /* NULL: default_xs() */
+};
+
 /* A file as snapshot_write lays it out: domain, nr vCPUs, shared_info,
- * memory with frames 3 and 70 present, pinned tables; sections skipped by
- * `omit` (a type) are left out. */
+ * memory with frames 3 and 70 present, pinned tables, xenstore (version
+ * 2); sections skipped by `omit` (a type) are left out. */
+static struct built build_with(const struct build_opts *o);
+
 static struct built build(unsigned nr_vcpus, uint32_t omit)
 {
+	struct build_opts o = { .nr_vcpus = nr_vcpus, .omit = omit };
+
+	return build_with(&o);
+}
+
+static struct built build_with(const struct build_opts *o)
+{
+	unsigned nr_vcpus = o->nr_vcpus;
+	uint32_t omit = o->omit;
+	const struct xs_payload *xs = o->xs ? o->xs : default_xs();
 	struct snap_writer w;
 	struct built b;
 	int fd = memfd_create("snap", 0);
@@ -42,6 +109,7 @@ static struct built build(unsigned nr_vcpus, uint32_t omit)
 
 	assert_true(fd >= 0);
 	assert_int_equal(snap_writer_init(&w, fd, "proc"), 0);
+	w.version = o->version;
 	if (omit != SNAP_DOMAIN) {
 		snap_section_begin(&w, SNAP_DOMAIN, 0);
 		snap_write(&w, &d, sizeof(d));
@@ -73,6 +141,12 @@ static struct built build(unsigned nr_vcpus, uint32_t omit)
 	if (omit != SNAP_PAGETABLES) {
 		snap_section_begin(&w, SNAP_PAGETABLES, 0);
 		snap_write(&w, &pin, sizeof(pin));
+		snap_section_end(&w);
+	}
+	if (omit != SNAP_XENSTORE && o->version != 1) {
+		snap_section_begin(&w, SNAP_XENSTORE, 0);
+		snap_write(&w, &xs->h, sizeof(xs->h));
+		snap_write(&w, xs->buf, xs->len);
 		snap_section_end(&w);
 	}
 	assert_int_equal(snap_writer_finish(&w), 0);
@@ -149,7 +223,7 @@ static void test_corrupt_bytes(void **state)
 		b.buf[off] ^= 0x10;
 	}
 	assert_int_equal(parse(&b, b.len), 0);
-	b.buf[b.len - 100] ^= 1; /* in the page tables or memory */
+	b.buf[100] ^= 1; /* in the domain section */
 	refused(&b, b.len, "checksum");
 	free(b.buf);
 }
@@ -164,12 +238,27 @@ static void test_foreign_and_version(void **state)
 	refused(&e, e.len, "not a pvisor snapshot");
 	refused(&e, 0, "not a pvisor snapshot");
 	memcpy(&h, b.buf, sizeof(h));
-	h.version = 2;
+	h.version = 3;
 	h.header_crc = 0;
 	h.header_crc = snap_crc32(0, &h, sizeof(h));
 	memcpy(b.buf, &h, sizeof(h));
-	refused(&b, b.len, "version 2");
+	refused(&b, b.len, "version 3");
+	/* Version 1 (no xenstore section) is still read; a version-1 file
+	 * with one is not a version-1 file. */
+	h.version = 1;
+	h.header_crc = 0;
+	h.header_crc = snap_crc32(0, &h, sizeof(h));
+	memcpy(b.buf, &h, sizeof(h));
+	refused(&b, b.len, "xenstore section in a version-1 file");
 	free(b.buf);
+	{
+		struct build_opts o = { .nr_vcpus = 1, .version = 1 };
+
+		b = build_with(&o);
+		assert_int_equal(parse(&b, b.len), 0);
+		assert_null(file.xenstore);
+		free(b.buf);
+	}
 }
 
 static void test_trailing_bytes(void **state)
@@ -195,6 +284,7 @@ static void test_missing_sections(void **state)
 		{ SNAP_MEMORY, "memory section is missing" },
 		{ SNAP_PAGETABLES, "page-tables section is missing" },
 		{ SNAP_VCPU, "vcpu sections" },
+		{ SNAP_XENSTORE, "xenstore section is missing" },
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -259,6 +349,130 @@ static void test_lying_contents(void **state)
 	free(b.buf);
 }
 
+static void test_xenstore_round_trip(void **state)
+{
+	struct built b = build(1, 0);
+	struct snap_xs_node n;
+	struct snap_xs_perm p;
+	uint64_t off = sizeof(struct snap_xs_header);
+
+	assert_int_equal(parse(&b, b.len), 0);
+	assert_non_null(file.xenstore);
+	assert_int_equal(file.xs.domid, 1);
+	assert_int_equal(file.xs.nr_nodes, 2);
+	assert_int_equal(snap_xs_next(file.xenstore, 1, &off, &n, err, sizeof(err)), 1);
+	assert_string_equal(n.path, "data");
+	assert_int_equal(n.value_len, 0);
+	assert_int_equal(snap_xs_next(file.xenstore, 1, &off, &n, err, sizeof(err)), 1);
+	assert_string_equal(n.path, "data/greeting");
+	assert_int_equal(n.value_len, 5);
+	assert_memory_equal(n.value, "hello", 5);
+	assert_int_equal(n.nr_perms, 2);
+	memcpy(&p, &n.perms[1], sizeof(p));
+	assert_int_equal(p.perm, 'r');
+	assert_int_equal(p.domid, 0);
+	assert_int_equal(snap_xs_next(file.xenstore, 1, &off, &n, err, sizeof(err)), 0);
+	free(b.buf);
+}
+
+/* What a hostile or broken file may hold in its xenstore section; each
+ * row is one record after a good one, and the error it must give. */
+enum xs_lie {
+	LIE_PATH_LONG, LIE_PATH_ABS, LIE_PATH_DOTS, LIE_PATH_DOUBLE, LIE_PATH_TRAIL,
+	LIE_PATH_NUL, LIE_PATH_EMPTY, LIE_VALUE_LONG, LIE_NO_PERMS, LIE_PERMS_MANY,
+	LIE_PERM_CHAR, LIE_PERM_PAD, LIE_OWNER, LIE_PADDING, LIE_PAST_END,
+	LIE_COUNT_LOW, LIE_COUNT_HIGH, LIE_TOO_MANY, LIE_DOMID0, LIE_HDR_RESERVED,
+};
+
+static void make_lie(struct xs_payload *p, enum xs_lie lie)
+{
+	static char longpath[SNAP_XS_PATH_MAX + 8];
+	static char longval[SNAP_XS_VALUE_MAX + 2];
+	struct snap_xs_perm perms[6] = { { 'b', 0, 1 }, { 'r', 0, 0 }, { 'r', 0, 2 },
+					 { 'r', 0, 3 }, { 'r', 0, 4 }, { 'r', 0, 5 } };
+
+	memset(p, 0, sizeof(*p));
+	p->h.domid = 1;
+	xs_rec(p, "data", "");
+	memset(longpath, 'a', sizeof(longpath) - 1);
+	memset(longval, 'v', sizeof(longval) - 1);
+	switch (lie) {
+	case LIE_PATH_LONG:
+		longpath[SNAP_XS_PATH_MAX + 1] = '\0';
+		xs_rec(p, longpath, "x");
+		longpath[SNAP_XS_PATH_MAX + 1] = 'a';
+		break;
+	case LIE_PATH_ABS: xs_rec(p, "/local/domain/0/evil", "x"); break;
+	case LIE_PATH_DOTS: xs_rec(p, "data/../../0", "x"); break;
+	case LIE_PATH_DOUBLE: xs_rec(p, "data//x", "x"); break;
+	case LIE_PATH_TRAIL: xs_rec(p, "data/x/", "x"); break;
+	case LIE_PATH_NUL: xs_rec_raw(p, 8, "data\0xyz", 0, "", 1, perms); break;
+	case LIE_PATH_EMPTY: xs_rec_raw(p, 1, "", 0, "", 1, perms); break;
+	case LIE_VALUE_LONG: xs_rec(p, "data/big", longval); break;
+	case LIE_NO_PERMS: xs_rec_raw(p, 7, "data/x", 0, "", 0, perms); break;
+	case LIE_PERMS_MANY: xs_rec_raw(p, 7, "data/x", 0, "", 6, perms); break;
+	case LIE_PERM_CHAR: perms[1].perm = 'x'; xs_rec_raw(p, 7, "data/x", 0, "", 2, perms); break;
+	case LIE_PERM_PAD: perms[1].reserved = 1; xs_rec_raw(p, 7, "data/x", 0, "", 2, perms); break;
+	case LIE_OWNER: perms[0].domid = 0; xs_rec_raw(p, 7, "data/x", 0, "", 1, perms); break;
+	case LIE_PADDING:
+		xs_rec(p, "data/x", "vv"); /* 33 bytes: 7 of padding */
+		p->buf[p->len - 1] = 7;
+		break;
+	case LIE_PAST_END:
+		xs_rec_raw(p, 7, "data/x", 0, "", 1, perms);
+		memcpy(p->buf + p->len - 32, &(struct snap_xs_record){ 7, 900, 1, 0 }, 16);
+		break;
+	case LIE_COUNT_LOW: xs_rec(p, "data/x", "v"); p->h.nr_nodes = 1; break;
+	case LIE_COUNT_HIGH: xs_rec(p, "data/x", "v"); p->h.nr_nodes = 3; break;
+	case LIE_TOO_MANY: p->h.nr_nodes = SNAP_XS_MAX_NODES + 1; break;
+	case LIE_DOMID0: p->h.domid = 0; break;
+	case LIE_HDR_RESERVED: p->h.reserved = 1; break;
+	}
+}
+
+static void test_xenstore_hostile(void **state)
+{
+	static const struct {
+		enum xs_lie lie;
+		const char *want;
+	} rows[] = {
+		{ LIE_PATH_LONG, "a path of 2050 bytes" },
+		{ LIE_PATH_ABS, "not a relative xenstore path" },
+		{ LIE_PATH_DOTS, "not a relative xenstore path" },
+		{ LIE_PATH_DOUBLE, "not a relative xenstore path" },
+		{ LIE_PATH_TRAIL, "not a relative xenstore path" },
+		{ LIE_PATH_NUL, "not a relative xenstore path" },
+		{ LIE_PATH_EMPTY, "a path of 1 bytes" },
+		{ LIE_VALUE_LONG, "a value of 4097 bytes" },
+		{ LIE_NO_PERMS, "0 permissions" },
+		{ LIE_PERMS_MANY, "6 permissions" },
+		{ LIE_PERM_CHAR, "data/x: bad permissions" },
+		{ LIE_PERM_PAD, "data/x: bad permissions" },
+		{ LIE_OWNER, "the owner must be domain 1" },
+		{ LIE_PADDING, "padding" },
+		{ LIE_PAST_END, "ends past the section" },
+		{ LIE_COUNT_LOW, "more than 1 nodes" },
+		{ LIE_COUNT_HIGH, "holds 2 nodes, its header says 3" },
+		{ LIE_TOO_MANY, "1001 xenstore nodes" },
+		{ LIE_DOMID0, "xenstore section for domain 0" },
+		{ LIE_HDR_RESERVED, "xenstore section for domain 1" },
+	};
+	static struct xs_payload p;
+
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		struct build_opts o = { .nr_vcpus = 1, .xs = &p };
+		struct built b;
+
+		make_lie(&p, rows[i].lie);
+		b = build_with(&o);
+		if (parse(&b, b.len) != -22)
+			fail_msg("row %zu: accepted", i);
+		if (!strstr(err, rows[i].want))
+			fail_msg("row %zu: error '%s' lacks '%s'", i, err, rows[i].want);
+		free(b.buf);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -269,6 +483,8 @@ int main(void)
 		cmocka_unit_test(test_trailing_bytes),
 		cmocka_unit_test(test_missing_sections),
 		cmocka_unit_test(test_lying_contents),
+		cmocka_unit_test(test_xenstore_round_trip),
+		cmocka_unit_test(test_xenstore_hostile),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1001,6 +1001,112 @@ static void test_ring_backpressure(void **state)
 	free(r);
 }
 
+
+/* ------------------------------------------------------------------ */
+/* Snapshots: export of a subtree, import under the guest's rules */
+
+struct exported {
+	char paths[64][64];
+	uint32_t owner[64];
+	unsigned n;
+};
+
+static int collect(void *opaque, const char *relpath, const char *value, uint32_t len,
+		   const struct xs_perm *perms, uint32_t nr_perms)
+{
+	struct exported *e = opaque;
+
+	if (e->n < 64) {
+		snprintf(e->paths[e->n], sizeof(e->paths[0]), "%s", relpath);
+		e->owner[e->n] = perms[0].id;
+		e->n++;
+	}
+	return 0;
+}
+
+static int index_of(const struct exported *e, const char *path)
+{
+	for (unsigned i = 0; i < e->n; i++)
+		if (!strcmp(e->paths[i], path))
+			return (int)i;
+	return -1;
+}
+
+static void test_export_subtree(void **state)
+{
+	struct fixture *f = *state;
+	struct exported e = { .n = 0 };
+
+	assert_int_equal(xs_dom0_write(f->xs, "/local/domain/1/data/a/b", "v", 1), 0);
+	assert_int_equal(xs_export_subtree(f->xs, "/local/domain/1", collect, &e), 0);
+	/* relative paths, parents before children, the home itself not */
+	assert_true(index_of(&e, "data") >= 0);
+	assert_true(index_of(&e, "data") < index_of(&e, "data/a"));
+	assert_true(index_of(&e, "data/a") < index_of(&e, "data/a/b"));
+	assert_int_equal(index_of(&e, ""), -1);
+	assert_int_equal(e.owner[index_of(&e, "name")], 0);
+	assert_int_equal(e.owner[index_of(&e, "control/shutdown")], GUEST);
+	assert_int_equal(xs_export_subtree(f->xs, "/local/domain/7", collect, &e), -ENOENT);
+}
+
+static void test_import_guest_rules(void **state)
+{
+	struct fixture *f = *state;
+	const struct xs_perm own[2] = { { GUEST, XS_PERM_NONE }, { 0, XS_PERM_READ } };
+	const struct xs_perm dom0s[1] = { { 0, XS_PERM_NONE } };
+	const struct xs_perm many[6] = { { GUEST, 0 }, { 2, 1 }, { 3, 1 }, { 4, 1 }, { 5, 1 }, { 6, 1 } };
+	const struct {
+		const char *name, *path;
+		const struct xs_perm *perms;
+		uint32_t nr;
+		int rc;
+	} rows[] = {
+		{ "a guest node", "data/x", own, 2, 0 },
+		{ "a new directory chain", "data/p/q/r", own, 1, 0 },
+		{ "a guest-owned toolstack node", "control/feature-suspend", own, 1, 0 },
+		{ "absolute", "/local/domain/1/data/y", own, 1, -EINVAL },
+		{ "a toolstack node, read-only", "name", own, 1, -EACCES },
+		{ "below a read-only node", "memory/evil", own, 1, -EACCES },
+		{ "bad characters", "data/a.b", own, 1, -EINVAL },
+		{ "given away to dom0", "data/z", dom0s, 1, -EPERM },
+		{ "more ACL entries than the quota", "data/w", many, 6, -ENOSPC },
+	};
+	char *v;
+	size_t len;
+
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		int rc = xs_import_node(f->xs, GUEST, rows[i].path, "val", 3, rows[i].perms,
+					rows[i].nr);
+
+		if (rc != rows[i].rc)
+			fail_msg("%s: %d, want %d", rows[i].name, rc, rows[i].rc);
+	}
+	assert_int_equal(xs_dom0_read(f->xs, "/local/domain/1/data/x", &v, &len), 0);
+	assert_string_equal(v, "val");
+	free(v);
+	assert_int_equal(xs_dom0_read(f->xs, "/local/domain/1/name", &v, &len), 0);
+	assert_string_equal(v, "guest"); /* untouched */
+	free(v);
+	assert_int_equal(xs_import_node(f->xs, 0, "data/x", "", 0, own, 1), -EINVAL);
+}
+
+static void test_import_quota(void **state)
+{
+	struct fixture *f = *state;
+	const struct xs_perm own[1] = { { GUEST, XS_PERM_NONE } };
+	char path[32];
+	int rc = 0;
+	unsigned i;
+
+	/* The guest's node quota holds for imports as for its own writes. */
+	for (i = 0; i < XS_QUOTA_NODES + 1 && rc == 0; i++) {
+		snprintf(path, sizeof(path), "data/n%u", i);
+		rc = xs_import_node(f->xs, GUEST, path, "", 0, own, 1);
+	}
+	assert_int_equal(rc, -ENOSPC);
+	assert_true(i <= XS_QUOTA_NODES);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1022,6 +1128,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_ring_partial, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ring_bad, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ring_backpressure, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_export_subtree, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_import_guest_rules, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_import_quota, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1749,3 +1749,70 @@ int xs_domain_setup(struct xenstore *xs, uint16_t domid, const struct xs_domain_
 #undef MK
 	return 0;
 }
+
+/* ------------------------------------------------------------------ */
+/* Snapshots (services/xenstore/xs_snapshot.c) */
+
+static int export_node(const struct xs_node *n, char *path, size_t plen, size_t skip,
+		       xs_export_fn emit, void *opaque)
+{
+	int rc = 0;
+
+	if (plen > skip &&
+	    (rc = emit(opaque, path + skip + 1, n->value, n->len, n->perms, n->nr_perms)))
+		return rc;
+	for (uint32_t i = 0; i < n->nr_children && rc == 0; i++) {
+		const struct xs_node *c = n->children[i];
+		size_t clen = strlen(c->name);
+
+		if (plen + 1 + clen >= XS_PATH_BUF)
+			continue; /* cannot exist: paths are bounded */
+		path[plen] = '/';
+		memcpy(path + plen + 1, c->name, clen + 1);
+		rc = export_node(c, path, plen + 1 + clen, skip, emit, opaque);
+		path[plen] = '\0';
+	}
+	return rc;
+}
+
+int xs_export_subtree(struct xenstore *xs, const char *dir, xs_export_fn emit, void *opaque)
+{
+	char path[XS_PATH_BUF];
+	const struct xs_node *n;
+	int rc = dom0_path(xs, dir, path);
+
+	if (rc)
+		return rc;
+	xs_lock(xs);
+	n = xs_tree_lookup(&xs->tree, path);
+	rc = n ? export_node(n, path, strlen(path), strlen(path), emit, opaque) : -ENOENT;
+	xs_unlock(xs);
+	return rc;
+}
+
+int xs_import_node(struct xenstore *xs, uint16_t domid, const char *path, const void *value,
+		   uint32_t len, const struct xs_perm *perms, uint32_t nr_perms)
+{
+	char p[XS_PATH_BUF];
+	struct xs_conn *c;
+	int err;
+
+	if (domid == 0 || nr_perms < 1 || path[0] == '/')
+		return -EINVAL; /* relative: below the domain's home */
+	xs_lock(xs);
+	/* A connection of the domain for the duration: its rules apply
+	 * (xenstored's path rules, its permissions, its quotas). */
+	c = conn_alloc(xs, domid, false);
+	if (!c) {
+		xs_unlock(xs);
+		return -ENOMEM;
+	}
+	err = path_canonical(c, path, false, p, NULL);
+	if (!err)
+		err = do_write(c, NULL, p, value, len, false);
+	if (!err)
+		err = do_set_perms(c, NULL, p, perms, nr_perms);
+	conn_destroy(c);
+	xs_unlock(xs);
+	return err;
+}

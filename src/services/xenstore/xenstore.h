@@ -139,6 +139,28 @@ int xs_dom0_write(struct xenstore *xs, const char *path, const void *value, size
 int xs_dom0_printf(struct xenstore *xs, const char *path, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4), warn_unused_result));
 int xs_dom0_mkdir(struct xenstore *xs, const char *path) __attribute__((warn_unused_result));
+
+/*
+ * Snapshots (services/xenstore/xs_snapshot.c).  xs_export_subtree hands
+ * every node below dir (not dir itself), parents before children, to emit
+ * with its path relative to dir; under the store's lock, so emit must not
+ * call back into xs.  A non-zero return stops the walk and is returned;
+ * -ENOENT if dir does not exist.
+ */
+typedef int (*xs_export_fn)(void *opaque, const char *relpath, const char *value,
+			    uint32_t len, const struct xs_perm *perms, uint32_t nr_perms);
+int xs_export_subtree(struct xenstore *xs, const char *dir, xs_export_fn emit, void *opaque)
+	__attribute__((warn_unused_result));
+/*
+ * Writes path (relative to domain domid's home) with value and then
+ * perms (perms[0]: the owner), as domain domid itself would through its
+ * ring: xenstored's path rules, the domain's permissions and quotas
+ * apply, so a node it could not have written is refused (-EACCES,
+ * -EINVAL, -ENOSPC, -EPERM ...).  Watches fire as for its own writes.
+ */
+int xs_import_node(struct xenstore *xs, uint16_t domid, const char *path, const void *value,
+		   uint32_t len, const struct xs_perm *perms, uint32_t nr_perms)
+	__attribute__((warn_unused_result));
 /* Removes path and its subtree; 0 also if path is absent but its parent exists. */
 int xs_dom0_rm(struct xenstore *xs, const char *path) __attribute__((warn_unused_result));
 /* *list: malloc'ed child names, each NUL-terminated, *len bytes in all. */

@@ -1,0 +1,115 @@
+#!/bin/bash
+# Save and restore carry the guest's own xenstore nodes (issue 13;
+# docs/snapshot-format.md, "The xenstore section"): pvsh writes
+# data/greeting, is saved in its tick loop and restored; the restored
+# guest reads the node back (and control/feature-suspend, which its control
+# thread wrote at boot), and Debian's xenstore-read, pointed at the
+# restored pvisor's --xenstore-socket, reads it as dom0.  A file whose
+# xenstore section is corrupt (a record with an absolute path, CRC made
+# right) or names a node the guest could not have written: one error line,
+# exit 2, nothing ran.
+source "$(dirname "$0")/lib.sh"
+
+ctl() { timeout 20 "$PVISOR" ctl "$SOCK" "$@"; }
+
+# start MODE BACKEND ARGS...: pvisor run|restore in the background, --api.
+start() {
+	local mode=$1 be=$2
+	shift 2
+	timeout -k 5 120 "$PVISOR" "$mode" --backend "$be" --no-raw --api "$SOCK" "$@" \
+		</dev/null >"$out" 2>&1 &
+	pid=$!
+}
+
+stop() {
+	kill "$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null
+}
+
+# rewrite_xs IN OUT OLD NEW: OUT is IN with bytes OLD replaced by NEW (same
+# length) inside the xenstore section, whose CRC is made right again.
+rewrite_xs() {
+	python3 - "$@" <<'PY'
+import struct, sys, zlib
+data = bytearray(open(sys.argv[1], 'rb').read())
+old, new = sys.argv[3].encode(), sys.argv[4].encode()
+assert len(old) == len(new)
+off = 64
+for _ in range(struct.unpack_from('<I', data, 16)[0]):
+    typ, idx, length, crc, res = struct.unpack_from('<IIQII', data, off)
+    start = off + 24
+    if typ == 6:
+        payload = bytes(data[start:start + length])
+        assert old in payload, "node not in the section"
+        payload = payload.replace(old, new, 1)
+        data[start:start + length] = payload
+        struct.pack_into('<I', data, off + 16, zlib.crc32(payload))
+    off = start + ((length + 7) & ~7)
+open(sys.argv[2], 'wb').write(data)
+PY
+}
+
+for be in $BACKENDS; do
+	if [ "$be" = kvm ] && [ -n "$KVM_WHY" ]; then
+		skip "$be: save and restore of the xenstore tree" "kvm unavailable: $KVM_WHY"
+		continue
+	fi
+	SOCK=$TMP/api-$be.sock
+	snap=$TMP/xs-$be.pvs
+	out=$TMP/xs1.$be
+	start run "$be" "$GUEST/pvsh" -- \
+		"xs-write data/greeting hello-before-save; ticks 60 50; xs-read data/greeting; xs-read control/feature-suspend; ticks 100000 50"
+	if ! wait_for "$out" '^tick 3 ' 20; then
+		not_ok "$be: pvsh did not start ticking: $(head -c 800 "$out")"
+		stop
+		continue
+	fi
+	r=$(ctl save "$snap")
+	rc=$?
+	wait "$pid"
+	prc=$?
+	check "$be: pvsh saved after writing data/greeting (ctl $rc, pvisor exit $prc)" \
+		test $rc -eq 0 -a $prc -eq 0 -a -s "$snap"
+
+	# Restored with a xenstore socket: dom0's tools see the node; the
+	# guest reads it back once its tick loop ends.
+	out=$TMP/xs2.$be
+	XSOCK=$TMP/xs-$be.sock
+	start restore "$be" --xenstore-socket "$XSOCK" "$snap"
+	wait_for "$out" 'resumed in a new domain' 20
+	v=$(XENSTORED_PATH=$XSOCK timeout 10 xenstore-read /local/domain/1/data/greeting 2>&1)
+	if command -v xenstore-read >/dev/null 2>&1; then
+		check "$be: xenstore-read on the restored pvisor reads the guest's node ('$v')" \
+			test "$v" = hello-before-save
+	else
+		skip "$be: xenstore-read of the restored node" "xenstore-utils is not installed"
+	fi
+	if wait_for "$out" '^xs-read control/feature-suspend' 20 &&
+		grep -qx 'xs-read data/greeting = "hello-before-save"' "$out" &&
+		grep -qx 'xs-read control/feature-suspend = "1"' "$out"; then
+		ok "$be: the restored guest reads data/greeting and control/feature-suspend back"
+	else
+		not_ok "$be: after restore: $(grep -v '^tick' "$out" | head -c 600)"
+	fi
+	stop
+
+	# Hostile sections: parse-time (absolute path) and import-time (a
+	# node below one the guest may only read): refused before anything.
+	rewrite_xs "$snap" "$TMP/abs.pvs" "data/greeting" "/ata/greeting"
+	rewrite_xs "$snap" "$TMP/ro.pvs" "data/greeting" "name/greeting"
+	for c in "abs.pvs:not a relative xenstore path" \
+		"ro.pvs:xenstore node name/greeting: the guest could not have written it (Permission denied)"; do
+		f=${c%%:*} want=${c#*:}
+		timeout 20 "$PVISOR" restore --backend "$be" --no-raw "$TMP/$f" </dev/null >"$TMP/bad.out" 2>&1
+		rc=$?
+		if [ $rc -eq 2 ] && [ "$(wc -l <"$TMP/bad.out")" -eq 1 ] &&
+			grep -qF "$want" "$TMP/bad.out" && ! grep -q '^tick\|^kit' "$TMP/bad.out"; then
+			ok "$be: restore of $f: exit 2, one error ($want), nothing ran"
+		else
+			not_ok "$be: restore of $f: exit $rc: $(head -c 400 "$TMP/bad.out")"
+		fi
+	done
+
+	check "$be: no pvisor of this test left" test -z "$(pgrep -f "$TMP/")"
+done
+echo "1..$_n"
