@@ -117,9 +117,10 @@ for fl in $flavours; do
 		cp "$map" "$tmp/out/System.map"
 	fi
 	# Xen frontends and helpers that exist as modules (the rest are =y),
-	# and 9p over Xen (netfs, 9pnet, 9pnet_xen, 9p: docs/9pfs.md).
+	# 9p over Xen and virtio (netfs, 9pnet, 9pnet_xen, 9pnet_virtio, 9p:
+	# docs/9pfs.md) and overlay (pvisor run --rootfs: docs/rootfs.md).
 	find "$tmp/root/lib/modules" \( -path '*/xen*' -o -path '*/net/9p/*' -o \
-		-path '*/fs/9p/*' -o -path '*/fs/netfs/*' \) -name '*.ko*' \
+		-path '*/fs/9p/*' -o -path '*/fs/netfs/*' -o -path '*/fs/overlayfs/*' \) -name '*.ko*' \
 		-exec cp {} "$tmp/out/modules/" \;
 	{
 		echo "package $pkg"

@@ -2,6 +2,7 @@
 # mkinitramfs.sh — build the initramfs for Linux guests of pvisor.
 #
 #   tools/mkinitramfs.sh [--kernel-dir DIR] [--out FILE] [--no-test] [--force]
+#   tools/mkinitramfs.sh --rootfs [--kernel-dir DIR] [--out FILE] [--force]
 #
 #   --kernel-dir DIR  a kernel fetched by tools/fetch-kernel.sh, e.g.
 #                     build/kernel/cloud-amd64 (the default); its modules/
@@ -11,6 +12,14 @@
 #                     6.12.117+deb12-cloud-amd64: modules are per flavour)
 #   --no-test         leave out the test program (/bin/pvtest)
 #   --force           rebuild even if the cached image is up to date
+#   --rootfs          the initramfs of `pvisor run --rootfs` (docs/rootfs.md)
+#                     instead: /init is tools/guest-init/rootfs-init, with
+#                     /bin/pvisor-exec (tools/guest-init/pvisor-exec.c),
+#                     /bin/pvisor-exit, busybox and the netfs, 9pnet,
+#                     9pnet_xen, 9pnet_virtio, 9p and overlay modules; kernel
+#                     directory default build/kernel/amd64-unsigned, output
+#                     default build/linux/initrd-rootfs-<release>.cpio.gz
+#                     (where pvisor looks for it)
 #
 # Contents: busybox-static with a link per applet, /init
 # (tools/guest-init/init), /bin/pvinfo (tools/guest-init/pvinfo),
@@ -28,9 +37,12 @@ kdir=$root/build/kernel/cloud-amd64
 out=
 with_test=1
 force=0
+rootfs=0
+kdir_given=0
 while [ $# -gt 0 ]; do
 	case "$1" in
-	--kernel-dir) kdir=$2; shift 2 ;;
+	--kernel-dir) kdir=$2; kdir_given=1; shift 2 ;;
+	--rootfs) rootfs=1; shift ;;
 	--out) out=$2; shift 2 ;;
 	--no-test) with_test=0; shift ;;
 	--force) force=1; shift ;;
@@ -45,10 +57,18 @@ lib=$root/tools/lib/guest-image.sh
 # shellcheck source=lib/guest-image.sh
 . "$lib"
 
+if [ "$rootfs" = 1 ]; then
+	[ "$kdir_given" = 1 ] || kdir=$root/build/kernel/amd64-unsigned
+	with_test=0
+fi
 [ -d "$kdir" ] || die "no kernel directory $kdir (run tools/fetch-kernel.sh)"
 kdir=$(cd "$kdir" && pwd -P)
 release=$(basename "$kdir")
-[ -n "$out" ] || out=$root/build/linux/initrd-$release.cpio.gz
+if [ "$rootfs" = 1 ]; then
+	[ -n "$out" ] || out=$root/build/linux/initrd-rootfs-$release.cpio.gz
+else
+	[ -n "$out" ] || out=$root/build/linux/initrd-$release.cpio.gz
+fi
 
 busybox=$(find_static_busybox)
 for t in cpio gzip xz sha256sum gcc; do
@@ -59,13 +79,21 @@ init=$root/tools/guest-init/init
 pvinfo=$root/tools/guest-init/pvinfo
 exit_c=$root/tools/guest-init/pvisor-exit.c
 test_c=$root/tools/linux-test/pvtest.c
-mods=$(xen_frontend_modules "$kdir")
-inputs="$root/tools/mkinitramfs.sh $lib $init $pvinfo $exit_c $busybox$mods"
+exec_c=$root/tools/guest-init/pvisor-exec.c
+runspec_h=$root/include/pvisor/runspec.h
+if [ "$rootfs" = 1 ]; then
+	init=$root/tools/guest-init/rootfs-init
+	mods=$(rootfs_modules "$kdir") || exit 1
+	inputs="$root/tools/mkinitramfs.sh $lib $init $exit_c $exec_c $runspec_h $busybox$mods"
+else
+	mods=$(xen_frontend_modules "$kdir")
+	inputs="$root/tools/mkinitramfs.sh $lib $init $pvinfo $exit_c $busybox$mods"
+fi
 [ "$with_test" = 0 ] || inputs="$inputs $test_c"
 
 stamp="$out.inputs"
 # shellcheck disable=SC2086
-want=$( (sha256sum $inputs | sed "s|$root/||"; echo "test=$with_test") | sha256sum | cut -d' ' -f1)
+want=$( (sha256sum $inputs | sed "s|$root/||"; echo "test=$with_test rootfs=$rootfs") | sha256sum | cut -d' ' -f1)
 if [ "$force" = 0 ] && [ -s "$out" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$want" ]; then
 	echo "mkinitramfs: $out is up to date" >&2
 	echo "$out"
@@ -81,8 +109,13 @@ mkdir -p "$stage/bin" "$stage/sbin" "$stage/usr/bin" "$stage/usr/sbin" \
 	"$stage/tmp" "$stage/root" "$stage/etc" "$stage/run" "$stage/mnt"
 install_busybox "$busybox" "$stage"
 cp "$init" "$stage/init"
-cp "$pvinfo" "$stage/bin/pvinfo"
-chmod 755 "$stage/init" "$stage/bin/pvinfo"
+chmod 755 "$stage/init"
+if [ "$rootfs" = 1 ]; then
+	build_static "$exec_c" "$stage/bin/pvisor-exec" -I"$root/include"
+else
+	cp "$pvinfo" "$stage/bin/pvinfo"
+	chmod 755 "$stage/bin/pvinfo"
+fi
 echo 'root:x:0:0:root:/root:/bin/sh' >"$stage/etc/passwd"
 echo 'root:x:0:' >"$stage/etc/group"
 echo 'export PS1="pvisor:\w# "' >"$stage/etc/profile"

@@ -60,6 +60,16 @@ const char cli_run_usage[] =
 	"                       /mnt); passthrough: files are pvisor's user's;\n"
 	"                       mapped-xattr: the guest's owners and modes kept in\n"
 	"                       user.pvisor.* xattrs; repeatable\n"
+	"  --rootfs DIR[,rw]    boot Debian's amd64 kernel (default: the one\n"
+	"                       tools/fetch-kernel.sh fetches) with DIR, e.g. /,\n"
+	"                       as the guest's root over 9p, and run ARGS (a shell\n"
+	"                       if none) in it as your uid, in your working\n"
+	"                       directory; only their output is shown (-v: the\n"
+	"                       kernel's too) and pvisor exits with their status.\n"
+	"                       Writes stay in guest memory unless ,rw\n"
+	"                       (docs/rootfs.md)\n"
+	"  --dry-run=FILE       with --rootfs: write the initramfs to FILE, print\n"
+	"                       the kernel, command line and shares; no boot\n"
 	"  --scsi PATH[,ro][,media=disk|cdrom][,lun=H:C:T:L]\n"
 	"                       a raw disk image or an ISO (media=cdrom, read-only)\n"
 	"                       as a LUN of the guest's paravirtual SCSI host\n"
@@ -360,6 +370,50 @@ static int parse_share(struct vm_config *cfg, const char *v, char *err,
 	return 0;
 }
 
+/* --rootfs DIR[,ro|,rw]: the share the guest boots from (docs/rootfs.md). */
+static int parse_rootfs(struct vm_config *cfg, const char *v, char *err,
+			size_t err_len)
+{
+	struct vm_share *s;
+	const char *at, *opt;
+	size_t n;
+
+	if (cfg->nr_shares == VM_MAX_SHARES) {
+		snprintf(err, err_len, "--rootfs: at most %d shares", VM_MAX_SHARES);
+		return -1;
+	}
+	s = &cfg->shares[cfg->nr_shares];
+	memset(s, 0, sizeof(*s));
+	at = take_path(v, s->path, sizeof(s->path));
+	if (!at) {
+		snprintf(err, err_len, "--rootfs: '%s' has no usable directory", v);
+		return -1;
+	}
+	cfg->rootfs_rw = false;
+	while (next_option(&at, &opt, &n)) {
+		if (n == 2 && (!strncmp(opt, "ro", 2) || !strncmp(opt, "rw", 2))) {
+			cfg->rootfs_rw = opt[1] == 'w';
+		} else {
+			snprintf(err, err_len, "--rootfs: unknown option '%.*s' (ro, rw)",
+				 (int)n, opt);
+			return -1;
+		}
+	}
+	for (unsigned i = 0; i < cfg->nr_shares; i++) {
+		if (!strcmp(cfg->shares[i].tag, VM_ROOTFS_TAG)) {
+			snprintf(err, err_len, "--rootfs: a share is tagged '%s' already",
+				 VM_ROOTFS_TAG);
+			return -1;
+		}
+	}
+	snprintf(s->tag, sizeof(s->tag), VM_ROOTFS_TAG);
+	snprintf(s->security_model, sizeof(s->security_model), "passthrough");
+	s->ro = !cfg->rootfs_rw;
+	cfg->rootfs = s->path;
+	cfg->nr_shares++;
+	return 0;
+}
+
 /* lun=H:C:T:L, each 0..65535; 0 or -1. */
 static int parse_hctl(const char *s, size_t n, uint16_t out[4])
 {
@@ -475,7 +529,7 @@ static enum cli_command parse_run(int argc, char *const argv[], struct cli *c,
 				  char *err, size_t err_len)
 {
 	struct vm_config *cfg = &c->cfg;
-	const char *v;
+	const char *v, *rootfs = NULL;
 	int i;
 
 	for (i = 2; i < argc; i++) {
@@ -539,6 +593,14 @@ static enum cli_command parse_run(int argc, char *const argv[], struct cli *c,
 		} else if ((v = option_value(argc, argv, &i, "--share"))) {
 			if (parse_share(cfg, v, err, err_len))
 				return CLI_ERROR;
+		} else if ((v = option_value(argc, argv, &i, "--rootfs"))) {
+			if (!*v)
+				goto missing;
+			rootfs = v;
+		} else if ((v = option_value(argc, argv, &i, "--dry-run"))) {
+			if (!*v)
+				goto missing;
+			c->dry_run = v;
 		} else if ((v = option_value(argc, argv, &i, "--scsi"))) {
 			if (parse_scsi(cfg, v, err, err_len))
 				return CLI_ERROR;
@@ -608,6 +670,19 @@ static enum cli_command parse_run(int argc, char *const argv[], struct cli *c,
 			return CLI_ERROR;
 		}
 	}
+	/* Last, so that a --share tagged "rootfs" is refused whatever the order. */
+	if (rootfs && parse_rootfs(cfg, rootfs, err, err_len))
+		return CLI_ERROR;
+	if (c->dry_run && !rootfs) {
+		snprintf(err, err_len, "run: --dry-run goes with --rootfs");
+		return CLI_ERROR;
+	}
+	if (rootfs) {
+		/* CMD goes in the run file, not on the command line. */
+		c->run_argc = argc - i;
+		c->run_argv = argv + i;
+		return CLI_RUN;
+	}
 	for (; i < argc; i++)
 		if (append_cmdline(c, argv[i]))
 			goto too_long;
@@ -641,7 +716,7 @@ static enum cli_command parse_restore(int argc, char *const argv[], struct cli *
 		return r;
 	}
 	if (c->cfg.initrd_path || c->cmdline[0] || c->cfg.mem_bytes != DEFAULT_MEM ||
-	    c->cfg.nr_vcpus != 1) {
+	    c->cfg.nr_vcpus != 1 || c->cfg.rootfs) {
 		snprintf(err, err_len,
 			 "restore: the kernel, initrd, command line, memory and vCPUs come from the snapshot");
 		return CLI_ERROR;

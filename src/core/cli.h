@@ -35,6 +35,9 @@ struct cli {
 	const char *ctl_path;   /* pvisor ctl PATH ... */
 	int ctl_argc;           /* the COMMAND [ARGS] words after PATH */
 	char *const *ctl_argv;
+	int run_argc;           /* --rootfs: CMD, the words after -- */
+	char *const *run_argv;
+	const char *dry_run;    /* --dry-run=FILE (with --rootfs) */
 };
 
 /* Parses argv; on CLI_ERROR, err holds one line for the user. */

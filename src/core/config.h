@@ -28,6 +28,8 @@ struct vm_share {
 	char security_model[16]; /* "passthrough" or "mapped-xattr" */
 };
 
+#define VM_ROOTFS_TAG "rootfs" /* --rootfs DIR's share (docs/rootfs.md) */
+
 #define VM_MAX_SCSI 16 /* LUNs on the guest's one virtual SCSI host */
 
 /* --scsi PATH[,ro][,media=disk|cdrom][,lun=H:C:T:L]: a LUN served by
@@ -62,6 +64,8 @@ struct vm_config {
 	int sandbox;             /* --sandbox: enum sandbox_mode, 0 = on */
 	const char *user;        /* --user NAME|UID: run as that user once set up */
 	bool sandbox_given;      /* else PVISOR_SANDBOX may set it */
+	const char *rootfs;      /* --rootfs DIR: the share tagged VM_ROOTFS_TAG */
+	bool rootfs_rw;          /* --rootfs DIR,rw */
 };
 
 #endif

@@ -22,6 +22,7 @@
 #include "core/evloop.h"
 #include "core/hostinfo.h"
 #include "core/log.h"
+#include "core/rootfs.h"
 #include "core/sandbox.h"
 #include "core/snapshot.h"
 #include "core/snapshot_restore.h"
@@ -526,8 +527,12 @@ static int run(struct cli *cli)
 	int status = PVISOR_EXIT_USAGE, rc;
 	static struct snap_file snap;
 	struct snap_mapping snap_map = { 0 };
+	static struct rootfs_boot rootfs;
 
 	log_verbosity = cli->cfg.verbose < 0 ? 0 : 1 + cli->cfg.verbose;
+	/* --rootfs: CMD's output only; -v adds pvisor's and the kernel's. */
+	if (cli->cfg.rootfs)
+		log_verbosity = cli->cfg.verbose < 0 ? 0 : cli->cfg.verbose;
 	/* vcpu_info of vCPU 32 and up would need VCPUOP_register_vcpu_info
 	 * before the guest could use it; Xen's legacy limit is 32. */
 	if (cli->cfg.nr_vcpus < 1 || cli->cfg.nr_vcpus > XEN_LEGACY_MAX_VCPUS) {
@@ -549,6 +554,13 @@ static int run(struct cli *cli)
 			return PVISOR_EXIT_USAGE;
 		}
 	}
+	if (cli->cfg.rootfs) {
+		status = rootfs_prepare(&cli->cfg, cli->cmdline, cli->run_argv, &rootfs);
+		if (status)
+			goto out;
+		status = PVISOR_EXIT_USAGE;
+		hk.path = cli->cfg.kernel_path;
+	}
 	if (cli->restore_path) {
 		if (open_snapshot(cli, &snap_map, &snap, &hk) < 0)
 			goto out;
@@ -561,6 +573,20 @@ static int run(struct cli *cli)
 	if (cli->cfg.initrd_path &&
 	    read_file("initrd", cli->cfg.initrd_path, &initrd) < 0)
 		goto out;
+	if (cli->cfg.rootfs) {
+		if (!hk.bzimage) {
+			log_error("--rootfs boots a Linux kernel (a bzImage); %s is not one",
+				  cli->cfg.kernel_path);
+			goto out;
+		}
+		if (rootfs_extend_initrd(&rootfs, &initrd.data, &initrd.len) < 0)
+			goto out;
+		if (cli->dry_run) {
+			status = rootfs_dry_run(&cli->cfg, cli->dry_run, initrd.data,
+						initrd.len);
+			goto out;
+		}
+	}
 	be = choose_backend(&cli->cfg, &hk);
 	if (!be)
 		goto out;
@@ -617,6 +643,7 @@ out:
 	free(kernel.data);
 	free(initrd.data);
 	snapshot_unmap(&snap_map);
+	rootfs_free(&rootfs);
 	return status;
 }
 

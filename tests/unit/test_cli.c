@@ -207,6 +207,56 @@ static void test_shares(void **state)
 	assert_non_null(strstr(err, "at most 8 shares"));
 }
 
+/* --rootfs DIR[,rw]: a share tagged rootfs, CMD kept as argv, no kernel
+ * needed (rootfs.c finds one); the mistakes a user can make. */
+static void test_rootfs(void **state)
+{
+	const char *argv[] = { "pvisor", "run", "--rootfs", "/srv/r", "--cmdline", "nokaslr",
+			       "--", "sh", "-c", "echo 'a b'; exit 7", NULL };
+	const char *rw[] = { "pvisor", "run", "--rootfs=/,rw", "--dry-run=/tmp/x", NULL };
+	const struct { const char *argv[8]; const char *err; } bad[] = {
+		{ { "pvisor", "run", "--rootfs", "/,rx" }, "unknown option 'rx'" },
+		{ { "pvisor", "run", "--rootfs", ",rw" }, "no usable directory" },
+		{ { "pvisor", "run", "--rootfs" }, "needs a value" },
+		{ { "pvisor", "run", "--rootfs", "/", "--share", "/tmp,tag=rootfs" },
+		  "tagged 'rootfs' already" },
+		{ { "pvisor", "run", "--dry-run=/tmp/x", "k" }, "goes with --rootfs" },
+		{ { "pvisor", "restore", "--rootfs", "/", "snap" }, "come from the snapshot" },
+	};
+	char err[256];
+	struct cli cli;
+
+	(void)state;
+	assert_int_equal(cli_parse(10, (char *const *)argv, &cli, err, sizeof(err)), CLI_RUN);
+	assert_string_equal(cli.cfg.rootfs, "/srv/r");
+	assert_false(cli.cfg.rootfs_rw);
+	assert_int_equal(cli.cfg.nr_shares, 1);
+	assert_string_equal(cli.cfg.shares[0].tag, "rootfs");
+	assert_true(cli.cfg.shares[0].ro);
+	assert_null(cli.cfg.kernel_path);
+	/* CMD is not on the kernel command line: the run file carries it. */
+	assert_string_equal(cli.cmdline, "nokaslr");
+	assert_int_equal(cli.run_argc, 3);
+	assert_string_equal(cli.run_argv[2], "echo 'a b'; exit 7");
+
+	assert_int_equal(cli_parse(4, (char *const *)rw, &cli, err, sizeof(err)), CLI_RUN);
+	assert_true(cli.cfg.rootfs_rw);
+	assert_false(cli.cfg.shares[0].ro);
+	assert_string_equal(cli.dry_run, "/tmp/x");
+	assert_int_equal(cli.run_argc, 0);
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		int n = 0;
+
+		while (bad[i].argv[n])
+			n++;
+		assert_int_equal(cli_parse(n, (char *const *)bad[i].argv, &cli, err,
+					   sizeof(err)), CLI_ERROR);
+		if (!strstr(err, bad[i].err))
+			fail_msg("case %zu: '%s' lacks '%s'", i, err, bad[i].err);
+	}
+}
+
 static void test_sandbox_modes(void **state)
 {
 	const char *on[] = { "pvisor", "run", "k", NULL };
@@ -335,6 +385,7 @@ int main(void)
 		cmocka_unit_test(test_sandbox_modes),
 		cmocka_unit_test(test_repeated_options),
 		cmocka_unit_test(test_shares),
+		cmocka_unit_test(test_rootfs),
 		cmocka_unit_test(test_scsi),
 		cmocka_unit_test(test_host_query),
 		cmocka_unit_test(test_sizes),

@@ -31,6 +31,20 @@ xen_frontend_modules() {
 	return 0
 }
 
+# Prints the modules `pvisor run --rootfs` needs under KDIR/modules, in load
+# order (tools/guest-init/rootfs-init), each preceded by a space; dies
+# naming the first one missing.
+rootfs_modules() {
+	for _gi_m in netfs 9pnet 9pnet_xen 9pnet_virtio 9p overlay; do
+		_gi_found=
+		for _gi_f in "$1/modules/$_gi_m.ko" "$1/modules/$_gi_m.ko.xz"; do
+			[ -f "$_gi_f" ] && _gi_found=$_gi_f
+		done
+		[ -n "$_gi_found" ] || die "$1 has no $_gi_m module (the cloud kernel has no 9p; a kernel fetched before overlay was kept needs rm -rf $1 and tools/fetch-kernel.sh --flavour amd64-unsigned)"
+		printf ' %s' "$_gi_found"
+	done
+}
+
 # install_busybox BUSYBOX TREE: busybox in TREE/bin with a link per applet.
 install_busybox() {
 	cp "$1" "$2/bin/busybox"

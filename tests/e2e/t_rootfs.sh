@@ -1,0 +1,183 @@
+#!/bin/bash
+# `pvisor run --rootfs DIR[,rw] -- CMD` (docs/rootfs.md), in three parts:
+#  1. the command line, everywhere: no kernel → one line and exit 2; DIR
+#     not a directory → exit 2; a guest-kit kernel refused; the run file
+#     pvisor appends to the initramfs (--dry-run) carries argv with spaces,
+#     quotes, newlines and empty words byte for byte, the caller's uid and
+#     the cwd;
+#  2. the guest side (rootfs-init + pvisor-exec, the same initramfs) under
+#     QEMU TCG with virtio-9p, where qemu-system-x86_64 is installed: the
+#     invoking uid and cwd, exit status 7 relayed, a write on the read-only
+#     root kept in the guest, a write with ,rw reaching the host, argv
+#     intact, stderr shown, no kernel messages;
+#  3. the real `pvisor run --rootfs / -- sh -c 'id -u; pwd; exit 7'` on the
+#     kvm backend (a stock kernel needs it): SKIPs without /dev/kvm.
+# The kernel: PVISOR_TEST_ROOTFS_KDIR or build/kernel/amd64-unsigned (with
+# its 9p and overlay modules: tools/fetch-kernel.sh keeps them).
+source "$(dirname "$0")/lib.sh"
+
+KDIR=${PVISOR_TEST_ROOTFS_KDIR:-$ROOT/build/kernel/amd64-unsigned}
+chmod 755 "$TMP"
+WORK=$TMP/work
+mkdir -p "$WORK"
+chmod 777 "$WORK"
+NOBODY=65534
+
+# --- 1. the command line -------------------------------------------------
+mkdir -p "$TMP/bin"
+cp "$PVISOR" "$TMP/bin/pvisor"
+out=$( cd "$WORK" && "$TMP/bin/pvisor" run --rootfs / -- true 2>&1 )
+rc=$?
+if [ $rc -eq 2 ] && [ "$(printf '%s\n' "$out" | wc -l)" = 1 ] &&
+	grep -q 'fetch-kernel.sh' <<<"$out"; then
+	ok "no kernel: one line naming fetch-kernel.sh, exit 2"
+else
+	not_ok "no kernel: exit $rc: $out"
+fi
+out=$("$PVISOR" run --rootfs /etc/hostname -- true 2>&1); rc=$?
+check "--rootfs FILE: exit 2, 'not a directory' ($out)" \
+	test $rc -eq 2 -a -n "$(grep 'not a directory' <<<"$out")"
+out=$("$PVISOR" run --rootfs "$TMP/absent" -- true 2>&1); rc=$?
+check "--rootfs MISSING: exit 2 ($out)" test $rc -eq 2
+: >"$TMP/empty"
+out=$("$PVISOR" run --rootfs / --kernel "$GUEST/hello" --initrd "$TMP/empty" -- true 2>&1); rc=$?
+check "--rootfs with a guest-kit kernel: refused, exit 2 ($out)" \
+	test $rc -eq 2 -a -n "$(grep 'bzImage' <<<"$out")"
+
+# spec FILE: the run file in a dry-run initramfs, one field per line with
+# a newline inside a field shown as \n (python reads the appended cpio).
+spec() {
+	python3 - "$1" <<'PY'
+import sys
+d = open(sys.argv[1], 'rb').read()
+at = d.rfind(b'070701' + b'%08X' % 1)
+while at >= 0:
+    nsize = int(d[at + 94:at + 102], 16)
+    name = d[at + 110:at + 110 + nsize - 1]
+    if name == b'pvisor-run':
+        fsize = int(d[at + 54:at + 62], 16)
+        start = (at + 110 + nsize + 3) & ~3
+        for f in d[start:start + fsize].split(b'\0')[:-1]:
+            print(f.decode('utf-8', 'replace').replace('\n', '\\n'))
+        break
+    at = d.rfind(b'070701', 0, at)
+PY
+}
+BZ=
+for k in "$KDIR/vmlinuz" "$ROOT/build/kernel/vmlinuz"; do
+	[ -s "$k" ] && { BZ=$k; break; }
+done
+if [ -z "$BZ" ]; then
+	skip "dry run: the run file" "no Debian kernel (tools/fetch-kernel.sh)"
+else
+	( cd "$WORK" && setpriv --reuid=$NOBODY --regid=$NOBODY --clear-groups \
+		"$PVISOR" run --rootfs / --kernel "$BZ" --initrd "$TMP/empty" \
+		--dry-run="$WORK/rd" -- printf '[%s]\n' 'a b' "it's \"q\"" $'l1\nl2' '' -- 'x=y' \
+		>"$TMP/dry.out" 2>&1 )
+	rc=$?
+	spec "$WORK/rd" >"$TMP/spec" 2>&1
+	want=$(printf '%s\n' PVRUN1 "uid=$NOBODY" "gid=$NOBODY" groups= "cwd=$WORK" stdin=null \
+		stdout=pipe)
+	args=$(printf '%s\n' -- printf '[%s]\n' 'a b' "it's \"q\"" 'l1\nl2' '' -- 'x=y' | sed 's/\[%s\]$/[%s]\\n/')
+	if [ $rc -eq 0 ] && [ "$(head -n 7 "$TMP/spec")" = "$want" ] &&
+		[ "$(sed -n '/^--$/,$p' "$TMP/spec")" = "$args" ] &&
+		grep -q '^cmdline console=hvc0 quiet loglevel=0 pvisor.root=rootfs:ro$' "$TMP/dry.out"; then
+		ok "dry run: argv, uid, cwd in the run file; quiet command line"
+	else
+		not_ok "dry run (exit $rc): $(cat "$TMP/dry.out") / $(tr '\n' '|' <"$TMP/spec")"
+	fi
+fi
+
+# --- 2. the guest side under QEMU TCG --------------------------------------
+QEMU_TESTS=("qemu: uid, cwd, exit 7" "qemu: no kernel messages" "qemu: argv intact, stderr shown"
+	"qemu: read-only root keeps writes in the guest" "qemu: ,rw writes reach the host")
+qemu_why=
+command -v qemu-system-x86_64 >/dev/null || qemu_why="qemu-system-x86_64 is not installed"
+[ -n "$qemu_why" ] || ls "$KDIR"/modules/9p.ko* "$KDIR"/modules/overlay.ko* >/dev/null 2>&1 ||
+	qemu_why="$KDIR has no 9p/overlay modules (rm -rf it; tools/fetch-kernel.sh --flavour amd64-unsigned)"
+if [ -z "$qemu_why" ]; then
+	"$ROOT/tools/mkinitramfs.sh" --rootfs --kernel-dir "$KDIR" >/dev/null 2>"$TMP/mk.log" ||
+		qemu_why="mkinitramfs --rootfs failed: $(tail -n 1 "$TMP/mk.log")"
+fi
+
+# qemu_rootfs NAME AS-UID ROOTFS-OPT CMD...: pvisor composes the boot
+# (--dry-run) as AS-UID in $WORK; QEMU boots it with / on virtio-9p.  The
+# guest's output in $TMP/NAME.out, QEMU's exit status returned.
+qemu_rootfs() {
+	local name=$1 uid=$2 opt=$3 ro=,readonly=on cmdline
+	shift 3
+	[ "$opt" = rw ] && ro=
+	( cd "$WORK" && setpriv --reuid="$uid" --regid="$uid" --clear-groups \
+		"$PVISOR" run --rootfs "/${opt:+,$opt}" --kernel "$KDIR/vmlinuz" \
+		--dry-run="$WORK/$name.rd" -- "$@" >"$TMP/$name.dry" 2>&1 ) || return 99
+	cmdline=$(sed -n 's/^cmdline //p' "$TMP/$name.dry")
+	timeout -k 5 300 qemu-system-x86_64 -accel tcg -m 512 -smp 1 -nographic -no-reboot \
+		-kernel "$KDIR/vmlinuz" -initrd "$WORK/$name.rd" -nic none \
+		-append "$cmdline console=ttyS0 pvisor.trans=virtio" \
+		-virtfs "local,path=/,mount_tag=rootfs,security_model=none,id=rootfs$ro" \
+		</dev/null >"$TMP/$name.out" 2>&1
+}
+status_of() { sed -n 's/^pvisor-exit: status \([0-9]*\) .*/\1/p' "$1" | tr -d '\r'; }
+
+if [ -n "$qemu_why" ]; then
+	for t in "${QEMU_TESTS[@]}"; do skip "$t" "$qemu_why"; done
+else
+	qemu_rootfs id $NOBODY "" sh -c 'id -u; pwd; exit 7'
+	o=$TMP/id.out
+	if [ "$(status_of "$o")" = 7 ] && grep -qx "$NOBODY" "$o" && grep -qx "$WORK" "$o"; then
+		ok "${QEMU_TESTS[0]}"
+	else
+		not_ok "${QEMU_TESTS[0]}: $(tail -c 600 "$o")"
+	fi
+	# Kernel lines have a [ seconds ] stamp; QEMU's own warning and the
+	# firmware's banner are not the guest's.
+	check "${QEMU_TESTS[1]}" test -z "$(grep -aE '^\[ *[0-9]+\.[0-9]+\]' "$o")"
+
+	qemu_rootfs ro 0 "" sh -c 'printf "[%s]\n" "$@"; echo to-stderr >&2;
+		echo guest >"$0/ro-file" && cat "$0/ro-file"; exit 3' "$WORK" 'a b' "it's" '' '-- x'
+	o=$TMP/ro.out
+	if [ "$(status_of "$o")" = 3 ] && grep -qxF '[a b]' "$o" && grep -qxF "[it's]" "$o" &&
+		grep -qxF '[]' "$o" && grep -qxF '[-- x]' "$o" && grep -qx to-stderr "$o"; then
+		ok "${QEMU_TESTS[2]}"
+	else
+		not_ok "${QEMU_TESTS[2]}: $(tail -c 600 "$o")"
+	fi
+	check "${QEMU_TESTS[3]}" test -n "$(grep -x guest "$o")" -a ! -e "$WORK/ro-file"
+
+	qemu_rootfs rw 0 rw sh -c 'echo through >"$0/rw-file"' "$WORK"
+	o=$TMP/rw.out
+	check "${QEMU_TESTS[4]} ($(status_of "$o"))" \
+		test "$(status_of "$o")" = 0 -a "$(cat "$WORK/rw-file" 2>/dev/null)" = through
+fi
+
+# --- 3. the real thing, on kvm --------------------------------------------
+KVM_TESTS=("pvisor: uid, cwd, exit 7" "pvisor: nothing but CMD's output"
+	"pvisor: read-only root keeps writes in the guest" "pvisor: ,rw writes reach the host")
+kvm_why=$(host_lacks guest:upper-half)
+[ -n "$kvm_why" ] || [ -z "$qemu_why" ] || kvm_why=$qemu_why
+if [ -n "$kvm_why" ]; then
+	for t in "${KVM_TESTS[@]}"; do skip "$t" "$kvm_why"; done
+else
+	run_rootfs() { # NAME ROOTFS-ARG CMD...
+		local name=$1 arg=$2
+		shift 2
+		( cd "$WORK" && timeout -k 5 180 setpriv --reuid=$NOBODY --regid=$NOBODY \
+			--clear-groups "$PVISOR" run --rootfs "$arg" --kernel "$KDIR/vmlinuz" \
+			--mem 512M -- "$@" </dev/null >"$TMP/$name.stdout" 2>"$TMP/$name.stderr" )
+	}
+	run_rootfs kid / sh -c 'id -u; pwd; exit 7'
+	rc=$?
+	if [ $rc -eq 7 ] && [ "$(cat "$TMP/kid.stdout")" = "$(printf '%s\n' $NOBODY "$WORK")" ]; then
+		ok "${KVM_TESTS[0]}"
+	else
+		not_ok "${KVM_TESTS[0]}: exit $rc: $(head -c 600 "$TMP/kid.stdout") / $(head -c 600 "$TMP/kid.stderr")"
+	fi
+	check "${KVM_TESTS[1]}" test ! -s "$TMP/kid.stderr"
+	run_rootfs kro / sh -c 'echo x >"$0/kro" && cat "$0/kro"' "$WORK"
+	check "${KVM_TESTS[2]}" test $? -eq 0 -a "$(cat "$TMP/kro.stdout")" = x -a ! -e "$WORK/kro"
+	run_rootfs krw /,rw sh -c 'echo y >"$0/krw"' "$WORK"
+	check "${KVM_TESTS[3]}" test $? -eq 0 -a "$(cat "$WORK/krw" 2>/dev/null)" = y
+fi
+
+check "no pvisor left running" no_leftovers
+echo "1..$_n"
