@@ -74,15 +74,20 @@ wait_for() {
 # A guest process of another run whose pvisor is exiting is an orphan for
 # the moment PDEATHSIG takes: only what is still there a second later
 # counts; a dead one (a zombie its new parent has not reaped) does not.
+# A running pvisor's comm is its main thread's, which sandbox_thread()
+# renames "pv-vcpu0" once the guest runs: "pv-*" is pvisor too.
 leftover_pids() {
 	local pid ppid stat comm
 	while read -r pid ppid stat comm; do
 		case "$stat" in Z*) continue ;; esac
 		case "$comm" in
-		pvisor)
+		pvisor|pv-*)
 			{ [ "$ppid" = 1 ] || [ "$ppid" = $$ ]; } && echo "$pid" ;;
 		pvisor-guest)
-			[ "$(ps -o comm= -p "$ppid" 2>/dev/null)" = pvisor ] || echo "$pid" ;;
+			case "$(ps -o comm= -p "$ppid" 2>/dev/null)" in
+			pvisor|pv-*) ;;
+			*) echo "$pid" ;;
+			esac ;;
 		esac
 	done < <(ps -eo pid=,ppid=,stat=,comm=)
 }
