@@ -149,7 +149,7 @@ static void do_action(struct vcpu *v, const struct rec *r, grant_ref_t ref)
 	struct vm *vm = v->vm;
 	struct gnttab_pin pin;
 
-	switch (r->action % 10) {
+	switch (r->action % 11) {
 	case 0:
 		if (gnttab_pin(vm, r->domid % 3, ref, r->write & 1, &pin) == 0) {
 			/* A backend writes only what it pinned for writing. */
@@ -214,6 +214,13 @@ static void do_action(struct vcpu *v, const struct rec *r, grant_ref_t ref)
 				      ((uint64_t)(r->frame % TESTVM_FRAMES) << 12) |
 					      (r->write & 7));
 		break;
+	case 9: {
+		/* Swapping entries, in use or not, keeps flags and pins apart. */
+		struct gnttab_swap_grant_ref s = { .ref_a = ref, .ref_b = (grant_ref_t)(r->arg[1] | r->arg[2] << 8) % 1100 };
+
+		(void)gop(v, GNTTABOP_swap_grant_ref, &s, sizeof(s));
+		break;
+	}
 	default:
 		testvm_hc(v, __HYPERVISOR_grant_table_op, r->arg[0] % 13,
 			  testvm_va(ARG_PFN, r->arg[1]), r->arg[2] % 3);

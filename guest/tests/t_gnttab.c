@@ -10,6 +10,10 @@
  * get_status_frames, the status word of a mapped v2 entry, a switch back
  * refused (-EBUSY) while a grant is in use or a status frame is mapped;
  * GNTTABOP_copy under v2; XENMEM_add_to_physmap is -EACCES for PV as in Xen.
+ * swap_grant_ref (entries exchanged, -eagain while one is mapped, bad refs),
+ * cache_flush (Xen 4.17's x86 checks and codes), transfer (-EOPNOTSUPP, as
+ * Xen with gnttab=no-transfer), dump_table (-ENOSYS, as Xen 4.17), and the
+ * continuation bits of the command word.
  */
 #include <kit/console.h>
 #include <kit/gnttab.h>
@@ -290,6 +294,86 @@ static void version2(uint8_t *data, uint8_t *win, uint8_t *stwin)
 	check_rc(sf.status, GNTST_general_error, "no_status_frames_after_switch");
 }
 
+static int16_t swap(grant_ref_t a, grant_ref_t b)
+{
+	struct gnttab_swap_grant_ref op = { .ref_a = a, .ref_b = b, .status = 99 };
+	long rc = gnt(GNTTABOP_swap_grant_ref, &op);
+
+	return rc ? (int16_t)rc : op.status;
+}
+
+static void swap_refs(uint8_t *data, uint8_t *win)
+{
+	unsigned n;
+	struct grant_entry_v1 *e = gnttab_table(&n);
+	unsigned long win_mfn = virt_to_mfn(win);
+	grant_ref_t a = gnttab_grant_access(self, virt_to_mfn(data), false);
+	grant_ref_t b = gnttab_grant_access(self, win_mfn, true);
+	struct gnttab_swap_grant_ref two[2] = {
+		{ .ref_a = a, .ref_b = b }, { .ref_a = a, .ref_b = n * 8 },
+	};
+	grant_handle_t h;
+
+	check_rc(swap(a, b), GNTST_okay, "swap_okay");
+	check(e[a].frame == win_mfn && (e[a].flags & GTF_readonly) &&
+	      e[b].frame == virt_to_mfn(data) && !(e[b].flags & GTF_readonly),
+	      "swap_exchanges_entries", "a %#x/%#x b %#x/%#x", e[a].frame,
+	      e[a].flags, e[b].frame, e[b].flags);
+	check_rc(swap(a, a), GNTST_okay, "swap_self_noop");
+	check(e[a].frame == win_mfn, "swap_self_unchanged", "%#x", e[a].frame);
+	check_rc(swap(a, n * 8), GNTST_bad_gntref, "swap_bad_ref_b");
+	check_rc(swap(0xffffffff, a), GNTST_bad_gntref, "swap_bad_ref_a");
+	check_rc(map((uint64_t)win, GNTMAP_host_map, b, self, &h), GNTST_okay,
+		 "map_for_swap");
+	check_rc(swap(a, b), GNTST_eagain, "swap_busy_eagain");
+	check(e[b].frame == virt_to_mfn(data), "busy_swap_changes_nothing", "%#x",
+	      e[b].frame);
+	check_rc(unmap((uint64_t)win, h), GNTST_okay, "unmap_after_swap");
+	check_rc(remap(win, win_mfn, L1_PROT), 0, "window_restored_after_swap");
+	check_rc(HC(__HYPERVISOR_grant_table_op, GNTTABOP_swap_grant_ref, two, 2, 0, 0), 0,
+		 "swap_batch_rc");
+	check(two[0].status == GNTST_okay && two[1].status == GNTST_bad_gntref,
+	      "swap_batch_statuses", "%d %d", two[0].status, two[1].status);
+	gnttab_end_access(a);
+	gnttab_end_access(b);
+}
+
+static long flush(uint64_t maddr, uint16_t off, uint16_t len, uint32_t op, uint32_t cmd_hi)
+{
+	struct gnttab_cache_flush f = { .a.dev_bus_addr = maddr, .offset = off,
+					.length = len, .op = op };
+
+	return HC(__HYPERVISOR_grant_table_op, GNTTABOP_cache_flush | cmd_hi, &f, 1, 0, 0);
+}
+
+static void other_ops(uint8_t *data)
+{
+	uint64_t ma = (uint64_t)virt_to_mfn(data) << PAGE_SHIFT;
+	struct gnttab_transfer t = { .mfn = virt_to_mfn(data), .domid = 0 };
+	struct gnttab_dump_table d = { .dom = DOMID_SELF };
+	struct gnttab_query_size q = { .dom = DOMID_SELF };
+
+	check_rc(flush(ma, 0, PAGE_SIZE, GNTTAB_CACHE_CLEAN, 0), 0, "flush_clean");
+	check_rc(flush(ma, 16, 32, GNTTAB_CACHE_CLEAN | GNTTAB_CACHE_INVAL, 0), 0,
+		 "flush_clean_invalidate");
+	check_rc(flush(ma, 0, 64, GNTTAB_CACHE_INVAL, 0), -XEN_EOPNOTSUPP,
+		 "flush_invalidate_only_eopnotsupp");
+	check_rc(flush(ma, PAGE_SIZE, 0, GNTTAB_CACHE_CLEAN, 0), -XEN_EINVAL, "flush_offset_einval");
+	check_rc(flush(ma, 0, PAGE_SIZE + 1, GNTTAB_CACHE_CLEAN, 0), -XEN_EINVAL,
+		 "flush_length_einval");
+	check_rc(flush(ma, 100, 4000, GNTTAB_CACHE_CLEAN, 0), -XEN_EINVAL, "flush_past_page_einval");
+	check_rc(flush(ma, 0, 64, GNTTAB_CACHE_SOURCE_GREF, 0), -XEN_EINVAL,
+		 "flush_source_gref_einval");
+	check_rc(flush(ma, 0, 0, GNTTAB_CACHE_CLEAN, 0), 0, "flush_empty_okay");
+	check_rc(flush(ma, 0, 64, 0, 0), 0, "flush_no_op_okay");
+	check_rc(flush(1ull << 50, 0, 64, GNTTAB_CACHE_CLEAN, 0), -XEN_EINVAL, "flush_bad_frame_einval");
+	check_rc(flush(ma, 0, 0, 0, 1u << 12), -XEN_EILSEQ, "flush_stray_continuation_eilseq");
+	check_rc(HC(__HYPERVISOR_grant_table_op, GNTTABOP_query_size | (1u << 12), &q, 1, 0, 0),
+		 -XEN_EINVAL, "continuation_bits_on_other_ops_einval");
+	check_rc(gnt(GNTTABOP_transfer, &t), -XEN_EOPNOTSUPP, "transfer_eopnotsupp");
+	check_rc(gnt(GNTTABOP_dump_table, &d), -XEN_ENOSYS, "dump_table_enosys");
+}
+
 int app_main(const char *cmdline)
 {
 	uint8_t *data = alloc_page(), *win = alloc_page(), *other = alloc_page();
@@ -305,6 +389,8 @@ int app_main(const char *cmdline)
 	map_rw_ro(data, win);
 	retype(win);
 	replace(data, win, other);
+	swap_refs(data, win);
+	other_ops(data);
 	version2(data, win, stwin);
 	test_finish();
 }

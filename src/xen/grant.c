@@ -1,7 +1,8 @@
 /*
  * Grant tables: GNTTABOP_setup_table, query_size, copy, set_version,
- * get_version, get_status_frames, the v1 and v2 entry layouts, and the pin
- * API pvisor's backends use (grant.h).  Mappings are in grant_map.c.
+ * get_version, get_status_frames, swap_grant_ref, cache_flush, the v1 and
+ * v2 entry layouts, and the pin API pvisor's backends use (grant.h).
+ * Mappings are in grant_map.c.
  *
  * The shared entries (and v2's status words) are in Xen-owned frames; the
  * guest writes them at any time, so every entry is read with atomics, its
@@ -673,14 +674,118 @@ static long op_get_status_frames(struct vcpu *v, uint64_t arg,
 	return 0;
 }
 
+/* Xen's GNTTABOP_swap_grant_ref: two entries (and v2 status words)
+ * exchanged, refused while either is in use. */
+static int swap_entries(struct vm *vm, grant_ref_t a, grant_ref_t b)
+{
+	struct gnttab *gt = gnttab_get(vm, false);
+	grant_entry_header_t *ha, *hb;
+	uint16_t *sa, *sb, st;
+	size_t size;
+	uint8_t tmp[sizeof(grant_entry_v2_t)];
+	int rc = GNTST_okay;
+
+	if (!gt)
+		return GNTST_bad_gntref; /* no entries yet */
+	pthread_mutex_lock(&gt->lock);
+	size = gt->version == 2 ? sizeof(grant_entry_v2_t) : sizeof(struct grant_entry_v1);
+	if (a >= nr_entries(gt) || b >= nr_entries(gt))
+		rc = GNTST_bad_gntref;
+	else if (a != b && (gt->readers[a] || gt->readers[b]))
+		rc = GNTST_eagain; /* Xen: "ref busy" */
+	else if (a != b) {
+		ha = entry_hdr(vm, gt, a);
+		hb = entry_hdr(vm, gt, b);
+		sa = ha ? status_word(vm, gt, a, ha) : NULL;
+		sb = hb ? status_word(vm, gt, b, hb) : NULL;
+		if (!sa || !sb) {
+			rc = GNTST_general_error;
+		} else {
+			memcpy(tmp, ha, size);
+			memcpy(ha, hb, size);
+			memcpy(hb, tmp, size);
+			if (gt->version == 2) {
+				st = *sa;
+				*sa = *sb;
+				*sb = st;
+			}
+		}
+	}
+	pthread_mutex_unlock(&gt->lock);
+	return rc;
+}
+
+static long op_swap_grant_ref(struct vcpu *v, uint64_t arg, uint32_t count)
+{
+	struct gnttab_swap_grant_ref op;
+
+	for (uint32_t i = 0; i < count; i++, arg += sizeof(op)) {
+		if (hc_read(v, arg, &op, sizeof(op)))
+			return -XEN_EFAULT;
+		op.status = (int16_t)swap_entries(v->vm, op.ref_a, op.ref_b);
+		if (hc_write(v, arg + offsetof(struct gnttab_swap_grant_ref, status),
+			     &op.status, sizeof(op.status)))
+			return -XEN_EFAULT;
+	}
+	return 0;
+}
+
+/*
+ * Xen 4.17's GNTTABOP_cache_flush on x86, for a frame of the guest's own
+ * (pvisor has no other domain to hold a grant from): the same checks and
+ * codes; invalidating alone is -EOPNOTSUPP as there, and a clean (with or
+ * without invalidate) does nothing to see, x86 caches being coherent.
+ * pending is Xen's continuation argument (the command's bits 12 and up):
+ * pvisor finishes every batch at once, so it is only ever the guest's.
+ */
+static long cache_flush_one(struct vm *vm, const struct gnttab_cache_flush *f,
+			    uint32_t pending)
+{
+	if (f->offset >= PAGE_SIZE || f->length > PAGE_SIZE ||
+	    f->offset + f->length > PAGE_SIZE ||
+	    (f->op & ~(GNTTAB_CACHE_INVAL | GNTTAB_CACHE_CLEAN)))
+		return -XEN_EINVAL;
+	if (f->length == 0 || f->op == 0)
+		return pending ? -XEN_EILSEQ : 0;
+	if (!gmem_is_ram_frame(&vm->mem, f->a.dev_bus_addr >> PAGE_SHIFT))
+		return -XEN_EINVAL;
+	return f->op == GNTTAB_CACHE_INVAL ? -XEN_EOPNOTSUPP : 0;
+}
+
+static long op_cache_flush(struct vcpu *v, uint64_t arg, uint32_t count,
+			   uint32_t pending)
+{
+	struct gnttab_cache_flush op;
+	long rc;
+
+	for (uint32_t i = 0; i < count; i++, arg += sizeof(op)) {
+		if (hc_read(v, arg, &op, sizeof(op)))
+			return -XEN_EFAULT;
+		rc = cache_flush_one(v->vm, &op, pending);
+		if (rc < 0)
+			return rc;
+		pending = 0;
+	}
+	return 0;
+}
+
+/* Xen's private split of the command word: the sub-op in bits 0-11, a
+ * continuation argument above (only cache_flush may carry one). */
+#define GNTTABOP_CMD_BITS 12
+#define GNTTABOP_CMD_MASK ((1u << GNTTABOP_CMD_BITS) - 1)
+
 long hc_grant_table_op(struct vcpu *v, const struct hc_args *a)
 {
 	uint64_t arg = a->a[1];
 	uint32_t count = (uint32_t)a->a[2];
+	uint32_t cmd = (uint32_t)a->a[0] & GNTTABOP_CMD_MASK;
+	uint32_t pending = (uint32_t)a->a[0] >> GNTTABOP_CMD_BITS;
 
 	if ((int32_t)count < 0)
 		return -XEN_EINVAL; /* Xen, for every sub-op */
-	switch (a->a[0]) {
+	if (pending && cmd != GNTTABOP_cache_flush)
+		return -XEN_EINVAL;
+	switch (cmd) {
 	case GNTTABOP_map_grant_ref:
 		return gnttab_op_map(v, arg, count);
 	case GNTTABOP_unmap_grant_ref:
@@ -699,9 +804,17 @@ long hc_grant_table_op(struct vcpu *v, const struct hc_args *a)
 		return op_get_version(v, arg, count);
 	case GNTTABOP_get_status_frames:
 		return op_get_status_frames(v, arg, count);
+	case GNTTABOP_swap_grant_ref:
+		return op_swap_grant_ref(v, arg, count);
+	case GNTTABOP_cache_flush:
+		return op_cache_flush(v, arg, count, pending);
+	case GNTTABOP_transfer:
+		/* As Xen booted with gnttab=no-transfer (docs/pv-abi.md):
+		 * there is no other domain to give a page to, and frontends
+		 * copy (netfront's feature-rx-copy) instead. */
+		return -XEN_EOPNOTSUPP;
 	default:
-		/* transfer, swap_grant_ref, cache_flush, dump_table: not
-		 * offered (docs/pv-abi.md). */
+		/* dump_table: Xen 4.17 has no case for it either. */
 		return -XEN_ENOSYS;
 	}
 }
