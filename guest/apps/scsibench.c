@@ -2,6 +2,9 @@
  * scsibench: paravirtual SCSI throughput and data integrity through
  * scsifront (the vscsiif twin of blkbench).
  *   scsibench [lun=N] [mb=16] [qd=8] [ops=2000] [mode=rw|ro|stamp|cdrom]
+ *             [control=1]
+ * control=1 takes the toolstack's requests (suspend: saved mid-run, the
+ * restored guest reconnects scsifront and verifies what it wrote).
  * rw:    INQUIRY, READ CAPACITY, sequential WRITE(10) 64 KiB, SYNCHRONIZE
  *        CACHE, sequential READ(10) + verify, random 4 KiB writes, SYNCHRONIZE
  *        CACHE, random 4 KiB reads + verify; then VERIFY, WRITE SAME, UNMAP,
@@ -14,6 +17,7 @@
  * "scsibench seq_write MB/s=… IOPS=… req/notify=…", "scsibench verify=ok".
  */
 #include <kit/console.h>
+#include <kit/control.h>
 #include <kit/kit.h>
 #include <kit/mm.h>
 #include <kit/scsifront.h>
@@ -171,16 +175,20 @@ static uint64_t pipeline(unsigned nops, unsigned qd, bool write, bool random,
 			if (write)
 				fill(j->buf, b, bs, seed);
 			rw10(&j->c, write, (uint32_t)b, (uint16_t)(bs / BS), BS, j->buf);
-			if (scsifront_submit(dev, &j->c))
+			if (scsifront_submit(dev, &j->c)) {
+				/* ring full, or suspending: this block again later */
+				if (!random)
+					next--;
 				break;
+			}
 			busy[b / 8] = 1;
 			j->busy = true;
 			issued++;
 		}
-		if (!scsifront_poll(dev)) {
+		/* Completions are looked for even when this poll found none:
+		 * kit_suspend's drain may have taken them (scsifront.c). */
+		if (!scsifront_poll(dev))
 			scsifront_wait(dev, monotonic_ns() + 100000000ull);
-			continue;
-		}
 		for (unsigned i = 0; i < qd; i++) {
 			struct job *j = &jobs[i];
 			uint64_t b = j->block * bs / BS;
@@ -416,6 +424,10 @@ int app_main(const char *cmdline)
 	if (qd < 1 || qd > MAX_QD || mb < 1 || ops < 1 || idx < 0) {
 		printf("scsibench: bad arguments\n");
 		return 2;
+	}
+	if (num_arg(cmdline, "control", 0) && kit_control_start() < 0) {
+		printf("scsibench: no control thread\n");
+		return 1;
 	}
 	dev = scsifront_init(&info);
 	if (!dev || (unsigned long)idx >= info.nr_luns) {

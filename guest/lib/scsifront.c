@@ -1,5 +1,6 @@
 /* scsifront (see kit/scsifront.h). */
 #include <kit/console.h>
+#include <kit/control.h>
 #include <kit/events.h>
 #include <kit/gnttab.h>
 #include <kit/hypercall.h>
@@ -41,6 +42,7 @@ struct scsifront {
 	unsigned *free_ids, nr_free;
 	struct thread *waiter;
 	bool notified;
+	bool suspending;         /* kit_suspend: no new request */
 	uint64_t notifications;
 };
 
@@ -94,6 +96,31 @@ static int parse_vdev(const char *s, uint16_t out[4])
 	return *s ? -1 : 0;
 }
 
+static unsigned dev_number(const char *name)
+{
+	unsigned n = 0;
+
+	for (const char *p = name + 4; *p >= '0' && *p <= '9'; p++)
+		n = n * 10 + (unsigned)(*p - '0');
+	return n;
+}
+
+static bool known_lun(const struct scsifront *dev, const char *name)
+{
+	for (unsigned i = 0; i < dev->info.nr_luns; i++)
+		if (dev->info.luns[i].dev == dev_number(name))
+			return true;
+	return false;
+}
+
+static void mark_connected(struct scsifront *dev, const char *name)
+{
+	char path[200];
+
+	snprintf(path, sizeof(path), "%s/vscsi-devs/%s/state", dev->nodename, name);
+	xenbus_printf(XBT_NIL, path, "%u", XenbusStateConnected);
+}
+
 /* Adds the LUNs the backend marked Initialised, as xen-scsifront does:
  * our vscsi-devs/dev-N/state becomes Connected. */
 static void add_luns(struct scsifront *dev)
@@ -115,7 +142,13 @@ static void add_luns(struct scsifront *dev)
 		snprintf(path, sizeof(path), "%s/vscsi-devs/%s/v-dev", dev->backend, name);
 		if (xenbus_read(XBT_NIL, path, val, sizeof(val)) < 0 || parse_vdev(val, v))
 			continue;
-		if (dev->info.nr_luns == SCSIFRONT_MAX_LUNS || strncmp(name, "dev-", 4))
+		if (strncmp(name, "dev-", 4))
+			continue;
+		if (known_lun(dev, name)) {
+			mark_connected(dev, name); /* again, after a restore */
+			continue;
+		}
+		if (dev->info.nr_luns == SCSIFRONT_MAX_LUNS)
 			continue;
 		l = &dev->info.luns[dev->info.nr_luns++];
 		l->host = v[0];
@@ -123,20 +156,87 @@ static void add_luns(struct scsifront *dev)
 		l->target = v[2];
 		l->lun = v[3];
 		l->dev = 0;
-		for (const char *p = name + 4; *p >= '0' && *p <= '9'; p++)
-			l->dev = l->dev * 10 + (unsigned)(*p - '0');
-		snprintf(path, sizeof(path), "%s/vscsi-devs/%s/state", dev->nodename, name);
-		xenbus_printf(XBT_NIL, path, "%u", XenbusStateConnected);
+		l->dev = dev_number(name);
+		mark_connected(dev, name);
 	}
+}
+
+/*
+ * The handshake up to Connected: the ring page granted, a channel, the
+ * entries published, the LUNs taken.  At init, and again after a restore
+ * into a new domain (the old grant and channel are gone; the new domain's
+ * backend waits in InitWait as at boot, with the same LUNs).  0 or -1.
+ */
+static int sf_connect(struct scsifront *dev)
+{
+	struct evtchn_alloc_unbound au = { .dom = DOMID_SELF,
+					   .remote_dom = BACKEND_DOMID };
+	char path[200];
+	long rc;
+
+	SHARED_RING_INIT(dev->sring);
+	FRONT_RING_INIT(&dev->ring, dev->sring, PAGE_SIZE);
+	rc = gnttab_grant_access(BACKEND_DOMID, virt_to_mfn(dev->sring), false);
+	if (rc < 0)
+		return -1;
+	dev->ring_ref = (grant_ref_t)rc;
+	rc = HYPERVISOR_event_channel_op(EVTCHNOP_alloc_unbound, &au);
+	if (rc < 0)
+		return -1;
+	dev->port = au.port;
+	evtchn_bind(dev->port, sf_handler, dev);
+	if (xenbus_transact(publish_entries, dev)) {
+		printf("scsifront: cannot publish the ring\n");
+		return -1;
+	}
+	snprintf(path, sizeof(path), "%s/state", dev->backend);
+	rc = xenbus_wait_state(path, XenbusStateConnected, XenbusStateClosed,
+			       monotonic_ns() + SF_TIMEOUT_NS);
+	if (rc != XenbusStateConnected) {
+		printf("scsifront: backend did not connect (state %ld)\n", rc);
+		return -1;
+	}
+	dev->info.max_segs = (unsigned)be_ulong(dev, "feature-sg-grant", 0);
+	if (dev->info.max_segs > SF_MAX_SEGS)
+		dev->info.max_segs = SF_MAX_SEGS;
+	if (dev->info.max_segs < VSCSIIF_SG_TABLESIZE)
+		dev->info.max_segs = VSCSIIF_SG_TABLESIZE;
+	add_luns(dev);
+	snprintf(path, sizeof(path), "%s/state", dev->nodename);
+	xenbus_printf(XBT_NIL, path, "%u", XenbusStateConnected);
+	return 0;
+}
+
+/* Suspend (kit/control.h): no new request, the ring drained, so that no
+ * answer is in flight into guest memory while it is saved. */
+static void sf_suspend(void *opaque)
+{
+	struct scsifront *dev = opaque;
+	uint64_t until = monotonic_ns() + SF_TIMEOUT_NS;
+
+	dev->suspending = true;
+	while (dev->pending && monotonic_ns() < until) {
+		scsifront_poll(dev);
+		if (dev->pending)
+			scsifront_wait(dev, monotonic_ns() + 10000000ull);
+	}
+}
+
+static void sf_resume(void *opaque, bool new_domain)
+{
+	struct scsifront *dev = opaque;
+
+	if (new_domain && sf_connect(dev) < 0)
+		panic("scsifront: cannot reconnect after the restore");
+	dev->suspending = false;
+	if (dev->waiter)
+		thread_wake(dev->waiter);
 }
 
 struct scsifront *scsifront_init(struct scsifront_info *info)
 {
 	struct scsifront *dev = kzalloc(sizeof(*dev));
-	struct evtchn_alloc_unbound au = { .dom = DOMID_SELF,
-					   .remote_dom = BACKEND_DOMID };
 	char path[200];
-	long rc;
 
 	if (!dev)
 		return NULL;
@@ -149,12 +249,7 @@ struct scsifront *scsifront_init(struct scsifront_info *info)
 	dev->sring = alloc_page();
 	if (!dev->sring)
 		return NULL;
-	SHARED_RING_INIT(dev->sring);
 	FRONT_RING_INIT(&dev->ring, dev->sring, PAGE_SIZE);
-	rc = gnttab_grant_access(BACKEND_DOMID, virt_to_mfn(dev->sring), false);
-	if (rc < 0)
-		return NULL;
-	dev->ring_ref = (grant_ref_t)rc;
 	dev->nr_shadow = RING_SIZE(&dev->ring);
 	dev->shadow = kzalloc(dev->nr_shadow * sizeof(*dev->shadow));
 	dev->free_ids = kzalloc(dev->nr_shadow * sizeof(*dev->free_ids));
@@ -162,30 +257,9 @@ struct scsifront *scsifront_init(struct scsifront_info *info)
 		return NULL;
 	for (unsigned i = 0; i < dev->nr_shadow; i++)
 		dev->free_ids[dev->nr_free++] = dev->nr_shadow - 1 - i;
-	rc = HYPERVISOR_event_channel_op(EVTCHNOP_alloc_unbound, &au);
-	if (rc < 0)
+	if (sf_connect(dev) < 0)
 		return NULL;
-	dev->port = au.port;
-	evtchn_bind(dev->port, sf_handler, dev);
-	if (xenbus_transact(publish_entries, dev)) {
-		printf("scsifront: cannot publish the ring\n");
-		return NULL;
-	}
-	snprintf(path, sizeof(path), "%s/state", dev->backend);
-	rc = xenbus_wait_state(path, XenbusStateConnected, XenbusStateClosed,
-			       monotonic_ns() + SF_TIMEOUT_NS);
-	if (rc != XenbusStateConnected) {
-		printf("scsifront: backend did not connect (state %ld)\n", rc);
-		return NULL;
-	}
-	dev->info.max_segs = (unsigned)be_ulong(dev, "feature-sg-grant", 0);
-	if (dev->info.max_segs > SF_MAX_SEGS)
-		dev->info.max_segs = SF_MAX_SEGS;
-	if (dev->info.max_segs < VSCSIIF_SG_TABLESIZE)
-		dev->info.max_segs = VSCSIIF_SG_TABLESIZE;
-	add_luns(dev);
-	snprintf(path, sizeof(path), "%s/state", dev->nodename);
-	xenbus_printf(XBT_NIL, path, "%u", XenbusStateConnected);
+	kit_suspend_hook(sf_suspend, sf_resume, dev);
 	if (info)
 		*info = dev->info;
 	return dev;
@@ -240,6 +314,8 @@ int scsifront_submit(struct scsifront *dev, struct scsifront_cmd *cmd)
 	unsigned nsegs = 0, id;
 	int notify;
 
+	if (dev->suspending)
+		return -XEN_EAGAIN; /* as a full ring: poll, wait, retry */
 	if (RING_FULL(&dev->ring) || !dev->nr_free)
 		return -XEN_EAGAIN;
 	id = dev->free_ids[--dev->nr_free];
@@ -405,6 +481,7 @@ void scsifront_shutdown(struct scsifront *dev)
 	snprintf(path, sizeof(path), "%s/state", dev->backend);
 	xenbus_wait_state(path, XenbusStateClosed, XenbusStateClosed,
 			  monotonic_ns() + SF_TIMEOUT_NS);
+	kit_suspend_unhook(dev);
 	evtchn_unbind(dev->port);
 	evtchn_close(dev->port);
 	gnttab_end_access(dev->ring_ref);

@@ -509,6 +509,14 @@ static int open_snapshot(struct cli *cli, struct snap_mapping *map,
 			  cli->cfg.nr_net);
 		return -1;
 	}
+	/* Version 1 did not record them. */
+	if (snap->header.version >= 2 &&
+	    (d->nr_scsi != cli->cfg.nr_scsi || d->nr_shares != cli->cfg.nr_shares)) {
+		log_error("restore %s: the guest had %u SCSI LUN(s) and %u share(s); give as many --scsi and --share (given %u and %u)",
+			  cli->restore_path, d->nr_scsi, d->nr_shares, cli->cfg.nr_scsi,
+			  cli->cfg.nr_shares);
+		return -1;
+	}
 	cli->cfg.mem_bytes = d->nr_ram_frames << PAGE_SHIFT;
 	cli->cfg.nr_vcpus = d->nr_vcpus;
 	/* Which half the kernel lives in decides the backend, as for a boot. */

@@ -57,7 +57,8 @@ struct snap_domain {
 	uint32_t nr_vcpus;
 	uint32_t nr_disks;        /* xenbus devices the guest had */
 	uint32_t nr_nics;
-	uint32_t reserved;
+	uint16_t nr_scsi;         /* --scsi LUNs (version 2; 0 in version 1) */
+	uint16_t nr_shares;       /* --share 9pfs devices (likewise) */
 	uint64_t vm_assist;
 	uint64_t start_info_gva;
 	uint64_t start_info_mfn;  /* SCHEDOP_shutdown's 3rd argument */

@@ -7,7 +7,9 @@
 # restored pvisor's --xenstore-socket, reads it as dom0.  A file whose
 # xenstore section is corrupt (a record with an absolute path, CRC made
 # right) or names a node the guest could not have written: one error line,
-# exit 2, nothing ran.
+# exit 2, nothing ran.  scsibench saved mid-run (after its sequential
+# phases) resumes, scsifront reconnects, and every block it wrote verifies;
+# a restore with another number of --scsi LUNs is refused.
 source "$(dirname "$0")/lib.sh"
 
 ctl() { timeout 20 "$PVISOR" ctl "$SOCK" "$@"; }
@@ -109,6 +111,35 @@ for be in $BACKENDS; do
 			not_ok "$be: restore of $f: exit $rc: $(head -c 400 "$TMP/bad.out")"
 		fi
 	done
+
+	# scsibench saved after its sequential write and read, restored with
+	# the same --scsi: it reconnects and verifies its random phases and
+	# the data written before the save.
+	img=$TMP/scsi-$be.img
+	rm -f "$img"
+	truncate -s 64M "$img"
+	out=$TMP/scsi1.$be
+	start run "$be" --scsi "$img" "$GUEST/scsibench" -- mb=32 ops=4000 control=1
+	wait_for "$out" 'scsibench seq_read' 30
+	r=$(ctl save "$TMP/scsi.pvs")
+	rc=$?
+	wait "$pid"
+	before=$out
+	timeout 20 "$PVISOR" restore --backend "$be" --no-raw "$TMP/scsi.pvs" </dev/null >"$TMP/bad.out" 2>&1
+	brc=$?
+	check "$be: restore without the guest's --scsi: refused (exit $brc: $(head -c 200 "$TMP/bad.out"))" \
+		test $brc -eq 2 -a "$(grep -c 'had 1 SCSI LUN' "$TMP/bad.out")" = 1
+	out=$TMP/scsi2.$be
+	timeout -k 5 120 "$PVISOR" restore --backend "$be" --no-raw --scsi "$img" "$TMP/scsi.pvs" \
+		</dev/null >"$out" 2>&1
+	prc=$?
+	if [ $rc -eq 0 ] && ! grep -q 'verify=' "$before" && [ $prc -eq 0 ] &&
+		grep -q 'resumed in a new domain' "$out" && grep -q 'rand_read' "$out" &&
+		grep -q 'verify=ok errors=0' "$out"; then
+		ok "$be: scsibench saved mid-run ($(grep -c MB/s "$before") phases done) resumes, reconnects and verifies"
+	else
+		not_ok "$be: scsibench save (ctl $rc: $r) / restore (exit $prc): $(tail -c 300 "$before") // $(tail -c 400 "$out")"
+	fi
 
 	check "$be: no pvisor of this test left" test -z "$(pgrep -f "$TMP/")"
 done
