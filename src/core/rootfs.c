@@ -74,9 +74,36 @@ static int find_kernel(struct vm_config *cfg, const char *bindir,
 	return 0;
 }
 
-/* Runs tools/mkinitramfs.sh --rootfs for the kernel in kdir; 0 when it made out. */
+/* Reads fd to its end, keeping the last line (at most cap-1 bytes). */
+static void last_line(int fd, char *line, size_t cap)
+{
+	char buf[4096];
+	size_t len = 0;
+	ssize_t n;
+
+	line[0] = '\0';
+	while ((n = read(fd, buf, sizeof(buf))) > 0 || (n < 0 && errno == EINTR)) {
+		for (ssize_t i = 0; i < n; i++) {
+			if (buf[i] == '\n') {
+				len = 0;
+				continue;
+			}
+			if (len == 0)
+				line[0] = '\0';
+			if (len + 1 < cap) {
+				line[len++] = buf[i];
+				line[len] = '\0';
+			}
+		}
+	}
+}
+
+/*
+ * Runs tools/mkinitramfs.sh --rootfs for the kernel in kdir; 0 when it
+ * made out, else -1 with why (its last line on stderr) set.
+ */
 static int build_initramfs(const char *bindir, const char *kdir, const char *out,
-			   bool verbose)
+			   bool verbose, char *why, size_t why_len)
 {
 	char script[PATH_MAX];
 	char *argv[] = { "sh", script, "--rootfs", "--kernel-dir", (char *)kdir,
@@ -85,19 +112,18 @@ static int build_initramfs(const char *bindir, const char *kdir, const char *out
 	posix_spawnattr_t attr;
 	sigset_t none;
 	pid_t pid;
-	int rc, st;
+	int rc, st, err[2];
 
+	snprintf(why, why_len, "no tools/mkinitramfs.sh beside %.400s", bindir);
 	if (!join(script, sizeof(script), bindir, "/../tools/mkinitramfs.sh") ||
-	    !is_file(script))
+	    !is_file(script) || pipe2(err, O_CLOEXEC) < 0)
 		return -1;
 	if (verbose)
 		log_info("--rootfs: building %s (once)", out);
 	posix_spawn_file_actions_init(&fa);
 	posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
 	posix_spawn_file_actions_addopen(&fa, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
-	if (!verbose)
-		posix_spawn_file_actions_addopen(&fa, STDERR_FILENO, "/dev/null",
-						 O_WRONLY, 0);
+	posix_spawn_file_actions_adddup2(&fa, err[1], STDERR_FILENO);
 	posix_spawnattr_init(&attr);
 	sigemptyset(&none);
 	posix_spawnattr_setsigmask(&attr, &none);
@@ -105,8 +131,14 @@ static int build_initramfs(const char *bindir, const char *kdir, const char *out
 	rc = posix_spawn(&pid, "/bin/sh", &fa, &attr, argv, environ);
 	posix_spawn_file_actions_destroy(&fa);
 	posix_spawnattr_destroy(&attr);
-	if (rc)
+	close(err[1]);
+	if (rc) {
+		close(err[0]);
+		snprintf(why, why_len, "cannot run %.400s: %s", script, strerror(rc));
 		return -1;
+	}
+	last_line(err[0], why, why_len);
+	close(err[0]);
 	while (waitpid(pid, &st, 0) < 0)
 		if (errno != EINTR)
 			return -1;
@@ -118,7 +150,7 @@ static int build_initramfs(const char *bindir, const char *kdir, const char *out
 static int find_initrd(struct vm_config *cfg, const char *bindir, bool verbose,
 		       struct rootfs_boot *rb)
 {
-	char real[PATH_MAX], *kdir;
+	char real[PATH_MAX], why[512], *kdir;
 
 	if (cfg->initrd_path)
 		return 0;
@@ -133,10 +165,10 @@ static int find_initrd(struct vm_config *cfg, const char *bindir, bool verbose,
 		return -1;
 	}
 	if (!is_file(rb->initrd) &&
-	    build_initramfs(bindir, kdir, rb->initrd, verbose) < 0) {
-		log_error("--rootfs: no initramfs %s: tools/mkinitramfs.sh --rootfs "
-			  "--kernel-dir %s builds it (or give --initrd)", rb->initrd,
-			  kdir);
+	    build_initramfs(bindir, kdir, rb->initrd, verbose, why, sizeof(why)) < 0) {
+		log_error("--rootfs: no initramfs %s (tools/mkinitramfs.sh --rootfs "
+			  "--kernel-dir %s builds it, or give --initrd): %s", rb->initrd,
+			  kdir, why);
 		return -1;
 	}
 	cfg->initrd_path = rb->initrd;

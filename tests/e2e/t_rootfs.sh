@@ -68,8 +68,16 @@ for k in "$KDIR/vmlinuz" "$ROOT/build/kernel/vmlinuz"; do
 	[ -s "$k" ] && { BZ=$k; break; }
 done
 if [ -z "$BZ" ]; then
+	skip "kernel without 9p modules: one line why" "no Debian kernel (tools/fetch-kernel.sh)"
 	skip "dry run: the run file" "no Debian kernel (tools/fetch-kernel.sh)"
 else
+	# A kernel directory without modules: pvisor's first-use build of the
+	# initramfs fails, and its one line says why.
+	mkdir -p "$TMP/k/0.0-nomods"
+	cp "$BZ" "$TMP/k/0.0-nomods/vmlinuz"
+	out=$("$PVISOR" run --rootfs / --kernel "$TMP/k/0.0-nomods/vmlinuz" -- true 2>&1); rc=$?
+	check "kernel without 9p modules: exit 2, one line why ($out)" \
+		test $rc -eq 2 -a "$(printf '%s\n' "$out" | wc -l)" = 1 -a -n "$(grep 'no netfs module' <<<"$out")"
 	( cd "$WORK" && setpriv --reuid=$NOBODY --regid=$NOBODY --clear-groups \
 		"$PVISOR" run --rootfs / --kernel "$BZ" --initrd "$TMP/empty" \
 		--dry-run="$WORK/rd" -- printf '[%s]\n' 'a b' "it's \"q\"" $'l1\nl2' '' -- 'x=y' \
