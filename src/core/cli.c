@@ -332,26 +332,39 @@ static int share_option(struct vm_share *s, const char *opt, size_t n, char *err
 	return 0;
 }
 
+/* The next share slot with DIR from v (DIR[,OPT]...), passthrough; *at
+ * where the options start.  NULL with err set (opt: the option's name). */
+static struct vm_share *new_share(struct vm_config *cfg, const char *opt,
+				  const char *v, const char **at, char *err,
+				  size_t err_len)
+{
+	struct vm_share *s;
+
+	if (cfg->nr_shares == VM_MAX_SHARES) {
+		snprintf(err, err_len, "%s: at most %d shares", opt, VM_MAX_SHARES);
+		return NULL;
+	}
+	s = &cfg->shares[cfg->nr_shares];
+	memset(s, 0, sizeof(*s));
+	*at = take_path(v, s->path, sizeof(s->path));
+	if (!*at) {
+		snprintf(err, err_len, "%s: '%s' has no usable directory", opt, v);
+		return NULL;
+	}
+	snprintf(s->security_model, sizeof(s->security_model), "passthrough");
+	return s;
+}
+
 /* --share HOSTDIR,tag=NAME[,ro][,security_model=passthrough|mapped-xattr]. */
 static int parse_share(struct vm_config *cfg, const char *v, char *err,
 		       size_t err_len)
 {
-	struct vm_share *s;
 	const char *at, *opt;
+	struct vm_share *s = new_share(cfg, "--share", v, &at, err, err_len);
 	size_t n;
 
-	if (cfg->nr_shares == VM_MAX_SHARES) {
-		snprintf(err, err_len, "--share: at most %d shares", VM_MAX_SHARES);
+	if (!s)
 		return -1;
-	}
-	s = &cfg->shares[cfg->nr_shares];
-	memset(s, 0, sizeof(*s));
-	at = take_path(v, s->path, sizeof(s->path));
-	if (!at) {
-		snprintf(err, err_len, "--share: '%s' has no usable directory", v);
-		return -1;
-	}
-	snprintf(s->security_model, sizeof(s->security_model), "passthrough");
 	while (next_option(&at, &opt, &n))
 		if (share_option(s, opt, n, err, err_len))
 			return -1;
@@ -374,21 +387,12 @@ static int parse_share(struct vm_config *cfg, const char *v, char *err,
 static int parse_rootfs(struct vm_config *cfg, const char *v, char *err,
 			size_t err_len)
 {
-	struct vm_share *s;
 	const char *at, *opt;
+	struct vm_share *s = new_share(cfg, "--rootfs", v, &at, err, err_len);
 	size_t n;
 
-	if (cfg->nr_shares == VM_MAX_SHARES) {
-		snprintf(err, err_len, "--rootfs: at most %d shares", VM_MAX_SHARES);
+	if (!s)
 		return -1;
-	}
-	s = &cfg->shares[cfg->nr_shares];
-	memset(s, 0, sizeof(*s));
-	at = take_path(v, s->path, sizeof(s->path));
-	if (!at) {
-		snprintf(err, err_len, "--rootfs: '%s' has no usable directory", v);
-		return -1;
-	}
 	cfg->rootfs_rw = false;
 	while (next_option(&at, &opt, &n)) {
 		if (n == 2 && (!strncmp(opt, "ro", 2) || !strncmp(opt, "rw", 2))) {
@@ -407,7 +411,6 @@ static int parse_rootfs(struct vm_config *cfg, const char *v, char *err,
 		}
 	}
 	snprintf(s->tag, sizeof(s->tag), VM_ROOTFS_TAG);
-	snprintf(s->security_model, sizeof(s->security_model), "passthrough");
 	s->ro = !cfg->rootfs_rw;
 	cfg->rootfs = s->path;
 	cfg->nr_shares++;
