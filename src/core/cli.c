@@ -10,6 +10,7 @@
 #include <string.h>
 
 #define DEFAULT_MEM (64ull << 20)
+#define ROOTFS_DEFAULT_MEM (512ull << 20) /* a whole Debian kernel and CMD */
 #define MIN_MEM (2ull << 20)
 #define MAX_MEM (64ull << 30)
 #define MAX_VCPUS 32
@@ -67,7 +68,7 @@ const char cli_run_usage[] =
 	"                       directory; only their output is shown (-v: the\n"
 	"                       kernel's too) and pvisor exits with their status.\n"
 	"                       Writes stay in guest memory unless ,rw\n"
-	"                       (docs/rootfs.md)\n"
+	"                       (docs/rootfs.md); --mem defaults to 512M\n"
 	"  --dry-run=FILE       with --rootfs: write the initramfs to FILE, print\n"
 	"                       the kernel, command line and shares; no boot\n"
 	"  --scsi PATH[,ro][,media=disk|cdrom][,lun=H:C:T:L]\n"
@@ -533,6 +534,7 @@ static enum cli_command parse_run(int argc, char *const argv[], struct cli *c,
 {
 	struct vm_config *cfg = &c->cfg;
 	const char *v, *rootfs = NULL;
+	bool mem_given = false;
 	int i;
 
 	for (i = 2; i < argc; i++) {
@@ -582,6 +584,7 @@ static enum cli_command parse_run(int argc, char *const argv[], struct cli *c,
 				return CLI_ERROR;
 			}
 			cfg->mem_bytes = (uint64_t)bytes;
+			mem_given = true;
 		} else if ((v = option_value(argc, argv, &i, "--cpus"))) {
 			if (parse_uint(v, MAX_VCPUS, &n) || n == 0) {
 				snprintf(err, err_len,
@@ -681,6 +684,8 @@ static enum cli_command parse_run(int argc, char *const argv[], struct cli *c,
 		return CLI_ERROR;
 	}
 	if (rootfs) {
+		if (!mem_given)
+			cfg->mem_bytes = ROOTFS_DEFAULT_MEM;
 		/* CMD goes in the run file, not on the command line. */
 		c->run_argc = argc - i;
 		c->run_argv = argv + i;

@@ -213,7 +213,7 @@ static void test_rootfs(void **state)
 {
 	const char *argv[] = { "pvisor", "run", "--rootfs", "/srv/r", "--cmdline", "nokaslr",
 			       "--", "sh", "-c", "echo 'a b'; exit 7", NULL };
-	const char *rw[] = { "pvisor", "run", "--rootfs=/,rw", "--dry-run=/tmp/x", NULL };
+	const char *rw[] = { "pvisor", "run", "--rootfs=/,rw", "--dry-run=/tmp/x", "--mem=96M", NULL };
 	const struct { const char *argv[8]; const char *err; } bad[] = {
 		{ { "pvisor", "run", "--rootfs", "/,rx" }, "unknown option 'rx'" },
 		{ { "pvisor", "run", "--rootfs", ",rw" }, "no usable directory" },
@@ -238,8 +238,10 @@ static void test_rootfs(void **state)
 	assert_string_equal(cli.cmdline, "nokaslr");
 	assert_int_equal(cli.run_argc, 3);
 	assert_string_equal(cli.run_argv[2], "echo 'a b'; exit 7");
+	assert_int_equal(cli.cfg.mem_bytes, 512ull << 20); /* --rootfs's default */
 
-	assert_int_equal(cli_parse(4, (char *const *)rw, &cli, err, sizeof(err)), CLI_RUN);
+	assert_int_equal(cli_parse(5, (char *const *)rw, &cli, err, sizeof(err)), CLI_RUN);
+	assert_int_equal(cli.cfg.mem_bytes, 96ull << 20);
 	assert_true(cli.cfg.rootfs_rw);
 	assert_false(cli.cfg.shares[0].ro);
 	assert_string_equal(cli.dry_run, "/tmp/x");
