@@ -1,4 +1,5 @@
 /* 9P2000.L client (see kit/p9client.h). */
+#include <kit/console.h>
 #include <kit/kit.h>
 #include <kit/mm.h>
 #include <kit/p9client.h>
@@ -80,13 +81,31 @@ int p9c_raw(struct p9c *c, const void *msg, uint32_t len, int keep_size)
 	return c->rx[4];
 }
 
+static int version(struct p9c *c, uint32_t msize)
+{
+	struct enc e = begin(c, P9_TVERSION);
+	int rc;
+
+	e32(&e, msize);
+	estr(&e, P9_VERSION_L);
+	rc = rpc(&e);
+	if (rc)
+		return rc;
+	if (strncmp((const char *)c->rx + 13, P9_VERSION_L, 8))
+		return -XEN_EINVAL;
+	return (int)g32(c->rx + 7);
+}
+
+static int recover(void *opaque);
+
 int p9c_init(struct p9c *c, struct p9front *fe, uint32_t msize)
 {
-	struct enc e;
 	int rc;
 
 	if (msize > p9front_ring_size(fe))
 		msize = p9front_ring_size(fe);
+	memset(c->fids, 0, sizeof(c->fids));
+	c->attached = false;
 	c->fe = fe;
 	c->msize = msize;
 	c->tag = 0;
@@ -94,30 +113,117 @@ int p9c_init(struct p9c *c, struct p9front *fe, uint32_t msize)
 	c->rx = alloc_pages(PFN_UP(msize));
 	if (!c->tx || !c->rx)
 		return -XEN_ENOMEM;
-	e = begin(c, P9_TVERSION);
-	e32(&e, msize);
-	estr(&e, P9_VERSION_L);
-	rc = rpc(&e);
-	if (rc)
+	rc = version(c, msize);
+	if (rc < 0)
 		return rc;
-	c->msize = g32(c->rx + 7);
-	return strncmp((const char *)c->rx + 13, P9_VERSION_L, 8) ? -XEN_EINVAL : 0;
+	c->msize = (uint32_t)rc;
+	p9front_on_reconnect(fe, recover, c);
+	return 0;
+}
+
+/* ---- the fids kept for a restore ---- */
+
+static struct p9c_fidrec *fid_rec(struct p9c *c, uint32_t fid)
+{
+	for (unsigned i = 0; i < P9C_MAX_FIDS; i++)
+		if (c->fids[i].used && c->fids[i].fid == fid)
+			return &c->fids[i];
+	return NULL;
+}
+
+static void fid_drop(struct p9c *c, uint32_t fid)
+{
+	struct p9c_fidrec *r = fid_rec(c, fid);
+
+	if (r)
+		r->used = false;
+}
+
+/* fid now names dir/name ("" parts are skipped); not kept if too long. */
+static void fid_set(struct p9c *c, uint32_t fid, const char *dir, const char *name)
+{
+	char path[P9C_PATH_MAX];
+	struct p9c_fidrec *r;
+	int n = snprintf(path, sizeof(path), "%s%s%s", dir, *dir && *name ? "/" : "", name);
+
+	fid_drop(c, fid);
+	if (n < 0 || n >= (int)sizeof(path))
+		return;
+	for (unsigned i = 0; i < P9C_MAX_FIDS; i++) {
+		r = &c->fids[i];
+		if (r->used)
+			continue;
+		r->used = true;
+		r->fid = fid;
+		r->flags = -1;
+		strlcpy(r->path, path, sizeof(r->path));
+		return;
+	}
+}
+
+/*
+ * After a restore (p9front_on_reconnect): a new session with the same
+ * msize, then each kept fid walked from the attach fid and opened as it
+ * was.  Runs beside a caller that may be inside p9c (its tx/rx in use),
+ * so it has buffers and a struct of its own.
+ */
+static int recover(void *opaque)
+{
+	static uint8_t tx[4096], rx[4096];
+	static struct p9c r;
+	struct p9c *c = opaque;
+	int rc;
+
+	r = *c;
+	r.tx = tx;
+	r.rx = rx;
+	r.msize = sizeof(tx);
+	rc = version(&r, c->msize);
+	if (rc < 0 || (uint32_t)rc != c->msize) {
+		printf("p9client: the restored session: msize %d, was %u\n", rc, c->msize);
+		return rc < 0 ? rc : -XEN_EINVAL;
+	}
+	if (c->attached && (rc = p9c_attach(&r, c->root_fid)) < 0)
+		return rc;
+	for (unsigned i = 0; i < P9C_MAX_FIDS; i++) {
+		const struct p9c_fidrec *f = &c->fids[i];
+
+		if (!f->used || f->fid == c->root_fid)
+			continue;
+		rc = p9c_walk(&r, c->root_fid, f->fid, f->path);
+		if (rc == 0 && f->flags >= 0)
+			rc = p9c_lopen(&r, f->fid,
+				       (uint32_t)f->flags & ~(P9_O_CREAT | P9_O_EXCL | P9_O_TRUNC));
+		if (rc < 0)
+			printf("p9client: fid %u (%s) not open again after the restore: %d\n",
+			       f->fid, f->path, rc);
+	}
+	c->tag = r.tag;
+	return 0;
 }
 
 int p9c_attach(struct p9c *c, uint32_t fid)
 {
 	struct enc e = begin(c, P9_TATTACH);
+	int rc;
 
 	e32(&e, fid);
 	e32(&e, P9_NOFID);
 	estr(&e, "kit");
 	estr(&e, "");
 	e32(&e, 0);
-	return rpc(&e);
+	rc = rpc(&e);
+	if (rc == 0) {
+		c->attached = true;
+		c->root_fid = fid;
+		fid_set(c, fid, "", "");
+	}
+	return rc;
 }
 
 int p9c_walk(struct p9c *c, uint32_t fid, uint32_t newfid, const char *path)
 {
+	const char *walked = path;
 	struct enc e = begin(c, P9_TWALK);
 	uint16_t n = 0;
 	uint32_t at;
@@ -142,7 +248,15 @@ int p9c_walk(struct p9c *c, uint32_t fid, uint32_t newfid, const char *path)
 	rc = rpc(&e);
 	if (rc)
 		return rc;
-	return (c->rx[7] | c->rx[8] << 8) == n ? 0 : -XEN_ENOENT;
+	if ((c->rx[7] | c->rx[8] << 8) != n)
+		return -XEN_ENOENT;
+	if (fid_rec(c, fid)) {
+		char dir[P9C_PATH_MAX];
+
+		strlcpy(dir, fid_rec(c, fid)->path, sizeof(dir));
+		fid_set(c, newfid, dir, walked);
+	}
+	return 0;
 }
 
 static int fid_op(struct p9c *c, uint8_t type, uint32_t fid)
@@ -153,28 +267,49 @@ static int fid_op(struct p9c *c, uint8_t type, uint32_t fid)
 	return rpc(&e);
 }
 
-int p9c_clunk(struct p9c *c, uint32_t fid) { return fid_op(c, P9_TCLUNK, fid); }
+int p9c_clunk(struct p9c *c, uint32_t fid)
+{
+	fid_drop(c, fid); /* gone whatever the answer (9P: clunk always frees) */
+	return fid_op(c, P9_TCLUNK, fid);
+}
 
 int p9c_lopen(struct p9c *c, uint32_t fid, uint32_t flags)
 {
 	struct enc e = begin(c, P9_TLOPEN);
+	struct p9c_fidrec *r;
+	int rc;
 
 	e32(&e, fid);
 	e32(&e, flags);
-	return rpc(&e);
+	rc = rpc(&e);
+	if (rc == 0 && (r = fid_rec(c, fid)))
+		r->flags = (int32_t)flags;
+	return rc;
 }
 
 int p9c_lcreate(struct p9c *c, uint32_t dfid, const char *name, uint32_t flags,
 		uint32_t mode)
 {
 	struct enc e = begin(c, P9_TLCREATE);
+	struct p9c_fidrec *r;
+	int rc;
 
 	e32(&e, dfid);
 	estr(&e, name);
 	e32(&e, flags);
 	e32(&e, mode);
 	e32(&e, 0);
-	return rpc(&e);
+	rc = rpc(&e);
+	/* dfid now names the new file, open. */
+	if (rc == 0 && (r = fid_rec(c, dfid))) {
+		char dir[P9C_PATH_MAX];
+
+		strlcpy(dir, r->path, sizeof(dir));
+		fid_set(c, dfid, dir, name);
+		if ((r = fid_rec(c, dfid)))
+			r->flags = (int32_t)flags;
+	}
+	return rc;
 }
 
 long p9c_read(struct p9c *c, uint32_t fid, uint64_t off, void *buf, uint32_t len)

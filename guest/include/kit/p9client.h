@@ -7,11 +7,25 @@
 #ifndef KIT_P9CLIENT_H
 #define KIT_P9CLIENT_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include <pvisor/p9.h>
 
 struct p9front;
+
+/* What a fid names, kept to open it again after a restore (the new
+ * backend's session has no fid): the path walked from the attach fid and
+ * the Tlopen flags (-1: not open).  A fid beyond the table, or whose path
+ * is longer, is not kept (it answers an error after a restore). */
+#define P9C_MAX_FIDS 16
+#define P9C_PATH_MAX 192
+struct p9c_fidrec {
+	bool used;
+	uint32_t fid;
+	int32_t flags;
+	char path[P9C_PATH_MAX];
+};
 
 struct p9c {
 	struct p9front *fe;
@@ -19,6 +33,9 @@ struct p9c {
 	uint16_t tag;
 	uint8_t *tx, *rx;    /* msize bytes each */
 	uint32_t rlen;       /* the last response's length */
+	bool attached;
+	uint32_t root_fid;
+	struct p9c_fidrec fids[P9C_MAX_FIDS];
 };
 
 struct p9c_stat {
@@ -28,7 +45,10 @@ struct p9c_stat {
 	uint64_t nlink, size;
 };
 
-/* Tversion with msize (capped by the ring); 0 or -errno. */
+/* Tversion with msize (capped by the ring); 0 or -errno.  Also registers
+ * with p9front so that after a restore the session is opened again: the
+ * same msize, the attach, every kept fid walked and opened again (without
+ * O_CREAT, O_EXCL, O_TRUNC), as Plan 9's recover(4) does. */
 int p9c_init(struct p9c *c, struct p9front *fe, uint32_t msize);
 int p9c_attach(struct p9c *c, uint32_t fid);
 /* Walks a '/'-separated path (up to P9_MAXWELEM names; "" clones).  A

@@ -39,6 +39,14 @@ long p9front_recv(struct p9front *dev, void *rsp, uint32_t cap);
 /* Puts raw bytes on the ring and notifies, waiting for no answer. */
 void p9front_send_raw(struct p9front *dev, const void *msg, uint32_t len);
 
+/*
+ * After a restore into a new domain the ring reconnects by itself, but the
+ * backend's 9P session is new: fn(opaque) runs then, on the thread that
+ * resumes, to open the session again (Tversion, Tattach, its fids) with
+ * p9front_rpc while other threads' sends and receives wait.  0 or -errno.
+ */
+void p9front_on_reconnect(struct p9front *dev, int (*fn)(void *), void *opaque);
+
 /* The backend's XenbusState now. */
 long p9front_backend_state(struct p9front *dev);
 
