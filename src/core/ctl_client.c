@@ -373,6 +373,24 @@ static int print_reply(const char *line)
 	return status;
 }
 
+/* A save's reply: the guest may have stopped on its own (powered off,
+ * exited) before it suspended; then nothing was saved and FILE goes. */
+static int check_saved(const char *line)
+{
+	json_t *r = json_loads(line, 0, NULL);
+	const char *how = json_string_value(
+		json_object_get(json_object_get(r, "result"), "how"));
+	int status = 0;
+
+	if (!how || strcmp(how, "saved")) {
+		log_error("ctl save: the guest stopped (%s) before it suspended: nothing saved",
+			  how ? how : "no reply");
+		status = 1;
+	}
+	json_decref(r);
+	return status;
+}
+
 /*
  * disk-add: the image, opened and locked here as pvisor would (the
  * sandboxed pvisor cannot open files any more); the descriptor goes with
@@ -454,6 +472,8 @@ int ctl_client_main(const char *path, int n, char *const words[])
 		goto out;
 	}
 	status = print_reply(reply);
+	if (status == 0 && save_path)
+		status = check_saved(reply);
 	free(reply);
 out:
 	if (file_fd >= 0) {

@@ -144,14 +144,13 @@ for be in $BACKENDS; do
 		not_ok "$be: scsibench save (ctl $rc: $r) / restore (exit $prc): $(tail -c 300 "$before") // $(tail -c 400 "$out")"
 	fi
 
-	# p9bench (128 MiB written then read through 9pfs) saved mid-run.
+	# p9bench (256 MiB written then read through 9pfs) saved mid-run.
 	share=$TMP/share-$be
 	rm -rf "$share"
 	mkdir -p "$share"
 	out=$TMP/p91.$be
-	start run "$be" --share "$share,tag=s" "$GUEST/p9bench" -- mb=128 control=1 keep=1
-	for _ in $(seq 1 100); do [ -e "$share/p9bench.dat" ] && break; sleep 0.05; done
-	sleep 0.1
+	start run "$be" --share "$share,tag=s" "$GUEST/p9bench" -- mb=256 control=1 keep=1
+	for _ in $(seq 1 200); do [ -e "$share/p9bench.dat" ] && break; sleep 0.02; done
 	at=$(stat -c %s "$share/p9bench.dat" 2>/dev/null)
 	r=$(ctl save "$TMP/p9.pvs")
 	rc=$?
@@ -182,8 +181,8 @@ PY
 	else
 		not_ok "$be: p9bench save (ctl $rc: $r) / restore (exit $prc): $(tail -c 300 "$before") // $(tail -c 400 "$out")"
 	fi
-	check "$be: the share's file after the restored run: 128 MiB of 0xa5 ($whole)" \
-		test "$whole" = $((128 << 20))
+	check "$be: the share's file after the restored run: 256 MiB of 0xa5 ($whole)" \
+		test "$whole" = $((256 << 20))
 
 	check "$be: no pvisor of this test left" test -z "$(pgrep -f "$TMP/")"
 done
