@@ -105,14 +105,6 @@ static unsigned dev_number(const char *name)
 	return n;
 }
 
-static bool known_lun(const struct scsifront *dev, const char *name)
-{
-	for (unsigned i = 0; i < dev->info.nr_luns; i++)
-		if (dev->info.luns[i].dev == dev_number(name))
-			return true;
-	return false;
-}
-
 static void mark_connected(struct scsifront *dev, const char *name)
 {
 	char path[200];
@@ -121,44 +113,81 @@ static void mark_connected(struct scsifront *dev, const char *name)
 	xenbus_printf(XBT_NIL, path, "%u", XenbusStateConnected);
 }
 
-/* Adds the LUNs the backend marked Initialised, as xen-scsifront does:
- * our vscsi-devs/dev-N/state becomes Connected. */
-static void add_luns(struct scsifront *dev)
+enum lun_pass { PASS_ADD, PASS_DEL };
+
+static int find_dev(const struct scsifront_info *info, unsigned n)
 {
-	char names[512], path[200], val[32];
+	for (unsigned i = 0; i < info->nr_luns; i++)
+		if (info->luns[i].dev == n)
+			return (int)i;
+	return -1;
+}
+
+/* One LUN of vscsi-devs as xen-scsifront's scsifront_do_lun_hotplug
+ * takes it: ADD a LUN the backend put in the target (Initialised; our
+ * vscsi-devs/dev-N/state becomes Connected, again for one we know after a
+ * restore), DEL one it asks away (Closing).  1 if the LUN list changed. */
+static int lun_pass_one(struct scsifront *dev, const char *name, enum lun_pass pass)
+{
+	char path[200], val[32];
+	unsigned long st;
+	uint16_t v[4];
+	int known;
+	struct scsifront_lun *l;
+
+	if (strncmp(name, "dev-", 4))
+		return 0;
+	snprintf(path, sizeof(path), "%s/vscsi-devs/%s/state", dev->backend, name);
+	if (xenbus_read_ulong(XBT_NIL, path, &st))
+		return 0;
+	snprintf(path, sizeof(path), "%s/vscsi-devs/%s/v-dev", dev->backend, name);
+	if (xenbus_read(XBT_NIL, path, val, sizeof(val)) < 0 || parse_vdev(val, v))
+		return 0;
+	known = find_dev(&dev->info, dev_number(name));
+	if (pass == PASS_DEL) {
+		if (st != XenbusStateClosing || known < 0)
+			return 0;
+		dev->info.luns[known] = dev->info.luns[--dev->info.nr_luns];
+		return 1;
+	}
+	if (st != XenbusStateInitialised)
+		return 0;
+	if (known >= 0) {
+		mark_connected(dev, name); /* again, after a restore */
+		return 0;
+	}
+	if (dev->info.nr_luns == SCSIFRONT_MAX_LUNS)
+		return 0;
+	l = &dev->info.luns[dev->info.nr_luns++];
+	l->host = v[0];
+	l->channel = v[1];
+	l->target = v[2];
+	l->lun = v[3];
+	l->dev = dev_number(name);
+	mark_connected(dev, name);
+	return 1;
+}
+
+static int lun_pass(struct scsifront *dev, enum lun_pass pass)
+{
+	static char names[1024];
+	char path[200];
 	long n;
+	int changed = 0;
 
 	snprintf(path, sizeof(path), "%s/vscsi-devs", dev->backend);
 	n = xenbus_directory(XBT_NIL, path, names, sizeof(names));
-	for (long off = 0; n > 0 && off < n; off += (long)strlen(names + off) + 1) {
-		const char *name = names + off;
-		unsigned long st;
-		uint16_t v[4];
-		struct scsifront_lun *l;
+	for (long off = 0; n > 0 && off < n; off += (long)strlen(names + off) + 1)
+		changed |= lun_pass_one(dev, names + off, pass);
+	return changed;
+}
 
-		snprintf(path, sizeof(path), "%s/vscsi-devs/%s/state", dev->backend, name);
-		if (xenbus_read_ulong(XBT_NIL, path, &st) || st != XenbusStateInitialised)
-			continue;
-		snprintf(path, sizeof(path), "%s/vscsi-devs/%s/v-dev", dev->backend, name);
-		if (xenbus_read(XBT_NIL, path, val, sizeof(val)) < 0 || parse_vdev(val, v))
-			continue;
-		if (strncmp(name, "dev-", 4))
-			continue;
-		if (known_lun(dev, name)) {
-			mark_connected(dev, name); /* again, after a restore */
-			continue;
-		}
-		if (dev->info.nr_luns == SCSIFRONT_MAX_LUNS)
-			continue;
-		l = &dev->info.luns[dev->info.nr_luns++];
-		l->host = v[0];
-		l->channel = v[1];
-		l->target = v[2];
-		l->lun = v[3];
-		l->dev = 0;
-		l->dev = dev_number(name);
-		mark_connected(dev, name);
-	}
+static void set_state(struct scsifront *dev, unsigned st)
+{
+	char path[200];
+
+	snprintf(path, sizeof(path), "%s/state", dev->nodename);
+	xenbus_printf(XBT_NIL, path, "%u", st);
 }
 
 /*
@@ -201,9 +230,8 @@ static int sf_connect(struct scsifront *dev)
 		dev->info.max_segs = SF_MAX_SEGS;
 	if (dev->info.max_segs < VSCSIIF_SG_TABLESIZE)
 		dev->info.max_segs = VSCSIIF_SG_TABLESIZE;
-	add_luns(dev);
-	snprintf(path, sizeof(path), "%s/state", dev->nodename);
-	xenbus_printf(XBT_NIL, path, "%u", XenbusStateConnected);
+	lun_pass(dev, PASS_ADD);
+	set_state(dev, XenbusStateConnected);
 	return 0;
 }
 
@@ -263,6 +291,30 @@ struct scsifront *scsifront_init(struct scsifront_info *info)
 	if (info)
 		*info = dev->info;
 	return dev;
+}
+
+int scsifront_reconfigure(struct scsifront *dev, struct scsifront_info *info)
+{
+	char path[200];
+	int changed;
+	long st;
+
+	if (scsifront_backend_state(dev) != XenbusStateReconfiguring)
+		return 0;
+	/* xen-scsifront: on the backend's Reconfiguring, drop the LUNs in
+	 * Closing and say Reconfiguring; on its Reconfigured, add the LUNs
+	 * in Initialised and be Connected again. */
+	changed = lun_pass(dev, PASS_DEL);
+	set_state(dev, XenbusStateReconfiguring);
+	snprintf(path, sizeof(path), "%s/state", dev->backend);
+	st = xenbus_wait_state(path, XenbusStateReconfigured, XenbusStateReconfigured,
+			       monotonic_ns() + SF_TIMEOUT_NS);
+	if (st == XenbusStateReconfigured)
+		changed |= lun_pass(dev, PASS_ADD);
+	set_state(dev, XenbusStateConnected);
+	if (info)
+		*info = dev->info;
+	return st == XenbusStateReconfigured ? changed : -XEN_ETIMEDOUT;
 }
 
 struct vscsiif_front_ring *scsifront_ring(struct scsifront *dev)

@@ -3,6 +3,7 @@
 #include "core/sandbox.h"
 
 #include "hostio/hostnet.h"
+#include "services/scsiback/vscsi_lun.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -418,28 +419,6 @@ static int parse_rootfs(struct vm_config *cfg, const char *v, char *err,
 	return 0;
 }
 
-/* lun=H:C:T:L, each 0..65535; 0 or -1. */
-static int parse_hctl(const char *s, size_t n, uint16_t out[4])
-{
-	for (unsigned i = 0; i < 4; i++) {
-		unsigned long v = 0;
-		size_t digits = 0;
-
-		while (n && *s >= '0' && *s <= '9') {
-			v = v * 10 + (unsigned long)(*s - '0');
-			if (v > 65535)
-				return -1;
-			s++, n--, digits++;
-		}
-		if (!digits || (i < 3 && (!n || *s != ':')))
-			return -1;
-		if (i < 3)
-			s++, n--;
-		out[i] = (uint16_t)v;
-	}
-	return n ? -1 : 0;
-}
-
 /* --scsi PATH[,ro][,media=disk|cdrom][,lun=H:C:T:L]; 0 or -1 with err set. */
 static int parse_scsi(struct vm_config *cfg, const char *v, char *err,
 		      size_t err_len)
@@ -448,7 +427,8 @@ static int parse_scsi(struct vm_config *cfg, const char *v, char *err,
 	size_t n;
 	struct vm_scsi *d;
 	bool have_lun = false;
-	uint16_t hctl[4];
+	struct scsi_addr a, taken[VM_MAX_SCSI];
+	int rc;
 
 	if (cfg->nr_scsi == VM_MAX_SCSI) {
 		snprintf(err, err_len, "--scsi: at most %d LUNs", VM_MAX_SCSI);
@@ -475,7 +455,7 @@ static int parse_scsi(struct vm_config *cfg, const char *v, char *err,
 				 (int)(n - 6), opt + 6);
 			return -1;
 		} else if (n >= 4 && !strncmp(opt, "lun=", 4)) {
-			if (parse_hctl(opt + 4, n - 4, hctl)) {
+			if (vscsi_hctl_parse(opt + 4, n - 4, &a)) {
 				snprintf(err, err_len,
 					 "--scsi: bad lun '%.*s' (H:C:T:L, numbers 0 to 65535)",
 					 (int)(n - 4), opt + 4);
@@ -491,40 +471,26 @@ static int parse_scsi(struct vm_config *cfg, const char *v, char *err,
 	}
 	if (d->cdrom)
 		d->ro = true; /* an ISO is read-only media */
-	if (!have_lun) {
-		/* The next LUN of the first LUN's host, channel and target. */
-		uint16_t lun = 0;
-
-		hctl[0] = cfg->nr_scsi ? cfg->scsi[0].host : 0;
-		hctl[1] = cfg->nr_scsi ? cfg->scsi[0].channel : 0;
-		hctl[2] = cfg->nr_scsi ? cfg->scsi[0].target : 0;
-		for (unsigned i = 0; i < cfg->nr_scsi; i++)
-			if (cfg->scsi[i].channel == hctl[1] &&
-			    cfg->scsi[i].target == hctl[2] && cfg->scsi[i].lun >= lun)
-				lun = (uint16_t)(cfg->scsi[i].lun + 1);
-		hctl[3] = lun;
+	for (unsigned i = 0; i < cfg->nr_scsi; i++)
+		taken[i] = (struct scsi_addr){ cfg->scsi[i].host, cfg->scsi[i].channel,
+					       cfg->scsi[i].target, cfg->scsi[i].lun };
+	rc = vscsi_lun_place(taken, cfg->nr_scsi, have_lun, &a);
+	if (rc == -EXDEV) {
+		snprintf(err, err_len,
+			 "--scsi: lun=%u:%u:%u:%u is on host %u, the others on "
+			 "host %u (one SCSI host per guest)", a.host, a.channel,
+			 a.target, a.lun, a.host, taken[0].host);
+		return -1;
 	}
-	d->host = hctl[0];
-	d->channel = hctl[1];
-	d->target = hctl[2];
-	d->lun = hctl[3];
-	for (unsigned i = 0; i < cfg->nr_scsi; i++) {
-		const struct vm_scsi *o = &cfg->scsi[i];
-
-		if (o->host != d->host) {
-			snprintf(err, err_len,
-				 "--scsi: lun=%u:%u:%u:%u is on host %u, the others on "
-				 "host %u (one SCSI host per guest)", d->host, d->channel,
-				 d->target, d->lun, d->host, o->host);
-			return -1;
-		}
-		if (o->channel == d->channel && o->target == d->target &&
-		    o->lun == d->lun) {
-			snprintf(err, err_len, "--scsi: two LUNs at %u:%u:%u:%u",
-				 d->host, d->channel, d->target, d->lun);
-			return -1;
-		}
+	if (rc == -EEXIST) {
+		snprintf(err, err_len, "--scsi: two LUNs at %u:%u:%u:%u",
+			 a.host, a.channel, a.target, a.lun);
+		return -1;
 	}
+	d->host = a.host;
+	d->channel = a.channel;
+	d->target = a.target;
+	d->lun = a.lun;
 	cfg->nr_scsi++;
 	return 0;
 }

@@ -48,6 +48,13 @@ const char ctl_usage[] =
 	"  eject H:C:T:L [--force]     take the medium out of a CD/DVD LUN (--force:\n"
 	"                              even if the guest prevents removal)\n"
 	"  insert H:C:T:L IMAGE        put IMAGE (an ISO) into an empty CD/DVD LUN\n"
+	"  scsi-add IMAGE[,ro][,media=disk|cdrom][,lun=H:C:T:L] [--timeout SEC]\n"
+	"                              add IMAGE as a SCSI LUN while the guest runs\n"
+	"                              (opened and locked here, sent as a descriptor);\n"
+	"                              waits SEC (default 10) for the guest to take it\n"
+	"  scsi-remove H:C:T:L [--timeout SEC] [--force]\n"
+	"                              remove the LUN once the guest lets it go\n"
+	"                              (default wait 10 s); --force: without waiting\n"
 	"  --json LINE                 send LINE, a JSON request, as it is\n";
 
 static char *dump_line(json_t *req)
@@ -164,22 +171,97 @@ static char *disk_add_request(int n, char *const words[], char *err, size_t err_
 				   "ro", ro));
 }
 
-/* disk-remove xvdN [--timeout SEC] [--force]. */
-static char *disk_remove_request(int n, char *const words[], char *err, size_t err_len)
+/* NAME DEVICE [--timeout SEC] [--force] (disk-remove, scsi-remove). */
+static char *device_request(const char *name, int n, char *const words[], char *err,
+			    size_t err_len)
 {
-	char *line;
-	json_t *req;
+	char *line = timeout_request(name, n - 1, words + 1, err, err_len);
+	json_t *req = line ? json_loads(line, 0, NULL) : NULL;
 
-	if (n < 2 || words[1][0] == '-') {
-		snprintf(err, err_len, "ctl disk-remove: needs a device name (xvdN)");
-		return NULL;
-	}
-	line = timeout_request("disk-remove", n - 1, words + 1, err, err_len);
-	req = line ? json_loads(line, 0, NULL) : NULL;
 	free(line);
 	if (!req)
 		return NULL;
 	json_object_set_new(req, "device", json_string(words[1]));
+	return dump_line(req);
+}
+
+/* disk-remove xvdN [--timeout SEC] [--force]. */
+static char *disk_remove_request(int n, char *const words[], char *err, size_t err_len)
+{
+	if (n < 2 || words[1][0] == '-') {
+		snprintf(err, err_len, "ctl disk-remove: needs a device name (xvdN)");
+		return NULL;
+	}
+	return device_request("disk-remove", n, words, err, err_len);
+}
+
+/* scsi-add's IMAGE[,ro|,rw][,media=disk|cdrom][,lun=H:C:T:L]: 0, or -1
+ * with err set. */
+struct scsi_arg {
+	char path[1024];
+	bool ro, cdrom;
+	const char *lun;  /* in arg, lun_len bytes; NULL: not given */
+	size_t lun_len;
+};
+
+static int split_scsi(const char *arg, struct scsi_arg *a, char *err, size_t err_len)
+{
+	size_t n = strcspn(arg, ",");
+	const char *opt = arg + n;
+
+	memset(a, 0, sizeof(*a));
+	if (n == 0 || n >= sizeof(a->path)) {
+		snprintf(err, err_len, "ctl scsi-add: '%s' has no usable image path", arg);
+		return -1;
+	}
+	memcpy(a->path, arg, n);
+	while (*opt == ',') {
+		size_t len = strcspn(++opt, ",");
+
+		if (len == 2 && (!strncmp(opt, "ro", 2) || !strncmp(opt, "rw", 2))) {
+			a->ro = opt[1] == 'o';
+		} else if (len == 10 && !strncmp(opt, "media=disk", 10)) {
+			a->cdrom = false;
+		} else if (len == 11 && !strncmp(opt, "media=cdrom", 11)) {
+			a->cdrom = true;
+		} else if (len > 4 && !strncmp(opt, "lun=", 4)) {
+			a->lun = opt + 4;
+			a->lun_len = len - 4;
+		} else {
+			snprintf(err, err_len, "ctl scsi-add: unknown option '%.*s' "
+				 "(ro, rw, media=disk|cdrom, lun=H:C:T:L)", (int)len, opt);
+			return -1;
+		}
+		opt += len;
+	}
+	a->ro = a->ro || a->cdrom; /* an ISO is read-only media */
+	return 0;
+}
+
+/* scsi-add IMAGE[,...] [--timeout SEC]. */
+static char *scsi_add_request(int n, char *const words[], char *err, size_t err_len)
+{
+	struct scsi_arg a;
+	char *line;
+	json_t *req;
+
+	if (n < 2 || words[1][0] == '-') {
+		snprintf(err, err_len,
+			 "ctl scsi-add: needs IMAGE[,ro][,media=disk|cdrom][,lun=H:C:T:L]");
+		return NULL;
+	}
+	if (split_scsi(words[1], &a, err, err_len) < 0)
+		return NULL;
+	line = timeout_request("scsi-add", n - 1, words + 1, err, err_len);
+	req = line ? json_loads(line, 0, NULL) : NULL;
+	free(line);
+	if (!req)
+		return NULL;
+	json_object_set_new(req, "path", json_string(a.path));
+	json_object_set_new(req, "ro", json_boolean(a.ro));
+	json_object_set_new(req, "media", json_string(a.cdrom ? "cdrom" : "disk"));
+	if (a.lun)
+		json_object_set_new(req, "lun", json_stringn(a.lun, a.lun_len));
 	return dump_line(req);
 }
 
@@ -243,6 +325,15 @@ char *ctl_client_request(int n, char *const words[], char *err, size_t err_len)
 		return disk_remove_request(n, words, err, err_len);
 	if (!strcmp(cmd, "eject"))
 		return eject_request(n, words, err, err_len);
+	if (!strcmp(cmd, "scsi-add"))
+		return scsi_add_request(n, words, err, err_len);
+	if (!strcmp(cmd, "scsi-remove")) {
+		if (n < 2 || words[1][0] == '-') {
+			snprintf(err, err_len, "ctl scsi-remove: needs a LUN (H:C:T:L)");
+			return NULL;
+		}
+		return device_request("scsi-remove", n, words, err, err_len);
+	}
 	if (!strcmp(cmd, "insert"))
 		return insert_request(n, words, err, err_len);
 	if (!strcmp(cmd, "sysrq")) {
@@ -392,7 +483,7 @@ static int check_saved(const char *line)
 }
 
 /*
- * disk-add: the image, opened and locked here as pvisor would (the
+ * disk-add, scsi-add, insert: the image, opened and locked here as pvisor would (the
  * sandboxed pvisor cannot open files any more); the descriptor goes with
  * the request and the lock with it (an OFD lock belongs to the open file).
  * *image -1 for other commands; -1 when it cannot be opened (said why).
@@ -405,6 +496,16 @@ static int open_image(int n, char *const words[], struct hio_file *image)
 	image->fd = -1;
 	if (n == 3 && !strcmp(words[0], "insert")) {
 		if (hio_file_open(image, words[2], true, err, sizeof(err)) < 0) {
+			log_error("ctl: %s", err);
+			return -1;
+		}
+		return 0;
+	}
+	if (n >= 2 && !strcmp(words[0], "scsi-add")) {
+		struct scsi_arg a;
+
+		if (split_scsi(words[1], &a, err, sizeof(err)) < 0 ||
+		    hio_file_open(image, a.path, a.ro, err, sizeof(err)) < 0) {
 			log_error("ctl: %s", err);
 			return -1;
 		}

@@ -70,6 +70,16 @@ unsigned scsifront_pending(struct scsifront *dev);
  * host error in cmd->rslt, or -XEN_* if it could not be queued. */
 int scsifront_exec(struct scsifront *dev, struct scsifront_cmd *cmd);
 
+/*
+ * LUN hot-plug, polled: when the backend is Reconfiguring (7), runs
+ * xen-scsifront's round (drop the LUNs in Closing, Reconfiguring, wait for
+ * the backend's Reconfigured, add the LUNs in Initialised, Connected) and
+ * copies the new LUN list to info.  1 if the list changed, 0 if not (or
+ * no round was asked), -XEN_ETIMEDOUT if the backend never said
+ * Reconfigured.  No command may be pending on a LUN being removed.
+ */
+int scsifront_reconfigure(struct scsifront *dev, struct scsifront_info *info);
+
 /* Raw access for hostile tests. */
 struct vscsiif_front_ring *scsifront_ring(struct scsifront *dev);
 void scsifront_notify(struct scsifront *dev);

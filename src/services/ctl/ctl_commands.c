@@ -257,6 +257,8 @@ enum ctl_outcome ctl_command_run(struct vm *vm, struct ctl_request *req,
 	case CTL_DISK_REMOVE: /* ctl_hotplug.c's: the server sends them there */
 	case CTL_EJECT:
 	case CTL_INSERT:
+	case CTL_SCSI_ADD:
+	case CTL_SCSI_REMOVE:
 	case CTL_NR_COMMANDS:
 		break;
 	}

@@ -18,6 +18,7 @@
 #include "core/vm.h"
 #include "services/blkback/blkback.h"
 #include "services/scsiback/scsiback.h"
+#include "services/scsiback/vscsi_lun.h"
 #include "xen/time.h"
 
 #include <xen/io/xenbus.h>
@@ -50,7 +51,7 @@ struct ctl_hotplug {
 bool ctl_hotplug_handles(enum ctl_command c)
 {
 	return c == CTL_DISK_ADD || c == CTL_DISK_REMOVE || c == CTL_EJECT ||
-	       c == CTL_INSERT;
+	       c == CTL_INSERT || c == CTL_SCSI_ADD || c == CTL_SCSI_REMOVE;
 }
 
 static bool job_fail(struct ctl_hotplug_job *j, const char *code, const char *fmt, ...)
@@ -198,6 +199,77 @@ static bool change_medium(struct ctl_hotplug *h, struct ctl_hotplug_job *j)
 	return true;
 }
 
+/* ------------------------------------------------------------------ */
+/* scsi-add, scsi-remove: a LUN through a vscsi reconfiguration */
+
+static const char *lun_error_code(int rc)
+{
+	switch (-rc) {
+	case ENOENT:
+		return "not-found";
+	case EEXIST:
+		return "in-use";
+	case EXDEV:
+		return "invalid-argument";
+	case ETIMEDOUT:
+		return "timeout";
+	case ECANCELED:
+		return "stopped";
+	default:
+		return add_error_code(rc);
+	}
+}
+
+static unsigned timeout_ms(const struct ctl_hotplug_job *j)
+{
+	return (unsigned)(j->req.timeout_s * 1000);
+}
+
+static bool scsi_add(struct ctl_hotplug *h, struct ctl_hotplug_job *j)
+{
+	struct vm_scsi cfg = { .ro = j->req.ro, .cdrom = j->req.cdrom };
+	struct scsi_addr a = { 0 };
+	char err[256], lun[32];
+	bool taken;
+	int fd = j->fd, rc;
+
+	j->fd = -1;
+	if (fd < 0)
+		return job_fail(j, "invalid-argument",
+				"scsi-add needs the image's descriptor (SCM_RIGHTS) with the request");
+	if (j->req.lun_given &&
+	    vscsi_hctl_parse(j->req.device, strlen(j->req.device), &a) == 0)
+		cfg = (struct vm_scsi){ .ro = cfg.ro, .cdrom = cfg.cdrom, .host = a.host,
+					.channel = a.channel, .target = a.target, .lun = a.lun };
+	snprintf(cfg.path, sizeof(cfg.path), "%s", j->req.path);
+	rc = scsiback_lun_add(h->vm, &cfg, j->req.lun_given, fd, timeout_ms(j), &taken, err,
+			      sizeof(err));
+	if (rc < 0)
+		return job_fail(j, lun_error_code(rc), "%s", err);
+	snprintf(lun, sizeof(lun), "%u:%u:%u:%u", cfg.host, cfg.channel, cfg.target, cfg.lun);
+	log_info("control API: scsi-add %s as %s%s%s", cfg.path, lun, cfg.cdrom ? " (cdrom)" : "",
+		 cfg.ro && !cfg.cdrom ? " (ro)" : "");
+	j->result = json_pack("{s:s, s:s, s:s, s:b, s:s}", "device", lun, "path", cfg.path,
+			      "media", cfg.cdrom ? "cdrom" : "disk", "ro", cfg.ro, "state",
+			      taken ? "connected" : "offered");
+	return true;
+}
+
+static bool scsi_remove(struct ctl_hotplug *h, struct ctl_hotplug_job *j)
+{
+	char err[256];
+	bool closed;
+	int rc = scsiback_lun_remove(h->vm, j->req.device, j->req.force, timeout_ms(j), &closed,
+				     err, sizeof(err));
+
+	if (rc < 0)
+		return job_fail(j, lun_error_code(rc), "%s", err);
+	log_info("control API: scsi-remove %s (%s)", j->req.device, closed ? "closed" : "forced");
+	j->result = json_pack("{s:s, s:s}", "device", j->req.device, "how",
+			      closed ? "closed" : "forced");
+	return true;
+}
+
 static void run_job(struct ctl_hotplug *h, struct ctl_hotplug_job *j)
 {
 	bool ok = false;
@@ -212,6 +284,12 @@ static void run_job(struct ctl_hotplug *h, struct ctl_hotplug_job *j)
 	case CTL_EJECT:
 	case CTL_INSERT:
 		ok = change_medium(h, j);
+		break;
+	case CTL_SCSI_ADD:
+		ok = scsi_add(h, j);
+		break;
+	case CTL_SCSI_REMOVE:
+		ok = scsi_remove(h, j);
 		break;
 	default:
 		job_fail(j, "unknown-command", "not a hot-plug command");

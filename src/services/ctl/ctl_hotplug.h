@@ -1,6 +1,6 @@
 /*
  * Device hot-plug for the control API (docs/control-api.md: disk-add,
- * disk-remove): the work runs on a thread of its own, "pv-hotplug", started
+ * disk-remove, scsi-add, scsi-remove, eject, insert): the work runs on a thread of its own, "pv-hotplug", started
  * during set-up, because setting a device up takes calls the sandboxed
  * event thread may not make (an I/O engine, a device thread) and removing
  * one waits for the guest.  The event thread queues a job and answers the

@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "services/scsiback/vscsi_lun.h"
+
 /* Which arguments each command takes (besides "command" and "id"). */
 enum {
 	ARG_KEY = 1 << 0,
@@ -14,6 +16,8 @@ enum {
 	ARG_PATH = 1 << 3,
 	ARG_RO = 1 << 4,
 	ARG_DEVICE = 1 << 5,
+	ARG_MEDIA = 1 << 6,
+	ARG_LUN = 1 << 7,
 };
 
 static const struct {
@@ -30,6 +34,8 @@ static const struct {
 	[CTL_DISK_REMOVE] = { "disk-remove", ARG_DEVICE | ARG_TIMEOUT | ARG_FORCE },
 	[CTL_EJECT] = { "eject", ARG_DEVICE | ARG_FORCE },
 	[CTL_INSERT] = { "insert", ARG_DEVICE | ARG_PATH },
+	[CTL_SCSI_ADD] = { "scsi-add", ARG_PATH | ARG_RO | ARG_MEDIA | ARG_LUN | ARG_TIMEOUT },
+	[CTL_SCSI_REMOVE] = { "scsi-remove", ARG_DEVICE | ARG_TIMEOUT | ARG_FORCE },
 };
 
 /* The arguments a command cannot go without. */
@@ -39,9 +45,11 @@ static unsigned required_args(enum ctl_command c)
 	case CTL_SYSRQ:
 		return ARG_KEY;
 	case CTL_DISK_ADD:
+	case CTL_SCSI_ADD:
 		return ARG_PATH;
 	case CTL_DISK_REMOVE:
 	case CTL_EJECT:
+	case CTL_SCSI_REMOVE:
 		return ARG_DEVICE;
 	case CTL_INSERT:
 		return ARG_DEVICE | ARG_PATH;
@@ -60,6 +68,8 @@ static const struct {
 	{ "path", ARG_PATH },
 	{ "ro", ARG_RO },
 	{ "device", ARG_DEVICE },
+	{ "media", ARG_MEDIA },
+	{ "lun", ARG_LUN },
 };
 
 const char *ctl_command_name(enum ctl_command c)
@@ -69,7 +79,7 @@ const char *ctl_command_name(enum ctl_command c)
 
 bool ctl_command_takes_fd(enum ctl_command c)
 {
-	return c == CTL_DISK_ADD || c == CTL_SAVE || c == CTL_INSERT;
+	return c == CTL_DISK_ADD || c == CTL_SAVE || c == CTL_INSERT || c == CTL_SCSI_ADD;
 }
 
 static int fail(struct ctl_error *err, const char *code, const char *fmt, ...)
@@ -120,6 +130,17 @@ static int parse_string(char *out, size_t size, const char *name, json_t *v,
 	return 0;
 }
 
+/* A SCSI LUN address, H:C:T:L. */
+static int check_hctl(const char *s, const char *name, struct ctl_error *err)
+{
+	struct scsi_addr a;
+
+	if (vscsi_hctl_parse(s, strlen(s), &a) < 0)
+		return fail(err, "invalid-argument",
+			    "\"%s\" must be a SCSI address H:C:T:L (numbers 0 to 65535)", name);
+	return 0;
+}
+
 /* One argument, already known to be one the command takes. */
 static int parse_arg(struct ctl_request *req, unsigned bit, const char *name, json_t *v,
 		     struct ctl_error *err)
@@ -152,9 +173,23 @@ static int parse_arg(struct ctl_request *req, unsigned bit, const char *name, js
 		return 0;
 	case ARG_PATH:
 	case ARG_DEVICE:
-		return parse_string(bit == ARG_PATH ? req->path : req->device,
-				    bit == ARG_PATH ? sizeof(req->path) : sizeof(req->device),
-				    name, v, err);
+		if (parse_string(bit == ARG_PATH ? req->path : req->device,
+				 bit == ARG_PATH ? sizeof(req->path) : sizeof(req->device),
+				 name, v, err) < 0)
+			return -1;
+		return req->command == CTL_SCSI_REMOVE && bit == ARG_DEVICE
+			       ? check_hctl(req->device, "device", err) : 0;
+	case ARG_MEDIA:
+		s = json_is_string(v) ? json_string_value(v) : "";
+		if (strcmp(s, "disk") && strcmp(s, "cdrom"))
+			return fail(err, "invalid-argument", "\"media\" must be \"disk\" or \"cdrom\"");
+		req->cdrom = !strcmp(s, "cdrom");
+		return 0;
+	case ARG_LUN:
+		if (parse_string(req->device, sizeof(req->device), name, v, err) < 0)
+			return -1;
+		req->lun_given = true;
+		return check_hctl(req->device, "lun", err);
 	}
 	return fail(err, "invalid-argument", "unknown argument \"%s\"", name);
 }
@@ -173,7 +208,8 @@ static int parse_object(json_t *obj, struct ctl_request *req, struct ctl_error *
 		return fail(err, "unknown-command", "unknown command \"%.64s\"",
 			    json_string_value(cmd));
 	need = required_args(req->command);
-	if (req->command == CTL_DISK_REMOVE)
+	if (req->command == CTL_DISK_REMOVE || req->command == CTL_SCSI_ADD ||
+	    req->command == CTL_SCSI_REMOVE)
 		req->timeout_s = CTL_REMOVE_TIMEOUT_DEFAULT;
 	json_object_foreach(obj, name, v) {
 		if (!strcmp(name, "command") || !strcmp(name, "id"))

@@ -33,6 +33,8 @@ enum ctl_command {
 	CTL_DISK_REMOVE, /* libxl's device remove: Closing, Closed, gone */
 	CTL_EJECT,    /* a CD/DVD LUN's medium out (the tray opens) */
 	CTL_INSERT,   /* a medium into an empty CD/DVD LUN, on the descriptor sent */
+	CTL_SCSI_ADD, /* a SCSI LUN on the descriptor sent (vscsi reconfiguration) */
+	CTL_SCSI_REMOVE, /* a SCSI LUN away: Closing, the frontend lets go, gone */
 	CTL_NR_COMMANDS,
 };
 
@@ -45,9 +47,12 @@ struct ctl_request {
 			   * disk-remove: remove without waiting for the guest */
 	int fd;           /* sent with the request (SCM_RIGHTS), -1 none; a
 			   * command that keeps it sets -1 */
-	bool ro;          /* disk-add: read-only */
+	bool ro;          /* disk-add, scsi-add: read-only */
+	bool cdrom;       /* scsi-add: media=cdrom (an ISO, read-only) */
+	bool lun_given;   /* scsi-add: "lun" H:C:T:L given (in device) */
 	char path[1024];  /* disk-add: the image's name (for xenstore's params) */
-	char device[32];  /* disk-remove: "xvdN"; eject, insert: "H:C:T:L" */
+	char device[32];  /* disk-remove: "xvdN"; eject, insert, scsi-remove,
+			   * scsi-add's lun: "H:C:T:L" */
 };
 
 /* Why a request was refused: a stable code (docs/control-api.md) and one

@@ -12,6 +12,7 @@
 #include "core/log.h"
 #include "core/snapshot_save.h"
 #include "core/vm.h"
+#include "services/scsiback/scsiback.h"
 #include "services/xenstore/xenstore.h"
 #include "services/xenstore/xs_service.h"
 #include "xen/time.h"
@@ -62,6 +63,12 @@ enum ctl_outcome ctl_save_run(struct vm *vm, struct ctl_request *req,
 		return failed(err, "invalid-argument", bad);
 	if (vm_is_paused(vm))
 		return failed(err, "paused", "the guest is paused and cannot suspend: resume it first");
+	/* A snapshot names no LUN: restore takes them from --scsi, so one
+	 * added or removed since start-up would silently differ. */
+	if (scsiback_luns_changed(vm))
+		return failed(err, "unsupported",
+			      "SCSI LUNs were added or removed (scsi-add/scsi-remove) since start-up; "
+			      "a snapshot would not carry them: restore takes LUNs from --scsi");
 	s = calloc(1, sizeof(*s));
 	if (!s)
 		return failed(err, "failed", "out of memory");

@@ -30,6 +30,7 @@
 #include "hostio/hio_file.h"
 #include "services/blkback/blk_engine.h"
 #include "services/scsi/scsi_target.h"
+#include "services/scsiback/vscsi_lun.h"
 #include "services/scsiback/vscsiif_req.h"
 #include "services/xenstore/xenstore.h"
 #include "services/xenstore/xs_service.h"
@@ -50,21 +51,30 @@
 #define NO_SLOT UINT32_MAX
 #define RSLT_HOST(h) ((int32_t)(h) << 16)
 
+/* A slot of the host: slot N is vscsi-devs/dev-N. */
 struct sb_lun {
 	struct scsi_lun t;
-	const struct vm_scsi *cfg;
+	struct vm_scsi cfg;      /* a copy: hot-plugged LUNs are not in vm->cfg */
 	struct hio_file file;
 	char vdev[32];
+	bool used;               /* atomic: the slot holds a LUN (dev-N exists) */
+	int state;               /* atomic: its dev-N/state (written by the host thread) */
 };
 
 enum sb_stage { ST_MAIN, ST_FLUSH };
 
-/* A medium change asked by the control API (scsiback_change_medium): the
- * new image (fd -1: eject), applied by the host thread. */
-struct media_change {
+/* A change asked by the control API (a medium change, a LUN's hot-plug
+ * or removal): applied by the host thread once nothing is in flight, so no
+ * command sees half of it and no job holds a descriptor it closes. */
+struct scsiback;
+struct sb_change {
+	int (*apply)(struct scsiback *sb, struct sb_change *c);
 	struct sb_lun *lun;
-	struct hio_file file;
-	bool force;              /* eject even if the guest prevents removal */
+	struct hio_file file;    /* media: the new image (fd -1: eject) */
+	bool force;              /* eject even if the guest prevents removal;
+				  * remove without the guest */
+	bool live;               /* out: the frontend is connected (a
+				  * reconfiguration round will run) */
 	bool done;
 	int result;              /* 0 or -errno, once done */
 };
@@ -92,7 +102,6 @@ struct scsiback {
 	struct vm *vm;
 	struct xenstore *xs;
 	char be[96], fe[96], fe_state_path[112];
-	unsigned nr_luns;
 	struct sb_lun luns[VM_MAX_SCSI];
 	struct scsi_host host;
 	int efd;
@@ -103,7 +112,8 @@ struct scsiback {
 	bool stop;               /* atomic */
 	pthread_mutex_t media_lock;
 	pthread_cond_t media_cond;
-	struct media_change *media; /* waiting; under media_lock, read atomically */
+	struct sb_change *media; /* waiting; under media_lock, read atomically */
+	bool changed;            /* atomic: LUNs were added or removed (a save would lose them) */
 
 	/* Host thread only from here on. */
 	int be_state;
@@ -118,6 +128,8 @@ struct scsiback {
 	unsigned nr_slots, nr_free, inflight;
 	uint32_t held;           /* ABORT/RESET waiting for the queue to drain */
 	bool rsp_pending;
+	bool reconf_wanted;      /* the frontend is Reconfiguring: the pass waits
+				  * for the commands in flight */
 };
 
 static void kick(struct scsiback *sb)
@@ -144,11 +156,28 @@ static void on_fe_state(void *opaque, const char *path, const char *token)
 	kick(sb);
 }
 
-/* Writes the host's state, and every LUN's state that is `from` as `to`
- * (from 0: none), in one go under the store lock. */
+/* The target's LUN list from the slots' states; a LUN that left it
+ * (Closed) gives its image up.  Host thread, with nothing in flight
+ * whenever a LUN leaves (the passes run then). */
+static void sync_target(struct scsiback *sb)
+{
+	sb->host.nr = 0;
+	for (unsigned i = 0; i < VM_MAX_SCSI; i++) {
+		struct sb_lun *l = &sb->luns[i];
+
+		if (l->used && vscsi_lun_in_target(l->state))
+			sb->host.lun[sb->host.nr++] = &l->t;
+		else if (l->used && l->state == XenbusStateClosed)
+			hio_file_close(&l->file); /* unlocked here */
+	}
+}
+
+/* Writes the host's state, and each LUN's state as the pass moves it, in
+ * one go under the store lock. */
 struct state_write {
 	struct scsiback *sb;
-	int state, lun_from, lun_to;
+	int state;
+	enum vscsi_lun_pass pass;
 };
 
 static int xs_write_states(struct xenstore *xs, void *opaque)
@@ -157,27 +186,32 @@ static int xs_write_states(struct xenstore *xs, void *opaque)
 	char path[160];
 	int rc = 0;
 
-	for (unsigned i = 0; w->lun_from && !rc && i < w->sb->nr_luns; i++) {
-		uint64_t st;
+	for (unsigned i = 0; w->pass != VSCSI_PASS_NONE && !rc && i < VM_MAX_SCSI; i++) {
+		struct sb_lun *l = &w->sb->luns[i];
+		int to = vscsi_lun_step(w->pass, l->state);
 
+		if (!l->used || to == l->state)
+			continue;
 		snprintf(path, sizeof(path), "%s/vscsi-devs/dev-%u/state", w->sb->be, i);
-		if (xs_dom0_read_uint(xs, path, XenbusStateReconfigured, &st) == 0 &&
-		    (int)st == w->lun_from)
-			rc = xs_dom0_printf(xs, path, "%d", w->lun_to);
+		rc = xs_dom0_printf(xs, path, "%d", to);
+		if (!rc)
+			__atomic_store_n(&l->state, to, __ATOMIC_RELEASE);
 	}
 	snprintf(path, sizeof(path), "%s/state", w->sb->be);
 	return rc ? rc : xs_dom0_printf(xs, path, "%d", w->state);
 }
 
-static void set_states(struct scsiback *sb, int state, int lun_from, int lun_to)
+static void set_states(struct scsiback *sb, int state, enum vscsi_lun_pass pass)
 {
-	struct state_write w = { sb, state, lun_from, lun_to };
+	struct state_write w = { sb, state, pass };
 
-	if (sb->be_state == state && !lun_from)
+	if (sb->be_state == state && pass == VSCSI_PASS_NONE)
 		return;
 	sb->be_state = state;
 	if (xs_service_with(sb->vm, xs_write_states, &w) < 0)
 		log_error("scsiback: cannot write the backend state");
+	if (pass != VSCSI_PASS_NONE)
+		sync_target(sb);
 }
 
 static void release_ring(struct scsiback *sb)
@@ -214,7 +248,7 @@ static void dev_fatal(struct scsiback *sb, const char *why)
 {
 	log_guest("scsiback: %s; host disconnected", why);
 	disconnect(sb);
-	set_states(sb, XenbusStateClosing, 0, 0);
+	set_states(sb, XenbusStateClosing, VSCSI_PASS_NONE);
 }
 
 struct fe_info {
@@ -466,7 +500,7 @@ static void submit(struct scsiback *sb, uint32_t idx)
 	int rc = submit_step(sb, idx);
 
 	if (rc < 0) {
-		log_error("scsi %s: %s refused the I/O: %s", sb->slots[idx].lun->cfg->path,
+		log_error("scsi %s: %s refused the I/O: %s", sb->slots[idx].lun->cfg.path,
 			  blk_engine_name(sb->eng), strerror(-rc));
 		complete_cmd(sb, idx, -EIO);
 		return;
@@ -682,6 +716,48 @@ static void process_ring(struct scsiback *sb)
 	} while (more);
 }
 
+/* ------------------------------------------------------------------ */
+/* Reconfiguration: LUNs added and removed while the guest runs, in
+ * xen-scsiback's order.  The toolstack part (scsiback_lun_add/_remove)
+ * offers a LUN (dev-N state 1) or asks one away (5) and sets the host to
+ * Reconfiguring (7); the frontend drops the LUNs in Closing and answers
+ * Reconfiguring; our pass (with nothing in flight) moves 1 -> 3 into the
+ * target and 5 -> 6 out of it (image closed), host Reconfigured (8); the
+ * frontend adds the LUNs in 3 and is Connected again; 3 -> 4, host
+ * Connected (4). */
+
+static bool luns_pending(const struct scsiback *sb)
+{
+	for (unsigned i = 0; i < VM_MAX_SCSI; i++)
+		if (sb->luns[i].used && vscsi_lun_pending(sb->luns[i].state))
+			return true;
+	return false;
+}
+
+/* A round starts when the host is Connected and a LUN waits; one under
+ * way picks up what came meanwhile when it ends. */
+static void reconf_start(struct scsiback *sb)
+{
+	if (sb->connected && sb->luns_live && sb->be_state == XenbusStateConnected &&
+	    luns_pending(sb))
+		set_states(sb, XenbusStateReconfiguring, VSCSI_PASS_NONE);
+}
+
+/* The frontend is Reconfiguring and nothing is in flight. */
+static void reconf_pass(struct scsiback *sb)
+{
+	sb->reconf_wanted = false;
+	if (sb->connected && sb->be_state == XenbusStateReconfiguring)
+		set_states(sb, XenbusStateReconfigured, VSCSI_PASS_ADD_OR_DEL);
+}
+
+/* The frontend is Connected again after our Reconfigured. */
+static void reconf_finish(struct scsiback *sb)
+{
+	set_states(sb, XenbusStateConnected, VSCSI_PASS_UPDATE);
+	reconf_start(sb);
+}
+
 static void handle_state(struct scsiback *sb)
 {
 	int fe = __atomic_load_n(&sb->fe_state, __ATOMIC_ACQUIRE);
@@ -692,33 +768,40 @@ static void handle_state(struct scsiback *sb)
 		if (sb->be_state == XenbusStateInitWait && !sb->mapped) {
 			if (connect_ring(sb) == 0)
 				/* LUNs offered (1) are added (3), as xen-scsiback */
-				set_states(sb, XenbusStateConnected, XenbusStateInitialising,
-					   XenbusStateInitialised);
+				set_states(sb, XenbusStateConnected, VSCSI_PASS_ADD_OR_DEL);
 			else
-				set_states(sb, XenbusStateClosing, 0, 0);
+				set_states(sb, XenbusStateClosing, VSCSI_PASS_NONE);
 		}
 		/* The frontend added them: LUNs 3 -> 4 */
 		if (fe == XenbusStateConnected && sb->connected && !sb->luns_live &&
 		    sb->be_state == XenbusStateConnected) {
-			set_states(sb, XenbusStateConnected, XenbusStateInitialised,
-				   XenbusStateConnected);
+			set_states(sb, XenbusStateConnected, VSCSI_PASS_UPDATE);
 			sb->luns_live = true;
+			reconf_start(sb); /* a LUN came while we connected */
 		}
+		if (fe == XenbusStateConnected && sb->connected &&
+		    sb->be_state == XenbusStateReconfigured)
+			reconf_finish(sb);
+		break;
+	case XenbusStateReconfiguring:
+		/* The frontend dropped the LUNs in Closing: our pass next */
+		if (sb->connected && sb->be_state == XenbusStateReconfiguring)
+			sb->reconf_wanted = true;
 		break;
 	case XenbusStateClosing:
 		disconnect(sb);
 		if (sb->be_state != XenbusStateClosed)
-			set_states(sb, XenbusStateClosing, 0, 0);
+			set_states(sb, XenbusStateClosing, VSCSI_PASS_NONE);
 		break;
 	case XenbusStateClosed:
 		disconnect(sb);
-		set_states(sb, XenbusStateClosed, 0, 0);
+		set_states(sb, XenbusStateClosed, VSCSI_PASS_NONE);
 		break;
 	case XenbusStateUnknown:
 	case XenbusStateInitialising:
 		disconnect(sb);
 		if (!sb->mapped)
-			set_states(sb, XenbusStateInitWait, 0, 0);
+			set_states(sb, XenbusStateInitWait, VSCSI_PASS_NONE);
 		break;
 	default:
 		break;
@@ -727,7 +810,7 @@ static void handle_state(struct scsiback *sb)
 
 /* The host thread's part of a medium change, with nothing in flight (no
  * job holds the old descriptor). */
-static int swap_medium(struct media_change *m)
+static int swap_medium(struct scsiback *sb, struct sb_change *m)
 {
 	struct sb_lun *l = m->lun;
 	int rc;
@@ -758,7 +841,7 @@ static void apply_media(struct scsiback *sb)
 {
 	pthread_mutex_lock(&sb->media_lock);
 	if (sb->media) {
-		sb->media->result = swap_medium(sb->media);
+		sb->media->result = sb->media->apply(sb, sb->media);
 		sb->media->done = true;
 		__atomic_store_n(&sb->media, NULL, __ATOMIC_RELEASE);
 		pthread_cond_broadcast(&sb->media_cond);
@@ -796,11 +879,13 @@ static void *host_thread(void *arg)
 			sb->held = NO_SLOT;
 			finish(sb, idx, XEN_VSCSIIF_RSLT_RESET_SUCCESS);
 		}
-		/* A medium change waits for the commands in flight, and no
-		 * new one starts before it: none sees half a change. */
+		/* A change waits for the commands in flight, and no new one
+		 * starts before it: none sees half a change. */
 		if (media_waiting(sb) && !sb->inflight)
 			apply_media(sb);
-		if (!media_waiting(sb))
+		if (sb->reconf_wanted && !sb->inflight)
+			reconf_pass(sb);
+		if (!media_waiting(sb) && !sb->reconf_wanted)
 			process_ring(sb);
 		push_responses(sb);
 		rc = blk_engine_commit(sb->eng);
@@ -810,6 +895,29 @@ static void *host_thread(void *arg)
 	}
 	disconnect(sb);
 	return NULL;
+}
+
+/* One LUN's vscsi-devs/dev-N entries, as libxl writes them. */
+static int xs_write_dev(struct xenstore *xs, struct scsiback *sb, unsigned n)
+{
+	const struct sb_lun *l = &sb->luns[n];
+	char dev[160], path[240];
+	int rc = 0;
+
+	snprintf(dev, sizeof(dev), "%s/vscsi-devs/dev-%u", sb->be, n);
+#define DEV(key, fmt, ...)                                                  \
+	do {                                                                \
+		if (!rc) {                                                  \
+			snprintf(path, sizeof(path), "%s/" key, dev);       \
+			rc = xs_dom0_printf(xs, path, fmt, __VA_ARGS__);    \
+		}                                                           \
+	} while (0)
+	DEV("p-dev", "naa.%016" PRIx64 ":0", l->t.naa);
+	DEV("p-devname", "%.200s", l->cfg.path);
+	DEV("v-dev", "%s", l->vdev);
+	DEV("state", "%d", l->state);
+#undef DEV
+	return rc;
 }
 
 /* The vscsi entries as libxl and xen-scsiback write them. */
@@ -839,25 +947,9 @@ static int xs_setup(struct xenstore *xs, void *opaque)
 	BE("online", "%d", 1);
 	BE("feature-host", "%d", 0);
 	BE("feature-sg-grant", "%d", VSCSIIF_MAX_SEGS);
-	for (unsigned i = 0; i < sb->nr_luns; i++) {
-		const struct sb_lun *l = &sb->luns[i];
-
-		char dev[160];
-
-		snprintf(dev, sizeof(dev), "%s/vscsi-devs/dev-%u", sb->be, i);
-#define DEV(key, fmt, ...)                                                  \
-	do {                                                                \
-		if (!rc) {                                                  \
-			snprintf(path, sizeof(path), "%s/" key, dev);       \
-			rc = xs_dom0_printf(xs, path, fmt, __VA_ARGS__);    \
-		}                                                           \
-	} while (0)
-		DEV("p-dev", "naa.%016" PRIx64 ":0", l->t.naa);
-		DEV("p-devname", "%s", l->cfg->path);
-		DEV("v-dev", "%s", l->vdev);
-		DEV("state", "%d", XenbusStateInitialising);
-#undef DEV
-	}
+	for (unsigned i = 0; !rc && i < VM_MAX_SCSI; i++)
+		if (sb->luns[i].used)
+			rc = xs_write_dev(xs, sb, i);
 	BE("state", "%d", XenbusStateInitWait);
 #undef BE
 	if (!rc)
@@ -900,16 +992,22 @@ static uint64_t path_hash(const char *p)
 	return h;
 }
 
-static int lun_open(struct sb_lun *l, const struct vm_scsi *cfg, char *err,
+/* Fills slot l for cfg on its image: opened here (fd -1, at start-up) or
+ * the descriptor a control client sent (fd, taken).  The slot stays
+ * unused (l->used false) for the caller to publish. */
+static int lun_open(struct sb_lun *l, const struct vm_scsi *cfg, int fd, char *err,
 		    size_t err_len)
 {
 	uint32_t bs = cfg->cdrom ? 2048 : 512;
 	char why[1200];
 	int rc;
 
-	l->cfg = cfg;
+	memset(l, 0, sizeof(*l));
+	l->cfg = *cfg;
 	l->file.fd = -1;
-	rc = hio_file_open(&l->file, cfg->path, cfg->ro, why, sizeof(why));
+	l->state = XenbusStateInitialising;
+	rc = fd < 0 ? hio_file_open(&l->file, cfg->path, cfg->ro, why, sizeof(why))
+		    : hio_file_adopt(&l->file, fd, cfg->path, cfg->ro, why, sizeof(why));
 	if (rc < 0) {
 		/* hio_file says "disk PATH: ..."; this is a SCSI LUN */
 		snprintf(err, err_len, "scsi %s", strncmp(why, "disk ", 5) ? why : why + 5);
@@ -919,6 +1017,7 @@ static int lun_open(struct sb_lun *l, const struct vm_scsi *cfg, char *err,
 		snprintf(err, err_len,
 			 "scsi %s: size %" PRIu64 " is not a positive multiple of %u bytes",
 			 cfg->path, l->file.size, bs);
+		hio_file_close(&l->file);
 		return -EINVAL;
 	}
 	scsi_lun_init(&l->t, cfg->cdrom ? SCSI_MEDIA_CDROM : SCSI_MEDIA_DISK,
@@ -932,15 +1031,14 @@ static int lun_open(struct sb_lun *l, const struct vm_scsi *cfg, char *err,
 	return 0;
 }
 
-int scsiback_init(struct vm *vm, char *err, size_t err_len)
+/* The host without LUNs: its eventfd and I/O engine (vm->scsiback). */
+static int sb_create(struct vm *vm, char *err, size_t err_len)
 {
 	enum blk_engine_kind kind;
 	struct scsiback *sb;
 	char why[200];
 	int rc;
 
-	if (!vm->cfg->nr_scsi)
-		return 0;
 	sb = calloc(1, sizeof(*sb));
 	if (!sb) {
 		snprintf(err, err_len, "scsiback: out of memory");
@@ -957,13 +1055,6 @@ int scsiback_init(struct vm *vm, char *err, size_t err_len)
 	snprintf(sb->fe, sizeof(sb->fe), "/local/domain/%d/device/vscsi/%d",
 		 XS_GUEST_DOMID, SB_VHOST);
 	snprintf(sb->fe_state_path, sizeof(sb->fe_state_path), "%s/state", sb->fe);
-	for (unsigned i = 0; i < vm->cfg->nr_scsi && i < VM_MAX_SCSI; i++) {
-		sb->nr_luns = i + 1;
-		rc = lun_open(&sb->luns[i], &vm->cfg->scsi[i], err, err_len);
-		if (rc < 0)
-			return rc;
-		sb->host.lun[sb->host.nr++] = &sb->luns[i].t;
-	}
 	sb->efd = eventfd(0, EFD_CLOEXEC);
 	if (sb->efd < 0) {
 		rc = -errno;
@@ -974,11 +1065,16 @@ int scsiback_init(struct vm *vm, char *err, size_t err_len)
 	if (rc < 0)
 		return rc;
 	rc = blk_engine_open(kind, sb->efd, SB_DEPTH, &sb->eng, why, sizeof(why));
-	if (rc < 0) {
-		snprintf(err, err_len, "scsi %s: %s", vm->cfg->scsi[0].path, why);
-		return rc;
-	}
-	rc = xs_service_with(vm, xs_setup, sb);
+	if (rc < 0)
+		snprintf(err, err_len, "scsiback: %s", why);
+	return rc;
+}
+
+/* Publishes the host (and the LUNs in use) and starts its thread. */
+static int sb_start(struct scsiback *sb, char *err, size_t err_len)
+{
+	int rc = xs_service_with(sb->vm, xs_setup, sb);
+
 	if (rc < 0) {
 		snprintf(err, err_len, "scsiback: xenstore: %s", strerror(-rc));
 		return rc;
@@ -990,6 +1086,22 @@ int scsiback_init(struct vm *vm, char *err, size_t err_len)
 	}
 	sb->started = true;
 	return 0;
+}
+
+int scsiback_init(struct vm *vm, char *err, size_t err_len)
+{
+	struct scsiback *sb;
+	int rc;
+
+	if (!vm->cfg->nr_scsi)
+		return 0;
+	rc = sb_create(vm, err, err_len);
+	sb = vm->scsiback;
+	for (unsigned i = 0; rc == 0 && i < vm->cfg->nr_scsi && i < VM_MAX_SCSI; i++) {
+		rc = lun_open(&sb->luns[i], &vm->cfg->scsi[i], -1, err, err_len);
+		sb->luns[i].used = rc == 0;
+	}
+	return rc < 0 ? rc : sb_start(sb, err, err_len);
 }
 
 void scsiback_destroy(struct vm *vm)
@@ -1008,23 +1120,26 @@ void scsiback_destroy(struct vm *vm)
 	blk_engine_close(sb->eng);
 	if (sb->efd >= 0)
 		close(sb->efd);
-	for (unsigned i = 0; i < sb->nr_luns; i++)
+	for (unsigned i = 0; i < VM_MAX_SCSI; i++)
 		hio_file_close(&sb->luns[i].file);
 	vm->scsiback = NULL;
 	free(sb);
 }
 
+/* The LUN at addr ("H:C:T:L").  Slots change only on the control API's
+ * hot-plug thread, which is the caller. */
 static struct sb_lun *find_lun(struct scsiback *sb, const char *addr)
 {
-	for (unsigned i = 0; sb && i < sb->nr_luns; i++)
-		if (!strcmp(sb->luns[i].vdev, addr))
+	for (unsigned i = 0; sb && i < VM_MAX_SCSI; i++)
+		if (__atomic_load_n(&sb->luns[i].used, __ATOMIC_ACQUIRE) &&
+		    !strcmp(sb->luns[i].vdev, addr))
 			return &sb->luns[i];
 	return NULL;
 }
 
-/* Posts m and waits until the host thread has applied it, the VM stops or
- * the time is up (m withdrawn then). */
-static int post_media(struct scsiback *sb, struct media_change *m, unsigned timeout_ms)
+/* Posts c and waits until the host thread has applied it, the VM stops or
+ * the time is up (c withdrawn then). */
+static int post_change(struct scsiback *sb, struct sb_change *c, unsigned timeout_ms)
 {
 	int64_t deadline = time_monotonic_ns() + (int64_t)timeout_ms * 1000000;
 	int rc = -ETIMEDOUT;
@@ -1034,9 +1149,9 @@ static int post_media(struct scsiback *sb, struct media_change *m, unsigned time
 		pthread_mutex_unlock(&sb->media_lock);
 		return -EAGAIN;
 	}
-	__atomic_store_n(&sb->media, m, __ATOMIC_RELEASE);
+	__atomic_store_n(&sb->media, c, __ATOMIC_RELEASE);
 	kick(sb);
-	while (!m->done && !vm_stopped(sb->vm) && time_monotonic_ns() < deadline) {
+	while (!c->done && !vm_stopped(sb->vm) && time_monotonic_ns() < deadline) {
 		struct timespec ts;
 
 		clock_gettime(CLOCK_REALTIME, &ts);
@@ -1047,8 +1162,8 @@ static int post_media(struct scsiback *sb, struct media_change *m, unsigned time
 		}
 		pthread_cond_timedwait(&sb->media_cond, &sb->media_lock, &ts);
 	}
-	if (m->done)
-		rc = m->result;
+	if (c->done)
+		rc = c->result;
 	else
 		__atomic_store_n(&sb->media, NULL, __ATOMIC_RELEASE);
 	pthread_mutex_unlock(&sb->media_lock);
@@ -1059,8 +1174,8 @@ int scsiback_change_medium(struct vm *vm, const char *addr, int fd, bool force,
 			   unsigned timeout_ms, char *err, size_t err_len)
 {
 	struct scsiback *sb = vm->scsiback;
-	struct media_change m = { .lun = find_lun(sb, addr), .force = force,
-				  .file = { .fd = -1 } };
+	struct sb_change m = { .apply = swap_medium, .lun = find_lun(sb, addr),
+			       .force = force, .file = { .fd = -1 } };
 	int rc;
 
 	if (!m.lun || !sb->started) {
@@ -1087,7 +1202,7 @@ int scsiback_change_medium(struct vm *vm, const char *addr, int fd, bool force,
 			return -EINVAL;
 		}
 	}
-	rc = post_media(sb, &m, timeout_ms);
+	rc = post_change(sb, &m, timeout_ms);
 	hio_file_close(&m.file); /* still ours if the change did not take it */
 	if (rc == -EBUSY)
 		snprintf(err, err_len, "the guest prevents medium removal from %s "
@@ -1101,4 +1216,263 @@ int scsiback_change_medium(struct vm *vm, const char *addr, int fd, bool force,
 	else if (rc < 0)
 		snprintf(err, err_len, "%s: %s", addr, strerror(-rc));
 	return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* Hot-plug (scsiback.h): the toolstack's part of a reconfiguration, as
+ * libxl's libxl_vscsi.c writes it; the host thread applies each step. */
+
+#define PLUG_POLL_NS 5000000L
+
+struct lun_ref {
+	struct scsiback *sb;
+	unsigned n;
+};
+
+static unsigned slot_of(struct scsiback *sb, const struct sb_lun *l)
+{
+	return (unsigned)(l - sb->luns);
+}
+
+static int xs_publish_lun(struct xenstore *xs, void *opaque)
+{
+	struct lun_ref *r = opaque;
+
+	return xs_write_dev(xs, r->sb, r->n);
+}
+
+static int xs_write_lun_state(struct xenstore *xs, void *opaque)
+{
+	struct lun_ref *r = opaque;
+	char path[160];
+
+	snprintf(path, sizeof(path), "%s/vscsi-devs/dev-%u/state", r->sb->be, r->n);
+	return xs_dom0_printf(xs, path, "%d", r->sb->luns[r->n].state);
+}
+
+static int xs_remove_lun(struct xenstore *xs, void *opaque)
+{
+	struct lun_ref *r = opaque;
+	char path[160];
+
+	snprintf(path, sizeof(path), "%s/vscsi-devs/dev-%u", r->sb->be, r->n);
+	return xs_dom0_rm(xs, path);
+}
+
+/* Whether the frontend is connected and past its first LUN pass: a
+ * reconfiguration round can run. */
+static bool fe_live(const struct scsiback *sb)
+{
+	return sb->connected && sb->luns_live;
+}
+
+/* Takes slot l away at once: image closed, dev-N gone.  A round nobody
+ * answers is given up when nothing else waits for it. */
+static void lun_drop(struct scsiback *sb, struct sb_lun *l)
+{
+	struct lun_ref r = { sb, slot_of(sb, l) };
+
+	__atomic_store_n(&l->used, false, __ATOMIC_RELEASE);
+	sync_target(sb);
+	hio_file_close(&l->file);
+	if (xs_service_with(sb->vm, xs_remove_lun, &r) < 0)
+		log_error("scsiback: cannot remove vscsi-devs/dev-%u", r.n);
+	__atomic_store_n(&sb->changed, true, __ATOMIC_RELEASE);
+	if (sb->be_state == XenbusStateReconfiguring && !luns_pending(sb) &&
+	    __atomic_load_n(&sb->fe_state, __ATOMIC_ACQUIRE) != XenbusStateReconfiguring)
+		set_states(sb, XenbusStateConnected, VSCSI_PASS_NONE);
+}
+
+/* Offers the LUN prepared in c->lun (dev-N, state 1) and starts a round. */
+static int plug_apply(struct scsiback *sb, struct sb_change *c)
+{
+	struct lun_ref r = { sb, slot_of(sb, c->lun) };
+	int rc = xs_service_with(sb->vm, xs_publish_lun, &r);
+
+	if (rc < 0)
+		return rc;
+	__atomic_store_n(&c->lun->used, true, __ATOMIC_RELEASE);
+	__atomic_store_n(&sb->changed, true, __ATOMIC_RELEASE);
+	c->live = fe_live(sb);
+	reconf_start(sb);
+	return 0;
+}
+
+/* Asks the frontend to let c->lun go (Closing, then a round); without a
+ * frontend that has it, or forced, takes it away at once. */
+static int unplug_apply(struct scsiback *sb, struct sb_change *c)
+{
+	struct sb_lun *l = c->lun;
+	struct lun_ref r = { sb, slot_of(sb, l) };
+
+	c->live = fe_live(sb) && !c->force && l->state != XenbusStateInitialising;
+	if (!c->live) {
+		lun_drop(sb, l);
+		return 0;
+	}
+	if (l->state != XenbusStateClosing) {
+		__atomic_store_n(&l->state, XenbusStateClosing, __ATOMIC_RELEASE);
+		if (xs_service_with(sb->vm, xs_write_lun_state, &r) < 0)
+			return -EIO;
+	}
+	reconf_start(sb);
+	return 0;
+}
+
+/* The frontend let it go and our pass closed it (6): the nodes go. */
+static int unplug_finish_apply(struct scsiback *sb, struct sb_change *c)
+{
+	lun_drop(sb, c->lun);
+	return 0;
+}
+
+/* Waits until the LUN's state is `want` (true), the time is up or the VM
+ * stops (false). */
+static bool wait_lun_state(struct scsiback *sb, const struct sb_lun *l, int want,
+			   int64_t deadline)
+{
+	while (__atomic_load_n(&l->state, __ATOMIC_ACQUIRE) != want) {
+		if (vm_stopped(sb->vm) || time_monotonic_ns() >= deadline)
+			return false;
+		nanosleep(&(struct timespec){ .tv_nsec = PLUG_POLL_NS }, NULL);
+	}
+	return true;
+}
+
+static unsigned ms_left(int64_t deadline)
+{
+	int64_t left = deadline - time_monotonic_ns();
+
+	return left > 0 ? (unsigned)(left / 1000000) + 1 : 1;
+}
+
+/* The host for a first LUN, as disk-add creates a vbd: backend and
+ * frontend directories, InitWait; the guest's xenbus finds it. */
+static int host_add(struct vm *vm, char *err, size_t err_len)
+{
+	int rc = sb_create(vm, err, err_len);
+
+	if (rc == 0)
+		rc = sb_start(vm->scsiback, err, err_len);
+	if (rc < 0)
+		scsiback_destroy(vm);
+	else
+		log_info("scsiback: vscsi host created for a hot-plugged LUN");
+	return rc;
+}
+
+/* Where cfg goes among the LUNs in use (vscsi_lun_place). */
+static int place(struct scsiback *sb, struct vm_scsi *cfg, bool given, char *err,
+		 size_t err_len)
+{
+	struct scsi_addr taken[VM_MAX_SCSI], a = { cfg->host, cfg->channel, cfg->target,
+						   cfg->lun };
+	unsigned nr = 0;
+	int rc;
+
+	for (unsigned i = 0; i < VM_MAX_SCSI; i++) {
+		const struct vm_scsi *o = &sb->luns[i].cfg;
+
+		if (sb->luns[i].used)
+			taken[nr++] = (struct scsi_addr){ o->host, o->channel, o->target, o->lun };
+	}
+	rc = vscsi_lun_place(taken, nr, given, &a);
+	if (rc == -ENOSPC)
+		snprintf(err, err_len, "the SCSI host has %d LUNs already (the most)",
+			 VM_MAX_SCSI);
+	else if (rc == -EEXIST)
+		snprintf(err, err_len, "LUN %u:%u:%u:%u is taken", a.host, a.channel, a.target,
+			 a.lun);
+	else if (rc == -EXDEV)
+		snprintf(err, err_len, "LUN %u:%u:%u:%u is on host %u, the others on host %u "
+			 "(one SCSI host per guest)", a.host, a.channel, a.target, a.lun,
+			 a.host, taken[0].host);
+	*cfg = (struct vm_scsi){ .ro = cfg->ro || cfg->cdrom, .cdrom = cfg->cdrom,
+				 .host = a.host, .channel = a.channel, .target = a.target,
+				 .lun = a.lun };
+	return rc;
+}
+
+int scsiback_lun_add(struct vm *vm, struct vm_scsi *cfg, bool given, int fd,
+		     unsigned timeout_ms, bool *taken, char *err, size_t err_len)
+{
+	int64_t deadline = time_monotonic_ns() + (int64_t)timeout_ms * 1000000;
+	struct sb_change c = { .apply = plug_apply };
+	struct vm_scsi want = *cfg;
+	struct scsiback *sb;
+	int rc;
+
+	*taken = false;
+	if (!vm->scsiback) {
+		rc = host_add(vm, err, err_len);
+		if (rc < 0) {
+			close(fd);
+			return rc;
+		}
+	}
+	sb = vm->scsiback;
+	for (unsigned i = 0; i < VM_MAX_SCSI && !c.lun; i++)
+		if (!sb->luns[i].used)
+			c.lun = &sb->luns[i];
+	rc = place(sb, &want, given, err, err_len);
+	if (rc < 0 || !c.lun) {
+		close(fd);
+		return rc < 0 ? rc : -ENOSPC;
+	}
+	memcpy(want.path, cfg->path, sizeof(want.path));
+	rc = lun_open(c.lun, &want, fd, err, err_len);
+	if (rc < 0)
+		return rc;
+	rc = post_change(sb, &c, ms_left(deadline));
+	if (rc < 0) {
+		hio_file_close(&c.lun->file);
+		snprintf(err, err_len, "%s: %s", c.lun->vdev, strerror(-rc));
+		return rc;
+	}
+	*cfg = want;
+	if (!c.live)
+		return 0; /* the frontend gets it when it connects */
+	if (!wait_lun_state(sb, c.lun, XenbusStateConnected, deadline)) {
+		snprintf(err, err_len, "the guest did not take LUN %s within %u ms; it stays "
+			 "offered (scsi-remove takes it away)", c.lun->vdev, timeout_ms);
+		return vm_stopped(vm) ? -ECANCELED : -ETIMEDOUT;
+	}
+	*taken = true;
+	return 0;
+}
+
+int scsiback_lun_remove(struct vm *vm, const char *addr, bool force, unsigned timeout_ms,
+			bool *closed, char *err, size_t err_len)
+{
+	int64_t deadline = time_monotonic_ns() + (int64_t)timeout_ms * 1000000;
+	struct scsiback *sb = vm->scsiback;
+	struct sb_change c = { .apply = unplug_apply, .lun = find_lun(sb, addr),
+			       .force = force };
+	int rc;
+
+	*closed = false;
+	if (!c.lun) {
+		snprintf(err, err_len, "no SCSI LUN %s", addr);
+		return -ENOENT;
+	}
+	rc = post_change(sb, &c, ms_left(deadline));
+	if (rc == 0 && c.live) {
+		if (!wait_lun_state(sb, c.lun, XenbusStateClosed, deadline)) {
+			snprintf(err, err_len, "the guest did not let LUN %s go within %u ms; it "
+				 "stays Closing (scsi-remove with force takes it away)", addr,
+				 timeout_ms);
+			return vm_stopped(vm) ? -ECANCELED : -ETIMEDOUT;
+		}
+		*closed = true;
+		c = (struct sb_change){ .apply = unplug_finish_apply, .lun = c.lun };
+		rc = post_change(sb, &c, ms_left(deadline) + 1000);
+	}
+	if (rc < 0)
+		snprintf(err, err_len, "%s: %s", addr, strerror(-rc));
+	return rc;
+}
+
+bool scsiback_luns_changed(struct vm *vm)
+{
+	return vm->scsiback && __atomic_load_n(&vm->scsiback->changed, __ATOMIC_ACQUIRE);
 }

@@ -41,4 +41,40 @@ int scsiback_change_medium(struct vm *vm, const char *addr, int fd, bool force,
 			   unsigned timeout_ms, char *err, size_t err_len)
 	__attribute__((warn_unused_result));
 
+/*
+ * LUN hot-plug, from the control API's hot-plug thread (services/ctl/
+ * ctl_hotplug.c) while the guest runs; never concurrently with each other
+ * or with scsiback_change_medium.  The order is xen-scsiback's with
+ * libxl's (docs/scsi.md, "Hot-plug").
+ *
+ * scsiback_lun_add: a LUN for cfg (path, ro, cdrom; its H:C:T:L when
+ * `given`, else the next LUN number; cfg gets the address used) on fd (the
+ * image, taken: closed on failure).  With no vscsi host yet, one is
+ * created as disk-add creates a vbd.  The LUN is offered (dev-N state 1)
+ * and the host set Reconfiguring; *taken is true once the frontend added
+ * it (dev-N 4).  With no frontend connected it returns at once (*taken
+ * false): the frontend gets it when it connects.  0 or -errno with one
+ * line in err: -ENOSPC (VM_MAX_SCSI LUNs), -EEXIST (the address is
+ * taken), -EXDEV (another host), -EINVAL (the image's size), -ETIMEDOUT
+ * (the frontend did not take it in time: it stays offered), -ECANCELED
+ * (the VM stops).
+ *
+ * scsiback_lun_remove: dev-N Closing and a round; once the frontend let
+ * it go, the LUN leaves the target when nothing is in flight, its image is
+ * closed (the lock with it), dev-N is Closed and removed (*closed true).
+ * Forced, or with no frontend that has the LUN, at once (*closed false).
+ * -ENOENT no such LUN, -ETIMEDOUT (it stays Closing), -ECANCELED.
+ */
+struct vm_scsi;
+int scsiback_lun_add(struct vm *vm, struct vm_scsi *cfg, bool given, int fd,
+		     unsigned timeout_ms, bool *taken, char *err, size_t err_len)
+	__attribute__((warn_unused_result));
+int scsiback_lun_remove(struct vm *vm, const char *addr, bool force, unsigned timeout_ms,
+			bool *closed, char *err, size_t err_len)
+	__attribute__((warn_unused_result));
+
+/* Whether LUNs were added or removed since start-up: a snapshot would not
+ * carry them (save refuses, docs/snapshot-format.md). */
+bool scsiback_luns_changed(struct vm *vm);
+
 #endif
