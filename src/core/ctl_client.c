@@ -506,7 +506,9 @@ static int open_image(int n, char *const words[], struct hio_file *image)
 
 		if (split_scsi(words[1], &a, err, sizeof(err)) < 0 ||
 		    hio_file_open(image, a.path, a.ro, err, sizeof(err)) < 0) {
-			log_error("ctl: %s", err);
+			/* hio_file says "disk PATH: ..."; this is a SCSI LUN */
+			log_error("ctl: %s%s", strncmp(err, "disk ", 5) ? "" : "scsi ",
+				  strncmp(err, "disk ", 5) ? err : err + 5);
 			return -1;
 		}
 		return 0;

@@ -148,6 +148,50 @@ static void test_media_arguments(void **state)
 		"invalid-argument");
 }
 
+/* scsi-add and scsi-remove of a LUN (ctl_hotplug.c, scsiback). */
+static void test_lun_arguments(void **state)
+{
+	struct ctl_request req;
+	struct ctl_error err;
+
+	assert_int_equal(parse("{\"command\":\"scsi-add\",\"path\":\"a.iso\",\"media\":\"cdrom\","
+			       "\"lun\":\"0:1:2:3\",\"timeout\":2}", &req, &err), 0);
+	assert_int_equal(req.command, CTL_SCSI_ADD);
+	assert_string_equal(req.path, "a.iso");
+	assert_true(req.cdrom);
+	assert_true(req.lun_given);
+	assert_string_equal(req.device, "0:1:2:3");
+	assert_true(req.timeout_s == 2);
+	assert_true(ctl_command_takes_fd(req.command));
+	ctl_request_clear(&req);
+	assert_int_equal(parse("{\"command\":\"scsi-add\",\"path\":\"a.img\",\"ro\":true}",
+			       &req, &err), 0);
+	assert_false(req.cdrom);
+	assert_false(req.lun_given);
+	assert_true(req.ro);
+	assert_true(req.timeout_s == CTL_REMOVE_TIMEOUT_DEFAULT);
+	ctl_request_clear(&req);
+	assert_int_equal(parse("{\"command\":\"scsi-remove\",\"device\":\"0:0:0:7\",\"force\":true}",
+			       &req, &err), 0);
+	assert_int_equal(req.command, CTL_SCSI_REMOVE);
+	assert_true(req.force);
+	assert_false(ctl_command_takes_fd(req.command));
+	assert_true(req.timeout_s == CTL_REMOVE_TIMEOUT_DEFAULT);
+	ctl_request_clear(&req);
+	refused("{\"command\":\"scsi-add\"}", "invalid-argument");
+	refused("{\"command\":\"scsi-add\",\"path\":\"a\",\"media\":\"tape\"}", "invalid-argument");
+	refused("{\"command\":\"scsi-add\",\"path\":\"a\",\"media\":1}", "invalid-argument");
+	refused("{\"command\":\"scsi-add\",\"path\":\"a\",\"lun\":\"0:0:0\"}", "invalid-argument");
+	refused("{\"command\":\"scsi-add\",\"path\":\"a\",\"lun\":\"0:0:0:65536\"}",
+		"invalid-argument");
+	refused("{\"command\":\"scsi-add\",\"path\":\"a\",\"lun\":\"0:0:0:1 \"}", "invalid-argument");
+	refused("{\"command\":\"scsi-add\",\"path\":\"a\",\"force\":true}", "invalid-argument");
+	refused("{\"command\":\"scsi-remove\"}", "invalid-argument");
+	refused("{\"command\":\"scsi-remove\",\"device\":\"xvda\"}", "invalid-argument");
+	refused("{\"command\":\"scsi-remove\",\"device\":\"0:0:0:0\",\"path\":\"a\"}",
+		"invalid-argument");
+}
+
 static void test_id_echoed(void **state)
 {
 	struct ctl_request req;
@@ -310,6 +354,11 @@ static void test_client(void **state)
 	char *ej[] = { "eject", "0:0:1:0", "--force" }, *in[] = { "insert", "0:0:1:0", "b.iso" };
 	char *bad13[] = { "eject" }, *bad14[] = { "eject", "0:0:1:0", "--now" };
 	char *bad15[] = { "insert", "0:0:1:0" };
+	char *sa[] = { "scsi-add", "a.iso,media=cdrom,lun=0:0:1:2", "--timeout", "3" };
+	char *sa2[] = { "scsi-add", "a.img,ro" }, *sr[] = { "scsi-remove", "0:0:1:2", "--force" };
+	char *bad16[] = { "scsi-add" }, *bad17[] = { "scsi-add", "a.img,media=tape" };
+	char *bad18[] = { "scsi-add", ",ro" }, *bad19[] = { "scsi-remove" };
+	char *bad20[] = { "scsi-remove", "--force" }, *bad21[] = { "scsi-add", "a.img", "--now" };
 
 	client_builds(1, status, CTL_STATUS);
 	client_builds(1, pause, CTL_PAUSE);
@@ -337,6 +386,15 @@ static void test_client(void **state)
 	client_refuses(1, bad13);
 	client_refuses(3, bad14);
 	client_refuses(2, bad15);
+	client_builds(4, sa, CTL_SCSI_ADD);
+	client_builds(2, sa2, CTL_SCSI_ADD);
+	client_builds(3, sr, CTL_SCSI_REMOVE);
+	client_refuses(1, bad16);
+	client_refuses(2, bad17);
+	client_refuses(2, bad18);
+	client_refuses(1, bad19);
+	client_refuses(2, bad20);
+	client_refuses(3, bad21);
 }
 
 int main(void)
@@ -344,6 +402,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_commands),
 		cmocka_unit_test(test_media_arguments),
+		cmocka_unit_test(test_lun_arguments),
 		cmocka_unit_test(test_arguments),
 		cmocka_unit_test(test_hotplug_arguments),
 		cmocka_unit_test(test_id_echoed),
