@@ -175,7 +175,12 @@ fcntl.fcntl(fd, 37, struct.pack(\"hhqqi\", fcntl.F_WRLCK, 0, 0, 0, 0))' $TMP/man
 	# A guest that never answers a reconfiguration.
 	start "$be" "$GUEST/t_scsi_hotplug" -- ignore
 	wait_for "$out" '^SCSIPLUG waiting' 20
-	ctl scsi-add "$TMP/d.img" >/dev/null && wait_for "$out" '^LUN 0:0:0:0 wrote' 20
+	r=$(ctl scsi-add "$TMP/d.img")
+	if [ "$(field "$r" 'r["state"]')" = offered ] && wait_for "$out" '^LUN 0:0:0:0 wrote' 20; then
+		ok "$be: a first LUN comes with the new host's first connection (no round needed)"
+	else
+		not_ok "$be: first LUN on the ignoring guest: $r; $(grep -E 'SCSIPLUG|LUN' "$out")"
+	fi
 	e=$(ctl scsi-add "$TMP/x.img" --timeout 0.5 2>&1)
 	rc=$?
 	check "$be: a guest that ignores Reconfiguring: scsi-add times out (exit $rc: $e)" \

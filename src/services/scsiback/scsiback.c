@@ -1346,21 +1346,6 @@ static unsigned ms_left(int64_t deadline)
 	return left > 0 ? (unsigned)(left / 1000000) + 1 : 1;
 }
 
-/* The host for a first LUN, as disk-add creates a vbd: backend and
- * frontend directories, InitWait; the guest's xenbus finds it. */
-static int host_add(struct vm *vm, char *err, size_t err_len)
-{
-	int rc = sb_create(vm, err, err_len);
-
-	if (rc == 0)
-		rc = sb_start(vm->scsiback, err, err_len);
-	if (rc < 0)
-		scsiback_destroy(vm);
-	else
-		log_info("scsiback: vscsi host created for a hot-plugged LUN");
-	return rc;
-}
-
 /* Where cfg goes among the LUNs in use (vscsi_lun_place). */
 static int place(struct scsiback *sb, struct vm_scsi *cfg, bool given, char *err,
 		 size_t err_len)
@@ -1387,9 +1372,41 @@ static int place(struct scsiback *sb, struct vm_scsi *cfg, bool given, char *err
 		snprintf(err, err_len, "LUN %u:%u:%u:%u is on host %u, the others on host %u "
 			 "(one SCSI host per guest)", a.host, a.channel, a.target, a.lun,
 			 a.host, taken[0].host);
-	*cfg = (struct vm_scsi){ .ro = cfg->ro || cfg->cdrom, .cdrom = cfg->cdrom,
-				 .host = a.host, .channel = a.channel, .target = a.target,
-				 .lun = a.lun };
+	cfg->ro = cfg->ro || cfg->cdrom;
+	cfg->host = a.host;
+	cfg->channel = a.channel;
+	cfg->target = a.target;
+	cfg->lun = a.lun;
+	return rc;
+}
+
+/* The host for a first LUN, as disk-add creates a vbd: backend directory
+ * with the LUN already in it (state 1), frontend directory, InitWait; the
+ * guest's xenbus finds it and the LUN comes with the first connection. */
+static int host_add(struct vm *vm, struct vm_scsi *cfg, bool given, int fd, char *err,
+		    size_t err_len)
+{
+	struct scsiback *sb;
+	int rc = sb_create(vm, err, err_len);
+
+	sb = vm->scsiback;
+	if (rc == 0)
+		rc = place(sb, cfg, given, err, err_len);
+	if (rc == 0) {
+		rc = lun_open(&sb->luns[0], cfg, fd, err, err_len);
+		fd = -1; /* taken */
+	}
+	if (rc == 0) {
+		sb->luns[0].used = true;
+		sb->changed = true;
+		rc = sb_start(sb, err, err_len);
+	}
+	if (fd >= 0)
+		close(fd);
+	if (rc < 0)
+		scsiback_destroy(vm);
+	else
+		log_info("scsiback: vscsi host created for a hot-plugged LUN");
 	return rc;
 }
 
@@ -1399,18 +1416,16 @@ int scsiback_lun_add(struct vm *vm, struct vm_scsi *cfg, bool given, int fd,
 	int64_t deadline = time_monotonic_ns() + (int64_t)timeout_ms * 1000000;
 	struct sb_change c = { .apply = plug_apply };
 	struct vm_scsi want = *cfg;
-	struct scsiback *sb;
+	struct scsiback *sb = vm->scsiback;
 	int rc;
 
 	*taken = false;
-	if (!vm->scsiback) {
-		rc = host_add(vm, err, err_len);
-		if (rc < 0) {
-			close(fd);
-			return rc;
-		}
+	if (!sb) {
+		rc = host_add(vm, &want, given, fd, err, err_len);
+		if (rc == 0)
+			*cfg = want;
+		return rc;
 	}
-	sb = vm->scsiback;
 	for (unsigned i = 0; i < VM_MAX_SCSI && !c.lun; i++)
 		if (!sb->luns[i].used)
 			c.lun = &sb->luns[i];
@@ -1419,7 +1434,6 @@ int scsiback_lun_add(struct vm *vm, struct vm_scsi *cfg, bool given, int fd,
 		close(fd);
 		return rc < 0 ? rc : -ENOSPC;
 	}
-	memcpy(want.path, cfg->path, sizeof(want.path));
 	rc = lun_open(c.lun, &want, fd, err, err_len);
 	if (rc < 0)
 		return rc;
