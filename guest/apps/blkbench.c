@@ -5,6 +5,10 @@
  *        random 4 KiB writes, flush, random 4 KiB reads + verify.
  * ro:    reads must work, a write must be refused.
  * stamp: fills the first `mb` MiB with 0xA5 and flushes (host checks it).
+ * reboot: counts boots on the disk (sector 0, "PVREBOOT N" and a pattern
+ *        over sectors 1..63), checks what the boot before wrote, writes,
+ *        flushes and reboots, until boot `count` (default 2): then waits
+ *        for the toolstack (control=1: ctl shutdown) or exits 0.
  * Lines: "blkbench NAME seq_write MB/s=…", "… rand_read IOPS=…", and
  * "blkbench NAME verify=ok"; exit 0 only if everything verified.
  */
@@ -202,6 +206,54 @@ static long num_arg(const char *cmdline, const char *key, long dflt)
 	return arg(cmdline, key, buf, sizeof(buf)) ? strtol(buf, &end, 10) : dflt;
 }
 
+#define REBOOT_MAGIC "PVREBOOT "
+#define REBOOT_SECTORS 64
+
+/* mode=reboot: the disk carries the boot count across SHUTDOWN_reboot;
+ * what one boot wrote and flushed, the next reads back. */
+static int reboot_mode(long count, bool control)
+{
+	uint8_t *buf = alloc_pages(REBOOT_SECTORS * SECT / PAGE_SIZE);
+	long boot = 1;
+
+	if (!buf || blkfront_io(dev, BLKIF_OP_READ, 0, buf, REBOOT_SECTORS * SECT)) {
+		printf("blkbench %s reboot FAIL cannot read\n", info.name);
+		return 1;
+	}
+	if (!memcmp(buf, REBOOT_MAGIC, strlen(REBOOT_MAGIC))) {
+		const char *end;
+		long prev = strtol((const char *)buf + strlen(REBOOT_MAGIC), &end, 10);
+
+		boot = prev + 1;
+		if (!check(buf + SECT, 1, (REBOOT_SECTORS - 1) * SECT, (unsigned)prev & 0xff)) {
+			printf("blkbench %s reboot FAIL boot %ld: boot %ld's data is not on the disk\n",
+			       info.name, boot, prev);
+			return 1;
+		}
+		printf("blkbench %s reboot boot %ld: read back boot %ld's data\n", info.name,
+		       boot, prev);
+	} else {
+		printf("blkbench %s reboot boot 1: a fresh disk\n", info.name);
+	}
+	if (boot >= count) {
+		printf("blkbench %s reboot done after %ld boots\n", info.name, boot);
+		if (!control)
+			return 0;
+		for (;;)
+			sleep_ms(1000); /* the control thread powers off */
+	}
+	memset(buf, 0, SECT);
+	snprintf((char *)buf, SECT, REBOOT_MAGIC "%ld", boot);
+	fill(buf + SECT, 1, (REBOOT_SECTORS - 1) * SECT, (unsigned)boot & 0xff);
+	if (blkfront_io(dev, BLKIF_OP_WRITE, 0, buf, REBOOT_SECTORS * SECT) ||
+	    blkfront_flush(dev)) {
+		printf("blkbench %s reboot FAIL cannot write\n", info.name);
+		return 1;
+	}
+	printf("blkbench %s reboot boot %ld: rebooting\n", info.name, boot);
+	kit_reboot();
+}
+
 int app_main(const char *cmdline)
 {
 	char name[16] = "xvda", mode[16] = "rw";
@@ -241,6 +293,9 @@ int app_main(const char *cmdline)
 		printf("blkbench: out of memory\n");
 		return 1;
 	}
+	if (!strcmp(mode, "reboot"))
+		return reboot_mode(num_arg(cmdline, "count", 2),
+				   num_arg(cmdline, "control", 0) != 0);
 	if (!strcmp(mode, "stamp")) {
 		uint8_t *buf = alloc_pages(SEQ_BS / PAGE_SIZE);
 

@@ -130,6 +130,11 @@ static int cmd_poweroff(int argc, char **argv)
 	kit_poweroff();
 }
 
+static int cmd_reboot(int argc, char **argv)
+{
+	kit_reboot();
+}
+
 static int cmd_ls(int argc, char **argv)
 {
 	return share_ls(argc > 1 ? argv[1] : "");
@@ -204,6 +209,7 @@ static const struct command commands[] = {
 	{ "ticks", "ticks N MS: print a line every MS ms, N times", cmd_ticks },
 	{ "exit", "exit N: end pvisor with status N", cmd_exit },
 	{ "poweroff", "power the guest off", cmd_poweroff },
+	{ "reboot", "reboot the guest (a fresh domain, same kernel)", cmd_reboot },
 	{ "ls", "ls [DIR]: list a directory of 9pfs share 0 (--share)", cmd_ls },
 	{ "cat", "cat FILE: print a file of the share", cmd_cat },
 	{ "write", "write FILE WORDS...: the words and a newline, as FILE", cmd_write },

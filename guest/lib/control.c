@@ -12,14 +12,6 @@
 #define TOKEN_SHUTDOWN "kit-control-shutdown"
 #define TOKEN_SYSRQ "kit-control-sysrq"
 
-static void reboot(void)
-{
-	struct sched_shutdown s = { .reason = SHUTDOWN_reboot };
-
-	HYPERVISOR_sched_op(SCHEDOP_shutdown, &s);
-	kit_exit(0);
-}
-
 static void do_shutdown(void)
 {
 	char req[32];
@@ -43,7 +35,7 @@ static void do_shutdown(void)
 	}
 	if (!strcmp(req, "reboot")) {
 		printf("kit: control/shutdown: reboot\n");
-		reboot();
+		kit_reboot();
 	}
 	printf("kit: control/shutdown: '%s' is not supported; ignored\n", req);
 }
@@ -60,7 +52,7 @@ static void do_sysrq(void)
 	if (key[0] == 'o')
 		kit_poweroff();
 	if (key[0] == 'b')
-		reboot();
+		kit_reboot();
 	if (key[0] == 'c')
 		panic("sysrq 'c'");
 }

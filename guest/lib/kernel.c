@@ -71,6 +71,14 @@ void kit_poweroff(void)
 	kit_exit(0);
 }
 
+void kit_reboot(void)
+{
+	/* Under Xen the call does not return: the toolstack builds a new
+	 * domain.  If it does, the hypervisor would not reboot us. */
+	shutdown(SHUTDOWN_reboot);
+	kit_exit(PVISOR_EXIT_REBOOT);
+}
+
 void panic(const char *fmt, ...)
 {
 	va_list ap;

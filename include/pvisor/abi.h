@@ -19,6 +19,8 @@
 /* pvisor's own exit statuses (beyond a guest-chosen status). */
 #define PVISOR_EXIT_OK 0
 #define PVISOR_EXIT_USAGE 2          /* bad command line, bad kernel image */
+#define PVISOR_EXIT_REBOOT 123       /* SHUTDOWN_reboot with --on-reboot exit, or
+				      * no kernel to boot again (a restore) */
 #define PVISOR_EXIT_TIMEOUT 124      /* --timeout expired (as timeout(1)) */
 #define PVISOR_EXIT_GUEST_CRASH 125  /* SHUTDOWN_crash or unknown reason */
 #define PVISOR_EXIT_GUEST_FAULT 126  /* guest stopped by pvisor: fault, timeout */

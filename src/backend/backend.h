@@ -99,6 +99,13 @@ struct backend_ops {
 	 * DPL 3, or 0. */
 	int (*set_gdt_entry)(struct vcpu *v, unsigned index, uint64_t desc);
 
+	/* Optional: a reboot rebuilds the domain in place (core/reboot.c),
+	 * every vCPU out of guest code and guest memory cleared: forget
+	 * what the old domain left in the backend (mirrored mappings,
+	 * descriptors, queued page-table stores, the M2P) so that each vCPU
+	 * starts as new.  The backend's host objects stay. */
+	void (*vm_reset)(struct vm *vm);
+
 	/* Optional: the backend maps Xen's read-only M2P table (L4 slot 256)
 	 * and is told of every MMU_MACHPHYS_UPDATE. */
 	void (*m2p_update)(struct vm *vm, uint64_t mfn, uint64_t pfn);

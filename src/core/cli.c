@@ -53,6 +53,11 @@ const char cli_run_usage[] =
 	"  --cpus N             number of vCPUs (default 1)\n"
 	"  --cmdline STR        the guest command line\n"
 	"  --timeout SEC        stop the guest after SEC seconds (exit 124)\n"
+	"  --on-reboot restart|exit\n"
+	"                       what a guest's reboot does: boot the same kernel,\n"
+	"                       initrd and command line again in a fresh domain\n"
+	"                       with the same devices (restart, the default), or\n"
+	"                       end pvisor with exit 123 (exit, as QEMU's -no-reboot)\n"
 	"  --disk PATH[,ro][,id=NAME]\n"
 	"                       a raw disk image as a Xen block device (xvda,\n"
 	"                       xvdb, ... in order, or id=xvdN); repeatable\n"
@@ -105,9 +110,11 @@ const char cli_run_usage[] =
 	"--share add).\n"
 	"\n"
 	"exit status: the guest's (poweroff 0; SCHEDOP_shutdown with a pvisor exit\n"
-	"code N gives N), 124 timeout, 125 guest crash, 126 guest stopped by pvisor\n"
-	"(fault), 127 pvisor could not run the guest, 2 bad usage or image, 143\n"
-	"SIGTERM, or stopped by the control API without the guest's cooperation.\n";
+	"code N gives N), 123 reboot with --on-reboot exit (or a restored guest's\n"
+	"reboot: a snapshot holds no kernel), 124 timeout, 125 guest crash, 126\n"
+	"guest stopped by pvisor (fault), 127 pvisor could not run the guest, 2 bad\n"
+	"usage or image, 143 SIGTERM, or stopped by the control API without the\n"
+	"guest's cooperation.\n";
 
 const char cli_host_usage[] =
 	"usage: pvisor host [--query NAME]\n"
@@ -618,6 +625,14 @@ static enum cli_command parse_run(int argc, char *const argv[], struct cli *c,
 			}
 			cfg->sandbox = mode;
 			cfg->sandbox_given = true;
+		} else if ((v = option_value(argc, argv, &i, "--on-reboot"))) {
+			/* xl.cfg's on_reboot names (restart, destroy as exit). */
+			if (strcmp(v, "restart") && strcmp(v, "exit")) {
+				snprintf(err, err_len,
+					 "--on-reboot: '%s' is not restart or exit", v);
+				return CLI_ERROR;
+			}
+			cfg->on_reboot_exit = !strcmp(v, "exit");
 		} else if ((v = option_value(argc, argv, &i, "--timeout"))) {
 			char *end;
 			double t = strtod(v, &end);

@@ -66,6 +66,8 @@ struct vm_config {
 	bool sandbox_given;      /* else PVISOR_SANDBOX may set it */
 	const char *rootfs;      /* --rootfs DIR: the share tagged VM_ROOTFS_TAG */
 	bool rootfs_rw;          /* --rootfs DIR,rw */
+	bool on_reboot_exit;     /* --on-reboot exit: SHUTDOWN_reboot ends pvisor
+				  * (PVISOR_EXIT_REBOOT); default: restart */
 };
 
 #endif

@@ -35,6 +35,12 @@ const char ctl_usage[] =
 	"                              ask the guest to power off (control/shutdown),\n"
 	"                              stop it anyway after SEC (default 30) seconds;\n"
 	"                              --force: stop it at once\n"
+	"  reboot [--timeout SEC] [--force]\n"
+	"                              ask the guest to reboot (control/shutdown);\n"
+	"                              the reply comes once the new domain runs, an\n"
+	"                              error after SEC (default 30) seconds if the\n"
+	"                              guest ignores it (it runs on); --force: reset\n"
+	"                              it at once, without the guest\n"
 	"  sysrq KEY                   write KEY to the guest's control/sysrq\n"
 	"  save FILE [--timeout SEC]   suspend the guest into FILE (a new file) and\n"
 	"                              stop it; `pvisor restore FILE` resumes it.\n"
@@ -68,7 +74,7 @@ static char *dump_line(json_t *req)
 	return line;
 }
 
-/* COMMAND [--timeout SEC] [--force] (shutdown, disk-remove's options). */
+/* COMMAND [--timeout SEC] [--force] (shutdown, reboot, disk-remove's options). */
 static char *timeout_request(const char *cmd, int n, char *const words[], char *err,
 			     size_t err_len)
 {
@@ -315,8 +321,8 @@ char *ctl_client_request(int n, char *const words[], char *err, size_t err_len)
 		}
 		return dump_line(json_pack("{s:s}", "command", cmd));
 	}
-	if (!strcmp(cmd, "shutdown"))
-		return timeout_request("shutdown", n, words, err, err_len);
+	if (!strcmp(cmd, "shutdown") || !strcmp(cmd, "reboot"))
+		return timeout_request(cmd, n, words, err, err_len);
 	if (!strcmp(cmd, "save"))
 		return save_request(n, words, err, err_len);
 	if (!strcmp(cmd, "disk-add"))

@@ -26,6 +26,13 @@ struct device_ops {
 	/* Stops the threads and frees everything; safe after a failed or
 	 * missing init/start.  Called while the vCPUs still exist. */
 	void (*destroy)(struct vm *vm);
+	/* A reboot rebuilt the domain (core/reboot.c): the guest's
+	 * directory went (the watch on the frontend saw it, and the device
+	 * let go of the old rings and grants) and is new; write the
+	 * frontend's nodes again, as at init.  The host side (image,
+	 * network, share) stays open.  Same contract as init; NULL: nothing
+	 * to do. */
+	int (*reattach)(struct vm *vm, char *err, size_t err_len);
 	/* Snapshots (docs/snapshot-format.md): the device's connection
 	 * state into w, and back from r on restore before start.  NULL: the
 	 * device keeps nothing beyond its xenstore nodes and guest memory. */
@@ -40,6 +47,9 @@ extern const unsigned device_count;
  * stops the walk.  0 or -errno with err set. */
 int devices_init(struct vm *vm, char *err, size_t err_len);
 int devices_start(struct vm *vm, char *err, size_t err_len);
+
+/* Each device's reattach, in table order (core/reboot.c). */
+int devices_reattach(struct vm *vm, char *err, size_t err_len);
 
 /* Each device's destroy, in reverse table order. */
 void devices_destroy(struct vm *vm);

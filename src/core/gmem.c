@@ -46,6 +46,15 @@ void gmem_destroy(struct gmem *m)
 	m->memfd = -1;
 }
 
+int gmem_clear(struct gmem *m)
+{
+	/* A hole punched in the memfd: every mapping of it (the backend's
+	 * too) reads zeros, and the pages go back to the host. */
+	if (!m->host || madvise(m->host, m->nr_frames * PAGE_SIZE, MADV_REMOVE) < 0)
+		return m->host ? -errno : -EINVAL;
+	return 0;
+}
+
 void *gmem_ptr(const struct gmem *m, uint64_t gpa, uint64_t len)
 {
 	uint64_t end;

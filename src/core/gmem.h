@@ -33,6 +33,10 @@ int gmem_init(struct gmem *m, uint64_t ram_frames, uint64_t xen_frames)
 	__attribute__((warn_unused_result));
 void gmem_destroy(struct gmem *m);
 
+/* Zeroes every frame and frees its host pages (a reboot's fresh memory);
+ * nothing may be using it.  0 or -errno. */
+int gmem_clear(struct gmem *m) __attribute__((warn_unused_result));
+
 /* Host pointer for [gpa, gpa+len) or NULL if any byte is outside memory. */
 void *gmem_ptr(const struct gmem *m, uint64_t gpa, uint64_t len);
 

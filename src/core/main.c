@@ -16,6 +16,7 @@
 
 #include <pvisor/abi.h>
 
+#include "core/boot.h"
 #include "core/cli.h"
 #include "core/ctl_client.h"
 #include "core/device.h"
@@ -306,74 +307,31 @@ static void hand_sockets_to_user(const struct vm_config *cfg)
 				  strerror(errno));
 }
 
-static void set_boot_regs(struct vcpu *v, const struct boot_state *boot)
-{
-	memset(&v->regs, 0, sizeof(v->regs));
-	v->regs.rip = boot->rip;
-	v->regs.rsp = boot->rsp;
-	v->regs.rsi = boot->rsi;
-	v->regs.rflags = RFLAGS_IF | RFLAGS_RESERVED1;
-	v->regs.cs = FLAT_KERNEL_CS;
-	v->regs.ss = FLAT_KERNEL_SS;
-}
-
 static int connect_services(struct vm *vm, const struct cli *cli);
 
 static int boot_domain(struct vm *vm, const struct cli *cli,
-		       const struct xen_elf_image *img, const struct blob *kernel,
-		       const struct blob *initrd)
+		       const struct boot_image *b)
 {
-	struct boot_state boot;
 	struct vcpu *v;
 	char err[512];
-	int rc;
 
 	if (vm_create(vm, &cli->cfg, vm->backend, err, sizeof(err)) < 0) {
 		log_error("%s", err);
 		return -1;
 	}
-	if (vm_add_vcpu(vm, &v, err, sizeof(err)) < 0) {
-		log_error("%s", err);
-		return -1;
-	}
-	v->xen.initialised = true;
-	/* Secondary vCPUs wait, down, for VCPUOP_initialise and VCPUOP_up. */
-	for (unsigned i = 1; i < cli->cfg.nr_vcpus; i++) {
-		struct vcpu *s;
-
-		if (vm_add_vcpu(vm, &s, err, sizeof(err)) < 0) {
+	for (unsigned i = 0; i < cli->cfg.nr_vcpus; i++) {
+		if (vm_add_vcpu(vm, &v, err, sizeof(err)) < 0) {
 			log_error("%s", err);
 			return -1;
 		}
-		s->xen.down = true;
 	}
-	rc = domain_build(vm, img, kernel->data, kernel->len, initrd->data,
-			  initrd->len, cli->cfg.cmdline, vm->xen.console_port,
-			  vm->xen.store_port, &boot, err, sizeof(err));
-	if (rc < 0) {
+	if (boot_load(vm, b, err, sizeof(err)) < 0) {
 		log_error("%s", err);
 		return -1;
 	}
-	rc = pagetype_pin_boot_tables(v, boot.l4_mfn);
-	if (rc < 0) {
-		log_error("the boot page tables do not validate (Xen error %d)",
-			  rc);
-		return -1;
-	}
-	v->xen.kernel_baseptr_mfn = boot.l4_mfn;
-	v->xen.baseptr_mfn = boot.l4_mfn;
-	rc = vm->backend->set_baseptr(v, boot.l4_mfn);
-	if (rc < 0) {
-		log_error("backend %s: cannot load the boot page tables: %s",
-			  vm->backend->name, strerror(-rc));
-		return -1;
-	}
-	if (connect_services(vm, cli) < 0)
-		return -1;
-	set_boot_regs(v, &boot);
-	xen_time_update_vcpu(v);
-	xen_time_update_wallclock(vm);
-	return 0;
+	/* Kept for reboots (core/reboot.c). */
+	vm->boot = b;
+	return connect_services(vm, cli);
 }
 
 /* A snapshot's domain instead of a boot (core/snapshot_restore.c). */
@@ -528,7 +486,7 @@ static int open_snapshot(struct cli *cli, struct snap_mapping *map,
 static int run(struct cli *cli)
 {
 	struct blob kernel = { 0 }, initrd = { 0 };
-	struct xen_elf_image img;
+	static struct boot_image boot;
 	static struct vm vm;
 	const struct backend_ops *be;
 	struct host_kernel hk = { .path = cli->cfg.kernel_path };
@@ -572,11 +530,11 @@ static int run(struct cli *cli)
 	if (cli->restore_path) {
 		if (open_snapshot(cli, &snap_map, &snap, &hk) < 0)
 			goto out;
-	} else if (load_kernel(cli->cfg.kernel_path, &kernel, &img, &hk.bzimage) < 0) {
+	} else if (load_kernel(cli->cfg.kernel_path, &kernel, &boot.img, &hk.bzimage) < 0) {
 		goto out;
 	} else {
-		hk.v_start = img.v_start;
-		hk.v_end = img.v_end;
+		hk.v_start = boot.img.v_start;
+		hk.v_end = boot.img.v_end;
 	}
 	if (cli->cfg.initrd_path &&
 	    read_file("initrd", cli->cfg.initrd_path, &initrd) < 0)
@@ -595,6 +553,11 @@ static int run(struct cli *cli)
 			goto out;
 		}
 	}
+	boot.kernel = kernel.data;
+	boot.kernel_len = kernel.len;
+	boot.initrd = initrd.data;
+	boot.initrd_len = initrd.len;
+	boot.cmdline = cli->cfg.cmdline;
 	be = choose_backend(&cli->cfg, &hk);
 	if (!be)
 		goto out;
@@ -605,16 +568,12 @@ static int run(struct cli *cli)
 		goto out;
 	}
 	if (cli->restore_path ? restore_domain(&vm, cli, &snap) < 0
-			      : boot_domain(&vm, cli, &img, &kernel, &initrd) < 0) {
+			      : boot_domain(&vm, cli, &boot) < 0) {
 		status = PVISOR_EXIT_USAGE;
 		goto destroy;
 	}
 	snapshot_unmap(&snap_map);
 	hand_sockets_to_user(&cli->cfg);
-	/* The image copies are in guest memory now. */
-	free(kernel.data);
-	free(initrd.data);
-	kernel.data = initrd.data = NULL;
 	if (cli->cfg.console_raw)
 		consback_terminal_raw();
 	if (evloop_start(&vm) < 0) {

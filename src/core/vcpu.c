@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "core/log.h"
+#include "core/reboot.h"
 #include "core/vm.h"
 #include "xen/emulate.h"
 #include "xen/hypercall.h"
@@ -73,14 +74,16 @@ static void log_vcpu_stats(const struct vcpu *v)
 }
 
 /* A vCPU that is down (secondary before VCPUOP_up, or VCPUOP_down) or
- * paused (vm_pause) waits here.  False if the VM stopped. */
+ * paused (vm_pause) waits here.  False if the VM stopped or a reboot
+ * waits for this thread (core/reboot.h). */
 static bool wait_until_up(struct vcpu *v)
 {
 	struct vm *vm = v->vm;
 	bool up, was_parked = false;
 
 	pthread_mutex_lock(&vm->xen.lock);
-	while (!(up = !v->xen.down && !vm->paused) && !vm_stopped(vm)) {
+	while (!(up = !v->xen.down && !vm->paused) && !vm_stopped(vm) &&
+	       !vm_reboot_pending(vm)) {
 		if (vm->paused && !v->parked) {
 			v->parked = was_parked = true;
 			pthread_mutex_unlock(&vm->xen.lock);
@@ -93,6 +96,7 @@ static bool wait_until_up(struct vcpu *v)
 		pthread_cond_wait(&vm->xen.wake, &vm->xen.lock);
 	}
 	v->parked = false;
+	up = up && !vm_reboot_pending(vm);
 	pthread_mutex_unlock(&vm->xen.lock);
 	if (was_parked)
 		xen_runstate_set(v, RUNSTATE_running);
@@ -109,8 +113,12 @@ void vcpu_run_loop(struct vcpu *v)
 	while (!vm_stopped(vm)) {
 		int rc;
 
+		if (vm_reboot_pending(vm)) {
+			vm_reboot_join(v); /* returns in the new domain */
+			continue;
+		}
 		if (!wait_until_up(v))
-			break;
+			continue; /* stopped, or a reboot to join */
 
 		xen_deliver_upcall(v);
 		if (vm_stopped(vm))

@@ -25,7 +25,7 @@
 #include "xen/time.h"
 
 
-static void kick_all(struct vm *vm)
+void vm_kick_all(struct vm *vm)
 {
 	pthread_mutex_lock(&vm->xen.lock);
 	pthread_cond_broadcast(&vm->xen.wake);
@@ -51,7 +51,7 @@ static void vm_stop_v(struct vm *vm, enum vm_stop_reason reason,
 	vm->exit_status = exit_status;
 	if (fmt)
 		vsnprintf(vm->report, sizeof(vm->report), fmt, ap);
-	kick_all(vm);
+	vm_kick_all(vm);
 }
 
 void vm_stop(struct vm *vm, enum vm_stop_reason reason, int exit_status,
@@ -287,6 +287,20 @@ int vm_create(struct vm *vm, const struct vm_config *cfg,
 	return devices_init(vm, err, err_len);
 }
 
+void vcpu_reset(struct vcpu *v)
+{
+	struct vm *vm = v->vm;
+
+	pthread_mutex_lock(&vm->xen.lock);
+	memset(&v->xen, 0, sizeof(v->xen));
+	v->xen.kernel_mode = true;
+	v->xen.vcpu_info_gpa = (vm->xen.shared_info_mfn << PAGE_SHIFT) +
+			       __builtin_offsetof(struct shared_info, vcpu_info) +
+			       v->id * sizeof(struct vcpu_info);
+	pthread_mutex_unlock(&vm->xen.lock);
+	memset(&v->regs, 0, sizeof(v->regs));
+}
+
 int vm_add_vcpu(struct vm *vm, struct vcpu **out, char *err, size_t err_len)
 {
 	struct vcpu *v;
@@ -299,10 +313,7 @@ int vm_add_vcpu(struct vm *vm, struct vcpu **out, char *err, size_t err_len)
 		return -ENOMEM;
 	v->vm = vm;
 	v->id = vm->nr_vcpus;
-	v->xen.kernel_mode = true;
-	v->xen.vcpu_info_gpa = (vm->xen.shared_info_mfn << PAGE_SHIFT) +
-			       __builtin_offsetof(struct shared_info, vcpu_info) +
-			       v->id * sizeof(struct vcpu_info);
+	vcpu_reset(v);
 	rc = vm->backend->vcpu_init(v);
 	if (rc < 0) {
 		snprintf(err, err_len, "backend %s: cannot create vcpu%u: %s",

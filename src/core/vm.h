@@ -20,6 +20,8 @@
 
 #define VM_MAX_VCPUS 32
 
+struct boot_image; /* core/boot.h */
+
 struct vcpu {
 	struct vm *vm;
 	unsigned id;
@@ -69,6 +71,24 @@ struct vm {
 	struct save_request *save;  /* a save asked for (core/snapshot_save.h);
 				     * under xen.lock */
 
+	const struct boot_image *boot; /* the kernel a reboot boots again
+					* (core/boot.h); NULL: none (restored) */
+	/* A reboot in place (core/reboot.c); under xen.lock. */
+	struct {
+		bool pending;        /* asked for: the vCPUs meet, one rebuilds */
+		bool claimed;        /* a vCPU thread is rebuilding */
+		unsigned arrived;    /* the other vCPU threads waiting for it */
+		unsigned count;      /* reboots done (atomic reads: ctl status) */
+	} reboot;
+	/* A control client waits for a reboot (services/ctl/ctl_reboot.c);
+	 * the event thread's only. */
+	struct {
+		bool active;
+		unsigned from;       /* reboot.count when asked */
+		int64_t deadline_ns; /* CLOCK_MONOTONIC; 0: none (forced) */
+		double timeout_s;
+	} ctl_reboot;
+
 	atomic_int stop_reason;     /* enum vm_stop_reason; first writer wins */
 	int exit_status;            /* pvisor's exit status once stopped */
 	char report[2048];          /* what went wrong, for the user */
@@ -87,6 +107,15 @@ int vm_create(struct vm *vm, const struct vm_config *cfg,
 /* Adds a vCPU (id = current count) in guest kernel mode.  0 or -errno. */
 int vm_add_vcpu(struct vm *vm, struct vcpu **out, char *err, size_t err_len)
 	__attribute__((warn_unused_result));
+
+/* Wakes every vCPU: blocked ones, parked ones, and those in guest code
+ * (kicked out of it); and the event thread.  Thread-safe. */
+void vm_kick_all(struct vm *vm);
+
+/* The Xen state of a new vCPU (guest kernel mode, its vcpu_info in
+ * shared_info, no context) and zeroed registers: vm_add_vcpu, and a
+ * reboot (core/reboot.c) while the vCPU is out of guest code. */
+void vcpu_reset(struct vcpu *v);
 
 /* Frees everything vm_create/vm_add_vcpu made; the vCPUs must not run. */
 void vm_destroy(struct vm *vm);

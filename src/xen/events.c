@@ -611,6 +611,38 @@ static long op_set_priority(struct vcpu *v, uint64_t arg)
 	return evtchn_fifo_set_priority(v->vm, op.port, op.priority);
 }
 
+/* Closes every port but the console's and xenstore's toolstack ports;
+ * fresh: every kept port is as new (vCPU 0, default priority). */
+static void reset_ports_locked(struct vm *vm, bool fresh)
+{
+	for (evtchn_port_t p = 1; p < XEN_MAX_EVTCHN; p++) {
+		struct evtchn *ch = &vm->xen.evtchn[p];
+
+		if (ch->state == EVTCHN_FREE)
+			continue;
+		if ((p == vm->xen.console_port || p == vm->xen.store_port) &&
+		    ch->state == EVTCHN_INTERDOMAIN && ch->remote_dom == 0) {
+			if (fresh) {
+				ch->vcpu = 0;
+				evtchn_fifo_port_init_locked(vm, p);
+			}
+			continue;
+		}
+		if (ch->state == EVTCHN_VIRQ && ch->vcpu < vm->nr_vcpus &&
+		    vm->vcpus[ch->vcpu])
+			vm->vcpus[ch->vcpu]->xen.virq_port[ch->virq] = 0;
+		*ch = (struct evtchn){ .state = EVTCHN_FREE };
+	}
+	evtchn_fifo_destroy_locked(vm);
+}
+
+void evtchn_reset_domain(struct vm *vm)
+{
+	pthread_mutex_lock(&vm->xen.lock);
+	reset_ports_locked(vm, true);
+	pthread_mutex_unlock(&vm->xen.lock);
+}
+
 /*
  * Xen's evtchn_reset on the domain itself: every port closed, then back to
  * the 2-level ABI.  The console and xenstore channels of start_info stay
@@ -627,19 +659,7 @@ static long op_reset(struct vcpu *v, uint64_t arg)
 	if (op.dom != DOMID_SELF)
 		return -XEN_ESRCH; /* pvisor runs one domain */
 	pthread_mutex_lock(&vm->xen.lock);
-	for (evtchn_port_t p = 1; p < XEN_MAX_EVTCHN; p++) {
-		struct evtchn *ch = &vm->xen.evtchn[p];
-
-		if (ch->state == EVTCHN_FREE ||
-		    ((p == vm->xen.console_port || p == vm->xen.store_port) &&
-		     ch->state == EVTCHN_INTERDOMAIN && ch->remote_dom == 0))
-			continue;
-		if (ch->state == EVTCHN_VIRQ && ch->vcpu < vm->nr_vcpus &&
-		    vm->vcpus[ch->vcpu])
-			vm->vcpus[ch->vcpu]->xen.virq_port[ch->virq] = 0;
-		*ch = (struct evtchn){ .state = EVTCHN_FREE };
-	}
-	evtchn_fifo_destroy_locked(vm);
+	reset_ports_locked(vm, false);
 	pthread_mutex_unlock(&vm->xen.lock);
 	return 0;
 }

@@ -19,6 +19,12 @@ struct vcpu;
 /* Initialises the port table (port 0 reserved). */
 void evtchn_init(struct vm *vm);
 
+/* A reboot's fresh domain (core/reboot.c): every port closed but the
+ * console's and xenstore's (kept, as new, for the new start_info), back to
+ * the 2-level ABI.  The pending and mask bits live in shared_info, which
+ * the caller clears.  Thread-safe. */
+void evtchn_reset_domain(struct vm *vm);
+
 /*
  * Allocates an unbound port whose remote end is pvisor (domain 0), as the
  * toolstack does for the console and xenstore; on_send runs on the sending

@@ -72,6 +72,37 @@ unsigned gnttab_nr_frames(struct vm *vm)
 	return n;
 }
 
+void gnttab_reset(struct vm *vm)
+{
+	struct gnttab *gt = gnttab_get(vm, false);
+
+	if (!gt)
+		return;
+	pthread_mutex_lock(&gt->lock);
+	gt->nr_frames = 0;
+	gt->version = 1;
+	memset(gt->readers, 0, sizeof(gt->readers));
+	memset(gt->writers, 0, sizeof(gt->writers));
+	memset(gt->act_domid, 0, sizeof(gt->act_domid));
+	memset(gt->act_mfn, 0, sizeof(gt->act_mfn));
+	memset(gt->maptrack, 0, sizeof(gt->maptrack));
+	pthread_mutex_unlock(&gt->lock);
+}
+
+unsigned gnttab_backend_pins(struct vm *vm)
+{
+	struct gnttab *gt = gnttab_get(vm, false);
+	unsigned n = 0;
+
+	if (!gt)
+		return 0;
+	pthread_mutex_lock(&gt->lock);
+	for (unsigned i = 0; i < GNTTAB_MAX_ENTRIES; i++)
+		n += (gt->readers[i] || gt->writers[i]) && gt->act_domid[i] == 0;
+	pthread_mutex_unlock(&gt->lock);
+	return n;
+}
+
 static unsigned per_frame(const struct gnttab *gt)
 {
 	return gt->version == 2 ? V2_PER_FRAME : V1_PER_FRAME;

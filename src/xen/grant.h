@@ -54,6 +54,13 @@ void gnttab_unpin(struct vm *vm, const struct gnttab_pin *pin);
 /* Grant frames the guest set up so far (0 before GNTTABOP_setup_table). */
 unsigned gnttab_nr_frames(struct vm *vm);
 
+/* A reboot's fresh domain: no frames, version 1, nothing active.  Only
+ * once no backend holds a pin (gnttab_backend_pins). */
+void gnttab_reset(struct vm *vm);
+
+/* Entries pvisor's backends (domain 0) hold pinned now. */
+unsigned gnttab_backend_pins(struct vm *vm);
+
 /* Frees the grant-table state (vm_destroy). */
 void gnttab_destroy(struct vm *vm);
 

@@ -7,6 +7,7 @@
 
 #include "core/evloop.h"
 #include "core/log.h"
+#include "core/reboot.h"
 #include "core/snapshot_save.h"
 #include "core/vm.h"
 #include "xen/events.h"
@@ -37,7 +38,8 @@ static void block_until(struct vcpu *v, bool (*pred)(struct vcpu *, void *),
 	xen_runstate_set(v, RUNSTATE_blocked);
 	pthread_mutex_lock(&vm->xen.lock);
 	v->xen.blocked = true;
-	while (!vm_stopped(vm) && !pred(v, ctx)) {
+	/* A reboot wants every vCPU thread back in its run loop. */
+	while (!vm_stopped(vm) && !vm_reboot_pending(vm) && !pred(v, ctx)) {
 		if (deadline_ns) {
 			int64_t now = xen_system_time_ns(vm);
 			/* Host time of the deadline, saturated: a guest may
@@ -143,8 +145,7 @@ static long sched_shutdown(struct vcpu *v, uint64_t arg, uint64_t arg3)
 	else if (reason == SHUTDOWN_suspend)
 		return snapshot_suspend(v, arg3); /* PV: start_info's frame */
 	else if (reason == SHUTDOWN_reboot)
-		vm_stop(v->vm, VM_STOP_SHUTDOWN, PVISOR_EXIT_GUEST_CRASH,
-			"guest asked to reboot; pvisor does not restart guests");
+		vm_reboot_request(v->vm, "the guest"); /* xl's on_reboot */
 	else
 		vm_stop(v->vm, VM_STOP_SHUTDOWN, PVISOR_EXIT_GUEST_CRASH,
 			"guest shut down with reason %u", reason);

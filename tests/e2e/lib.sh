@@ -67,6 +67,33 @@ wait_for() {
 	return 1
 }
 
+# wait_count FILE PATTERN N SECONDS: until FILE has N lines matching PATTERN.
+wait_count() {
+	local i
+	for ((i = 0; i < $4 * 10; i++)); do
+		[ "$(grep -c "$2" "$1" 2>/dev/null)" -ge "$3" ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# udp_echo PORT TEXT: what a guest's UDP echo on 127.0.0.1:PORT answers (a
+# few tries; netecho through a hostfwd).
+udp_echo() {
+	python3 - "$1" "$2" <<'PY'
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.settimeout(1)
+for _ in range(10):
+    s.sendto(sys.argv[2].encode(), ("127.0.0.1", int(sys.argv[1])))
+    try:
+        print(s.recv(100).decode())
+        break
+    except socket.timeout:
+        pass
+PY
+}
+
 # No pvisor guest process may outlive pvisor.
 # A leftover is a pvisor this test started that still runs (a child of this
 # shell), an orphaned pvisor, or a guest process whose pvisor is gone.

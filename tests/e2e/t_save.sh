@@ -17,22 +17,6 @@ ctl() { timeout 20 "$PVISOR" ctl "$SOCK" "$@"; }
 last_tick() { sed -n 's/^tick \([0-9]*\) uptime_ms=\([0-9]*\)$/\1 \2/p' "$1" | tail -1; }
 first_tick() { sed -n 's/^tick \([0-9]*\) uptime_ms=\([0-9]*\)$/\1 \2/p' "$1" | head -1; }
 
-# udp_echo PORT TEXT: what the guest's UDP echo answers (a few tries).
-udp_echo() {
-	python3 - "$1" "$2" <<'PY'
-import socket, sys
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.settimeout(2)
-for _ in range(5):
-    s.sendto(sys.argv[2].encode(), ("127.0.0.1", int(sys.argv[1])))
-    try:
-        print(s.recv(100).decode())
-        break
-    except socket.timeout:
-        pass
-PY
-}
-
 # start MODE BACKEND ARGS...: pvisor run|restore in the background, --api.
 start() {
 	local mode=$1 be=$2

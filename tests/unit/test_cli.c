@@ -52,6 +52,10 @@ static const struct cli_case cases[] = {
 	{ "timeout negative", { "pvisor", "run", "--timeout", "-1", "k" }, CLI_ERROR, "--timeout" },
 	{ "timeout junk", { "pvisor", "run", "--timeout", "soon", "k" }, CLI_ERROR, "--timeout" },
 	{ "initrd missing value", { "pvisor", "run", "k", "--initrd" }, CLI_ERROR, "needs a value" },
+	{ "on-reboot restart", { "pvisor", "run", "--on-reboot", "restart", "k" }, CLI_RUN, NULL },
+	{ "on-reboot=exit", { "pvisor", "run", "--on-reboot=exit", "k" }, CLI_RUN, NULL },
+	{ "on-reboot destroy", { "pvisor", "run", "--on-reboot", "destroy", "k" }, CLI_ERROR, "--on-reboot: 'destroy' is not restart or exit" },
+	{ "on-reboot missing", { "pvisor", "run", "k", "--on-reboot" }, CLI_ERROR, "--on-reboot" },
 	{ "guest args", { "pvisor", "run", "k", "--", "echo", "--not-a-flag" }, CLI_RUN, NULL },
 	/* Odd values (hardening pass). */
 	{ "mem 0", { "pvisor", "run", "--mem", "0", "k" }, CLI_ERROR, "out of range" },
@@ -277,6 +281,27 @@ static void test_sandbox_modes(void **state)
 	assert_int_equal(cli.cfg.sandbox, SANDBOX_LOG);
 }
 
+/* --on-reboot: restart by default (xl's on_reboot default), exit on
+ * request, for restore too (the snapshot holds no kernel to boot). */
+static void test_on_reboot(void **state)
+{
+	const char *dflt[] = { "pvisor", "run", "k", NULL };
+	const char *ex[] = { "pvisor", "run", "--on-reboot", "exit", "k", NULL };
+	const char *again[] = { "pvisor", "run", "--on-reboot=exit", "--on-reboot=restart", "k", NULL };
+	const char *rest[] = { "pvisor", "restore", "--on-reboot=exit", "snap.pvs", NULL };
+	char err[256];
+	struct cli cli;
+
+	assert_int_equal(cli_parse(3, (char *const *)dflt, &cli, err, sizeof(err)), CLI_RUN);
+	assert_false(cli.cfg.on_reboot_exit);
+	assert_int_equal(cli_parse(5, (char *const *)ex, &cli, err, sizeof(err)), CLI_RUN);
+	assert_true(cli.cfg.on_reboot_exit);
+	assert_int_equal(cli_parse(5, (char *const *)again, &cli, err, sizeof(err)), CLI_RUN);
+	assert_false(cli.cfg.on_reboot_exit);
+	assert_int_equal(cli_parse(4, (char *const *)rest, &cli, err, sizeof(err)), CLI_RESTORE);
+	assert_true(cli.cfg.on_reboot_exit);
+}
+
 /* A repeated option overrides the earlier one (tools/run-default.sh relies
  * on it: its extra arguments follow its own --mem). */
 static void test_repeated_options(void **state)
@@ -385,6 +410,7 @@ int main(void)
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_xenstore_socket),
 		cmocka_unit_test(test_sandbox_modes),
+		cmocka_unit_test(test_on_reboot),
 		cmocka_unit_test(test_repeated_options),
 		cmocka_unit_test(test_shares),
 		cmocka_unit_test(test_rootfs),

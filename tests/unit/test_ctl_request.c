@@ -45,6 +45,7 @@ static void test_commands(void **state)
 		{ " { \"command\" : \"pause\" } ", CTL_PAUSE },
 		{ "{\"command\":\"resume\"}", CTL_RESUME },
 		{ "{\"command\":\"shutdown\"}", CTL_SHUTDOWN },
+		{ "{\"command\":\"reboot\"}", CTL_REBOOT },
 		{ "{\"command\":\"sysrq\",\"key\":\"h\"}", CTL_SYSRQ },
 	};
 
@@ -77,6 +78,15 @@ static void test_arguments(void **state)
 	ctl_request_clear(&req);
 	assert_int_equal(parse("{\"command\":\"shutdown\",\"timeout\":7}", &req, &err), 0);
 	assert_true(req.timeout_s == 7.0);
+	ctl_request_clear(&req);
+	assert_int_equal(parse("{\"command\":\"reboot\"}", &req, &err), 0);
+	assert_true(req.timeout_s == CTL_SHUTDOWN_TIMEOUT_DEFAULT);
+	assert_false(req.force);
+	ctl_request_clear(&req);
+	assert_int_equal(parse("{\"command\":\"reboot\",\"timeout\":0.5,\"force\":true}",
+			       &req, &err), 0);
+	assert_true(req.timeout_s == 0.5);
+	assert_true(req.force);
 	ctl_request_clear(&req);
 	assert_int_equal(parse("{\"key\":\"~\",\"command\":\"sysrq\"}", &req, &err), 0);
 	assert_int_equal(req.key, '~');
@@ -256,6 +266,9 @@ static void test_malformed(void **state)
 	refused("{\"command\":\"shutdown\",\"timeout\":\"5\"}", "invalid-argument");
 	refused("{\"command\":\"shutdown\",\"force\":1}", "invalid-argument");
 	refused("{\"command\":\"pause\",\"force\":true}", "invalid-argument");
+	refused("{\"command\":\"reboot\",\"timeout\":0}", "invalid-argument");
+	refused("{\"command\":\"reboot\",\"force\":\"yes\"}", "invalid-argument");
+	refused("{\"command\":\"reboot\",\"key\":\"b\"}", "invalid-argument");
 }
 
 static void test_nul_and_length(void **state)
@@ -359,11 +372,17 @@ static void test_client(void **state)
 	char *bad16[] = { "scsi-add" }, *bad17[] = { "scsi-add", "a.img,media=tape" };
 	char *bad18[] = { "scsi-add", ",ro" }, *bad19[] = { "scsi-remove" };
 	char *bad20[] = { "scsi-remove", "--force" }, *bad21[] = { "scsi-add", "a.img", "--now" };
+	char *rb[] = { "reboot" }, *rbf[] = { "reboot", "--force", "--timeout", "2" };
+	char *bad22[] = { "reboot", "now" }, *bad23[] = { "reboot", "--timeout", "0" };
 
 	client_builds(1, status, CTL_STATUS);
 	client_builds(1, pause, CTL_PAUSE);
 	client_builds(1, resume, CTL_RESUME);
 	client_builds(4, sd, CTL_SHUTDOWN);
+	client_builds(1, rb, CTL_REBOOT);
+	client_builds(4, rbf, CTL_REBOOT);
+	client_refuses(2, bad22);
+	client_refuses(3, bad23);
 	client_builds(2, rq, CTL_SYSRQ);
 	client_builds(2, json, CTL_STATUS);
 	client_refuses(0, NULL);

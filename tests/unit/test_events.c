@@ -135,6 +135,36 @@ static void test_backend_port_calls_service(void **state)
 	testvm_free(vm);
 }
 
+/* A reboot's fresh domain: the guest's ports go, the console's and
+ * xenstore's stay bound to their services, and FIFO is off again. */
+static void test_reset_domain(void **state)
+{
+	struct vm *vm = testvm_new();
+	struct vcpu *v = vm->vcpus[0];
+	struct evtchn_bind_virq bv = { .virq = VIRQ_TIMER, .vcpu = 0 };
+	struct evtchn_alloc_unbound au = { .dom = DOMID_SELF, .remote_dom = 0 };
+	struct evtchn_status st;
+	void (*console_send)(void *) = vm->xen.evtchn[vm->xen.console_port].on_send;
+
+	assert_int_equal(evtchn_op(v, EVTCHNOP_bind_virq, &bv, sizeof(bv)), 0);
+	assert_int_equal(evtchn_op(v, EVTCHNOP_alloc_unbound, &au, sizeof(au)), 0);
+	evtchn_reset_domain(vm);
+	st = (struct evtchn_status){ .dom = DOMID_SELF, .port = bv.port };
+	assert_int_equal(evtchn_op(v, EVTCHNOP_status, &st, sizeof(st)), 0);
+	assert_int_equal(st.status, EVTCHNSTAT_closed);
+	st = (struct evtchn_status){ .dom = DOMID_SELF, .port = au.port };
+	assert_int_equal(evtchn_op(v, EVTCHNOP_status, &st, sizeof(st)), 0);
+	assert_int_equal(st.status, EVTCHNSTAT_closed);
+	assert_int_equal(v->xen.virq_port[VIRQ_TIMER], 0);
+	assert_int_equal(vm->xen.evtchn[vm->xen.console_port].state, EVTCHN_INTERDOMAIN);
+	assert_ptr_equal(vm->xen.evtchn[vm->xen.console_port].on_send, console_send);
+	assert_int_equal(vm->xen.evtchn[vm->xen.store_port].state, EVTCHN_INTERDOMAIN);
+	assert_false(vm->xen.fifo.active);
+	/* The timer VIRQ binds again in the new domain. */
+	assert_int_equal(evtchn_op(v, EVTCHNOP_bind_virq, &bv, sizeof(bv)), 0);
+	testvm_free(vm);
+}
+
 /* Requests a guest gets errors for: one row each. */
 struct bad_request {
 	const char *name;
@@ -229,6 +259,7 @@ int main(void)
 		cmocka_unit_test(test_loopback_interdomain),
 		cmocka_unit_test(test_close_frees_port),
 		cmocka_unit_test(test_backend_port_calls_service),
+		cmocka_unit_test(test_reset_domain),
 		cmocka_unit_test(test_bad_requests),
 		cmocka_unit_test(test_bad_pointers),
 		cmocka_unit_test(test_port_exhaustion),

@@ -410,10 +410,34 @@ static void test_pin_counts(void **state)
 	/* The guest changes the frame while pinned: the pin keeps the copy. */
 	e->frame = DATA_PFN + 1;
 	assert_int_equal(a.mfn, DATA_PFN);
+	assert_int_equal(gnttab_backend_pins(vm), 1); /* one entry, two pins */
 	gnttab_unpin(vm, &a);
 	assert_int_equal(e->flags, GTF_permit_access | GTF_reading);
+	assert_int_equal(gnttab_backend_pins(vm), 1);
 	gnttab_unpin(vm, &b);
 	assert_int_equal(e->flags, GTF_permit_access);
+	assert_int_equal(gnttab_backend_pins(vm), 0);
+	testvm_free(vm);
+}
+
+/* A reboot's fresh table: no frames until the new guest sets them up. */
+static void test_reset(void **state)
+{
+	struct vm *vm = testvm_new();
+	struct gnttab_pin pin;
+	int16_t st;
+
+	gnttab_reset(vm); /* before any table: nothing to do */
+	assert_int_equal(setup(vm->vcpus[0], 2, &st), 0);
+	*entry(vm, 3) = (struct grant_entry_v1){ .flags = GTF_permit_access, .frame = DATA_PFN };
+	assert_int_equal(gnttab_pin(vm, 0, 3, false, &pin), 0);
+	gnttab_unpin(vm, &pin);
+	gnttab_reset(vm);
+	assert_int_equal(gnttab_nr_frames(vm), 0);
+	assert_int_equal(gnttab_backend_pins(vm), 0);
+	assert_int_equal(gnttab_pin(vm, 0, 3, false, &pin), GNTST_bad_gntref);
+	assert_int_equal(setup(vm->vcpus[0], 1, &st), 0);
+	assert_int_equal(gnttab_nr_frames(vm), 1);
 	testvm_free(vm);
 }
 
@@ -502,6 +526,7 @@ int main(void)
 		cmocka_unit_test(test_maptrack_limit),
 		cmocka_unit_test(test_pin_table),
 		cmocka_unit_test(test_pin_counts),
+		cmocka_unit_test(test_reset),
 		cmocka_unit_test(test_copy_table),
 	};
 

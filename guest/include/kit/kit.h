@@ -82,6 +82,9 @@ const char *kit_backend(void);
 __attribute__((noreturn)) void kit_exit(int status);
 /* SHUTDOWN_poweroff.  Never returns. */
 __attribute__((noreturn)) void kit_poweroff(void);
+/* SHUTDOWN_reboot: the domain is rebuilt from the same kernel (pvisor's
+ * --on-reboot restart, xl's on_reboot).  Never returns. */
+__attribute__((noreturn)) void kit_reboot(void);
 /* Prints the message and crashes the domain (SHUTDOWN_crash). */
 __attribute__((noreturn, format(printf, 1, 2))) void panic(const char *fmt,
 							    ...);

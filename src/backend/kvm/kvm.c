@@ -114,6 +114,7 @@ struct kvm_vcpu {
 	int fd;
 	struct kvm_run *run;
 	struct kvm_sregs sregs; /* as of the last exit (or as set) */
+	struct kvm_sregs boot_sregs; /* as set up: a reboot starts from them */
 	enum kvm_where where;
 	uint64_t cr3;           /* the CR3 the guest will run with */
 	uint8_t *batch;         /* the batch page (generated code), host mapping */
@@ -607,6 +608,7 @@ static int kvm_vcpu_init(struct vcpu *v)
 			s->cr4 &= ~CR4_OSXSAVE;
 	}
 	c->where = WHERE_FRESH;
+	c->boot_sregs = c->sregs;
 	if (ioctl(k->vm_fd, KVM_CHECK_EXTENSION, KVM_CAP_SYNC_REGS) > 0) {
 		c->sync_regs = true;
 		c->run->kvm_valid_regs = KVM_SYNC_X86_REGS | KVM_SYNC_X86_SREGS;
@@ -1363,6 +1365,35 @@ static void kvm_m2p_update(struct vm *vm, uint64_t mfn, uint64_t pfn)
 		__atomic_store_n(&k->m2p[mfn], pfn, __ATOMIC_RELAXED);
 }
 
+/*
+ * A reboot's fresh domain: the guest's descriptors and M2P entries as at
+ * kvm_vm_init, and every vCPU back to its never-run state (the CPL3 state
+ * of kvm_vcpu_init, loaded with SET_SREGS at its first run), with nothing
+ * queued.  Guest memory was cleared under the memory slot, which KVM's
+ * MMU notifiers follow.
+ */
+static void kvm_vm_reset(struct vm *vm)
+{
+	struct kvm_vm *k = vm->backend_state;
+
+	if (!k)
+		return;
+	memset(k->priv + KVM_PG_GDT * PAGE_SIZE, 0, 7168 * 8);
+	for (uint64_t mfn = 0; k->m2p && mfn < (uint64_t)k->nr_m2p * 512; mfn++)
+		k->m2p[mfn] = mfn < vm->mem.nr_ram_frames ? mfn : ~0ull;
+	for (unsigned i = 0; i < vm->nr_vcpus; i++) {
+		struct kvm_vcpu *c = vm->vcpus[i]->backend_state;
+
+		if (!c)
+			continue;
+		c->sregs = c->boot_sregs;
+		c->where = WHERE_FRESH;
+		c->cr3 = 0;
+		c->nr_batch = c->batch_len = c->batch_iretq = 0;
+		atomic_store(&c->remote_flush, false);
+	}
+}
+
 /* The guest's descriptors share the GDT with pvisor's (which live above
  * Xen's first reserved entry); one GDT for all vCPUs. */
 static int kvm_set_gdt_entry(struct vcpu *v, unsigned index, uint64_t desc)
@@ -1391,6 +1422,7 @@ const struct backend_ops backend_kvm = {
 	.set_baseptr = kvm_set_baseptr,
 	.flush_tlb = kvm_flush_tlb,
 	.set_gdt_entry = kvm_set_gdt_entry,
+	.vm_reset = kvm_vm_reset,
 	.m2p_update = kvm_m2p_update,
 	.m2p_va = KVM_SLOT_VA(KVM_L4_M2P),
 };

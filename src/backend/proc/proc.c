@@ -920,6 +920,28 @@ static int proc_set_baseptr(struct vcpu *v, uint64_t l4_mfn)
 	return 0;
 }
 
+/* The old domain's mappings go at each process's next sync (no L4: the
+ * mirror is empty); the stub, its filter and the memfd stay. */
+static void proc_vm_reset(struct vm *vm)
+{
+	struct proc_vm *pvm = vm->backend_state;
+
+	if (!pvm)
+		return;
+	pthread_mutex_lock(&pvm->lock);
+	for (unsigned i = 0; i < VM_MAX_VCPUS; i++) {
+		struct proc_vcpu *pv = pvm->vcpus[i];
+
+		if (!pv)
+			continue;
+		pv->have_l4 = false;
+		pv->l4_mfn = 0;
+		atomic_store(&pv->dirty, true);
+	}
+	pthread_mutex_unlock(&pvm->lock);
+	atomic_fetch_add(&pvm->pt_gen, 1);
+}
+
 static int proc_flush_tlb(struct vcpu *v, uint64_t va, bool all)
 {
 	struct proc_vcpu *pv = v->backend_state;
@@ -959,4 +981,5 @@ const struct backend_ops backend_proc = {
 	.pt_write = proc_pt_write,
 	.set_baseptr = proc_set_baseptr,
 	.flush_tlb = proc_flush_tlb,
+	.vm_reset = proc_vm_reset,
 };

@@ -783,14 +783,25 @@ static void *dev_thread(void *arg)
 	return NULL;
 }
 
+/* The frontend's directory as libxl writes it (at init and on a reboot's
+ * reattach). */
+static int xs_write_fe(struct xenstore *xs, void *opaque)
+{
+	struct blk_dev *d = opaque;
+	char vdev[16];
+	const struct xs_node_value nodes[] = { { "virtual-device", vdev },
+					       { "device-type", "disk" } };
+
+	snprintf(vdev, sizeof(vdev), "%d", d->vdev);
+	return xs_write_frontend(xs, d->fe, d->be, nodes, 2);
+}
+
 /* Backend and frontend entries as libxl and Linux's blkback write them. */
 static int xs_setup_dev(struct xenstore *xs, void *opaque)
 {
 	struct blk_dev *d = opaque;
 	const struct xs_perm be_perms[] = { { 0, XS_PERM_NONE },
 					    { XS_GUEST_DOMID, XS_PERM_READ } };
-	const struct xs_perm fe_perms[] = { { XS_GUEST_DOMID, XS_PERM_NONE },
-					    { 0, XS_PERM_READ } };
 	const struct {
 		const char *key;
 		const char *fmt;
@@ -840,22 +851,7 @@ static int xs_setup_dev(struct xenstore *xs, void *opaque)
 	BE_STR("state", "1"); /* Initialising, as libxl writes it; then InitWait */
 #undef BE_STR
 	if (!rc)
-		rc = xs_dom0_mkdir(xs, d->fe);
-	if (!rc)
-		rc = xs_dom0_set_perms(xs, d->fe, fe_perms, 2);
-#define FE(key, fmt, ...)                                                  \
-	do {                                                               \
-		if (!rc) {                                                 \
-			snprintf(path, sizeof(path), "%s/" key, d->fe);    \
-			rc = xs_dom0_printf(xs, path, fmt, __VA_ARGS__);   \
-		}                                                          \
-	} while (0)
-	FE("backend", "%s", d->be);
-	FE("backend-id", "%d", 0);
-	FE("virtual-device", "%d", d->vdev);
-	FE("device-type", "%s", "disk");
-	FE("state", "%d", XenbusStateInitialising);
-#undef FE
+		rc = xs_write_fe(xs, d);
 	d->be_state = XenbusStateInitialising;
 	if (!rc) {
 		rc = xs_dom0_watch(xs, d->fe_state_path, d->cfg.name, on_fe_state, d);
@@ -1027,6 +1023,27 @@ void blkback_destroy(struct vm *vm)
 			dev_destroy(&bb->dev[i], false);
 	vm->blkback = NULL;
 	free(bb);
+}
+
+int blkback_reattach(struct vm *vm, char *err, size_t err_len)
+{
+	struct blkback *bb = vm->blkback;
+
+	for (unsigned i = 0; bb && i < VM_MAX_DISKS; i++) {
+		struct blk_dev *d = &bb->dev[i];
+		int rc;
+
+		if (!d->in_use || !d->in_store ||
+		    __atomic_load_n(&d->removing, __ATOMIC_ACQUIRE))
+			continue;
+		rc = xs_service_with(vm, xs_write_fe, d);
+		if (rc < 0) {
+			snprintf(err, err_len, "disk %s: xenstore: %s", d->cfg.path,
+				 strerror(-rc));
+			return rc;
+		}
+	}
+	return 0;
 }
 
 /* ------------------------------------------------------------------ */

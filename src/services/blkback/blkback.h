@@ -28,6 +28,10 @@ int blkback_init(struct vm *vm, char *err, size_t err_len)
  * grants and closes the images.  Call before xs_service_destroy(). */
 void blkback_destroy(struct vm *vm);
 
+/* A reboot's new domain: each disk's frontend directory written again
+ * (device.h, reattach); the images stay open. */
+int blkback_reattach(struct vm *vm, char *err, size_t err_len);
+
 /*
  * Hot-plug, from the control API's hot-plug thread (services/ctl/
  * ctl_hotplug.c) while the guest runs; never concurrently with each other.

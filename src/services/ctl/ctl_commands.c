@@ -1,5 +1,6 @@
 /* The control API's commands (see ctl_commands.h). */
 #include "services/ctl/ctl_commands.h"
+#include "services/ctl/ctl_reboot.h"
 #include "services/ctl/ctl_save.h"
 
 #include <errno.h>
@@ -7,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/reboot.h"
 #include "core/snapshot_save.h"
 #include "core/vm.h"
 #include "services/xenstore/xenstore.h"
@@ -18,7 +20,7 @@
 #define GUEST_DIR "/local/domain/1"
 #define BACKEND_DIR "/local/domain/0/backend"
 
-static enum ctl_outcome failed(struct ctl_error *err, const char *code, const char *msg)
+enum ctl_outcome ctl_failed(struct ctl_error *err, const char *code, const char *msg)
 {
 	err->code = code;
 	snprintf(err->message, sizeof(err->message), "%s", msg);
@@ -154,15 +156,15 @@ static enum ctl_outcome cmd_status(struct vm *vm, json_t **result, struct ctl_er
 	for (unsigned i = 0; i < vm->nr_vcpus; i++)
 		json_array_append_new(vcpus, vcpu_json(vm->vcpus[i], &exits));
 	xs_service_with(vm, status_from_store, &st);
-	r = json_pack("{s:s, s:s, s:f, s:{s:I, s:I}, s:o, s:I, s:o, s:o}", "state",
+	r = json_pack("{s:s, s:s, s:f, s:{s:I, s:I}, s:o, s:I, s:o, s:o, s:i}", "state",
 		      vm_state(vm), "backend", vm->backend->name, "uptime_s",
 		      (double)xen_system_time_ns(vm) / 1e9, "memory", "bytes",
 		      (json_int_t)vm->cfg->mem_bytes, "pages",
 		      (json_int_t)vm->mem.nr_ram_frames, "vcpus", vcpus, "exits",
 		      (json_int_t)exits, "devices", st.devices, "guest_features",
-		      st.features);
+		      st.features, "reboots", (int)vm_reboot_count(vm));
 	if (!r)
-		return failed(err, "failed", "out of memory");
+		return ctl_failed(err, "failed", "out of memory");
 	*result = r;
 	return CTL_DONE;
 }
@@ -173,7 +175,7 @@ static enum ctl_outcome cmd_status(struct vm *vm, json_t **result, struct ctl_er
 static enum ctl_outcome cmd_pause(struct vm *vm, json_t **result, struct ctl_error *err)
 {
 	if (vm_pause(vm, CTL_PAUSE_WAIT_MS) < 0)
-		return failed(err, "timeout",
+		return ctl_failed(err, "timeout",
 			      "a vCPU did not leave guest code in time; the VM stays marked paused");
 	*result = json_pack("{s:s}", "state", vm_state(vm));
 	return CTL_DONE;
@@ -191,7 +193,7 @@ static enum ctl_outcome cmd_resume(struct vm *vm, json_t **result, struct ctl_er
 
 struct control_write {
 	const char *node;
-	char value[16];
+	const char *value;
 };
 
 static int write_control(struct xenstore *xs, void *opaque)
@@ -203,21 +205,26 @@ static int write_control(struct xenstore *xs, void *opaque)
 	return xs_dom0_write(xs, path, w->value, strlen(w->value));
 }
 
+int ctl_write_control(struct vm *vm, const char *node, const char *value)
+{
+	struct control_write w = { node, value };
+
+	return xs_service_with(vm, write_control, &w);
+}
+
 static enum ctl_outcome cmd_shutdown(struct vm *vm, const struct ctl_request *req,
 				     struct ctl_error *err, int64_t *hard_stop_at_ns)
 {
-	struct control_write w = { .node = "shutdown", .value = "poweroff" };
-
 	if (req->force) {
 		vm_stop(vm, VM_STOP_API, VM_EXIT_API_STOP,
 			"stopped through the control API (shutdown, force)");
 		return CTL_DEFERRED;
 	}
 	if (vm_is_paused(vm))
-		return failed(err, "paused",
+		return ctl_failed(err, "paused",
 			      "the guest is paused and cannot act on a shutdown request: resume it, or shut down with force");
-	if (xs_service_with(vm, write_control, &w) < 0)
-		return failed(err, "failed", "cannot write control/shutdown");
+	if (ctl_write_control(vm, "shutdown", "poweroff") < 0)
+		return ctl_failed(err, "failed", "cannot write control/shutdown");
 	*hard_stop_at_ns = time_monotonic_ns() + (int64_t)(req->timeout_s * 1e9);
 	return CTL_DEFERRED;
 }
@@ -225,10 +232,10 @@ static enum ctl_outcome cmd_shutdown(struct vm *vm, const struct ctl_request *re
 static enum ctl_outcome cmd_sysrq(struct vm *vm, const struct ctl_request *req,
 				  json_t **result, struct ctl_error *err)
 {
-	struct control_write w = { .node = "sysrq", .value = { req->key } };
+	const char key[2] = { req->key, '\0' };
 
-	if (xs_service_with(vm, write_control, &w) < 0)
-		return failed(err, "failed", "cannot write control/sysrq");
+	if (ctl_write_control(vm, "sysrq", key) < 0)
+		return ctl_failed(err, "failed", "cannot write control/sysrq");
 	*result = json_pack("{s:s%}", "key", &req->key, (size_t)1);
 	return CTL_DONE;
 }
@@ -239,7 +246,7 @@ enum ctl_outcome ctl_command_run(struct vm *vm, struct ctl_request *req,
 {
 	*result = NULL;
 	if (vm_stopped(vm))
-		return failed(err, "stopped", "the VM is stopping");
+		return ctl_failed(err, "stopped", "the VM is stopping");
 	switch (req->command) {
 	case CTL_STATUS:
 		return cmd_status(vm, result, err);
@@ -249,6 +256,8 @@ enum ctl_outcome ctl_command_run(struct vm *vm, struct ctl_request *req,
 		return cmd_resume(vm, result, err);
 	case CTL_SHUTDOWN:
 		return cmd_shutdown(vm, req, err, hard_stop_at_ns);
+	case CTL_REBOOT:
+		return ctl_reboot_run(vm, req, err);
 	case CTL_SYSRQ:
 		return cmd_sysrq(vm, req, result, err);
 	case CTL_SAVE:
@@ -262,7 +271,7 @@ enum ctl_outcome ctl_command_run(struct vm *vm, struct ctl_request *req,
 	case CTL_NR_COMMANDS:
 		break;
 	}
-	return failed(err, "unknown-command", "unknown command");
+	return ctl_failed(err, "unknown-command", "unknown command");
 }
 
 json_t *ctl_stopped_result(struct vm *vm)

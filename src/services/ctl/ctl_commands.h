@@ -30,6 +30,13 @@ enum ctl_outcome ctl_command_run(struct vm *vm, struct ctl_request *req,
 				 json_t **result, struct ctl_error *err,
 				 int64_t *hard_stop_at_ns);
 
+/* Fills err (a stable code, one line) and returns CTL_FAILED. */
+enum ctl_outcome ctl_failed(struct ctl_error *err, const char *code, const char *msg);
+
+/* Writes value to the guest's control/NODE (shutdown, sysrq), where the
+ * guest watches, as dom0.  0 or -errno. */
+int ctl_write_control(struct vm *vm, const char *node, const char *value);
+
 /* The result for requests that waited for the VM to stop: how it ended. */
 json_t *ctl_stopped_result(struct vm *vm);
 

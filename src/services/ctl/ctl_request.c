@@ -28,6 +28,7 @@ static const struct {
 	[CTL_PAUSE] = { "pause", 0 },
 	[CTL_RESUME] = { "resume", 0 },
 	[CTL_SHUTDOWN] = { "shutdown", ARG_TIMEOUT | ARG_FORCE },
+	[CTL_REBOOT] = { "reboot", ARG_TIMEOUT | ARG_FORCE },
 	[CTL_SYSRQ] = { "sysrq", ARG_KEY },
 	[CTL_SAVE] = { "save", ARG_TIMEOUT },
 	[CTL_DISK_ADD] = { "disk-add", ARG_PATH | ARG_RO },

@@ -27,6 +27,7 @@ enum ctl_command {
 	CTL_PAUSE,
 	CTL_RESUME,
 	CTL_SHUTDOWN, /* control/shutdown = poweroff, wait, then a hard stop */
+	CTL_REBOOT,   /* control/shutdown = reboot, wait for the new domain */
 	CTL_SYSRQ,    /* control/sysrq = KEY */
 	CTL_SAVE,     /* control/shutdown = suspend, the snapshot into fd */
 	CTL_DISK_ADD, /* a vbd on the descriptor sent with the request */
@@ -42,8 +43,9 @@ struct ctl_request {
 	enum ctl_command command;
 	json_t *id;       /* the client's "id" (a new reference) or NULL */
 	char key;         /* sysrq: a printable ASCII character */
-	double timeout_s; /* shutdown: how long the guest gets */
+	double timeout_s; /* shutdown, reboot: how long the guest gets */
 	bool force;       /* shutdown: stop at once, do not ask the guest;
+			   * reboot: reset at once, do not ask the guest;
 			   * disk-remove: remove without waiting for the guest */
 	int fd;           /* sent with the request (SCM_RIGHTS), -1 none; a
 			   * command that keeps it sets -1 */

@@ -17,22 +17,6 @@
 #include "services/xenstore/xs_service.h"
 #include "xen/time.h"
 
-static enum ctl_outcome failed(struct ctl_error *err, const char *code, const char *msg)
-{
-	err->code = code;
-	snprintf(err->message, sizeof(err->message), "%s", msg);
-	return CTL_FAILED;
-}
-
-static int write_shutdown(struct xenstore *xs, void *opaque)
-{
-	const char *value = opaque;
-	char path[64];
-
-	snprintf(path, sizeof(path), "/local/domain/%d/control/shutdown", XS_GUEST_DOMID);
-	return xs_dom0_write(xs, path, value, strlen(value));
-}
-
 /* A writable, empty regular file: a snapshot never overwrites data. */
 static const char *check_file(int fd)
 {
@@ -56,22 +40,22 @@ enum ctl_outcome ctl_save_run(struct vm *vm, struct ctl_request *req,
 	bool busy;
 
 	if (req->fd < 0)
-		return failed(err, "invalid-argument",
+		return ctl_failed(err, "invalid-argument",
 			      "save needs the file as a descriptor sent with the request (pvisor ctl PATH save FILE)");
 	bad = check_file(req->fd);
 	if (bad)
-		return failed(err, "invalid-argument", bad);
+		return ctl_failed(err, "invalid-argument", bad);
 	if (vm_is_paused(vm))
-		return failed(err, "paused", "the guest is paused and cannot suspend: resume it first");
+		return ctl_failed(err, "paused", "the guest is paused and cannot suspend: resume it first");
 	/* A snapshot names no LUN: restore takes them from --scsi, so one
 	 * added or removed since start-up would silently differ. */
 	if (scsiback_luns_changed(vm))
-		return failed(err, "unsupported",
+		return ctl_failed(err, "unsupported",
 			      "SCSI LUNs were added or removed (scsi-add/scsi-remove) since start-up; "
 			      "a snapshot would not carry them: restore takes LUNs from --scsi");
 	s = calloc(1, sizeof(*s));
 	if (!s)
-		return failed(err, "failed", "out of memory");
+		return ctl_failed(err, "failed", "out of memory");
 	s->fd = req->fd;
 	s->timeout_s = req->timeout_s;
 	s->deadline_ns = time_monotonic_ns() + (int64_t)(req->timeout_s * 1e9);
@@ -82,16 +66,16 @@ enum ctl_outcome ctl_save_run(struct vm *vm, struct ctl_request *req,
 	pthread_mutex_unlock(&vm->xen.lock);
 	if (busy) {
 		free(s);
-		return failed(err, "busy", "a save is already in progress");
+		return ctl_failed(err, "busy", "a save is already in progress");
 	}
 	req->fd = -1; /* the request's now */
-	if (xs_service_with(vm, write_shutdown, "suspend") < 0) {
+	if (ctl_write_control(vm, "shutdown", "suspend") < 0) {
 		pthread_mutex_lock(&vm->xen.lock);
 		vm->save = NULL;
 		pthread_mutex_unlock(&vm->xen.lock);
 		close(s->fd);
 		free(s);
-		return failed(err, "failed", "cannot write control/shutdown");
+		return ctl_failed(err, "failed", "cannot write control/shutdown");
 	}
 	return CTL_DEFERRED;
 }
@@ -117,7 +101,7 @@ bool ctl_save_poll(struct vm *vm, struct ctl_error *err)
 	if (!s)
 		return false;
 	/* A request the guest never took must not suspend it later. */
-	if (timed_out && xs_service_with(vm, write_shutdown, "") < 0)
+	if (timed_out && ctl_write_control(vm, "shutdown", "") < 0)
 		log_error("save: cannot clear control/shutdown");
 	err->code = timed_out ? "timeout" : "failed";
 	snprintf(err->message, sizeof(err->message), "%s", s->error);

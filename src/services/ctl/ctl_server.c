@@ -15,6 +15,7 @@
 #include "hostio/unix_listen.h"
 #include "services/ctl/ctl_commands.h"
 #include "services/ctl/ctl_hotplug.h"
+#include "services/ctl/ctl_reboot.h"
 #include "services/ctl/ctl_request.h"
 #include "services/ctl/ctl_save.h"
 #include "xen/time.h"
@@ -29,6 +30,7 @@ struct client {
 	bool closing;    /* no more input; close once the output is sent */
 	bool waiting;    /* a reply waits: for the VM to stop, or for job */
 	bool wait_save;  /* ... or for a save's outcome (ctl_save.c) */
+	bool wait_reboot; /* ... or for a reboot's (ctl_reboot.c) */
 	json_t *wait_id; /* that request's id */
 	struct ctl_hotplug_job *job; /* a hot-plug request being done */
 	unsigned nr_fds; /* descriptors received, oldest first */
@@ -336,6 +338,7 @@ static bool run_line(struct ctl_server *s, struct client *c, const char *line, s
 	case CTL_DEFERRED:
 		c->waiting = true;
 		c->wait_save = req.command == CTL_SAVE;
+		c->wait_reboot = req.command == CTL_REBOOT;
 		c->wait_id = json_incref(req.id);
 		if (stop_at && (!s->hard_stop_at_ns || stop_at < s->hard_stop_at_ns)) {
 			s->hard_stop_at_ns = stop_at;
@@ -543,12 +546,38 @@ static void check_save(struct ctl_server *s)
 	}
 }
 
+/* A reboot done or not taken in time: its client's reply. */
+static void check_reboot(struct ctl_server *s)
+{
+	struct ctl_error err;
+	json_t *result = NULL;
+	enum ctl_outcome o = ctl_reboot_poll(s->vm, &result, &err);
+
+	if (o == CTL_DEFERRED)
+		return;
+	for (unsigned i = 0; i < CTL_MAX_CLIENTS; i++) {
+		struct client *c = s->clients[i];
+
+		if (!c || !c->wait_reboot)
+			continue;
+		queue_reply(c, o == CTL_DONE ? ctl_reply_ok(c->wait_id, json_incref(result))
+					     : ctl_reply_error(c->wait_id, err.code, err.message));
+		json_decref(c->wait_id);
+		c->wait_id = NULL;
+		c->waiting = c->wait_reboot = false;
+		if (!client_flush(c))
+			client_close(s, i);
+	}
+	json_decref(result);
+}
+
 void ctl_server_service(struct ctl_server *s, const struct pollfd *fds, unsigned n)
 {
 	if (!s || n < 1)
 		return;
 	check_hard_stop(s);
 	check_save(s);
+	check_reboot(s);
 	for (unsigned i = 0; i < CTL_MAX_CLIENTS && i + 1 < n; i++) {
 		struct client *c = s->clients[i];
 		short rev = fds[i + 1].revents;
@@ -577,14 +606,18 @@ void ctl_server_service(struct ctl_server *s, const struct pollfd *fds, unsigned
 
 int64_t ctl_server_deadline(const struct ctl_server *s)
 {
-	int64_t save;
+	int64_t save, reboot, at;
 
 	if (!s)
 		return 0;
+	at = s->hard_stop_at_ns;
+	reboot = ctl_reboot_deadline(s->vm);
 	save = ctl_save_deadline(s->vm);
-	if (save && (!s->hard_stop_at_ns || save < s->hard_stop_at_ns))
-		return save;
-	return s->hard_stop_at_ns;
+	if (save && (!at || save < at))
+		at = save;
+	if (reboot && (!at || reboot < at))
+		at = reboot;
+	return at;
 }
 
 void ctl_server_vm_stopped(struct ctl_server *s)

@@ -408,13 +408,28 @@ static void nic_fe_changed(void *opaque, const char *path, const char *token)
 	pthread_mutex_unlock(&n->lock);
 }
 
+static void nic_mac_string(const struct nic *n, char mac[18])
+{
+	snprintf(mac, 18, "%02x:%02x:%02x:%02x:%02x:%02x", n->mac[0], n->mac[1],
+		 n->mac[2], n->mac[3], n->mac[4], n->mac[5]);
+}
+
+/* The frontend's directory, the guest's (at set-up and on a reboot's
+ * reattach). */
+static int nic_xs_frontend(struct xenstore *xs, void *opaque)
+{
+	struct nic *n = opaque;
+	char mac[18], handle[16];
+	const struct xs_node_value nodes[] = { { "handle", handle }, { "mac", mac } };
+
+	nic_mac_string(n, mac);
+	snprintf(handle, sizeof(handle), "%u", n->devid);
+	return xs_write_frontend(xs, n->fe_path, n->be_path, nodes, 2);
+}
+
 static int nic_xs_setup(struct xenstore *xs, void *opaque)
 {
 	struct nic *n = opaque;
-	const struct xs_perm fe_perms[] = {
-		{ .id = XS_GUEST_DOMID, .perm = XS_PERM_NONE },
-		{ .id = 0, .perm = XS_PERM_READ },
-	};
 	const struct xs_perm be_perms[] = {
 		{ .id = 0, .perm = XS_PERM_NONE },
 		{ .id = XS_GUEST_DOMID, .perm = XS_PERM_READ },
@@ -438,8 +453,7 @@ static int nic_xs_setup(struct xenstore *xs, void *opaque)
 	int rc = 0;
 
 	n->xs = xs;
-	snprintf(mac, sizeof(mac), "%02x:%02x:%02x:%02x:%02x:%02x", n->mac[0],
-		 n->mac[1], n->mac[2], n->mac[3], n->mac[4], n->mac[5]);
+	nic_mac_string(n, mac);
 	/* Backend directory: dom0's, readable by the guest. */
 	rc |= xs_dom0_mkdir(xs, n->be_path);
 	rc |= xs_dom0_set_perms(xs, n->be_path, be_perms, 2);
@@ -455,30 +469,9 @@ static int nic_xs_setup(struct xenstore *xs, void *opaque)
 	for (size_t i = 0; i < sizeof(features) / sizeof(features[0]); i++)
 		W(n->be_path, features[i].key, "%s", features[i].val);
 	W(n->be_path, "state", "%d", XenbusStateInitWait);
-	n->be_state = XenbusStateInitWait;
-	/* Frontend directory: the guest's. */
-	rc |= xs_dom0_mkdir(xs, n->fe_path);
-	rc |= xs_dom0_set_perms(xs, n->fe_path, fe_perms, 2);
-	W(n->fe_path, "backend", "%s", n->be_path);
-	W(n->fe_path, "backend-id", "%d", 0);
-	W(n->fe_path, "handle", "%u", n->devid);
-	W(n->fe_path, "mac", "%s", mac);
-	W(n->fe_path, "state", "%d", XenbusStateInitialising);
 #undef W
-	if (rc)
-		return -EIO;
-	/* Children inherit the parent's permissions: fix the owner of the
-	 * frontend's nodes to the guest. */
-	{
-		static const char *const keys[] = { "backend", "backend-id",
-						    "handle", "mac", "state" };
-
-		for (size_t i = 0; i < 5; i++) {
-			snprintf(path, sizeof(path), "%s/%s", n->fe_path, keys[i]);
-			rc |= xs_dom0_set_perms(xs, path, fe_perms, 2);
-		}
-	}
-	if (rc)
+	n->be_state = XenbusStateInitWait;
+	if (rc || nic_xs_frontend(xs, n))
 		return -EIO;
 	return xs_dom0_watch(xs, n->watch_path, n->token, nic_fe_changed, n);
 }
@@ -619,6 +612,22 @@ void netback_destroy(struct vm *vm)
 	}
 	free(nb);
 	vm->netback = NULL;
+}
+
+int netback_reattach(struct vm *vm, char *err, size_t err_len)
+{
+	struct netback *nb = vm->netback;
+
+	for (unsigned i = 0; nb && i < nb->nr; i++) {
+		struct nic *n = nb->nic[i];
+		int rc = n ? xs_service_with(vm, nic_xs_frontend, n) : 0;
+
+		if (rc < 0) {
+			snprintf(err, err_len, "vif%u: xenstore: %s", i, strerror(-rc));
+			return rc;
+		}
+	}
+	return 0;
 }
 
 int netback_get_stats(struct vm *vm, unsigned devid, struct netback_stats *st)

@@ -26,6 +26,10 @@ int netback_start(struct vm *vm, char *err, size_t err_len)
  * called or failed.  Call while the vCPUs still exist (they are notified). */
 void netback_destroy(struct vm *vm);
 
+/* A reboot's new domain: each NIC's frontend directory written again
+ * (device.h, reattach); the host network (slirp, TAP) stays. */
+int netback_reattach(struct vm *vm, char *err, size_t err_len);
+
 struct netback_stats {
 	uint64_t tx_packets, tx_errors;  /* guest -> host */
 	uint64_t rx_packets, rx_dropped; /* host -> guest */

@@ -665,13 +665,21 @@ static void *dev_thread(void *arg)
 
 /* --- setup --- */
 
+/* The frontend's directory (at set-up and on a reboot's reattach); Linux's
+ * 9pnet_xen reads the tag there. */
+static int xs_write_fe(struct xenstore *xs, void *opaque)
+{
+	struct p9_dev *d = opaque;
+	const struct xs_node_value tag = { "tag", d->cfg->tag };
+
+	return xs_write_frontend(xs, d->fe, d->be, &tag, 1);
+}
+
 static int xs_setup_dev(struct xenstore *xs, void *opaque)
 {
 	struct p9_dev *d = opaque;
 	const struct xs_perm be_perms[] = { { 0, XS_PERM_NONE },
 					    { XS_GUEST_DOMID, XS_PERM_READ } };
-	const struct xs_perm fe_perms[] = { { XS_GUEST_DOMID, XS_PERM_NONE },
-					    { 0, XS_PERM_READ } };
 	char path[160];
 	int rc;
 
@@ -697,15 +705,9 @@ static int xs_setup_dev(struct xenstore *xs, void *opaque)
 	NODE(d->be, "security_model", "%s", d->cfg->security_model);
 	NODE(d->be, "mode", "%s", d->cfg->ro ? "r" : "w");
 	NODE(d->be, "state", "%d", XenbusStateInitWait);
-	if (!rc)
-		rc = xs_dom0_mkdir(xs, d->fe);
-	if (!rc)
-		rc = xs_dom0_set_perms(xs, d->fe, fe_perms, 2);
-	NODE(d->fe, "backend", "%s", d->be);
-	NODE(d->fe, "backend-id", "%d", 0);
-	NODE(d->fe, "tag", "%s", d->cfg->tag); /* Linux's 9pnet_xen reads it here */
-	NODE(d->fe, "state", "%d", XenbusStateInitialising);
 #undef NODE
+	if (!rc)
+		rc = xs_write_fe(xs, d);
 	d->be_state = XenbusStateInitWait;
 	if (!rc) {
 		rc = xs_dom0_watch(xs, d->fe_state_path, d->cfg->tag, on_fe_state, d);
@@ -857,6 +859,22 @@ int p9back_init(struct vm *vm, char *err, size_t err_len)
 		rc = dev_init(vm, &pb->dev[i], i, &vm->cfg->shares[i], err, err_len);
 		if (rc < 0)
 			return rc;
+	}
+	return 0;
+}
+
+int p9back_reattach(struct vm *vm, char *err, size_t err_len)
+{
+	struct p9back *pb = vm->p9back;
+
+	for (unsigned i = 0; pb && i < pb->nr; i++) {
+		int rc = xs_service_with(vm, xs_write_fe, &pb->dev[i]);
+
+		if (rc < 0) {
+			snprintf(err, err_len, "share %s: xenstore: %s", pb->dev[i].cfg->tag,
+				 strerror(-rc));
+			return rc;
+		}
 	}
 	return 0;
 }

@@ -26,4 +26,8 @@ int p9back_init(struct vm *vm, char *err, size_t err_len)
  * before xs_service_destroy(). */
 void p9back_destroy(struct vm *vm);
 
+/* A reboot's new domain: each share's frontend directory written again
+ * (device.h, reattach); the shared directories stay open. */
+int p9back_reattach(struct vm *vm, char *err, size_t err_len);
+
 #endif

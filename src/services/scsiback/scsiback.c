@@ -920,14 +920,33 @@ static int xs_write_dev(struct xenstore *xs, struct scsiback *sb, unsigned n)
 	return rc;
 }
 
+/* A reboot's new domain: each LUN offered again (1), as at set-up, and
+ * the frontend's directory.  The host thread is idle: no frontend. */
+static int xs_reattach(struct xenstore *xs, void *opaque)
+{
+	struct scsiback *sb = opaque;
+	int rc = 0;
+
+	for (unsigned i = 0; !rc && i < VM_MAX_SCSI; i++) {
+		struct sb_lun *l = &sb->luns[i];
+		int st = __atomic_load_n(&l->state, __ATOMIC_ACQUIRE);
+
+		/* One being removed goes on its way (ctl_hotplug waits). */
+		if (!__atomic_load_n(&l->used, __ATOMIC_ACQUIRE) ||
+		    st == XenbusStateClosing || st == XenbusStateClosed)
+			continue;
+		__atomic_store_n(&l->state, XenbusStateInitialising, __ATOMIC_RELEASE);
+		rc = xs_write_dev(xs, sb, i);
+	}
+	return rc ? rc : xs_write_frontend(xs, sb->fe, sb->be, NULL, 0);
+}
+
 /* The vscsi entries as libxl and xen-scsiback write them. */
 static int xs_setup(struct xenstore *xs, void *opaque)
 {
 	struct scsiback *sb = opaque;
 	const struct xs_perm be_perms[] = { { 0, XS_PERM_NONE },
 					    { XS_GUEST_DOMID, XS_PERM_READ } };
-	const struct xs_perm fe_perms[] = { { XS_GUEST_DOMID, XS_PERM_NONE },
-					    { 0, XS_PERM_READ } };
 	char path[1200];
 	int rc;
 
@@ -953,20 +972,7 @@ static int xs_setup(struct xenstore *xs, void *opaque)
 	BE("state", "%d", XenbusStateInitWait);
 #undef BE
 	if (!rc)
-		rc = xs_dom0_mkdir(xs, sb->fe);
-	if (!rc)
-		rc = xs_dom0_set_perms(xs, sb->fe, fe_perms, 2);
-#define FE(key, fmt, ...)                                                   \
-	do {                                                                \
-		if (!rc) {                                                  \
-			snprintf(path, sizeof(path), "%s/" key, sb->fe);    \
-			rc = xs_dom0_printf(xs, path, fmt, __VA_ARGS__);    \
-		}                                                           \
-	} while (0)
-	FE("backend", "%s", sb->be);
-	FE("backend-id", "%d", 0);
-	FE("state", "%d", XenbusStateInitialising);
-#undef FE
+		rc = xs_write_frontend(xs, sb->fe, sb->be, NULL, 0);
 	sb->be_state = XenbusStateInitWait;
 	if (!rc) {
 		rc = xs_dom0_watch(xs, sb->fe_state_path, "vscsi", on_fe_state, sb);
@@ -1102,6 +1108,15 @@ int scsiback_init(struct vm *vm, char *err, size_t err_len)
 		sb->luns[i].used = rc == 0;
 	}
 	return rc < 0 ? rc : sb_start(sb, err, err_len);
+}
+
+int scsiback_reattach(struct vm *vm, char *err, size_t err_len)
+{
+	int rc = vm->scsiback ? xs_service_with(vm, xs_reattach, vm->scsiback) : 0;
+
+	if (rc < 0)
+		snprintf(err, err_len, "vscsi: xenstore: %s", strerror(-rc));
+	return rc;
 }
 
 void scsiback_destroy(struct vm *vm)

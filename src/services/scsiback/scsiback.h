@@ -27,6 +27,10 @@ int scsiback_init(struct vm *vm, char *err, size_t err_len)
  * closes the images.  Call before xs_service_destroy(). */
 void scsiback_destroy(struct vm *vm);
 
+/* A reboot's new domain: the LUNs offered again and the frontend's
+ * directory written again (device.h, reattach); the images stay open. */
+int scsiback_reattach(struct vm *vm, char *err, size_t err_len);
+
 /*
  * The host's eject (fd -1) or insert (fd: the new image, taken: closed on
  * failure) for the CD/DVD LUN at addr ("H:C:T:L"), as a drive's tray: the

@@ -14,6 +14,8 @@
 #include "services/xenstore/xs_socket.h"
 #include "xen/events.h"
 
+#include <xen/io/xenbus.h>
+
 struct xs_service {
 	struct vm *vm;
 	pthread_mutex_t lock;
@@ -73,14 +75,20 @@ void xs_service_poll(struct vm *vm)
 	pthread_mutex_unlock(&s->lock);
 }
 
-int xs_service_init(struct vm *vm)
+/* What libxl writes for a new domain (xs_domain_setup). */
+static struct xs_domain_info domain_info(const struct vm *vm)
 {
-	struct xs_service *s = calloc(1, sizeof(*s));
-	struct xs_domain_info info = {
+	return (struct xs_domain_info){
 		.name = "pvisor-guest",
 		.target_kb = (vm->mem.nr_ram_frames * PAGE_SIZE) >> 10,
 		.vcpus = vm->cfg->nr_vcpus ? vm->cfg->nr_vcpus : 1,
 	};
+}
+
+int xs_service_init(struct vm *vm)
+{
+	struct xs_service *s = calloc(1, sizeof(*s));
+	struct xs_domain_info info = domain_info(vm);
 	struct evtchn *ch;
 	int rc;
 
@@ -155,6 +163,31 @@ int xs_service_connect(struct vm *vm)
 	return rc;
 }
 
+int xs_service_reset(struct vm *vm)
+{
+	struct xs_service *s = vm->xenstore;
+	struct xs_domain_info info = domain_info(vm);
+	char dir[32];
+	int rc;
+
+	if (!s)
+		return -EINVAL;
+	snprintf(dir, sizeof(dir), "/local/domain/%d", XS_GUEST_DOMID);
+	pthread_mutex_lock(&s->lock);
+	/* libxl's domain destroy: the guest's connection (watches,
+	 * transactions; @releaseDomain fires), then its directory, whose
+	 * removal fires the backends' watches on their frontends. */
+	xs_conn_free(s->conn);
+	s->conn = NULL;
+	rc = xs_dom0_rm(s->xs, dir);
+	if (rc == -ENOENT)
+		rc = 0;
+	if (rc == 0)
+		rc = xs_domain_setup(s->xs, XS_GUEST_DOMID, &info);
+	pthread_mutex_unlock(&s->lock);
+	return rc;
+}
+
 int xs_service_listen(struct vm *vm, const char *path, char *err, size_t err_len)
 {
 	struct xs_service *s = vm->xenstore;
@@ -212,6 +245,41 @@ int xs_service_write_state(struct vm *vm, const char *dir, int state)
 	struct state_write w = { dir, state };
 
 	return xs_service_with(vm, write_state, &w);
+}
+
+/* One frontend node, owned by the guest like its directory. */
+static int write_fe_node(struct xenstore *xs, const char *fe, const char *key,
+			 const char *value)
+{
+	const struct xs_perm perms[] = { { XS_GUEST_DOMID, XS_PERM_NONE },
+					 { 0, XS_PERM_READ } };
+	char path[256];
+	int rc;
+
+	if ((size_t)snprintf(path, sizeof(path), "%s/%s", fe, key) >= sizeof(path))
+		return -ENAMETOOLONG;
+	rc = xs_dom0_write(xs, path, value, strlen(value));
+	return rc ? rc : xs_dom0_set_perms(xs, path, perms, 2);
+}
+
+int xs_write_frontend(struct xenstore *xs, const char *fe, const char *be,
+		      const struct xs_node_value *nodes, size_t n)
+{
+	const struct xs_perm perms[] = { { XS_GUEST_DOMID, XS_PERM_NONE },
+					 { 0, XS_PERM_READ } };
+	char state[4];
+	int rc = xs_dom0_mkdir(xs, fe);
+
+	if (!rc)
+		rc = xs_dom0_set_perms(xs, fe, perms, 2);
+	if (!rc)
+		rc = write_fe_node(xs, fe, "backend", be);
+	if (!rc)
+		rc = write_fe_node(xs, fe, "backend-id", "0");
+	for (size_t i = 0; !rc && i < n; i++)
+		rc = write_fe_node(xs, fe, nodes[i].key, nodes[i].value);
+	snprintf(state, sizeof(state), "%d", XenbusStateInitialising);
+	return rc ? rc : write_fe_node(xs, fe, "state", state);
 }
 
 int xs_service_exit_status(struct vm *vm)

@@ -24,6 +24,16 @@ int xs_service_init(struct vm *vm) __attribute__((warn_unused_result));
  * is known).  0 or -errno. */
 int xs_service_connect(struct vm *vm) __attribute__((warn_unused_result));
 
+/*
+ * A reboot (core/reboot.c): the guest's connection goes and its directory
+ * /local/domain/1 with it (the backends see their frontends vanish), then
+ * the new domain's entries are written as for a new domain.  The devices
+ * write their frontend directories again and xs_service_connect connects
+ * the new store ring.  Dom0 connections (--xenstore-socket) stay.  0 or
+ * -errno.
+ */
+int xs_service_reset(struct vm *vm) __attribute__((warn_unused_result));
+
 /* Event-thread hook: serves output queued from outside the guest's own
  * requests (dom0 writes that fire the guest's watches). */
 void xs_service_poll(struct vm *vm);
@@ -53,6 +63,24 @@ int xs_service_with(struct vm *vm, int (*fn)(struct xenstore *, void *),
 /* A backend's XenbusState: writes DIR/state (as dom0) through
  * xs_service_with, so that the frontend's watch fires. */
 int xs_service_write_state(struct vm *vm, const char *dir, int state);
+
+/* One node of a frontend directory (xs_write_frontend). */
+struct xs_node_value {
+	const char *key;
+	const char *value;
+};
+
+/*
+ * A device's frontend directory fe as libxl writes it, from inside an
+ * xs_service_with callback: owned by the guest and readable by dom0 (each
+ * node too), with backend = be, backend-id = 0, the n nodes given, and
+ * state = Initialising last, so that a watch on it sees the whole
+ * directory.  Devices call it at set-up and on a reboot's reattach
+ * (core/device.h).  0 or -errno.
+ */
+int xs_write_frontend(struct xenstore *xs, const char *fe, const char *be,
+		      const struct xs_node_value *nodes, size_t n)
+	__attribute__((warn_unused_result));
 
 /*
  * pvisor's extension for Linux guests: the decimal exit status the guest
