@@ -7,8 +7,10 @@
 # `ctl reboot` goes through the guest's control/shutdown watch and replies
 # once the new domain runs (status counts reboots); a guest that ignores it
 # gets a timeout error and runs on, and --force resets it anyway; netecho
-# answers again after a reboot; --on-reboot exit ends pvisor with 123, and
-# so does a restored guest's reboot (a snapshot holds no kernel).  20
+# answers again after a reboot; blkbench and scsibench reset in the middle of
+# their I/O verify their data in the new domain; --on-reboot exit ends
+# pvisor with 123, and so does a restored guest's reboot (a snapshot holds
+# no kernel).  20
 # reboots in a row leave pvisor's descriptors and memory where they were.
 source "$(dirname "$0")/lib.sh"
 
@@ -85,6 +87,28 @@ for be in $BACKENDS; do
 	else
 		not_ok "$be: blkbench over reboots: exit $rc: $(head -c 800 "$out")"
 	fi
+
+	# reboot --force in the middle of disk and SCSI I/O: the backends let
+	# go of the old domain once its requests are done, and the bench of
+	# the new domain verifies all its data.
+	for bench in "blkbench --disk" "scsibench --scsi"; do
+		set -- $bench
+		out=$TMP/mid.$1.$be
+		rm -f "$TMP/mid.img"
+		truncate -s 32M "$TMP/mid.img"
+		start run "$be" "$2" "$TMP/mid.img" "$GUEST/$1" -- mb=16 ops=4000
+		wait_for "$out" "^$1 .*backend=" 20
+		sleep 0.3
+		r=$(ctl reboot --force)
+		wait "$pid"
+		rc=$?
+		if [ $rc -eq 0 ] && [ "$(grep -c "^$1 .*backend=" "$out")" -eq 2 ] &&
+			grep -q "^$1.* verify=ok" "$out" && [ "$(field "$r" 'r["reboots"]')" = 1 ]; then
+			ok "$be: reboot --force in the middle of $1's I/O: the new domain's $1 verifies its data"
+		else
+			not_ok "$be: $1 over a forced reboot: exit $rc ($r): $(grep -v 'MB/s\|IOPS' "$out" | head -c 600)"
+		fi
+	done
 
 	# ctl reboot: the guest's control/shutdown watch reboots it; the
 	# reply comes once the new domain runs.
