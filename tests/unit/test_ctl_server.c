@@ -288,6 +288,37 @@ static void test_shutdown_force_client_gone(void **state)
 	assert_int_equal(ctl_server_nr_clients(f->s), 0);
 }
 
+/* A hot-plug job that finished just as the VM stopped: its own answer,
+ * not "stopped" (it did what it did). */
+static void test_job_done_at_stop(void **state)
+{
+	char dir[] = "/tmp/ctlsrv.XXXXXX", path[64], err[256];
+	struct vm *vm = testvm_new();
+	struct ctl_server *s;
+	json_t *r;
+	int fd;
+
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/api.sock", dir);
+	s = ctl_server_open(vm, path, err, sizeof(err));
+	assert_non_null(s);
+	fd = client(s);
+	say(fd, "{\"command\":\"disk-remove\",\"device\":\"xvdq\",\"id\":7}\n");
+	pump(s); /* read: the job goes to the hot-plug thread */
+	usleep(100000); /* done there (no such disk), not yet answered */
+	vm_stop(vm, VM_STOP_API, 0, NULL);
+	ctl_server_vm_stopped(s);
+	r = reply(s, fd);
+	assert_false(json_is_true(json_object_get(r, "ok")));
+	assert_string_equal(str(r, "error", "code"), "not-found");
+	json_decref(r);
+	close(fd);
+	ctl_server_close(s);
+	testvm_free(vm);
+	unlink(path);
+	rmdir(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -297,6 +328,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_pause_sysrq, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_shutdown_timeout, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_shutdown_force_client_gone, setup, teardown),
+		cmocka_unit_test(test_job_done_at_stop),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core/log.h"
@@ -620,6 +621,33 @@ int64_t ctl_server_deadline(const struct ctl_server *s)
 	return at;
 }
 
+/* How long a VM that stopped waits for a hot-plug job still running: its
+ * removal loop sees the stop within REMOVE_POLL_NS, an add is a few
+ * xenstore writes. */
+#define STOP_JOB_WAIT_NS 2000000000LL
+
+/*
+ * A job done, or done within the wait, answers what it did (a disk the
+ * guest closed just before it stopped was removed: saying "stopped" would
+ * lose that); one still running after it is abandoned: "stopped".
+ */
+static void finish_job_at_stop(struct client *c)
+{
+	int64_t until = time_monotonic_ns() + STOP_JOB_WAIT_NS;
+
+	while (c->job && time_monotonic_ns() < until) {
+		if (!finish_job(c))
+			return;
+		if (c->job)
+			nanosleep(&(struct timespec){ .tv_nsec = 1000000 }, NULL);
+	}
+	if (c->job) {
+		ctl_hotplug_abandon(c->job);
+		c->job = NULL;
+		queue_reply(c, ctl_reply_error(c->wait_id, "stopped", "the VM stopped"));
+	}
+}
+
 void ctl_server_vm_stopped(struct ctl_server *s)
 {
 	if (!s)
@@ -630,9 +658,7 @@ void ctl_server_vm_stopped(struct ctl_server *s)
 		if (!c || !c->waiting)
 			continue;
 		if (c->job) {
-			ctl_hotplug_abandon(c->job);
-			c->job = NULL;
-			queue_reply(c, ctl_reply_error(c->wait_id, "stopped", "the VM stopped"));
+			finish_job_at_stop(c);
 		} else {
 			queue_reply(c, ctl_reply_ok(c->wait_id, ctl_stopped_result(s->vm)));
 		}
