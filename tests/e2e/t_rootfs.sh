@@ -98,7 +98,8 @@ fi
 
 # --- 2. the guest side under QEMU TCG --------------------------------------
 QEMU_TESTS=("qemu: uid, cwd, exit 7" "qemu: no kernel messages" "qemu: argv intact, stderr shown"
-	"qemu: read-only root keeps writes in the guest" "qemu: ,rw writes reach the host")
+	"qemu: read-only root keeps writes in the guest" "qemu: ,rw writes reach the host"
+	"qemu: a terminal's stdin: the console is CMD's controlling tty")
 qemu_why=
 command -v qemu-system-x86_64 >/dev/null || qemu_why="qemu-system-x86_64 is not installed"
 [ -n "$qemu_why" ] || ls "$KDIR"/modules/9p.ko* "$KDIR"/modules/overlay.ko* >/dev/null 2>&1 ||
@@ -111,13 +112,20 @@ fi
 # qemu_rootfs NAME AS-UID ROOTFS-OPT CMD...: pvisor composes the boot
 # (--dry-run) as AS-UID in $WORK; QEMU boots it with / on virtio-9p.  The
 # guest's output in $TMP/NAME.out, QEMU's exit status returned.
+# ROOTFS-OPT tty: pvisor runs on a terminal (script(1)), read-only root.
 qemu_rootfs() {
 	local name=$1 uid=$2 opt=$3 ro=,readonly=on cmdline
 	shift 3
 	[ "$opt" = rw ] && ro=
-	( cd "$WORK" && setpriv --reuid="$uid" --regid="$uid" --clear-groups \
-		"$PVISOR" run --rootfs "/${opt:+,$opt}" --kernel "$KDIR/vmlinuz" \
-		--dry-run="$WORK/$name.rd" -- "$@" >"$TMP/$name.dry" 2>&1 ) || return 99
+	if [ "$opt" = tty ]; then
+		script -qec "$(printf '%q ' "$PVISOR" run --rootfs / --kernel "$KDIR/vmlinuz" \
+			--dry-run="$WORK/$name.rd" -- "$@")" /dev/null </dev/null |
+			tr -d '\r' >"$TMP/$name.dry" 2>&1
+	else
+		( cd "$WORK" && setpriv --reuid="$uid" --regid="$uid" --clear-groups \
+			"$PVISOR" run --rootfs "/${opt:+,$opt}" --kernel "$KDIR/vmlinuz" \
+			--dry-run="$WORK/$name.rd" -- "$@" >"$TMP/$name.dry" 2>&1 ) || return 99
+	fi
 	cmdline=$(sed -n 's/^cmdline //p' "$TMP/$name.dry")
 	timeout -k 5 300 qemu-system-x86_64 -accel tcg -m 512 -smp 1 -nographic -no-reboot \
 		-kernel "$KDIR/vmlinuz" -initrd "$WORK/$name.rd" -nic none \
@@ -156,6 +164,20 @@ else
 	o=$TMP/rw.out
 	check "${QEMU_TESTS[4]} ($(status_of "$o"))" \
 		test "$(status_of "$o")" = 0 -a "$(cat "$WORK/rw-file" 2>/dev/null)" = through
+
+	if command -v script >/dev/null; then
+		# tty -s: stdin is a terminal; the session's controlling tty is
+		# the console's device (what /dev/tty opens).
+		qemu_rootfs tty 0 tty sh -c 'tty; tty -s && exec 3</dev/tty && echo CTTY-OK; exit 5'
+		o=$TMP/tty.out
+		if [ "$(status_of "$o")" = 5 ] && grep -qa '^/dev/ttyS0' "$o" && grep -qa '^CTTY-OK' "$o"; then
+			ok "${QEMU_TESTS[5]}"
+		else
+			not_ok "${QEMU_TESTS[5]}: $(cat "$TMP/tty.dry") $(tail -c 400 "$o")"
+		fi
+	else
+		skip "${QEMU_TESTS[5]}" "script(1) is not installed"
+	fi
 fi
 
 # --- 3. the real thing, on kvm --------------------------------------------
