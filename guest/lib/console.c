@@ -14,9 +14,9 @@ static struct xencons_interface *cons_ring;
 static evtchn_port_t cons_port;
 static struct thread *cons_reader; /* thread waiting in console_getc */
 
-static void console_notify(void)
+static void notify(evtchn_port_t port)
 {
-	struct evtchn_send send = { .port = cons_port };
+	struct evtchn_send send = { .port = port };
 
 	HYPERVISOR_event_channel_op(EVTCHNOP_send, &send);
 }
@@ -35,13 +35,17 @@ static void console_write_early(const char *buf, size_t len)
 
 void console_write(const char *buf, size_t len)
 {
-	struct xencons_interface *r = cons_ring;
+	if (!cons_ring)
+		console_write_early(buf, len);
+	else
+		xencons_write(cons_ring, cons_port, buf, len);
+}
+
+void xencons_write(struct xencons_interface *r, evtchn_port_t port,
+		   const char *buf, size_t len)
+{
 	size_t sent = 0;
 
-	if (!r) {
-		console_write_early(buf, len);
-		return;
-	}
 	while (sent < len) {
 		XENCONS_RING_IDX cons = READ_ONCE(r->out_cons);
 		XENCONS_RING_IDX prod = r->out_prod;
@@ -49,7 +53,7 @@ void console_write(const char *buf, size_t len)
 		mb(); /* read out_cons before reusing the slots it freed */
 		if ((XENCONS_RING_IDX)(prod - cons) >= sizeof(r->out)) {
 			/* Full: let the backend drain it. */
-			console_notify();
+			notify(port);
 			HYPERVISOR_sched_op(SCHEDOP_yield, NULL);
 			continue;
 		}
@@ -58,7 +62,7 @@ void console_write(const char *buf, size_t len)
 			r->out[MASK_XENCONS_IDX(prod++, r->out)] = buf[sent++];
 		wmb(); /* data before the index */
 		WRITE_ONCE(r->out_prod, prod);
-		console_notify();
+		notify(port);
 	}
 }
 
@@ -84,7 +88,7 @@ int console_trygetc(void)
 	mb(); /* consume the byte before freeing its slot */
 	WRITE_ONCE(r->in_cons, cons + 1);
 	if (cons + 1 == prod)
-		console_notify();
+		notify(cons_port);
 	return c;
 }
 

@@ -100,6 +100,8 @@ const char cli_run_usage[] =
 	"  --user NAME|UID      started as root: open the images, devices and\n"
 	"                       sockets as root, then run every thread as that\n"
 	"                       user (and its group)\n"
+	"  --console2           a second Xen console (device/console/1, Linux's\n"
+	"                       /dev/hvc1) whose output goes to pvisor's stderr\n"
 	"  --no-raw             leave the terminal in cooked mode\n"
 	"  -v, --verbose        more messages (repeat for debug)\n"
 	"  -q, --quiet          only errors\n"
@@ -524,6 +526,8 @@ static enum cli_command parse_run(int argc, char *const argv[], struct cli *c,
 			cfg->verbose++;
 		} else if (strcmp(a, "-q") == 0 || strcmp(a, "--quiet") == 0) {
 			cfg->verbose = -1;
+		} else if (strcmp(a, "--console2") == 0) {
+			cfg->console2 = true;
 		} else if (strcmp(a, "--no-raw") == 0) {
 			cfg->console_raw = 0;
 		} else if ((v = option_value(argc, argv, &i, "--backend"))) {

@@ -50,6 +50,7 @@ struct vm_config {
 	unsigned nr_vcpus;
 	double timeout_sec;      /* 0: none */
 	int console_raw;         /* put the terminal in raw mode */
+	bool console2;           /* --console2: device/console/1 to stderr */
 	int verbose;
 	const char *net[VM_MAX_NICS]; /* --net values; vif devid = index */
 	unsigned nr_net;

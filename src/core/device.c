@@ -5,6 +5,7 @@
 #include "core/device.h"
 
 #include "services/blkback/blkback.h"
+#include "services/console/vconsole.h"
 #include "services/netback/netback.h"
 #include "services/p9back/p9back.h"
 #include "services/scsiback/scsiback.h"
@@ -21,13 +22,16 @@ static const struct device_ops vscsi = {
 	.name = "vscsi", .init = scsiback_init, .destroy = scsiback_destroy,
 	.reattach = scsiback_reattach,
 };
+static const struct device_ops console2 = {
+	.name = "console", .init = vconsole_init, .destroy = vconsole_destroy,
+};
 /* netback's threads may notify vCPUs as soon as they run: start, not init. */
 static const struct device_ops vif = {
 	.name = "vif", .start = netback_start, .destroy = netback_destroy,
 	.reattach = netback_reattach,
 };
 
-const struct device_ops *const device_table[] = { &vbd, &p9, &vscsi, &vif };
+const struct device_ops *const device_table[] = { &vbd, &p9, &vscsi, &console2, &vif };
 const unsigned device_count = sizeof(device_table) / sizeof(device_table[0]);
 
 typedef int (*device_step)(struct vm *vm, char *err, size_t err_len);

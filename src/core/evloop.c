@@ -21,6 +21,7 @@
 #include "core/sandbox.h"
 #include "core/vm.h"
 #include "services/console/consback.h"
+#include "services/console/vconsole.h"
 #include "services/ctl/ctl_server.h"
 #include "services/xenstore/xs_service.h"
 #include "services/xenstore/xs_socket.h"
@@ -167,6 +168,7 @@ static void *evloop_main(void *opaque)
 		if (fds[1].revents & POLLIN)
 			handle_signal(ev);
 		xs_service_poll(vm);
+		vconsole_poll(vm);
 		xs_socket_service(xsock, fds + 3, nxs);
 		ctl_server_service(vm->ctl, fds + 3 + nxs, nctl);
 		if (fds[2].revents & (POLLIN | POLLHUP))

@@ -58,6 +58,7 @@ struct vm {
 	int64_t tsc_offset;         /* guest TSC - host TSC, set by the backend */
 	struct xen_domain xen;      /* Xen domain state (xen/domain.h) */
 	struct consback *console;   /* services/console */
+	struct vconsole *vconsole;  /* services/console/vconsole.c (--console2) */
 	struct xs_service *xenstore; /* services/xenstore/xs_service.c */
 	struct blkback *blkback;    /* services/blkback (--disk) */
 	struct scsiback *scsiback;  /* services/scsiback (--scsi) */

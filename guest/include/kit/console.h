@@ -8,6 +8,9 @@
 #include <stdarg.h>
 #include <stddef.h>
 
+#include <pvisor/xen.h>
+#include <xen/io/console.h>
+
 /* Maps the ring (call first: needs only start_info). */
 void console_init(void);
 /* After a restore: the ring and channel start_info names now. */
@@ -19,6 +22,11 @@ void console_init_input(void);
  * unchanged (no "\r" is added).  Usable from any context once console_init
  * ran. */
 void console_write(const char *buf, size_t len);
+
+/* The same on any console ring r whose backend listens on port (the
+ * secondary consoles of kit/vconsole.h). */
+void xencons_write(struct xencons_interface *r, evtchn_port_t port,
+		   const char *buf, size_t len);
 
 /* Next input byte, or -1 if none is waiting. */
 int console_trygetc(void);

@@ -10,6 +10,7 @@
 
 #include "core/log.h"
 #include "core/vm.h"
+#include "services/console/xencons_ring.h"
 #include "xen/events.h"
 
 #define TAIL_SIZE 4096
@@ -108,24 +109,17 @@ static void on_guest_send(void *opaque)
 	struct consback *c = opaque;
 	struct vm *vm = c->vm;
 	struct xencons_interface *r = ring(vm);
-	XENCONS_RING_IDX cons, prod;
-	char buf[sizeof(r->out)];
-	size_t n = 0;
+	char buf[XENCONS_OUT_SIZE];
+	struct xencons_skew skew;
 	bool notify;
+	size_t n;
 
 	if (!r)
 		return;
-	/* Read each index once; only the copies are used. */
-	cons = r->out_cons;
-	prod = __atomic_load_n(&r->out_prod, __ATOMIC_ACQUIRE);
-	if ((XENCONS_RING_IDX)(prod - cons) > sizeof(r->out)) {
-		log_guest("console: out_prod %u runs past out_cons %u", prod,
-			  cons);
-		cons = prod; /* resynchronise rather than read garbage */
-	}
-	while (cons != prod)
-		buf[n++] = r->out[MASK_XENCONS_IDX(cons++, r->out)];
-	__atomic_store_n(&r->out_cons, cons, __ATOMIC_RELEASE);
+	n = xencons_take_output(r, buf, &skew);
+	if (skew.broken)
+		log_guest("console: out_prod %u runs past out_cons %u", skew.prod,
+			  skew.cons);
 	if (n)
 		consback_output(vm, buf, n);
 	pthread_mutex_lock(&c->lock);
