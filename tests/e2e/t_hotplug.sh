@@ -11,33 +11,7 @@
 # and 100 add/remove cycles with no descriptor leaked.
 source "$(dirname "$0")/lib.sh"
 
-# wait_count FILE PATTERN N: until FILE has N lines matching PATTERN.
-wait_count() {
-	local i
-	for ((i = 0; i < 200; i++)); do
-		[ "$(grep -c "$2" "$1")" -ge "$3" ] && return 0
-		sleep 0.05
-	done
-	return 1
-}
-ctl() { timeout 60 "$PVISOR" ctl "$SOCK" "$@"; }
-raw() { python3 "$(dirname "$0")/ctl_send_fds.py" "$SOCK" "$@"; }
-err_code() { field "$1" 'r["error"]["code"] if not r["ok"] else "ok"'; }
-start() {
-	local be=$1
-	shift
-	timeout -k 5 300 "$PVISOR" run --backend "$be" --no-raw --api "$SOCK" "$@" \
-		</dev/null >"$out" 2>&1 &
-	pid=$!
-}
-# Free of any lock: an OFD write lock can be taken.
-unlocked() {
-	python3 -c '
-import fcntl, os, struct, sys
-fd = os.open(sys.argv[1], os.O_RDWR)
-fcntl.fcntl(fd, 37, struct.pack("hhqqi", fcntl.F_WRLCK, 0, 0, 0, 0))' "$1" 2>/dev/null
-}
-nr_fds() { ls "/proc/$1/fd" 2>/dev/null | wc -l; }
+source "$(dirname "$0")/ctl_lib.sh"
 
 for be in $BACKENDS; do
 	if [ "$be" = kvm ] && [ -n "$KVM_WHY" ]; then

@@ -14,37 +14,7 @@
 # cycles with no descriptor leaked.
 source "$(dirname "$0")/lib.sh"
 
-# wait_count FILE PATTERN N: until FILE has N lines matching PATTERN.
-wait_count() {
-	local i
-	for ((i = 0; i < 200; i++)); do
-		[ "$(grep -c "$2" "$1")" -ge "$3" ] && return 0
-		sleep 0.05
-	done
-	return 1
-}
-ctl() { timeout 60 "$PVISOR" ctl "$SOCK" "$@"; }
-raw() { python3 "$(dirname "$0")/ctl_send_fds.py" "$SOCK" "$@"; }
-err_code() { field "$1" 'r["error"]["code"] if not r["ok"] else "ok"'; }
-start() {
-	local be=$1
-	shift
-	timeout -k 5 300 "$PVISOR" run --backend "$be" --no-raw --api "$SOCK" "$@" \
-		</dev/null >"$out" 2>&1 &
-	pid=$!
-}
-stop() {
-	ctl shutdown --force >/dev/null 2>&1
-	wait "$pid" 2>/dev/null
-}
-# Free of any lock: an OFD write lock can be taken.
-unlocked() {
-	python3 -c '
-import fcntl, os, struct, sys
-fd = os.open(sys.argv[1], os.O_RDWR)
-fcntl.fcntl(fd, 37, struct.pack("hhqqi", fcntl.F_WRLCK, 0, 0, 0, 0))' "$1" 2>/dev/null
-}
-nr_fds() { ls "/proc/$1/fd" 2>/dev/null | wc -l; }
+source "$(dirname "$0")/ctl_lib.sh"
 
 for be in $BACKENDS; do
 	if [ "$be" = kvm ] && [ -n "$KVM_WHY" ]; then
@@ -62,7 +32,7 @@ for be in $BACKENDS; do
 	start "$be" "$GUEST/t_scsi_hotplug"
 	if ! wait_for "$out" '^SCSIPLUG waiting' 20; then
 		not_ok "$be: t_scsi_hotplug did not start: $(head -c 600 "$out")"
-		stop
+		stop_guest
 		continue
 	fi
 	r=$(ctl scsi-add "$TMP/d.img")
@@ -146,7 +116,7 @@ fcntl.fcntl(fd, 37, struct.pack(\"hhqqi\", fcntl.F_WRLCK, 0, 0, 0, 0))' 2>/dev/n
 	fi
 	r=$(ctl scsi-remove 0:0:0:1)
 	check "$be: the CD/DVD LUN goes too ($r)" test "$(field "$r" 'r["how"]')" = closed
-	stop
+	stop_guest
 
 	# The limit, on a guest whose frontend never connects (pvsh): LUNs
 	# stay offered, removal is at once.
@@ -170,7 +140,7 @@ fcntl.fcntl(fd, 37, struct.pack(\"hhqqi\", fcntl.F_WRLCK, 0, 0, 0, 0))' 2>/dev/n
 import fcntl, os, struct, sys
 fd = os.open(sys.argv[1], os.O_RDWR)
 fcntl.fcntl(fd, 37, struct.pack(\"hhqqi\", fcntl.F_WRLCK, 0, 0, 0, 0))' $TMP/many\$i.img || exit 1; done"
-	stop
+	stop_guest
 
 	# A guest that never answers a reconfiguration.
 	start "$be" "$GUEST/t_scsi_hotplug" -- ignore
@@ -200,7 +170,7 @@ fcntl.fcntl(fd, 37, struct.pack(\"hhqqi\", fcntl.F_WRLCK, 0, 0, 0, 0))' $TMP/man
 	else
 		not_ok "$be: scsi-remove --force: $r"
 	fi
-	stop
+	stop_guest
 done
 
 check "no pvisor left behind" no_leftovers

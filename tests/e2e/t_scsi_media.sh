@@ -8,18 +8,8 @@
 # refusals for a disk LUN, an unknown LUN, a full drive, a bad image.
 source "$(dirname "$0")/lib.sh"
 
-ctl() { timeout 60 "$PVISOR" ctl "$SOCK" "$@"; }
-start() {
-	local be=$1
-	shift
-	timeout -k 5 120 "$PVISOR" run --backend "$be" --no-raw --api "$SOCK" "$@" \
-		</dev/null >"$out" 2>&1 &
-	pid=$!
-}
-stop_guest() {
-	ctl shutdown --force >/dev/null 2>&1
-	wait "$pid" 2>/dev/null
-}
+START_TIMEOUT=120
+source "$(dirname "$0")/ctl_lib.sh"
 # medium NAME: a 64 KiB CD image whose block 0 starts with NAME.
 medium() {
 	truncate -s 64K "$TMP/$1.img"

@@ -1,0 +1,38 @@
+# Helpers for the control API's device tests (t_hotplug, t_scsi_hotplug,
+# t_scsi_media), sourced after lib.sh.  The caller sets SOCK (the --api
+# socket) and out (the guest's output file) per backend.
+
+# wait_count FILE PATTERN N: until FILE has N lines matching PATTERN (10 s).
+wait_count() {
+	local i
+	for ((i = 0; i < 200; i++)); do
+		[ "$(grep -c "$2" "$1")" -ge "$3" ] && return 0
+		sleep 0.05
+	done
+	return 1
+}
+ctl() { timeout 60 "$PVISOR" ctl "$SOCK" "$@"; }
+# raw LINE [SPEC...]: the request with any descriptors (ctl_send_fds.py).
+raw() { python3 "$(dirname "$0")/ctl_send_fds.py" "$SOCK" "$@"; }
+err_code() { field "$1" 'r["error"]["code"] if not r["ok"] else "ok"'; }
+# start BACKEND GUEST [ARGS...]: the guest with the API, in the background
+# (pid), at most START_TIMEOUT (default 300) seconds.
+start() {
+	local be=$1
+	shift
+	timeout -k 5 "${START_TIMEOUT:-300}" "$PVISOR" run --backend "$be" --no-raw \
+		--api "$SOCK" "$@" </dev/null >"$out" 2>&1 &
+	pid=$!
+}
+stop_guest() {
+	ctl shutdown --force >/dev/null 2>&1
+	wait "$pid" 2>/dev/null
+}
+# Free of any lock: an OFD write lock can be taken.
+unlocked() {
+	python3 -c '
+import fcntl, os, struct, sys
+fd = os.open(sys.argv[1], os.O_RDWR)
+fcntl.fcntl(fd, 37, struct.pack("hhqqi", fcntl.F_WRLCK, 0, 0, 0, 0))' "$1" 2>/dev/null
+}
+nr_fds() { ls "/proc/$1/fd" 2>/dev/null | wc -l; }
