@@ -118,9 +118,12 @@ for fl in $flavours; do
 	fi
 	# Xen frontends and helpers that exist as modules (the rest are =y),
 	# 9p over Xen and virtio (netfs, 9pnet, 9pnet_xen, 9pnet_virtio, 9p:
-	# docs/9pfs.md) and overlay (pvisor run --rootfs: docs/rootfs.md).
+	# docs/9pfs.md), overlay (pvisor run --rootfs: docs/rootfs.md) and
+	# the SCSI core under xen-scsifront (docs/scsi.md).
 	find "$tmp/root/lib/modules" \( -path '*/xen*' -o -path '*/net/9p/*' -o \
-		-path '*/fs/9p/*' -o -path '*/fs/netfs/*' -o -path '*/fs/overlayfs/*' \) -name '*.ko*' \
+		-path '*/fs/9p/*' -o -path '*/fs/netfs/*' -o -path '*/fs/overlayfs/*' -o \
+		-name 'scsi_common.ko*' -o -name 'scsi_mod.ko*' -o -name 'sd_mod.ko*' -o \
+		-name 'sr_mod.ko*' -o -name 'cdrom.ko*' \) -name '*.ko*' \
 		-exec cp {} "$tmp/out/modules/" \;
 	{
 		echo "package $pkg"

@@ -22,8 +22,10 @@ find_static_busybox() {
 # Prints the kernel's Xen frontend modules under KDIR/modules (.ko or .ko.xz),
 # each preceded by a space (so that "$inputs$mods" concatenates).
 xen_frontend_modules() {
-	# In load order: 9p needs netfs and 9pnet, 9pnet_xen needs 9pnet.
-	for _gi_m in xen-blkfront xen-netfront netfs 9pnet 9pnet_xen 9p; do
+	# In load order: 9p needs netfs and 9pnet, 9pnet_xen needs 9pnet;
+	# xen-scsifront needs scsi_mod (and scsi_common), sr_mod cdrom.
+	for _gi_m in xen-blkfront xen-netfront netfs 9pnet 9pnet_xen 9p \
+		scsi_common scsi_mod cdrom sd_mod sr_mod xen-scsifront; do
 		for _gi_f in "$1/modules/$_gi_m.ko" "$1/modules/$_gi_m.ko.xz"; do
 			[ -f "$_gi_f" ] && printf ' %s' "$_gi_f"
 		done
