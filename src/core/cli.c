@@ -31,7 +31,8 @@ const char cli_usage[] =
 	"  ctl PATH COMMAND [ARGS]             control a guest run with --api PATH\n"
 	"                                      (see pvisor ctl --help)\n"
 	"  restore [OPTIONS] FILE              resume a guest saved with `ctl PATH save FILE`\n"
-	"                                      (run's options: --disk, --net, --api, ...)\n"
+	"                                      (run's options: --disk, --net, --api, ...;\n"
+	"                                      --kernel: what a reboot boots)\n"
 	"  version                             print the version\n"
 	"  --help                              this text\n";
 
@@ -113,7 +114,7 @@ const char cli_run_usage[] =
 	"\n"
 	"exit status: the guest's (poweroff 0; SCHEDOP_shutdown with a pvisor exit\n"
 	"code N gives N), 123 reboot with --on-reboot exit (or a restored guest's\n"
-	"reboot: a snapshot holds no kernel), 124 timeout, 125 guest crash, 126\n"
+	"reboot without restore --kernel), 124 timeout, 125 guest crash, 126\n"
 	"guest stopped by pvisor (fault), 127 pvisor could not run the guest, 2 bad\n"
 	"usage or image, 143 SIGTERM, or stopped by the control API without the\n"
 	"guest's cooperation.\n";
@@ -652,7 +653,9 @@ static enum cli_command parse_run(int argc, char *const argv[], struct cli *c,
 			snprintf(err, err_len, "run: unknown option '%s' (see pvisor run --help)",
 				 a);
 			return CLI_ERROR;
-		} else if (!cfg->kernel_path) {
+		} else if (c->restoring && !c->restore_path) {
+			c->restore_path = a; /* restore FILE (--kernel: a reboot's) */
+		} else if (!c->restoring && !cfg->kernel_path) {
 			cfg->kernel_path = a;
 		} else {
 			snprintf(err, err_len,
@@ -679,7 +682,7 @@ static enum cli_command parse_run(int argc, char *const argv[], struct cli *c,
 	for (; i < argc; i++)
 		if (append_cmdline(c, argv[i]))
 			goto too_long;
-	if (!cfg->kernel_path) {
+	if (!cfg->kernel_path && !c->restoring) {
 		snprintf(err, err_len, "run: no kernel given (see pvisor run --help)");
 		return CLI_ERROR;
 	}
@@ -694,28 +697,32 @@ too_long:
 }
 
 /* restore [OPTIONS] FILE: run's options for the devices, the sockets and
- * the sandbox; what the guest is (memory, vCPUs, kernel, command line)
- * comes from the snapshot. */
+ * the sandbox; what the guest is (memory, vCPUs) comes from the snapshot.
+ * --kernel (with --initrd, --cmdline) names what a reboot of the restored
+ * guest boots: a snapshot holds no kernel. */
 static enum cli_command parse_restore(int argc, char *const argv[], struct cli *c,
 				      char *err, size_t err_len)
 {
-	enum cli_command r = parse_run(argc, argv, c, err, err_len);
+	enum cli_command r;
 
-	if (r == CLI_RUN_HELP)
+	c->restoring = true;
+	r = parse_run(argc, argv, c, err, err_len);
+	if (r != CLI_RUN)
 		return r;
-	if (r == CLI_ERROR) {
-		if (!strncmp(err, "run: no kernel", 14))
-			snprintf(err, err_len, "restore: no snapshot file given (pvisor restore [OPTIONS] FILE)");
-		return r;
-	}
-	if (c->cfg.initrd_path || c->cmdline[0] || c->cfg.mem_bytes != DEFAULT_MEM ||
-	    c->cfg.nr_vcpus != 1 || c->cfg.rootfs) {
-		snprintf(err, err_len,
-			 "restore: the kernel, initrd, command line, memory and vCPUs come from the snapshot");
+	if (!c->restore_path) {
+		snprintf(err, err_len, "restore: no snapshot file given (pvisor restore [OPTIONS] FILE)");
 		return CLI_ERROR;
 	}
-	c->restore_path = c->cfg.kernel_path;
-	c->cfg.kernel_path = NULL;
+	if (c->cfg.mem_bytes != DEFAULT_MEM || c->cfg.nr_vcpus != 1 || c->cfg.rootfs) {
+		snprintf(err, err_len,
+			 "restore: the memory, vCPUs and root file system come from the snapshot");
+		return CLI_ERROR;
+	}
+	if ((c->cfg.initrd_path || c->cmdline[0]) && !c->cfg.kernel_path) {
+		snprintf(err, err_len,
+			 "restore: --initrd and --cmdline go with --kernel (what a reboot of the restored guest boots)");
+		return CLI_ERROR;
+	}
 	return CLI_RESTORE;
 }
 

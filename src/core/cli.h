@@ -7,6 +7,7 @@
 #ifndef PVISOR_CLI_H
 #define PVISOR_CLI_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -32,6 +33,7 @@ struct cli {
 	char cmdline[1024]; /* --cmdline and the words after --, joined */
 	const char *host_query; /* pvisor host --query NAME; NULL: the report */
 	const char *restore_path; /* pvisor restore FILE */
+	bool restoring;         /* parsing restore's options: FILE, not KERNEL */
 	const char *ctl_path;   /* pvisor ctl PATH ... */
 	int ctl_argc;           /* the COMMAND [ARGS] words after PATH */
 	char *const *ctl_argv;

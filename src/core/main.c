@@ -336,7 +336,7 @@ static int boot_domain(struct vm *vm, const struct cli *cli,
 
 /* A snapshot's domain instead of a boot (core/snapshot_restore.c). */
 static int restore_domain(struct vm *vm, const struct cli *cli,
-			  const struct snap_file *snap)
+			  const struct snap_file *snap, const struct boot_image *b)
 {
 	char err[512];
 
@@ -344,6 +344,8 @@ static int restore_domain(struct vm *vm, const struct cli *cli,
 		log_error("restore %s: %s", cli->restore_path, err);
 		return -1;
 	}
+	/* restore --kernel: a reboot boots it (core/reboot.c); else none. */
+	vm->boot = cli->cfg.kernel_path ? b : NULL;
 	return connect_services(vm, cli);
 }
 
@@ -528,7 +530,13 @@ static int run(struct cli *cli)
 		hk.path = cli->cfg.kernel_path;
 	}
 	if (cli->restore_path) {
+		bool bz;
+
 		if (open_snapshot(cli, &snap_map, &snap, &hk) < 0)
+			goto out;
+		/* restore --kernel: what a reboot of this guest boots. */
+		if (cli->cfg.kernel_path &&
+		    load_kernel(cli->cfg.kernel_path, &kernel, &boot.img, &bz) < 0)
 			goto out;
 	} else if (load_kernel(cli->cfg.kernel_path, &kernel, &boot.img, &hk.bzimage) < 0) {
 		goto out;
@@ -567,7 +575,7 @@ static int run(struct cli *cli)
 		status = rc == -2 ? PVISOR_EXIT_USAGE : PVISOR_EXIT_INTERNAL;
 		goto out;
 	}
-	if (cli->restore_path ? restore_domain(&vm, cli, &snap) < 0
+	if (cli->restore_path ? restore_domain(&vm, cli, &snap, &boot) < 0
 			      : boot_domain(&vm, cli, &boot) < 0) {
 		status = PVISOR_EXIT_USAGE;
 		goto destroy;

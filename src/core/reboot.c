@@ -27,7 +27,7 @@ void vm_reboot_request(struct vm *vm, const char *who)
 {
 	if (!vm->boot) {
 		vm_stop(vm, VM_STOP_SHUTDOWN, PVISOR_EXIT_REBOOT,
-			"%s asked for a reboot; a restored guest has no kernel to boot again (exit %d)",
+			"%s asked for a reboot; a restored guest has no kernel to boot again (restore --kernel names one; exit %d)",
 			who, PVISOR_EXIT_REBOOT);
 		return;
 	}

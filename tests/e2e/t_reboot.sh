@@ -10,7 +10,7 @@
 # answers again after a reboot; blkbench and scsibench reset in the middle of
 # their I/O verify their data in the new domain; --on-reboot exit ends
 # pvisor with 123, and so does a restored guest's reboot (a snapshot holds
-# no kernel).  20
+# no kernel) unless restore --kernel names one, which it then boots.  20
 # reboots in a row leave pvisor's descriptors and memory where they were.
 source "$(dirname "$0")/lib.sh"
 
@@ -95,10 +95,10 @@ for be in $BACKENDS; do
 		set -- $bench
 		out=$TMP/mid.$1.$be
 		rm -f "$TMP/mid.img"
-		truncate -s 32M "$TMP/mid.img"
-		start run "$be" "$2" "$TMP/mid.img" "$GUEST/$1" -- mb=16 ops=4000
+		truncate -s 40M "$TMP/mid.img"
+		start run "$be" "$2" "$TMP/mid.img" "$GUEST/$1" -- mb=32 ops=20000
 		wait_for "$out" "^$1 .*backend=" 20
-		sleep 0.3
+		sleep 0.1
 		r=$(ctl reboot --force)
 		wait "$pid"
 		rc=$?
@@ -205,6 +205,19 @@ for be in $BACKENDS; do
 		ok "$be: a restored guest's reboot ends pvisor with 123, saying why"
 	else
 		not_ok "$be: restored guest's reboot: exit $prc ($r): $(tail -c 400 "$out")"
+	fi
+
+	# restore --kernel names what the restored guest's reboot boots.
+	out=$TMP/restored2.$be
+	start restore "$be" --kernel "$GUEST/pvsh" --cmdline "exit 5" "$TMP/snap.$be"
+	wait_for "$out" 'resumed in a new domain' 20
+	r=$(ctl reboot --force)
+	wait "$pid"
+	prc=$?
+	if [ $prc -eq 5 ] && grep -q '^pvsh> exit 5' "$out" && grep -q 'guest rebooting' "$out"; then
+		ok "$be: restore --kernel: the restored guest's reboot boots that kernel (its 'exit 5' ends pvisor with 5)"
+	else
+		not_ok "$be: restore --kernel, then reboot: exit $prc ($r): $(tail -c 400 "$out")"
 	fi
 
 	# 20 reboots in a row with a disk, a NIC and a share: descriptors

@@ -300,6 +300,42 @@ static void test_on_reboot(void **state)
 	assert_false(cli.cfg.on_reboot_exit);
 	assert_int_equal(cli_parse(4, (char *const *)rest, &cli, err, sizeof(err)), CLI_RESTORE);
 	assert_true(cli.cfg.on_reboot_exit);
+	assert_string_equal(cli.restore_path, "snap.pvs");
+	assert_null(cli.cfg.kernel_path);
+}
+
+/* restore FILE takes --kernel, --initrd, --cmdline for a reboot of the
+ * restored guest; memory and vCPUs come from the snapshot. */
+static void test_restore_kernel(void **state)
+{
+	const char *k[] = { "pvisor", "restore", "--kernel", "vmlinuz", "--initrd", "rd",
+			    "s.pvs", "--", "quiet", NULL };
+	const struct { const char *argv[8]; const char *err; } bad[] = {
+		{ { "pvisor", "restore" }, "no snapshot file given" },
+		{ { "pvisor", "restore", "a", "b" }, "unexpected argument 'b'" },
+		{ { "pvisor", "restore", "--initrd", "rd", "s" }, "go with --kernel" },
+		{ { "pvisor", "restore", "s", "--", "x" }, "go with --kernel" },
+		{ { "pvisor", "restore", "--mem", "128M", "s" }, "come from the snapshot" },
+		{ { "pvisor", "restore", "--cpus", "2", "--kernel", "k", "s" }, "come from the snapshot" },
+	};
+	char err[256];
+	struct cli cli;
+
+	assert_int_equal(cli_parse(9, (char *const *)k, &cli, err, sizeof(err)), CLI_RESTORE);
+	assert_string_equal(cli.restore_path, "s.pvs");
+	assert_string_equal(cli.cfg.kernel_path, "vmlinuz");
+	assert_string_equal(cli.cfg.initrd_path, "rd");
+	assert_string_equal(cli.cfg.cmdline, "quiet");
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		int n = 0;
+
+		while (n < 8 && bad[i].argv[n])
+			n++;
+		assert_int_equal(cli_parse(n, (char *const *)bad[i].argv, &cli, err, sizeof(err)),
+				 CLI_ERROR);
+		if (!strstr(err, bad[i].err))
+			fail_msg("row %zu: '%s' lacks '%s'", i, err, bad[i].err);
+	}
 }
 
 /* A repeated option overrides the earlier one (tools/run-default.sh relies
@@ -411,6 +447,7 @@ int main(void)
 		cmocka_unit_test(test_xenstore_socket),
 		cmocka_unit_test(test_sandbox_modes),
 		cmocka_unit_test(test_on_reboot),
+		cmocka_unit_test(test_restore_kernel),
 		cmocka_unit_test(test_repeated_options),
 		cmocka_unit_test(test_shares),
 		cmocka_unit_test(test_rootfs),
