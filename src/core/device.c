@@ -24,6 +24,7 @@ static const struct device_ops vscsi = {
 };
 static const struct device_ops console2 = {
 	.name = "console", .init = vconsole_init, .destroy = vconsole_destroy,
+	.reattach = vconsole_reattach,
 };
 /* netback's threads may notify vCPUs as soon as they run: start, not init. */
 static const struct device_ops vif = {

@@ -206,13 +206,23 @@ void vconsole_poll(struct vm *vm)
 	}
 }
 
+/* The frontend's directory (at set-up and on a reboot's reattach). */
+static int xs_write_fe(struct xenstore *xs, void *opaque)
+{
+	struct vconsole *c = opaque;
+	const struct xs_node_value nodes[] = {
+		{ "name", "stderr" }, /* libxl's `name` of a channel */
+		{ "type", "xenconsoled" },
+	};
+
+	return xs_write_frontend(xs, c->fe, c->be, nodes, 2);
+}
+
 static int xs_setup(struct xenstore *xs, void *opaque)
 {
 	struct vconsole *c = opaque;
 	const struct xs_perm be_perms[] = { { 0, XS_PERM_NONE },
 					    { XS_GUEST_DOMID, XS_PERM_READ } };
-	const struct xs_perm fe_perms[] = { { XS_GUEST_DOMID, XS_PERM_NONE },
-					    { 0, XS_PERM_READ } };
 	char path[160];
 	int rc;
 
@@ -232,16 +242,9 @@ static int xs_setup(struct xenstore *xs, void *opaque)
 	NODE(c->be, "online", "%d", 1);
 	NODE(c->be, "protocol", "%s", "vt100");
 	NODE(c->be, "state", "%d", XenbusStateInitWait);
-	if (!rc)
-		rc = xs_dom0_mkdir(xs, c->fe);
-	if (!rc)
-		rc = xs_dom0_set_perms(xs, c->fe, fe_perms, 2);
-	NODE(c->fe, "backend", "%s", c->be);
-	NODE(c->fe, "backend-id", "%d", VCONS_DOM);
-	NODE(c->fe, "name", "%s", "stderr"); /* libxl's `name` of a channel */
-	NODE(c->fe, "type", "%s", "xenconsoled");
-	NODE(c->fe, "state", "%d", XenbusStateInitialising);
 #undef NODE
+	if (!rc)
+		rc = xs_write_fe(xs, c);
 	c->be_state = XenbusStateInitWait;
 	if (!rc) {
 		rc = xs_dom0_watch(xs, c->fe_state_path, "console2", on_fe_state, c);
@@ -282,6 +285,15 @@ int vconsole_init(struct vm *vm, char *err, size_t err_len)
 	if (rc < 0)
 		snprintf(err, err_len, "console 1: cannot create its xenstore nodes: %s",
 			 strerror(-rc));
+	return rc;
+}
+
+int vconsole_reattach(struct vm *vm, char *err, size_t err_len)
+{
+	int rc = vm->vconsole ? xs_service_with(vm, xs_write_fe, vm->vconsole) : 0;
+
+	if (rc < 0)
+		snprintf(err, err_len, "console 1: xenstore: %s", strerror(-rc));
 	return rc;
 }
 

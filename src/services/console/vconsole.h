@@ -16,6 +16,8 @@ struct vm;
 /* The device's xenstore nodes and watch, if --console2 (device_ops). */
 int vconsole_init(struct vm *vm, char *err, size_t err_len);
 void vconsole_destroy(struct vm *vm);
+/* A reboot's new domain: the frontend's directory written again. */
+int vconsole_reattach(struct vm *vm, char *err, size_t err_len);
 
 /* Does the XenbusState work the frontend's watch asked for; the event
  * thread calls it on every wake-up. */
