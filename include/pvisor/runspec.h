@@ -10,6 +10,10 @@
  * Layout: the magic "PVRUN1" and then fields, every one ending in a NUL:
  *   uid=N  gid=N  groups=N,N,...  cwd=/PATH  stdin=tty|null
  *   stdout=tty|pipe  (what pvisor's stdout is: a pipe gets no \r before \n)
+ *   stderr=console|tty|pipe  (console: CMD's stderr shares the console with
+ *                    stdout; tty or pipe: it goes to the second Xen console,
+ *                    /dev/hvc1, which pvisor's --console2 puts on its stderr,
+ *                    and says what pvisor's stderr is; absent: console)
  *   env=NAME=VALUE (repeatable)
  *   --     (the end of the fields)
  *   ARG0 ARG1 ...  (CMD's argv, up to the end of the file; none: a shell)
@@ -32,6 +36,8 @@
 #define PV_RUNSPEC_MAX_GROUPS 64
 #define PV_RUNSPEC_MAX_BYTES (1u << 20)
 
+enum { PV_STDERR_CONSOLE, PV_STDERR_TTY, PV_STDERR_PIPE };
+
 struct pv_runspec {
 	unsigned long uid, gid;
 	unsigned long groups[PV_RUNSPEC_MAX_GROUPS];
@@ -39,6 +45,7 @@ struct pv_runspec {
 	const char *cwd;
 	bool stdin_tty;
 	bool stdout_tty;
+	int stderr_mode;    /* PV_STDERR_* */
 	const char *env[PV_RUNSPEC_MAX_ENV + 1];  /* NULL-terminated */
 	unsigned nr_env;
 	const char *argv[PV_RUNSPEC_MAX_ARGS + 1]; /* NULL-terminated */
@@ -99,6 +106,12 @@ static inline int pv_runspec_field(struct pv_runspec *r, const char *f)
 	}
 	if (!strcmp(f, "stdout=tty") || !strcmp(f, "stdout=pipe")) {
 		r->stdout_tty = f[7] == 't';
+		return 0;
+	}
+	if (!strcmp(f, "stderr=console") || !strcmp(f, "stderr=tty") ||
+	    !strcmp(f, "stderr=pipe")) {
+		r->stderr_mode = f[7] == 'c' ? PV_STDERR_CONSOLE
+				 : f[7] == 't' ? PV_STDERR_TTY : PV_STDERR_PIPE;
 		return 0;
 	}
 	if (!strncmp(f, "env=", 4)) {

@@ -184,6 +184,10 @@ static int write_spec(const struct vm_config *cfg, char *const *argv,
 	struct runspec_in in = { .uid = getuid(), .gid = getgid(), .groups = groups,
 				 .cwd = guest_cwd, .stdin_tty = isatty(STDIN_FILENO),
 				 .stdout_tty = isatty(STDOUT_FILENO),
+				 /* CMD's stderr on the second console: --console2,
+				  * which rootfs_prepare turns on. */
+				 .stderr_mode = isatty(STDERR_FILENO) ? PV_STDERR_TTY
+								      : PV_STDERR_PIPE,
 				 .env = env, .argv = argv };
 	const char *why = "";
 	unsigned ne = 0;
@@ -248,6 +252,7 @@ int rootfs_prepare(struct vm_config *cfg, const char *user_cmdline,
 		return PVISOR_EXIT_USAGE;
 	}
 	cfg->cmdline = rb->cmdline;
+	cfg->console2 = true; /* CMD's stderr (the run file's stderr=) */
 	return 0;
 }
 

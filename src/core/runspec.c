@@ -64,6 +64,8 @@ size_t runspec_encode(const struct runspec_in *in, char *buf, size_t cap,
 	}
 	put(&o, in->stdin_tty ? "stdin=tty" : "stdin=null");
 	put(&o, in->stdout_tty ? "stdout=tty" : "stdout=pipe");
+	put(&o, in->stderr_mode == PV_STDERR_TTY    ? "stderr=tty"
+		: in->stderr_mode == PV_STDERR_PIPE ? "stderr=pipe" : "stderr=console");
 	for (n = 0; in->env && in->env[n]; n++) {
 		const char *eq = strchr(in->env[n], '=');
 		size_t len = strlen(in->env[n]);

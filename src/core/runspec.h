@@ -19,6 +19,7 @@ struct runspec_in {
 	unsigned nr_groups;
 	const char *cwd;         /* the guest's, absolute */
 	bool stdin_tty, stdout_tty;
+	int stderr_mode;         /* PV_STDERR_* (include/pvisor/runspec.h) */
 	char *const *env;        /* NAME=VALUE, NULL-terminated; may be NULL */
 	char *const *argv;       /* CMD, NULL-terminated; may be empty */
 };

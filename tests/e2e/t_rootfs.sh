@@ -182,7 +182,8 @@ fi
 
 # --- 3. the real thing, on kvm --------------------------------------------
 KVM_TESTS=("pvisor: uid, cwd, exit 7" "pvisor: nothing but CMD's output"
-	"pvisor: read-only root keeps writes in the guest" "pvisor: ,rw writes reach the host")
+	"pvisor: read-only root keeps writes in the guest" "pvisor: ,rw writes reach the host"
+	"pvisor: CMD's stderr on pvisor's stderr, apart")
 kvm_why=$(host_lacks guest:upper-half)
 [ -n "$kvm_why" ] || [ -z "$qemu_why" ] || kvm_why=$qemu_why
 if [ -n "$kvm_why" ]; then
@@ -207,6 +208,10 @@ else
 	check "${KVM_TESTS[2]}" test $? -eq 0 -a "$(cat "$TMP/kro.stdout")" = x -a ! -e "$WORK/kro"
 	run_rootfs krw /,rw sh -c 'echo y >"$0/krw"' "$WORK"
 	check "${KVM_TESTS[3]}" test $? -eq 0 -a "$(cat "$WORK/krw" 2>/dev/null)" = y
+	# The second Xen console (--console2, /dev/hvc1) carries CMD's stderr.
+	run_rootfs kerr / sh -c 'echo to-out; echo to-err >&2; echo more-out'
+	check "${KVM_TESTS[4]}" test $? -eq 0 -a "$(cat "$TMP/kerr.stdout")" = "$(printf 'to-out\nmore-out')" \
+		-a "$(cat "$TMP/kerr.stderr")" = to-err
 fi
 
 check "no pvisor left running" no_leftovers

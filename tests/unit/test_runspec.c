@@ -102,7 +102,8 @@ static void test_argv_roundtrip(void **state)
 	const gid_t groups[] = { 100, 27, 1000 };
 	struct runspec_in in = { .uid = 1000, .gid = 1001, .groups = groups,
 				 .nr_groups = 3, .cwd = "/home/u v/src",
-				 .stdin_tty = true, .env = env, .argv = argv };
+				 .stdin_tty = true, .stderr_mode = PV_STDERR_PIPE,
+				 .env = env, .argv = argv };
 	unsigned i;
 
 	(void)state;
@@ -115,6 +116,7 @@ static void test_argv_roundtrip(void **state)
 		assert_string_equal(parsed.cwd, "/home/u v/src");
 		assert_true(parsed.stdin_tty);
 		assert_false(parsed.stdout_tty);
+		assert_int_equal(parsed.stderr_mode, PV_STDERR_PIPE);
 		assert_int_equal(parsed.nr_env, 2);
 		assert_string_equal(parsed.env[1], "HOME=/home/u v");
 		assert_null(parsed.env[2]);
@@ -128,7 +130,8 @@ static void test_argv_roundtrip(void **state)
 static void test_no_command(void **state)
 {
 	static char *const none[] = { NULL };
-	struct runspec_in in = { .cwd = "/", .argv = none, .stdout_tty = true };
+	struct runspec_in in = { .cwd = "/", .argv = none, .stdout_tty = true,
+				 .stderr_mode = PV_STDERR_TTY };
 
 	(void)state;
 	roundtrip(&in, 3);
@@ -137,6 +140,12 @@ static void test_no_command(void **state)
 	assert_int_equal(parsed.nr_env, 0);
 	assert_false(parsed.stdin_tty);
 	assert_true(parsed.stdout_tty);
+	assert_int_equal(parsed.stderr_mode, PV_STDERR_TTY);
+	/* Without the field (the default of the encoder's zero value too),
+	 * stderr stays on the console. */
+	in.stderr_mode = PV_STDERR_CONSOLE;
+	roundtrip(&in, 0);
+	assert_int_equal(parsed.stderr_mode, PV_STDERR_CONSOLE);
 }
 
 static void test_encode_limits(void **state)

@@ -8,8 +8,10 @@
  * ROOT, in its working directory, as its uid, gid and groups, with its
  * environment only.  stdin is the console, made the child's controlling
  * terminal (Ctrl-C, job control: no PTS needed) when pvisor's stdin is a
- * terminal, else /dev/null; stdout and stderr are the console, without the
- * tty's \r before \n when pvisor's stdout is not a terminal.  No command:
+ * terminal, else /dev/null; stdout is the console, without the tty's \r
+ * before \n when pvisor's stdout is not a terminal, and stderr the second
+ * Xen console (/dev/hvc1, pvisor's stderr) when the run file says so and
+ * there is one, else the console too.  No command:
  * $SHELL (or /bin/sh).  Exits with the command's status (128 + N for
  * signal N; 127 it could not be run, 126 not executable), for
  * tools/guest-init/rootfs-init to hand to pvisor with pvisor-exit.
@@ -86,6 +88,32 @@ static void set_console_modes(int fd)
 	tcsetattr(fd, TCSANOW, &t);
 }
 
+/*
+ * CMD's stderr on the second Xen console (the run file's stderr=tty|pipe:
+ * pvisor --console2 puts it on pvisor's stderr).  Its xenbus device is
+ * probed before init runs; its /dev node may lag a little.  -1 where there
+ * is none (QEMU, an old pvisor): stderr stays on the console.
+ */
+static int open_stderr_console(void)
+{
+	struct termios t;
+	int fd = -1;
+
+	if (spec.stderr_mode == PV_STDERR_CONSOLE ||
+	    access("/sys/bus/xen/devices/console-1", F_OK))
+		return -1;
+	for (int i = 0; i < 100 && fd < 0; i++) {
+		fd = open("/dev/hvc1", O_WRONLY | O_NOCTTY | O_CLOEXEC);
+		if (fd < 0)
+			usleep(10000);
+	}
+	if (fd >= 0 && spec.stderr_mode == PV_STDERR_PIPE && tcgetattr(fd, &t) == 0) {
+		t.c_oflag &= ~(tcflag_t)OPOST; /* a pipe gets the bytes as written */
+		tcsetattr(fd, TCSANOW, &t);
+	}
+	return fd;
+}
+
 /* The child: never returns. */
 static void run_child(const char *root)
 {
@@ -105,9 +133,13 @@ static void run_child(const char *root)
 			dup2(null, STDIN_FILENO);
 	}
 	if (tty >= 0) {
+		int err = open_stderr_console();
+
 		set_console_modes(tty);
 		dup2(tty, STDOUT_FILENO);
-		dup2(tty, STDERR_FILENO);
+		dup2(err >= 0 ? err : tty, STDERR_FILENO);
+		if (err > 2)
+			close(err);
 		if (tty > 2)
 			close(tty);
 	}
