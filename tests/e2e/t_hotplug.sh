@@ -66,6 +66,12 @@ fcntl.fcntl(fd, 37, struct.pack(\"hhqqi\", fcntl.F_WRLCK, 0, 0, 0, 0))' 2>/dev/n
 	else
 		not_ok "$be: disk-add ro: $r; $(grep HOTPLUG "$out")"
 	fi
+	# A snapshot would not carry a hot-added disk: save refuses, the
+	# guest goes on, no file is left.
+	e=$(ctl save "$TMP/hot.pvs" 2>&1)
+	rc=$?
+	check "$be: save after disk-add: refused, unsupported, no file (exit $rc: $e)" \
+		test $rc -eq 1 -a ! -e "$TMP/hot.pvs" -a -n "$(grep -o 'disk-add/disk-remove' <<<"$e")"
 	# The guest exits once the nodes are gone: the reply may not make it.
 	ctl disk-remove xvda >/dev/null 2>&1
 	wait "$pid"

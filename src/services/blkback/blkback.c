@@ -100,6 +100,7 @@ struct blk_dev {
 
 struct blkback {
 	struct blk_dev dev[VM_MAX_DISKS]; /* in_use: the guest's disks */
+	bool changed; /* atomic: a disk added or removed since start-up */
 };
 
 int blkback_vdev(const char *name)
@@ -1096,6 +1097,8 @@ int blkback_add(struct vm *vm, const struct vm_disk *cfg, int fd, char *err,
 	d->in_use = true;
 	if (rc < 0)
 		dev_destroy(d, true);
+	else
+		__atomic_store_n(&bb->changed, true, __ATOMIC_RELEASE);
 	return rc;
 }
 
@@ -1124,7 +1127,13 @@ int blkback_remove_finish(struct vm *vm, const char *name)
 	if (!d)
 		return -ENOENT;
 	dev_destroy(d, true);
+	__atomic_store_n(&vm->blkback->changed, true, __ATOMIC_RELEASE);
 	return 0;
+}
+
+bool blkback_disks_changed(struct vm *vm)
+{
+	return vm->blkback && __atomic_load_n(&vm->blkback->changed, __ATOMIC_ACQUIRE);
 }
 
 unsigned blkback_nr_disks(struct vm *vm)

@@ -12,6 +12,7 @@
 #include "core/log.h"
 #include "core/snapshot_save.h"
 #include "core/vm.h"
+#include "services/blkback/blkback.h"
 #include "services/scsiback/scsiback.h"
 #include "services/xenstore/xenstore.h"
 #include "services/xenstore/xs_service.h"
@@ -53,6 +54,10 @@ enum ctl_outcome ctl_save_run(struct vm *vm, struct ctl_request *req,
 		return ctl_failed(err, "unsupported",
 			      "SCSI LUNs were added or removed (scsi-add/scsi-remove) since start-up; "
 			      "a snapshot would not carry them: restore takes LUNs from --scsi");
+	if (blkback_disks_changed(vm))
+		return ctl_failed(err, "unsupported",
+			      "disks were added or removed (disk-add/disk-remove) since start-up; "
+			      "a snapshot would not carry them: restore takes disks from --disk");
 	s = calloc(1, sizeof(*s));
 	if (!s)
 		return ctl_failed(err, "failed", "out of memory");
