@@ -34,20 +34,6 @@ static struct xencons_interface *ring(struct vm *vm)
 			sizeof(struct xencons_interface));
 }
 
-static void write_all(int fd, const char *buf, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = write(fd, buf, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return; /* terminal gone: the guest keeps running */
-		buf += n;
-		len -= (size_t)n;
-	}
-}
-
 static void tail_append(struct consback *c, const char *buf, size_t len)
 {
 	if (len >= TAIL_SIZE) {
@@ -69,7 +55,7 @@ void consback_output(struct vm *vm, const char *buf, size_t len)
 {
 	struct consback *c = vm->console;
 
-	write_all(STDOUT_FILENO, buf, len);
+	xencons_write_all(STDOUT_FILENO, buf, len);
 	if (!c)
 		return;
 	pthread_mutex_lock(&c->lock);

@@ -55,20 +55,6 @@ struct vconsole {
 	evtchn_port_t port;
 };
 
-static void write_all(int fd, const char *buf, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = write(fd, buf, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return; /* output gone: the guest keeps running */
-		buf += n;
-		len -= (size_t)n;
-	}
-}
-
 /* Drains the ring to the output; caller holds c->lock and is connected. */
 static void drain_locked(struct vconsole *c)
 {
@@ -80,7 +66,7 @@ static void drain_locked(struct vconsole *c)
 		log_guest("console %d: out_prod %u runs past out_cons %u", VCONS_DEVID,
 			  skew.prod, skew.cons);
 	if (n) {
-		write_all(c->out_fd, buf, n);
+		xencons_write_all(c->out_fd, buf, n);
 		/* Ring space freed: the frontend may wait for it. */
 		evtchn_notify_guest(c->vm, c->port);
 	}
@@ -223,26 +209,17 @@ static int xs_setup(struct xenstore *xs, void *opaque)
 	struct vconsole *c = opaque;
 	const struct xs_perm be_perms[] = { { 0, XS_PERM_NONE },
 					    { XS_GUEST_DOMID, XS_PERM_READ } };
-	char path[160];
 	int rc;
 
 	c->xs = xs;
-#define NODE(dir, key, fmt, ...)                                           \
-	do {                                                               \
-		if (!rc) {                                                 \
-			snprintf(path, sizeof(path), "%s/" key, (dir));    \
-			rc = xs_dom0_printf(xs, path, fmt, __VA_ARGS__);   \
-		}                                                          \
-	} while (0)
 	rc = xs_dom0_mkdir(xs, c->be);
 	if (!rc)
 		rc = xs_dom0_set_perms(xs, c->be, be_perms, 2);
-	NODE(c->be, "frontend", "%s", c->fe);
-	NODE(c->be, "frontend-id", "%d", XS_GUEST_DOMID);
-	NODE(c->be, "online", "%d", 1);
-	NODE(c->be, "protocol", "%s", "vt100");
-	NODE(c->be, "state", "%d", XenbusStateInitWait);
-#undef NODE
+	xs_dom0_printf_under(xs, &rc, c->be, "frontend", "%s", c->fe);
+	xs_dom0_printf_under(xs, &rc, c->be, "frontend-id", "%d", XS_GUEST_DOMID);
+	xs_dom0_printf_under(xs, &rc, c->be, "online", "%d", 1);
+	xs_dom0_printf_under(xs, &rc, c->be, "protocol", "%s", "vt100");
+	xs_dom0_printf_under(xs, &rc, c->be, "state", "%d", XenbusStateInitWait);
 	if (!rc)
 		rc = xs_write_fe(xs, c);
 	c->be_state = XenbusStateInitWait;

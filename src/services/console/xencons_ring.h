@@ -31,4 +31,9 @@ struct xencons_skew {
 size_t xencons_take_output(struct xencons_interface *r, char *buf,
 			   struct xencons_skew *skew);
 
+/* Writes all of buf to fd (a terminal, a pipe, a file), retrying short
+ * writes; gives up silently when the output is gone: the guest keeps
+ * running. */
+void xencons_write_all(int fd, const char *buf, size_t len);
+
 #endif

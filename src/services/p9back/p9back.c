@@ -680,32 +680,23 @@ static int xs_setup_dev(struct xenstore *xs, void *opaque)
 	struct p9_dev *d = opaque;
 	const struct xs_perm be_perms[] = { { 0, XS_PERM_NONE },
 					    { XS_GUEST_DOMID, XS_PERM_READ } };
-	char path[160];
 	int rc;
 
 	d->xs = xs;
-#define NODE(dir, key, fmt, ...)                                           \
-	do {                                                               \
-		if (!rc) {                                                 \
-			snprintf(path, sizeof(path), "%s/" key, (dir));    \
-			rc = xs_dom0_printf(xs, path, fmt, __VA_ARGS__);   \
-		}                                                          \
-	} while (0)
 	rc = xs_dom0_mkdir(xs, d->be);
 	if (!rc)
 		rc = xs_dom0_set_perms(xs, d->be, be_perms, 2);
-	NODE(d->be, "frontend", "%s", d->fe);
-	NODE(d->be, "frontend-id", "%d", XS_GUEST_DOMID);
-	NODE(d->be, "online", "%d", 1);
-	NODE(d->be, "versions", "%s", "1");
-	NODE(d->be, "max-rings", "%d", P9BACK_MAX_RINGS);
-	NODE(d->be, "max-ring-page-order", "%d", P9BACK_MAX_ORDER);
-	NODE(d->be, "path", "%s", d->cfg->path);
-	NODE(d->be, "tag", "%s", d->cfg->tag);
-	NODE(d->be, "security_model", "%s", d->cfg->security_model);
-	NODE(d->be, "mode", "%s", d->cfg->ro ? "r" : "w");
-	NODE(d->be, "state", "%d", XenbusStateInitWait);
-#undef NODE
+	xs_dom0_printf_under(xs, &rc, d->be, "frontend", "%s", d->fe);
+	xs_dom0_printf_under(xs, &rc, d->be, "frontend-id", "%d", XS_GUEST_DOMID);
+	xs_dom0_printf_under(xs, &rc, d->be, "online", "%d", 1);
+	xs_dom0_printf_under(xs, &rc, d->be, "versions", "%s", "1");
+	xs_dom0_printf_under(xs, &rc, d->be, "max-rings", "%d", P9BACK_MAX_RINGS);
+	xs_dom0_printf_under(xs, &rc, d->be, "max-ring-page-order", "%d", P9BACK_MAX_ORDER);
+	xs_dom0_printf_under(xs, &rc, d->be, "path", "%s", d->cfg->path);
+	xs_dom0_printf_under(xs, &rc, d->be, "tag", "%s", d->cfg->tag);
+	xs_dom0_printf_under(xs, &rc, d->be, "security_model", "%s", d->cfg->security_model);
+	xs_dom0_printf_under(xs, &rc, d->be, "mode", "%s", d->cfg->ro ? "r" : "w");
+	xs_dom0_printf_under(xs, &rc, d->be, "state", "%d", XenbusStateInitWait);
 	if (!rc)
 		rc = xs_write_fe(xs, d);
 	d->be_state = XenbusStateInitWait;

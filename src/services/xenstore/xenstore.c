@@ -1547,6 +1547,25 @@ int xs_dom0_printf(struct xenstore *xs, const char *path, const char *fmt, ...)
 	return xs_dom0_write(xs, path, buf, (size_t)n);
 }
 
+void xs_dom0_printf_under(struct xenstore *xs, int *rc, const char *dir, const char *key,
+			  const char *fmt, ...)
+{
+	char path[XS_PATH_BUF], buf[XENSTORE_PAYLOAD_MAX + 1];
+	va_list ap;
+	int n;
+
+	if (*rc)
+		return;
+	va_start(ap, fmt);
+	n = vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= sizeof(buf) ||
+	    (size_t)snprintf(path, sizeof(path), "%s/%s", dir, key) >= sizeof(path))
+		*rc = n < 0 ? -EINVAL : -E2BIG;
+	else
+		*rc = xs_dom0_write(xs, path, buf, (size_t)n);
+}
+
 int xs_dom0_mkdir(struct xenstore *xs, const char *path)
 {
 	char p[XS_PATH_BUF];

@@ -139,6 +139,11 @@ int xs_dom0_write(struct xenstore *xs, const char *path, const void *value, size
 int xs_dom0_printf(struct xenstore *xs, const char *path, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4), warn_unused_result));
 int xs_dom0_mkdir(struct xenstore *xs, const char *path) __attribute__((warn_unused_result));
+/* DIR/KEY = printf(fmt, ...) unless *rc is already an error, which it then
+ * becomes: a backend writes its device directory with a run of these and
+ * checks rc once. */
+void xs_dom0_printf_under(struct xenstore *xs, int *rc, const char *dir, const char *key,
+			  const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 
 /*
  * Snapshots (services/xenstore/xs_snapshot.c).  xs_export_subtree hands
