@@ -2,15 +2,6 @@
 # t_scsi_media), sourced after lib.sh.  The caller sets SOCK (the --api
 # socket) and out (the guest's output file) per backend.
 
-# wait_count FILE PATTERN N: until FILE has N lines matching PATTERN (10 s).
-wait_count() {
-	local i
-	for ((i = 0; i < 200; i++)); do
-		[ "$(grep -c "$2" "$1")" -ge "$3" ] && return 0
-		sleep 0.05
-	done
-	return 1
-}
 ctl() { timeout 60 "$PVISOR" ctl "$SOCK" "$@"; }
 # raw LINE [SPEC...]: the request with any descriptors (ctl_send_fds.py).
 raw() { python3 "$(dirname "$0")/ctl_send_fds.py" "$SOCK" "$@"; }

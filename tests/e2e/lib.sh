@@ -67,10 +67,11 @@ wait_for() {
 	return 1
 }
 
-# wait_count FILE PATTERN N SECONDS: until FILE has N lines matching PATTERN.
+# wait_count FILE PATTERN N [SECONDS]: until FILE has N lines matching
+# PATTERN (default 10 s).
 wait_count() {
 	local i
-	for ((i = 0; i < $4 * 10; i++)); do
+	for ((i = 0; i < ${4:-10} * 10; i++)); do
 		[ "$(grep -c "$2" "$1" 2>/dev/null)" -ge "$3" ] && return 0
 		sleep 0.1
 	done
