@@ -497,6 +497,7 @@ static int run(struct cli *cli)
 	struct snap_mapping snap_map = { 0 };
 	static struct rootfs_boot rootfs;
 
+	tsc_rate_start(); /* the rate's check overlaps the loading */
 	log_verbosity = cli->cfg.verbose < 0 ? 0 : 1 + cli->cfg.verbose;
 	/* --rootfs: CMD's output only; -v adds pvisor's and the kernel's. */
 	if (cli->cfg.rootfs)

@@ -41,16 +41,40 @@ static void sample(int64_t *ns, uint64_t *tsc)
 	}
 }
 
-static uint64_t measure(int64_t window_ns)
+/* The rate from the sample (t0, c0) to one at least window_ns later. */
+static uint64_t measure_from(int64_t t0, uint64_t c0, int64_t window_ns)
 {
-	int64_t t0, t1;
-	uint64_t c0, c1;
+	int64_t t1;
+	uint64_t c1;
 
-	sample(&t0, &c0);
 	do {
 		sample(&t1, &c1);
 	} while (t1 - t0 < window_ns);
 	return (uint64_t)((double)(c1 - c0) * 1e9 / (double)(t1 - t0));
+}
+
+static uint64_t measure(int64_t window_ns)
+{
+	int64_t t0;
+	uint64_t c0;
+
+	sample(&t0, &c0);
+	return measure_from(t0, c0, window_ns);
+}
+
+/* tsc_rate_start's sample: the quick check's window opens there. */
+static struct {
+	bool taken;
+	int64_t ns;
+	uint64_t tsc;
+} early;
+
+void tsc_rate_start(void)
+{
+	if (!early.taken) {
+		sample(&early.ns, &early.tsc);
+		early.taken = true;
+	}
 }
 
 static bool invariant_tsc(void)
@@ -172,7 +196,11 @@ static void find_rate(void)
 	boot_id(id, sizeof(id));
 	cached = id[0] ? cache_read(id) : 0;
 	if (cached) {
-		quick = measure(QUICK_WINDOW_NS);
+		/* From the start's sample, the window has mostly passed
+		 * (at least QUICK_WINDOW_NS all the same: longer is no
+		 * less exact). */
+		quick = early.taken ? measure_from(early.ns, early.tsc, QUICK_WINDOW_NS)
+				    : measure(QUICK_WINDOW_NS);
 		if (tsc_rate_agrees(cached, quick)) {
 			rate_hz = cached;
 			return;

@@ -5,8 +5,8 @@
  * (CPUID.80000007H:EDX[8]) the rate cannot change within one boot of the
  * host, so the measurement is kept per boot: in the process (every later VM
  * of it) and in a file, ${XDG_RUNTIME_DIR:-/tmp}/pvisor-UID/tsc-rate
- * ("BOOT_ID HZ"), that the next pvisor checks against a 2 ms measurement
- * before it trusts it (a host migrated to another CPU keeps its boot id).
+ * ("BOOT_ID HZ"), that the next pvisor checks against a measurement over
+ * at least 2 ms before it trusts it (a host migrated to another CPU keeps its boot id).
  * Without an invariant TSC every VM measures.
  */
 #ifndef PVISOR_TSC_RATE_H
@@ -18,6 +18,10 @@
 
 /* The rate in Hz (measured, or the checked cached value). */
 uint64_t tsc_rate_hz(void);
+/* Optional, first thing at start-up, before any thread: the quick check's
+ * window opens here, so the work until the first tsc_rate_hz() (loading
+ * the kernel, the sandbox plan) overlaps it instead of a 2 ms busy wait. */
+void tsc_rate_start(void);
 
 /* Pure helpers, unit-tested: */
 /* The cache file's HZ if text is "BOOT_ID HZ\n" for this boot_id and a

@@ -108,6 +108,7 @@ struct proc_vcpu {
 	uint64_t l4_mfn;
 	struct proc_runs runs, scratch;
 	struct proc_opbuf ops;
+	bool ops_staged;        /* a last batch rides on the next resume */
 };
 
 static uint64_t now_ns(void)
@@ -653,7 +654,20 @@ static bool mirror_stale(struct proc_vcpu *pv)
 	       atomic_load(&pvm->pt_gen) != pv->synced_gen;
 }
 
-/* Brings the guest process's mappings in line with the page tables. */
+/* "mapping update failed" from the stub's answer to a batch. */
+static int ops_failed(struct proc_vcpu *pv)
+{
+	snprintf(pv->why, sizeof(pv->why),
+		 "guest process: mapping update failed: %s",
+		 strerror((int)-(int64_t)pv->ctl->op_err));
+	return -EPROTO;
+}
+
+/*
+ * Brings the guest process's mappings in line with the page tables.  The
+ * last batch (the only one, mostly) is left staged in the region for the
+ * resume to carry (PROC_CMD_OPS_RESUME): one round trip, not two.
+ */
 static int proc_sync(struct proc_vcpu *pv)
 {
 	struct proc_vm *pvm = pv->v->vm->backend_state;
@@ -684,6 +698,10 @@ static int proc_sync(struct proc_vcpu *pv)
 		       k * sizeof(struct proc_op));
 		c->nr_ops = k;
 		c->op_err = 0;
+		if (off + k == pv->ops.n) {
+			pv->ops_staged = true;
+			break;
+		}
 		proc_ring(pv, PROC_CMD_OPS);
 		err = proc_wait(pv, pvm->spin_iters, 0);
 		if (err)
@@ -694,12 +712,8 @@ static int proc_sync(struct proc_vcpu *pv)
 				 "guest process broke the mirror protocol");
 			return -EPROTO;
 		}
-		if (c->op_err) {
-			snprintf(pv->why, sizeof(pv->why),
-				 "guest process: mapping update failed: %s",
-				 strerror((int)-(int64_t)c->op_err));
-			return -EPROTO;
-		}
+		if (c->op_err)
+			return ops_failed(pv);
 	}
 	tmp = pv->runs;
 	pv->runs = pv->scratch;
@@ -807,7 +821,8 @@ static int proc_vcpu_run(struct vcpu *v, struct vexit *exit)
 			goto out;
 		}
 		regs_to_ctl(c, &v->regs);
-		proc_ring(pv, PROC_CMD_RESUME);
+		proc_ring(pv, pv->ops_staged ? PROC_CMD_OPS_RESUME : PROC_CMD_RESUME);
+		pv->ops_staged = false;
 		err = proc_wait(pv, pvm->spin_iters, 0);
 		if (err) {
 			fatal(exit, pv->why);
@@ -815,6 +830,18 @@ static int proc_vcpu_run(struct vcpu *v, struct vexit *exit)
 		}
 		uint32_t why = __atomic_load_n(&c->exit, __ATOMIC_RELAXED);
 		uint32_t sig = __atomic_load_n(&c->sig, __ATOMIC_RELAXED);
+
+		if (why == PROC_EXIT_OPS_DONE) {
+			/* The staged batch failed; the guest did not run. */
+			if (!c->op_err)
+				snprintf(pv->why, sizeof(pv->why),
+					 "guest process broke the mirror protocol");
+			else
+				ops_failed(pv);
+			proc_kill(pv);
+			fatal(exit, pv->why);
+			break;
+		}
 		regs_from_ctl(&v->regs, c);
 
 		if (why == PROC_EXIT_HYPERCALL) {

@@ -104,6 +104,8 @@
 /* ctl->cmd: what pvisor asks for. */
 #define PROC_CMD_RESUME 1 /* load ctl regs and run the guest */
 #define PROC_CMD_OPS 2    /* execute the op batch, then ring again */
+#define PROC_CMD_OPS_RESUME 3 /* the op batch, then resume: one round trip
+				 (an op failed: PROC_EXIT_OPS_DONE instead) */
 
 /* One mirror operation (PROC_OP_SIZE bytes). */
 #define OP_KIND 0x00 /* u32 PROC_OP_* */

@@ -168,7 +168,9 @@ proc_stub_entry:
  * Rings pvisor (ctl->exit already says why) and waits for its command:
  * spin ctl->spin rounds, then sleep in futex.  PROC_CMD_OPS batches are
  * executed here and answered with PROC_EXIT_OPS_DONE; returns on
- * PROC_CMD_RESUME.  Clobbers every register but rsp.
+ * PROC_CMD_RESUME, and on PROC_CMD_OPS_RESUME once its batch is done
+ * without error (a failed one is answered as PROC_CMD_OPS).  Clobbers every
+ * register but rsp.
  */
 doorbell:
 	mov C(CTL_TO_GUEST), %r12d
@@ -208,11 +210,20 @@ doorbell:
 	movl $0, C(CTL_GUEST_WAITING)
 	mov C(CTL_TO_GUEST), %r12d
 	cmpl $PROC_CMD_OPS, C(CTL_CMD)
-	jne 2f
+	je .Lops
+	cmpl $PROC_CMD_OPS_RESUME, C(CTL_CMD)
+	jne .Lreturn
 	call run_ops
+	cmpq $0, C(CTL_OP_ERR)
+	je .Lreturn			/* the batch done: resume */
+	jmp .Lops_done			/* failed: pvisor hears why */
+.Lops:
+	call run_ops
+.Lops_done:
 	movl $PROC_EXIT_OPS_DONE, C(CTL_EXIT)
 	jmp .Lring
-2:	ret
+.Lreturn:
+	ret
 
 /* Executes the mirror batch; the first error goes to ctl->op_err. */
 run_ops:
