@@ -85,6 +85,10 @@ struct proc_vm {
 	bool fsgsbase;                /* the stub uses rd/wr{fs,gs}base */
 	uint32_t spin_iters;          /* pause rounds in PROC_SPIN_NS */
 	atomic_uint_fast64_t pt_gen;  /* bumped by every pt_write */
+	/* Per frame: the pt_gen of its last pt_write (UINT64_MAX while one
+	 * is under way), what an incremental walk skips by. */
+	_Atomic uint64_t *wgen;
+	pthread_mutex_t wlock;        /* one pt_write at a time */
 	pthread_mutex_t lock;
 	struct proc_vcpu *vcpus[VM_MAX_VCPUS];
 };
@@ -103,10 +107,12 @@ struct proc_vcpu {
 	_Atomic uint64_t kick_since; /* first unanswered kick (ns), 0 = none */
 
 	atomic_bool dirty;
+	atomic_bool full;       /* the next walk may reuse nothing */
 	uint64_t synced_gen;
 	bool have_l4;
 	uint64_t l4_mfn;
 	struct proc_runs runs, scratch;
+	struct proc_l1s l1s, l1s_scratch; /* the L1 tables of runs, scratch */
 	struct proc_opbuf ops;
 	bool ops_staged;        /* a last batch rides on the next resume */
 };
@@ -267,7 +273,13 @@ static int proc_vm_init(struct vm *vm)
 	}
 	log_debug("proc: fs/gs bases with %s", pvm->fsgsbase ?
 		  "rd/wr{fs,gs}base" : "arch_prctl when they change (no FSGSBASE)");
+	pvm->wgen = calloc(vm->mem.nr_frames, sizeof(*pvm->wgen));
+	if (!pvm->wgen) {
+		free(pvm);
+		return -ENOMEM;
+	}
 	pvm->spin_iters = calibrate_spin();
+	pthread_mutex_init(&pvm->wlock, NULL);
 	pthread_mutex_init(&pvm->lock, NULL);
 	reserve_stub_window();
 	vm->backend_state = pvm;
@@ -293,6 +305,8 @@ static void proc_vcpu_free(struct proc_vcpu *pv)
 		munmap(pv->region, PROC_REGION_SIZE);
 	proc_runs_free(&pv->runs);
 	proc_runs_free(&pv->scratch);
+	proc_l1s_free(&pv->l1s);
+	proc_l1s_free(&pv->l1s_scratch);
 	proc_opbuf_free(&pv->ops);
 	free(pv);
 }
@@ -312,6 +326,8 @@ static void proc_vm_destroy(struct vm *vm)
 		}
 	}
 	pthread_mutex_destroy(&pvm->lock);
+	pthread_mutex_destroy(&pvm->wlock);
+	free(pvm->wgen);
 	free(pvm);
 	vm->backend_state = NULL;
 }
@@ -538,6 +554,7 @@ static int proc_vcpu_init(struct vcpu *v)
 	pv->ctl->loaded_fs = PROC_BASE_UNKNOWN;
 	pv->ctl->loaded_gs = PROC_BASE_UNKNOWN;
 	atomic_store(&pv->dirty, true);
+	atomic_store(&pv->full, true);
 
 	pv->pid = fork();
 	if (pv->pid < 0) {
@@ -672,7 +689,12 @@ static int proc_sync(struct proc_vcpu *pv)
 {
 	struct proc_vm *pvm = pv->v->vm->backend_state;
 	struct proc_ctl *c = pv->ctl;
+	struct proc_walk_prev prev = {
+		.runs = &pv->runs, .l1s = &pv->l1s, .wgen = pvm->wgen,
+		.since = pv->synced_gen,
+	};
 	struct proc_runs tmp;
+	struct proc_l1s tmp_l1s;
 	int err;
 
 	if (!mirror_stale(pv))
@@ -680,11 +702,15 @@ static int proc_sync(struct proc_vcpu *pv)
 	atomic_store(&pv->dirty, false);
 	pv->synced_gen = atomic_load(&pvm->pt_gen);
 	pv->scratch.n = 0;
+	pv->l1s_scratch.n = 0;
 	if (pv->have_l4) {
-		err = proc_mirror_walk(&pv->v->vm->mem, pv->l4_mfn, &pv->scratch);
+		err = proc_mirror_walk_from(&pv->v->vm->mem, pv->l4_mfn,
+					    atomic_load(&pv->full) ? NULL : &prev,
+					    &pv->l1s_scratch, &pv->scratch);
 		if (err)
 			return err;
 	}
+	atomic_store(&pv->full, false);
 	pv->ops.n = 0;
 	err = proc_mirror_diff(&pv->runs, &pv->scratch, &pv->ops);
 	if (err)
@@ -718,6 +744,9 @@ static int proc_sync(struct proc_vcpu *pv)
 	tmp = pv->runs;
 	pv->runs = pv->scratch;
 	pv->scratch = tmp;
+	tmp_l1s = pv->l1s;
+	pv->l1s = pv->l1s_scratch;
+	pv->l1s_scratch = tmp_l1s;
 	return 0;
 }
 
@@ -927,9 +956,16 @@ static int proc_pt_write(struct vcpu *v, uint64_t gpa, uint64_t val)
 	p = gmem_ptr(&v->vm->mem, gpa, sizeof(*p));
 	if (!p)
 		return -EFAULT;
-	__atomic_store_n(p, val, __ATOMIC_RELEASE);
-	/* Any vCPU may map this table: all of them re-walk. */
-	atomic_fetch_add(&pvm->pt_gen, 1);
+	/* The frame is marked changing before the entry changes, and gets
+	 * its generation after pt_gen moved: a walk that finds it unchanged
+	 * (proc_mirror.h) saw the entry, or one that comes later sees the
+	 * generation.  Any vCPU may map this table: all of them re-walk. */
+	pthread_mutex_lock(&pvm->wlock);
+	__atomic_store_n(&pvm->wgen[gpa >> PAGE_SHIFT], UINT64_MAX, __ATOMIC_SEQ_CST);
+	__atomic_store_n(p, val, __ATOMIC_SEQ_CST);
+	uint64_t g = atomic_fetch_add(&pvm->pt_gen, 1) + 1;
+	__atomic_store_n(&pvm->wgen[gpa >> PAGE_SHIFT], g, __ATOMIC_SEQ_CST);
+	pthread_mutex_unlock(&pvm->wlock);
 	return 0;
 }
 
@@ -941,6 +977,10 @@ static int proc_set_baseptr(struct vcpu *v, uint64_t l4_mfn)
 		return -EINVAL;
 	if (!gmem_is_frame(&v->vm->mem, l4_mfn))
 		return -EINVAL;
+	/* Another root: nothing of the last walk applies.  The same one
+	 * again (a flush, a mode switch back) keeps what did not change. */
+	if (!pv->have_l4 || pv->l4_mfn != l4_mfn)
+		atomic_store(&pv->full, true);
 	pv->l4_mfn = l4_mfn;
 	pv->have_l4 = true;
 	atomic_store(&pv->dirty, true);
@@ -963,6 +1003,7 @@ static void proc_vm_reset(struct vm *vm)
 			continue;
 		pv->have_l4 = false;
 		pv->l4_mfn = 0;
+		atomic_store(&pv->full, true);
 		atomic_store(&pv->dirty, true);
 	}
 	pthread_mutex_unlock(&pvm->lock);

@@ -17,15 +17,16 @@
 /* L4 slots below the limit: 0x7f0000000000 >> 39 = 254. */
 #define L4_GUEST_SLOTS (PVISOR_GUEST_VA_LIMIT >> 39)
 
-static int runs_append(struct proc_runs *r, uint64_t va, uint64_t pfn,
-		       uint32_t prot)
+/* Appends npages pages from va, frames pfn.., merging with the last run. */
+static int runs_append_n(struct proc_runs *r, uint64_t va, uint64_t npages,
+			 uint64_t pfn, uint32_t prot)
 {
 	if (r->n) {
 		struct proc_run *last = &r->v[r->n - 1];
 
 		if (last->va + last->npages * PAGE_SIZE == va &&
 		    last->pfn + last->npages == pfn && last->prot == prot) {
-			last->npages++;
+			last->npages += npages;
 			return 0;
 		}
 	}
@@ -38,52 +39,164 @@ static int runs_append(struct proc_runs *r, uint64_t va, uint64_t pfn,
 		r->v = v;
 		r->cap = cap;
 	}
-	r->v[r->n++] = (struct proc_run){ va, 1, pfn, prot };
+	r->v[r->n++] = (struct proc_run){ va, npages, pfn, prot };
 	return 0;
 }
 
-static int walk_table(const struct gmem *m, uint64_t mfn, int level,
-		      uint64_t va_base, bool rw, bool nx, struct proc_runs *out)
+static int l1s_append(struct proc_l1s *l, uint64_t va, uint64_t mfn, bool rw,
+		      bool nx)
 {
-	const uint64_t *t = gmem_ptr(m, mfn << PAGE_SHIFT, PAGE_SIZE);
-	unsigned slots = level == 4 ? L4_GUEST_SLOTS : 512;
-	unsigned shift = PAGE_SHIFT + 9 * (level - 1);
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 64;
+		struct proc_l1 *v = realloc(l->v, cap * sizeof(*v));
 
-	if (!t)
-		return 0;
-	for (unsigned i = 0; i < slots; i++) {
-		/* Read once: another vCPU may be writing this table. */
-		uint64_t e = __atomic_load_n(&t[i], __ATOMIC_RELAXED);
-		uint64_t next = (e & PTE_ADDR) >> PAGE_SHIFT;
-		uint64_t va = va_base + ((uint64_t)i << shift);
-		bool nrw = rw && (e & PTE_RW), nnx = nx || (e & PTE_NX);
+		if (!v)
+			return -ENOMEM;
+		l->v = v;
+		l->cap = cap;
+	}
+	l->v[l->n++] = (struct proc_l1){ va, mfn, rw, nx };
+	return 0;
+}
+
+/* One walk's state: the cursors into the previous walk only move up the
+ * address space, as the walk does. */
+struct walk {
+	const struct gmem *m;
+	const struct proc_walk_prev *prev;
+	size_t prev_l1, prev_run;
+	struct proc_l1s *l1s;
+	struct proc_runs *out;
+};
+
+static bool unchanged(const struct walk *w, uint64_t mfn)
+{
+	return __atomic_load_n(&w->prev->wgen[mfn], __ATOMIC_ACQUIRE) <=
+	       w->prev->since;
+}
+
+/* The previous walk had L1 table mfn at va with the same rw/nx. */
+static bool prev_had(struct walk *w, uint64_t va, uint64_t mfn, bool rw, bool nx)
+{
+	const struct proc_l1s *l = w->prev->l1s;
+	const struct proc_l1 *e;
+
+	while (w->prev_l1 < l->n && l->v[w->prev_l1].va < va)
+		w->prev_l1++;
+	if (w->prev_l1 == l->n)
+		return false;
+	e = &l->v[w->prev_l1];
+	return e->va == va && e->mfn == mfn && e->rw == rw && e->nx == nx;
+}
+
+/* The previous walk's runs within [lo, hi), into the new ones. */
+static int copy_prev(struct walk *w, uint64_t lo, uint64_t hi)
+{
+	const struct proc_runs *r = w->prev->runs;
+
+	while (w->prev_run < r->n &&
+	       r->v[w->prev_run].va + r->v[w->prev_run].npages * PAGE_SIZE <= lo)
+		w->prev_run++;
+	for (size_t i = w->prev_run; i < r->n && r->v[i].va < hi; i++) {
+		const struct proc_run *p = &r->v[i];
+		uint64_t s = p->va > lo ? p->va : lo;
+		uint64_t e = p->va + p->npages * PAGE_SIZE;
 		int err;
 
-		if (!(e & PTE_P) || !gmem_is_frame(m, next))
-			continue;
-		if (level == 1) {
-			uint32_t prot = PROT_READ | (nrw ? PROT_WRITE : 0) |
-					(nnx ? 0 : PROT_EXEC);
-
-			err = runs_append(out, va, next, prot);
-		} else if (e & PTE_PS) {
-			continue;
-		} else {
-			err = walk_table(m, next, level - 1, va, nrw, nnx, out);
-		}
+		if (e > hi)
+			e = hi;
+		err = runs_append_n(w->out, s, (e - s) / PAGE_SIZE,
+				    p->pfn + (s - p->va) / PAGE_SIZE, p->prot);
 		if (err)
 			return err;
 	}
 	return 0;
 }
 
+static int walk_l1(struct walk *w, const uint64_t *t, uint64_t va_base,
+		   bool rw, bool nx)
+{
+	for (unsigned i = 0; i < 512; i++) {
+		/* Read once: another vCPU may be writing this table. */
+		uint64_t e = __atomic_load_n(&t[i], __ATOMIC_RELAXED);
+		uint64_t next = (e & PTE_ADDR) >> PAGE_SHIFT;
+		uint32_t prot;
+		int err;
+
+		if (!(e & PTE_P) || !gmem_is_frame(w->m, next))
+			continue;
+		prot = PROT_READ | (rw && (e & PTE_RW) ? PROT_WRITE : 0) |
+		       (nx || (e & PTE_NX) ? 0 : PROT_EXEC);
+		err = runs_append_n(w->out, va_base + ((uint64_t)i << PAGE_SHIFT),
+				    1, next, prot);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+/* clean: no table above this one changed since the previous walk. */
+static int walk_table(struct walk *w, uint64_t mfn, int level, uint64_t va_base,
+		      bool rw, bool nx, bool clean)
+{
+	const uint64_t *t = gmem_ptr(w->m, mfn << PAGE_SHIFT, PAGE_SIZE);
+	unsigned slots = level == 4 ? L4_GUEST_SLOTS : 512;
+	unsigned shift = PAGE_SHIFT + 9 * (level - 1);
+	int err;
+
+	if (!t)
+		return 0;
+	clean = clean && w->prev && unchanged(w, mfn);
+	if (level == 1) {
+		if (w->l1s) {
+			err = l1s_append(w->l1s, va_base, mfn, rw, nx);
+			if (err)
+				return err;
+		}
+		if (clean && prev_had(w, va_base, mfn, rw, nx))
+			return copy_prev(w, va_base, va_base + (512ull << PAGE_SHIFT));
+		return walk_l1(w, t, va_base, rw, nx);
+	}
+	for (unsigned i = 0; i < slots; i++) {
+		/* Read once: another vCPU may be writing this table. */
+		uint64_t e = __atomic_load_n(&t[i], __ATOMIC_RELAXED);
+		uint64_t next = (e & PTE_ADDR) >> PAGE_SHIFT;
+
+		/* Superpage entries are skipped (see the header). */
+		if (!(e & PTE_P) || !gmem_is_frame(w->m, next) || (e & PTE_PS))
+			continue;
+		err = walk_table(w, next, level - 1,
+				 va_base + ((uint64_t)i << shift),
+				 rw && (e & PTE_RW), nx || (e & PTE_NX), clean);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+int proc_mirror_walk_from(const struct gmem *m, uint64_t l4_mfn,
+			  const struct proc_walk_prev *prev, struct proc_l1s *l1s,
+			  struct proc_runs *out)
+{
+	struct walk w = {
+		.m = m,
+		.prev = prev && prev->l1s && prev->l1s->n ? prev : NULL,
+		.l1s = l1s,
+		.out = out,
+	};
+
+	out->n = 0;
+	if (l1s)
+		l1s->n = 0;
+	if (!gmem_is_frame(m, l4_mfn))
+		return 0;
+	return walk_table(&w, l4_mfn, 4, 0, true, false, true);
+}
+
 int proc_mirror_walk(const struct gmem *m, uint64_t l4_mfn,
 		     struct proc_runs *out)
 {
-	out->n = 0;
-	if (!gmem_is_frame(m, l4_mfn))
-		return 0;
-	return walk_table(m, l4_mfn, 4, 0, true, false, out);
+	return proc_mirror_walk_from(m, l4_mfn, NULL, NULL, out);
 }
 
 static int ops_emit(struct proc_opbuf *b, uint32_t kind, uint64_t addr,
@@ -178,6 +291,12 @@ void proc_runs_free(struct proc_runs *r)
 {
 	free(r->v);
 	*r = (struct proc_runs){ 0 };
+}
+
+void proc_l1s_free(struct proc_l1s *l)
+{
+	free(l->v);
+	*l = (struct proc_l1s){ 0 };
 }
 
 void proc_opbuf_free(struct proc_opbuf *b)

@@ -27,6 +27,36 @@ struct proc_runs {
 	size_t n, cap;
 };
 
+/* An L1 table a walk went through: at va (2 MiB aligned), frame mfn,
+ * with the RW/NX the levels above gave it. */
+struct proc_l1 {
+	uint64_t va;
+	uint64_t mfn;
+	bool rw, nx;
+};
+
+struct proc_l1s {
+	struct proc_l1 *v;
+	size_t n, cap;
+};
+
+/*
+ * What an incremental walk may take from the previous one: its runs and
+ * L1 tables, and which tables changed since it began.  wgen[mfn] is the
+ * write generation of frame mfn (the last page-table write into it); a
+ * table whose generation is above `since`, or under such a table, is
+ * walked again, the others give the runs they gave before.  Sound because
+ * a table in use can only change by a page-table write (pagetype keeps the
+ * guest's own mappings of it read-only; a frame that lost its table type
+ * and was rewritten comes back only through a write into a table above).
+ */
+struct proc_walk_prev {
+	const struct proc_runs *runs;
+	const struct proc_l1s *l1s;
+	const _Atomic uint64_t *wgen;
+	uint64_t since;
+};
+
 struct proc_opbuf {
 	struct proc_op *v;
 	size_t n, cap;
@@ -43,6 +73,15 @@ int proc_mirror_walk(const struct gmem *m, uint64_t l4_mfn,
 		     struct proc_runs *out) __attribute__((warn_unused_result));
 
 /*
+ * The same runs as proc_mirror_walk, reusing what `prev` allows (NULL or
+ * prev->l1s empty: a full walk); `l1s` gets this walk's L1 tables for the
+ * next one.  0 or -ENOMEM.
+ */
+int proc_mirror_walk_from(const struct gmem *m, uint64_t l4_mfn,
+			  const struct proc_walk_prev *prev, struct proc_l1s *l1s,
+			  struct proc_runs *out) __attribute__((warn_unused_result));
+
+/*
  * Appends to `ops` what turns mappings `old` into `new` (both sorted, as
  * the walk makes them): munmap where only old maps, mmap where new maps
  * something else, mprotect where only the protection changed.  Adjacent
@@ -52,6 +91,7 @@ int proc_mirror_diff(const struct proc_runs *old, const struct proc_runs *new,
 		     struct proc_opbuf *ops) __attribute__((warn_unused_result));
 
 void proc_runs_free(struct proc_runs *r);
+void proc_l1s_free(struct proc_l1s *l);
 void proc_opbuf_free(struct proc_opbuf *b);
 
 #endif
