@@ -1,4 +1,5 @@
-# Helpers for the control API's device tests (t_hotplug, t_scsi_hotplug,
+# Helpers for the tests that drive a guest through the control API (t_ctl,
+# t_save, t_save_devices, t_reboot, t_hotplug, t_scsi_hotplug,
 # t_scsi_media), sourced after lib.sh.  The caller sets SOCK (the --api
 # socket) and out (the guest's output file) per backend.
 
@@ -6,12 +7,15 @@ ctl() { timeout 60 "$PVISOR" ctl "$SOCK" "$@"; }
 # raw LINE [SPEC...]: the request with any descriptors (ctl_send_fds.py).
 raw() { python3 "$(dirname "$0")/ctl_send_fds.py" "$SOCK" "$@"; }
 err_code() { field "$1" 'r["error"]["code"] if not r["ok"] else "ok"'; }
-# start BACKEND GUEST [ARGS...]: the guest with the API, in the background
-# (pid), at most START_TIMEOUT (default 300) seconds.
+# start [run|restore] BACKEND ARGS...: pvisor run (or restore) with the
+# API, in the background (pid), stdin /dev/null, output to $out, at most
+# START_TIMEOUT (default 300) seconds.
 start() {
-	local be=$1
+	local mode=run be
+	case $1 in run | restore) mode=$1; shift ;; esac
+	be=$1
 	shift
-	timeout -k 5 "${START_TIMEOUT:-300}" "$PVISOR" run --backend "$be" --no-raw \
+	timeout -k 5 "${START_TIMEOUT:-300}" "$PVISOR" "$mode" --backend "$be" --no-raw \
 		--api "$SOCK" "$@" </dev/null >"$out" 2>&1 &
 	pid=$!
 }

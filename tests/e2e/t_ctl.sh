@@ -9,18 +9,9 @@
 source "$(dirname "$0")/lib.sh"
 
 
-ctl() { timeout 20 "$PVISOR" ctl "$SOCK" "$@"; }
+source "$(dirname "$0")/ctl_lib.sh"
 # field JSON PYEXPR: evaluates PYEXPR on the parsed JSON `r`.
 ticks() { grep -c '^tick ' "$out"; }
-
-# start BACKEND GUEST ARGS...: pvisor in the background with --api.
-start() {
-	local be=$1
-	shift
-	timeout -k 5 120 "$PVISOR" run --backend "$be" --no-raw --api "$SOCK" "$@" \
-		</dev/null >"$out" 2>&1 &
-	pid=$!
-}
 
 for be in $BACKENDS; do
 	if [ "$be" = kvm ] && [ -n "$KVM_WHY" ]; then

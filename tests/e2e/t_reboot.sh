@@ -14,18 +14,8 @@
 # reboots in a row leave pvisor's descriptors and memory where they were.
 source "$(dirname "$0")/lib.sh"
 
-ctl() { timeout 30 "$PVISOR" ctl "$SOCK" "$@"; }
+source "$(dirname "$0")/ctl_lib.sh"
 banners() { grep -c '^pvsh on pvisor' "$out"; }
-
-# start MODE BACKEND ARGS...: pvisor run|restore in the background, --api,
-# stdin from /dev/null.
-start() {
-	local mode=$1 be=$2
-	shift 2
-	timeout -k 5 120 "$PVISOR" "$mode" --backend "$be" --no-raw --api "$SOCK" "$@" \
-		</dev/null >"$out" 2>&1 &
-	pid=$!
-}
 
 # fds PID, rss_kb PID: what pvisor holds.
 fds() { ls "/proc/$1/fd" 2>/dev/null | wc -l; }

@@ -12,19 +12,11 @@
 # FILE is never overwritten.
 source "$(dirname "$0")/lib.sh"
 
-ctl() { timeout 20 "$PVISOR" ctl "$SOCK" "$@"; }
+source "$(dirname "$0")/ctl_lib.sh"
 # last_tick FILE: "N UPTIME_MS" of the last tick line.
 last_tick() { sed -n 's/^tick \([0-9]*\) uptime_ms=\([0-9]*\)$/\1 \2/p' "$1" | tail -1; }
 first_tick() { sed -n 's/^tick \([0-9]*\) uptime_ms=\([0-9]*\)$/\1 \2/p' "$1" | head -1; }
 
-# start MODE BACKEND ARGS...: pvisor run|restore in the background, --api.
-start() {
-	local mode=$1 be=$2
-	shift 2
-	timeout -k 5 120 "$PVISOR" "$mode" --backend "$be" --no-raw --api "$SOCK" "$@" \
-		</dev/null >"$out" 2>&1 &
-	pid=$!
-}
 
 # restored_goes_on BE BEFORE AFTER WHAT: the restored run's first tick is
 # the one after the saved run's last, its uptime a little later.

@@ -15,16 +15,8 @@
 # byte read back checked) and the host file holds all of it.
 source "$(dirname "$0")/lib.sh"
 
-ctl() { timeout 20 "$PVISOR" ctl "$SOCK" "$@"; }
+source "$(dirname "$0")/ctl_lib.sh"
 
-# start MODE BACKEND ARGS...: pvisor run|restore in the background, --api.
-start() {
-	local mode=$1 be=$2
-	shift 2
-	timeout -k 5 120 "$PVISOR" "$mode" --backend "$be" --no-raw --api "$SOCK" "$@" \
-		</dev/null >"$out" 2>&1 &
-	pid=$!
-}
 
 stop() {
 	kill "$pid" 2>/dev/null
