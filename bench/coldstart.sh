@@ -4,7 +4,8 @@
 # backend that works here and prints min / median / max in ms.  The TSC rate
 # cache (xen/tsc_rate.h) is in a directory of this script's own: "cold" runs
 # empty it before every start (the 20 ms measurement each time), "cached"
-# leave it (the 2 ms check).
+# leave it (the check against it: at least 2 ms, mostly overlapping the
+# start since tsc_rate_start).
 #
 #   bench/coldstart.sh [-n RUNS] [-b "proc kvm"]
 set -u
