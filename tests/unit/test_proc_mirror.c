@@ -34,7 +34,7 @@
 
 struct world {
 	struct gmem m;
-	_Atomic uint64_t wgen[FRAMES];
+	uint64_t wgen[FRAMES];
 	uint64_t gen;
 	unsigned seed;
 };

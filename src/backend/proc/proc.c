@@ -87,7 +87,7 @@ struct proc_vm {
 	atomic_uint_fast64_t pt_gen;  /* bumped by every pt_write */
 	/* Per frame: the pt_gen of its last pt_write (UINT64_MAX while one
 	 * is under way), what an incremental walk skips by. */
-	_Atomic uint64_t *wgen;
+	uint64_t *wgen;         /* __atomic_* access only */
 	pthread_mutex_t wlock;        /* one pt_write at a time */
 	pthread_mutex_t lock;
 	struct proc_vcpu *vcpus[VM_MAX_VCPUS];

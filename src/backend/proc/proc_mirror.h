@@ -53,7 +53,7 @@ struct proc_l1s {
 struct proc_walk_prev {
 	const struct proc_runs *runs;
 	const struct proc_l1s *l1s;
-	const _Atomic uint64_t *wgen;
+	const uint64_t *wgen; /* read with __atomic_load_n */
 	uint64_t since;
 };
 
