@@ -113,6 +113,68 @@ static int cmd_ticks(int argc, char **argv)
 	return 0;
 }
 
+/*
+ * memstress MB PASSES: rewrites every page of MB MiB, pass after pass, with
+ * a stamp (pass, page) in three words of it; before each write it checks
+ * the page still holds the previous pass's stamp, after each pass that all
+ * hold this one.  A snapshot that lost a page the guest wrote (a live
+ * save's dirty tracking) shows as a wrong stamp after the restore.  It
+ * sleeps 1 ms every 256 pages, so a pass is spread out in time.
+ */
+static bool stamp_is(const uint64_t *p, uint64_t want)
+{
+	return p[0] == want && p[255] == want && p[511] == want;
+}
+
+static void stamp(uint64_t *p, uint64_t v)
+{
+	p[0] = v;
+	p[255] = v;
+	p[511] = v;
+}
+
+static int cmd_memstress(int argc, char **argv)
+{
+	long mb, passes;
+	unsigned long n, bad = 0;
+	uint8_t *mem;
+
+	if (argc != 3 || !parse_num(argv[1], &mb) || !parse_num(argv[2], &passes) ||
+	    mb < 1 || passes < 1) {
+		printf("usage: memstress MB PASSES\n");
+		return 1;
+	}
+	n = (unsigned long)mb * 256;
+	mem = alloc_pages(n);
+	if (!mem) {
+		printf("memstress: cannot allocate %ld MiB\n", mb);
+		return 1;
+	}
+	for (uint64_t pass = 1; pass <= (uint64_t)passes; pass++) {
+		for (unsigned long i = 0; i < n; i++) {
+			uint64_t *p = (uint64_t *)(mem + i * PAGE_SIZE);
+			uint64_t prev = pass == 1 ? 0 : (pass - 1) << 32 | i;
+
+			if (!stamp_is(p, prev) && bad++ < 8)
+				printf("memstress: pass %lu: page %lu holds %#lx, want %#lx\n",
+				       (unsigned long)pass, i, (unsigned long)p[0],
+				       (unsigned long)prev);
+			stamp(p, pass << 32 | i);
+			if (i % 256 == 255)
+				sleep_ms(1);
+		}
+		for (unsigned long i = 0; i < n; i++)
+			if (!stamp_is((uint64_t *)(mem + i * PAGE_SIZE), pass << 32 | i) &&
+			    bad++ < 8)
+				printf("memstress: pass %lu: page %lu lost its write\n",
+				       (unsigned long)pass, i);
+		printf("memstress pass %lu %s\n", (unsigned long)pass, bad ? "BAD" : "ok");
+	}
+	free_pages(mem, n);
+	printf("memstress: %ld passes over %ld MiB, %lu bad pages\n", passes, mb, bad);
+	return bad != 0;
+}
+
 static int cmd_exit(int argc, char **argv)
 {
 	long n = 0;
@@ -207,6 +269,7 @@ static const struct command commands[] = {
 	{ "echo", "echo ARGS...", cmd_echo },
 	{ "sleep", "sleep MS milliseconds", cmd_sleep },
 	{ "ticks", "ticks N MS: print a line every MS ms, N times", cmd_ticks },
+	{ "memstress", "memstress MB PASSES: rewrite and check MB MiB, PASSES times", cmd_memstress },
 	{ "exit", "exit N: end pvisor with status N", cmd_exit },
 	{ "poweroff", "power the guest off", cmd_poweroff },
 	{ "reboot", "reboot the guest (a fresh domain, same kernel)", cmd_reboot },

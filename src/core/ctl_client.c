@@ -42,10 +42,13 @@ const char ctl_usage[] =
 	"                              guest ignores it (it runs on); --force: reset\n"
 	"                              it at once, without the guest\n"
 	"  sysrq KEY                   write KEY to the guest's control/sysrq\n"
-	"  save FILE [--timeout SEC]   suspend the guest into FILE (a new file) and\n"
+	"  save FILE [--live] [--timeout SEC]\n"
+	"                              suspend the guest into FILE (a new file) and\n"
 	"                              stop it; `pvisor restore FILE` resumes it.\n"
-	"                              An error after SEC (default 30) seconds if the\n"
-	"                              guest does not suspend; it runs on then\n"
+	"                              --live: the guest runs on after a short pause\n"
+	"                              (a checkpoint).  An error after SEC (default\n"
+	"                              30) seconds if the guest does not suspend; it\n"
+	"                              runs on then\n"
 	"  disk-add PATH[,ro]          attach the image PATH as the next free xvdN\n"
 	"                              (opened and locked here, sent as a descriptor)\n"
 	"  disk-remove xvdN [--timeout SEC] [--force]\n"
@@ -105,24 +108,34 @@ static char *timeout_request(const char *cmd, int n, char *const words[], char *
 	return dump_line(req);
 }
 
-/* save FILE [--timeout SEC]: FILE itself goes as a descriptor (send_fd). */
+/* save FILE [--live] [--timeout SEC]: FILE itself goes as a descriptor
+ * (send_fd). */
 static char *save_request(int n, char *const words[], char *err, size_t err_len)
 {
-	json_t *req;
+	json_t *req = json_pack("{s:s}", "command", "save");
 	char *end;
 	double t;
 
-	if (n != 2 && !(n == 4 && !strcmp(words[2], "--timeout"))) {
-		snprintf(err, err_len, "ctl save: needs FILE [--timeout SEC]");
+	if (n < 2 || words[1][0] == '-') {
+		snprintf(err, err_len, "ctl save: needs FILE [--live] [--timeout SEC]");
+		json_decref(req);
 		return NULL;
 	}
-	req = json_pack("{s:s}", "command", "save");
-	if (n == 4) {
-		t = strtod(words[3], &end);
-		if (!*words[3] || *end || !(t > 0)) {
+	for (int i = 2; i < n; i++) {
+		if (!strcmp(words[i], "--live")) {
+			json_object_set_new(req, "live", json_true());
+			continue;
+		}
+		if (strcmp(words[i], "--timeout") || i + 1 >= n) {
+			snprintf(err, err_len, "ctl save: needs FILE [--live] [--timeout SEC]");
+			json_decref(req);
+			return NULL;
+		}
+		t = strtod(words[++i], &end);
+		if (!*words[i] || *end || !(t > 0)) {
 			snprintf(err, err_len,
 				 "ctl save: --timeout '%s' is not a positive number of seconds",
-				 words[3]);
+				 words[i]);
 			json_decref(req);
 			return NULL;
 		}

@@ -100,6 +100,7 @@ static const char *const hotplug_calls[] = {
 	"io_uring_setup", "io_uring_register", "io_uring_enter", "eventfd2",
 	"preadv", "pwritev", "preadv2", "pwritev2", "fdatasync", "fsync",
 	"fallocate",
+	"ftruncate", /* save --live writes the snapshot here */
 	NULL,
 };
 

@@ -21,6 +21,7 @@
 #include "core/evloop.h"
 #include "core/log.h"
 #include "core/snapshot.h"
+#include "core/snapshot_live.h"
 #include "core/vm.h"
 #include "services/xenstore/xs_snapshot.h"
 #include "xen/pagetype.h"
@@ -102,7 +103,7 @@ static bool page_is_zero(const uint8_t *p)
 /* Marks the RAM frames that hold anything.  Holes of the memfd (never
  * written) are skipped without being touched (SEEK_DATA/SEEK_HOLE): reading
  * them would fault in a zero page each. */
-static uint64_t find_present(struct vm *vm, uint64_t *bits)
+uint64_t snapshot_find_present(struct vm *vm, uint64_t *bits)
 {
 	uint64_t n = vm->mem.nr_ram_frames, present = 0;
 	off_t end = (off_t)(n * SNAP_PAGE), off = 0;
@@ -129,24 +130,44 @@ static uint64_t find_present(struct vm *vm, uint64_t *bits)
 
 /* RAM as a bitmap of the frames that are not all zero, then those frames:
  * a guest-kit guest of 64 MiB has touched a few hundred. */
+int snapshot_put_memory(struct snap_writer *w, uint64_t n, const uint8_t *src,
+			const uint64_t *bits)
+{
+	uint64_t words = (n + 63) / 64, hdr[2] = { n, 0 };
+	uint64_t *present = calloc(words, sizeof(*present));
+
+	if (!present)
+		return -ENOMEM;
+	for (uint64_t f = 0; f < n; f++) {
+		if (((bits[f / 64] >> (f % 64)) & 1) &&
+		    !page_is_zero(src + f * SNAP_PAGE)) {
+			present[f / 64] |= 1ull << (f % 64);
+			hdr[1]++;
+		}
+	}
+	snap_section_begin(w, SNAP_MEMORY, 0);
+	snap_write(w, hdr, sizeof(hdr));
+	snap_write(w, present, words * sizeof(*present));
+	for (uint64_t f = 0; f < n; f++)
+		if ((present[f / 64] >> (f % 64)) & 1)
+			snap_write(w, src + f * SNAP_PAGE, SNAP_PAGE);
+	snap_section_end(w);
+	free(present);
+	return 0;
+}
+
 static int put_memory(struct snap_writer *w, struct vm *vm)
 {
-	uint64_t n = vm->mem.nr_ram_frames, words = (n + 63) / 64, hdr[2];
-	uint64_t *bits = calloc(words, sizeof(*bits));
+	uint64_t n = vm->mem.nr_ram_frames;
+	uint64_t *bits = calloc((n + 63) / 64, sizeof(*bits));
+	int rc;
 
 	if (!bits)
 		return -ENOMEM;
-	hdr[0] = n;
-	hdr[1] = find_present(vm, bits);
-	snap_section_begin(w, SNAP_MEMORY, 0);
-	snap_write(w, hdr, sizeof(hdr));
-	snap_write(w, bits, words * sizeof(*bits));
-	for (uint64_t f = 0; f < n; f++)
-		if ((bits[f / 64] >> (f % 64)) & 1)
-			snap_write(w, vm->mem.host + f * SNAP_PAGE, SNAP_PAGE);
-	snap_section_end(w);
+	snapshot_find_present(vm, bits);
+	rc = snapshot_put_memory(w, n, vm->mem.host, bits);
 	free(bits);
-	return 0;
+	return rc;
 }
 
 /* The pinned tables; on restore pinning them again revalidates every
@@ -186,33 +207,47 @@ static int check_xen_frames_unmapped(struct vm *vm, char *err, size_t err_len)
 	return 0;
 }
 
+int snapshot_check_suspended(struct vm *vm, uint64_t start_info_mfn,
+			     char *err, size_t err_len)
+{
+	int rc = check_xen_frames_unmapped(vm, err, err_len);
+
+	if (rc == 0 && !gmem_is_ram_frame(&vm->mem, start_info_mfn)) {
+		snprintf(err, err_len, "SHUTDOWN_suspend names start_info frame %#llx, not RAM",
+			 (unsigned long long)start_info_mfn);
+		rc = -EINVAL;
+	}
+	return rc;
+}
+
+int snapshot_put_state(struct snap_writer *w, struct vm *vm,
+		       uint64_t start_info_mfn)
+{
+	put_domain(w, vm, start_info_mfn);
+	for (unsigned i = 0; i < vm->nr_vcpus; i++)
+		put_vcpu(w, vm->vcpus[i]);
+	snap_section_begin(w, SNAP_SHARED_INFO, 0);
+	snap_write(w, vm->mem.host + vm->xen.shared_info_mfn * SNAP_PAGE, SNAP_PAGE);
+	snap_section_end(w);
+	put_pagetables(w, vm);
+	return xs_snapshot_save(vm, w);
+}
+
 int snapshot_write(struct vm *vm, int fd, uint64_t start_info_mfn,
 		   uint64_t *bytes, char *err, size_t err_len)
 {
 	struct snap_writer w;
-	int finished, rc = check_xen_frames_unmapped(vm, err, err_len);
+	int finished, rc = snapshot_check_suspended(vm, start_info_mfn, err, err_len);
 
 	if (rc < 0)
 		return rc;
-	if (!gmem_is_ram_frame(&vm->mem, start_info_mfn)) {
-		snprintf(err, err_len, "SHUTDOWN_suspend names start_info frame %#llx, not RAM",
-			 (unsigned long long)start_info_mfn);
-		return -EINVAL;
-	}
 	rc = snap_writer_init(&w, fd, vm->backend->name);
 	if (rc < 0) {
 		free(w.buf);
 	} else {
-		put_domain(&w, vm, start_info_mfn);
-		for (unsigned i = 0; i < vm->nr_vcpus; i++)
-			put_vcpu(&w, vm->vcpus[i]);
-		snap_section_begin(&w, SNAP_SHARED_INFO, 0);
-		snap_write(&w, vm->mem.host + vm->xen.shared_info_mfn * SNAP_PAGE, SNAP_PAGE);
-		snap_section_end(&w);
-		rc = put_memory(&w, vm);
-		put_pagetables(&w, vm);
+		rc = snapshot_put_state(&w, vm, start_info_mfn);
 		if (rc == 0)
-			rc = xs_snapshot_save(vm, &w);
+			rc = put_memory(&w, vm);
 		*bytes = w.offset;
 		finished = snap_writer_finish(&w); /* frees the buffer */
 		rc = rc ? rc : finished;
@@ -251,6 +286,8 @@ long snapshot_suspend(struct vcpu *v, uint64_t start_info_mfn)
 		log_info("the guest suspended unasked: resumed at once (suspend cancelled)");
 		return 1;
 	}
+	if (req->live)
+		return snapshot_live_capture(v, req, start_info_mfn);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	rc = vm_pause(vm, 2000);
 	if (rc < 0)

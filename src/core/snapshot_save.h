@@ -19,7 +19,10 @@ enum save_state {
 	SAVE_WRITING, /* the guest suspended; the file is being written */
 	SAVE_DONE,    /* written; the VM stops */
 	SAVE_FAILED,  /* error says why; the guest runs on */
+	SAVE_CAPTURED, /* live: the state is in `live`; the guest runs on */
 };
+
+struct snapshot_live; /* core/snapshot_live.h */
 
 struct save_request {
 	int fd;               /* the file, from the client (SCM_RIGHTS) */
@@ -29,6 +32,10 @@ struct save_request {
 	uint64_t bytes;       /* DONE: the file's size */
 	double seconds;       /* DONE: how long the writing took */
 	char error[256];
+	/* save --live (core/snapshot_live.c): the suspend captures the state
+	 * into this and the guest runs on; the control API's job owns the
+	 * request and writes the file. */
+	struct snapshot_live *live;
 };
 
 /*
@@ -45,5 +52,24 @@ long snapshot_suspend(struct vcpu *v, uint64_t start_info_mfn);
  * v's rax as the suspend call's return.  0 or -errno with err set. */
 int snapshot_write(struct vm *vm, int fd, uint64_t start_info_mfn,
 		   uint64_t *bytes, char *err, size_t err_len);
+
+/* The pieces snapshot_write is made of, for a live save
+ * (core/snapshot_live.c), which writes the memory section last. */
+struct snap_writer;
+/* Whether the suspended guest can be saved (Xen's frames unmapped,
+ * start_info in RAM): 0 or -errno with err set. */
+int snapshot_check_suspended(struct vm *vm, uint64_t start_info_mfn,
+			     char *err, size_t err_len);
+/* Every section but memory: 0 or -errno (the writer's errors are
+ * sticky: snap_writer_finish reports them). */
+int snapshot_put_state(struct snap_writer *w, struct vm *vm,
+		       uint64_t start_info_mfn);
+/* Marks in bits (nr_ram_frames bits, zeroed) the RAM frames that hold
+ * anything; their number. */
+uint64_t snapshot_find_present(struct vm *vm, uint64_t *bits);
+/* The memory section: of the frames marked in bits, those whose page at
+ * src + frame * 4096 is not all zero.  0 or -ENOMEM. */
+int snapshot_put_memory(struct snap_writer *w, uint64_t nr_frames,
+			const uint8_t *src, const uint64_t *bits);
 
 #endif

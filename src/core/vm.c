@@ -346,7 +346,7 @@ void vm_destroy(struct vm *vm)
 	consback_destroy(vm);
 	pagetype_destroy(vm);
 	gmem_destroy(&vm->mem);
-	if (vm->save) {
+	if (vm->save && !vm->save->live) { /* a live one is its job's */
 		close(vm->save->fd);
 		free(vm->save);
 		vm->save = NULL;

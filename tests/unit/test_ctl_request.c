@@ -91,6 +91,20 @@ static void test_arguments(void **state)
 	assert_int_equal(parse("{\"key\":\"~\",\"command\":\"sysrq\"}", &req, &err), 0);
 	assert_int_equal(req.key, '~');
 	ctl_request_clear(&req);
+	/* save --live */
+	assert_int_equal(parse("{\"command\":\"save\"}", &req, &err), 0);
+	assert_false(req.live);
+	ctl_request_clear(&req);
+	assert_int_equal(parse("{\"command\":\"save\",\"live\":true,\"timeout\":2}", &req, &err), 0);
+	assert_true(req.live);
+	assert_true(req.timeout_s == 2.0);
+	ctl_request_clear(&req);
+	assert_int_equal(parse("{\"command\":\"save\",\"live\":1}", &req, &err), -1);
+	assert_string_equal(err.code, "invalid-argument");
+	ctl_request_clear(&req);
+	assert_int_equal(parse("{\"command\":\"status\",\"live\":true}", &req, &err), -1);
+	assert_string_equal(err.code, "invalid-argument");
+	ctl_request_clear(&req);
 }
 
 /* disk-add and disk-remove (services/ctl/ctl_hotplug.c). */
@@ -374,6 +388,10 @@ static void test_client(void **state)
 	char *bad20[] = { "scsi-remove", "--force" }, *bad21[] = { "scsi-add", "a.img", "--now" };
 	char *rb[] = { "reboot" }, *rbf[] = { "reboot", "--force", "--timeout", "2" };
 	char *bad22[] = { "reboot", "now" }, *bad23[] = { "reboot", "--timeout", "0" };
+	char *sv[] = { "save", "f.pvs" }, *svl[] = { "save", "f.pvs", "--live", "--timeout", "2" };
+	char *svl2[] = { "save", "f.pvs", "--timeout", "2", "--live" };
+	char *bad24[] = { "save" }, *bad25[] = { "save", "--live" };
+	char *bad26[] = { "save", "f.pvs", "--timeout" }, *bad27[] = { "save", "f.pvs", "--now" };
 
 	client_builds(1, status, CTL_STATUS);
 	client_builds(1, pause, CTL_PAUSE);
@@ -414,6 +432,13 @@ static void test_client(void **state)
 	client_refuses(1, bad19);
 	client_refuses(2, bad20);
 	client_refuses(3, bad21);
+	client_builds(2, sv, CTL_SAVE);
+	client_builds(5, svl, CTL_SAVE);
+	client_builds(5, svl2, CTL_SAVE);
+	client_refuses(1, bad24);
+	client_refuses(2, bad25);
+	client_refuses(3, bad26);
+	client_refuses(3, bad27);
 }
 
 int main(void)

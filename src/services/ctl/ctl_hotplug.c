@@ -16,6 +16,7 @@
 #include "core/log.h"
 #include "core/sandbox.h"
 #include "core/vm.h"
+#include "services/ctl/ctl_save.h"
 #include "services/blkback/blkback.h"
 #include "services/scsiback/scsiback.h"
 #include "services/scsiback/vscsi_lun.h"
@@ -48,10 +49,13 @@ struct ctl_hotplug {
 	bool stop; /* under the lock; read unlocked (atomic) while waiting */
 };
 
-bool ctl_hotplug_handles(enum ctl_command c)
+bool ctl_hotplug_handles(const struct ctl_request *req)
 {
+	enum ctl_command c = req->command;
+
 	return c == CTL_DISK_ADD || c == CTL_DISK_REMOVE || c == CTL_EJECT ||
-	       c == CTL_INSERT || c == CTL_SCSI_ADD || c == CTL_SCSI_REMOVE;
+	       c == CTL_INSERT || c == CTL_SCSI_ADD || c == CTL_SCSI_REMOVE ||
+	       (c == CTL_SAVE && req->live);
 }
 
 static bool job_fail(struct ctl_hotplug_job *j, const char *code, const char *fmt, ...)
@@ -290,6 +294,9 @@ static void run_job(struct ctl_hotplug *h, struct ctl_hotplug_job *j)
 		break;
 	case CTL_SCSI_REMOVE:
 		ok = scsi_remove(h, j);
+		break;
+	case CTL_SAVE:
+		ok = ctl_save_live(h->vm, &j->req, j->fd, &j->result, &j->err);
 		break;
 	default:
 		job_fail(j, "unknown-command", "not a hot-plug command");

@@ -25,8 +25,9 @@ struct ctl_hotplug *ctl_hotplug_start(struct vm *vm, char *err, size_t err_len);
  * devices stay (blkback_destroy() closes them).  NULL is fine. */
 void ctl_hotplug_stop(struct ctl_hotplug *h);
 
-/* Whether the command is one of the worker's. */
-bool ctl_hotplug_handles(enum ctl_command c);
+/* Whether the request is one of the worker's: device hot-plug, and
+ * save --live (it writes the file while the guest runs). */
+bool ctl_hotplug_handles(const struct ctl_request *req);
 
 /*
  * Queues req for the worker; fd (the descriptor the request came with, or

@@ -18,6 +18,7 @@ enum {
 	ARG_DEVICE = 1 << 5,
 	ARG_MEDIA = 1 << 6,
 	ARG_LUN = 1 << 7,
+	ARG_LIVE = 1 << 8,
 };
 
 static const struct {
@@ -30,7 +31,7 @@ static const struct {
 	[CTL_SHUTDOWN] = { "shutdown", ARG_TIMEOUT | ARG_FORCE },
 	[CTL_REBOOT] = { "reboot", ARG_TIMEOUT | ARG_FORCE },
 	[CTL_SYSRQ] = { "sysrq", ARG_KEY },
-	[CTL_SAVE] = { "save", ARG_TIMEOUT },
+	[CTL_SAVE] = { "save", ARG_TIMEOUT | ARG_LIVE },
 	[CTL_DISK_ADD] = { "disk-add", ARG_PATH | ARG_RO },
 	[CTL_DISK_REMOVE] = { "disk-remove", ARG_DEVICE | ARG_TIMEOUT | ARG_FORCE },
 	[CTL_EJECT] = { "eject", ARG_DEVICE | ARG_FORCE },
@@ -71,6 +72,7 @@ static const struct {
 	{ "device", ARG_DEVICE },
 	{ "media", ARG_MEDIA },
 	{ "lun", ARG_LUN },
+	{ "live", ARG_LIVE },
 };
 
 const char *ctl_command_name(enum ctl_command c)
@@ -167,10 +169,12 @@ static int parse_arg(struct ctl_request *req, unsigned bit, const char *name, js
 		return 0;
 	case ARG_FORCE:
 	case ARG_RO:
+	case ARG_LIVE:
 		if (!json_is_boolean(v))
 			return fail(err, "invalid-argument", "\"%s\" must be true or false",
 				    name);
-		*(bit == ARG_RO ? &req->ro : &req->force) = json_is_true(v);
+		*(bit == ARG_RO ? &req->ro : bit == ARG_LIVE ? &req->live : &req->force) =
+			json_is_true(v);
 		return 0;
 	case ARG_PATH:
 	case ARG_DEVICE:

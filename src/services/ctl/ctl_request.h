@@ -50,6 +50,7 @@ struct ctl_request {
 	int fd;           /* sent with the request (SCM_RIGHTS), -1 none; a
 			   * command that keeps it sets -1 */
 	bool ro;          /* disk-add, scsi-add: read-only */
+	bool live;        /* save: the guest runs on (core/snapshot_live.h) */
 	bool cdrom;       /* scsi-add: media=cdrom (an ISO, read-only) */
 	bool lun_given;   /* scsi-add: "lun" H:C:T:L given (in device) */
 	char path[1024];  /* disk-add: the image's name (for xenstore's params) */

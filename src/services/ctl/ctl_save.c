@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "core/log.h"
+#include "core/snapshot_live.h"
 #include "core/snapshot_save.h"
 #include "core/vm.h"
 #include "services/blkback/blkback.h"
@@ -33,56 +34,132 @@ static const char *check_file(int fd)
 	return NULL;
 }
 
+/* Whether a save into fd must be refused now (err set). */
+static bool refused(struct vm *vm, int fd, struct ctl_error *err)
+{
+	const char *bad;
+
+	if (fd < 0)
+		return CTL_FAILED == ctl_failed(err, "invalid-argument",
+			      "save needs the file as a descriptor sent with the request (pvisor ctl PATH save FILE)");
+	bad = check_file(fd);
+	if (bad)
+		return CTL_FAILED == ctl_failed(err, "invalid-argument", bad);
+	if (vm_is_paused(vm))
+		return CTL_FAILED == ctl_failed(err, "paused", "the guest is paused and cannot suspend: resume it first");
+	/* A snapshot names no LUN: restore takes them from --scsi, so one
+	 * added or removed since start-up would silently differ. */
+	if (scsiback_luns_changed(vm))
+		return CTL_FAILED == ctl_failed(err, "unsupported",
+			      "SCSI LUNs were added or removed (scsi-add/scsi-remove) since start-up; "
+			      "a snapshot would not carry them: restore takes LUNs from --scsi");
+	if (blkback_disks_changed(vm))
+		return CTL_FAILED == ctl_failed(err, "unsupported",
+			      "disks were added or removed (disk-add/disk-remove) since start-up; "
+			      "a snapshot would not carry them: restore takes disks from --disk");
+	return false;
+}
+
+/* Files s as the VM's save; false if one is already in progress. */
+static bool file_request(struct vm *vm, struct save_request *s)
+{
+	bool busy;
+
+	pthread_mutex_lock(&vm->xen.lock);
+	busy = vm->save != NULL;
+	if (!busy)
+		vm->save = s;
+	pthread_mutex_unlock(&vm->xen.lock);
+	return !busy;
+}
+
+static void unfile_request(struct vm *vm, struct save_request *s)
+{
+	pthread_mutex_lock(&vm->xen.lock);
+	if (vm->save == s)
+		vm->save = NULL;
+	pthread_mutex_unlock(&vm->xen.lock);
+}
+
 enum ctl_outcome ctl_save_run(struct vm *vm, struct ctl_request *req,
 			      struct ctl_error *err)
 {
 	struct save_request *s;
-	const char *bad;
-	bool busy;
 
-	if (req->fd < 0)
-		return ctl_failed(err, "invalid-argument",
-			      "save needs the file as a descriptor sent with the request (pvisor ctl PATH save FILE)");
-	bad = check_file(req->fd);
-	if (bad)
-		return ctl_failed(err, "invalid-argument", bad);
-	if (vm_is_paused(vm))
-		return ctl_failed(err, "paused", "the guest is paused and cannot suspend: resume it first");
-	/* A snapshot names no LUN: restore takes them from --scsi, so one
-	 * added or removed since start-up would silently differ. */
-	if (scsiback_luns_changed(vm))
-		return ctl_failed(err, "unsupported",
-			      "SCSI LUNs were added or removed (scsi-add/scsi-remove) since start-up; "
-			      "a snapshot would not carry them: restore takes LUNs from --scsi");
-	if (blkback_disks_changed(vm))
-		return ctl_failed(err, "unsupported",
-			      "disks were added or removed (disk-add/disk-remove) since start-up; "
-			      "a snapshot would not carry them: restore takes disks from --disk");
+	if (refused(vm, req->fd, err))
+		return CTL_FAILED;
 	s = calloc(1, sizeof(*s));
 	if (!s)
 		return ctl_failed(err, "failed", "out of memory");
 	s->fd = req->fd;
 	s->timeout_s = req->timeout_s;
 	s->deadline_ns = time_monotonic_ns() + (int64_t)(req->timeout_s * 1e9);
-	pthread_mutex_lock(&vm->xen.lock);
-	busy = vm->save != NULL;
-	if (!busy)
-		vm->save = s;
-	pthread_mutex_unlock(&vm->xen.lock);
-	if (busy) {
+	if (!file_request(vm, s)) {
 		free(s);
 		return ctl_failed(err, "busy", "a save is already in progress");
 	}
 	req->fd = -1; /* the request's now */
 	if (ctl_write_control(vm, "shutdown", "suspend") < 0) {
-		pthread_mutex_lock(&vm->xen.lock);
-		vm->save = NULL;
-		pthread_mutex_unlock(&vm->xen.lock);
+		unfile_request(vm, s);
 		close(s->fd);
 		free(s);
 		return ctl_failed(err, "failed", "cannot write control/shutdown");
 	}
 	return CTL_DEFERRED;
+}
+
+/* A live save's error reply. */
+static bool live_failed(struct ctl_error *err, int rc, const char *msg)
+{
+	ctl_failed(err, rc == -ETIMEDOUT ? "timeout" : rc == -ESHUTDOWN ? "stopped" : "failed",
+		   msg);
+	log_info("control API: save --live failed: %s", msg);
+	return false;
+}
+
+bool ctl_save_live(struct vm *vm, const struct ctl_request *req, int fd,
+		   json_t **result, struct ctl_error *err)
+{
+	struct snapshot_live_report r;
+	struct snapshot_live *l;
+	struct save_request *s;
+	char msg[256];
+	int rc;
+
+	if (refused(vm, fd, err))
+		return false;
+	l = snapshot_live_new(vm, fd, req->timeout_s, msg, sizeof(msg));
+	if (!l)
+		return live_failed(err, -ENOMEM, msg);
+	s = snapshot_live_request(l);
+	if (!file_request(vm, s)) {
+		snapshot_live_free(l);
+		ctl_failed(err, "busy", "a save is already in progress");
+		return false;
+	}
+	log_info("control API: save --live");
+	rc = ctl_write_control(vm, "shutdown", "suspend");
+	if (rc < 0)
+		snprintf(msg, sizeof(msg), "cannot write control/shutdown");
+	else
+		rc = snapshot_live_wait(l, msg, sizeof(msg));
+	/* A request the guest never took must not suspend it later. */
+	if (rc == -ETIMEDOUT && ctl_write_control(vm, "shutdown", "") < 0)
+		log_error("save: cannot clear control/shutdown");
+	if (rc == 0)
+		rc = snapshot_live_finish(l, &r, msg, sizeof(msg));
+	unfile_request(vm, s);
+	snapshot_live_free(l);
+	if (rc < 0)
+		return live_failed(err, rc, msg);
+	log_info("live save: %llu bytes, %llu frames, %.2f ms paused, %.1f ms in all",
+		 (unsigned long long)r.bytes, (unsigned long long)r.frames, r.pause_ms,
+		 r.seconds * 1e3);
+	*result = json_pack("{s:s, s:s, s:b, s:I, s:I, s:f, s:f}", "state", "running",
+			    "how", "saved", "live", 1, "bytes", (json_int_t)r.bytes,
+			    "frames", (json_int_t)r.frames, "pause_ms", r.pause_ms,
+			    "save_seconds", r.seconds);
+	return true;
 }
 
 bool ctl_save_poll(struct vm *vm, struct ctl_error *err)
@@ -92,6 +169,8 @@ bool ctl_save_poll(struct vm *vm, struct ctl_error *err)
 
 	pthread_mutex_lock(&vm->xen.lock);
 	s = vm->save;
+	if (s && s->live)
+		s = NULL; /* its job waits and answers (ctl_save_live) */
 	if (s && s->state == SAVE_ASKED && time_monotonic_ns() >= s->deadline_ns) {
 		timed_out = true;
 		s->state = SAVE_FAILED;
@@ -121,7 +200,9 @@ int64_t ctl_save_deadline(struct vm *vm)
 	int64_t at = 0;
 
 	pthread_mutex_lock(&vm->xen.lock);
-	if (vm->save && vm->save->state == SAVE_ASKED)
+	if (vm->save && vm->save->live)
+		at = 0;
+	else if (vm->save && vm->save->state == SAVE_ASKED)
 		at = vm->save->deadline_ns;
 	else if (vm->save && vm->save->state == SAVE_FAILED)
 		at = 1; /* now */

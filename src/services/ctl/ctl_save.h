@@ -19,6 +19,15 @@ struct vm;
 enum ctl_outcome ctl_save_run(struct vm *vm, struct ctl_request *req,
 			      struct ctl_error *err);
 
+/*
+ * save --live, on the control API's worker thread (services/ctl/
+ * ctl_hotplug.c): asks the guest to suspend, waits for the capture, writes
+ * the file from the stage while the guest runs on.  fd stays the
+ * caller's.  true with *result, or false with err set.
+ */
+bool ctl_save_live(struct vm *vm, const struct ctl_request *req, int fd,
+		   json_t **result, struct ctl_error *err);
+
 /* On the event thread: true (err set, the request gone) once a save failed
  * or its guest did not suspend in time. */
 bool ctl_save_poll(struct vm *vm, struct ctl_error *err);

@@ -324,7 +324,7 @@ static bool run_line(struct ctl_server *s, struct client *c, const char *line, s
 	/* A command that takes a descriptor takes the oldest one the client
 	 * sent (pipelined requests get theirs in order); others leave them. */
 	req.fd = ctl_command_takes_fd(req.command) ? take_fd(c) : -1;
-	if (ctl_hotplug_handles(req.command)) {
+	if (ctl_hotplug_handles(&req)) {
 		ok = run_hotplug(s, c, &req);
 		ctl_request_clear(&req);
 		return ok;

@@ -1,0 +1,206 @@
+/* save --live: see snapshot_live.h. */
+#include "core/snapshot_live.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+
+#include "core/evloop.h"
+#include "core/log.h"
+#include "core/snapshot.h"
+#include "core/snapshot_save.h"
+#include "core/vm.h"
+#include "xen/time.h"
+
+/* How often the job looks whether the guest has suspended. */
+#define WAIT_POLL_NS 1000000L
+
+struct snapshot_live {
+	struct vm *vm;
+	struct save_request req;
+	uint64_t nr_frames;
+	uint8_t *stage;    /* nr_frames pages: the copy the file is written from */
+	size_t stage_len;
+	uint64_t *copied;  /* bitmap: frames in the stage */
+	struct snap_writer w; /* the header and state sections at the capture */
+	bool writer_open;
+	double pause_ms;
+	int64_t t0_ns;
+};
+
+struct snapshot_live *snapshot_live_new(struct vm *vm, int fd, double timeout_s,
+					char *err, size_t err_len)
+{
+	struct snapshot_live *l = calloc(1, sizeof(*l));
+	uint64_t n = vm->mem.nr_ram_frames;
+
+	if (!l)
+		goto nomem;
+	l->vm = vm;
+	l->nr_frames = n;
+	l->t0_ns = time_monotonic_ns();
+	/* Address space only: pages appear as frames are copied in. */
+	l->stage_len = n * SNAP_PAGE;
+	l->stage = mmap(NULL, l->stage_len, PROT_READ | PROT_WRITE,
+			MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (l->stage == MAP_FAILED) {
+		l->stage = NULL;
+		goto nomem;
+	}
+	l->copied = calloc((n + 63) / 64, sizeof(*l->copied));
+	if (!l->copied)
+		goto nomem;
+	l->req.fd = fd;
+	l->req.state = SAVE_ASKED;
+	l->req.timeout_s = timeout_s;
+	l->req.deadline_ns = l->t0_ns + (int64_t)(timeout_s * 1e9);
+	l->req.live = l;
+	return l;
+nomem:
+	snprintf(err, err_len, "out of memory for a live save's stage of %llu MiB",
+		 (unsigned long long)(n * SNAP_PAGE >> 20));
+	snapshot_live_free(l);
+	return NULL;
+}
+
+struct save_request *snapshot_live_request(struct snapshot_live *l)
+{
+	return &l->req;
+}
+
+void snapshot_live_free(struct snapshot_live *l)
+{
+	if (!l)
+		return;
+	if (l->writer_open)
+		free(l->w.buf);
+	if (l->stage)
+		munmap(l->stage, l->stage_len);
+	free(l->copied);
+	free(l);
+}
+
+static int fail(char *err, size_t err_len, int rc, const char *msg)
+{
+	snprintf(err, err_len, "%s", msg);
+	return rc;
+}
+
+int snapshot_live_wait(struct snapshot_live *l, char *err, size_t err_len)
+{
+	struct vm *vm = l->vm;
+	struct timespec tick = { 0, WAIT_POLL_NS };
+
+	for (;;) {
+		enum save_state st;
+		bool late;
+
+		pthread_mutex_lock(&vm->xen.lock);
+		st = l->req.state;
+		late = st == SAVE_ASKED && time_monotonic_ns() >= l->req.deadline_ns;
+		if (late || (st == SAVE_ASKED && vm_stopped(vm)))
+			l->req.state = st = SAVE_FAILED; /* a late suspend: cancelled */
+		pthread_mutex_unlock(&vm->xen.lock);
+		if (st == SAVE_CAPTURED)
+			return 0;
+		if (late) {
+			snprintf(err, err_len, "the guest did not suspend within %g s; it runs on",
+				 l->req.timeout_s);
+			return -ETIMEDOUT;
+		}
+		if (st == SAVE_FAILED)
+			return l->req.error[0] ? fail(err, err_len, -EIO, l->req.error)
+					       : fail(err, err_len, -ESHUTDOWN,
+						      "the guest stopped before it suspended: nothing saved");
+		nanosleep(&tick, NULL);
+	}
+}
+
+/* The frames to copy at the suspend: every one that holds anything. */
+static void copy_to_stage(struct snapshot_live *l)
+{
+	struct vm *vm = l->vm;
+
+	snapshot_find_present(vm, l->copied);
+	for (uint64_t f = 0; f < l->nr_frames; f++)
+		if ((l->copied[f / 64] >> (f % 64)) & 1)
+			memcpy(l->stage + f * SNAP_PAGE, vm->mem.host + f * SNAP_PAGE, SNAP_PAGE);
+}
+
+/* With the vCPUs paused: memory into the stage, the other sections into
+ * the file (v's rax is 0 there: what a restored guest's call returns). */
+static int capture(struct snapshot_live *l, struct vcpu *v, uint64_t start_info_mfn,
+		   char *err, size_t err_len)
+{
+	struct vm *vm = l->vm;
+	uint64_t rax = v->regs.rax;
+	int rc = snapshot_check_suspended(vm, start_info_mfn, err, err_len);
+
+	if (rc < 0)
+		return rc;
+	copy_to_stage(l);
+	rc = snap_writer_init(&l->w, l->req.fd, vm->backend->name);
+	l->writer_open = true;
+	if (rc == 0) {
+		v->regs.rax = 0;
+		rc = snapshot_put_state(&l->w, vm, start_info_mfn);
+		v->regs.rax = rax;
+	}
+	if (rc == 0)
+		rc = l->w.error;
+	if (rc < 0)
+		snprintf(err, err_len, "cannot write the snapshot: %s", strerror(-rc));
+	return rc;
+}
+
+long snapshot_live_capture(struct vcpu *v, struct save_request *req,
+			   uint64_t start_info_mfn)
+{
+	struct snapshot_live *l = req->live;
+	struct vm *vm = v->vm;
+	int64_t t0 = time_monotonic_ns();
+	char err[256] = "";
+	int rc = vm_pause(vm, 2000);
+
+	if (rc < 0)
+		snprintf(err, sizeof(err), "the other vCPUs did not stop");
+	else
+		rc = capture(l, v, start_info_mfn, err, sizeof(err));
+	l->pause_ms = (double)(time_monotonic_ns() - t0) / 1e6;
+	pthread_mutex_lock(&vm->xen.lock);
+	req->state = rc == 0 ? SAVE_CAPTURED : SAVE_FAILED;
+	snprintf(req->error, sizeof(req->error), "%s", rc == 0 ? "" : err);
+	pthread_mutex_unlock(&vm->xen.lock);
+	vm_resume(vm);
+	evloop_wake(vm);
+	if (rc == 0)
+		log_info("live save: captured in a %.2f ms pause; the guest runs on",
+			 l->pause_ms);
+	else
+		log_error("live save: %s; the guest runs on", err);
+	return 1; /* Xen's "suspend cancelled": the same domain goes on */
+}
+
+int snapshot_live_finish(struct snapshot_live *l, struct snapshot_live_report *r,
+			 char *err, size_t err_len)
+{
+	int rc = snapshot_put_memory(&l->w, l->nr_frames, l->stage, l->copied);
+	int finished;
+
+	memset(r, 0, sizeof(*r));
+	r->bytes = l->w.offset;
+	finished = snap_writer_finish(&l->w); /* frees the buffer */
+	l->writer_open = false;
+	rc = rc ? rc : finished;
+	if (rc < 0)
+		return snprintf(err, err_len, "cannot write the snapshot: %s", strerror(-rc)), rc;
+	for (uint64_t f = 0; f < l->nr_frames; f++)
+		if (((l->copied[f / 64] >> (f % 64)) & 1))
+			r->frames++;
+	r->pause_ms = l->pause_ms;
+	r->seconds = (double)(time_monotonic_ns() - l->t0_ns) / 1e9;
+	return 0;
+}

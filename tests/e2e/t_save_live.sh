@@ -1,0 +1,151 @@
+#!/bin/bash
+# save --live (issue 13; docs/snapshot-format.md "Live saves",
+# docs/control-api.md): the guest is saved and runs on.  pvsh's tick loop
+# goes on after the save (its suspend call returned 1, "cancelled") and the
+# file restores to the tick it was taken at; a guest rewriting and checking
+# 32 MiB (pvsh memstress) is saved in the middle of a pass: the original and
+# the restored copy both go on without a wrong page.  The guest is saved
+# live twice and then saved the plain way.  A guest that ignores the
+# request: an error after the timeout, it runs on, no file.  blkbench saved
+# live mid-run goes on and verifies every block.
+source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/ctl_lib.sh"
+
+ticks_of() { sed -n 's/^tick \([0-9]*\) uptime_ms=[0-9]*$/\1/p' "$1"; }
+# The last tick printed before the first line matching RE.
+tick_before() { sed -n "/$2/q; s/^tick \([0-9]*\) .*/\1/p" "$1" | tail -1; }
+
+for be in $BACKENDS; do
+	if [ "$be" = kvm ] && [ -n "$KVM_WHY" ]; then
+		skip "$be: save --live" "kvm unavailable: $KVM_WHY"
+		continue
+	fi
+	SOCK=$TMP/api-$be.sock
+
+	# pvsh ticking: saved live, it ticks on; the file resumes at the tick
+	# it was taken at.
+	out=$TMP/tick1.$be
+	start run "$be" "$GUEST/pvsh" -- "ticks 100000 50"
+	if ! wait_for "$out" '^tick 3 ' 20; then
+		not_ok "$be: pvsh did not start ticking: $(head -c 800 "$out")"
+		stop_guest
+		continue
+	fi
+	n0=$(ticks_of "$out" | tail -1)
+	r=$(ctl save "$TMP/tick.pvs" --live)
+	rc=$?
+	if [ $rc -eq 0 ] && [ "$(field "$r" 'r["how"], r["live"], r["state"], r["bytes"] > 0')" = "('saved', True, 'running', True)" ] &&
+		[ "$(stat -c %s "$TMP/tick.pvs")" = "$(field "$r" 'r["bytes"]')" ]; then
+		ok "$be: save --live: reply saved, running, $(field "$r" 'r["bytes"]') bytes, paused $(field "$r" '"%.2f" % r["pause_ms"]') ms"
+	else
+		not_ok "$be: save --live: ctl exit $rc: $r: $(tail -c 400 "$out")"
+	fi
+	n1=$(ticks_of "$out" | tail -1)
+	wait_for "$out" "^tick $((n1 + 5)) " 20
+	st=$(ctl status)
+	if grep -q '^kit: control/shutdown: suspend: cancelled, resumed' "$out" &&
+		[ "$(field "$st" 'r["state"]')" = running ] && grep -q "^tick $((n1 + 5)) " "$out"; then
+		ok "$be: the guest runs on after the live save (suspend cancelled; tick $n1 -> $((n1 + 5)))"
+	else
+		not_ok "$be: after save --live: status $st: $(tail -c 400 "$out")"
+	fi
+	# Saved live a second time, then the plain way: it still suspends.
+	r=$(ctl save "$TMP/tick2.pvs" --live)
+	rc2=$?
+	r3=$(ctl save "$TMP/tick3.pvs")
+	rc3=$?
+	wait "$pid"
+	prc=$?
+	check "$be: a second live save (exit $rc2), then a plain save (exit $rc3), pvisor exit $prc" \
+		test $rc2 -eq 0 -a $rc3 -eq 0 -a $prc -eq 0 -a -s "$TMP/tick2.pvs" -a -s "$TMP/tick3.pvs"
+	nc=$(tick_before "$TMP/tick1.$be" '^kit: control\/shutdown: suspend: cancelled')
+	before=$TMP/tick1.$be
+	out=$TMP/tick2.$be
+	start restore "$be" "$TMP/tick.pvs"
+	if wait_for "$out" '^tick ' 20; then
+		m=$(ticks_of "$out" | head -1)
+		if grep -q 'resumed in a new domain' "$out" && [ "$m" -gt "$n0" ] &&
+			[ "$m" -le $((nc + 1)) ]; then
+			ok "$be: the live file restores at the tick it was taken at ($n0 < $m <= $((nc + 1)))"
+		else
+			not_ok "$be: live restore: first tick $m, want ($n0, $((nc + 1))]: $(head -c 400 "$out")"
+		fi
+	else
+		not_ok "$be: live restore: no tick: $(head -c 600 "$out")"
+	fi
+	stop_guest
+
+	# memstress: saved live mid-pass; the original and the restored guest
+	# both finish passes with every page right.
+	out=$TMP/mem1.$be
+	start run "$be" "$GUEST/pvsh" -- "memstress 32 100000"
+	if ! wait_for "$out" '^memstress pass 2 ' 60; then
+		not_ok "$be: memstress did not run: $(tail -c 800 "$out")"
+		stop_guest
+		continue
+	fi
+	sleep 0.03 # into a pass
+	r=$(ctl save "$TMP/mem.pvs" --live)
+	rc=$?
+	p=$(sed -n 's/^memstress pass \([0-9]*\) .*/\1/p' "$out" | tail -1)
+	wait_for "$out" "^memstress pass $((p + 3)) " 60
+	stop_guest
+	if [ $rc -eq 0 ] && grep -q "^memstress pass $((p + 3)) ok" "$out" &&
+		! grep -q 'BAD\|lost its write\|holds' "$out"; then
+		ok "$be: memstress saved live in pass $((p + 1)) goes on: 3 more passes, every page right"
+	else
+		not_ok "$be: memstress original: save exit $rc ($r): $(grep -m3 'BAD\|holds\|lost' "$out") $(tail -c 300 "$out")"
+	fi
+	out=$TMP/mem2.$be
+	start restore "$be" "$TMP/mem.pvs"
+	wait_for "$out" '^memstress pass [0-9]* ' 60
+	q=$(sed -n 's/^memstress pass \([0-9]*\) .*/\1/p' "$out" | head -1)
+	wait_for "$out" "^memstress pass $((q + 2)) " 60
+	stop_guest
+	if grep -q 'resumed in a new domain' "$out" && [ -n "$q" ] &&
+		grep -q "^memstress pass $((q + 2)) ok" "$out" && ! grep -q 'BAD\|lost its write\|holds' "$out"; then
+		ok "$be: the live file of memstress restores: passes $q to $((q + 2)), every page right"
+	else
+		not_ok "$be: memstress restored: $(grep -m3 'BAD\|holds\|lost' "$out") $(tail -c 400 "$out")"
+	fi
+
+	# Refusals: paused; a guest that never suspends (no control thread).
+	out=$TMP/spin.$be
+	start run "$be" "$GUEST/t_spin"
+	wait_for "$out" '^SPIN start' 20
+	ctl pause >/dev/null
+	r=$(ctl save "$TMP/paused.pvs" --live 2>&1)
+	rc=$?
+	ctl resume >/dev/null
+	check "$be: save --live while paused: refused (exit $rc), no file" \
+		test $rc -ne 0 -a ! -e "$TMP/paused.pvs"
+	r=$(ctl save "$TMP/spin.pvs" --live --timeout 0.5 2>&1)
+	rc=$?
+	st=$(ctl status)
+	if [ $rc -ne 0 ] && echo "$r" | grep -q 'did not suspend within 0.5 s' &&
+		[ "$(field "$st" 'r["state"]')" = running ] && [ ! -e "$TMP/spin.pvs" ]; then
+		ok "$be: save --live of a guest that ignores it: error after the timeout, still running, no file"
+	else
+		not_ok "$be: ignored live save: ctl exit $rc ($r), status $st"
+	fi
+	stop_guest
+
+	# blkbench saved live mid-run: it goes on and verifies every block.
+	img=$TMP/disk-$be.img
+	rm -f "$img"
+	truncate -s 64M "$img"
+	out=$TMP/blk.$be
+	start run "$be" --disk "$img" "$GUEST/blkbench" -- mb=64 ops=20000 control=1
+	wait_for "$out" 'seq_write MB/s' 30
+	r=$(ctl save "$TMP/blk.pvs" --live)
+	rc=$?
+	wait_for "$out" 'verify=' 120
+	stop_guest
+	if [ $rc -eq 0 ] && grep -q 'suspend: cancelled' "$out" && grep -q 'verify=ok errors=0' "$out"; then
+		ok "$be: blkbench saved live mid-run goes on and verifies every block"
+	else
+		not_ok "$be: blkbench live save (ctl $rc: $r): $(tail -c 400 "$out")"
+	fi
+	check "$be: no pvisor of this test left" test -z "$(pgrep -f "$TMP/")"
+done
+echo "1..$_n"
