@@ -105,6 +105,15 @@ struct backend_ops {
 	 * descriptors, queued page-table stores, the M2P) so that each vCPU
 	 * starts as new.  The backend's host objects stay. */
 	void (*vm_reset)(struct vm *vm);
+	/* save --live (core/dirty_log.h): tracking the guest's own writes
+	 * to RAM while it runs; each call with the vCPUs paused.  NULL
+	 * where the backend cannot (a live save then copies all of RAM in
+	 * its pause), and for dirty_stop after a last collect, which may
+	 * run with the guest running.  collect ORs into a bitmap of
+	 * nr_ram_frames bits and tracks on, or with last, stops looking. */
+	int (*dirty_start)(struct vm *vm);
+	int (*dirty_collect)(struct vm *vm, uint64_t *bits, bool last);
+	void (*dirty_stop)(struct vm *vm);
 
 	/* Optional: the backend maps Xen's read-only M2P table (L4 slot 256)
 	 * and is told of every MMU_MACHPHYS_UPDATE. */

@@ -125,6 +125,9 @@ static const char *const setup_calls[] = {
 	"rt_sigtimedwait", "kill", "tgkill", "wait4", "waitid",
 	"capset", "capget", "setresuid", "setresgid", "setgroups", "lchown",
 	"fchownat",
+	/* the proc backend's guest processes hand pvisor a userfaultfd
+	 * each (backend/proc/proc_dirty.h), and pvisor has its own */
+	"socketpair", "userfaultfd",
 	NULL,
 };
 

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <linux/userfaultfd.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -22,6 +23,10 @@
 #include "backend/kvm/kvm_layout.h"
 #include "backend/proc/proc_layout.h"
 #include "core/sandbox_policy.h"
+
+/* linux/fs.h's PAGEMAP_SCAN (Linux 6.7; newer than Debian 12's headers):
+ * _IOWR('f', 16, struct pm_scan_arg), a 96-byte struct. */
+#define PAGEMAP_SCAN_ 0xc0606610ul
 
 /* What a vCPU asks of its KVM vCPU descriptor while the guest runs (the VM
  * is built during set-up). */
@@ -37,6 +42,13 @@ static const unsigned long tty_ioctls[] = {
 
 /* libslirp: bytes waiting on a UDP socket, non-blocking mode. */
 static const unsigned long socket_ioctls[] = { FIONREAD, FIONBIO };
+/* save --live's dirty tracking (core/dirty_log.c, backend/proc/
+ * proc_dirty.c): on the control API's worker, its tracker thread and the
+ * vCPU that takes the final look. */
+static const unsigned long dirty_ioctls[] = {
+	UFFDIO_REGISTER, UFFDIO_UNREGISTER, UFFDIO_WRITEPROTECT, UFFDIO_WAKE,
+	PAGEMAP_SCAN_,
+};
 /* A hot-plugged disk on a block device: its size. */
 static const unsigned long blockdev_ioctls[] = { BLKGETSIZE64 };
 
@@ -178,6 +190,7 @@ static int add_role_rules(scmp_filter_ctx ctx, enum sandbox_role role)
 	case SANDBOX_ROLE_VCPU:
 		r |= allow_ioctls(ctx, vcpu_ioctls, NELEM(vcpu_ioctls));
 		r |= allow_ioctls(ctx, tty_ioctls, NELEM(tty_ioctls));
+		r |= allow_ioctls(ctx, dirty_ioctls, NELEM(dirty_ioctls));
 		r |= allow_kill_guest(ctx);
 		break;
 	case SANDBOX_ROLE_EVENTS:
@@ -197,6 +210,7 @@ static int add_role_rules(scmp_filter_ctx ctx, enum sandbox_role role)
 		r |= allow_narrowing(ctx);
 		r |= allow_file_locks(ctx); /* the image's OFD lock */
 		r |= allow_ioctls(ctx, blockdev_ioctls, NELEM(blockdev_ioctls));
+		r |= allow_ioctls(ctx, dirty_ioctls, NELEM(dirty_ioctls));
 		break;
 	case SANDBOX_ROLE_BLOCK:
 	case SANDBOX_ROLE_BLOCK_IO:

@@ -8,6 +8,7 @@
 #include <sys/mman.h>
 #include <time.h>
 
+#include "core/dirty_log.h"
 #include "core/evloop.h"
 #include "core/log.h"
 #include "core/snapshot.h"
@@ -17,6 +18,11 @@
 
 /* How often the job looks whether the guest has suspended. */
 #define WAIT_POLL_NS 1000000L
+/* Pre-copy: rounds while the guest runs, until one finds at most this
+ * many frames written (4 MiB: what the pause may copy), stops shrinking,
+ * or there have been this many. */
+#define PRECOPY_DONE_FRAMES 1024
+#define PRECOPY_MAX_ROUNDS 8
 
 struct snapshot_live {
 	struct vm *vm;
@@ -29,6 +35,11 @@ struct snapshot_live {
 	bool writer_open;
 	double pause_ms;
 	int64_t t0_ns;
+	struct dirty_log *dirty; /* pre-copy's tracking, or NULL: copy all */
+	struct dirty_log *stopping; /* after the last collect, until stopped */
+	uint64_t *round;      /* bitmap: the frames a collect found written */
+	unsigned rounds;      /* pre-copy rounds after the first full copy */
+	uint64_t final_frames; /* copied in the pause */
 };
 
 struct snapshot_live *snapshot_live_new(struct vm *vm, int fd, double timeout_s,
@@ -51,7 +62,8 @@ struct snapshot_live *snapshot_live_new(struct vm *vm, int fd, double timeout_s,
 		goto nomem;
 	}
 	l->copied = calloc((n + 63) / 64, sizeof(*l->copied));
-	if (!l->copied)
+	l->round = calloc((n + 63) / 64, sizeof(*l->round));
+	if (!l->copied || !l->round)
 		goto nomem;
 	l->req.fd = fd;
 	l->req.state = SAVE_ASKED;
@@ -71,10 +83,30 @@ struct save_request *snapshot_live_request(struct snapshot_live *l)
 	return &l->req;
 }
 
+/* Tracking off, with the vCPUs paused (a request that failed). */
+static void stop_tracking(struct snapshot_live *l)
+{
+	bool paused;
+
+	dirty_log_stop(l->stopping); /* a last collect was taken */
+	l->stopping = NULL;
+	if (!l->dirty)
+		return;
+	paused = vm_pause(l->vm, 2000) == 0;
+	if (paused || vm_stopped(l->vm))
+		dirty_log_stop(l->dirty);
+	else
+		log_error("live save: the vCPUs did not stop; tracking left on");
+	l->dirty = NULL;
+	vm_resume(l->vm);
+}
+
 void snapshot_live_free(struct snapshot_live *l)
 {
 	if (!l)
 		return;
+	stop_tracking(l);
+	free(l->round);
 	if (l->writer_open)
 		free(l->w.buf);
 	if (l->stage)
@@ -119,15 +151,115 @@ int snapshot_live_wait(struct snapshot_live *l, char *err, size_t err_len)
 	}
 }
 
-/* The frames to copy at the suspend: every one that holds anything. */
-static void copy_to_stage(struct snapshot_live *l)
+/* The frames marked in bits into the stage; how many. */
+static uint64_t copy_marked(struct snapshot_live *l, const uint64_t *bits)
+{
+	uint64_t n = 0;
+
+	for (uint64_t w = 0; w < (l->nr_frames + 63) / 64; w++) {
+		for (uint64_t m = bits[w]; m; m &= m - 1) {
+			uint64_t f = w * 64 + (uint64_t)__builtin_ctzll(m);
+
+			memcpy(l->stage + f * SNAP_PAGE, l->vm->mem.host + f * SNAP_PAGE,
+			       SNAP_PAGE);
+			n++;
+		}
+		l->copied[w] |= bits[w];
+	}
+	return n;
+}
+
+/* Every frame that holds anything. */
+static uint64_t copy_present(struct snapshot_live *l)
+{
+	memset(l->round, 0, (l->nr_frames + 63) / 64 * sizeof(*l->round));
+	snapshot_find_present(l->vm, l->round);
+	return copy_marked(l, l->round);
+}
+
+/* Without tracking, the pause copies all: its stage pages are made now. */
+static void populate_stage(struct snapshot_live *l)
+{
+	memset(l->round, 0, (l->nr_frames + 63) / 64 * sizeof(*l->round));
+	snapshot_find_present(l->vm, l->round);
+	for (uint64_t f = 0; f < l->nr_frames; f++)
+		if ((l->round[f / 64] >> (f % 64)) & 1)
+			l->stage[f * SNAP_PAGE] = 0; /* a write fault: the page exists */
+}
+
+/* One round: what was written since the last, with the vCPUs paused for
+ * the look only, then copied while the guest runs.  -1 if tracking broke
+ * (it is off then). */
+static int64_t precopy_round(struct snapshot_live *l)
 {
 	struct vm *vm = l->vm;
+	int rc;
 
-	snapshot_find_present(vm, l->copied);
-	for (uint64_t f = 0; f < l->nr_frames; f++)
-		if ((l->copied[f / 64] >> (f % 64)) & 1)
-			memcpy(l->stage + f * SNAP_PAGE, vm->mem.host + f * SNAP_PAGE, SNAP_PAGE);
+	memset(l->round, 0, (l->nr_frames + 63) / 64 * sizeof(*l->round));
+	if (vm_is_paused(vm) || vm_pause(vm, 2000) < 0) {
+		vm_resume(vm);
+		return -1;
+	}
+	rc = dirty_log_collect(l->dirty, l->round, false);
+	vm_resume(vm);
+	if (rc < 0) {
+		log_error("live save: dirty tracking failed (%s): all of RAM is copied in the pause",
+			  strerror(-rc));
+		stop_tracking(l);
+		return -1;
+	}
+	return (int64_t)copy_marked(l, l->round);
+}
+
+void snapshot_live_precopy(struct snapshot_live *l)
+{
+	struct vm *vm = l->vm;
+	char why[160] = "";
+	int64_t n, prev;
+
+	if (vm_pause(vm, 2000) == 0)
+		l->dirty = dirty_log_start(vm, why, sizeof(why));
+	else
+		snprintf(why, sizeof(why), "the vCPUs did not stop");
+	vm_resume(vm);
+	if (!l->dirty) {
+		log_info("live save: no pre-copy (%s): all of RAM is copied in the pause", why);
+		populate_stage(l);
+		return;
+	}
+	prev = (int64_t)copy_present(l);
+	log_debug("live save: pre-copy of %lld frames", (long long)prev);
+	while (l->rounds < PRECOPY_MAX_ROUNDS && !vm_stopped(vm)) {
+		n = precopy_round(l);
+		if (n < 0)
+			return;
+		l->rounds++;
+		log_debug("live save: round %u: %lld frames written", l->rounds, (long long)n);
+		if (n <= PRECOPY_DONE_FRAMES || n >= prev)
+			return;
+		prev = n;
+	}
+}
+
+/* In the pause: what is still to copy. */
+static void copy_final(struct snapshot_live *l)
+{
+	int rc;
+
+	if (!l->dirty) {
+		l->final_frames = copy_present(l);
+		return;
+	}
+	memset(l->round, 0, (l->nr_frames + 63) / 64 * sizeof(*l->round));
+	rc = dirty_log_collect(l->dirty, l->round, true);
+	l->stopping = l->dirty; /* undone once the guest runs again */
+	l->dirty = NULL;
+	if (rc < 0) {
+		log_error("live save: dirty tracking failed (%s): all of RAM copied", strerror(-rc));
+		l->final_frames = copy_present(l);
+	} else {
+		l->final_frames = copy_marked(l, l->round);
+	}
 }
 
 /* With the vCPUs paused: memory into the stage, the other sections into
@@ -141,7 +273,7 @@ static int capture(struct snapshot_live *l, struct vcpu *v, uint64_t start_info_
 
 	if (rc < 0)
 		return rc;
-	copy_to_stage(l);
+	copy_final(l);
 	rc = snap_writer_init(&l->w, l->req.fd, vm->backend->name);
 	l->writer_open = true;
 	if (rc == 0) {
@@ -187,8 +319,12 @@ long snapshot_live_capture(struct vcpu *v, struct save_request *req,
 int snapshot_live_finish(struct snapshot_live *l, struct snapshot_live_report *r,
 			 char *err, size_t err_len)
 {
-	int rc = snapshot_put_memory(&l->w, l->nr_frames, l->stage, l->copied);
-	int finished;
+	int rc, finished;
+
+	/* The guest runs unprotected again before the file is written. */
+	dirty_log_stop(l->stopping);
+	l->stopping = NULL;
+	rc = snapshot_put_memory(&l->w, l->nr_frames, l->stage, l->copied);
 
 	memset(r, 0, sizeof(*r));
 	r->bytes = l->w.offset;
@@ -201,6 +337,8 @@ int snapshot_live_finish(struct snapshot_live *l, struct snapshot_live_report *r
 		if (((l->copied[f / 64] >> (f % 64)) & 1))
 			r->frames++;
 	r->pause_ms = l->pause_ms;
+	r->rounds = l->rounds;
+	r->final_frames = l->final_frames;
 	r->seconds = (double)(time_monotonic_ns() - l->t0_ns) / 1e9;
 	return 0;
 }

@@ -9,7 +9,8 @@
  * the same as a plain save's: its restore sees the call return 0.
  *
  * The control API's job (services/ctl/ctl_save.c) drives it:
- * snapshot_live_new, file the request (vm->save), ask the guest,
+ * snapshot_live_new, snapshot_live_precopy, file the request (vm->save),
+ * ask the guest,
  * snapshot_live_wait, snapshot_live_finish, snapshot_live_free.  The
  * capture runs on the suspending vCPU (snapshot_live_capture).
  */
@@ -31,6 +32,8 @@ struct snapshot_live_report {
 	uint64_t frames;       /* RAM frames copied (the all-zero ones are not
 				* written) */
 	double pause_ms;       /* the vCPUs stopped, at the suspend */
+	unsigned rounds;       /* pre-copy rounds after the first copy */
+	uint64_t final_frames; /* copied in the pause */
 	double seconds;        /* from the request to the file synced */
 };
 
@@ -43,6 +46,15 @@ struct snapshot_live_report {
 struct snapshot_live *snapshot_live_new(struct vm *vm, int fd, double timeout_s,
 					char *err, size_t err_len);
 struct save_request *snapshot_live_request(struct snapshot_live *l);
+
+/*
+ * Before the guest is asked (core/dirty_log.h): tracking on, every frame
+ * that holds anything copied into the stage, then rounds of copying what
+ * was written meanwhile, so that the pause copies only the last round's.
+ * Without tracking (the backend or host lacks it) the stage's pages are
+ * made ready and the pause copies all.
+ */
+void snapshot_live_precopy(struct snapshot_live *l);
 
 /*
  * Waits until the guest has suspended and its state is captured (0), the

@@ -9,6 +9,8 @@
 #include "backend/backend.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <linux/userfaultfd.h>
 #include <linux/futex.h>
 #include <linux/seccomp.h>
 #include <pthread.h>
@@ -21,6 +23,7 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/rseq.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -31,7 +34,9 @@
 
 #include "backend/proc/proc.h"
 #include "backend/proc/proc_layout.h"
+#include "backend/proc/proc_dirty.h"
 #include "backend/proc/proc_mirror.h"
+#include "backend/proc/proc_priv.h"
 #include "backend/proc/proc_seccomp.h"
 #include "core/log.h"
 #include "core/sandbox.h"
@@ -42,7 +47,6 @@
 #endif
 #define AUDIT_ARCH_X86_64_ 0xc000003eu
 
-#define PROC_BPF_MAX (PROC_BPF_SIZE / sizeof(struct sock_filter))
 #define PROC_SPIN_NS 50000ull       /* each side polls this long, then sleeps */
 #define PROC_SLEEP_NS 20000000ull   /* futex timeout between liveness checks */
 #define PROC_START_NS 5000000000ull /* guest process set-up deadline */
@@ -76,46 +80,6 @@ _Static_assert(offsetof(struct proc_ctl, loaded_gs) == CTL_LOADED_GS, "ctl");
 _Static_assert(offsetof(struct proc_ctl, regs) == CTL_REGS, "ctl");
 _Static_assert(offsetof(struct proc_ctl, fsgs_loads) == CTL_FSGS_LOADS, "ctl");
 _Static_assert(sizeof(struct proc_ctl) <= PROC_BPF_OFF - PROC_CTL_OFF, "ctl");
-
-struct proc_vcpu;
-
-struct proc_vm {
-	struct sock_filter bpf[PROC_BPF_MAX];
-	size_t bpf_len;
-	bool fsgsbase;                /* the stub uses rd/wr{fs,gs}base */
-	uint32_t spin_iters;          /* pause rounds in PROC_SPIN_NS */
-	atomic_uint_fast64_t pt_gen;  /* bumped by every pt_write */
-	/* Per frame: the pt_gen of its last pt_write (UINT64_MAX while one
-	 * is under way), what an incremental walk skips by. */
-	uint64_t *wgen;         /* __atomic_* access only */
-	pthread_mutex_t wlock;        /* one pt_write at a time */
-	pthread_mutex_t lock;
-	struct proc_vcpu *vcpus[VM_MAX_VCPUS];
-};
-
-struct proc_vcpu {
-	struct vcpu *v;
-	uint8_t *region;        /* pvisor's view of the shared stub region */
-	struct proc_ctl *ctl;
-	pid_t pid;              /* 0 once reaped */
-	bool dead;
-	char why[128];          /* why the process is gone */
-	uint32_t host_seq;      /* last to_host seen */
-
-	atomic_bool kick_pending;
-	atomic_bool in_guest;
-	_Atomic uint64_t kick_since; /* first unanswered kick (ns), 0 = none */
-
-	atomic_bool dirty;
-	atomic_bool full;       /* the next walk may reuse nothing */
-	uint64_t synced_gen;
-	bool have_l4;
-	uint64_t l4_mfn;
-	struct proc_runs runs, scratch;
-	struct proc_l1s l1s, l1s_scratch; /* the L1 tables of runs, scratch */
-	struct proc_opbuf ops;
-	bool ops_staged;        /* a last batch rides on the next resume */
-};
 
 static uint64_t now_ns(void)
 {
@@ -303,6 +267,9 @@ static void proc_kill(struct proc_vcpu *pv)
 static void proc_vcpu_free(struct proc_vcpu *pv)
 {
 	proc_kill(pv);
+	if (pv->uffd >= 0)
+		close(pv->uffd);
+	pthread_mutex_destroy(&pv->runs_lock);
 	if (pv->region)
 		munmap(pv->region, PROC_REGION_SIZE);
 	proc_runs_free(&pv->runs);
@@ -353,13 +320,75 @@ static __attribute__((noreturn)) void child_die(void)
 }
 
 /*
+ * The child's userfaultfd, for save --live's tracking of its writes
+ * (proc_dirty.h): made here, where the process can still make one (for
+ * its own address space, user-mode faults only, as an unprivileged
+ * process may), and sent to pvisor over sock.  A host without one: the
+ * message carries no descriptor.
+ */
+static void child_send_uffd(int sock)
+{
+	long u = syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK | UFFD_USER_MODE_ONLY);
+	char byte = u >= 0;
+	struct iovec io = { &byte, 1 };
+	union {
+		struct cmsghdr h;
+		char buf[CMSG_SPACE(sizeof(int))];
+	} c;
+	struct msghdr m = { .msg_iov = &io, .msg_iovlen = 1 };
+	struct cmsghdr *h;
+	int fd = (int)u;
+
+	if (sock < 0)
+		return;
+	if (u >= 0) {
+		m.msg_control = c.buf;
+		m.msg_controllen = sizeof(c.buf);
+		h = CMSG_FIRSTHDR(&m);
+		h->cmsg_level = SOL_SOCKET;
+		h->cmsg_type = SCM_RIGHTS;
+		h->cmsg_len = CMSG_LEN(sizeof(int));
+		__builtin_memcpy(CMSG_DATA(h), &fd, sizeof(fd));
+	}
+	syscall(SYS_sendmsg, sock, &m, MSG_DONTWAIT);
+}
+
+/* pvisor's end: the descriptor the child sent, ready for tracking, or
+ * -1. */
+static int recv_uffd(int sock)
+{
+	union {
+		struct cmsghdr h;
+		char buf[CMSG_SPACE(sizeof(int))];
+	} c;
+	char byte;
+	struct iovec io = { &byte, 1 };
+	struct msghdr m = { .msg_iov = &io, .msg_iovlen = 1,
+			    .msg_control = c.buf, .msg_controllen = sizeof(c.buf) };
+	struct cmsghdr *h;
+	int fd = -1;
+
+	if (sock < 0 || recvmsg(sock, &m, MSG_DONTWAIT | MSG_CMSG_CLOEXEC) < 1)
+		return -1;
+	h = CMSG_FIRSTHDR(&m);
+	if (h && h->cmsg_level == SOL_SOCKET && h->cmsg_type == SCM_RIGHTS &&
+	    h->cmsg_len == CMSG_LEN(sizeof(int)))
+		memcpy(&fd, CMSG_DATA(h), sizeof(fd));
+	if (fd >= 0 && proc_dirty_uffd_api(fd) < 0) {
+		close(fd);
+		fd = -1;
+	}
+	return fd;
+}
+
+/*
  * The forked child, before any guest code: raw system calls only (it is a
  * copy of a multithreaded process).  Moves the stub region into place,
  * drops fds, installs the signal handlers, and jumps into the stub, which
  * drops the remaining mappings and loads the filter.
  */
 static __attribute__((noreturn)) void proc_child(uint8_t *region, int memfd,
-						 pid_t parent)
+						 pid_t parent, int uffd_sock)
 {
 	static const int sigs[] = { SIGSEGV, SIGBUS, SIGILL, SIGFPE,
 				    SIGTRAP, SIGSYS, PROC_KICK_SIG };
@@ -370,6 +399,7 @@ static __attribute__((noreturn)) void proc_child(uint8_t *region, int memfd,
 	if (syscall(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) ||
 	    syscall(SYS_getppid) != parent)
 		child_die();
+	child_send_uffd(uffd_sock);
 	/* glibc's rseq area lives in the TLS that is about to vanish; the
 	 * kernel would raise SIGSEGV on the next preemption. */
 	if (__rseq_size) {
@@ -527,6 +557,7 @@ static int proc_vcpu_init(struct vcpu *v)
 	struct proc_vm *pvm = v->vm->backend_state;
 	struct proc_vcpu *pv;
 	pid_t parent = getpid();
+	int uffd_sock[2] = { -1, -1 };
 	int err;
 
 	if (!pvm || v->id >= VM_MAX_VCPUS)
@@ -535,6 +566,8 @@ static int proc_vcpu_init(struct vcpu *v)
 	if (!pv)
 		return -ENOMEM;
 	pv->v = v;
+	pv->uffd = -1;
+	pthread_mutex_init(&pv->runs_lock, NULL);
 	pv->region = mmap(NULL, PROC_REGION_SIZE, PROT_READ | PROT_WRITE,
 			  MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (pv->region == MAP_FAILED) {
@@ -558,6 +591,8 @@ static int proc_vcpu_init(struct vcpu *v)
 	atomic_store(&pv->dirty, true);
 	atomic_store(&pv->full, true);
 
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, uffd_sock) < 0)
+		uffd_sock[0] = uffd_sock[1] = -1;
 	pv->pid = fork();
 	if (pv->pid < 0) {
 		err = -errno;
@@ -565,7 +600,10 @@ static int proc_vcpu_init(struct vcpu *v)
 		goto fail;
 	}
 	if (pv->pid == 0)
-		proc_child(pv->region, v->vm->mem.memfd, parent);
+		proc_child(pv->region, v->vm->mem.memfd, parent, uffd_sock[1]);
+	if (uffd_sock[1] >= 0)
+		close(uffd_sock[1]);
+	uffd_sock[1] = -1;
 
 	err = proc_wait(pv, 0, now_ns() + PROC_START_NS);
 	if (!err && __atomic_load_n(&pv->ctl->exit, __ATOMIC_RELAXED) !=
@@ -576,6 +614,9 @@ static int proc_vcpu_init(struct vcpu *v)
 			  pv->why[0] ? pv->why : strerror(-err));
 		goto fail;
 	}
+	pv->uffd = recv_uffd(uffd_sock[0]);
+	close(uffd_sock[0]);
+	uffd_sock[0] = -1;
 	pthread_mutex_lock(&pvm->lock);
 	if (pvm->vcpus[v->id]) {
 		pthread_mutex_unlock(&pvm->lock);
@@ -587,6 +628,9 @@ static int proc_vcpu_init(struct vcpu *v)
 	v->backend_state = pv;
 	return 0;
 fail:
+	for (unsigned i = 0; i < 2; i++)
+		if (uffd_sock[i] >= 0)
+			close(uffd_sock[i]);
 	proc_vcpu_free(pv);
 	return err;
 }
@@ -743,9 +787,12 @@ static int proc_sync(struct proc_vcpu *pv)
 		if (c->op_err)
 			return ops_failed(pv);
 	}
+	pthread_mutex_lock(&pv->runs_lock); /* proc_dirty.c looks faults up */
 	tmp = pv->runs;
 	pv->runs = pv->scratch;
 	pv->scratch = tmp;
+	pthread_mutex_unlock(&pv->runs_lock);
+	proc_dirty_note_sync(pv);
 	tmp_l1s = pv->l1s;
 	pv->l1s = pv->l1s_scratch;
 	pv->l1s_scratch = tmp_l1s;
@@ -1052,4 +1099,7 @@ const struct backend_ops backend_proc = {
 	.set_baseptr = proc_set_baseptr,
 	.flush_tlb = proc_flush_tlb,
 	.vm_reset = proc_vm_reset,
+	.dirty_start = proc_dirty_start,
+	.dirty_collect = proc_dirty_collect,
+	.dirty_stop = proc_dirty_stop,
 };

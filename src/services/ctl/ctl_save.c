@@ -132,6 +132,7 @@ bool ctl_save_live(struct vm *vm, const struct ctl_request *req, int fd,
 	if (!l)
 		return live_failed(err, -ENOMEM, msg);
 	s = snapshot_live_request(l);
+	snapshot_live_precopy(l);
 	if (!file_request(vm, s)) {
 		snapshot_live_free(l);
 		ctl_failed(err, "busy", "a save is already in progress");
@@ -152,12 +153,13 @@ bool ctl_save_live(struct vm *vm, const struct ctl_request *req, int fd,
 	snapshot_live_free(l);
 	if (rc < 0)
 		return live_failed(err, rc, msg);
-	log_info("live save: %llu bytes, %llu frames, %.2f ms paused, %.1f ms in all",
-		 (unsigned long long)r.bytes, (unsigned long long)r.frames, r.pause_ms,
-		 r.seconds * 1e3);
-	*result = json_pack("{s:s, s:s, s:b, s:I, s:I, s:f, s:f}", "state", "running",
+	log_info("live save: %llu bytes, %llu frames, %u pre-copy rounds, %llu frames copied in a %.2f ms pause, %.1f ms in all",
+		 (unsigned long long)r.bytes, (unsigned long long)r.frames, r.rounds,
+		 (unsigned long long)r.final_frames, r.pause_ms, r.seconds * 1e3);
+	*result = json_pack("{s:s, s:s, s:b, s:I, s:I, s:i, s:I, s:f, s:f}", "state", "running",
 			    "how", "saved", "live", 1, "bytes", (json_int_t)r.bytes,
-			    "frames", (json_int_t)r.frames, "pause_ms", r.pause_ms,
+			    "frames", (json_int_t)r.frames, "rounds", (int)r.rounds,
+			    "pause_frames", (json_int_t)r.final_frames, "pause_ms", r.pause_ms,
 			    "save_seconds", r.seconds);
 	return true;
 }

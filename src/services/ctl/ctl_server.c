@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/dirty_log.h"
 #include "core/log.h"
 #include "core/vm.h"
 #include "hostio/unix_listen.h"
@@ -71,6 +72,8 @@ struct ctl_server *ctl_server_open(struct vm *vm, const char *path, char *err,
 		free(s);
 		return NULL;
 	}
+	if (path)
+		dirty_log_prepare(vm); /* save --live */
 	/* Its thread starts now: set-up may still start threads. */
 	if (path && !(s->hotplug = ctl_hotplug_start(vm, err, err_len))) {
 		unix_listener_close(&s->listener);
@@ -676,6 +679,7 @@ void ctl_server_close(struct ctl_server *s)
 	for (unsigned i = 0; i < CTL_MAX_CLIENTS; i++)
 		client_close(s, i);
 	ctl_hotplug_stop(s->hotplug);
+	dirty_log_release(s->vm);
 	unix_listener_close(&s->listener);
 	free(s);
 }

@@ -1,0 +1,344 @@
+/* save --live on proc: see proc_dirty.h. */
+#include "backend/proc/proc_dirty.h"
+
+#include <errno.h>
+#include <linux/userfaultfd.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "backend/proc/proc_priv.h"
+#include "core/log.h"
+
+#ifndef UFFD_FEATURE_WP_UNPOPULATED
+#define UFFD_FEATURE_WP_UNPOPULATED (1 << 13) /* Linux 6.4 */
+#endif
+
+/* Where a guest process can have mappings: from the host's usual
+ * vm.mmap_min_addr (below it nothing maps) to the stub region. */
+#define GUEST_AREA_START 0x10000ull
+
+struct proc_dirty {
+	struct vm *vm;
+	uint64_t nr_frames;
+	uint64_t *bits;       /* written frames, __atomic_fetch_or */
+	pthread_mutex_t lock; /* mark + unprotect vs harvest + protect */
+	int stop_fd;          /* eventfd: the tracker thread ends */
+	pthread_t thread;
+	uint64_t faults;      /* write faults taken (under lock) */
+};
+
+int proc_dirty_uffd_api(int fd)
+{
+	struct uffdio_api api = {
+		.api = UFFD_API,
+		.features = UFFD_FEATURE_WP_UNPOPULATED | UFFD_FEATURE_WP_HUGETLBFS_SHMEM,
+	};
+
+	if (ioctl(fd, UFFDIO_API, &api) < 0)
+		return -errno;
+	if (!(api.ioctls & (1ull << _UFFDIO_REGISTER)))
+		return -EOPNOTSUPP;
+	return 0;
+}
+
+static void mark(struct proc_dirty *d, uint64_t f)
+{
+	if (f < d->nr_frames)
+		__atomic_fetch_or(&d->bits[f / 64], 1ull << (f % 64), __ATOMIC_RELAXED);
+}
+
+/* The run of runs that maps va, or NULL (runs are sorted by va). */
+static const struct proc_run *run_at(const struct proc_runs *runs, uint64_t va)
+{
+	size_t lo = 0, hi = runs->n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		const struct proc_run *r = &runs->v[mid];
+
+		if (va < r->va)
+			hi = mid;
+		else if (va >= r->va + r->npages * PAGE_SIZE)
+			lo = mid + 1;
+		else
+			return r;
+	}
+	return NULL;
+}
+
+/* Every frame runs map in [va, va + len). */
+static void mark_mapped(struct proc_dirty *d, const struct proc_runs *runs,
+			uint64_t va, uint64_t len)
+{
+	size_t lo = 0, hi = runs->n;
+
+	while (lo < hi) { /* the first run that ends above va */
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (runs->v[mid].va + runs->v[mid].npages * PAGE_SIZE <= va)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (size_t i = lo; i < runs->n && runs->v[i].va < va + len; i++) {
+		const struct proc_run *r = &runs->v[i];
+		uint64_t end = r->va + r->npages * PAGE_SIZE;
+		uint64_t s = r->va > va ? r->va : va;
+		uint64_t e = end < va + len ? end : va + len;
+
+		for (; s < e; s += PAGE_SIZE)
+			mark(d, r->pfn + (s - r->va) / PAGE_SIZE);
+	}
+}
+
+void proc_dirty_note_sync(struct proc_vcpu *pv)
+{
+	struct proc_vm *pvm = pv->v->vm->backend_state;
+	struct proc_dirty *d = __atomic_load_n(&pvm->tracking, __ATOMIC_ACQUIRE);
+
+	if (!d)
+		return;
+	for (size_t i = 0; i < pv->ops.n; i++) {
+		const struct proc_op *op = &pv->ops.v[i];
+
+		if (op->kind != PROC_OP_MUNMAP && (op->prot & PROT_WRITE))
+			mark_mapped(d, &pv->runs, op->addr, op->len);
+	}
+}
+
+static int uffd_range(int fd, unsigned long cmd, uint64_t va, uint64_t len, uint64_t mode)
+{
+	int rc;
+
+	if (cmd == UFFDIO_REGISTER) {
+		struct uffdio_register r = { .range = { va, len },
+					     .mode = UFFDIO_REGISTER_MODE_WP };
+
+		rc = ioctl(fd, UFFDIO_REGISTER, &r);
+	} else if (cmd == UFFDIO_UNREGISTER || cmd == UFFDIO_WAKE) {
+		struct uffdio_range r = { va, len };
+
+		rc = ioctl(fd, cmd, &r);
+	} else {
+		struct uffdio_writeprotect w = { .range = { va, len }, .mode = mode };
+
+		rc = ioctl(fd, UFFDIO_WRITEPROTECT, &w);
+	}
+	return rc < 0 ? -errno : 0;
+}
+
+/*
+ * Registers and protects every writable run of pv.  A run that cannot be
+ * registered (its mapping is still in a batch the process has not run, or
+ * is gone) has its frames marked: written as far as anyone can tell.
+ */
+static void arm(struct proc_dirty *d, struct proc_vcpu *pv)
+{
+	for (size_t i = 0; i < pv->runs.n; i++) {
+		const struct proc_run *r = &pv->runs.v[i];
+		uint64_t len = r->npages * PAGE_SIZE;
+
+		if (!(r->prot & PROT_WRITE))
+			continue;
+		if (uffd_range(pv->uffd, UFFDIO_REGISTER, r->va, len, 0) < 0 ||
+		    uffd_range(pv->uffd, UFFDIO_WRITEPROTECT, r->va, len,
+			       UFFDIO_WRITEPROTECT_MODE_WP) < 0)
+			mark_mapped(d, &pv->runs, r->va, len);
+	}
+	/* A batch staged for the next resume maps areas that exist only
+	 * then: unregistered until the next collect. */
+	if (pv->ops_staged)
+		proc_dirty_note_sync(pv);
+}
+
+/* One write fault: the frame marked, the page writable again (which
+ * wakes the process). */
+static void take_fault(struct proc_dirty *d, struct proc_vcpu *pv, uint64_t addr)
+{
+	const struct proc_run *r;
+	uint64_t page = addr & PAGE_MASK;
+
+	pthread_mutex_lock(&d->lock);
+	pthread_mutex_lock(&pv->runs_lock);
+	r = run_at(&pv->runs, page);
+	if (r)
+		mark(d, r->pfn + (page - r->va) / PAGE_SIZE);
+	pthread_mutex_unlock(&pv->runs_lock);
+	/* Unmarked (the mapping changed under a stale message): the new
+	 * mapping is marked by note_sync; lifting it is harmless. */
+	if (uffd_range(pv->uffd, UFFDIO_WRITEPROTECT, page, PAGE_SIZE, 0) < 0)
+		uffd_range(pv->uffd, UFFDIO_WAKE, page, PAGE_SIZE, 0); /* unregistered */
+	d->faults++;
+	pthread_mutex_unlock(&d->lock);
+}
+
+static void drain(struct proc_dirty *d, struct proc_vcpu *pv)
+{
+	struct uffd_msg msg[16];
+	ssize_t n;
+
+	while ((n = read(pv->uffd, msg, sizeof(msg))) > 0) {
+		for (ssize_t i = 0; i < n / (ssize_t)sizeof(msg[0]); i++)
+			if (msg[i].event == UFFD_EVENT_PAGEFAULT)
+				take_fault(d, pv, msg[i].arg.pagefault.address);
+	}
+}
+
+static void *tracker(void *opaque)
+{
+	struct proc_dirty *d = opaque;
+	struct proc_vm *pvm = d->vm->backend_state;
+
+	for (;;) {
+		struct pollfd p[VM_MAX_VCPUS + 1] = { { .fd = d->stop_fd, .events = POLLIN } };
+		struct proc_vcpu *who[VM_MAX_VCPUS + 1] = { NULL };
+		unsigned n = 1;
+
+		pthread_mutex_lock(&pvm->lock);
+		for (unsigned i = 0; i < VM_MAX_VCPUS; i++) {
+			if (pvm->vcpus[i] && pvm->vcpus[i]->uffd >= 0) {
+				who[n] = pvm->vcpus[i];
+				p[n++] = (struct pollfd){ .fd = pvm->vcpus[i]->uffd, .events = POLLIN };
+			}
+		}
+		pthread_mutex_unlock(&pvm->lock);
+		if (poll(p, n, -1) < 0 && errno != EINTR)
+			break;
+		if (p[0].revents)
+			break;
+		for (unsigned i = 1; i < n; i++)
+			if (p[i].revents & POLLIN)
+				drain(d, who[i]);
+	}
+	return NULL;
+}
+
+/* Every vCPU's process, or -EOPNOTSUPP if one has no userfaultfd. */
+static int each_process(struct proc_vm *pvm, struct proc_vcpu **out, unsigned *n)
+{
+	*n = 0;
+	pthread_mutex_lock(&pvm->lock);
+	for (unsigned i = 0; i < VM_MAX_VCPUS; i++) {
+		struct proc_vcpu *pv = pvm->vcpus[i];
+
+		if (!pv)
+			continue;
+		if (pv->uffd < 0) {
+			pthread_mutex_unlock(&pvm->lock);
+			return -EOPNOTSUPP;
+		}
+		out[(*n)++] = pv;
+	}
+	pthread_mutex_unlock(&pvm->lock);
+	return 0;
+}
+
+int proc_dirty_start(struct vm *vm)
+{
+	struct proc_vm *pvm = vm->backend_state;
+	struct proc_vcpu *pvs[VM_MAX_VCPUS];
+	struct proc_dirty *d;
+	unsigned n;
+	int rc;
+
+	if (!pvm || pvm->tracker)
+		return -EBUSY;
+	rc = each_process(pvm, pvs, &n);
+	if (rc < 0)
+		return rc;
+	d = calloc(1, sizeof(*d));
+	if (!d)
+		return -ENOMEM;
+	d->vm = vm;
+	d->nr_frames = vm->mem.nr_ram_frames;
+	d->bits = calloc((d->nr_frames + 63) / 64, sizeof(*d->bits));
+	d->stop_fd = eventfd(0, EFD_CLOEXEC);
+	if (!d->bits || d->stop_fd < 0) {
+		rc = d->bits ? -errno : -ENOMEM;
+		goto fail;
+	}
+	pthread_mutex_init(&d->lock, NULL);
+	rc = -pthread_create(&d->thread, NULL, tracker, d);
+	if (rc) {
+		pthread_mutex_destroy(&d->lock);
+		goto fail;
+	}
+	for (unsigned i = 0; i < n; i++)
+		arm(d, pvs[i]);
+	pvm->tracker = d;
+	__atomic_store_n(&pvm->tracking, d, __ATOMIC_RELEASE);
+	return 0;
+fail:
+	if (d->stop_fd >= 0)
+		close(d->stop_fd);
+	free(d->bits);
+	free(d);
+	return rc;
+}
+
+int proc_dirty_collect(struct vm *vm, uint64_t *bits, bool last)
+{
+	struct proc_vm *pvm = vm->backend_state;
+	struct proc_dirty *d = pvm ? pvm->tracking : NULL;
+	struct proc_vcpu *pvs[VM_MAX_VCPUS];
+	unsigned n;
+	int rc;
+
+	if (!d)
+		return -EINVAL;
+	rc = each_process(pvm, pvs, &n);
+	if (rc < 0)
+		return rc;
+	pthread_mutex_lock(&d->lock);
+	if (last)
+		__atomic_store_n(&pvm->tracking, NULL, __ATOMIC_RELEASE);
+	for (uint64_t w = 0; w < (d->nr_frames + 63) / 64; w++)
+		bits[w] |= __atomic_exchange_n(&d->bits[w], 0, __ATOMIC_RELAXED);
+	for (unsigned i = 0; i < n && !last; i++)
+		arm(d, pvs[i]);
+	pthread_mutex_unlock(&d->lock);
+	return 0;
+}
+
+void proc_dirty_stop(struct vm *vm)
+{
+	struct proc_vm *pvm = vm->backend_state;
+	struct proc_dirty *d = pvm ? pvm->tracker : NULL;
+	struct proc_vcpu *pvs[VM_MAX_VCPUS];
+	uint64_t one = 1;
+	unsigned n = 0;
+
+	if (!d)
+		return;
+	__atomic_store_n(&pvm->tracking, NULL, __ATOMIC_RELEASE);
+	/* Every registration in the guest area goes (holes are fine), and
+	 * with it every protection, waking whoever waits in a fault: nothing
+	 * stops in one later.  The thread serves faults until then. */
+	if (each_process(pvm, pvs, &n) == 0) {
+		for (unsigned i = 0; i < n; i++) {
+			if (uffd_range(pvs[i]->uffd, UFFDIO_UNREGISTER, GUEST_AREA_START,
+				       PVISOR_GUEST_VA_LIMIT - GUEST_AREA_START, 0) < 0)
+				log_error("live save: vcpu%u: cannot unregister its memory",
+					  pvs[i]->v->id);
+			/* Unregistering wakes waiting faults, yet one was seen
+			 * left asleep (Linux 6.18): wake the whole area too. */
+			uffd_range(pvs[i]->uffd, UFFDIO_WAKE, GUEST_AREA_START,
+				   PVISOR_GUEST_VA_LIMIT - GUEST_AREA_START, 0);
+		}
+	}
+	if (write(d->stop_fd, &one, sizeof(one)) != sizeof(one))
+		log_error("live save: cannot stop the tracker thread");
+	pthread_join(d->thread, NULL);
+	log_debug("live save: %llu write faults taken", (unsigned long long)d->faults);
+	pthread_mutex_destroy(&d->lock);
+	close(d->stop_fd);
+	free(d->bits);
+	free(d);
+	pvm->tracker = NULL;
+}
