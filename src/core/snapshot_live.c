@@ -23,6 +23,8 @@
  * or there have been this many. */
 #define PRECOPY_DONE_FRAMES 1024
 #define PRECOPY_MAX_ROUNDS 8
+/* =off: no pre-copy, the pause copies all (benchmarks, tests of that path) */
+#define PRECOPY_ENV "PVISOR_LIVE_PRECOPY"
 
 struct snapshot_live {
 	struct vm *vm;
@@ -217,11 +219,17 @@ void snapshot_live_precopy(struct snapshot_live *l)
 	char why[160] = "";
 	int64_t n, prev;
 
-	if (vm_pause(vm, 2000) == 0)
-		l->dirty = dirty_log_start(vm, why, sizeof(why));
-	else
-		snprintf(why, sizeof(why), "the vCPUs did not stop");
-	vm_resume(vm);
+	const char *knob = getenv(PRECOPY_ENV);
+
+	if (knob && !strcmp(knob, "off")) {
+		snprintf(why, sizeof(why), "%s=off", PRECOPY_ENV);
+	} else {
+		if (vm_pause(vm, 2000) == 0)
+			l->dirty = dirty_log_start(vm, why, sizeof(why));
+		else
+			snprintf(why, sizeof(why), "the vCPUs did not stop");
+		vm_resume(vm);
+	}
 	if (!l->dirty) {
 		log_info("live save: no pre-copy (%s): all of RAM is copied in the pause", why);
 		populate_stage(l);

@@ -566,6 +566,58 @@ static void test_pt_change(void **state)
 	tvm_free(t);
 }
 
+/* save --live's tracking of the guest process's writes (proc_dirty.c):
+ * a write after the start shows in the next collect, then not again until
+ * written again; after the stop the process writes without stopping. */
+static bool frame_marked(const uint64_t *bits, uint64_t f)
+{
+	return (bits[f / 64] >> (f % 64)) & 1;
+}
+
+static void test_dirty_tracking(void **state)
+{
+	struct tvm *t = tvm_or_skip(64);
+	uint64_t bits[1];
+	struct vexit e;
+	int rc;
+
+	start_at(t, C_RW);
+	e = run(t); /* the first ud2: the mappings are in place */
+	assert_int_equal(e.vector, 6);
+	rc = backend_proc.dirty_start(&t->vm);
+	if (rc == -EOPNOTSUPP) {
+		tvm_free(t);
+		skip(); /* no userfaultfd on this host */
+	}
+	assert_int_equal(rc, 0);
+	bits[0] = 0;
+	assert_int_equal(backend_proc.dirty_collect(&t->vm, bits, false), 0);
+	assert_false(frame_marked(bits, F_DATA));
+	for (uint64_t v = 0x1234; v < 0x1236; v++) {
+		t->v.regs.rip = VA_CODE + C_RW + 2; /* mov %rax,0x401008 */
+		t->v.regs.rax = v;
+		e = run(t);
+		assert_int_equal(e.vector, 6);
+		assert_int_equal(frame(t, F_DATA)[1], v);
+		bits[0] = 0;
+		assert_int_equal(backend_proc.dirty_collect(&t->vm, bits, false), 0);
+		assert_true(frame_marked(bits, F_DATA));
+		assert_false(frame_marked(bits, F_CODE));
+		bits[0] = 0;
+		assert_int_equal(backend_proc.dirty_collect(&t->vm, bits, false), 0);
+		assert_false(frame_marked(bits, F_DATA));
+	}
+	bits[0] = 0;
+	assert_int_equal(backend_proc.dirty_collect(&t->vm, bits, true), 0);
+	backend_proc.dirty_stop(&t->vm);
+	t->v.regs.rip = VA_CODE + C_RW + 2;
+	t->v.regs.rax = 0x5678;
+	e = run(t);
+	assert_int_equal(e.vector, 6);
+	assert_int_equal(frame(t, F_DATA)[1], 0x5678);
+	tvm_free(t);
+}
+
 static uint64_t ns(void);
 static _Atomic uint64_t kick_t0;
 
@@ -856,6 +908,7 @@ int main(void)
 		cmocka_unit_test(test_fsgs_upper_base),
 		cmocka_unit_test(test_regs_rewrite),
 		cmocka_unit_test(test_pt_change),
+		cmocka_unit_test(test_dirty_tracking),
 		cmocka_unit_test(test_kick),
 		cmocka_unit_test(test_no_leftovers),
 		cmocka_unit_test(test_dead_process),
