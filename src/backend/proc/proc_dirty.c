@@ -140,6 +140,9 @@ static int uffd_range(int fd, unsigned long cmd, uint64_t va, uint64_t len, uint
  */
 static void arm(struct proc_dirty *d, struct proc_vcpu *pv)
 {
+	/* The vCPUs are paused, but a control client's `resume` could let
+	 * one swap its runs meanwhile. */
+	pthread_mutex_lock(&pv->runs_lock);
 	for (size_t i = 0; i < pv->runs.n; i++) {
 		const struct proc_run *r = &pv->runs.v[i];
 		uint64_t len = r->npages * PAGE_SIZE;
@@ -151,6 +154,7 @@ static void arm(struct proc_dirty *d, struct proc_vcpu *pv)
 			       UFFDIO_WRITEPROTECT_MODE_WP) < 0)
 			mark_mapped(d, &pv->runs, r->va, len);
 	}
+	pthread_mutex_unlock(&pv->runs_lock);
 	/* A batch staged for the next resume maps areas that exist only
 	 * then: unregistered until the next collect. */
 	if (pv->ops_staged)
