@@ -114,6 +114,16 @@ struct backend_ops {
 	int (*dirty_start)(struct vm *vm);
 	int (*dirty_collect)(struct vm *vm, uint64_t *bits, bool last);
 	void (*dirty_stop)(struct vm *vm);
+	/* restore --lazy (core/snapshot_lazy.h): pages the guest touches
+	 * before they are loaded are served through the backend, from
+	 * page(ctx, frame) (the snapshot's bytes, or zeros), where its
+	 * accesses do not go through pvisor's mapping of guest memory.
+	 * begin before guest code runs; end with the vCPUs paused (or
+	 * stopped), after every frame is loaded.  NULL: nothing to do
+	 * (kvm: the guest's accesses fault in pvisor's own mapping). */
+	int (*lazy_begin)(struct vm *vm, const void *(*page)(void *ctx, uint64_t frame),
+			  void *ctx);
+	void (*lazy_end)(struct vm *vm);
 
 	/* Optional: the backend maps Xen's read-only M2P table (L4 slot 256)
 	 * and is told of every MMU_MACHPHYS_UPDATE. */

@@ -32,7 +32,8 @@ const char cli_usage[] =
 	"                                      (see pvisor ctl --help)\n"
 	"  restore [OPTIONS] FILE              resume a guest saved with `ctl PATH save FILE`\n"
 	"                                      (run's options: --disk, --net, --api, ...;\n"
-	"                                      --kernel: what a reboot boots)\n"
+	"                                      --kernel: what a reboot boots; --lazy: the\n"
+	"                                      guest runs before its memory is read in)\n"
 	"  version                             print the version\n"
 	"  --help                              this text\n";
 
@@ -649,6 +650,8 @@ static enum cli_command parse_run(int argc, char *const argv[], struct cli *c,
 				return CLI_ERROR;
 			}
 			cfg->timeout_sec = t;
+		} else if (c->restoring && !strcmp(a, "--lazy")) {
+			cfg->restore_lazy = true; /* core/snapshot_lazy.h */
 		} else if (a[0] == '-' && a[1] != '\0') {
 			snprintf(err, err_len, "run: unknown option '%s' (see pvisor run --help)",
 				 a);

@@ -42,6 +42,7 @@ struct vm_scsi {
 };
 
 struct vm_config {
+	bool restore_lazy;       /* restore --lazy (core/snapshot_lazy.h) */
 	const char *kernel_path;
 	const char *initrd_path; /* NULL: none */
 	const char *backend;     /* "kvm", "proc" or NULL for automatic */

@@ -459,7 +459,9 @@ static int open_snapshot(struct cli *cli, struct snap_mapping *map,
 	char err[512];
 	const struct snap_domain *d = &snap->domain;
 
-	if (snapshot_map(cli->restore_path, map, snap, err, sizeof(err)) < 0) {
+	if (snapshot_map(cli->restore_path, map, snap,
+			 cli->cfg.restore_lazy ? SNAP_PARSE_DEFER_MEMORY_CRC : 0, err,
+			 sizeof(err)) < 0) {
 		log_error("restore %s: %s", cli->restore_path, err);
 		return -1;
 	}
@@ -581,7 +583,8 @@ static int run(struct cli *cli)
 		status = PVISOR_EXIT_USAGE;
 		goto destroy;
 	}
-	snapshot_unmap(&snap_map);
+	if (!vm.lazy) /* restore --lazy reads it until the end */
+		snapshot_unmap(&snap_map);
 	hand_sockets_to_user(&cli->cfg);
 	if (cli->cfg.console_raw)
 		consback_terminal_raw();

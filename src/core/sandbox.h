@@ -42,6 +42,8 @@ enum sandbox_role {
 	SANDBOX_ROLE_HOTPLUG,  /* the control API's device hot-plug: opens
 				* disks on descriptors clients sent, starts
 				* their threads (a superset of block's) */
+	SANDBOX_ROLE_MEMORY,   /* restore --lazy's page servers: userfaultfd
+				* copies from the mapped snapshot */
 	SANDBOX_NR_ROLES,
 };
 

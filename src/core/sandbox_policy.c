@@ -104,6 +104,14 @@ static const char *const hotplug_calls[] = {
 	NULL,
 };
 
+/* restore --lazy's page servers (core/snapshot_lazy.c,
+ * backend/proc/proc_lazy.c): the userfaultfd ioctls (sandbox_seccomp.c),
+ * and an eventfd they are stopped by. */
+static const char *const memory_calls[] = {
+	"eventfd2",
+	NULL,
+};
+
 /*
  * Set-up, before any thread narrows its list: loading, building the
  * domain, opening images and sockets, forking the proc backend's guest
@@ -139,6 +147,7 @@ static const char *const *const role_calls[SANDBOX_NR_ROLES] = {
 	[SANDBOX_ROLE_NET] = net_calls,
 	[SANDBOX_ROLE_FS] = fs_calls,
 	[SANDBOX_ROLE_HOTPLUG] = hotplug_calls,
+	[SANDBOX_ROLE_MEMORY] = memory_calls,
 };
 
 static const char *const role_names[SANDBOX_NR_ROLES] = {
@@ -149,6 +158,7 @@ static const char *const role_names[SANDBOX_NR_ROLES] = {
 	[SANDBOX_ROLE_NET] = "net",
 	[SANDBOX_ROLE_FS] = "fs",
 	[SANDBOX_ROLE_HOTPLUG] = "hotplug",
+	[SANDBOX_ROLE_MEMORY] = "memory",
 };
 
 const char *const *sandbox_policy_common(void)

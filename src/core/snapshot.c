@@ -94,7 +94,7 @@ static int check_header(const uint8_t *buf, size_t len, struct snap_header *h,
 
 /* Splits the sections and checks each one's bounds and CRC. */
 static int split_sections(const uint8_t *buf, size_t len, struct snap_file *f,
-			  char *err, size_t err_len)
+			  unsigned flags, char *err, size_t err_len)
 {
 	uint64_t off = sizeof(struct snap_header);
 
@@ -110,9 +110,11 @@ static int split_sections(const uint8_t *buf, size_t len, struct snap_file *f,
 		if (sh.length > len - off)
 			return fail(err, err_len, "truncated: %s section %u ends past the file",
 				    section_name(sh.type), i);
-		if (snap_crc32(0, buf + off, sh.length) != sh.crc)
+		if (!(sh.type == SNAP_MEMORY && (flags & SNAP_PARSE_DEFER_MEMORY_CRC)) &&
+		    snap_crc32(0, buf + off, sh.length) != sh.crc)
 			return fail(err, err_len, "corrupt: %s section %u's checksum does not match",
 				    section_name(sh.type), i);
+		s->crc = sh.crc;
 		s->type = sh.type;
 		s->index = sh.index;
 		s->data = buf + off;
@@ -348,12 +350,18 @@ static int index_sections(struct snap_file *f, char *err, size_t err_len)
 int snap_parse(const uint8_t *buf, size_t len, struct snap_file *out,
 	       char *err, size_t err_len)
 {
+	return snap_parse_flags(buf, len, out, 0, err, err_len);
+}
+
+int snap_parse_flags(const uint8_t *buf, size_t len, struct snap_file *out,
+		     unsigned flags, char *err, size_t err_len)
+{
 	int rc;
 
 	memset(out, 0, sizeof(*out));
 	rc = check_header(buf, len, &out->header, err, err_len);
 	if (rc == 0)
-		rc = split_sections(buf, len, out, err, err_len);
+		rc = split_sections(buf, len, out, flags, err, err_len);
 	if (rc == 0)
 		rc = index_sections(out, err, err_len);
 	return rc;

@@ -148,6 +148,7 @@ struct snap_section {
 	uint32_t type, index;
 	const uint8_t *data;
 	uint64_t length;
+	uint32_t crc;      /* the header's CRC-32 of data */
 };
 
 struct snap_file {
@@ -171,6 +172,13 @@ uint32_t snap_crc32(uint32_t crc, const void *data, size_t len);
  */
 int snap_parse(const uint8_t *buf, size_t len, struct snap_file *out,
 	       char *err, size_t err_len) __attribute__((warn_unused_result));
+/* snap_parse, but with SNAP_PARSE_DEFER_MEMORY_CRC the memory section's
+ * CRC is left to the caller (restore --lazy checks it while it loads the
+ * pages; every bound and count is checked all the same). */
+#define SNAP_PARSE_DEFER_MEMORY_CRC 1u
+int snap_parse_flags(const uint8_t *buf, size_t len, struct snap_file *out,
+		     unsigned flags, char *err, size_t err_len)
+	__attribute__((warn_unused_result));
 
 /* The memory section: its bitmap (1 bit per frame) and its pages, in
  * frame order.  Checked by snap_parse. */

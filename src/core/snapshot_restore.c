@@ -16,6 +16,7 @@
 #include "xen/pagetype.h"
 #include "xen/shared.h"
 #include "xen/time.h"
+#include "core/snapshot_lazy.h"
 
 /* Only the frames the file holds are written: the rest stay the memfd's
  * zeros, never touched, so RSS after restore is what the guest used.
@@ -219,7 +220,12 @@ int snapshot_restore(struct vm *vm, const struct vm_config *cfg,
 	}
 	if (rc < 0)
 		return rc;
-	load_memory(vm, f);
+	if (cfg->restore_lazy)
+		rc = snapshot_lazy_start(vm, f, err, err_len); /* pages on demand */
+	else
+		load_memory(vm, f);
+	if (rc < 0)
+		return rc;
 	vm->xen.vm_assist = d->vm_assist;
 	vm->xen.start_info_gva = d->start_info_gva;
 	vm->xen.console_mfn = d->console_mfn;
@@ -249,7 +255,7 @@ int snapshot_restore(struct vm *vm, const struct vm_config *cfg,
 }
 
 int snapshot_map(const char *path, struct snap_mapping *m, struct snap_file *f,
-		 char *err, size_t err_len)
+		 unsigned parse_flags, char *err, size_t err_len)
 {
 	struct stat st;
 	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
@@ -277,7 +283,7 @@ int snapshot_map(const char *path, struct snap_mapping *m, struct snap_file *f,
 		snprintf(err, err_len, "cannot map it: %s", strerror(errno));
 		return -1;
 	}
-	if (snap_parse(m->base, m->len, f, err, err_len) < 0) {
+	if (snap_parse_flags(m->base, m->len, f, parse_flags, err, err_len) < 0) {
 		snapshot_unmap(m);
 		return -1;
 	}

@@ -37,7 +37,8 @@ struct snap_mapping {
 /* Maps path and checks it whole (snap_parse) into f.  0, or -1 with one
  * line in err and nothing left mapped. */
 int snapshot_map(const char *path, struct snap_mapping *m, struct snap_file *f,
-		 char *err, size_t err_len) __attribute__((warn_unused_result));
+		 unsigned parse_flags, char *err, size_t err_len)
+	__attribute__((warn_unused_result));
 void snapshot_unmap(struct snap_mapping *m);
 
 #endif

@@ -4,6 +4,8 @@
  */
 #include "core/vm.h"
 
+#include "core/snapshot_lazy.h"
+
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -328,6 +330,7 @@ int vm_add_vcpu(struct vm *vm, struct vcpu **out, char *err, size_t err_len)
 
 void vm_destroy(struct vm *vm)
 {
+	snapshot_lazy_stop(vm); /* before the vCPUs' processes go */
 	devices_destroy(vm); /* their threads notify the vCPUs */
 	for (unsigned i = 0; i < vm->nr_vcpus; i++) {
 		struct vcpu *v = vm->vcpus[i];

@@ -72,6 +72,7 @@ struct vm {
 	struct save_request *save;  /* a save asked for (core/snapshot_save.h);
 				     * under xen.lock */
 	struct dirty_host *dirty_host; /* core/dirty_log.c (--api), or NULL */
+	struct snapshot_lazy *lazy; /* restore --lazy (core/snapshot_lazy.c), or NULL */
 
 	const struct boot_image *boot; /* the kernel a reboot boots again
 					* (core/boot.h); NULL: none (restored) */

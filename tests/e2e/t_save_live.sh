@@ -7,7 +7,9 @@
 # the restored copy both go on without a wrong page.  The guest is saved
 # live twice and then saved the plain way.  A guest that ignores the
 # request: an error after the timeout, it runs on, no file.  blkbench saved
-# live mid-run goes on and verifies every block.
+# live mid-run goes on and verifies every block.  restore --lazy: the
+# memstress file resumes before its memory is read, every page right; a
+# corrupt memory section stops it when found (a plain restore refuses it).
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/ctl_lib.sh"
 
@@ -117,6 +119,42 @@ for be in $BACKENDS; do
 	else
 		not_ok "$be: memstress restored: $(grep -m3 'BAD\|holds\|lost' "$out") $(tail -c 400 "$out")"
 	fi
+
+	# restore --lazy: the guest runs before its memory is read in; the
+	# pages come in as touched and behind it; every page right.
+	out=$TMP/mem5.$be
+	start restore "$be" --lazy "$TMP/mem.pvs"
+	wait_for "$out" '^memstress pass [0-9]* ' 60
+	q=$(sed -n 's/^memstress pass \([0-9]*\) .*/\1/p' "$out" | head -1)
+	wait_for "$out" "^memstress pass $((q + 2)) " 60
+	stop_guest
+	if grep -q 'resumed in a new domain' "$out" && [ -n "$q" ] &&
+		grep -q 'restore --lazy: all [0-9]* frames in after' "$out" &&
+		grep -q "^memstress pass $((q + 2)) ok" "$out" && ! grep -q 'BAD\|lost its write\|holds' "$out"; then
+		ok "$be: restore --lazy: $(sed -n 's/.*restore --lazy: \(all .*\)/\1/p' "$out"); passes $q to $((q + 2)), every page right"
+	else
+		not_ok "$be: restore --lazy: $(grep -m3 'BAD\|holds\|lost\|lazy' "$out") $(tail -c 400 "$out")"
+	fi
+	# A byte of the memory section changed: a plain restore refuses the
+	# file, a lazy one finds it while it reads and stops the guest (exit 2).
+	cp "$TMP/mem.pvs" "$TMP/memx.pvs"
+	printf '\x5a' | dd of="$TMP/memx.pvs" bs=1 seek=$(($(stat -c %s "$TMP/mem.pvs") - 5000)) conv=notrunc 2>/dev/null
+	timeout 30 "$PVISOR" restore --backend "$be" --no-raw "$TMP/memx.pvs" </dev/null >"$TMP/x1.out" 2>&1
+	rc1=$?
+	timeout 60 "$PVISOR" restore --backend "$be" --no-raw --lazy "$TMP/memx.pvs" </dev/null >"$TMP/x2.out" 2>&1
+	rc2=$?
+	if [ $rc1 -eq 2 ] && grep -q "memory section .* checksum does not match" "$TMP/x1.out" &&
+		! grep -q '^memstress' "$TMP/x1.out" && [ $rc2 -eq 2 ] &&
+		grep -q 'restore --lazy: the snapshot.s memory section is corrupt' "$TMP/x2.out"; then
+		ok "$be: a corrupt memory section: restore refuses it (exit 2, nothing ran), restore --lazy stops the guest when it finds it (exit 2)"
+	else
+		not_ok "$be: corrupt memory: plain exit $rc1 ($(head -c 200 "$TMP/x1.out")), lazy exit $rc2 ($(grep -v '^memstress' "$TMP/x2.out" | tail -c 300))"
+	fi
+	head -c 100000 "$TMP/mem.pvs" >"$TMP/memt.pvs"
+	timeout 30 "$PVISOR" restore --backend "$be" --no-raw --lazy "$TMP/memt.pvs" </dev/null >"$TMP/x3.out" 2>&1
+	rc=$?
+	check "$be: restore --lazy of a truncated file: refused before anything runs (exit $rc)" \
+		test $rc -eq 2 -a "$(grep -c 'truncated' "$TMP/x3.out")" = 1 -a "$(grep -c '^kit\|^memstress' "$TMP/x3.out")" = 0
 
 	# Without pre-copy (as on a backend or host without dirty tracking):
 	# the pause copies all of RAM; the file restores all the same.

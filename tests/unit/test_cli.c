@@ -304,6 +304,24 @@ static void test_on_reboot(void **state)
 	assert_null(cli.cfg.kernel_path);
 }
 
+/* restore --lazy; run has no such option. */
+static void test_restore_lazy(void **state)
+{
+	const char *lazy[] = { "pvisor", "restore", "--lazy", "snap.pvs", NULL };
+	const char *eager[] = { "pvisor", "restore", "snap.pvs", NULL };
+	const char *run[] = { "pvisor", "run", "--lazy", "k", NULL };
+	char err[256];
+	struct cli cli;
+
+	assert_int_equal(cli_parse(4, (char *const *)lazy, &cli, err, sizeof(err)), CLI_RESTORE);
+	assert_true(cli.cfg.restore_lazy);
+	assert_string_equal(cli.restore_path, "snap.pvs");
+	assert_int_equal(cli_parse(3, (char *const *)eager, &cli, err, sizeof(err)), CLI_RESTORE);
+	assert_false(cli.cfg.restore_lazy);
+	assert_int_equal(cli_parse(4, (char *const *)run, &cli, err, sizeof(err)), CLI_ERROR);
+	assert_non_null(strstr(err, "unknown option '--lazy'"));
+}
+
 /* restore FILE takes --kernel, --initrd, --cmdline for a reboot of the
  * restored guest; memory and vCPUs come from the snapshot. */
 static void test_restore_kernel(void **state)
@@ -447,6 +465,7 @@ int main(void)
 		cmocka_unit_test(test_xenstore_socket),
 		cmocka_unit_test(test_sandbox_modes),
 		cmocka_unit_test(test_on_reboot),
+		cmocka_unit_test(test_restore_lazy),
 		cmocka_unit_test(test_restore_kernel),
 		cmocka_unit_test(test_repeated_options),
 		cmocka_unit_test(test_shares),

@@ -228,6 +228,35 @@ static void test_corrupt_bytes(void **state)
 	free(b.buf);
 }
 
+/* restore --lazy's parse: the memory section's CRC left to the loader
+ * (its pages' bytes), every other check kept. */
+static void test_deferred_memory_crc(void **state)
+{
+	struct built b = build(1, 0);
+	struct snap_memory m;
+	size_t page_off;
+
+	assert_int_equal(parse(&b, b.len), 0);
+	snap_memory_view(&file, &m);
+	page_off = (size_t)(m.pages - b.buf);
+	b.buf[page_off + 10] ^= 0x40; /* a byte of a saved page */
+	refused(&b, b.len, "memory section");
+	assert_int_equal(snap_parse_flags(b.buf, b.len, &file, SNAP_PARSE_DEFER_MEMORY_CRC,
+					  err, sizeof(err)), 0);
+	assert_true(snap_crc32(0, file.memory->data, file.memory->length) != file.memory->crc);
+	b.buf[page_off + 10] ^= 0x40;
+	assert_int_equal(snap_parse_flags(b.buf, b.len, &file, SNAP_PARSE_DEFER_MEMORY_CRC,
+					  err, sizeof(err)), 0);
+	assert_int_equal(snap_crc32(0, file.memory->data, file.memory->length), file.memory->crc);
+	/* The bounds are still checked: a cut file, another section's byte. */
+	assert_int_equal(snap_parse_flags(b.buf, b.len - 8, &file, SNAP_PARSE_DEFER_MEMORY_CRC,
+					  err, sizeof(err)), -22);
+	b.buf[100] ^= 1; /* the domain section */
+	assert_int_equal(snap_parse_flags(b.buf, b.len, &file, SNAP_PARSE_DEFER_MEMORY_CRC,
+					  err, sizeof(err)), -22);
+	free(b.buf);
+}
+
 static void test_foreign_and_version(void **state)
 {
 	struct built b = build(1, 0);
@@ -479,6 +508,7 @@ int main(void)
 		cmocka_unit_test(test_round_trip),
 		cmocka_unit_test(test_truncated_everywhere),
 		cmocka_unit_test(test_corrupt_bytes),
+		cmocka_unit_test(test_deferred_memory_crc),
 		cmocka_unit_test(test_foreign_and_version),
 		cmocka_unit_test(test_trailing_bytes),
 		cmocka_unit_test(test_missing_sections),

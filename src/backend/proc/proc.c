@@ -35,6 +35,7 @@
 #include "backend/proc/proc.h"
 #include "backend/proc/proc_layout.h"
 #include "backend/proc/proc_dirty.h"
+#include "backend/proc/proc_lazy.h"
 #include "backend/proc/proc_mirror.h"
 #include "backend/proc/proc_priv.h"
 #include "backend/proc/proc_seccomp.h"
@@ -739,6 +740,7 @@ static int proc_sync(struct proc_vcpu *pv)
 		.runs = &pv->runs, .l1s = &pv->l1s, .wgen = pvm->wgen,
 		.since = pv->synced_gen,
 	};
+	struct proc_lazy *lazy = __atomic_load_n(&pvm->lazy, __ATOMIC_ACQUIRE);
 	struct proc_runs tmp;
 	struct proc_l1s tmp_l1s;
 	int err;
@@ -770,7 +772,9 @@ static int proc_sync(struct proc_vcpu *pv)
 		       k * sizeof(struct proc_op));
 		c->nr_ops = k;
 		c->op_err = 0;
-		if (off + k == pv->ops.n) {
+		/* restore --lazy: the new mappings are registered before
+		 * guest code runs, so the last batch goes now too. */
+		if (off + k == pv->ops.n && !lazy) {
 			pv->ops_staged = true;
 			break;
 		}
@@ -793,6 +797,8 @@ static int proc_sync(struct proc_vcpu *pv)
 	pv->scratch = tmp;
 	pthread_mutex_unlock(&pv->runs_lock);
 	proc_dirty_note_sync(pv);
+	if (lazy)
+		return proc_lazy_note_sync(pv);
 	tmp_l1s = pv->l1s;
 	pv->l1s = pv->l1s_scratch;
 	pv->l1s_scratch = tmp_l1s;
@@ -1102,4 +1108,6 @@ const struct backend_ops backend_proc = {
 	.dirty_start = proc_dirty_start,
 	.dirty_collect = proc_dirty_collect,
 	.dirty_stop = proc_dirty_stop,
+	.lazy_begin = proc_lazy_begin,
+	.lazy_end = proc_lazy_end,
 };

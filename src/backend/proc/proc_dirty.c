@@ -13,15 +13,12 @@
 #include <unistd.h>
 
 #include "backend/proc/proc_priv.h"
+#include "backend/proc/proc_uffd.h"
 #include "core/log.h"
 
 #ifndef UFFD_FEATURE_WP_UNPOPULATED
 #define UFFD_FEATURE_WP_UNPOPULATED (1 << 13) /* Linux 6.4 */
 #endif
-
-/* Where a guest process can have mappings: from the host's usual
- * vm.mmap_min_addr (below it nothing maps) to the stub region. */
-#define GUEST_AREA_START 0x10000ull
 
 struct proc_dirty {
 	struct vm *vm;
@@ -37,7 +34,8 @@ int proc_dirty_uffd_api(int fd)
 {
 	struct uffdio_api api = {
 		.api = UFFD_API,
-		.features = UFFD_FEATURE_WP_UNPOPULATED | UFFD_FEATURE_WP_HUGETLBFS_SHMEM,
+		.features = UFFD_FEATURE_WP_UNPOPULATED | UFFD_FEATURE_WP_HUGETLBFS_SHMEM |
+			    UFFD_FEATURE_MISSING_SHMEM, /* restore --lazy */
 	};
 
 	if (ioctl(fd, UFFDIO_API, &api) < 0)
@@ -51,25 +49,6 @@ static void mark(struct proc_dirty *d, uint64_t f)
 {
 	if (f < d->nr_frames)
 		__atomic_fetch_or(&d->bits[f / 64], 1ull << (f % 64), __ATOMIC_RELAXED);
-}
-
-/* The run of runs that maps va, or NULL (runs are sorted by va). */
-static const struct proc_run *run_at(const struct proc_runs *runs, uint64_t va)
-{
-	size_t lo = 0, hi = runs->n;
-
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		const struct proc_run *r = &runs->v[mid];
-
-		if (va < r->va)
-			hi = mid;
-		else if (va >= r->va + r->npages * PAGE_SIZE)
-			lo = mid + 1;
-		else
-			return r;
-	}
-	return NULL;
 }
 
 /* Every frame runs map in [va, va + len). */
@@ -112,27 +91,6 @@ void proc_dirty_note_sync(struct proc_vcpu *pv)
 	}
 }
 
-static int uffd_range(int fd, unsigned long cmd, uint64_t va, uint64_t len, uint64_t mode)
-{
-	int rc;
-
-	if (cmd == UFFDIO_REGISTER) {
-		struct uffdio_register r = { .range = { va, len },
-					     .mode = UFFDIO_REGISTER_MODE_WP };
-
-		rc = ioctl(fd, UFFDIO_REGISTER, &r);
-	} else if (cmd == UFFDIO_UNREGISTER || cmd == UFFDIO_WAKE) {
-		struct uffdio_range r = { va, len };
-
-		rc = ioctl(fd, cmd, &r);
-	} else {
-		struct uffdio_writeprotect w = { .range = { va, len }, .mode = mode };
-
-		rc = ioctl(fd, UFFDIO_WRITEPROTECT, &w);
-	}
-	return rc < 0 ? -errno : 0;
-}
-
 /*
  * Registers and protects every writable run of pv.  A run that cannot be
  * registered (its mapping is still in a batch the process has not run, or
@@ -149,8 +107,9 @@ static void arm(struct proc_dirty *d, struct proc_vcpu *pv)
 
 		if (!(r->prot & PROT_WRITE))
 			continue;
-		if (uffd_range(pv->uffd, UFFDIO_REGISTER, r->va, len, 0) < 0 ||
-		    uffd_range(pv->uffd, UFFDIO_WRITEPROTECT, r->va, len,
+		if (proc_uffd_range(pv->uffd, UFFDIO_REGISTER, r->va, len,
+				    UFFDIO_REGISTER_MODE_WP) < 0 ||
+		    proc_uffd_range(pv->uffd, UFFDIO_WRITEPROTECT, r->va, len,
 			       UFFDIO_WRITEPROTECT_MODE_WP) < 0)
 			mark_mapped(d, &pv->runs, r->va, len);
 	}
@@ -170,14 +129,14 @@ static void take_fault(struct proc_dirty *d, struct proc_vcpu *pv, uint64_t addr
 
 	pthread_mutex_lock(&d->lock);
 	pthread_mutex_lock(&pv->runs_lock);
-	r = run_at(&pv->runs, page);
+	r = proc_run_at(&pv->runs, page);
 	if (r)
 		mark(d, r->pfn + (page - r->va) / PAGE_SIZE);
 	pthread_mutex_unlock(&pv->runs_lock);
 	/* Unmarked (the mapping changed under a stale message): the new
 	 * mapping is marked by note_sync; lifting it is harmless. */
-	if (uffd_range(pv->uffd, UFFDIO_WRITEPROTECT, page, PAGE_SIZE, 0) < 0)
-		uffd_range(pv->uffd, UFFDIO_WAKE, page, PAGE_SIZE, 0); /* unregistered */
+	if (proc_uffd_range(pv->uffd, UFFDIO_WRITEPROTECT, page, PAGE_SIZE, 0) < 0)
+		proc_uffd_range(pv->uffd, UFFDIO_WAKE, page, PAGE_SIZE, 0); /* unregistered */
 	d->faults++;
 	pthread_mutex_unlock(&d->lock);
 }
@@ -200,18 +159,10 @@ static void *tracker(void *opaque)
 	struct proc_vm *pvm = d->vm->backend_state;
 
 	for (;;) {
-		struct pollfd p[VM_MAX_VCPUS + 1] = { { .fd = d->stop_fd, .events = POLLIN } };
-		struct proc_vcpu *who[VM_MAX_VCPUS + 1] = { NULL };
-		unsigned n = 1;
+		struct pollfd p[VM_MAX_VCPUS + 1];
+		struct proc_vcpu *who[VM_MAX_VCPUS + 1];
+		unsigned n = proc_uffd_pollset(pvm, d->stop_fd, p, who);
 
-		pthread_mutex_lock(&pvm->lock);
-		for (unsigned i = 0; i < VM_MAX_VCPUS; i++) {
-			if (pvm->vcpus[i] && pvm->vcpus[i]->uffd >= 0) {
-				who[n] = pvm->vcpus[i];
-				p[n++] = (struct pollfd){ .fd = pvm->vcpus[i]->uffd, .events = POLLIN };
-			}
-		}
-		pthread_mutex_unlock(&pvm->lock);
 		if (poll(p, n, -1) < 0 && errno != EINTR)
 			break;
 		if (p[0].revents)
@@ -326,14 +277,14 @@ void proc_dirty_stop(struct vm *vm)
 	 * stops in one later.  The thread serves faults until then. */
 	if (each_process(pvm, pvs, &n) == 0) {
 		for (unsigned i = 0; i < n; i++) {
-			if (uffd_range(pvs[i]->uffd, UFFDIO_UNREGISTER, GUEST_AREA_START,
-				       PVISOR_GUEST_VA_LIMIT - GUEST_AREA_START, 0) < 0)
+			if (proc_uffd_range(pvs[i]->uffd, UFFDIO_UNREGISTER, PROC_GUEST_AREA_START,
+				       PVISOR_GUEST_VA_LIMIT - PROC_GUEST_AREA_START, 0) < 0)
 				log_error("live save: vcpu%u: cannot unregister its memory",
 					  pvs[i]->v->id);
 			/* Unregistering wakes waiting faults, yet one was seen
 			 * left asleep (Linux 6.18): wake the whole area too. */
-			uffd_range(pvs[i]->uffd, UFFDIO_WAKE, GUEST_AREA_START,
-				   PVISOR_GUEST_VA_LIMIT - GUEST_AREA_START, 0);
+			proc_uffd_range(pvs[i]->uffd, UFFDIO_WAKE, PROC_GUEST_AREA_START,
+				   PVISOR_GUEST_VA_LIMIT - PROC_GUEST_AREA_START, 0);
 		}
 	}
 	if (write(d->stop_fd, &one, sizeof(one)) != sizeof(one))

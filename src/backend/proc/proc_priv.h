@@ -20,6 +20,7 @@
 
 struct proc_ctl;
 struct proc_dirty;
+struct proc_lazy;
 
 struct proc_vm {
 	struct sock_filter bpf[PROC_BPF_MAX];
@@ -37,6 +38,9 @@ struct proc_vm {
 	 * NULL otherwise; `tracking` is what proc_sync marks into (set and
 	 * cleared with the vCPUs paused), `tracker` owns it until the stop. */
 	struct proc_dirty *tracking, *tracker;
+	/* restore --lazy's page server (proc_lazy.c), NULL otherwise; set
+	 * before guest code runs, cleared with the vCPUs paused. */
+	struct proc_lazy *lazy;
 };
 
 struct proc_vcpu {

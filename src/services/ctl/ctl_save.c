@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "core/log.h"
+#include "core/snapshot_lazy.h"
 #include "core/snapshot_live.h"
 #include "core/snapshot_save.h"
 #include "core/vm.h"
@@ -47,6 +48,9 @@ static bool refused(struct vm *vm, int fd, struct ctl_error *err)
 		return CTL_FAILED == ctl_failed(err, "invalid-argument", bad);
 	if (vm_is_paused(vm))
 		return CTL_FAILED == ctl_failed(err, "paused", "the guest is paused and cannot suspend: resume it first");
+	if (snapshot_lazy_loading(vm))
+		return CTL_FAILED == ctl_failed(err, "busy",
+			      "the restored guest's memory is still being read in (restore --lazy): try again in a moment");
 	/* A snapshot names no LUN: restore takes them from --scsi, so one
 	 * added or removed since start-up would silently differ. */
 	if (scsiback_luns_changed(vm))

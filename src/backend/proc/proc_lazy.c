@@ -1,0 +1,174 @@
+/* restore --lazy on proc: see proc_lazy.h. */
+#include "backend/proc/proc_lazy.h"
+
+#include <errno.h>
+#include <linux/userfaultfd.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "backend/proc/proc_priv.h"
+#include "backend/proc/proc_uffd.h"
+#include "core/log.h"
+#include "core/sandbox.h"
+
+struct proc_lazy {
+	struct vm *vm;
+	const void *(*page)(void *ctx, uint64_t frame);
+	void *ctx;
+	int stop_fd;
+	pthread_t thread;
+};
+
+static int register_missing(struct proc_vcpu *pv, uint64_t va, uint64_t len)
+{
+	return proc_uffd_range(pv->uffd, UFFDIO_REGISTER, va, len, UFFDIO_REGISTER_MODE_MISSING);
+}
+
+int proc_lazy_note_sync(struct proc_vcpu *pv)
+{
+	for (size_t i = 0; i < pv->ops.n; i++) {
+		const struct proc_op *op = &pv->ops.v[i];
+		int rc;
+
+		if (op->kind != PROC_OP_MMAP)
+			continue;
+		rc = register_missing(pv, op->addr, op->len);
+		if (rc < 0) {
+			snprintf(pv->why, sizeof(pv->why),
+				 "restore --lazy: cannot register a mapping at %#llx: %s",
+				 (unsigned long long)op->addr, strerror(-rc));
+			return rc;
+		}
+	}
+	return 0;
+}
+
+/* One missing page of pv: the frame's bytes copied in (which wakes the
+ * process), or, when someone was first, a wake-up. */
+static void serve(struct proc_lazy *l, struct proc_vcpu *pv, uint64_t addr)
+{
+	uint64_t page = addr & PAGE_MASK, frame = UINT64_MAX;
+	const struct proc_run *r;
+	struct uffdio_copy c;
+
+	pthread_mutex_lock(&pv->runs_lock);
+	r = proc_run_at(&pv->runs, page);
+	if (r)
+		frame = r->pfn + (page - r->va) / PAGE_SIZE;
+	pthread_mutex_unlock(&pv->runs_lock);
+	if (frame != UINT64_MAX) {
+		c = (struct uffdio_copy){
+			.dst = page, .src = (uint64_t)(uintptr_t)l->page(l->ctx, frame),
+			.len = PAGE_SIZE,
+		};
+		if (ioctl(pv->uffd, UFFDIO_COPY, &c) == 0)
+			return;
+	}
+	/* Already in (another mapping loaded it), or a stale message. */
+	proc_uffd_range(pv->uffd, UFFDIO_WAKE, page, PAGE_SIZE, 0);
+}
+
+static void *server(void *opaque)
+{
+	struct proc_lazy *l = opaque;
+	struct proc_vm *pvm = l->vm->backend_state;
+
+	sandbox_thread(SANDBOX_ROLE_MEMORY, "lazy-proc");
+	for (;;) {
+		struct pollfd p[VM_MAX_VCPUS + 1];
+		struct proc_vcpu *who[VM_MAX_VCPUS + 1];
+		unsigned n = proc_uffd_pollset(pvm, l->stop_fd, p, who);
+
+		if (poll(p, n, -1) < 0 && errno != EINTR)
+			break;
+		if (p[0].revents)
+			break;
+		for (unsigned i = 1; i < n; i++) {
+			struct uffd_msg msg[16];
+			ssize_t got;
+
+			if (!(p[i].revents & POLLIN))
+				continue;
+			while ((got = read(who[i]->uffd, msg, sizeof(msg))) > 0)
+				for (ssize_t k = 0; k < got / (ssize_t)sizeof(msg[0]); k++)
+					if (msg[k].event == UFFD_EVENT_PAGEFAULT)
+						serve(l, who[i], msg[k].arg.pagefault.address);
+		}
+	}
+	return NULL;
+}
+
+int proc_lazy_begin(struct vm *vm, const void *(*page)(void *ctx, uint64_t frame),
+		    void *ctx)
+{
+	struct proc_vm *pvm = vm->backend_state;
+	struct proc_lazy *l;
+	int rc = 0;
+
+	if (!pvm || pvm->lazy)
+		return -EBUSY;
+	pthread_mutex_lock(&pvm->lock);
+	for (unsigned i = 0; i < VM_MAX_VCPUS; i++)
+		if (pvm->vcpus[i] && pvm->vcpus[i]->uffd < 0)
+			rc = -EOPNOTSUPP;
+	pthread_mutex_unlock(&pvm->lock);
+	if (rc < 0)
+		return rc;
+	l = calloc(1, sizeof(*l));
+	if (!l)
+		return -ENOMEM;
+	l->vm = vm;
+	l->page = page;
+	l->ctx = ctx;
+	l->stop_fd = eventfd(0, EFD_CLOEXEC);
+	if (l->stop_fd < 0) {
+		rc = -errno;
+		free(l);
+		return rc;
+	}
+	/* No process has mapped guest memory yet: the first resume's
+	 * mirror sync maps it, registered by proc_lazy_note_sync. */
+	rc = -pthread_create(&l->thread, NULL, server, l);
+	if (rc) {
+		close(l->stop_fd);
+		free(l);
+		return rc;
+	}
+	__atomic_store_n(&pvm->lazy, l, __ATOMIC_RELEASE);
+	return 0;
+}
+
+void proc_lazy_end(struct vm *vm)
+{
+	struct proc_vm *pvm = vm->backend_state;
+	struct proc_lazy *l = pvm ? pvm->lazy : NULL;
+	uint64_t one = 1;
+
+	if (!l)
+		return;
+	__atomic_store_n(&pvm->lazy, NULL, __ATOMIC_RELEASE);
+	pthread_mutex_lock(&pvm->lock);
+	for (unsigned i = 0; i < VM_MAX_VCPUS; i++) {
+		struct proc_vcpu *pv = pvm->vcpus[i];
+
+		if (!pv || pv->uffd < 0)
+			continue;
+		proc_uffd_range(pv->uffd, UFFDIO_UNREGISTER, PROC_GUEST_AREA_START,
+				PVISOR_GUEST_VA_LIMIT - PROC_GUEST_AREA_START, 0);
+		proc_uffd_range(pv->uffd, UFFDIO_WAKE, PROC_GUEST_AREA_START,
+				PVISOR_GUEST_VA_LIMIT - PROC_GUEST_AREA_START, 0);
+	}
+	pthread_mutex_unlock(&pvm->lock);
+	if (write(l->stop_fd, &one, sizeof(one)) != sizeof(one))
+		log_error("restore --lazy: cannot stop the page server");
+	pthread_join(l->thread, NULL);
+	close(l->stop_fd);
+	free(l);
+}

@@ -1,0 +1,35 @@
+/*
+ * What the proc backend's users of the guest processes' userfaultfds
+ * share (proc_dirty.c: save --live's tracking; proc_lazy.c: restore
+ * --lazy's page serving).  Each process made its descriptor before it
+ * locked itself down (proc.c, child_send_uffd).
+ */
+#ifndef PVISOR_PROC_UFFD_H
+#define PVISOR_PROC_UFFD_H
+
+#include <poll.h>
+#include <stdint.h>
+
+struct proc_run;
+struct proc_runs;
+struct proc_vcpu;
+struct proc_vm;
+
+/* Where a guest process can have mappings: from the host's usual
+ * vm.mmap_min_addr (below it nothing maps) to the stub region. */
+#define PROC_GUEST_AREA_START 0x10000ull
+
+/* The run of runs (sorted by va) that maps va, or NULL. */
+const struct proc_run *proc_run_at(const struct proc_runs *runs, uint64_t va);
+
+/* UFFDIO_REGISTER (mode: UFFDIO_REGISTER_MODE_*), UFFDIO_UNREGISTER,
+ * UFFDIO_WAKE or UFFDIO_WRITEPROTECT (mode: its mode) on [va, va + len):
+ * 0 or -errno. */
+int proc_uffd_range(int fd, unsigned long cmd, uint64_t va, uint64_t len, uint64_t mode);
+
+/* p[0] = stop_fd, then each vCPU process's userfaultfd (who[i] its
+ * vCPU); how many. */
+unsigned proc_uffd_pollset(struct proc_vm *pvm, int stop_fd, struct pollfd *p,
+			   struct proc_vcpu **who);
+
+#endif
