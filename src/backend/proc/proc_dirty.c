@@ -141,36 +141,16 @@ static void take_fault(struct proc_dirty *d, struct proc_vcpu *pv, uint64_t addr
 	pthread_mutex_unlock(&d->lock);
 }
 
-static void drain(struct proc_dirty *d, struct proc_vcpu *pv)
+static void on_fault(void *opaque, struct proc_vcpu *pv, uint64_t addr)
 {
-	struct uffd_msg msg[16];
-	ssize_t n;
-
-	while ((n = read(pv->uffd, msg, sizeof(msg))) > 0) {
-		for (ssize_t i = 0; i < n / (ssize_t)sizeof(msg[0]); i++)
-			if (msg[i].event == UFFD_EVENT_PAGEFAULT)
-				take_fault(d, pv, msg[i].arg.pagefault.address);
-	}
+	take_fault(opaque, pv, addr);
 }
 
 static void *tracker(void *opaque)
 {
 	struct proc_dirty *d = opaque;
-	struct proc_vm *pvm = d->vm->backend_state;
 
-	for (;;) {
-		struct pollfd p[VM_MAX_VCPUS + 1];
-		struct proc_vcpu *who[VM_MAX_VCPUS + 1];
-		unsigned n = proc_uffd_pollset(pvm, d->stop_fd, p, who);
-
-		if (poll(p, n, -1) < 0 && errno != EINTR)
-			break;
-		if (p[0].revents)
-			break;
-		for (unsigned i = 1; i < n; i++)
-			if (p[i].revents & POLLIN)
-				drain(d, who[i]);
-	}
+	proc_uffd_serve(d->vm->backend_state, d->stop_fd, on_fault, d);
 	return NULL;
 }
 

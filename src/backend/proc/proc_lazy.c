@@ -75,33 +75,17 @@ static void serve(struct proc_lazy *l, struct proc_vcpu *pv, uint64_t addr)
 	proc_uffd_range(pv->uffd, UFFDIO_WAKE, page, PAGE_SIZE, 0);
 }
 
+static void on_fault(void *opaque, struct proc_vcpu *pv, uint64_t addr)
+{
+	serve(opaque, pv, addr);
+}
+
 static void *server(void *opaque)
 {
 	struct proc_lazy *l = opaque;
-	struct proc_vm *pvm = l->vm->backend_state;
 
 	sandbox_thread(SANDBOX_ROLE_MEMORY, "lazy-proc");
-	for (;;) {
-		struct pollfd p[VM_MAX_VCPUS + 1];
-		struct proc_vcpu *who[VM_MAX_VCPUS + 1];
-		unsigned n = proc_uffd_pollset(pvm, l->stop_fd, p, who);
-
-		if (poll(p, n, -1) < 0 && errno != EINTR)
-			break;
-		if (p[0].revents)
-			break;
-		for (unsigned i = 1; i < n; i++) {
-			struct uffd_msg msg[16];
-			ssize_t got;
-
-			if (!(p[i].revents & POLLIN))
-				continue;
-			while ((got = read(who[i]->uffd, msg, sizeof(msg))) > 0)
-				for (ssize_t k = 0; k < got / (ssize_t)sizeof(msg[0]); k++)
-					if (msg[k].event == UFFD_EVENT_PAGEFAULT)
-						serve(l, who[i], msg[k].arg.pagefault.address);
-		}
-	}
+	proc_uffd_serve(l->vm->backend_state, l->stop_fd, on_fault, l);
 	return NULL;
 }
 

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <linux/userfaultfd.h>
 #include <sys/ioctl.h>
+#include <unistd.h>
 
 #include "backend/proc/proc_priv.h"
 
@@ -62,4 +63,31 @@ unsigned proc_uffd_pollset(struct proc_vm *pvm, int stop_fd, struct pollfd *p,
 	}
 	pthread_mutex_unlock(&pvm->lock);
 	return n;
+}
+
+void proc_uffd_serve(struct proc_vm *pvm, int stop_fd,
+		     void (*on_fault)(void *ctx, struct proc_vcpu *pv, uint64_t addr),
+		     void *ctx)
+{
+	for (;;) {
+		struct pollfd p[VM_MAX_VCPUS + 1];
+		struct proc_vcpu *who[VM_MAX_VCPUS + 1];
+		unsigned n = proc_uffd_pollset(pvm, stop_fd, p, who);
+
+		if (poll(p, n, -1) < 0 && errno != EINTR)
+			return;
+		if (p[0].revents)
+			return;
+		for (unsigned i = 1; i < n; i++) {
+			struct uffd_msg msg[16];
+			ssize_t got;
+
+			if (!(p[i].revents & POLLIN))
+				continue;
+			while ((got = read(who[i]->uffd, msg, sizeof(msg))) > 0)
+				for (ssize_t k = 0; k < got / (ssize_t)sizeof(msg[0]); k++)
+					if (msg[k].event == UFFD_EVENT_PAGEFAULT)
+						on_fault(ctx, who[i], msg[k].arg.pagefault.address);
+		}
+	}
 }

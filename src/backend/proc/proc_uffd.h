@@ -32,4 +32,10 @@ int proc_uffd_range(int fd, unsigned long cmd, uint64_t va, uint64_t len, uint64
 unsigned proc_uffd_pollset(struct proc_vm *pvm, int stop_fd, struct pollfd *p,
 			   struct proc_vcpu **who);
 
+/* Until stop_fd is readable: every page-fault message on the vCPU
+ * processes' userfaultfds goes to on_fault with its vCPU and address. */
+void proc_uffd_serve(struct proc_vm *pvm, int stop_fd,
+		     void (*on_fault)(void *ctx, struct proc_vcpu *pv, uint64_t addr),
+		     void *ctx);
+
 #endif
