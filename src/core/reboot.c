@@ -12,6 +12,7 @@
 #include "core/device.h"
 #include "core/evloop.h"
 #include "core/log.h"
+#include "core/snapshot_lazy.h"
 #include "core/vm.h"
 #include "services/xenstore/xs_service.h"
 #include "xen/events.h"
@@ -90,6 +91,7 @@ static int tear_down(struct vm *vm, char *err, size_t err_len)
 	evtchn_reset_domain(vm);
 	gnttab_reset(vm);
 	pagetype_destroy(vm);
+	snapshot_lazy_abandon(vm); /* restore --lazy still loading: stop it */
 	rc = pagetype_init(vm);
 	if (rc == 0)
 		rc = gmem_clear(&vm->mem);

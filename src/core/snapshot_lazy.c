@@ -36,6 +36,8 @@ struct snapshot_lazy {
 	bool registered;    /* the faults are on for pvisor's mapping */
 	bool backend_on;    /* backend->lazy_begin succeeded */
 	bool loading;       /* until every frame is in (atomic reads) */
+	bool abandoned;     /* a reboot cleared the memory: no more copies */
+	pthread_mutex_t lock; /* the end of the faults: the finish vs a reboot */
 	uint64_t faults;
 	int64_t t0_ns;
 };
@@ -109,11 +111,16 @@ static void end_backend(struct snapshot_lazy *l)
 
 	if (!l->backend_on)
 		return;
+	/* Not under the lock: a rebooting vCPU (snapshot_lazy_abandon)
+	 * parks only after it has taken it. */
 	while (vm_pause(vm, 2000) < 0 && !vm_stopped(vm))
 		vm_resume(vm);
-	vm->backend->lazy_end(vm);
-	vm_resume(vm);
+	pthread_mutex_lock(&l->lock);
+	if (l->backend_on)
+		vm->backend->lazy_end(vm);
 	l->backend_on = false;
+	pthread_mutex_unlock(&l->lock);
+	vm_resume(vm);
 }
 
 /* Every frame the file holds copied in, in file order, with the memory
@@ -132,6 +139,8 @@ static bool fill(struct snapshot_lazy *l)
 				return true; /* stopping: nothing to judge */
 			serve_faults(l);
 		}
+		if (__atomic_load_n(&l->abandoned, __ATOMIC_ACQUIRE))
+			return true; /* a reboot: nothing to judge */
 		for (unsigned k = 0; k < FILL_BATCH && f < l->m.nr_frames; f++) {
 			if (!snap_frame_present(&l->m, f))
 				continue;
@@ -154,8 +163,10 @@ static void *server(void *opaque)
 	if (!fill(l)) {
 		vm_stop(vm, VM_STOP_INTERNAL, PVISOR_EXIT_USAGE,
 			"restore --lazy: the snapshot's memory section is corrupt (its checksum does not match); the guest, which ran on it, was stopped");
-	} else if (!vm_stopped(vm)) {
+	} else if (!vm_stopped(vm) && !__atomic_load_n(&l->abandoned, __ATOMIC_ACQUIRE)) {
+		pthread_mutex_lock(&l->lock);
 		unregister_own(l);
+		pthread_mutex_unlock(&l->lock);
 		end_backend(l);
 		log_info("restore --lazy: all %llu frames in after %.1f ms (%llu faults served first)",
 			 (unsigned long long)l->m.nr_present,
@@ -250,6 +261,7 @@ int snapshot_lazy_start(struct vm *vm, const struct snap_file *f, char *err,
 		l->backend_on = true;
 	}
 	l->loading = true;
+	pthread_mutex_init(&l->lock, NULL);
 	rc = -pthread_create(&l->thread, NULL, server, l);
 	if (rc) {
 		if (l->backend_on)
@@ -259,6 +271,22 @@ int snapshot_lazy_start(struct vm *vm, const struct snap_file *f, char *err,
 	}
 	vm->lazy = l;
 	return 0;
+}
+
+void snapshot_lazy_abandon(struct vm *vm)
+{
+	struct snapshot_lazy *l = vm->lazy;
+
+	if (!l)
+		return;
+	pthread_mutex_lock(&l->lock);
+	__atomic_store_n(&l->abandoned, true, __ATOMIC_RELEASE);
+	unregister_own(l);
+	if (l->backend_on)
+		vm->backend->lazy_end(vm); /* the vCPUs are at the reboot's barrier */
+	l->backend_on = false;
+	__atomic_store_n(&l->loading, false, __ATOMIC_RELEASE);
+	pthread_mutex_unlock(&l->lock);
 }
 
 bool snapshot_lazy_loading(struct vm *vm)
@@ -285,6 +313,7 @@ void snapshot_lazy_stop(struct vm *vm)
 	}
 	close(l->stop_fd);
 	close(l->uffd);
+	pthread_mutex_destroy(&l->lock);
 	free(l->prefix);
 	free(l);
 	vm->lazy = NULL;

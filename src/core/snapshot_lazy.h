@@ -25,6 +25,11 @@ struct vm;
 int snapshot_lazy_start(struct vm *vm, const struct snap_file *f, char *err,
 			size_t err_len);
 
+/* A reboot in place (core/reboot.c), with the vCPUs at its barrier,
+ * before it clears guest memory: no more copies, the faults off.  The
+ * thread stays until snapshot_lazy_stop. */
+void snapshot_lazy_abandon(struct vm *vm);
+
 /* Whether pages are still being loaded (a save must wait). */
 bool snapshot_lazy_loading(struct vm *vm);
 
