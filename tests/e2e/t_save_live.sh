@@ -135,6 +135,16 @@ for be in $BACKENDS; do
 	else
 		not_ok "$be: restore --lazy: $(grep -m3 'BAD\|holds\|lost\|lazy' "$out") $(tail -c 400 "$out")"
 	fi
+	# A reboot right after a lazy restore (likely while it still loads):
+	# the new domain boots clean.
+	out=$TMP/mem6.$be
+	start restore "$be" --lazy --kernel "$GUEST/pvsh" --cmdline "echo REBOOTED-OK; poweroff" "$TMP/mem.pvs"
+	wait_for "$out" 'resumed in a new domain' 30
+	r=$(ctl reboot --force)
+	wait "$pid"
+	prc=$?
+	check "$be: reboot --force right after restore --lazy: the new domain runs (pvisor exit $prc)" \
+		test $prc -eq 0 -a "$(grep -c '^REBOOTED-OK' "$out")" = 1
 	# A byte of the memory section changed: a plain restore refuses the
 	# file, a lazy one finds it while it reads and stops the guest (exit 2).
 	cp "$TMP/mem.pvs" "$TMP/memx.pvs"
