@@ -127,9 +127,11 @@ for be in $BACKENDS; do
 	wait_for "$out" '^memstress pass [0-9]* ' 60
 	q=$(sed -n 's/^memstress pass \([0-9]*\) .*/\1/p' "$out" | head -1)
 	wait_for "$out" "^memstress pass $((q + 2)) " 60
+	st=$(ctl status)
 	stop_guest
 	if grep -q 'resumed in a new domain' "$out" && [ -n "$q" ] &&
 		grep -q 'restore --lazy: all [0-9]* frames in after' "$out" &&
+		[ "$(field "$st" 'r["memory"]["loading"]')" = False ] &&
 		grep -q "^memstress pass $((q + 2)) ok" "$out" && ! grep -q 'BAD\|lost its write\|holds' "$out"; then
 		ok "$be: restore --lazy: $(sed -n 's/.*restore --lazy: \(all .*\)/\1/p' "$out"); passes $q to $((q + 2)), every page right"
 	else

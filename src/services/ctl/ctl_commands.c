@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "core/reboot.h"
+#include "core/snapshot_lazy.h"
 #include "core/snapshot_save.h"
 #include "core/vm.h"
 #include "services/xenstore/xenstore.h"
@@ -156,11 +157,12 @@ static enum ctl_outcome cmd_status(struct vm *vm, json_t **result, struct ctl_er
 	for (unsigned i = 0; i < vm->nr_vcpus; i++)
 		json_array_append_new(vcpus, vcpu_json(vm->vcpus[i], &exits));
 	xs_service_with(vm, status_from_store, &st);
-	r = json_pack("{s:s, s:s, s:f, s:{s:I, s:I}, s:o, s:I, s:o, s:o, s:i}", "state",
+	r = json_pack("{s:s, s:s, s:f, s:{s:I, s:I, s:b}, s:o, s:I, s:o, s:o, s:i}", "state",
 		      vm_state(vm), "backend", vm->backend->name, "uptime_s",
 		      (double)xen_system_time_ns(vm) / 1e9, "memory", "bytes",
 		      (json_int_t)vm->cfg->mem_bytes, "pages",
-		      (json_int_t)vm->mem.nr_ram_frames, "vcpus", vcpus, "exits",
+		      (json_int_t)vm->mem.nr_ram_frames, "loading",
+		      (int)snapshot_lazy_loading(vm), "vcpus", vcpus, "exits",
 		      (json_int_t)exits, "devices", st.devices, "guest_features",
 		      st.features, "reboots", (int)vm_reboot_count(vm));
 	if (!r)
