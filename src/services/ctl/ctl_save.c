@@ -35,11 +35,25 @@ static const char *check_file(int fd)
 	return NULL;
 }
 
-/* Whether a save into fd must be refused now (err set). */
+static bool save_pending(struct vm *vm)
+{
+	bool pending;
+
+	pthread_mutex_lock(&vm->xen.lock);
+	pending = vm->save != NULL;
+	pthread_mutex_unlock(&vm->xen.lock);
+	return pending;
+}
+
+/* Whether a save into fd must be refused now (err set).  A save already
+ * under way is refused here too, before a live one's pre-copy runs (the
+ * filing re-checks it). */
 static bool refused(struct vm *vm, int fd, struct ctl_error *err)
 {
 	const char *bad;
 
+	if (save_pending(vm))
+		return CTL_FAILED == ctl_failed(err, "busy", "a save is already in progress");
 	if (fd < 0)
 		return CTL_FAILED == ctl_failed(err, "invalid-argument",
 			      "save needs the file as a descriptor sent with the request (pvisor ctl PATH save FILE)");
