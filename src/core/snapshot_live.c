@@ -171,19 +171,28 @@ static uint64_t copy_marked(struct snapshot_live *l, const uint64_t *bits)
 	return n;
 }
 
-/* Every frame that holds anything. */
-static uint64_t copy_present(struct snapshot_live *l)
+static void clear_round(struct snapshot_live *l)
 {
 	memset(l->round, 0, (l->nr_frames + 63) / 64 * sizeof(*l->round));
+}
+
+/* l->round: the frames that hold anything. */
+static void mark_present(struct snapshot_live *l)
+{
+	clear_round(l);
 	snapshot_find_present(l->vm, l->round);
+}
+
+static uint64_t copy_present(struct snapshot_live *l)
+{
+	mark_present(l);
 	return copy_marked(l, l->round);
 }
 
 /* Without tracking, the pause copies all: its stage pages are made now. */
 static void populate_stage(struct snapshot_live *l)
 {
-	memset(l->round, 0, (l->nr_frames + 63) / 64 * sizeof(*l->round));
-	snapshot_find_present(l->vm, l->round);
+	mark_present(l);
 	for (uint64_t f = 0; f < l->nr_frames; f++)
 		if ((l->round[f / 64] >> (f % 64)) & 1)
 			l->stage[f * SNAP_PAGE] = 0; /* a write fault: the page exists */
@@ -197,7 +206,7 @@ static int64_t precopy_round(struct snapshot_live *l)
 	struct vm *vm = l->vm;
 	int rc;
 
-	memset(l->round, 0, (l->nr_frames + 63) / 64 * sizeof(*l->round));
+	clear_round(l);
 	if (vm_is_paused(vm) || vm_pause(vm, 2000) < 0) {
 		vm_resume(vm);
 		return -1;
@@ -258,7 +267,7 @@ static void copy_final(struct snapshot_live *l)
 		l->final_frames = copy_present(l);
 		return;
 	}
-	memset(l->round, 0, (l->nr_frames + 63) / 64 * sizeof(*l->round));
+	clear_round(l);
 	rc = dirty_log_collect(l->dirty, l->round, true);
 	l->stopping = l->dirty; /* undone once the guest runs again */
 	l->dirty = NULL;
@@ -341,9 +350,8 @@ int snapshot_live_finish(struct snapshot_live *l, struct snapshot_live_report *r
 	rc = rc ? rc : finished;
 	if (rc < 0)
 		return snprintf(err, err_len, "cannot write the snapshot: %s", strerror(-rc)), rc;
-	for (uint64_t f = 0; f < l->nr_frames; f++)
-		if (((l->copied[f / 64] >> (f % 64)) & 1))
-			r->frames++;
+	for (uint64_t w = 0; w < (l->nr_frames + 63) / 64; w++)
+		r->frames += (uint64_t)__builtin_popcountll(l->copied[w]);
 	r->pause_ms = l->pause_ms;
 	r->rounds = l->rounds;
 	r->final_frames = l->final_frames;
