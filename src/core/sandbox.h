@@ -42,8 +42,9 @@ enum sandbox_role {
 	SANDBOX_ROLE_HOTPLUG,  /* the control API's device hot-plug: opens
 				* disks on descriptors clients sent, starts
 				* their threads (a superset of block's) */
-	SANDBOX_ROLE_MEMORY,   /* restore --lazy's page servers: userfaultfd
-				* copies from the mapped snapshot */
+	SANDBOX_ROLE_MEMORY,   /* userfaultfd page servers: restore --lazy's
+				* copies from the mapped snapshot, save
+				* --live's write faults on proc */
 	SANDBOX_NR_ROLES,
 };
 

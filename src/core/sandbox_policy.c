@@ -104,9 +104,10 @@ static const char *const hotplug_calls[] = {
 	NULL,
 };
 
-/* restore --lazy's page servers (core/snapshot_lazy.c,
- * backend/proc/proc_lazy.c): the userfaultfd ioctls (sandbox_seccomp.c),
- * and an eventfd they are stopped by. */
+/* The userfaultfd page servers (core/snapshot_lazy.c,
+ * backend/proc/proc_uffd.c: restore --lazy's and save --live's): the
+ * userfaultfd ioctls (sandbox_seccomp.c), and an eventfd they are
+ * stopped by. */
 static const char *const memory_calls[] = {
 	"eventfd2",
 	NULL,

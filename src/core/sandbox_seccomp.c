@@ -49,9 +49,10 @@ static const unsigned long dirty_ioctls[] = {
 	UFFDIO_REGISTER, UFFDIO_UNREGISTER, UFFDIO_WRITEPROTECT, UFFDIO_WAKE,
 	PAGEMAP_SCAN_,
 };
-/* restore --lazy: missing pages copied in from the snapshot. */
-static const unsigned long lazy_ioctls[] = {
-	UFFDIO_COPY, UFFDIO_WAKE, UFFDIO_UNREGISTER,
+/* The userfaultfd page servers: restore --lazy's missing pages copied in
+ * from the snapshot, save --live's write faults lifted. */
+static const unsigned long memory_ioctls[] = {
+	UFFDIO_COPY, UFFDIO_WAKE, UFFDIO_UNREGISTER, UFFDIO_WRITEPROTECT,
 };
 /* A hot-plugged disk on a block device: its size. */
 static const unsigned long blockdev_ioctls[] = { BLKGETSIZE64 };
@@ -217,7 +218,7 @@ static int add_role_rules(scmp_filter_ctx ctx, enum sandbox_role role)
 		r |= allow_ioctls(ctx, dirty_ioctls, NELEM(dirty_ioctls));
 		break;
 	case SANDBOX_ROLE_MEMORY:
-		r |= allow_ioctls(ctx, lazy_ioctls, NELEM(lazy_ioctls));
+		r |= allow_ioctls(ctx, memory_ioctls, NELEM(memory_ioctls));
 		break;
 	case SANDBOX_ROLE_BLOCK:
 	case SANDBOX_ROLE_BLOCK_IO:

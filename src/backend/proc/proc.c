@@ -38,6 +38,7 @@
 #include "backend/proc/proc_lazy.h"
 #include "backend/proc/proc_mirror.h"
 #include "backend/proc/proc_priv.h"
+#include "backend/proc/proc_uffd.h"
 #include "backend/proc/proc_seccomp.h"
 #include "core/log.h"
 #include "core/sandbox.h"
@@ -375,7 +376,7 @@ static int recv_uffd(int sock)
 	if (h && h->cmsg_level == SOL_SOCKET && h->cmsg_type == SCM_RIGHTS &&
 	    h->cmsg_len == CMSG_LEN(sizeof(int)))
 		memcpy(&fd, CMSG_DATA(h), sizeof(fd));
-	if (fd >= 0 && proc_dirty_uffd_api(fd) < 0) {
+	if (fd >= 0 && proc_uffd_api(fd) < 0) {
 		close(fd);
 		fd = -1;
 	}

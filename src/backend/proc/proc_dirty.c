@@ -3,11 +3,9 @@
 
 #include <errno.h>
 #include <linux/userfaultfd.h>
-#include <poll.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -16,34 +14,15 @@
 #include "backend/proc/proc_uffd.h"
 #include "core/log.h"
 
-#ifndef UFFD_FEATURE_WP_UNPOPULATED
-#define UFFD_FEATURE_WP_UNPOPULATED (1 << 13) /* Linux 6.4 */
-#endif
 
 struct proc_dirty {
 	struct vm *vm;
 	uint64_t nr_frames;
 	uint64_t *bits;       /* written frames, __atomic_fetch_or */
 	pthread_mutex_t lock; /* mark + unprotect vs harvest + protect */
-	int stop_fd;          /* eventfd: the tracker thread ends */
-	pthread_t thread;
+	struct proc_uffd_server server; /* the tracker thread */
 	uint64_t faults;      /* write faults taken (under lock) */
 };
-
-int proc_dirty_uffd_api(int fd)
-{
-	struct uffdio_api api = {
-		.api = UFFD_API,
-		.features = UFFD_FEATURE_WP_UNPOPULATED | UFFD_FEATURE_WP_HUGETLBFS_SHMEM |
-			    UFFD_FEATURE_MISSING_SHMEM, /* restore --lazy */
-	};
-
-	if (ioctl(fd, UFFDIO_API, &api) < 0)
-		return -errno;
-	if (!(api.ioctls & (1ull << _UFFDIO_REGISTER)))
-		return -EOPNOTSUPP;
-	return 0;
-}
 
 static void mark(struct proc_dirty *d, uint64_t f)
 {
@@ -146,14 +125,6 @@ static void on_fault(void *opaque, struct proc_vcpu *pv, uint64_t addr)
 	take_fault(opaque, pv, addr);
 }
 
-static void *tracker(void *opaque)
-{
-	struct proc_dirty *d = opaque;
-
-	proc_uffd_serve(d->vm->backend_state, d->stop_fd, on_fault, d);
-	return NULL;
-}
-
 /* Every vCPU's process, or -EOPNOTSUPP if one has no userfaultfd. */
 static int each_process(struct proc_vm *pvm, struct proc_vcpu **out, unsigned *n)
 {
@@ -193,13 +164,12 @@ int proc_dirty_start(struct vm *vm)
 	d->vm = vm;
 	d->nr_frames = vm->mem.nr_ram_frames;
 	d->bits = calloc((d->nr_frames + 63) / 64, sizeof(*d->bits));
-	d->stop_fd = eventfd(0, EFD_CLOEXEC);
-	if (!d->bits || d->stop_fd < 0) {
-		rc = d->bits ? -errno : -ENOMEM;
+	if (!d->bits) {
+		rc = -ENOMEM;
 		goto fail;
 	}
 	pthread_mutex_init(&d->lock, NULL);
-	rc = -pthread_create(&d->thread, NULL, tracker, d);
+	rc = proc_uffd_server_start(&d->server, pvm, "dirty", on_fault, d);
 	if (rc) {
 		pthread_mutex_destroy(&d->lock);
 		goto fail;
@@ -210,8 +180,6 @@ int proc_dirty_start(struct vm *vm)
 	__atomic_store_n(&pvm->tracking, d, __ATOMIC_RELEASE);
 	return 0;
 fail:
-	if (d->stop_fd >= 0)
-		close(d->stop_fd);
 	free(d->bits);
 	free(d);
 	return rc;
@@ -246,33 +214,21 @@ void proc_dirty_stop(struct vm *vm)
 	struct proc_vm *pvm = vm->backend_state;
 	struct proc_dirty *d = pvm ? pvm->tracker : NULL;
 	struct proc_vcpu *pvs[VM_MAX_VCPUS];
-	uint64_t one = 1;
 	unsigned n = 0;
 
 	if (!d)
 		return;
 	__atomic_store_n(&pvm->tracking, NULL, __ATOMIC_RELEASE);
-	/* Every registration in the guest area goes (holes are fine), and
-	 * with it every protection, waking whoever waits in a fault: nothing
-	 * stops in one later.  The thread serves faults until then. */
-	if (each_process(pvm, pvs, &n) == 0) {
-		for (unsigned i = 0; i < n; i++) {
-			if (proc_uffd_range(pvs[i]->uffd, UFFDIO_UNREGISTER, PROC_GUEST_AREA_START,
-				       PVISOR_GUEST_VA_LIMIT - PROC_GUEST_AREA_START, 0) < 0)
+	/* Every protection goes with the registrations; the thread serves
+	 * faults until then. */
+	if (each_process(pvm, pvs, &n) == 0)
+		for (unsigned i = 0; i < n; i++)
+			if (proc_uffd_release(pvs[i]) < 0)
 				log_error("live save: vcpu%u: cannot unregister its memory",
 					  pvs[i]->v->id);
-			/* Unregistering wakes waiting faults, yet one was seen
-			 * left asleep (Linux 6.18): wake the whole area too. */
-			proc_uffd_range(pvs[i]->uffd, UFFDIO_WAKE, PROC_GUEST_AREA_START,
-				   PVISOR_GUEST_VA_LIMIT - PROC_GUEST_AREA_START, 0);
-		}
-	}
-	if (write(d->stop_fd, &one, sizeof(one)) != sizeof(one))
-		log_error("live save: cannot stop the tracker thread");
-	pthread_join(d->thread, NULL);
+	proc_uffd_server_stop(&d->server);
 	log_debug("live save: %llu write faults taken", (unsigned long long)d->faults);
 	pthread_mutex_destroy(&d->lock);
-	close(d->stop_fd);
 	free(d->bits);
 	free(d);
 	pvm->tracker = NULL;

@@ -25,11 +25,6 @@
 struct proc_vcpu;
 struct vm;
 
-/* The handshake on a guest process's userfaultfd: 0, or -errno if the
- * host cannot write-protect shared memory through it (then fd is not
- * usable for tracking). */
-int proc_dirty_uffd_api(int fd);
-
 /* With the vCPUs paused.  0, or -errno (-EOPNOTSUPP: a guest process has
  * no userfaultfd). */
 int proc_dirty_start(struct vm *vm);

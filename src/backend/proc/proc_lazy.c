@@ -3,12 +3,10 @@
 
 #include <errno.h>
 #include <linux/userfaultfd.h>
-#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -22,8 +20,7 @@ struct proc_lazy {
 	struct vm *vm;
 	const void *(*page)(void *ctx, uint64_t frame);
 	void *ctx;
-	int stop_fd;
-	pthread_t thread;
+	struct proc_uffd_server server;
 };
 
 static int register_missing(struct proc_vcpu *pv, uint64_t va, uint64_t len)
@@ -80,15 +77,6 @@ static void on_fault(void *opaque, struct proc_vcpu *pv, uint64_t addr)
 	serve(opaque, pv, addr);
 }
 
-static void *server(void *opaque)
-{
-	struct proc_lazy *l = opaque;
-
-	sandbox_thread(SANDBOX_ROLE_MEMORY, "lazy-proc");
-	proc_uffd_serve(l->vm->backend_state, l->stop_fd, on_fault, l);
-	return NULL;
-}
-
 int proc_lazy_begin(struct vm *vm, const void *(*page)(void *ctx, uint64_t frame),
 		    void *ctx)
 {
@@ -111,17 +99,10 @@ int proc_lazy_begin(struct vm *vm, const void *(*page)(void *ctx, uint64_t frame
 	l->vm = vm;
 	l->page = page;
 	l->ctx = ctx;
-	l->stop_fd = eventfd(0, EFD_CLOEXEC);
-	if (l->stop_fd < 0) {
-		rc = -errno;
-		free(l);
-		return rc;
-	}
 	/* No process has mapped guest memory yet: the first resume's
 	 * mirror sync maps it, registered by proc_lazy_note_sync. */
-	rc = -pthread_create(&l->thread, NULL, server, l);
+	rc = proc_uffd_server_start(&l->server, pvm, "lazy-proc", on_fault, l);
 	if (rc) {
-		close(l->stop_fd);
 		free(l);
 		return rc;
 	}
@@ -133,26 +114,16 @@ void proc_lazy_end(struct vm *vm)
 {
 	struct proc_vm *pvm = vm->backend_state;
 	struct proc_lazy *l = pvm ? pvm->lazy : NULL;
-	uint64_t one = 1;
 
 	if (!l)
 		return;
 	__atomic_store_n(&pvm->lazy, NULL, __ATOMIC_RELEASE);
 	pthread_mutex_lock(&pvm->lock);
-	for (unsigned i = 0; i < VM_MAX_VCPUS; i++) {
-		struct proc_vcpu *pv = pvm->vcpus[i];
-
-		if (!pv || pv->uffd < 0)
-			continue;
-		proc_uffd_range(pv->uffd, UFFDIO_UNREGISTER, PROC_GUEST_AREA_START,
-				PVISOR_GUEST_VA_LIMIT - PROC_GUEST_AREA_START, 0);
-		proc_uffd_range(pv->uffd, UFFDIO_WAKE, PROC_GUEST_AREA_START,
-				PVISOR_GUEST_VA_LIMIT - PROC_GUEST_AREA_START, 0);
-	}
+	for (unsigned i = 0; i < VM_MAX_VCPUS; i++)
+		if (pvm->vcpus[i] && pvm->vcpus[i]->uffd >= 0 &&
+		    proc_uffd_release(pvm->vcpus[i]) < 0)
+			log_error("restore --lazy: vcpu%u: cannot unregister its memory", i);
 	pthread_mutex_unlock(&pvm->lock);
-	if (write(l->stop_fd, &one, sizeof(one)) != sizeof(one))
-		log_error("restore --lazy: cannot stop the page server");
-	pthread_join(l->thread, NULL);
-	close(l->stop_fd);
+	proc_uffd_server_stop(&l->server);
 	free(l);
 }

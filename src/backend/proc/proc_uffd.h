@@ -8,6 +8,7 @@
 #define PVISOR_PROC_UFFD_H
 
 #include <poll.h>
+#include <pthread.h>
 #include <stdint.h>
 
 struct proc_run;
@@ -32,10 +33,29 @@ int proc_uffd_range(int fd, unsigned long cmd, uint64_t va, uint64_t len, uint64
 unsigned proc_uffd_pollset(struct proc_vm *pvm, int stop_fd, struct pollfd *p,
 			   struct proc_vcpu **who);
 
-/* Until stop_fd is readable: every page-fault message on the vCPU
- * processes' userfaultfds goes to on_fault with its vCPU and address. */
-void proc_uffd_serve(struct proc_vm *pvm, int stop_fd,
-		     void (*on_fault)(void *ctx, struct proc_vcpu *pv, uint64_t addr),
-		     void *ctx);
+/* The handshake on a guest process's userfaultfd, for both users (shared
+ * memory write-protected, and missing pages): 0, or -errno if the host
+ * cannot (then fd is not usable). */
+int proc_uffd_api(int fd);
+
+/* Every registration of pv's guest area undone and whoever waits woken:
+ * nothing stops in a fault after it.  0 or -errno. */
+int proc_uffd_release(struct proc_vcpu *pv);
+
+/* A thread (sandbox role memory, named name) serving the vCPU processes'
+ * page faults: each goes to on_fault with its vCPU and address. */
+struct proc_uffd_server {
+	struct proc_vm *pvm;
+	const char *name;
+	void (*on_fault)(void *ctx, struct proc_vcpu *pv, uint64_t addr);
+	void *ctx;
+	int stop_fd;
+	pthread_t thread;
+};
+int proc_uffd_server_start(struct proc_uffd_server *s, struct proc_vm *pvm,
+			   const char *name,
+			   void (*on_fault)(void *ctx, struct proc_vcpu *pv, uint64_t addr),
+			   void *ctx);
+void proc_uffd_server_stop(struct proc_uffd_server *s);
 
 #endif
