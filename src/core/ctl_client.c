@@ -17,6 +17,7 @@
 
 #include "core/log.h"
 #include "hostio/hio_file.h"
+#include "hostio/scm_rights.h"
 
 /* A reply longer than this is not one of ours. */
 #define REPLY_MAX (16u << 20)
@@ -390,25 +391,13 @@ static int connect_to(const char *path)
 static int send_all(int fd, const char *buf, size_t len, int pass)
 {
 	while (len) {
-		union {
-			char buf[CMSG_SPACE(sizeof(int))];
-			struct cmsghdr align;
-		} ctrl;
+		union scm_one ctrl;
 		struct iovec iov = { (void *)buf, len };
 		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
 		ssize_t n;
 
-		if (pass >= 0) {
-			struct cmsghdr *cm;
-
-			mh.msg_control = ctrl.buf;
-			mh.msg_controllen = sizeof(ctrl.buf);
-			cm = CMSG_FIRSTHDR(&mh);
-			cm->cmsg_level = SOL_SOCKET;
-			cm->cmsg_type = SCM_RIGHTS;
-			cm->cmsg_len = CMSG_LEN(sizeof(int));
-			memcpy(CMSG_DATA(cm), &pass, sizeof(int));
-		}
+		if (pass >= 0)
+			scm_rights_put(&mh, &ctrl, pass);
 		n = sendmsg(fd, &mh, MSG_NOSIGNAL);
 		if (n > 0)
 			pass = -1; /* it went with these bytes */

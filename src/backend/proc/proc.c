@@ -43,6 +43,7 @@
 #include "core/log.h"
 #include "core/sandbox.h"
 #include "core/vm.h"
+#include "hostio/scm_rights.h"
 
 #ifndef HWCAP2_FSGSBASE
 #define HWCAP2_FSGSBASE (1 << 1)
@@ -333,25 +334,13 @@ static void child_send_uffd(int sock)
 	long u = syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK | UFFD_USER_MODE_ONLY);
 	char byte = u >= 0;
 	struct iovec io = { &byte, 1 };
-	union {
-		struct cmsghdr h;
-		char buf[CMSG_SPACE(sizeof(int))];
-	} c;
+	union scm_one c;
 	struct msghdr m = { .msg_iov = &io, .msg_iovlen = 1 };
-	struct cmsghdr *h;
-	int fd = (int)u;
 
 	if (sock < 0)
 		return;
-	if (u >= 0) {
-		m.msg_control = c.buf;
-		m.msg_controllen = sizeof(c.buf);
-		h = CMSG_FIRSTHDR(&m);
-		h->cmsg_level = SOL_SOCKET;
-		h->cmsg_type = SCM_RIGHTS;
-		h->cmsg_len = CMSG_LEN(sizeof(int));
-		__builtin_memcpy(CMSG_DATA(h), &fd, sizeof(fd));
-	}
+	if (u >= 0)
+		scm_rights_put(&m, &c, (int)u);
 	syscall(SYS_sendmsg, sock, &m, MSG_DONTWAIT);
 }
 
