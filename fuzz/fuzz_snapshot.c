@@ -7,15 +7,56 @@
  * the xenstore section (guest-written paths, values and permissions) reads
  * back as snap_parse checked it: inside the section, a NUL-terminated
  * relative path, the saved domain as owner, as many as the header says.
+ * The devices section's records are walked the same way, and restore's
+ * use of them (snapshot_devices_apply: each parsed as its run option
+ * would be, into a configuration with no device given) answers 0 or -1
+ * with a message, and never more devices than a guest may have.
  */
-// fuzz-sources: src/core/snapshot.c src/core/sandbox.c src/core/sandbox_seccomp.c src/core/sandbox_policy.c src/core/sandbox_landlock.c src/core/log.c
+// fuzz-sources: src/core/snapshot.c src/core/snapshot_devices.c src/core/cli.c src/hostio/hostnet.c src/hostio/slirp.c src/hostio/tap.c src/services/scsiback/vscsi_lun.c src/core/sandbox.c src/core/sandbox_seccomp.c src/core/sandbox_policy.c src/core/sandbox_landlock.c src/core/log.c
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/snapshot.h"
+#include "core/snapshot_devices.h"
 #include "fuzz_sandbox.h"
+
+/* Every record inside the section, a line of text; applied to a
+ * configuration without devices, the counts within the limits. */
+static unsigned check_devices(const struct snap_file *f)
+{
+	static struct snapshot_net_specs keep;
+	static struct vm_config cfg;
+	const struct snap_section *s = f->devices;
+	uint64_t off = sizeof(struct snap_dev_header);
+	struct snap_device d;
+	char err[512];
+	unsigned count = 0;
+	int rc;
+
+	while ((rc = snap_dev_next(s, &off, &d, err, sizeof(err))) == 1) {
+		size_t n = strlen(d.spec);
+
+		if ((const uint8_t *)d.spec < s->data ||
+		    (const uint8_t *)d.spec + n >= s->data + s->length ||
+		    d.kind < VM_DEV_DISK || d.kind > VM_DEV_SHARE || n >= SNAP_DEV_SPEC_MAX ||
+		    memchr(d.spec, '\n', n))
+			abort();
+		count++;
+	}
+	if (rc != 0)
+		abort();
+	memset(&cfg, 0, sizeof(cfg));
+	rc = snapshot_devices_apply(f, &cfg, &keep, err, sizeof(err));
+	if ((rc != 0 && rc != -1) || (rc == -1 && !err[0]) ||
+	    cfg.nr_disks > VM_MAX_DISKS || cfg.nr_net > VM_MAX_NICS ||
+	    cfg.nr_scsi > VM_MAX_SCSI || cfg.nr_shares > VM_MAX_SHARES)
+		abort();
+	if (rc == 0 && cfg.nr_disks + cfg.nr_net + cfg.nr_scsi + cfg.nr_shares != count)
+		abort();
+	return count;
+}
 
 static int fuzz_one(const uint8_t *data, size_t size)
 {
@@ -75,6 +116,8 @@ static int fuzz_one(const uint8_t *data, size_t size)
 		if (rc != 0 || count != f.xs.nr_nodes)
 			abort();
 	}
+	if (f.devices)
+		sum += check_devices(&f);
 	return (int)(sum & 0);
 }
 

@@ -1,6 +1,8 @@
 /*
  * blkbench: block device throughput and data integrity through blkfront.
  *   blkbench [dev=xvda] [mb=16] [qd=8] [ops=2000] [mode=rw|ro|stamp] [control=1]
+ *            [wait=SEC]
+ * wait:  the disk may come later (ctl disk-add): waits up to SEC seconds.
  * rw:    sequential write (64 KiB), flush, sequential read + verify,
  *        random 4 KiB writes, flush, random 4 KiB reads + verify.
  * ro:    reads must work, a write must be refused.
@@ -254,6 +256,23 @@ static int reboot_mode(long count, bool control)
 	kit_reboot();
 }
 
+/* Waits until device/vbd/<vdev> has its backend (the toolstack writes the
+ * directory in one transaction): 0, or -1 after sec seconds. */
+static int wait_for_vbd(unsigned vdev, long sec)
+{
+	uint64_t deadline = monotonic_ns() + (uint64_t)sec * 1000000000ull;
+	char path[48], buf[128];
+	int rc = 0;
+
+	snprintf(path, sizeof(path), "device/vbd/%u/backend", vdev);
+	if (xenbus_watch("device/vbd", "blkbench-wait") < 0)
+		return -1;
+	while (rc == 0 && xenbus_read(XBT_NIL, path, buf, sizeof(buf)) < 0)
+		rc = xenbus_wait_watch("blkbench-wait", deadline);
+	xenbus_unwatch("device/vbd", "blkbench-wait");
+	return rc ? -1 : 0;
+}
+
 int app_main(const char *cmdline)
 {
 	char name[16] = "xvda", mode[16] = "rw";
@@ -272,6 +291,12 @@ int app_main(const char *cmdline)
 	/* control=1: takes the toolstack's requests (suspend: save mid-run) */
 	if (num_arg(cmdline, "control", 0) && kit_control_start() < 0) {
 		printf("blkbench: no control thread\n");
+		return 1;
+	}
+	if (num_arg(cmdline, "wait", 0) > 0 &&
+	    wait_for_vbd(blkfront_vdev(name), num_arg(cmdline, "wait", 0)) < 0) {
+		printf("blkbench %s FAIL no device within wait=%ld s\n", name,
+		       num_arg(cmdline, "wait", 0));
 		return 1;
 	}
 	dev = blkfront_init(blkfront_vdev(name), 2, &info);

@@ -31,8 +31,9 @@ const char cli_usage[] =
 	"  ctl PATH COMMAND [ARGS]             control a guest run with --api PATH\n"
 	"                                      (see pvisor ctl --help)\n"
 	"  restore [OPTIONS] FILE              resume a guest saved with `ctl PATH save FILE`\n"
-	"                                      (run's options: --disk, --net, --api, ...;\n"
-	"                                      --kernel: what a reboot boots; --lazy: the\n"
+	"                                      (its devices come from FILE unless run's\n"
+	"                                      --disk, --net, --scsi, --share name them;\n"
+	"                                      --api, ...; --kernel: what a reboot boots; --lazy: the\n"
 	"                                      guest runs before its memory is read in)\n"
 	"  version                             print the version\n"
 	"  --help                              this text\n";
@@ -506,6 +507,65 @@ static int parse_scsi(struct vm_config *cfg, const char *v, char *err,
 	return 0;
 }
 
+/* --net SPEC (hostio/hostnet.h); v must outlive cfg.  0 or -1 with err. */
+static int parse_net(struct vm_config *cfg, const char *v, char *err,
+		     size_t err_len)
+{
+	struct hostnet_config hc;
+
+	if (cfg->nr_net == VM_MAX_NICS) {
+		snprintf(err, err_len, "--net: at most %d network devices", VM_MAX_NICS);
+		return -1;
+	}
+	if (hostnet_parse(v, &hc, err, err_len))
+		return -1;
+	cfg->net[cfg->nr_net++] = v;
+	return 0;
+}
+
+int cli_add_device(struct vm_config *cfg, enum vm_device_kind kind,
+		   const char *spec, char *err, size_t err_len)
+{
+	switch (kind) {
+	case VM_DEV_DISK: return parse_disk(cfg, spec, err, err_len);
+	case VM_DEV_NIC: return parse_net(cfg, spec, err, err_len);
+	case VM_DEV_SCSI: return parse_scsi(cfg, spec, err, err_len);
+	case VM_DEV_SHARE: return parse_share(cfg, spec, err, err_len);
+	}
+	snprintf(err, err_len, "unknown device kind %d", (int)kind);
+	return -1;
+}
+
+/* The spellings below are what the parsers above read back; a path with a
+ * ',' has none (take_path ends it there): -ENAMETOOLONG or -EINVAL. */
+static int spec_done(int n, size_t cap, const char *path)
+{
+	if (strchr(path, ','))
+		return -EINVAL;
+	return n < 0 || (size_t)n >= cap ? -ENAMETOOLONG : n;
+}
+
+int cli_disk_spec(const struct vm_disk *d, char *buf, size_t cap)
+{
+	return spec_done(snprintf(buf, cap, "%s,%s,id=%s", d->path,
+				  d->ro ? "ro" : "rw", d->name), cap, d->path);
+}
+
+int cli_scsi_spec(const struct vm_scsi *d, char *buf, size_t cap)
+{
+	return spec_done(snprintf(buf, cap, "%s,%s,media=%s,lun=%u:%u:%u:%u",
+				  d->path, d->ro ? "ro" : "rw",
+				  d->cdrom ? "cdrom" : "disk", d->host, d->channel,
+				  d->target, d->lun), cap, d->path);
+}
+
+int cli_share_spec(const struct vm_share *s, char *buf, size_t cap)
+{
+	return spec_done(snprintf(buf, cap, "%s,tag=%s,%s,security_model=%s",
+				  s->path, s->tag, s->ro ? "ro" : "rw",
+				  s->security_model), cap, s->path);
+}
+
 static enum cli_command parse_run(int argc, char *const argv[], struct cli *c,
 				  char *err, size_t err_len)
 {
@@ -590,16 +650,8 @@ static enum cli_command parse_run(int argc, char *const argv[], struct cli *c,
 			if (parse_scsi(cfg, v, err, err_len))
 				return CLI_ERROR;
 		} else if ((v = option_value(argc, argv, &i, "--net"))) {
-			struct hostnet_config hc;
-
-			if (cfg->nr_net == VM_MAX_NICS) {
-				snprintf(err, err_len, "--net: at most %d network devices",
-					 VM_MAX_NICS);
+			if (parse_net(cfg, v, err, err_len))
 				return CLI_ERROR;
-			}
-			if (hostnet_parse(v, &hc, err, err_len))
-				return CLI_ERROR;
-			cfg->net[cfg->nr_net++] = v;
 		} else if ((v = option_value(argc, argv, &i, "--cmdline"))) {
 			if (append_cmdline(c, v))
 				goto too_long;
@@ -699,7 +751,8 @@ too_long:
 	return CLI_ERROR;
 }
 
-/* restore [OPTIONS] FILE: run's options for the devices, the sockets and
+/* restore [OPTIONS] FILE: run's options for the devices (the kinds not
+ * given come from the snapshot: core/snapshot_devices.h), the sockets and
  * the sandbox; what the guest is (memory, vCPUs) comes from the snapshot.
  * --kernel (with --initrd, --cmdline) names what a reboot of the restored
  * guest boots: a snapshot holds no kernel. */

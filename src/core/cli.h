@@ -49,6 +49,20 @@ enum cli_command cli_parse(int argc, char *const argv[], struct cli *out,
 /* "64M", "1G", "512" (MiB, as QEMU), "65536K": bytes, or -1 if malformed. */
 int64_t cli_parse_size(const char *s);
 
+/*
+ * Adds one device to cfg as its run option would (--disk, --net, --scsi,
+ * --share with the value spec): what restore does with the devices a
+ * snapshot names (core/snapshot_devices.h).  spec must outlive cfg (a NIC
+ * keeps the pointer).  0, or -1 with one line in err.
+ */
+int cli_add_device(struct vm_config *cfg, enum vm_device_kind kind,
+		   const char *spec, char *err, size_t err_len);
+/* The option value that cli_add_device reads back as d: its length, or
+ * -ENAMETOOLONG (it does not fit cap) or -EINVAL (a path with a ','). */
+int cli_disk_spec(const struct vm_disk *d, char *buf, size_t cap);
+int cli_scsi_spec(const struct vm_scsi *d, char *buf, size_t cap);
+int cli_share_spec(const struct vm_share *s, char *buf, size_t cap);
+
 extern const char cli_usage[];
 extern const char cli_run_usage[];
 extern const char cli_host_usage[];

@@ -7,6 +7,15 @@
 
 #define VM_MAX_NICS 4 /* --net, repeatable */
 
+/* The kinds of device a guest is given (a snapshot records them by these
+ * numbers: docs/snapshot-format.md, "The devices section"). */
+enum vm_device_kind {
+	VM_DEV_DISK = 1,  /* --disk */
+	VM_DEV_NIC = 2,   /* --net */
+	VM_DEV_SCSI = 3,  /* --scsi */
+	VM_DEV_SHARE = 4, /* --share */
+};
+
 #define VM_MAX_DISKS 8
 
 /* --disk PATH[,ro][,id=NAME]: a raw image served by services/blkback. */

@@ -490,6 +490,8 @@ static int check_saved(const char *line)
 	return status;
 }
 
+#define CTL_CLIENT_MAX_WORDS 16
+
 /*
  * disk-add, scsi-add, insert: the image, opened and locked here as pvisor would (the
  * sandboxed pvisor cannot open files any more); the descriptor goes with
@@ -531,13 +533,44 @@ static int open_image(int n, char *const words[], struct hio_file *image)
 	return 0;
 }
 
-int ctl_client_main(const char *path, int n, char *const words[])
+/*
+ * disk-add, scsi-add and insert name their image by an absolute path: pvisor
+ * runs elsewhere, and a snapshot names the image by it.  The path leads
+ * the word (PATH[,OPT]...), so making the word absolute makes the path so.
+ * words copied into own (the rest point at the caller's); 0 or -1 (said).
+ */
+static int absolute_image_words(int n, char *const words[], char **own,
+				char *word, size_t cap)
 {
-	char err[256], *req, *reply;
+	int at = n >= 2 && (!strcmp(words[0], "disk-add") || !strcmp(words[0], "scsi-add")) ? 1
+		 : n == 3 && !strcmp(words[0], "insert") ? 2 : -1;
+
+	for (int i = 0; i < n; i++)
+		own[i] = words[i];
+	if (at < 0)
+		return 0;
+	snprintf(word, cap, "%s", words[at]);
+	if (strlen(words[at]) >= cap || hio_path_absolute(word, cap) < 0) {
+		log_error("ctl %s: the path %s is too long", words[0], words[at]);
+		return -1;
+	}
+	own[at] = word;
+	return 0;
+}
+
+int ctl_client_main(const char *path, int n, char *const given[])
+{
+	char err[256], *req, *reply, *words[CTL_CLIENT_MAX_WORDS] = { 0 }, word[1100];
 	const char *save_path = NULL;
 	struct hio_file image;
 	int fd, status, file_fd = -1;
 
+	if (n > CTL_CLIENT_MAX_WORDS) {
+		log_error("ctl: too many words (at most %d)", CTL_CLIENT_MAX_WORDS);
+		return PVISOR_EXIT_USAGE;
+	}
+	if (absolute_image_words(n, given, words, word, sizeof(word)) < 0)
+		return PVISOR_EXIT_USAGE;
 	req = ctl_client_request(n, words, err, sizeof(err));
 	if (!req) {
 		log_error("%s", err);

@@ -26,11 +26,13 @@
 #include "core/rootfs.h"
 #include "core/sandbox.h"
 #include "core/snapshot.h"
+#include "core/snapshot_devices.h"
 #include "core/snapshot_restore.h"
 #include "core/vm.h"
 #include "services/console/consback.h"
 #include "services/ctl/ctl_server.h"
 #include "services/xenstore/xs_service.h"
+#include "hostio/hio_file.h"
 #include "hostio/hostnet.h"
 #include "xen/build.h"
 #include "xen/bzimage.h"
@@ -451,11 +453,40 @@ static void join_secondaries(struct vm *vm)
 	}
 }
 
+/* The images and shared folders by absolute paths: what a snapshot of
+ * this guest names (core/snapshot_devices.h) must not depend on where
+ * pvisor was started. */
+static int absolute_device_paths(struct vm_config *cfg)
+{
+	_Static_assert(sizeof(cfg->disks[0].path) == sizeof(cfg->scsi[0].path) &&
+			       sizeof(cfg->disks[0].path) == sizeof(cfg->shares[0].path),
+		       "one size of path");
+	char *paths[VM_MAX_DISKS + VM_MAX_SCSI + VM_MAX_SHARES];
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < cfg->nr_disks; i++)
+		paths[n++] = cfg->disks[i].path;
+	for (unsigned i = 0; i < cfg->nr_scsi; i++)
+		paths[n++] = cfg->scsi[i].path;
+	for (unsigned i = 0; i < cfg->nr_shares; i++)
+		paths[n++] = cfg->shares[i].path;
+	for (unsigned i = 0; i < n; i++) {
+		int rc = hio_path_absolute(paths[i], sizeof(cfg->disks[0].path));
+
+		if (rc < 0) {
+			log_error("%s: cannot make the path absolute: %s", paths[i], strerror(-rc));
+			return -1;
+		}
+	}
+	return 0;
+}
+
 /* restore FILE: the file mapped and checked before anything starts; the
  * configuration takes the guest's memory and vCPUs from it. */
 static int open_snapshot(struct cli *cli, struct snap_mapping *map,
 			 struct snap_file *snap, struct host_kernel *hk)
 {
+	static struct snapshot_net_specs net_specs; /* cfg.net[] may point here */
 	char err[512];
 	const struct snap_domain *d = &snap->domain;
 
@@ -465,18 +496,8 @@ static int open_snapshot(struct cli *cli, struct snap_mapping *map,
 		log_error("restore %s: %s", cli->restore_path, err);
 		return -1;
 	}
-	if (d->nr_disks != cli->cfg.nr_disks || d->nr_nics != cli->cfg.nr_net) {
-		log_error("restore %s: the guest had %u disk(s) and %u NIC(s); give as many --disk and --net (given %u and %u)",
-			  cli->restore_path, d->nr_disks, d->nr_nics, cli->cfg.nr_disks,
-			  cli->cfg.nr_net);
-		return -1;
-	}
-	/* Version 1 did not record them. */
-	if (snap->header.version >= 2 &&
-	    (d->nr_scsi != cli->cfg.nr_scsi || d->nr_shares != cli->cfg.nr_shares)) {
-		log_error("restore %s: the guest had %u SCSI LUN(s) and %u share(s); give as many --scsi and --share (given %u and %u)",
-			  cli->restore_path, d->nr_scsi, d->nr_shares, cli->cfg.nr_scsi,
-			  cli->cfg.nr_shares);
+	if (snapshot_devices_apply(snap, &cli->cfg, &net_specs, err, sizeof(err)) < 0) {
+		log_error("restore %s: %s", cli->restore_path, err);
 		return -1;
 	}
 	cli->cfg.mem_bytes = d->nr_ram_frames << PAGE_SHIFT;
@@ -547,6 +568,8 @@ static int run(struct cli *cli)
 		hk.v_start = boot.img.v_start;
 		hk.v_end = boot.img.v_end;
 	}
+	if (absolute_device_paths(&cli->cfg) < 0)
+		goto out;
 	if (cli->cfg.initrd_path &&
 	    read_file("initrd", cli->cfg.initrd_path, &initrd) < 0)
 		goto out;

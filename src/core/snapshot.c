@@ -12,6 +12,8 @@
 
 #include <pvisor/xen.h> /* DOMID_FIRST_RESERVED, XENSTORE_*_MAX */
 
+#include "core/config.h" /* enum vm_device_kind */
+
 _Static_assert(sizeof(struct snap_header) == 64, "header layout");
 _Static_assert(sizeof(struct snap_section_header) == 24, "section layout");
 _Static_assert(sizeof(struct snap_domain) == 80, "domain layout");
@@ -20,6 +22,11 @@ _Static_assert(sizeof(struct snap_vcpu) == 4544, "vcpu layout");
 _Static_assert(sizeof(struct snap_xs_header) == 8, "xenstore header layout");
 _Static_assert(sizeof(struct snap_xs_record) == 16, "xenstore record layout");
 _Static_assert(sizeof(struct snap_xs_perm) == 4, "xenstore perm layout");
+_Static_assert(sizeof(struct snap_dev_header) == 8, "devices header layout");
+_Static_assert(sizeof(struct snap_dev_record) == 8, "device record layout");
+_Static_assert(SNAP_DEV_MAX == VM_MAX_DISKS + VM_MAX_NICS + VM_MAX_SCSI + VM_MAX_SHARES,
+	       "every device a guest may have");
+_Static_assert(SNAP_DEV_SPEC_MAX >= 1024 + 64, "a whole path and its options");
 _Static_assert(SNAP_XS_PATH_MAX == XENSTORE_REL_PATH_MAX &&
 		       SNAP_XS_VALUE_MAX == XENSTORE_PAYLOAD_MAX,
 	       "a guest's xenstore limits");
@@ -42,6 +49,7 @@ static const char *section_name(uint32_t type)
 	case SNAP_MEMORY: return "memory";
 	case SNAP_PAGETABLES: return "page-tables";
 	case SNAP_XENSTORE: return "xenstore";
+	case SNAP_DEVICES: return "devices";
 	default: return "unknown";
 	}
 }
@@ -288,6 +296,94 @@ static int check_xenstore(struct snap_file *f, char *err, size_t err_len)
 	return 0;
 }
 
+static bool dev_spec_ok(const char *spec, size_t len)
+{
+	if (spec[len] || strlen(spec) != len)
+		return false;
+	for (size_t i = 0; i < len; i++)
+		if ((unsigned char)spec[i] < 0x20 || spec[i] == 0x7f)
+			return false; /* no control characters in pvisor's own lines */
+	return true;
+}
+
+int snap_dev_next(const struct snap_section *s, uint64_t *off,
+		  struct snap_device *d, char *err, size_t err_len)
+{
+	struct snap_dev_record r;
+	uint64_t at = *off, need;
+	const uint8_t *p;
+
+	if (at == s->length)
+		return 0;
+	if (s->length - at < sizeof(r))
+		return fail(err, err_len, "corrupt: device record at byte %llu truncated",
+			    (unsigned long long)at);
+	memcpy(&r, s->data + at, sizeof(r));
+	if (r.reserved || r.kind < VM_DEV_DISK || r.kind > VM_DEV_SHARE)
+		return fail(err, err_len, "corrupt: device record at byte %llu: kind %u",
+			    (unsigned long long)at, r.kind);
+	if (r.spec_len < 2 || r.spec_len > SNAP_DEV_SPEC_MAX)
+		return fail(err, err_len, "corrupt: device record at byte %llu: %u bytes (2 to %u)",
+			    (unsigned long long)at, r.spec_len, SNAP_DEV_SPEC_MAX);
+	need = (sizeof(r) + r.spec_len + 7) & ~7ull;
+	if (s->length - at < need)
+		return fail(err, err_len, "corrupt: device record at byte %llu ends past the section",
+			    (unsigned long long)at);
+	p = s->data + at;
+	for (uint64_t i = sizeof(r) + r.spec_len; i < need; i++)
+		if (p[i])
+			return fail(err, err_len, "corrupt: device record at byte %llu: padding",
+				    (unsigned long long)at);
+	if (!dev_spec_ok((const char *)p + sizeof(r), r.spec_len - 1u))
+		return fail(err, err_len, "corrupt: device record at byte %llu: not a line of text",
+			    (unsigned long long)at);
+	d->kind = r.kind;
+	d->spec = (const char *)p + sizeof(r);
+	*off = at + need;
+	return 1;
+}
+
+/* Walks every record once; the counts of each kind are the domain's. */
+static int check_devices(struct snap_file *f, char *err, size_t err_len)
+{
+	const struct snap_section *s = f->devices;
+	const struct snap_domain *dom = &f->domain;
+	unsigned count[VM_DEV_SHARE + 1] = { 0 }, total = 0;
+	struct snap_dev_header h;
+	struct snap_device d;
+	uint64_t off = sizeof(h);
+	int rc = 0;
+
+	if (f->header.version < 3)
+		return s ? fail(err, err_len, "corrupt: a devices section in a version-%u file",
+				f->header.version) : 0;
+	if (!s)
+		return fail(err, err_len, "corrupt: the devices section is missing");
+	if (s->length < sizeof(h))
+		return fail(err, err_len, "corrupt: devices section too short");
+	memcpy(&h, s->data, sizeof(h));
+	if (h.reserved || h.nr_devices > SNAP_DEV_MAX)
+		return fail(err, err_len, "corrupt: %u devices (at most %u)", h.nr_devices,
+			    SNAP_DEV_MAX);
+	while (total <= h.nr_devices && (rc = snap_dev_next(s, &off, &d, err, err_len)) == 1) {
+		count[d.kind]++;
+		total++;
+	}
+	if (rc < 0)
+		return rc;
+	if (total != h.nr_devices)
+		return fail(err, err_len, "corrupt: the devices section holds %s%u records, its header says %u",
+			    total > h.nr_devices ? "more than " : "",
+			    total > h.nr_devices ? h.nr_devices : total, h.nr_devices);
+	if (count[VM_DEV_DISK] != dom->nr_disks || count[VM_DEV_NIC] != dom->nr_nics ||
+	    count[VM_DEV_SCSI] != dom->nr_scsi || count[VM_DEV_SHARE] != dom->nr_shares)
+		return fail(err, err_len, "corrupt: the devices section names %u disks, %u NICs, %u LUNs and %u shares; the domain %u, %u, %u and %u",
+			    count[VM_DEV_DISK], count[VM_DEV_NIC], count[VM_DEV_SCSI],
+			    count[VM_DEV_SHARE], dom->nr_disks, dom->nr_nics, dom->nr_scsi,
+			    dom->nr_shares);
+	return 0;
+}
+
 /* Places each known section; checks the fixed sizes and the limits. */
 static int index_sections(struct snap_file *f, char *err, size_t err_len)
 {
@@ -305,6 +401,7 @@ static int index_sections(struct snap_file *f, char *err, size_t err_len)
 		case SNAP_MEMORY: slot = &f->memory; break;
 		case SNAP_PAGETABLES: slot = &f->pagetables; break;
 		case SNAP_XENSTORE: slot = &f->xenstore; break;
+		case SNAP_DEVICES: slot = &f->devices; break;
 		case SNAP_VCPU:
 			if (s->index >= SNAP_MAX_VCPUS)
 				return fail(err, err_len, "corrupt: vcpu section for vCPU %u", s->index);
@@ -344,7 +441,9 @@ static int index_sections(struct snap_file *f, char *err, size_t err_len)
 			    (unsigned long long)f->domain.nr_ram_frames);
 	if (check_memory(f, err, err_len) < 0)
 		return -EINVAL;
-	return check_xenstore(f, err, err_len);
+	if (check_xenstore(f, err, err_len) < 0)
+		return -EINVAL;
+	return check_devices(f, err, err_len);
 }
 
 int snap_parse(const uint8_t *buf, size_t len, struct snap_file *out,

@@ -16,7 +16,7 @@
 #include <stdint.h>
 
 #define SNAP_MAGIC "PVISORSN"
-#define SNAP_VERSION 2u     /* written; 2 added the xenstore section */
+#define SNAP_VERSION 3u     /* written; 2 added the xenstore section, 3 the devices */
 #define SNAP_VERSION_MIN 1u /* the oldest version still read */
 #define SNAP_MAX_SECTIONS 64u
 #define SNAP_MAX_VCPUS 32u
@@ -29,6 +29,7 @@ enum snap_section_type {
 	SNAP_MEMORY = 4,      /* RAM: frame count, bitmap, present pages */
 	SNAP_PAGETABLES = 5,  /* pinned page tables: struct snap_pin[] */
 	SNAP_XENSTORE = 6,    /* version 2: the guest's own store nodes */
+	SNAP_DEVICES = 7,     /* version 3: the devices the guest has */
 };
 
 struct snap_header {
@@ -135,6 +136,33 @@ struct snap_xs_perm {
 #define SNAP_XS_VALUE_MAX 4096u
 #define SNAP_XS_PERMS_MAX 5u
 
+/*
+ * The devices section (version 3): a struct snap_dev_header, then
+ * nr_devices records, each a struct snap_dev_record, the run option's
+ * value that gives that device again (spec_len bytes with its NUL: what
+ * `--disk`, `--net`, `--scsi` or `--share` takes, as libxl keeps a
+ * domain's configuration in its save stream) and zero padding to 8 bytes.
+ * Hot-plugged disks and LUNs are there as they were at the save; restore
+ * takes the kinds of device not given on its command line from here.
+ */
+struct snap_dev_header {
+	uint32_t nr_devices;
+	uint32_t reserved;
+};
+struct snap_dev_record {
+	uint16_t kind;     /* enum vm_device_kind (core/config.h) */
+	uint16_t spec_len; /* 2..SNAP_DEV_SPEC_MAX, with the NUL */
+	uint32_t reserved;
+};
+#define SNAP_DEV_SPEC_MAX 1200u /* a 1023-byte path and its options */
+#define SNAP_DEV_MAX 36u        /* VM_MAX_DISKS + NICS + SCSI + SHARES */
+
+/* One record of a checked devices section: points into the file. */
+struct snap_device {
+	unsigned kind;
+	const char *spec;  /* NUL-terminated, no other NUL */
+};
+
 /* One record of a checked section: pointers into the file. */
 struct snap_xs_node {
 	const char *path;  /* NUL-terminated, relative, no "//" */
@@ -160,6 +188,7 @@ struct snap_file {
 	const struct snap_section *vcpu[SNAP_MAX_VCPUS];
 	const struct snap_section *shared_info, *memory, *pagetables;
 	const struct snap_section *xenstore; /* NULL in a version-1 file */
+	const struct snap_section *devices;  /* NULL before version 3 */
 	struct snap_xs_header xs;            /* its header (0s if none) */
 };
 
@@ -202,6 +231,14 @@ static inline bool snap_frame_present(const struct snap_memory *m, uint64_t f)
  */
 int snap_xs_next(const struct snap_section *s, uint16_t domid, uint64_t *off,
 		 struct snap_xs_node *n, char *err, size_t err_len);
+
+/*
+ * The device record at *off (start with *off = sizeof(struct
+ * snap_dev_header)) into d, *off moved past it: 1; 0 at the end; -EINVAL
+ * with one line in err if it is malformed.  Pure, like snap_xs_next.
+ */
+int snap_dev_next(const struct snap_section *s, uint64_t *off,
+		  struct snap_device *d, char *err, size_t err_len);
 
 /* Writer: sections appended to a descriptor through a buffer.  Errors are
  * sticky: check snap_writer_finish's result. */

@@ -3,8 +3,9 @@
  * What goes in is what Xen's PV save stream carries for a domain that is
  * to be resumed as a new one: memory, each vCPU's context, the
  * shared_info frame, the pinned page tables, and where start_info and the
- * console and xenstore rings are, and the guest's own xenstore nodes
- * (services/xenstore/xs_snapshot.h).  Event channels, grants, timers and
+ * console and xenstore rings are, the guest's own xenstore nodes
+ * (services/xenstore/xs_snapshot.h) and the devices it has, hot-plugged
+ * ones included (core/snapshot_devices.h).  Event channels, grants, timers and
  * xenstore connections and watches are not carried: on restore the guest
  * is in a new domain (its suspend call returns 0) and sets them up again,
  * as under Xen (docs/pv-abi.md).
@@ -18,24 +19,34 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/cli.h"
 #include "core/evloop.h"
 #include "core/log.h"
 #include "core/snapshot.h"
 #include "core/snapshot_live.h"
 #include "core/vm.h"
+#include "services/blkback/blkback.h"
+#include "services/scsiback/scsiback.h"
 #include "services/xenstore/xs_snapshot.h"
 #include "xen/pagetype.h"
 #include "xen/time.h"
 
+/* The devices the guest has at the save, hot-plugged ones included. */
+struct saved_devices {
+	struct vm_disk disks[VM_MAX_DISKS];
+	struct vm_scsi luns[VM_MAX_SCSI];
+	unsigned nr_disks, nr_luns;
+};
+
 static void put_domain(struct snap_writer *w, struct vm *vm,
-		       uint64_t start_info_mfn)
+		       const struct saved_devices *dev, uint64_t start_info_mfn)
 {
 	struct snap_domain d = {
 		.nr_ram_frames = vm->mem.nr_ram_frames,
 		.nr_vcpus = vm->nr_vcpus,
-		.nr_disks = vm->cfg->nr_disks,
+		.nr_disks = dev->nr_disks,
 		.nr_nics = vm->cfg->nr_net,
-		.nr_scsi = (uint16_t)vm->cfg->nr_scsi,
+		.nr_scsi = (uint16_t)dev->nr_luns,
 		.nr_shares = (uint16_t)vm->cfg->nr_shares,
 		.vm_assist = vm->xen.vm_assist,
 		.start_info_gva = vm->xen.start_info_gva,
@@ -220,17 +231,75 @@ int snapshot_check_suspended(struct vm *vm, uint64_t start_info_mfn,
 	return rc;
 }
 
+static void put_device(struct snap_writer *w, unsigned kind, const char *spec)
+{
+	static const uint8_t zero[8];
+	struct snap_dev_record r = {
+		.kind = (uint16_t)kind,
+		.spec_len = (uint16_t)(strlen(spec) + 1),
+	};
+
+	snap_write(w, &r, sizeof(r));
+	snap_write(w, spec, r.spec_len);
+	snap_write(w, zero, (8 - r.spec_len % 8) % 8);
+}
+
+/* The devices section: each device by the run option's value that gives
+ * it again (core/snapshot_devices.h). */
+static int put_devices(struct snap_writer *w, struct vm *vm,
+		       const struct saved_devices *dev)
+{
+	const struct vm_config *cfg = vm->cfg;
+	struct snap_dev_header h = {
+		.nr_devices = dev->nr_disks + cfg->nr_net + dev->nr_luns + cfg->nr_shares,
+	};
+	char spec[SNAP_DEV_SPEC_MAX];
+
+	snap_section_begin(w, SNAP_DEVICES, 0);
+	snap_write(w, &h, sizeof(h));
+	for (unsigned i = 0; i < dev->nr_disks; i++) {
+		if (cli_disk_spec(&dev->disks[i], spec, sizeof(spec)) < 0)
+			return -EINVAL; /* not from a path pvisor was given */
+		put_device(w, VM_DEV_DISK, spec);
+	}
+	for (unsigned i = 0; i < cfg->nr_net; i++)
+		put_device(w, VM_DEV_NIC, cfg->net[i]);
+	for (unsigned i = 0; i < dev->nr_luns; i++) {
+		if (cli_scsi_spec(&dev->luns[i], spec, sizeof(spec)) < 0)
+			return -EINVAL;
+		put_device(w, VM_DEV_SCSI, spec);
+	}
+	for (unsigned i = 0; i < cfg->nr_shares; i++) {
+		if (cli_share_spec(&cfg->shares[i], spec, sizeof(spec)) < 0)
+			return -EINVAL;
+		put_device(w, VM_DEV_SHARE, spec);
+	}
+	snap_section_end(w);
+	return 0;
+}
+
 int snapshot_put_state(struct snap_writer *w, struct vm *vm,
 		       uint64_t start_info_mfn)
 {
-	put_domain(w, vm, start_info_mfn);
+	struct saved_devices *dev = malloc(sizeof(*dev));
+	int rc;
+
+	if (!dev)
+		return -ENOMEM;
+	dev->nr_disks = blkback_disks(vm, dev->disks);
+	dev->nr_luns = scsiback_luns(vm, dev->luns);
+	put_domain(w, vm, dev, start_info_mfn);
 	for (unsigned i = 0; i < vm->nr_vcpus; i++)
 		put_vcpu(w, vm->vcpus[i]);
 	snap_section_begin(w, SNAP_SHARED_INFO, 0);
 	snap_write(w, vm->mem.host + vm->xen.shared_info_mfn * SNAP_PAGE, SNAP_PAGE);
 	snap_section_end(w);
 	put_pagetables(w, vm);
-	return xs_snapshot_save(vm, w);
+	rc = xs_snapshot_save(vm, w);
+	if (rc == 0)
+		rc = put_devices(w, vm, dev);
+	free(dev);
+	return rc;
 }
 
 int snapshot_write(struct vm *vm, int fd, uint64_t start_info_mfn,

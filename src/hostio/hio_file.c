@@ -115,3 +115,22 @@ void hio_file_close(struct hio_file *f)
 		close(f->fd);
 	f->fd = -1;
 }
+
+int hio_path_absolute(char *path, size_t cap)
+{
+	char cwd[4096];
+	size_t n, len = strlen(path);
+
+	if (path[0] == '/' || !len)
+		return 0;
+	if (!getcwd(cwd, sizeof(cwd)))
+		return -errno;
+	n = strlen(cwd);
+	if (cwd[n - 1] != '/') /* not the root */
+		cwd[n++] = '/';
+	if (n + len + 1 > cap)
+		return -ENAMETOOLONG;
+	memmove(path + n, path, len + 1);
+	memcpy(path, cwd, n);
+	return 0;
+}

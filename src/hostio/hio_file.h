@@ -39,4 +39,12 @@ int hio_file_adopt(struct hio_file *f, int fd, const char *name, bool ro, char *
 /* Closes the file (and drops the lock); safe on a closed file. */
 void hio_file_close(struct hio_file *f);
 
+/*
+ * A relative path (in path, cap bytes) made absolute against the current
+ * directory, symlinks kept: a snapshot names its images by such paths, so
+ * a restore elsewhere finds the same files.  0, or -errno (-ENAMETOOLONG
+ * when it does not fit) with path unchanged.
+ */
+int hio_path_absolute(char *path, size_t cap);
+
 #endif

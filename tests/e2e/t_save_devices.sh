@@ -8,8 +8,9 @@
 # xenstore section is corrupt (a record with an absolute path, CRC made
 # right) or names a node the guest could not have written: one error line,
 # exit 2, nothing ran.  scsibench saved mid-run (after its sequential
-# phases) resumes, scsifront reconnects, and every block it wrote verifies;
-# a restore with another number of --scsi LUNs is refused.  p9bench saved
+# phases) resumes with no --scsi (the snapshot names its LUN, at 0:0:3:0),
+# scsifront reconnects, and every block it wrote verifies; a restore with
+# another number of --scsi LUNs, or the LUN at another address, is refused.  p9bench saved
 # mid-run through a --share: the restored guest reconnects p9front, its
 # client opens the 9P session and its fid again, the run completes (every
 # byte read back checked) and the host file holds all of it.
@@ -114,18 +115,25 @@ for be in $BACKENDS; do
 	rm -f "$img"
 	truncate -s 64M "$img"
 	out=$TMP/scsi1.$be
-	start run "$be" --scsi "$img" "$GUEST/scsibench" -- mb=32 ops=4000 control=1
+	start run "$be" --scsi "$img,lun=0:0:3:0" "$GUEST/scsibench" -- mb=32 ops=4000 control=1
 	wait_for "$out" 'scsibench seq_read' 30
 	r=$(ctl save "$TMP/scsi.pvs")
 	rc=$?
 	wait "$pid"
 	before=$out
-	timeout 20 "$PVISOR" restore --backend "$be" --no-raw "$TMP/scsi.pvs" </dev/null >"$TMP/bad.out" 2>&1
+	timeout 20 "$PVISOR" restore --backend "$be" --no-raw --scsi "$img" --scsi "$img.2" \
+		"$TMP/scsi.pvs" </dev/null >"$TMP/bad.out" 2>&1
 	brc=$?
-	check "$be: restore without the guest's --scsi: refused (exit $brc: $(head -c 200 "$TMP/bad.out"))" \
+	check "$be: restore with two --scsi for one LUN: refused (exit $brc: $(head -c 200 "$TMP/bad.out"))" \
 		test $brc -eq 2 -a "$(grep -c 'had 1 SCSI LUN' "$TMP/bad.out")" = 1
+	timeout 20 "$PVISOR" restore --backend "$be" --no-raw --scsi "$img" "$TMP/scsi.pvs" \
+		</dev/null >"$TMP/bad.out" 2>&1
+	brc=$?
+	check "$be: restore with the LUN at another address: refused, naming lun=0:0:3:0 (exit $brc)" \
+		test $brc -eq 2 -a "$(grep -c 'lun=0:0:3:0' "$TMP/bad.out")" = 1
+	# No --scsi: the LUN (image, address) comes from the snapshot.
 	out=$TMP/scsi2.$be
-	timeout -k 5 120 "$PVISOR" restore --backend "$be" --no-raw --scsi "$img" "$TMP/scsi.pvs" \
+	timeout -k 5 120 "$PVISOR" restore --backend "$be" --no-raw "$TMP/scsi.pvs" \
 		</dev/null >"$out" 2>&1
 	prc=$?
 	if [ $rc -eq 0 ] && ! grep -q 'verify=' "$before" && [ $prc -eq 0 ] &&

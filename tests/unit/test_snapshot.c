@@ -16,7 +16,9 @@
 
 #include <cmocka.h>
 
+#include "core/cli.h"
 #include "core/snapshot.h"
+#include "core/snapshot_devices.h"
 
 #define FRAMES 100u
 
@@ -73,16 +75,60 @@ static const struct xs_payload *default_xs(void)
 	return &p;
 }
 
+/* A devices section's payload under construction, with the domain's
+ * counts of what it names. */
+struct dev_payload {
+	uint8_t buf[8192];
+	size_t len;
+	struct snap_dev_header h;
+	uint32_t nr[VM_DEV_SHARE + 1];
+};
+
+/* Appends a record with an explicit length (tests lie with it). */
+static void dev_rec_raw(struct dev_payload *p, uint16_t kind, uint16_t spec_len,
+			const char *spec, size_t bytes)
+{
+	struct snap_dev_record r = { .kind = kind, .spec_len = spec_len };
+	size_t start = p->len;
+
+	memcpy(p->buf + p->len, &r, sizeof(r));
+	p->len += sizeof(r);
+	memcpy(p->buf + p->len, spec, bytes);
+	p->len += bytes;
+	while ((p->len - start) % 8)
+		p->buf[p->len++] = 0;
+	p->h.nr_devices++;
+	if (kind <= VM_DEV_SHARE)
+		p->nr[kind]++;
+}
+
+static void dev_rec(struct dev_payload *p, unsigned kind, const char *spec)
+{
+	dev_rec_raw(p, (uint16_t)kind, (uint16_t)(strlen(spec) + 1), spec, strlen(spec) + 1);
+}
+
+/* One disk, as snapshot_write names a --disk. */
+static const struct dev_payload *default_dev(void)
+{
+	static struct dev_payload p;
+
+	memset(&p, 0, sizeof(p));
+	dev_rec(&p, VM_DEV_DISK, "/img/a.img,rw,id=xvda");
+	return &p;
+}
+
 struct build_opts {
 	unsigned nr_vcpus;
 	uint32_t omit;
 	uint32_t version;               /* 0: SNAP_VERSION */
 	const struct xs_payload *xs;    /* NULL: default_xs() */
+	const struct dev_payload *dev;  /* NULL: default_dev() */
 };
 
 /* A file as snapshot_write lays it out: domain, nr vCPUs, shared_info,
  * memory with frames 3 and 70 present, pinned tables, xenstore (version
- * 2); sections skipped by `omit` (a type) are left out. */
+ * 2), devices (version 3); sections skipped by `omit` (a type) are left
+ * out. */
 static struct built build_with(const struct build_opts *o);
 
 static struct built build(unsigned nr_vcpus, uint32_t omit)
@@ -97,14 +143,17 @@ static struct built build_with(const struct build_opts *o)
 	unsigned nr_vcpus = o->nr_vcpus;
 	uint32_t omit = o->omit;
 	const struct xs_payload *xs = o->xs ? o->xs : default_xs();
+	const struct dev_payload *dev = o->dev ? o->dev : default_dev();
 	struct snap_writer w;
 	struct built b;
 	int fd = memfd_create("snap", 0);
 	uint64_t hdr[2] = { FRAMES, 2 }, bits[2] = { 1ull << 3, 1ull << (70 - 64) };
 	uint8_t page[SNAP_PAGE];
 	struct snap_domain d = { .nr_ram_frames = FRAMES, .nr_vcpus = nr_vcpus,
-				 .nr_disks = 1, .start_info_mfn = 3,
-				 .system_time_ns = 123456789 };
+				 .nr_disks = dev->nr[VM_DEV_DISK], .nr_nics = dev->nr[VM_DEV_NIC],
+				 .nr_scsi = (uint16_t)dev->nr[VM_DEV_SCSI],
+				 .nr_shares = (uint16_t)dev->nr[VM_DEV_SHARE],
+				 .start_info_mfn = 3, .system_time_ns = 123456789 };
 	struct snap_pin pin = { .mfn = 70, .level = 4 };
 
 	assert_true(fd >= 0);
@@ -147,6 +196,12 @@ static struct built build_with(const struct build_opts *o)
 		snap_section_begin(&w, SNAP_XENSTORE, 0);
 		snap_write(&w, &xs->h, sizeof(xs->h));
 		snap_write(&w, xs->buf, xs->len);
+		snap_section_end(&w);
+	}
+	if (omit != SNAP_DEVICES && (o->version == 0 || o->version >= 3)) {
+		snap_section_begin(&w, SNAP_DEVICES, 0);
+		snap_write(&w, &dev->h, sizeof(dev->h));
+		snap_write(&w, dev->buf, dev->len);
 		snap_section_end(&w);
 	}
 	assert_int_equal(snap_writer_finish(&w), 0);
@@ -267,11 +322,17 @@ static void test_foreign_and_version(void **state)
 	refused(&e, e.len, "not a pvisor snapshot");
 	refused(&e, 0, "not a pvisor snapshot");
 	memcpy(&h, b.buf, sizeof(h));
-	h.version = 3;
+	h.version = 4;
 	h.header_crc = 0;
 	h.header_crc = snap_crc32(0, &h, sizeof(h));
 	memcpy(b.buf, &h, sizeof(h));
-	refused(&b, b.len, "version 3");
+	refused(&b, b.len, "version 4");
+	/* Version 2 (no devices section) is still read; not with one. */
+	h.version = 2;
+	h.header_crc = 0;
+	h.header_crc = snap_crc32(0, &h, sizeof(h));
+	memcpy(b.buf, &h, sizeof(h));
+	refused(&b, b.len, "devices section in a version-2 file");
 	/* Version 1 (no xenstore section) is still read; a version-1 file
 	 * with one is not a version-1 file. */
 	h.version = 1;
@@ -286,6 +347,12 @@ static void test_foreign_and_version(void **state)
 		b = build_with(&o);
 		assert_int_equal(parse(&b, b.len), 0);
 		assert_null(file.xenstore);
+		free(b.buf);
+		o.version = 2;
+		b = build_with(&o);
+		assert_int_equal(parse(&b, b.len), 0);
+		assert_non_null(file.xenstore);
+		assert_null(file.devices);
 		free(b.buf);
 	}
 }
@@ -314,6 +381,7 @@ static void test_missing_sections(void **state)
 		{ SNAP_PAGETABLES, "page-tables section is missing" },
 		{ SNAP_VCPU, "vcpu sections" },
 		{ SNAP_XENSTORE, "xenstore section is missing" },
+		{ SNAP_DEVICES, "devices section is missing" },
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -349,7 +417,7 @@ static void rewrite_section(struct built *b, unsigned index, const void *data,
 static void test_lying_contents(void **state)
 {
 	struct built b = build(1, 0);
-	struct snap_domain d = { .nr_ram_frames = FRAMES, .nr_vcpus = 2 };
+	struct snap_domain d = { .nr_ram_frames = FRAMES, .nr_vcpus = 2, .nr_disks = 1 };
 	uint64_t hdr[2] = { FRAMES, 3 }, bits[2] = { 0, ~0ull };
 
 	rewrite_section(&b, 0, &d, sizeof(d));
@@ -502,6 +570,239 @@ static void test_xenstore_hostile(void **state)
 	}
 }
 
+
+/* What a hostile or broken file may hold in its devices section: each row
+ * builds the payload after one good disk, and the error it must give. */
+enum dev_lie {
+	DLIE_KIND0, DLIE_KIND5, DLIE_SHORT, DLIE_LONG, DLIE_NO_NUL, DLIE_INNER_NUL,
+	DLIE_NEWLINE, DLIE_PADDING, DLIE_PAST_END, DLIE_COUNT_LOW, DLIE_COUNT_HIGH,
+	DLIE_TOO_MANY, DLIE_RESERVED, DLIE_DOMAIN_COUNT,
+};
+
+static void make_dev_lie(struct dev_payload *p, enum dev_lie lie)
+{
+	static char big[SNAP_DEV_SPEC_MAX + 8];
+
+	memset(p, 0, sizeof(*p));
+	dev_rec(p, VM_DEV_DISK, "/a.img,rw,id=xvda");
+	memset(big, 'p', sizeof(big));
+	switch (lie) {
+	case DLIE_KIND0: dev_rec_raw(p, 0, 2, "x", 2); break;
+	case DLIE_KIND5: dev_rec_raw(p, 5, 2, "x", 2); break;
+	case DLIE_SHORT: dev_rec_raw(p, VM_DEV_NIC, 1, "", 1); break;
+	case DLIE_LONG:
+		big[SNAP_DEV_SPEC_MAX] = '\0';
+		dev_rec_raw(p, VM_DEV_DISK, SNAP_DEV_SPEC_MAX + 1, big, SNAP_DEV_SPEC_MAX + 1);
+		break;
+	case DLIE_NO_NUL: dev_rec_raw(p, VM_DEV_NIC, 4, "user", 4); break;
+	case DLIE_INNER_NUL: dev_rec_raw(p, VM_DEV_NIC, 6, "us\0er", 6); break;
+	case DLIE_NEWLINE: dev_rec(p, VM_DEV_NIC, "user\nforged line"); break;
+	case DLIE_PADDING:
+		dev_rec(p, VM_DEV_NIC, "user"); /* 8 + 5 bytes: 3 of padding */
+		p->buf[p->len - 1] = 1;
+		break;
+	case DLIE_PAST_END:
+		dev_rec(p, VM_DEV_NIC, "user");
+		memcpy(p->buf + p->len - 16, &(struct snap_dev_record){ VM_DEV_NIC, 900, 0 }, 8);
+		break;
+	case DLIE_COUNT_LOW: dev_rec(p, VM_DEV_NIC, "user"); p->h.nr_devices = 1; break;
+	case DLIE_COUNT_HIGH: dev_rec(p, VM_DEV_NIC, "user"); p->h.nr_devices = 3; break;
+	case DLIE_TOO_MANY: p->h.nr_devices = SNAP_DEV_MAX + 1; break;
+	case DLIE_RESERVED: p->h.reserved = 1; break;
+	case DLIE_DOMAIN_COUNT: p->nr[VM_DEV_DISK] = 2; break; /* the domain says 2 */
+	}
+}
+
+static void test_devices_hostile(void **state)
+{
+	static const struct {
+		enum dev_lie lie;
+		const char *want;
+	} rows[] = {
+		{ DLIE_KIND0, "kind 0" },
+		{ DLIE_KIND5, "kind 5" },
+		{ DLIE_SHORT, "1 bytes (2 to 1200)" },
+		{ DLIE_LONG, "1201 bytes" },
+		{ DLIE_NO_NUL, "not a line of text" },
+		{ DLIE_INNER_NUL, "not a line of text" },
+		{ DLIE_NEWLINE, "not a line of text" },
+		{ DLIE_PADDING, "padding" },
+		{ DLIE_PAST_END, "ends past the section" },
+		{ DLIE_COUNT_LOW, "more than 1 records" },
+		{ DLIE_COUNT_HIGH, "holds 2 records, its header says 3" },
+		{ DLIE_TOO_MANY, "37 devices" },
+		{ DLIE_RESERVED, "devices (at most" },
+		{ DLIE_DOMAIN_COUNT, "names 1 disks, 0 NICs, 0 LUNs and 0 shares; the domain 2" },
+	};
+	static struct dev_payload p;
+
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		struct build_opts o = { .nr_vcpus = 1, .dev = &p };
+		struct built b;
+
+		make_dev_lie(&p, rows[i].lie);
+		b = build_with(&o);
+		if (parse(&b, b.len) != -22)
+			fail_msg("row %zu: accepted", i);
+		if (!strstr(err, rows[i].want))
+			fail_msg("row %zu: error '%s' lacks '%s'", i, err, rows[i].want);
+		free(b.buf);
+	}
+}
+
+/* The guest of the apply tests: two disks (one hot-added as xvdc, ro), a
+ * NIC, a LUN at 0:0:3:0 and a share. */
+static struct built build_devices(void)
+{
+	static struct dev_payload p;
+	struct build_opts o = { .nr_vcpus = 1, .dev = &p };
+	struct vm_disk d = { .path = "/img/b.img", .name = "xvdc", .ro = true };
+	struct vm_scsi l = { .path = "/img/l.img", .target = 3 };
+	struct vm_share sh = { .path = "/srv/share", .tag = "s", .security_model = "passthrough" };
+	char spec[SNAP_DEV_SPEC_MAX];
+
+	memset(&p, 0, sizeof(p));
+	dev_rec(&p, VM_DEV_DISK, "/img/a.img,rw,id=xvda");
+	assert_true(cli_disk_spec(&d, spec, sizeof(spec)) > 0);
+	dev_rec(&p, VM_DEV_DISK, spec);
+	dev_rec(&p, VM_DEV_NIC, "user,hostfwd=udp:127.0.0.1:5555-:7");
+	assert_true(cli_scsi_spec(&l, spec, sizeof(spec)) > 0);
+	dev_rec(&p, VM_DEV_SCSI, spec);
+	assert_true(cli_share_spec(&sh, spec, sizeof(spec)) > 0);
+	dev_rec(&p, VM_DEV_SHARE, spec);
+	return build_with(&o);
+}
+
+/* cfg as restore's command line gives it (words after "restore"). */
+static void restore_cfg(struct vm_config *cfg, const char *const *words)
+{
+	char *argv[16] = { "pvisor", "restore" }, e[256];
+	static struct cli c;
+	int n = 2;
+
+	while (*words)
+		argv[n++] = (char *)*words++;
+	argv[n++] = "snap.pvs";
+	assert_int_equal(cli_parse(n, argv, &c, e, sizeof(e)), CLI_RESTORE);
+	*cfg = c.cfg;
+}
+
+static void test_devices_from_file(void **state)
+{
+	struct built b = build_devices();
+	static struct snapshot_net_specs keep;
+	static struct vm_config cfg;
+	static const char *const none[] = { NULL };
+	uint64_t off = sizeof(struct snap_dev_header);
+	struct snap_device d;
+
+	assert_int_equal(parse(&b, b.len), 0);
+	assert_int_equal(snap_dev_next(file.devices, &off, &d, err, sizeof(err)), 1);
+	assert_int_equal(d.kind, VM_DEV_DISK);
+	assert_string_equal(d.spec, "/img/a.img,rw,id=xvda");
+	restore_cfg(&cfg, none);
+	assert_int_equal(snapshot_devices_apply(&file, &cfg, &keep, err, sizeof(err)), 0);
+	assert_int_equal(cfg.nr_disks, 2);
+	assert_string_equal(cfg.disks[1].name, "xvdc");
+	assert_string_equal(cfg.disks[1].path, "/img/b.img");
+	assert_true(cfg.disks[1].ro);
+	assert_false(cfg.disks[0].ro);
+	assert_int_equal(cfg.nr_net, 1);
+	assert_ptr_equal(cfg.net[0], keep.spec[0]); /* outlives the file */
+	assert_string_equal(cfg.net[0], "user,hostfwd=udp:127.0.0.1:5555-:7");
+	assert_int_equal(cfg.nr_scsi, 1);
+	assert_int_equal(cfg.scsi[0].target, 3);
+	assert_false(cfg.scsi[0].cdrom);
+	assert_int_equal(cfg.nr_shares, 1);
+	assert_string_equal(cfg.shares[0].tag, "s");
+	assert_string_equal(cfg.shares[0].security_model, "passthrough");
+	free(b.buf);
+}
+
+/* A kind the command line names must be what the guest had. */
+static void test_devices_given(void **state)
+{
+	static const struct {
+		const char *words[8];
+		const char *want; /* NULL: accepted */
+	} rows[] = {
+		{ { "--disk", "/x/a,id=xvda", "--disk", "/x/b,ro,id=xvdc" }, NULL },
+		{ { "--disk", "/x/b,ro,id=xvdc", "--disk", "/x/a,id=xvda" }, NULL },
+		{ { "--disk", "/x/a", "--disk", "/x/b,ro" }, "disk xvdc, which no --disk names: give it as --disk PATH,id=xvdc" },
+		{ { "--disk", "/x/a,id=xvda", "--disk", "/x/b,id=xvdc" }, "disk xvdc was read-only when saved: give it with ,ro" },
+		{ { "--disk", "/x/a" }, "the guest had 2 disk(s); give as many --disk (given 1)" },
+		{ { "--net", "user", "--net", "user" }, "the guest had 1 NIC(s)" },
+		{ { "--net", "user" }, NULL },
+		{ { "--scsi", "/x/l,lun=0:0:3:0" }, NULL },
+		{ { "--scsi", "/x/l" }, "LUN 0:0:3:0, which no --scsi names: give it with lun=0:0:3:0" },
+		{ { "--scsi", "/x/l,lun=0:0:3:0,media=cdrom" }, "0:0:3:0 was a writable disk when saved" },
+		{ { "--share", "/x,tag=s" }, NULL },
+		{ { "--share", "/x,tag=t" }, "the share tagged s, which no --share names" },
+		{ { "--share", "/x,tag=s,ro" }, "the share s was writable when saved" },
+	};
+	struct built b = build_devices();
+	static struct snapshot_net_specs keep;
+	static struct vm_config cfg;
+
+	assert_int_equal(parse(&b, b.len), 0);
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		int rc;
+
+		restore_cfg(&cfg, rows[i].words);
+		err[0] = '\0';
+		rc = snapshot_devices_apply(&file, &cfg, &keep, err, sizeof(err));
+		if (!rows[i].want && rc)
+			fail_msg("row %zu: refused: %s", i, err);
+		if (rows[i].want && (!rc || !strstr(err, rows[i].want)))
+			fail_msg("row %zu: rc %d, error '%s' lacks '%s'", i, rc, err, rows[i].want);
+	}
+	free(b.buf);
+}
+
+/* Files before version 3 name no device: the counts are checked. */
+static void test_devices_version2(void **state)
+{
+	struct build_opts o = { .nr_vcpus = 1, .version = 2 };
+	struct built b = build_with(&o);
+	static struct snapshot_net_specs keep;
+	static struct vm_config cfg;
+	static const char *const none[] = { NULL }, *const one[] = { "--disk", "/x/a", NULL };
+
+	assert_int_equal(parse(&b, b.len), 0);
+	restore_cfg(&cfg, none);
+	assert_int_equal(snapshot_devices_apply(&file, &cfg, &keep, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "the guest had 1 disk(s) and 0 NIC(s)"));
+	restore_cfg(&cfg, one);
+	assert_int_equal(snapshot_devices_apply(&file, &cfg, &keep, err, sizeof(err)), 0);
+	free(b.buf);
+}
+
+/* The spellings read back as what they spell; a path with ',' has none. */
+static void test_device_specs(void **state)
+{
+	struct vm_disk d = { .path = "/a b/c.img", .name = "xvdq" };
+	struct vm_scsi l = { .path = "/i.iso", .ro = true, .cdrom = true, .target = 2, .lun = 7 };
+	static struct vm_config cfg;
+	char spec[SNAP_DEV_SPEC_MAX], e[256];
+
+	assert_true(cli_disk_spec(&d, spec, sizeof(spec)) > 0);
+	assert_int_equal(cli_add_device(&cfg, VM_DEV_DISK, spec, e, sizeof(e)), 0);
+	assert_string_equal(cfg.disks[0].path, d.path);
+	assert_string_equal(cfg.disks[0].name, "xvdq");
+	assert_false(cfg.disks[0].ro);
+	assert_true(cli_scsi_spec(&l, spec, sizeof(spec)) > 0);
+	assert_int_equal(cli_add_device(&cfg, VM_DEV_SCSI, spec, e, sizeof(e)), 0);
+	assert_true(cfg.scsi[0].cdrom && cfg.scsi[0].ro);
+	assert_int_equal(cfg.scsi[0].target, 2);
+	assert_int_equal(cfg.scsi[0].lun, 7);
+	assert_int_equal(cli_add_device(&cfg, VM_DEV_NIC, "bogus", e, sizeof(e)), -1);
+	snprintf(d.path, sizeof(d.path), "/a,b.img");
+	assert_int_equal(cli_disk_spec(&d, spec, sizeof(spec)), -22);
+	assert_int_equal(cli_disk_spec(&d, spec, 8), -22);
+	snprintf(d.path, sizeof(d.path), "/ab.img");
+	assert_int_equal(cli_disk_spec(&d, spec, 8), -36);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -515,6 +816,11 @@ int main(void)
 		cmocka_unit_test(test_lying_contents),
 		cmocka_unit_test(test_xenstore_round_trip),
 		cmocka_unit_test(test_xenstore_hostile),
+		cmocka_unit_test(test_devices_hostile),
+		cmocka_unit_test(test_devices_from_file),
+		cmocka_unit_test(test_devices_given),
+		cmocka_unit_test(test_devices_version2),
+		cmocka_unit_test(test_device_specs),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -100,7 +100,6 @@ struct blk_dev {
 
 struct blkback {
 	struct blk_dev dev[VM_MAX_DISKS]; /* in_use: the guest's disks */
-	bool changed; /* atomic: a disk added or removed since start-up */
 };
 
 int blkback_vdev(const char *name)
@@ -1094,11 +1093,10 @@ int blkback_add(struct vm *vm, const struct vm_disk *cfg, int fd, char *err,
 		return rc;
 	}
 	rc = dev_init(vm, d, cfg, fd, err, err_len);
-	d->in_use = true;
+	/* Release: blkback_disks (a save, on a vCPU's thread) reads d->cfg. */
+	__atomic_store_n(&d->in_use, true, __ATOMIC_RELEASE);
 	if (rc < 0)
 		dev_destroy(d, true);
-	else
-		__atomic_store_n(&bb->changed, true, __ATOMIC_RELEASE);
 	return rc;
 }
 
@@ -1127,13 +1125,28 @@ int blkback_remove_finish(struct vm *vm, const char *name)
 	if (!d)
 		return -ENOENT;
 	dev_destroy(d, true);
-	__atomic_store_n(&vm->blkback->changed, true, __ATOMIC_RELEASE);
 	return 0;
 }
 
-bool blkback_disks_changed(struct vm *vm)
+unsigned blkback_disks(struct vm *vm, struct vm_disk *out)
 {
-	return vm->blkback && __atomic_load_n(&vm->blkback->changed, __ATOMIC_ACQUIRE);
+	unsigned n = 0;
+
+	for (unsigned i = 0; vm->blkback && i < VM_MAX_DISKS; i++) {
+		const struct blk_dev *d = &vm->blkback->dev[i];
+		unsigned at = n;
+
+		if (!__atomic_load_n(&d->in_use, __ATOMIC_ACQUIRE) ||
+		    __atomic_load_n(&d->removing, __ATOMIC_ACQUIRE))
+			continue;
+		/* Insertion by name (not qsort: glibc's asks sysinfo, which a
+		 * vCPU's sandbox role refuses). */
+		for (; at > 0 && strcmp(out[at - 1].name, d->cfg.name) > 0; at--)
+			out[at] = out[at - 1];
+		out[at] = d->cfg;
+		n++;
+	}
+	return n;
 }
 
 unsigned blkback_nr_disks(struct vm *vm)

@@ -55,9 +55,10 @@ int blkback_remove_finish(struct vm *vm, const char *name);
 /* The first xvdN not attached, into name: 0 or -ENOSPC. */
 int blkback_free_name(struct vm *vm, char name[8]);
 unsigned blkback_nr_disks(struct vm *vm);
-/* A disk was added or removed since start-up (a snapshot would not carry
- * it: restore takes the disks from --disk). */
-bool blkback_disks_changed(struct vm *vm);
+/* The disks attached now, hot-plugged ones included and those being
+ * removed left out, into out (VM_MAX_DISKS) by name: how many.  What a
+ * snapshot names (core/snapshot_devices.h). */
+unsigned blkback_disks(struct vm *vm, struct vm_disk *out);
 
 /* The virtual-device number of "xvdN" (202 << 8 | N << 4), or -1. */
 int blkback_vdev(const char *name);

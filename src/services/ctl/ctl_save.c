@@ -65,16 +65,6 @@ static bool refused(struct vm *vm, int fd, struct ctl_error *err)
 	if (snapshot_lazy_loading(vm))
 		return CTL_FAILED == ctl_failed(err, "busy",
 			      "the restored guest's memory is still being read in (restore --lazy): try again in a moment");
-	/* A snapshot names no LUN: restore takes them from --scsi, so one
-	 * added or removed since start-up would silently differ. */
-	if (scsiback_luns_changed(vm))
-		return CTL_FAILED == ctl_failed(err, "unsupported",
-			      "SCSI LUNs were added or removed (scsi-add/scsi-remove) since start-up; "
-			      "a snapshot would not carry them: restore takes LUNs from --scsi");
-	if (blkback_disks_changed(vm))
-		return CTL_FAILED == ctl_failed(err, "unsupported",
-			      "disks were added or removed (disk-add/disk-remove) since start-up; "
-			      "a snapshot would not carry them: restore takes disks from --disk");
 	return false;
 }
 

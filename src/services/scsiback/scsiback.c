@@ -113,7 +113,6 @@ struct scsiback {
 	pthread_mutex_t media_lock;
 	pthread_cond_t media_cond;
 	struct sb_change *media; /* waiting; under media_lock, read atomically */
-	bool changed;            /* atomic: LUNs were added or removed (a save would lose them) */
 
 	/* Host thread only from here on. */
 	int be_state;
@@ -1292,7 +1291,6 @@ static void lun_drop(struct scsiback *sb, struct sb_lun *l)
 	hio_file_close(&l->file);
 	if (xs_service_with(sb->vm, xs_remove_lun, &r) < 0)
 		log_error("scsiback: cannot remove vscsi-devs/dev-%u", r.n);
-	__atomic_store_n(&sb->changed, true, __ATOMIC_RELEASE);
 	if (sb->be_state == XenbusStateReconfiguring && !luns_pending(sb) &&
 	    __atomic_load_n(&sb->fe_state, __ATOMIC_ACQUIRE) != XenbusStateReconfiguring)
 		set_states(sb, XenbusStateConnected, VSCSI_PASS_NONE);
@@ -1307,7 +1305,6 @@ static int plug_apply(struct scsiback *sb, struct sb_change *c)
 	if (rc < 0)
 		return rc;
 	__atomic_store_n(&c->lun->used, true, __ATOMIC_RELEASE);
-	__atomic_store_n(&sb->changed, true, __ATOMIC_RELEASE);
 	c->live = fe_live(sb);
 	reconf_start(sb);
 	return 0;
@@ -1413,7 +1410,6 @@ static int host_add(struct vm *vm, struct vm_scsi *cfg, bool given, int fd, char
 	}
 	if (rc == 0) {
 		sb->luns[0].used = true;
-		sb->changed = true;
 		rc = sb_start(sb, err, err_len);
 	}
 	if (fd >= 0)
@@ -1501,7 +1497,15 @@ int scsiback_lun_remove(struct vm *vm, const char *addr, bool force, unsigned ti
 	return rc;
 }
 
-bool scsiback_luns_changed(struct vm *vm)
+unsigned scsiback_luns(struct vm *vm, struct vm_scsi *out)
 {
-	return vm->scsiback && __atomic_load_n(&vm->scsiback->changed, __ATOMIC_ACQUIRE);
+	unsigned n = 0;
+
+	for (unsigned i = 0; vm->scsiback && i < VM_MAX_SCSI; i++) {
+		const struct sb_lun *l = &vm->scsiback->luns[i];
+
+		if (__atomic_load_n(&l->used, __ATOMIC_ACQUIRE))
+			out[n++] = l->cfg;
+	}
+	return n;
 }

@@ -77,8 +77,9 @@ int scsiback_lun_remove(struct vm *vm, const char *addr, bool force, unsigned ti
 			bool *closed, char *err, size_t err_len)
 	__attribute__((warn_unused_result));
 
-/* Whether LUNs were added or removed since start-up: a snapshot would not
- * carry them (save refuses, docs/snapshot-format.md). */
-bool scsiback_luns_changed(struct vm *vm);
+/* The LUNs the host has now, hot-plugged ones included, into out
+ * (VM_MAX_SCSI) in slot order: how many.  What a snapshot names
+ * (core/snapshot_devices.h). */
+unsigned scsiback_luns(struct vm *vm, struct vm_scsi *out);
 
 #endif
