@@ -119,8 +119,11 @@ for fl in $flavours; do
 	# Xen frontends and helpers that exist as modules (the rest are =y),
 	# 9p over Xen and virtio (netfs, 9pnet, 9pnet_xen, 9pnet_virtio, 9p:
 	# docs/9pfs.md), overlay (pvisor run --rootfs: docs/rootfs.md) and
-	# the SCSI core under xen-scsifront (docs/scsi.md).
+	# the SCSI core under xen-scsifront (docs/scsi.md); virtio_net and its
+	# failover helpers, for the --rootfs initramfs under QEMU
+	# (tests/e2e/t_rootfs.sh: the guest's network there).
 	find "$tmp/root/lib/modules" \( -path '*/xen*' -o -path '*/net/9p/*' -o \
+		-name 'virtio_net.ko*' -o -name 'net_failover.ko*' -o -name 'failover.ko*' -o \
 		-path '*/fs/9p/*' -o -path '*/fs/netfs/*' -o -path '*/fs/overlayfs/*' -o \
 		-name 'scsi_common.ko*' -o -name 'scsi_mod.ko*' -o -name 'sd_mod.ko*' -o \
 		-name 'sr_mod.ko*' -o -name 'cdrom.ko*' \) -name '*.ko*' \

@@ -1,5 +1,6 @@
 /* Command-line parsing (see cli.h). */
 #include "core/cli.h"
+#include "core/runspec.h"
 #include "core/sandbox.h"
 
 #include "hostio/hostnet.h"
@@ -77,7 +78,13 @@ const char cli_run_usage[] =
 	"                       directory; only their output is shown (-v: the\n"
 	"                       kernel's too) and pvisor exits with their status.\n"
 	"                       Writes stay in guest memory unless ,rw\n"
-	"                       (docs/rootfs.md); --mem defaults to 512M\n"
+	"                       (docs/rootfs.md); --mem defaults to 512M; with\n"
+	"                       --net user the guest's eth0 is 10.0.2.15/24\n"
+	"  --rwdir [GUESTPATH=]HOSTDIR\n"
+	"                       with --rootfs: HOSTDIR shared writable and mounted\n"
+	"                       on GUESTPATH in the guest's root (default: HOSTDIR's\n"
+	"                       place under DIR), so that writes there reach the\n"
+	"                       host; virtme-ng's syntax; repeatable\n"
 	"  --dry-run=FILE       with --rootfs: write the initramfs to FILE, print\n"
 	"                       the kernel, command line and shares; no boot\n"
 	"  --scsi PATH[,ro][,media=disk|cdrom][,lun=H:C:T:L]\n"
@@ -431,6 +438,58 @@ static int parse_rootfs(struct vm_config *cfg, const char *v, char *err,
 	return 0;
 }
 
+/*
+ * --rwdir [GUESTPATH=]HOSTDIR, virtme-ng's syntax (its users' habit; the
+ * first '=' splits, so HOSTDIR may hold one): a writable share tagged
+ * rwdirN for the rootfs guest to mount on GUESTPATH.  Without GUESTPATH,
+ * core/rootfs.c derives it from HOSTDIR's place under DIR (I/O: realpath).
+ */
+static int parse_rwdir(struct vm_config *cfg, const char *v, char *err,
+		       size_t err_len)
+{
+	const char *eq = strchr(v, '='), *host = eq ? eq + 1 : v, *why;
+	struct vm_rwdir *r = &cfg->rwdirs[cfg->nr_rwdirs];
+	struct vm_share *s;
+	size_t n = eq ? (size_t)(eq - v) : 0;
+
+	if (!*host || strlen(host) >= sizeof(s->path)) {
+		snprintf(err, err_len, "--rwdir '%s': no usable host directory", v);
+		return -1;
+	}
+	if (cfg->nr_shares == VM_MAX_SHARES) {
+		snprintf(err, err_len, "--rwdir: at most %d shares with the root",
+			 VM_MAX_SHARES);
+		return -1;
+	}
+	while (n > 1 && v[n - 1] == '/')
+		n--;
+	if (n >= sizeof(r->guest)) {
+		snprintf(err, err_len, "--rwdir '%s': the guest path is too long", v);
+		return -1;
+	}
+	memcpy(r->guest, v, n);
+	r->guest[n] = '\0';
+	if (eq && (why = runspec_guest_path_bad(r->guest))) {
+		snprintf(err, err_len, "--rwdir '%s': the guest path %s", v, why);
+		return -1;
+	}
+	s = &cfg->shares[cfg->nr_shares];
+	memset(s, 0, sizeof(*s));
+	snprintf(s->path, sizeof(s->path), "%s", host);
+	snprintf(s->tag, sizeof(s->tag), "rwdir%u", cfg->nr_rwdirs);
+	snprintf(s->security_model, sizeof(s->security_model), "passthrough");
+	for (unsigned i = 0; i < cfg->nr_shares; i++) {
+		if (!strcmp(cfg->shares[i].tag, s->tag)) {
+			snprintf(err, err_len, "--rwdir: a share is tagged '%s' already",
+				 s->tag);
+			return -1;
+		}
+	}
+	r->share = cfg->nr_shares++;
+	cfg->nr_rwdirs++;
+	return 0;
+}
+
 /* --scsi PATH[,ro][,media=disk|cdrom][,lun=H:C:T:L]; 0 or -1 with err set. */
 static int parse_scsi(struct vm_config *cfg, const char *v, char *err,
 		      size_t err_len)
@@ -642,6 +701,13 @@ static enum cli_command parse_run(int argc, char *const argv[], struct cli *c,
 			if (!*v)
 				goto missing;
 			rootfs = v;
+		} else if ((v = option_value(argc, argv, &i, "--rwdir"))) {
+			if (c->nr_rwdir == VM_MAX_SHARES - 1) {
+				snprintf(err, err_len, "--rwdir: at most %d",
+					 VM_MAX_SHARES - 1);
+				return CLI_ERROR;
+			}
+			c->rwdir[c->nr_rwdir++] = v;
 		} else if ((v = option_value(argc, argv, &i, "--dry-run"))) {
 			if (!*v)
 				goto missing;
@@ -726,6 +792,14 @@ static enum cli_command parse_run(int argc, char *const argv[], struct cli *c,
 		snprintf(err, err_len, "run: --dry-run goes with --rootfs");
 		return CLI_ERROR;
 	}
+	if (c->nr_rwdir && !rootfs) {
+		snprintf(err, err_len,
+			 "run: --rwdir goes with --rootfs (elsewhere: --share)");
+		return CLI_ERROR;
+	}
+	for (unsigned k = 0; k < c->nr_rwdir; k++)
+		if (parse_rwdir(cfg, c->rwdir[k], err, err_len))
+			return CLI_ERROR;
 	if (rootfs) {
 		if (!mem_given)
 			cfg->mem_bytes = ROOTFS_DEFAULT_MEM;

@@ -40,6 +40,8 @@ struct cli {
 	int run_argc;           /* --rootfs: CMD, the words after -- */
 	char *const *run_argv;
 	const char *dry_run;    /* --dry-run=FILE (with --rootfs) */
+	const char *rwdir[VM_MAX_SHARES]; /* --rwdir values, parsed after --rootfs */
+	unsigned nr_rwdir;
 };
 
 /* Parses argv; on CLI_ERROR, err holds one line for the user. */

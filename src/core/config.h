@@ -39,6 +39,14 @@ struct vm_share {
 
 #define VM_ROOTFS_TAG "rootfs" /* --rootfs DIR's share (docs/rootfs.md) */
 
+/* --rwdir [GUESTPATH=]HOSTDIR (with --rootfs): shares[share], writable,
+ * tagged rwdirN, mounted on GUESTPATH inside the guest's root; guest is
+ * "" until core/rootfs.c gives it HOSTDIR's place under DIR. */
+struct vm_rwdir {
+	char guest[1024];
+	unsigned share;
+};
+
 #define VM_MAX_SCSI 16 /* LUNs on the guest's one virtual SCSI host */
 
 /* --scsi PATH[,ro][,media=disk|cdrom][,lun=H:C:T:L]: a LUN served by
@@ -77,6 +85,8 @@ struct vm_config {
 	bool sandbox_given;      /* else PVISOR_SANDBOX may set it */
 	const char *rootfs;      /* --rootfs DIR: the share tagged VM_ROOTFS_TAG */
 	bool rootfs_rw;          /* --rootfs DIR,rw */
+	struct vm_rwdir rwdirs[VM_MAX_SHARES - 1]; /* the root is a share too */
+	unsigned nr_rwdirs;
 	bool on_reboot_exit;     /* --on-reboot exit: SHUTDOWN_reboot ends pvisor
 				  * (PVISOR_EXIT_REBOOT); default: restart */
 };

@@ -19,6 +19,7 @@
 #include "core/config.h"
 #include "core/log.h"
 #include "core/runspec.h"
+#include "hostio/hostnet.h"
 
 extern char **environ;
 
@@ -225,6 +226,100 @@ static int write_spec(const struct vm_config *cfg, char *const *argv,
 	return 0;
 }
 
+/*
+ * One --rwdir: HOSTDIR must be a directory (canonicalized: the share and
+ * the dry run show the real path); a defaulted guest path is its place
+ * under the root; a writable root must already have the mount point (its
+ * tree is the host's: the init does not create directories in it).
+ */
+static int resolve_rwdir(struct vm_config *cfg, const char *root,
+			 struct vm_rwdir *r)
+{
+	struct vm_share *s = &cfg->shares[r->share];
+	char real[PATH_MAX], at[PATH_MAX + sizeof(r->guest)];
+	const char *why;
+	struct stat st;
+
+	if (stat(s->path, &st) < 0 || !realpath(s->path, real)) {
+		log_error("--rwdir %s: %s", s->path, strerror(errno));
+		return -1;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		log_error("--rwdir %s: not a directory", s->path);
+		return -1;
+	}
+	if ((size_t)snprintf(s->path, sizeof(s->path), "%s", real) >= sizeof(s->path)) {
+		log_error("--rwdir %s: the path is too long", real);
+		return -1;
+	}
+	if (!r->guest[0]) {
+		if (runspec_path_in(root, real, r->guest, sizeof(r->guest)) <= 0) {
+			log_error("--rwdir %s: not under --rootfs %s: say where the guest "
+				  "mounts it (--rwdir GUESTPATH=%s)", real, root, real);
+			return -1;
+		}
+		if ((why = runspec_guest_path_bad(r->guest))) {
+			log_error("--rwdir %s: the guest path %s %s", real, r->guest, why);
+			return -1;
+		}
+	}
+	snprintf(at, sizeof(at), "%s%s", strcmp(root, "/") ? root : "", r->guest);
+	if (cfg->rootfs_rw && (stat(at, &st) < 0 || !S_ISDIR(st.st_mode))) {
+		log_error("--rwdir %s: the writable root has no directory %s to mount "
+			  "it on", real, r->guest);
+		return -1;
+	}
+	return 0;
+}
+
+static int resolve_rwdirs(struct vm_config *cfg)
+{
+	char root[PATH_MAX];
+
+	if (!realpath(cfg->rootfs, root)) {
+		log_error("--rootfs %s: %s", cfg->rootfs, strerror(errno));
+		return -1;
+	}
+	for (unsigned i = 0; i < cfg->nr_rwdirs; i++) {
+		if (resolve_rwdir(cfg, root, &cfg->rwdirs[i]) < 0)
+			return -1;
+		for (unsigned j = 0; j < i; j++) {
+			if (!strcmp(cfg->rwdirs[j].guest, cfg->rwdirs[i].guest)) {
+				log_error("--rwdir: two on %s", cfg->rwdirs[i].guest);
+				return -1;
+			}
+		}
+	}
+	return 0;
+}
+
+/* The kernel command line for rootfs-init (runspec_cmdline). */
+static int write_cmdline(const struct vm_config *cfg, const char *user_cmdline,
+			 struct rootfs_boot *rb)
+{
+	const char *tags[VM_MAX_SHARES], *paths[VM_MAX_SHARES];
+	struct runspec_boot b = { .tag = VM_ROOTFS_TAG, .rw = cfg->rootfs_rw,
+				  .verbose = cfg->verbose > 0,
+				  .nr_rwdirs = cfg->nr_rwdirs, .rwdir_tags = tags,
+				  .rwdir_paths = paths, .extra = user_cmdline };
+	struct hostnet_config hc;
+	char err[256];
+
+	for (unsigned i = 0; i < cfg->nr_rwdirs; i++) {
+		tags[i] = cfg->shares[cfg->rwdirs[i].share].tag;
+		paths[i] = cfg->rwdirs[i].guest;
+	}
+	/* The first --net is the guest's eth0 (vif devid 0); cli.c parsed it. */
+	if (cfg->nr_net && hostnet_parse(cfg->net[0], &hc, err, sizeof(err)) == 0)
+		b.net = hc.kind == HOSTNET_USER ? "user" : "tap";
+	if (!runspec_cmdline(&b, rb->cmdline, sizeof(rb->cmdline))) {
+		log_error("--rootfs: the guest command line is longer than %zu bytes",
+			  sizeof(rb->cmdline) - 1);
+		return -1;
+	}
+	return 0;
+}
+
 int rootfs_prepare(struct vm_config *cfg, const char *user_cmdline,
 		   char *const *argv, struct rootfs_boot *rb)
 {
@@ -241,16 +336,10 @@ int rootfs_prepare(struct vm_config *cfg, const char *user_cmdline,
 	}
 	if (binary_dir(bindir, sizeof(bindir)) < 0)
 		snprintf(bindir, sizeof(bindir), ".");
-	if (find_kernel(cfg, bindir, rb) < 0 ||
+	if (resolve_rwdirs(cfg) < 0 || find_kernel(cfg, bindir, rb) < 0 ||
 	    find_initrd(cfg, bindir, cfg->verbose > 0, rb) < 0 ||
-	    write_spec(cfg, argv, rb) < 0)
+	    write_spec(cfg, argv, rb) < 0 || write_cmdline(cfg, user_cmdline, rb) < 0)
 		return PVISOR_EXIT_USAGE;
-	if (!runspec_cmdline(VM_ROOTFS_TAG, cfg->rootfs_rw, cfg->verbose > 0,
-			     user_cmdline, rb->cmdline, sizeof(rb->cmdline))) {
-		log_error("--rootfs: the guest command line is longer than %zu bytes",
-			  sizeof(rb->cmdline) - 1);
-		return PVISOR_EXIT_USAGE;
-	}
 	cfg->cmdline = rb->cmdline;
 	cfg->console2 = true; /* CMD's stderr (the run file's stderr=) */
 	return 0;

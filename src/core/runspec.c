@@ -1,6 +1,7 @@
 /* `pvisor run --rootfs`'s run file, cpio and command line (runspec.h). */
 #include "core/runspec.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -143,7 +144,7 @@ size_t runspec_cpio(const char *name, const void *data, size_t len,
 	return at;
 }
 
-bool runspec_guest_cwd(const char *root, const char *cwd, char *out, size_t cap)
+int runspec_path_in(const char *root, const char *path, char *out, size_t cap)
 {
 	size_t n = strlen(root);
 	const char *rest;
@@ -151,21 +152,93 @@ bool runspec_guest_cwd(const char *root, const char *cwd, char *out, size_t cap)
 	while (n > 1 && root[n - 1] == '/')
 		n--;
 	if (n == 1 && root[0] == '/')
-		rest = cwd;
-	else if (!strncmp(cwd, root, n) && (cwd[n] == '/' || cwd[n] == '\0'))
-		rest = cwd[n] ? cwd + n : "/";
+		rest = path;
+	else if (!strncmp(path, root, n) && (path[n] == '/' || path[n] == '\0'))
+		rest = path[n] ? path + n : "/";
 	else
-		rest = "/";
-	return (size_t)snprintf(out, cap, "%s", rest) < cap;
+		return 0;
+	return (size_t)snprintf(out, cap, "%s", rest) < cap ? 1 : -1;
 }
 
-bool runspec_cmdline(const char *tag, bool rw, bool verbose, const char *extra,
-		     char *out, size_t cap)
+bool runspec_guest_cwd(const char *root, const char *cwd, char *out, size_t cap)
 {
-	int n = snprintf(out, cap, "console=hvc0%s pvisor.root=%s:%s%s%s",
-			 verbose ? " pvisor.verbose=1" : " quiet loglevel=0", tag,
-			 rw ? "rw" : "ro", extra && *extra ? " " : "",
-			 extra ? extra : "");
+	int in = runspec_path_in(root, cwd, out, cap);
 
-	return n >= 0 && (size_t)n < cap;
+	if (in == 0)
+		return (size_t)snprintf(out, cap, "/") < cap;
+	return in > 0;
+}
+
+const char *runspec_guest_path_bad(const char *path)
+{
+	const char *p = path;
+
+	if (path[0] != '/')
+		return "is not absolute";
+	if (!strcmp(path, "/"))
+		return "is the root itself (that is --rootfs DIR,rw)";
+	while (*p == '/') {
+		size_t n = strcspn(++p, "/");
+
+		if (n == 0 || (n == 1 && p[0] == '.') ||
+		    (n == 2 && p[0] == '.' && p[1] == '.'))
+			return "has an empty, '.' or '..' part";
+		p += n;
+	}
+	return NULL;
+}
+
+/* Bytes a command-line word carries as they are (the rest: %XX). */
+static bool word_safe(unsigned char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	       (c >= '0' && c <= '9') || strchr("/._+-", c);
+}
+
+/* Appends s to out at *at, percent-encoded; false when it does not fit. */
+static bool cmd_put_encoded(char *out, size_t cap, size_t *at, const char *s)
+{
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		int n = word_safe(c) ? snprintf(out + *at, cap - *at, "%c", c)
+				     : snprintf(out + *at, cap - *at, "%%%02X", c);
+
+		if (n < 0 || (size_t)n >= cap - *at)
+			return false;
+		*at += (size_t)n;
+	}
+	return true;
+}
+
+/* Appends the printf-formatted words to out at *at; false when too long. */
+__attribute__((format(printf, 4, 5)))
+static bool cmd_put(char *out, size_t cap, size_t *at, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(out + *at, cap - *at, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= cap - *at)
+		return false;
+	*at += (size_t)n;
+	return true;
+}
+
+bool runspec_cmdline(const struct runspec_boot *b, char *out, size_t cap)
+{
+	size_t at = 0;
+
+	if (!cap || !cmd_put(out, cap, &at, "console=hvc0%s pvisor.root=%s:%s",
+			 b->verbose ? " pvisor.verbose=1" : " quiet loglevel=0",
+			 b->tag, b->rw ? "rw" : "ro"))
+		return false;
+	for (unsigned i = 0; i < b->nr_rwdirs; i++)
+		if (!cmd_put(out, cap, &at, " pvisor.rwdir=%s:", b->rwdir_tags[i]) ||
+		    !cmd_put_encoded(out, cap, &at, b->rwdir_paths[i]))
+			return false;
+	if (b->net && !cmd_put(out, cap, &at, " pvisor.net=%s", b->net))
+		return false;
+	return !b->extra || !*b->extra || cmd_put(out, cap, &at, " %s", b->extra);
 }

@@ -41,18 +41,42 @@ size_t runspec_cpio(const char *name, const void *data, size_t len,
 		    size_t prefix_len, uint8_t *out, size_t cap);
 
 /*
- * The guest's working directory: cwd's place under root (both absolute
- * and canonical), e.g. root /home/u, cwd /home/u/src → /src; root / →
- * cwd itself.  "/" when cwd is not under root.  false if out is too small.
+ * path's place under root (both absolute and canonical), e.g. root
+ * /home/u, path /home/u/src → /src; root / → path itself.  1 when path
+ * lies under root (or is it: "/"), 0 when not (out untouched), -1 when out
+ * is too small.
  */
+int runspec_path_in(const char *root, const char *path, char *out, size_t cap);
+
+/* The guest's working directory: runspec_path_in(root, cwd), "/" when cwd
+ * is not under root.  false if out is too small. */
 bool runspec_guest_cwd(const char *root, const char *cwd, char *out, size_t cap);
 
 /*
- * The kernel command line of a --rootfs guest: the console and the root
- * share for tools/guest-init/rootfs-init, loglevel=0 unless verbose, then
- * extra (the user's --cmdline words).  false if it does not fit.
+ * A --rwdir's guest path: absolute, not the root itself, no empty, "." or
+ * ".." part (a trailing '/' is an empty part: cli.c drops it first).  NULL
+ * when usable, else why not.
  */
-bool runspec_cmdline(const char *tag, bool rw, bool verbose, const char *extra,
-		     char *out, size_t cap);
+const char *runspec_guest_path_bad(const char *path);
+
+/* What the kernel command line of a --rootfs guest says. */
+struct runspec_boot {
+	const char *tag;         /* the root share's */
+	bool rw, verbose;
+	unsigned nr_rwdirs;      /* --rwdir: share tags[i] on guest paths[i] */
+	const char *const *rwdir_tags;
+	const char *const *rwdir_paths;
+	const char *net;         /* the first --net's kind ("user", "tap"), or NULL */
+	const char *extra;       /* the user's --cmdline words; may be NULL */
+};
+
+/*
+ * The kernel command line of a --rootfs guest, for
+ * tools/guest-init/rootfs-init: the console, the root share, loglevel=0
+ * unless verbose, pvisor.rwdir=TAG:PATH per rwdir (PATH's bytes other than
+ * letters, digits and "/._+-" as %XX: the kernel splits words on spaces
+ * and quotes), pvisor.net=KIND, then extra.  false if it does not fit.
+ */
+bool runspec_cmdline(const struct runspec_boot *b, char *out, size_t cap);
 
 #endif

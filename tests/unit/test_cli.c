@@ -263,6 +263,66 @@ static void test_rootfs(void **state)
 	}
 }
 
+/* --rwdir [GUESTPATH=]HOSTDIR: a writable share tagged rwdirN after the
+ * root's, the guest path kept (trailing '/' dropped) or left to rootfs.c. */
+static void test_rwdir(void **state)
+{
+	const char *argv[] = { "pvisor", "run", "--rwdir", "/tmp/out", "--rootfs", "/",
+			       "--rwdir=/mnt/x/=/srv/a=b", "--share", "/s,tag=s", "--", "true",
+			       NULL };
+	const struct { const char *argv[10]; const char *err; } bad[] = {
+		{ { "pvisor", "run", "--rwdir", "/tmp", "k" }, "goes with --rootfs" },
+		{ { "pvisor", "run", "--rootfs", "/", "--rwdir", "" }, "no usable host" },
+		{ { "pvisor", "run", "--rootfs", "/", "--rwdir", "/g=" }, "no usable host" },
+		{ { "pvisor", "run", "--rootfs", "/", "--rwdir", "g=/h" }, "not absolute" },
+		{ { "pvisor", "run", "--rootfs", "/", "--rwdir", "=/h" }, "not absolute" },
+		{ { "pvisor", "run", "--rootfs", "/", "--rwdir", "//=/h" }, "root itself" },
+		{ { "pvisor", "run", "--rootfs", "/", "--rwdir", "/a/../etc=/h" }, "'..' part" },
+		{ { "pvisor", "run", "--rootfs", "/", "--share", "/d,tag=rwdir0", "--rwdir",
+		    "/h" }, "tagged 'rwdir0' already" },
+	};
+	const char *many[12] = { "pvisor", "run", "--rootfs", "/" };
+	char err[256];
+	struct cli cli;
+
+	(void)state;
+	assert_int_equal(cli_parse(11, (char *const *)argv, &cli, err, sizeof(err)), CLI_RUN);
+	assert_int_equal(cli.cfg.nr_shares, 4);
+	/* --share in the loop, the root after it, then the rwdirs. */
+	assert_string_equal(cli.cfg.shares[0].tag, "s");
+	assert_string_equal(cli.cfg.shares[1].tag, "rootfs");
+	assert_int_equal(cli.cfg.nr_rwdirs, 2);
+	assert_int_equal(cli.cfg.rwdirs[0].share, 2);
+	assert_string_equal(cli.cfg.rwdirs[0].guest, "");
+	assert_string_equal(cli.cfg.shares[2].path, "/tmp/out");
+	assert_string_equal(cli.cfg.shares[2].tag, "rwdir0");
+	assert_false(cli.cfg.shares[2].ro);
+	assert_string_equal(cli.cfg.shares[2].security_model, "passthrough");
+	assert_int_equal(cli.cfg.rwdirs[1].share, 3);
+	assert_string_equal(cli.cfg.rwdirs[1].guest, "/mnt/x");
+	assert_string_equal(cli.cfg.shares[3].path, "/srv/a=b");
+	assert_string_equal(cli.cfg.shares[3].tag, "rwdir1");
+	assert_int_equal(cli.run_argc, 1);
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		int n = 0;
+
+		while (bad[i].argv[n])
+			n++;
+		assert_int_equal(cli_parse(n, (char *const *)bad[i].argv, &cli, err,
+					   sizeof(err)), CLI_ERROR);
+		if (!strstr(err, bad[i].err))
+			fail_msg("case %zu: '%s' lacks '%s'", i, err, bad[i].err);
+	}
+	/* With the root: 7 (VM_MAX_SHARES) in all. */
+	for (int i = 0; i < 8; i++)
+		many[4 + i] = "--rwdir=/tmp";
+	assert_int_equal(cli_parse(12, (char *const *)many, &cli, err, sizeof(err)), CLI_ERROR);
+	assert_non_null(strstr(err, "at most 7"));
+	assert_int_equal(cli_parse(11, (char *const *)many, &cli, err, sizeof(err)), CLI_RUN);
+	assert_int_equal(cli.cfg.nr_rwdirs, 7);
+}
+
 static void test_sandbox_modes(void **state)
 {
 	const char *on[] = { "pvisor", "run", "k", NULL };
@@ -470,6 +530,7 @@ int main(void)
 		cmocka_unit_test(test_repeated_options),
 		cmocka_unit_test(test_shares),
 		cmocka_unit_test(test_rootfs),
+		cmocka_unit_test(test_rwdir),
 		cmocka_unit_test(test_scsi),
 		cmocka_unit_test(test_host_query),
 		cmocka_unit_test(test_sizes),

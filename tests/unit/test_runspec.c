@@ -219,16 +219,64 @@ static void test_guest_cwd(void **state)
 	assert_false(runspec_guest_cwd("/", "/home", tiny, sizeof(tiny)));
 }
 
+/* path's place under a root; not under it: 0, out untouched. */
+static void test_path_in(void **state)
+{
+	char out[64] = "x", tiny[4];
+
+	(void)state;
+	assert_int_equal(runspec_path_in("/srv/r", "/srv/rx", out, sizeof(out)), 0);
+	assert_string_equal(out, "x");
+	assert_int_equal(runspec_path_in("/srv/r/", "/srv/r/a b", out, sizeof(out)), 1);
+	assert_string_equal(out, "/a b");
+	assert_int_equal(runspec_path_in("/srv/r", "/srv/r", out, sizeof(out)), 1);
+	assert_string_equal(out, "/");
+	assert_int_equal(runspec_path_in("/", "/home/u", out, sizeof(out)), 1);
+	assert_string_equal(out, "/home/u");
+	assert_int_equal(runspec_path_in("/", "/home/u", tiny, sizeof(tiny)), -1);
+}
+
+static void test_guest_path(void **state)
+{
+	const char *good[] = { "/a", "/home/u/out", "/a b/c", "/.hidden/..x" };
+	const char *bad[] = { "", "a/b", "/", "/a//b", "/a/", "/a/./b", "/a/..",
+			      "/../etc", "/." };
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+		if (runspec_guest_path_bad(good[i]))
+			fail_msg("'%s' refused: %s", good[i], runspec_guest_path_bad(good[i]));
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		if (!runspec_guest_path_bad(bad[i]))
+			fail_msg("'%s' accepted", bad[i]);
+}
+
 static void test_cmdline(void **state)
 {
+	const char *tags[] = { "rwdir0", "rwdir1" };
+	const char *paths[] = { "/home/u/out", "/a b/it's%\n" };
+	struct runspec_boot b = { .tag = "rootfs" };
 	char out[256], tiny[16];
 
 	(void)state;
-	assert_true(runspec_cmdline("rootfs", false, false, "", out, sizeof(out)));
+	assert_true(runspec_cmdline(&b, out, sizeof(out)));
 	assert_string_equal(out, "console=hvc0 quiet loglevel=0 pvisor.root=rootfs:ro");
-	assert_true(runspec_cmdline("rootfs", true, true, "nokaslr", out, sizeof(out)));
+	b.rw = b.verbose = true;
+	b.extra = "nokaslr";
+	assert_true(runspec_cmdline(&b, out, sizeof(out)));
 	assert_string_equal(out, "console=hvc0 pvisor.verbose=1 pvisor.root=rootfs:rw nokaslr");
-	assert_false(runspec_cmdline("rootfs", false, false, NULL, tiny, sizeof(tiny)));
+	/* Guest paths percent-encoded past the safe bytes; the network's kind. */
+	b = (struct runspec_boot){ .tag = "rootfs", .nr_rwdirs = 2, .rwdir_tags = tags,
+				   .rwdir_paths = paths, .net = "user", .extra = "x=1" };
+	assert_true(runspec_cmdline(&b, out, sizeof(out)));
+	assert_string_equal(out, "console=hvc0 quiet loglevel=0 pvisor.root=rootfs:ro "
+			    "pvisor.rwdir=rwdir0:/home/u/out "
+			    "pvisor.rwdir=rwdir1:/a%20b/it%27s%25%0A pvisor.net=user x=1");
+	/* Too long anywhere: false. */
+	for (size_t cap = 1; cap <= strlen(out); cap++)
+		assert_false(runspec_cmdline(&b, out, cap));
+	b = (struct runspec_boot){ .tag = "rootfs" };
+	assert_false(runspec_cmdline(&b, tiny, sizeof(tiny)));
 }
 
 int main(void)
@@ -239,6 +287,8 @@ int main(void)
 		cmocka_unit_test(test_encode_limits),
 		cmocka_unit_test(test_parse_rejects),
 		cmocka_unit_test(test_guest_cwd),
+		cmocka_unit_test(test_path_in),
+		cmocka_unit_test(test_guest_path),
 		cmocka_unit_test(test_cmdline),
 	};
 
