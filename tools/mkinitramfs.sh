@@ -16,7 +16,9 @@
 #                     instead: /init is tools/guest-init/rootfs-init, with
 #                     /bin/pvisor-exec (tools/guest-init/pvisor-exec.c),
 #                     /bin/pvisor-exit, busybox and the netfs, 9pnet,
-#                     9pnet_xen, 9pnet_virtio, 9p and overlay modules; kernel
+#                     9pnet_xen, 9pnet_virtio, 9p, overlay and xen-netfront
+#                     modules (and virtio_net with failover and net_failover
+#                     when the kernel directory has them: QEMU's); kernel
 #                     directory default build/kernel/amd64-unsigned, output
 #                     default build/linux/initrd-rootfs-<release>.cpio.gz
 #                     (where pvisor looks for it)

@@ -9,11 +9,16 @@
 #     QEMU TCG with virtio-9p, where qemu-system-x86_64 is installed: the
 #     invoking uid and cwd, exit status 7 relayed, a write on the read-only
 #     root kept in the guest, a write with ,rw reaching the host, argv
-#     intact, stderr shown, no kernel messages;
+#     intact, stderr shown, no kernel messages; --rwdir's writes reaching
+#     the host (its own virtio-9p share) while the root stays overlaid, no
+#     network but lo without --net; --net user (QEMU's -nic user with
+#     virtio-net): eth0 at 10.0.2.15/24, slirp's DNS in resolv.conf, a TCP
+#     connection (bash's /dev/tcp) to a server on the host;
 #  3. the real `pvisor run --rootfs / -- sh -c 'id -u; pwd; exit 7'` on the
 #     kvm backend (a stock kernel needs it): SKIPs without /dev/kvm.
 # The kernel: PVISOR_TEST_ROOTFS_KDIR or build/kernel/amd64-unsigned (with
-# its 9p and overlay modules: tools/fetch-kernel.sh keeps them).
+# its 9p and overlay modules: tools/fetch-kernel.sh keeps them; virtio_net
+# too for the QEMU network check).
 source "$(dirname "$0")/lib.sh"
 
 KDIR=${PVISOR_TEST_ROOTFS_KDIR:-$ROOT/build/kernel/amd64-unsigned}
@@ -94,12 +99,50 @@ else
 	else
 		not_ok "dry run (exit $rc): $(cat "$TMP/dry.out") / $(tr '\n' '|' <"$TMP/spec")"
 	fi
+
+	# --rwdir: its share and its mount on the command line; bad input is
+	# one line and exit 2.
+	mkdir -p "$WORK/rwd" "$TMP/r/sub" "$TMP/r/etc"
+	out=$( cd "$WORK" && "$PVISOR" run --rootfs / --kernel "$BZ" --initrd "$TMP/empty" \
+		--rwdir "$WORK/rwd/" --rwdir "/mnt/a b=$WORK" --net user --dry-run="$WORK/rwrd" -- true 2>&1 )
+	rc=$?
+	if [ $rc -eq 0 ] && grep -qxF "share $WORK/rwd tag=rwdir0 rw" <<<"$out" &&
+		grep -qxF "share $WORK tag=rwdir1 rw" <<<"$out" &&
+		grep -qF " pvisor.rwdir=rwdir0:$WORK/rwd pvisor.rwdir=rwdir1:/mnt/a%20b pvisor.net=user" <<<"$out"; then
+		ok "--rwdir, --net user: the shares and the command line"
+	else
+		not_ok "--rwdir, --net user (exit $rc): $out"
+	fi
+	rwdir_bad() { # WANT ARGS...: pvisor run ARGS fails with one line holding WANT
+		local want=$1 o r
+		shift
+		o=$("$PVISOR" run --kernel "$BZ" --initrd "$TMP/empty" --dry-run="$TMP/x" "$@" -- true 2>&1)
+		r=$?
+		check "--rwdir refused: $want (exit $r: $o)" test $r -eq 2 -a \
+			"$(printf '%s\n' "$o" | wc -l)" = 1 -a -n "$(grep -F -- "$want" <<<"$o")"
+	}
+	rwdir_bad "No such file" --rootfs / --rwdir "$TMP/absent"
+	rwdir_bad "not a directory" --rootfs / --rwdir /etc/hostname
+	rwdir_bad "not under --rootfs" --rootfs "$TMP/r" --rwdir "$WORK/rwd"
+	rwdir_bad "has no directory /nope" --rootfs "$TMP/r,rw" --rwdir "/nope=$WORK/rwd"
+	rwdir_bad "two on /sub" --rootfs "$TMP/r" --rwdir "$TMP/r/sub" --rwdir "/sub=$WORK"
+	out=$("$PVISOR" run --kernel "$BZ" --rwdir "$WORK" 2>&1); rc=$?
+	check "--rwdir without --rootfs: refused, exit 2 ($out)" \
+		test $rc -eq 2 -a -n "$(grep -F -- '--rwdir goes with --rootfs' <<<"$out")"
+	rwdir_bad "not absolute" --rootfs / --rwdir "x=$WORK"
+	out=$("$PVISOR" run --rootfs "$TMP/r" --kernel "$BZ" --initrd "$TMP/empty" \
+		--rwdir "$TMP/r/sub" --dry-run="$TMP/x" -- true 2>&1)
+	check "--rwdir under --rootfs DIR: mounted at its place in DIR ($out)" \
+		test -n "$(grep -F ' pvisor.rwdir=rwdir0:/sub' <<<"$out")"
 fi
 
 # --- 2. the guest side under QEMU TCG --------------------------------------
 QEMU_TESTS=("qemu: uid, cwd, exit 7" "qemu: no kernel messages" "qemu: argv intact, stderr shown"
 	"qemu: read-only root keeps writes in the guest" "qemu: ,rw writes reach the host"
-	"qemu: a terminal's stdin: the console is CMD's controlling tty")
+	"qemu: a terminal's stdin: the console is CMD's controlling tty"
+	"qemu: --rwdir: writes reach the host, the root stays overlaid"
+	"qemu: without --net: lo up, no other interface"
+	"qemu: --net user: eth0 10.0.2.15/24, DNS 10.0.2.3, TCP to the host")
 qemu_why=
 command -v qemu-system-x86_64 >/dev/null || qemu_why="qemu-system-x86_64 is not installed"
 [ -n "$qemu_why" ] || ls "$KDIR"/modules/9p.ko* "$KDIR"/modules/overlay.ko* >/dev/null 2>&1 ||
@@ -113,8 +156,13 @@ fi
 # (--dry-run) as AS-UID in $WORK; QEMU boots it with / on virtio-9p.  The
 # guest's output in $TMP/NAME.out, QEMU's exit status returned.
 # ROOTFS-OPT tty: pvisor runs on a terminal (script(1)), read-only root.
+# PV_OPTS (an array): more pvisor options (--rwdir, --net).  QEMU follows
+# the dry run: a virtio-9p share per "share" line after the root's, and
+# -nic user with virtio-net when the command line has pvisor.net=user.
+PV_OPTS=()
 qemu_rootfs() {
-	local name=$1 uid=$2 opt=$3 ro=,readonly=on cmdline
+	local name=$1 uid=$2 opt=$3 ro=,readonly=on cmdline path tag mode t0
+	local nic=(-nic none) fs=()
 	shift 3
 	[ "$opt" = rw ] && ro=
 	if [ "$opt" = tty ]; then
@@ -124,14 +172,27 @@ qemu_rootfs() {
 	else
 		( cd "$WORK" && setpriv --reuid="$uid" --regid="$uid" --clear-groups \
 			"$PVISOR" run --rootfs "/${opt:+,$opt}" --kernel "$KDIR/vmlinuz" \
-			--dry-run="$WORK/$name.rd" -- "$@" >"$TMP/$name.dry" 2>&1 ) || return 99
+			"${PV_OPTS[@]}" --dry-run="$WORK/$name.rd" -- "$@" >"$TMP/$name.dry" 2>&1 ) ||
+			return 99
 	fi
 	cmdline=$(sed -n 's/^cmdline //p' "$TMP/$name.dry")
+	while read -r _ path tag mode; do
+		tag=${tag#tag=}
+		[ "$tag" = rootfs ] || [ "$mode" != rw ] ||
+			fs+=(-virtfs "local,path=$path,mount_tag=$tag,security_model=none,id=$tag")
+	done < <(grep '^share ' "$TMP/$name.dry")
+	case " $cmdline " in
+	*" pvisor.net=user "*) nic=(-nic user,model=virtio-net-pci) ;;
+	esac
+	t0=$(date +%s.%N)
 	timeout -k 5 300 qemu-system-x86_64 -accel tcg -m 512 -smp 1 -nographic -no-reboot \
-		-kernel "$KDIR/vmlinuz" -initrd "$WORK/$name.rd" -nic none \
+		-kernel "$KDIR/vmlinuz" -initrd "$WORK/$name.rd" "${nic[@]}" \
 		-append "$cmdline console=ttyS0 pvisor.trans=virtio" \
 		-virtfs "local,path=/,mount_tag=rootfs,security_model=none,id=rootfs$ro" \
-		</dev/null >"$TMP/$name.out" 2>&1
+		"${fs[@]}" </dev/null >"$TMP/$name.out" 2>&1
+	local rc=$?
+	echo "# qemu $name: $(echo "$(date +%s.%N) - $t0" | bc 2>/dev/null || echo '?') s"
+	return $rc
 }
 status_of() { sed -n 's/^pvisor-exit: status \([0-9]*\) .*/\1/p' "$1" | tr -d '\r'; }
 
@@ -178,23 +239,67 @@ else
 	else
 		skip "${QEMU_TESTS[5]}" "script(1) is not installed"
 	fi
+
+	# --rwdir twice (its place under /, and an explicit guest path) as
+	# nobody; a write beside them stays in the overlay.
+	mkdir -p "$WORK/rwd" "$WORK/rwd2"
+	chmod 777 "$WORK/rwd" "$WORK/rwd2"
+	rm -f "$WORK/rwd/f" "$WORK/rwd2/g"
+	PV_OPTS=(--rwdir "$WORK/rwd" --rwdir "/mnt/out=$WORK/rwd2")
+	qemu_rootfs rwdir $NOBODY "" sh -c 'echo in >"$0/rwd/f" && echo out >/mnt/out/g &&
+		echo ov >"$0/ov" && cat "$0/ov" "$0/rwd/f" && ls /sys/class/net &&
+		cat /sys/class/net/lo/flags' "$WORK"
+	PV_OPTS=()
+	o=$TMP/rwdir.out
+	if [ "$(status_of "$o")" = 0 ] && [ "$(cat "$WORK/rwd/f" 2>/dev/null)" = in ] &&
+		[ "$(cat "$WORK/rwd2/g" 2>/dev/null)" = out ] && grep -qx ov "$o" && [ ! -e "$WORK/ov" ]; then
+		ok "${QEMU_TESTS[6]}"
+	else
+		not_ok "${QEMU_TESTS[6]}: $(tail -c 600 "$o")"
+	fi
+	# lo's flags: IFF_UP (1) | IFF_LOOPBACK (8).
+	check "${QEMU_TESTS[7]}" test "$(grep -a -A1 -x lo "$o" | tr -d '\r' | tr '\n' ' ')" = "lo 0x9 "
+
+	# --net user: a one-shot HTTP server on the host's loopback, which
+	# slirp's gateway 10.0.2.2 reaches.
+	mkdir -p "$TMP/www"
+	echo hello-from-host >"$TMP/www/hello"
+	port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+	python3 -m http.server --bind 127.0.0.1 --directory "$TMP/www" "$port" >/dev/null 2>&1 &
+	www=$!
+	PV_OPTS=(--net user)
+	qemu_rootfs net $NOBODY "" bash -c 'ip -4 -o addr show dev eth0; ip route; cat /etc/resolv.conf;
+		exec 3<>/dev/tcp/10.0.2.2/$0 && printf "GET /hello HTTP/1.0\r\n\r\n" >&3 && cat <&3' "$port"
+	PV_OPTS=()
+	kill "$www" 2>/dev/null; wait "$www" 2>/dev/null
+	o=$TMP/net.out
+	if [ "$(status_of "$o")" = 0 ] && grep -qa 'inet 10\.0\.2\.15/24' "$o" &&
+		grep -qa '^default via 10\.0\.2\.2 dev eth0' "$o" && grep -qa '^nameserver 10\.0\.2\.3' "$o" &&
+		grep -qa '^hello-from-host' "$o"; then
+		ok "${QEMU_TESTS[8]}"
+	else
+		not_ok "${QEMU_TESTS[8]}: $(tail -c 800 "$o")"
+	fi
 fi
 
 # --- 3. the real thing, on kvm --------------------------------------------
 KVM_TESTS=("pvisor: uid, cwd, exit 7" "pvisor: nothing but CMD's output"
 	"pvisor: read-only root keeps writes in the guest" "pvisor: ,rw writes reach the host"
-	"pvisor: CMD's stderr on pvisor's stderr, apart")
+	"pvisor: CMD's stderr on pvisor's stderr, apart"
+	"pvisor: --rwdir writes reach the host, the root stays overlaid"
+	"pvisor: --net user: eth0 10.0.2.15/24, DNS 10.0.2.3, TCP to the host")
 kvm_why=$(host_lacks guest:upper-half)
 [ -n "$kvm_why" ] || [ -z "$qemu_why" ] || kvm_why=$qemu_why
 if [ -n "$kvm_why" ]; then
 	for t in "${KVM_TESTS[@]}"; do skip "$t" "$kvm_why"; done
 else
-	run_rootfs() { # NAME ROOTFS-ARG CMD...
+	run_rootfs() { # NAME ROOTFS-ARG CMD... (PV_OPTS: more options)
 		local name=$1 arg=$2
 		shift 2
 		( cd "$WORK" && timeout -k 5 180 setpriv --reuid=$NOBODY --regid=$NOBODY \
 			--clear-groups "$PVISOR" run --rootfs "$arg" --kernel "$KDIR/vmlinuz" \
-			--mem 512M -- "$@" </dev/null >"$TMP/$name.stdout" 2>"$TMP/$name.stderr" )
+			--mem 512M "${PV_OPTS[@]}" -- "$@" </dev/null >"$TMP/$name.stdout" \
+			2>"$TMP/$name.stderr" )
 	}
 	run_rootfs kid / sh -c 'id -u; pwd; exit 7'
 	rc=$?
@@ -212,6 +317,29 @@ else
 	run_rootfs kerr / sh -c 'echo to-out; echo to-err >&2; echo more-out'
 	check "${KVM_TESTS[4]}" test $? -eq 0 -a "$(cat "$TMP/kerr.stdout")" = "$(printf 'to-out\nmore-out')" \
 		-a "$(cat "$TMP/kerr.stderr")" = to-err
+	mkdir -p "$WORK/krwd"
+	chmod 777 "$WORK/krwd"
+	PV_OPTS=(--rwdir "$WORK/krwd")
+	run_rootfs krwd / sh -c 'echo k >"$0/krwd/f" && echo o >"$0/kov" && cat "$0/kov"' "$WORK"
+	rc=$?
+	PV_OPTS=()
+	check "${KVM_TESTS[5]}" test $rc -eq 0 -a "$(cat "$WORK/krwd/f" 2>/dev/null)" = k \
+		-a "$(cat "$TMP/krwd.stdout")" = o -a ! -e "$WORK/kov"
+	mkdir -p "$TMP/www"
+	echo hello-from-host >"$TMP/www/hello"
+	port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+	python3 -m http.server --bind 127.0.0.1 --directory "$TMP/www" "$port" >/dev/null 2>&1 &
+	www=$!
+	PV_OPTS=(--net user)
+	run_rootfs knet / bash -c 'ip -4 -o addr show dev eth0; ip route; cat /etc/resolv.conf;
+		exec 3<>/dev/tcp/10.0.2.2/$0 && printf "GET /hello HTTP/1.0\r\n\r\n" >&3 && cat <&3' "$port"
+	rc=$?
+	PV_OPTS=()
+	kill "$www" 2>/dev/null; wait "$www" 2>/dev/null
+	o=$TMP/knet.stdout
+	check "${KVM_TESTS[6]} (exit $rc: $(tail -c 300 "$TMP/knet.stderr"))" test $rc -eq 0 \
+		-a -n "$(grep 'inet 10\.0\.2\.15/24' "$o")" -a -n "$(grep '^default via 10\.0\.2\.2' "$o")" \
+		-a -n "$(grep '^nameserver 10\.0\.2\.3' "$o")" -a -n "$(grep '^hello-from-host' "$o")"
 fi
 
 check "no pvisor left running" no_leftovers

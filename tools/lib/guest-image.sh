@@ -35,9 +35,11 @@ xen_frontend_modules() {
 
 # Prints the modules `pvisor run --rootfs` needs under KDIR/modules, in load
 # order (tools/guest-init/rootfs-init), each preceded by a space; dies
-# naming the first one missing.
+# naming the first one missing.  xen-netfront is for --net; virtio_net (with
+# failover and net_failover, its depends=) only when the kernel directory
+# has it: the QEMU test's network (tests/e2e/t_rootfs.sh), not pvisor's.
 rootfs_modules() {
-	for _gi_m in netfs 9pnet 9pnet_xen 9pnet_virtio 9p overlay; do
+	for _gi_m in netfs 9pnet 9pnet_xen 9pnet_virtio 9p overlay xen-netfront; do
 		_gi_found=
 		for _gi_f in "$1/modules/$_gi_m.ko" "$1/modules/$_gi_m.ko.xz"; do
 			[ -f "$_gi_f" ] && _gi_found=$_gi_f
@@ -45,6 +47,12 @@ rootfs_modules() {
 		[ -n "$_gi_found" ] || die "$1 has no $_gi_m module (the cloud kernel has no 9p; a kernel fetched before overlay was kept needs rm -rf $1 and tools/fetch-kernel.sh --flavour amd64-unsigned)"
 		printf ' %s' "$_gi_found"
 	done
+	for _gi_m in failover net_failover virtio_net; do
+		for _gi_f in "$1/modules/$_gi_m.ko" "$1/modules/$_gi_m.ko.xz"; do
+			[ -f "$_gi_f" ] && printf ' %s' "$_gi_f"
+		done
+	done
+	return 0
 }
 
 # install_busybox BUSYBOX TREE: busybox in TREE/bin with a link per applet.
