@@ -9,6 +9,10 @@
  * flags are updated as Xen's _set_status_v1()/_v2() do (v1: a
  * compare-and-swap of flags and domid; v2: the status word, then a re-check
  * of the header), and the frame number is read once, by the first pin.
+ * Copies (GNTTABOP_copy, gnttab_pin_copy) follow Xen's
+ * acquire_grant_for_copy: v2 sub-page grants limit them to their window,
+ * transitive grants are resolved (and in pvisor always refused); maps and
+ * the backends' gnttab_pin refuse both, as Xen's map path does.
  */
 #include "xen/grant.h"
 
@@ -85,6 +89,9 @@ void gnttab_reset(struct vm *vm)
 	memset(gt->writers, 0, sizeof(gt->writers));
 	memset(gt->act_domid, 0, sizeof(gt->act_domid));
 	memset(gt->act_mfn, 0, sizeof(gt->act_mfn));
+	memset(gt->act_start, 0, sizeof(gt->act_start));
+	memset(gt->act_len, 0, sizeof(gt->act_len));
+	memset(gt->act_sub_page, 0, sizeof(gt->act_sub_page));
 	memset(gt->maptrack, 0, sizeof(gt->maptrack));
 	pthread_mutex_unlock(&gt->lock);
 }
@@ -161,8 +168,13 @@ static uint16_t *status_word(struct vm *vm, const struct gnttab *gt,
 			sizeof(grant_status_t));
 }
 
+/* The frame of a v1 entry, or of a v2 full-page or sub-page one (the same
+ * place in both). */
 static uint64_t entry_frame(const struct gnttab *gt, grant_entry_header_t *h)
 {
+	_Static_assert(offsetof(grant_entry_v2_t, sub_page.frame) ==
+			       offsetof(grant_entry_v2_t, full_page.frame),
+		       "v2 frame");
 	if (gt->version == 2)
 		return __atomic_load_n(&((grant_entry_v2_t *)h)->full_page.frame,
 				       __ATOMIC_ACQUIRE);
@@ -175,21 +187,50 @@ static void clear_flags(uint16_t *status, uint16_t bits)
 	__atomic_fetch_and(status, (uint16_t)~bits, __ATOMIC_SEQ_CST);
 }
 
-/* The header grants domid plain full-page access (pvisor offers neither
- * sub-page nor transitive grants) and, for a write, not read-only. */
-static bool header_allows(uint32_t combo, domid_t domid, bool write)
+/*
+ * Xen's type check in _set_status_v1/_v2: GTF_permit_access, or in v2 for
+ * a copy GTF_transitive; a map (Xen's mapflag) also refuses GTF_sub_page,
+ * which v1 copies ignore.  The grant is to domid and, for a write, not
+ * read-only.
+ */
+static bool header_allows(uint32_t combo, domid_t domid, bool write,
+			  enum gnttab_use use, unsigned version)
 {
 	uint16_t flags = (uint16_t)combo, sdom = (uint16_t)(combo >> 16);
+	uint16_t mask = GTF_type_mask |
+			(use == GNTTAB_USE_MAP ? GTF_sub_page : 0);
+	uint16_t type = flags & mask;
 
-	if ((flags & (GTF_type_mask | GTF_sub_page)) != GTF_permit_access ||
-	    sdom != domid)
+	if (type != GTF_permit_access &&
+	    !(version == 2 && use == GNTTAB_USE_COPY && type == GTF_transitive))
+		return false;
+	if (sdom != domid)
 		return false;
 	return !(write && (flags & GTF_readonly));
 }
 
+/* What a pin asks of an entry. */
+struct pin_req {
+	domid_t domid;
+	bool write;
+	enum gnttab_use use;
+	int bad_entry; /* the code for an entry that does not allow it */
+};
+
+/* The check of the first pin (whole header) or of a later writable one
+ * (only GTF_readonly, as Xen). */
+static bool req_allows(const struct pin_req *rq, uint32_t combo, bool check,
+		       unsigned version)
+{
+	if (check)
+		return header_allows(combo, rq->domid, rq->write, rq->use,
+				     version);
+	return !(rq->write && ((uint16_t)combo & GTF_readonly));
+}
+
 /* Xen's _set_status_v1: flags and domid checked and updated as one word. */
-static int set_status_v1(grant_entry_header_t *h, domid_t domid, bool check,
-			 bool write, int bad_entry)
+static int set_status_v1(grant_entry_header_t *h, const struct pin_req *rq,
+			 bool check)
 {
 	uint32_t *combo = (uint32_t *)(void *)h, old, want;
 
@@ -197,11 +238,9 @@ static int set_status_v1(grant_entry_header_t *h, domid_t domid, bool check,
 		if (tries == GNTTAB_CAS_RETRIES)
 			return GNTST_general_error; /* "unstable" entry */
 		old = __atomic_load_n(combo, __ATOMIC_ACQUIRE);
-		if (check && !header_allows(old, domid, write))
-			return bad_entry;
-		if (!check && write && ((uint16_t)old & GTF_readonly))
-			return bad_entry;
-		want = old | GTF_reading | (write ? GTF_writing : 0);
+		if (!req_allows(rq, old, check, 1))
+			return rq->bad_entry;
+		want = old | GTF_reading | (rq->write ? GTF_writing : 0);
 		if (__atomic_compare_exchange_n(combo, &old, want, false,
 						__ATOMIC_SEQ_CST,
 						__ATOMIC_ACQUIRE))
@@ -212,28 +251,116 @@ static int set_status_v1(grant_entry_header_t *h, domid_t domid, bool check,
 /* Xen's _set_status_v2: the status word is set, then the header checked
  * again, so a guest that revokes meanwhile sees the flags or the error. */
 static int set_status_v2(grant_entry_header_t *h, uint16_t *status,
-			 domid_t domid, bool check, bool write, int bad_entry)
+			 const struct pin_req *rq, bool check)
 {
-	uint32_t *combo = (uint32_t *)(void *)h, now;
-	uint16_t bits = GTF_reading | (write ? GTF_writing : 0);
+	uint32_t *combo = (uint32_t *)(void *)h;
+	uint16_t bits = GTF_reading | (rq->write ? GTF_writing : 0);
 
-	now = __atomic_load_n(combo, __ATOMIC_ACQUIRE);
-	if (check ? !header_allows(now, domid, write)
-		  : (write && ((uint16_t)now & GTF_readonly)))
-		return bad_entry;
+	if (!req_allows(rq, __atomic_load_n(combo, __ATOMIC_ACQUIRE), check, 2))
+		return rq->bad_entry;
 	__atomic_fetch_or(status, bits, __ATOMIC_SEQ_CST);
-	now = __atomic_load_n(combo, __ATOMIC_SEQ_CST);
-	if (check ? !header_allows(now, domid, write)
-		  : (write && ((uint16_t)now & GTF_readonly))) {
+	if (!req_allows(rq, __atomic_load_n(combo, __ATOMIC_SEQ_CST), check, 2)) {
 		clear_flags(status, check ? bits : GTF_writing);
-		return bad_entry;
+		return rq->bad_entry;
 	}
 	return GNTST_okay;
 }
 
-int gnttab_acquire(struct vm *vm, struct gnttab *gt, grant_ref_t ref,
-		   domid_t domid, bool write, int bad_entry, uint64_t *mfn)
+static int set_status(const struct gnttab *gt, grant_entry_header_t *h,
+		      uint16_t *status, const struct pin_req *rq, bool check)
 {
+	return gt->version == 2 ? set_status_v2(h, status, rq, check)
+				: set_status_v1(h, rq, check);
+}
+
+/* Clears the in-use flags the entry's remaining pins do not need (Xen's
+ * unlock_out_clear and fixup_status_for_copy_pin). */
+static void clear_unpinned(const struct gnttab *gt, grant_ref_t ref,
+			   uint16_t *status)
+{
+	uint16_t bits = (gt->writers[ref] ? 0 : GTF_writing) |
+			(gt->readers[ref] ? 0 : GTF_reading);
+
+	if (bits)
+		clear_flags(status, bits);
+}
+
+/*
+ * Domain 0's table as a transitive grant reaches it (Xen's recursive
+ * acquire_grant_for_copy): Xen gives every domain at least one v1 frame
+ * (INITIAL_NR_GRANT_FRAMES); pvisor's domain 0 grants nothing from it.
+ */
+static int dom0_acquire(const struct pin_req *rq, grant_ref_t ref)
+{
+	return ref < GNTTAB_ENTRIES_PER_FRAME ? rq->bad_entry : GNTST_bad_gntref;
+}
+
+/*
+ * Xen's transitive branch of acquire_grant_for_copy, for a v2 entry of
+ * type GTF_transitive: the entry's own checks and in-use flags, then the
+ * referent, which must not be in the granting domain's own table
+ * ("self-referential"; DOMID_SELF names no domain there either) and may
+ * not be transitive again (one level).  The only other domain here is
+ * domain 0, which grants nothing: a transitive grant never completes, and
+ * its flags are put back as Xen does when the referent fails.
+ */
+static int acquire_transitive(struct gnttab *gt, grant_ref_t ref,
+			      grant_entry_header_t *h, uint16_t *status,
+			      const struct pin_req *rq, bool first)
+{
+	grant_entry_v2_t *e = (grant_entry_v2_t *)h;
+	domid_t tdom;
+	int rc;
+
+	if (first || (rq->write && gt->writers[ref] == 0)) {
+		rc = set_status_v2(h, status, rq, first);
+		if (rc)
+			return rc;
+	}
+	tdom = __atomic_load_n(&e->transitive.trans_domid, __ATOMIC_ACQUIRE);
+	if (tdom == 0)
+		rc = dom0_acquire(rq, __atomic_load_n(&e->transitive.gref,
+						      __ATOMIC_ACQUIRE));
+	else
+		rc = rq->bad_entry; /* itself, DOMID_SELF, or no such domain */
+	clear_unpinned(gt, ref, status);
+	return rc;
+}
+
+/* What a first pin records: a v2 sub-page grant's window (copies only:
+ * Xen's map path always takes the page), else the whole page. */
+static void record_window(struct gnttab *gt, grant_ref_t ref,
+			  grant_entry_header_t *h, enum gnttab_use use)
+{
+	grant_entry_v2_t *e = (grant_entry_v2_t *)h;
+	bool sub = use == GNTTAB_USE_COPY && gt->version == 2 &&
+		   (__atomic_load_n(&h->flags, __ATOMIC_ACQUIRE) & GTF_sub_page);
+
+	gt->act_sub_page[ref] = sub;
+	gt->act_start[ref] = 0;
+	gt->act_len[ref] = PAGE_SIZE;
+	if (sub) {
+		/* Xen's act->start is a 15-bit field; the length is not
+		 * checked against the page (the copy checks are). */
+		gt->act_start[ref] = __atomic_load_n(&e->sub_page.page_off,
+						     __ATOMIC_ACQUIRE) & 0x7fff;
+		gt->act_len[ref] = __atomic_load_n(&e->sub_page.length,
+						   __ATOMIC_ACQUIRE);
+	}
+}
+
+static bool is_transitive(const struct gnttab *gt, grant_entry_header_t *h)
+{
+	return gt->version == 2 &&
+	       (__atomic_load_n(&h->flags, __ATOMIC_ACQUIRE) & GTF_type_mask) ==
+		       GTF_transitive;
+}
+
+int gnttab_acquire(struct vm *vm, struct gnttab *gt, grant_ref_t ref,
+		   domid_t domid, bool write, enum gnttab_use use,
+		   int bad_entry, struct gnttab_pin *pin)
+{
+	const struct pin_req rq = { domid, write, use, bad_entry };
 	grant_entry_header_t *h;
 	uint16_t *status;
 	bool first;
@@ -246,15 +373,16 @@ int gnttab_acquire(struct vm *vm, struct gnttab *gt, grant_ref_t ref,
 	status = h ? status_word(vm, gt, ref, h) : NULL;
 	if (!status)
 		return GNTST_general_error;
-	/* Xen: an active entry serves one domain; counters must not wrap. */
+	/* Xen: an active entry serves one domain; counters must not wrap;
+	 * a map cannot share an entry a copy holds as a sub-page grant. */
 	if (!first && (gt->act_domid[ref] != domid ||
-		       gt->readers[ref] >= GNTTAB_MAX_ENTRIES))
+		       gt->readers[ref] >= GNTTAB_MAX_ENTRIES ||
+		       (use == GNTTAB_USE_MAP && gt->act_sub_page[ref])))
 		return GNTST_general_error;
+	if (use == GNTTAB_USE_COPY && is_transitive(gt, h))
+		return acquire_transitive(gt, ref, h, status, &rq, first);
 	if (first || (write && gt->writers[ref] == 0)) {
-		rc = gt->version == 2 ? set_status_v2(h, status, domid, first,
-						      write, bad_entry)
-				      : set_status_v1(h, domid, first, write,
-						      bad_entry);
+		rc = set_status(gt, h, status, &rq, first);
 		if (rc)
 			return rc;
 	}
@@ -262,16 +390,19 @@ int gnttab_acquire(struct vm *vm, struct gnttab *gt, grant_ref_t ref,
 		uint64_t frame = entry_frame(gt, h);
 
 		if (!gmem_is_ram_frame(&vm->mem, frame)) {
-			clear_flags(status, GTF_reading | GTF_writing);
+			clear_unpinned(gt, ref, status);
 			return GNTST_bad_page; /* Xen's get_paged_frame */
 		}
 		gt->act_domid[ref] = domid;
 		gt->act_mfn[ref] = frame;
+		record_window(gt, ref, h, use);
 	}
 	gt->readers[ref]++;
 	if (write)
 		gt->writers[ref]++;
-	*mfn = gt->act_mfn[ref];
+	pin->mfn = gt->act_mfn[ref];
+	pin->off = gt->act_start[ref];
+	pin->len = gt->act_len[ref];
 	return GNTST_okay;
 }
 
@@ -290,34 +421,63 @@ void gnttab_release(struct vm *vm, struct gnttab *gt, grant_ref_t ref,
 		clear_flags(status, GTF_reading);
 }
 
-int gnttab_pin(struct vm *vm, domid_t domid, grant_ref_t ref, bool write,
-	       struct gnttab_pin *pin)
+/*
+ * One pin of a backend or a GNTTABOP_copy: the entry, and a reference on
+ * the frame (a writable type for a write) as Xen's map and copy paths
+ * take, so no page table is written this way.  Xen's codes.
+ */
+static int pin_entry(struct vm *vm, domid_t domid, grant_ref_t ref,
+		     bool write, enum gnttab_use use, int bad_entry,
+		     struct gnttab_pin *pin)
 {
 	struct gnttab *gt = gnttab_get(vm, false);
-	uint64_t mfn;
 	int rc;
 
 	if (!gt)
 		return GNTST_general_error;
 	pthread_mutex_lock(&gt->lock);
-	rc = gnttab_acquire(vm, gt, ref, domid, write, GNTST_permission_denied,
-			    &mfn);
-	/* As Xen's map and copy paths: a reference on the frame, and a
-	 * writable type for a write, so no page table is written this way. */
-	if (rc == GNTST_okay && pagetype_get_page(vm, mfn, write) < 0) {
+	rc = gnttab_acquire(vm, gt, ref, domid, write, use, bad_entry, pin);
+	if (rc == GNTST_okay && pagetype_get_page(vm, pin->mfn, write) < 0) {
 		gnttab_release(vm, gt, ref, write);
 		rc = GNTST_general_error;
 	}
 	pthread_mutex_unlock(&gt->lock);
-	if (rc == GNTST_bad_page)
-		rc = GNTST_permission_denied; /* the backends' contract */
 	if (rc)
 		return rc;
 	pin->ref = ref;
 	pin->write = write;
-	pin->mfn = mfn;
-	pin->page = gmem_ptr(&vm->mem, mfn << PAGE_SHIFT, PAGE_SIZE);
+	pin->page = gmem_ptr(&vm->mem, pin->mfn << PAGE_SHIFT, PAGE_SIZE);
 	return GNTST_okay;
+}
+
+/* The backends' contract (grant.h): a refused entry or frame is
+ * GNTST_permission_denied. */
+static int backend_pin(struct vm *vm, domid_t domid, grant_ref_t ref,
+		       bool write, enum gnttab_use use, struct gnttab_pin *pin)
+{
+	int rc = pin_entry(vm, domid, ref, write, use, GNTST_permission_denied,
+			   pin);
+
+	return rc == GNTST_bad_page ? GNTST_permission_denied : rc;
+}
+
+int gnttab_pin(struct vm *vm, domid_t domid, grant_ref_t ref, bool write,
+	       struct gnttab_pin *pin)
+{
+	return backend_pin(vm, domid, ref, write, GNTTAB_USE_MAP, pin);
+}
+
+int gnttab_pin_copy(struct vm *vm, domid_t domid, grant_ref_t ref, bool write,
+		    struct gnttab_pin *pin)
+{
+	return backend_pin(vm, domid, ref, write, GNTTAB_USE_COPY, pin);
+}
+
+bool gnttab_pin_covers(const struct gnttab_pin *pin, unsigned off,
+		       unsigned len)
+{
+	return off <= PAGE_SIZE && len <= PAGE_SIZE - off && off >= pin->off &&
+	       off + len <= (unsigned)pin->off + pin->len;
 }
 
 void gnttab_unpin(struct vm *vm, const struct gnttab_pin *pin)
@@ -432,18 +592,18 @@ static long op_query_size(struct vcpu *v, uint64_t arg, uint32_t count)
 	return 0;
 }
 
-/* One side of a copy: a held grant or a referenced frame of the guest. */
+/* One side of a copy: a held grant or a referenced frame of the guest,
+ * its window in pin (a frame: the whole page). */
 struct copy_buf {
 	struct gnttab_pin pin;
-	bool pinned, referenced, write;
-	uint64_t mfn;
-	uint8_t *page;
+	bool pinned, referenced;
 };
 
 /*
- * Takes one side: a grant of the guest to itself (GNTCOPY_*_gref) or a
- * frame of the guest's own, referenced (writable type for the destination)
- * as Xen's gnttab_copy_claim_buf does, so a page table is never written.
+ * Takes one side (Xen's gnttab_copy_claim_buf): a grant of the guest to
+ * itself (GNTCOPY_*_gref) by Xen's copy rules, or a frame of the guest's
+ * own, referenced (writable type for the destination), so a page table is
+ * never written.
  */
 static int copy_claim(struct vm *vm, const struct gnttab_copy_ptr *p,
 		      bool is_gref, bool write, struct copy_buf *b)
@@ -454,12 +614,10 @@ static int copy_claim(struct vm *vm, const struct gnttab_copy_ptr *p,
 	if (!is_self(p->domid))
 		return GNTST_bad_domain; /* pvisor runs no other domain */
 	if (is_gref) {
-		rc = gnttab_pin(vm, GNTTAB_GUEST_DOMID, p->u.ref, write, &b->pin);
-		if (rc)
-			return rc;
-		b->pinned = true;
-		b->page = b->pin.page;
-		return GNTST_okay;
+		rc = pin_entry(vm, GNTTAB_GUEST_DOMID, p->u.ref, write,
+			       GNTTAB_USE_COPY, GNTST_general_error, &b->pin);
+		b->pinned = rc == GNTST_okay;
+		return rc;
 	}
 	/* P2M is the identity: the gmfn is a machine frame. */
 	if (!gmem_is_ram_frame(&vm->mem, p->u.gmfn))
@@ -467,10 +625,11 @@ static int copy_claim(struct vm *vm, const struct gnttab_copy_ptr *p,
 	if (pagetype_get_page(vm, p->u.gmfn, write) < 0)
 		return GNTST_general_error;
 	b->referenced = true;
-	b->write = write;
-	b->mfn = p->u.gmfn;
-	b->page = gmem_ptr(&vm->mem, p->u.gmfn << PAGE_SHIFT, PAGE_SIZE);
-	return b->page ? GNTST_okay : GNTST_bad_page;
+	b->pin = (struct gnttab_pin){
+		.write = write, .mfn = p->u.gmfn, .len = PAGE_SIZE,
+		.page = gmem_ptr(&vm->mem, p->u.gmfn << PAGE_SHIFT, PAGE_SIZE),
+	};
+	return b->pin.page ? GNTST_okay : GNTST_bad_page;
 }
 
 static void copy_release(struct vm *vm, const struct copy_buf *b)
@@ -478,7 +637,21 @@ static void copy_release(struct vm *vm, const struct copy_buf *b)
 	if (b->pinned)
 		gnttab_unpin(vm, &b->pin);
 	if (b->referenced)
-		pagetype_put_page(vm, b->mfn, b->write);
+		pagetype_put_page(vm, b->pin.mfn, b->pin.write);
+}
+
+/* Xen's gnttab_copy_buf checks, once both sides are held: within the
+ * page, then within what each side grants (a sub-page window). */
+static int copy_bounds(const struct gnttab_copy *op, const struct copy_buf *src,
+		       const struct copy_buf *dst)
+{
+	if ((unsigned)op->source.offset + op->len > PAGE_SIZE ||
+	    (unsigned)op->dest.offset + op->len > PAGE_SIZE)
+		return GNTST_bad_copy_arg;
+	if (!gnttab_pin_covers(&src->pin, op->source.offset, op->len) ||
+	    !gnttab_pin_covers(&dst->pin, op->dest.offset, op->len))
+		return GNTST_general_error;
+	return GNTST_okay;
 }
 
 /* Runs one copy on a validated local copy of the guest's op. */
@@ -489,17 +662,16 @@ static int16_t copy_one(struct vm *vm, const struct gnttab_copy *op)
 
 	if (op->flags & ~(GNTCOPY_source_gref | GNTCOPY_dest_gref))
 		return GNTST_bad_copy_arg;
-	if ((unsigned)op->source.offset + op->len > PAGE_SIZE ||
-	    (unsigned)op->dest.offset + op->len > PAGE_SIZE)
-		return GNTST_bad_copy_arg;
 	rc = copy_claim(vm, &op->source, op->flags & GNTCOPY_source_gref, false,
 			&src);
 	if (rc == GNTST_okay)
 		rc = copy_claim(vm, &op->dest, op->flags & GNTCOPY_dest_gref,
 				true, &dst);
 	if (rc == GNTST_okay)
-		memmove(dst.page + op->dest.offset, src.page + op->source.offset,
-			op->len);
+		rc = copy_bounds(op, &src, &dst);
+	if (rc == GNTST_okay)
+		memmove(dst.pin.page + op->dest.offset,
+			src.pin.page + op->source.offset, op->len);
 	copy_release(vm, &dst);
 	copy_release(vm, &src);
 	return (int16_t)rc;

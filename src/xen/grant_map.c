@@ -54,11 +54,13 @@ static int alloc_handle(const struct gnttab *gt)
 static int hold_kind(struct vm *vm, struct gnttab *gt, grant_ref_t ref,
 		     bool ro, uint64_t *mfn)
 {
+	struct gnttab_pin pin;
 	int rc = gnttab_acquire(vm, gt, ref, GNTTAB_GUEST_DOMID, !ro,
-				GNTST_general_error, mfn);
+				GNTTAB_USE_MAP, GNTST_general_error, &pin);
 
 	if (rc)
 		return rc;
+	*mfn = pin.mfn;
 	if (pagetype_get_page(vm, *mfn, !ro) < 0) {
 		/* Xen's could_not_pin: e.g. a page table mapped writable. */
 		gnttab_release(vm, gt, ref, !ro);

@@ -15,6 +15,7 @@
 #include <pvisor/xen.h>
 
 #include "xen/domain.h"
+#include "xen/grant.h"
 
 /* v1 has the most entries per frame (8 bytes each; v2: 16). */
 #define GNTTAB_MAX_ENTRIES (XEN_GNTTAB_MAX_FRAMES * (4096 / 8))
@@ -40,6 +41,12 @@ struct gnttab {
 	uint32_t writers[GNTTAB_MAX_ENTRIES];
 	domid_t act_domid[GNTTAB_MAX_ENTRIES];
 	uint64_t act_mfn[GNTTAB_MAX_ENTRIES];
+	/* The bytes the active entry grants (Xen's act->start, length,
+	 * is_sub_page): the whole page unless a copy pinned a v2 sub-page
+	 * grant first; a sub-page active entry cannot be mapped. */
+	uint16_t act_start[GNTTAB_MAX_ENTRIES];
+	uint16_t act_len[GNTTAB_MAX_ENTRIES];
+	bool act_sub_page[GNTTAB_MAX_ENTRIES];
 	struct gnttab_map maptrack[GNTTAB_MAPTRACK_MAX];
 };
 
@@ -47,15 +54,19 @@ struct gnttab *gnttab_get(struct vm *vm, bool create);
 
 /*
  * Takes one pin on entry ref for domain domid (Xen's _set_status and
- * get_paged_frame): the first pin, and the first writable one, check the
- * entry (granted to domid, GTF_permit_access, not GTF_readonly for a
- * write) and set GTF_reading/GTF_writing; later pins use the frame the
- * first one found.  bad_entry is the code for an entry that does not
- * allow it (maps: GNTST_general_error as in Xen).  *mfn is the frame.
- * Caller holds gt->lock.  GNTST_*.
+ * get_paged_frame, or acquire_grant_for_copy for GNTTAB_USE_COPY): the
+ * first pin, and the first writable one, check the entry (granted to
+ * domid, GTF_permit_access, not GTF_readonly for a write) and set
+ * GTF_reading/GTF_writing; later pins use what the first one found.
+ * GNTTAB_USE_MAP refuses sub-page entries, active or not, and transitive
+ * ones; GNTTAB_USE_COPY takes v2 sub-page grants (pin->off/len is the
+ * window) and resolves transitive ones.  bad_entry is the code for an
+ * entry that does not allow it (Xen: GNTST_general_error).  pin->ref,
+ * write and page are left to the caller.  Caller holds gt->lock.  GNTST_*.
  */
 int gnttab_acquire(struct vm *vm, struct gnttab *gt, grant_ref_t ref,
-		   domid_t domid, bool write, int bad_entry, uint64_t *mfn);
+		   domid_t domid, bool write, enum gnttab_use use,
+		   int bad_entry, struct gnttab_pin *pin);
 /* Drops one pin from gnttab_acquire; the in-use flags go with the last. */
 void gnttab_release(struct vm *vm, struct gnttab *gt, grant_ref_t ref,
 		    bool write);

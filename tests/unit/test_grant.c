@@ -456,8 +456,9 @@ static void test_copy_table(void **state)
 		{ "gmfn to gmfn", 0, DOMID_SELF, DOMID_SELF, DATA_PFN, DATA_PFN + 1, 0, 0, 64, GNTST_okay },
 		{ "gref to gmfn", GNTCOPY_source_gref, DOMID_SELF, DOMID_SELF, 20, DATA_PFN + 1, 8, 16, 100, GNTST_okay },
 		{ "gmfn to gref", GNTCOPY_dest_gref, DOMID_SELF, 1, DATA_PFN, 21, 0, 0, 4096, GNTST_okay },
-		{ "to a read-only gref", GNTCOPY_dest_gref, DOMID_SELF, DOMID_SELF, DATA_PFN, 22, 0, 0, 8, GNTST_permission_denied },
-		{ "from an ungranted ref", GNTCOPY_source_gref, DOMID_SELF, DOMID_SELF, 23, DATA_PFN, 0, 0, 8, GNTST_permission_denied },
+		{ "to a read-only gref", GNTCOPY_dest_gref, DOMID_SELF, DOMID_SELF, DATA_PFN, 22, 0, 0, 8, GNTST_general_error },
+		{ "from an ungranted ref", GNTCOPY_source_gref, DOMID_SELF, DOMID_SELF, 23, DATA_PFN, 0, 0, 8, GNTST_general_error },
+		{ "a bad ref, and past the page", GNTCOPY_source_gref, DOMID_SELF, DOMID_SELF, 99999, DATA_PFN, 4000, 0, 97, GNTST_bad_gntref },
 		{ "ref beyond the table", GNTCOPY_source_gref, DOMID_SELF, DOMID_SELF, 99999, DATA_PFN, 0, 0, 8, GNTST_bad_gntref },
 		{ "offset + len past the page", 0, DOMID_SELF, DOMID_SELF, DATA_PFN, DATA_PFN + 1, 4000, 0, 97, GNTST_bad_copy_arg },
 		{ "dest offset + len past the page", 0, DOMID_SELF, DOMID_SELF, DATA_PFN, DATA_PFN + 1, 0, 4095, 2, GNTST_bad_copy_arg },
@@ -517,6 +518,300 @@ static void test_copy_table(void **state)
 	testvm_free(vm);
 }
 
+/* --- v2 sub-page and transitive grants (Xen's acquire_grant_for_copy) --- */
+
+#define SUB_REF 30   /* the v2 entry under test */
+#define AUX_REF 31   /* a second one (loops) */
+
+static grant_entry_v2_t *entry2(struct vm *vm, grant_ref_t ref)
+{
+	return (grant_entry_v2_t *)testvm_frame(vm, vm->xen.gnttab_first_mfn) + ref;
+}
+
+/* A VM with a one-frame v2 table. */
+static struct vm *v2_vm(void)
+{
+	struct vm *vm = testvm_new();
+	struct gnttab_set_version s = { .version = 2 };
+	int16_t st;
+
+	assert_int_equal(setup(vm->vcpus[0], 1, &st), 0);
+	assert_int_equal(gop(vm->vcpus[0], GNTTABOP_set_version, &s, sizeof(s)), 0);
+	return vm;
+}
+
+static void put_sub_page(struct vm *vm, grant_ref_t ref, uint16_t flags,
+			 domid_t dom, uint16_t off, uint16_t len)
+{
+	grant_entry_v2_t *e = entry2(vm, ref);
+
+	e->sub_page.page_off = off;
+	e->sub_page.length = len;
+	e->sub_page.frame = DATA_PFN;
+	e->hdr.domid = dom;
+	e->hdr.flags = flags;
+}
+
+static void put_transitive(struct vm *vm, grant_ref_t ref, uint16_t flags,
+			   domid_t dom, domid_t tdom, grant_ref_t tref)
+{
+	grant_entry_v2_t *e = entry2(vm, ref);
+
+	memset(e, 0, sizeof(*e));
+	e->transitive.trans_domid = tdom;
+	e->transitive.gref = tref;
+	e->hdr.domid = dom;
+	e->hdr.flags = GTF_transitive | flags;
+}
+
+/* GNTTABOP_copy of len bytes between gref ref (at off) and frame
+ * DATA_PFN + 1 (at the same offset); the status. */
+static int16_t copy_gref(struct vcpu *v, grant_ref_t ref, bool to_gref,
+			 uint16_t off, uint16_t len)
+{
+	struct gnttab_copy op = { .len = len };
+	struct gnttab_copy_ptr *g = to_gref ? &op.dest : &op.source;
+	struct gnttab_copy_ptr *f = to_gref ? &op.source : &op.dest;
+
+	op.flags = to_gref ? GNTCOPY_dest_gref : GNTCOPY_source_gref;
+	g->u.ref = ref;
+	f->u.gmfn = DATA_PFN + 1;
+	op.source.domid = op.dest.domid = DOMID_SELF;
+	op.source.offset = op.dest.offset = off;
+	testvm_put(v->vm, ARG_PFN, &op, sizeof(op));
+	assert_int_equal(testvm_hc(v, __HYPERVISOR_grant_table_op, GNTTABOP_copy,
+				   testvm_va(ARG_PFN, 0), 1), 0);
+	memcpy(&op, testvm_frame(v->vm, ARG_PFN), sizeof(op));
+	return op.status;
+}
+
+struct sub_row {
+	const char *what;
+	uint16_t flags;        /* besides GTF_permit_access | GTF_sub_page */
+	uint16_t page_off, length;
+	bool to_gref;          /* the copy writes the sub-page grant */
+	uint16_t off, len;     /* the copy */
+	int16_t want;
+};
+
+/* Copies honour the window [page_off, page_off + length), within the page:
+ * outside it GNTST_general_error, past the page GNTST_bad_copy_arg; no byte
+ * outside the copy changes and no in-use flag stays. */
+static void test_sub_page_copy(void **state)
+{
+	static const struct sub_row rows[] = {
+		{ "read, the whole window", 0, 100, 200, false, 100, 200, GNTST_okay },
+		{ "write, the whole window", 0, 100, 200, true, 100, 200, GNTST_okay },
+		{ "write inside", 0, 100, 200, true, 150, 10, GNTST_okay },
+		{ "one byte before", 0, 100, 200, false, 99, 10, GNTST_general_error },
+		{ "one byte past the end", 0, 100, 200, true, 250, 51, GNTST_general_error },
+		{ "empty copy at the end", 0, 100, 200, false, 300, 0, GNTST_okay },
+		{ "empty copy past the end", 0, 100, 200, false, 301, 0, GNTST_general_error },
+		{ "window = page", 0, 0, 4096, true, 0, 4096, GNTST_okay },
+		{ "last byte of the page", 0, 4095, 1, true, 4095, 1, GNTST_okay },
+		{ "length 0, empty copy", 0, 8, 0, false, 8, 0, GNTST_okay },
+		{ "length 0, one byte", 0, 8, 0, false, 8, 1, GNTST_general_error },
+		{ "length 0, elsewhere", 0, 8, 0, true, 9, 0, GNTST_general_error },
+		{ "window past the page, copy inside", 0, 4000, 200, true, 4000, 96, GNTST_okay },
+		{ "window past the page, copy past", 0, 4000, 200, true, 4000, 97, GNTST_bad_copy_arg },
+		{ "page_off 4096, empty copy", 0, 4096, 0, false, 4096, 0, GNTST_okay },
+		{ "page_off 4096 length 8", 0, 4096, 8, false, 4096, 8, GNTST_bad_copy_arg },
+		{ "page_off in Xen's 15 bits", 0, 0x8010, 16, true, 0x10, 16, GNTST_okay },
+		{ "read-only, read", GTF_readonly, 0, 64, false, 0, 64, GNTST_okay },
+		{ "read-only, write", GTF_readonly, 0, 64, true, 0, 64, GNTST_general_error },
+	};
+
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		const struct sub_row *r = &rows[i];
+		struct vm *vm = v2_vm();
+		uint8_t *g = (uint8_t *)testvm_frame(vm, DATA_PFN);
+		uint8_t *f = (uint8_t *)testvm_frame(vm, DATA_PFN + 1);
+		uint8_t want_g[4096], want_f[4096];
+		int16_t rc;
+
+		memset(g, 0x11, 4096);
+		memset(f, 0x22, 4096);
+		memcpy(want_g, g, 4096);
+		memcpy(want_f, f, 4096);
+		put_sub_page(vm, SUB_REF, GTF_permit_access | GTF_sub_page | r->flags,
+			     1, r->page_off, r->length);
+		rc = copy_gref(vm->vcpus[0], SUB_REF, r->to_gref, r->off, r->len);
+		if (rc != r->want)
+			fail_msg("%s: status %d, want %d", r->what, rc, r->want);
+		if (rc == GNTST_okay)
+			memset((r->to_gref ? want_g : want_f) + r->off,
+			       r->to_gref ? 0x22 : 0x11, r->len);
+		if (memcmp(g, want_g, 4096) || memcmp(f, want_f, 4096))
+			fail_msg("%s: bytes outside the copy changed", r->what);
+		if (status_v2(vm, SUB_REF))
+			fail_msg("%s: in-use flags left: %#x", r->what,
+				 status_v2(vm, SUB_REF));
+		testvm_free(vm);
+	}
+}
+
+/* Maps and the backends' pins refuse a sub-page grant as Xen's map path
+ * does; a backend's copy pin gets the window; an entry held as sub-page
+ * cannot be mapped; v1 has no sub-page grants (copies ignore the flag). */
+static void test_sub_page_map(void **state)
+{
+	struct vm *vm = v2_vm();
+	struct vcpu *v = vm->vcpus[0];
+	struct gnttab_pin pin, p2;
+	int16_t st;
+
+	assert_int_equal(pagetype_pin_boot_tables(v, TESTVM_L4), 0);
+	put_sub_page(vm, SUB_REF, GTF_permit_access | GTF_sub_page, 1, 16, 32);
+	assert_int_equal(map(v, testvm_va(300, 0), GNTMAP_host_map, SUB_REF, 1,
+			     NULL), GNTST_general_error);
+	assert_int_equal(map(v, testvm_va(300, 0), GNTMAP_host_map | GNTMAP_readonly,
+			     SUB_REF, 1, NULL), GNTST_general_error);
+	assert_int_equal(gnttab_pin(vm, 1, SUB_REF, false, &pin),
+			 GNTST_permission_denied);
+	assert_int_equal(status_v2(vm, SUB_REF), 0);
+	assert_int_equal(gnttab_pin_copy(vm, 1, SUB_REF, true, &pin), GNTST_okay);
+	assert_int_equal(pin.off, 16);
+	assert_int_equal(pin.len, 32);
+	assert_true(gnttab_pin_covers(&pin, 16, 32));
+	assert_true(gnttab_pin_covers(&pin, 47, 1));
+	assert_false(gnttab_pin_covers(&pin, 15, 1));
+	assert_false(gnttab_pin_covers(&pin, 40, 9));
+	assert_int_equal(status_v2(vm, SUB_REF), GTF_reading | GTF_writing);
+	/* Held as sub-page: even with the flag gone, no map (Xen's
+	 * act->is_sub_page); a second copy pin shares the window. */
+	entry2(vm, SUB_REF)->hdr.flags = GTF_permit_access;
+	assert_int_equal(map(v, testvm_va(300, 0), GNTMAP_host_map, SUB_REF, 1,
+			     NULL), GNTST_general_error);
+	assert_int_equal(gnttab_pin_copy(vm, 1, SUB_REF, false, &p2), GNTST_okay);
+	assert_int_equal(p2.off, 16);
+	gnttab_unpin(vm, &p2);
+	gnttab_unpin(vm, &pin);
+	assert_int_equal(status_v2(vm, SUB_REF), 0);
+	/* Released: the full-page entry maps again. */
+	assert_int_equal(map(v, testvm_va(300, 0), GNTMAP_host_map, SUB_REF, 1,
+			     NULL), GNTST_okay);
+	assert_pt_ok(vm);
+	testvm_free(vm);
+
+	/* v1: GTF_sub_page makes a map fail, a copy takes the whole page. */
+	vm = testvm_new();
+	v = vm->vcpus[0];
+	assert_int_equal(setup(v, 1, &st), 0);
+	*entry(vm, SUB_REF) = (struct grant_entry_v1){ GTF_permit_access | GTF_sub_page, 1, DATA_PFN };
+	assert_int_equal(map(v, testvm_va(300, 0), GNTMAP_host_map, SUB_REF, 1,
+			     NULL), GNTST_general_error);
+	assert_int_equal(gnttab_pin(vm, 1, SUB_REF, false, &pin),
+			 GNTST_permission_denied);
+	assert_int_equal(copy_gref(v, SUB_REF, true, 0, 4096), GNTST_okay);
+	assert_int_equal(gnttab_pin_copy(vm, 1, SUB_REF, false, &pin), GNTST_okay);
+	assert_int_equal(pin.off, 0);
+	assert_int_equal(pin.len, 4096);
+	gnttab_unpin(vm, &pin);
+	/* v1 has no transitive type: an entry that grants nothing. */
+	*entry(vm, AUX_REF) = (struct grant_entry_v1){ GTF_transitive, 1, DATA_PFN };
+	assert_int_equal(copy_gref(v, AUX_REF, false, 0, 8), GNTST_general_error);
+	assert_int_equal(entry(vm, SUB_REF)->flags, GTF_permit_access | GTF_sub_page);
+	assert_int_equal(entry(vm, AUX_REF)->flags, GTF_transitive);
+	testvm_free(vm);
+}
+
+struct trans_row {
+	const char *what;
+	uint16_t flags;      /* besides GTF_transitive */
+	domid_t dom;         /* granted to */
+	domid_t tdom;
+	grant_ref_t tref;
+	bool to_gref;
+	int16_t want;
+};
+
+/* Transitive grants: Xen's one level, never to the granter's own table
+ * (nor DOMID_SELF, which names no domain), and pvisor's only other domain,
+ * 0, grants nothing from its one-frame table.  Each refusal leaves the
+ * status word clear. */
+static void test_transitive_table(void **state)
+{
+	static const struct trans_row rows[] = {
+		{ "to its own table", 0, 1, 1, SUB_REF + 1, false, GNTST_general_error },
+		{ "to itself", 0, 1, 1, SUB_REF, true, GNTST_general_error },
+		{ "to DOMID_SELF", 0, 1, DOMID_SELF, SUB_REF + 1, false, GNTST_general_error },
+		{ "to dom0, an unused entry", 0, 1, 0, 5, false, GNTST_general_error },
+		{ "to dom0, its last entry", 0, 1, 0, 511, true, GNTST_general_error },
+		{ "to dom0, past its table", 0, 1, 0, 512, false, GNTST_bad_gntref },
+		{ "to dom0, ref ~0", 0, 1, 0, 0xffffffffu, false, GNTST_bad_gntref },
+		{ "to a domain that does not exist", 0, 1, 7, 1, false, GNTST_general_error },
+		{ "granted to another domain", 0, 5, 0, 512, false, GNTST_general_error },
+		{ "read-only, written", GTF_readonly, 1, 0, 512, true, GNTST_general_error },
+		{ "read-only, read", GTF_readonly, 1, 0, 512, false, GNTST_bad_gntref },
+		{ "with GTF_sub_page", GTF_sub_page, 1, 0, 512, false, GNTST_bad_gntref },
+	};
+
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		const struct trans_row *r = &rows[i];
+		struct vm *vm = v2_vm();
+		int16_t rc;
+
+		/* The referent in the guest's table would allow the copy. */
+		put_sub_page(vm, SUB_REF + 1, GTF_permit_access, 1, 0, 0);
+		put_transitive(vm, SUB_REF, r->flags, r->dom, r->tdom, r->tref);
+		rc = copy_gref(vm->vcpus[0], SUB_REF, r->to_gref, 0, 8);
+		if (rc != r->want)
+			fail_msg("%s: status %d, want %d", r->what, rc, r->want);
+		if (status_v2(vm, SUB_REF) || status_v2(vm, SUB_REF + 1))
+			fail_msg("%s: in-use flags left: %#x %#x", r->what,
+				 status_v2(vm, SUB_REF), status_v2(vm, SUB_REF + 1));
+		testvm_free(vm);
+	}
+}
+
+/* A loop of transitive grants is cut at the first hop; maps and backend
+ * pins refuse transitive grants; a refused copy leaves the flags of an
+ * entry that is held (here mapped, then made transitive) as they were. */
+static void test_transitive_paths(void **state)
+{
+	struct vm *vm = v2_vm();
+	struct vcpu *v = vm->vcpus[0];
+	struct gnttab_map_grant_ref m;
+	struct gnttab_pin pin;
+
+	assert_int_equal(pagetype_pin_boot_tables(v, TESTVM_L4), 0);
+	put_transitive(vm, SUB_REF, 0, 1, 1, AUX_REF);
+	put_transitive(vm, AUX_REF, 0, 1, 1, SUB_REF);
+	assert_int_equal(copy_gref(v, SUB_REF, false, 0, 8), GNTST_general_error);
+	put_transitive(vm, SUB_REF, 0, 0, 0, AUX_REF);
+	put_transitive(vm, AUX_REF, 0, 0, 1, SUB_REF);
+	assert_int_equal(gnttab_pin_copy(vm, 0, SUB_REF, false, &pin),
+			 GNTST_permission_denied);
+	assert_int_equal(gnttab_pin_copy(vm, 0, AUX_REF, false, &pin),
+			 GNTST_permission_denied);
+	put_transitive(vm, SUB_REF, 0, 0, 0, 600);
+	assert_int_equal(gnttab_pin_copy(vm, 0, SUB_REF, true, &pin),
+			 GNTST_bad_gntref);
+	assert_int_equal(gnttab_pin(vm, 0, SUB_REF, false, &pin),
+			 GNTST_permission_denied);
+	put_transitive(vm, SUB_REF, 0, 1, 0, 600);
+	assert_int_equal(map(v, testvm_va(300, 0), GNTMAP_host_map, SUB_REF, 1,
+			     NULL), GNTST_general_error);
+	assert_int_equal(status_v2(vm, SUB_REF), 0);
+	assert_int_equal(status_v2(vm, AUX_REF), 0);
+
+	/* Mapped read-only as a full page, then made transitive: the copy
+	 * follows the header (Xen looks at the type first) and fails, the
+	 * mapping's GTF_reading stays. */
+	put_sub_page(vm, SUB_REF, GTF_permit_access, 1, 0, 0);
+	assert_int_equal(map(v, testvm_va(300, 0), GNTMAP_host_map | GNTMAP_readonly,
+			     SUB_REF, 1, &m), GNTST_okay);
+	put_transitive(vm, SUB_REF, 0, 1, 0, 600);
+	assert_int_equal(copy_gref(v, SUB_REF, false, 0, 8), GNTST_bad_gntref);
+	assert_int_equal(status_v2(vm, SUB_REF), GTF_reading);
+	assert_int_equal(copy_gref(v, SUB_REF, true, 0, 8), GNTST_bad_gntref);
+	assert_int_equal(status_v2(vm, SUB_REF), GTF_reading);
+	assert_int_equal(unmap(v, testvm_va(300, 0), m.handle), GNTST_okay);
+	assert_int_equal(status_v2(vm, SUB_REF), 0);
+	assert_pt_ok(vm);
+	testvm_free(vm);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -528,6 +823,10 @@ int main(void)
 		cmocka_unit_test(test_pin_counts),
 		cmocka_unit_test(test_reset),
 		cmocka_unit_test(test_copy_table),
+		cmocka_unit_test(test_sub_page_copy),
+		cmocka_unit_test(test_sub_page_map),
+		cmocka_unit_test(test_transitive_table),
+		cmocka_unit_test(test_transitive_paths),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -108,8 +108,13 @@ static int nic_copy(void *opaque, grant_ref_t gref, unsigned off, void *buf,
 
 	if (off > NETIF_PAGE_SIZE || len > NETIF_PAGE_SIZE - off)
 		return -EINVAL;
-	if (gnttab_pin(n->vm, 0, gref, to_guest, &pin))
+	if (gnttab_pin_copy(n->vm, 0, gref, to_guest, &pin))
 		return -EPERM;
+	/* A v2 sub-page grant covers only its window, as for Xen's copy. */
+	if (!gnttab_pin_covers(&pin, off, len)) {
+		gnttab_unpin(n->vm, &pin);
+		return -EPERM;
+	}
 	if (to_guest)
 		memcpy(pin.page + off, buf, len);
 	else
