@@ -9,10 +9,17 @@
  * the status frames, overwrites a page-table slot with mmu_update (an
  * implicit unmap of a grant PTE stops the VM, as Xen crashes the domain),
  * or any grant op with the record's bytes as its argument.
+ * v2 entries also get bytes 4-7 (a sub-page grant's page_off and length,
+ * a transitive one's trans_domid), and a backend may copy through
+ * gnttab_pin_copy.
  * Invariants after every record: each entry's GTF_reading/GTF_writing (v1
  * flags or v2 status word) is set exactly while pvisor holds pins on it,
- * and, while no device mapping (which has no PTE) is live, the page-type
- * counts match the page tables (pagetype_check); ASan/UBSan watch memory.
+ * no entry a mapping holds is held as sub-page, a successful copy into a
+ * grant stays within the window the entry grants (a sub-page grant's, or
+ * the one its pins recorded) and no transitive grant is ever copied
+ * through (pvisor's domain 0 grants nothing), and, while no device
+ * mapping (which has no PTE) is live, the page-type counts match the page
+ * tables (pagetype_check); ASan/UBSan watch memory.
  */
 // fuzz-sources: ALL
 #include <stddef.h>
@@ -92,6 +99,11 @@ static void write_entry(struct vm *vm, struct gnttab *gt, const struct rec *r,
 		 * bits over to the v1 flags (as Xen does). */
 		e->hdr.flags = r->flags & ~(GTF_reading | GTF_writing);
 		e->full_page.frame = r->frame % (TESTVM_FRAMES + 40);
+		/* page_off / trans_domid (small domids half the time), length. */
+		e->sub_page.page_off = (uint16_t)(r->arg[8] | r->arg[9] << 8);
+		if (r->arg[8] & 1)
+			e->sub_page.page_off = r->arg[9] % 3;
+		e->sub_page.length = (uint16_t)((r->arg[10] | r->arg[11] << 8) % 4200);
 	} else {
 		struct grant_entry_v1 *e = (struct grant_entry_v1 *)f + ref % per;
 		uint16_t inuse = e->flags & (GTF_reading | GTF_writing);
@@ -144,14 +156,99 @@ static void do_unmap(struct vcpu *v, const struct rec *r, bool replace)
 	}
 }
 
+/* The bytes a copy into ref may touch: what its pins recorded, else what
+ * the entry grants now (a v2 sub-page grant: Xen's 15-bit page_off). */
+static void copy_window(struct vm *vm, struct gnttab *gt, grant_ref_t ref,
+			unsigned *start, unsigned *len)
+{
+	const grant_entry_v2_t *e = (const grant_entry_v2_t *)testvm_frame(
+		vm, vm->xen.gnttab_first_mfn + ref / 256) + ref % 256;
+
+	*start = 0;
+	*len = 4096;
+	if (gt->readers[ref]) {
+		*start = gt->act_start[ref];
+		*len = gt->act_len[ref];
+	} else if (gt->version == 2 && (e->hdr.flags & GTF_sub_page)) {
+		*start = e->sub_page.page_off & 0x7fff;
+		*len = e->sub_page.length;
+	}
+}
+
+static bool is_transitive_v2(struct vm *vm, struct gnttab *gt, grant_ref_t ref)
+{
+	const grant_entry_v2_t *e = (const grant_entry_v2_t *)testvm_frame(
+		vm, vm->xen.gnttab_first_mfn + ref / 256) + ref % 256;
+
+	return gt->version == 2 && ref < gt->nr_frames * 256 &&
+	       (e->hdr.flags & GTF_type_mask) == GTF_transitive;
+}
+
+/* GNTTABOP_copy from a frame (or a grant) into grant ref, checked against
+ * the window the entry grants. */
+static void do_copy(struct vcpu *v, const struct rec *r, grant_ref_t ref)
+{
+	struct vm *vm = v->vm;
+	struct gnttab *gt = vm->xen.gnttab;
+	struct gnttab_copy c;
+	unsigned start = 0, len = 0;
+	bool transitive = is_transitive_v2(vm, gt, ref);
+
+	memset(&c, 0, sizeof(c));
+	memcpy(&c, r->arg, sizeof(r->arg));
+	c.source.u.gmfn = r->frame % (TESTVM_FRAMES + 4);
+	c.dest.u.ref = ref;
+	c.source.domid = r->domid & 1 ? DOMID_SELF : r->domid;
+	c.dest.domid = DOMID_SELF;
+	c.dest.offset = (uint16_t)((r->frame >> 16) % 4100);
+	c.len = (uint16_t)((r->arg[10] | r->arg[11] << 8) % 4100);
+	c.flags = r->write & 3;
+	if (ref < gt->nr_frames * (gt->version == 2 ? 256 : 512))
+		copy_window(vm, gt, ref, &start, &len);
+	testvm_put(vm, COPY_PFN, &c, sizeof(c));
+	testvm_hc(v, __HYPERVISOR_grant_table_op, GNTTABOP_copy,
+		  testvm_va(COPY_PFN, 0), 1);
+	memcpy(&c, testvm_frame(vm, COPY_PFN), sizeof(c));
+	if (c.status != GNTST_okay || !(c.flags & GNTCOPY_dest_gref))
+		return;
+	if (transitive || c.dest.offset < start ||
+	    c.dest.offset + c.len > start + len || c.dest.offset + c.len > 4096) {
+		fprintf(stderr, "copy into ref %u at %u+%u outside %u+%u (transitive %d)\n",
+			ref, c.dest.offset, c.len, start, len, transitive);
+		abort();
+	}
+}
+
+/* A backend's copy pin: it writes only inside the window. */
+static void do_backend_copy(struct vm *vm, const struct rec *r,
+			    grant_ref_t ref)
+{
+	struct gnttab_pin pin;
+	unsigned off = r->arg[0] | (r->arg[1] & 0x1f) << 8, len = r->arg[2];
+
+	if (gnttab_pin_copy(vm, r->domid % 3, ref, r->write & 1, &pin))
+		return;
+	if (gnttab_pin_covers(&pin, off, len)) {
+		if (off < pin.off || off + len > 4096u ||
+		    off + len > (unsigned)pin.off + pin.len)
+			abort();
+		if (r->write & 1)
+			memset(pin.page + off, 0x5b, len);
+	}
+	gnttab_unpin(vm, &pin);
+}
+
 static void do_action(struct vcpu *v, const struct rec *r, grant_ref_t ref)
 {
 	struct vm *vm = v->vm;
 	struct gnttab_pin pin;
 
-	switch (r->action % 11) {
+	switch (r->action % 12) {
 	case 0:
 		if (gnttab_pin(vm, r->domid % 3, ref, r->write & 1, &pin) == 0) {
+			/* The map rules: never a sub-page window. */
+			if (pin.off != 0 || pin.len != 4096)
+				abort();
 			/* A backend writes only what it pinned for writing. */
 			if (r->write & 1)
 				memset(pin.page, 0x5a, 16);
@@ -160,21 +257,9 @@ static void do_action(struct vcpu *v, const struct rec *r, grant_ref_t ref)
 			gnttab_unpin(vm, &pin);
 		}
 		break;
-	case 1: {
-		struct gnttab_copy c;
-
-		memset(&c, 0, sizeof(c));
-		memcpy(&c, r->arg, sizeof(r->arg));
-		c.source.u.gmfn = r->frame % (TESTVM_FRAMES + 4);
-		c.dest.u.ref = ref;
-		c.source.domid = r->domid & 1 ? DOMID_SELF : r->domid;
-		c.dest.domid = DOMID_SELF;
-		c.flags = r->write & 3;
-		testvm_put(vm, COPY_PFN, &c, sizeof(c));
-		testvm_hc(v, __HYPERVISOR_grant_table_op, GNTTABOP_copy,
-			  testvm_va(COPY_PFN, 0), 1);
+	case 1:
+		do_copy(v, r, ref);
 		break;
-	}
 	case 2: {
 		struct gnttab_setup_table s = { .dom = r->domid,
 						.nr_frames = r->frame % 40 };
@@ -221,6 +306,9 @@ static void do_action(struct vcpu *v, const struct rec *r, grant_ref_t ref)
 		(void)gop(v, GNTTABOP_swap_grant_ref, &s, sizeof(s));
 		break;
 	}
+	case 10:
+		do_backend_copy(vm, r, ref);
+		break;
 	default:
 		testvm_hc(v, __HYPERVISOR_grant_table_op, r->arg[0] % 13,
 			  testvm_va(ARG_PFN, r->arg[1]), r->arg[2] % 3);
@@ -251,8 +339,16 @@ static void check_invariants(struct vm *vm, struct gnttab *gt)
 			abort();
 		}
 	}
-	for (unsigned h = 0; h < GNTTAB_MAPTRACK_MAX; h++)
-		device_maps |= gt->maptrack[h].flags & GNTMAP_device_map;
+	for (unsigned h = 0; h < GNTTAB_MAPTRACK_MAX; h++) {
+		const struct gnttab_map *m = &gt->maptrack[h];
+
+		device_maps |= m->flags & GNTMAP_device_map;
+		/* Xen's map path: never an entry held as a sub-page grant. */
+		if (m->flags && gt->act_sub_page[m->ref]) {
+			fprintf(stderr, "handle %u maps sub-page ref %u\n", h, m->ref);
+			abort();
+		}
+	}
 	if (!device_maps && !pagetype_check(vm, why, sizeof(why))) {
 		fprintf(stderr, "pagetype: %s\n", why);
 		abort();
