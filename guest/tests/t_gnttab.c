@@ -13,7 +13,13 @@
  * swap_grant_ref (entries exchanged, -eagain while one is mapped, bad refs),
  * cache_flush (Xen 4.17's x86 checks and codes), transfer (-EOPNOTSUPP, as
  * Xen with gnttab=no-transfer), dump_table (-ENOSYS, as Xen 4.17), and the
- * continuation bits of the command word.
+ * continuation bits of the command word.  v2 sub-page grants: copies stay
+ * inside the window (GNTST_general_error outside it, GNTST_bad_copy_arg
+ * past the page), maps are refused; transitive grants never complete here
+ * (to the guest's own table, DOMID_SELF, a missing domain: general_error;
+ * through domain 0, which grants nothing: general_error, bad_gntref past
+ * its one frame), nor map; in v1 both flags grant nothing to a map and
+ * GTF_sub_page is ignored by a copy.  The status words stay clear.
  */
 #include <kit/console.h>
 #include <kit/gnttab.h>
@@ -217,6 +223,141 @@ static void replace(uint8_t *data, uint8_t *win, uint8_t *other)
 	gnttab_end_access(ref);
 }
 
+/* GNTTABOP_copy of len bytes at off from frame src into grant ref (at the
+ * same offset); the status, or the hypercall's error. */
+static long copy_to_ref(grant_ref_t ref, uint16_t off, uint16_t len, void *src)
+{
+	struct gnttab_copy cp = { .len = len, .flags = GNTCOPY_dest_gref };
+	long rc;
+
+	cp.source.u.gmfn = virt_to_mfn(src);
+	cp.source.domid = DOMID_SELF;
+	cp.source.offset = off;
+	cp.dest.u.ref = ref;
+	cp.dest.domid = DOMID_SELF;
+	cp.dest.offset = off;
+	rc = HC(__HYPERVISOR_grant_table_op, GNTTABOP_copy, &cp, 1, 0, 0);
+	return rc ? rc : cp.status;
+}
+
+#define SUB_REF 40
+#define TRANS_REF 41
+
+/* A v2 sub-page grant of data to self: copies stay inside the window. */
+static void v2_sub_page(grant_entry_v2_t *e, volatile grant_status_t *status,
+			uint8_t *data, uint8_t *win)
+{
+	e[SUB_REF].sub_page.frame = virt_to_mfn(data);
+	e[SUB_REF].sub_page.page_off = 100;
+	e[SUB_REF].sub_page.length = 200;
+	e[SUB_REF].hdr.domid = self;
+	wmb();
+	e[SUB_REF].hdr.flags = GTF_permit_access | GTF_sub_page;
+	memset(data, 0, PAGE_SIZE);
+	memset(win, 0x77, PAGE_SIZE);
+	check_rc(copy_to_ref(SUB_REF, 100, 200, win), GNTST_okay, "subpage_copy_window");
+	check(data[99] == 0 && data[100] == 0x77 && data[299] == 0x77 &&
+	      data[300] == 0, "subpage_copy_bytes", "%#x %#x %#x %#x",
+	      data[99], data[100], data[299], data[300]);
+	check_rc(copy_to_ref(SUB_REF, 99, 2, win), GNTST_general_error,
+		 "subpage_copy_before_window");
+	check_rc(copy_to_ref(SUB_REF, 299, 2, win), GNTST_general_error,
+		 "subpage_copy_past_window");
+	check_rc(copy_to_ref(SUB_REF, 300, 0, win), GNTST_okay,
+		 "subpage_empty_copy_at_end");
+	check(data[99] == 0 && data[300] == 0, "subpage_refusals_wrote_nothing",
+	      "%#x %#x", data[99], data[300]);
+	check_rc(map((uint64_t)win, GNTMAP_host_map | GNTMAP_readonly, SUB_REF,
+		     self, NULL), GNTST_general_error, "subpage_map_refused");
+	e[SUB_REF].sub_page.page_off = 4000; /* the window runs past the page */
+	check_rc(copy_to_ref(SUB_REF, 4000, 96, win), GNTST_okay,
+		 "subpage_past_page_copy_inside");
+	check_rc(copy_to_ref(SUB_REF, 4000, 97, win), GNTST_bad_copy_arg,
+		 "subpage_copy_past_page");
+	e[SUB_REF].sub_page.page_off = 8;
+	e[SUB_REF].sub_page.length = 0;
+	check_rc(copy_to_ref(SUB_REF, 8, 1, win), GNTST_general_error,
+		 "subpage_length_0");
+	e[SUB_REF].sub_page.length = 64;
+	e[SUB_REF].hdr.flags |= GTF_readonly;
+	check_rc(copy_to_ref(SUB_REF, 8, 8, win), GNTST_general_error,
+		 "subpage_readonly_not_written");
+	check(status[SUB_REF] == 0, "subpage_status_clear", "%#x", status[SUB_REF]);
+}
+
+/* Points TRANS_REF transitively at (tdom, tref). */
+static void put_transitive(grant_entry_v2_t *e, domid_t tdom, grant_ref_t tref)
+{
+	e[TRANS_REF].hdr.flags = 0;
+	wmb();
+	e[TRANS_REF].transitive.trans_domid = tdom;
+	e[TRANS_REF].transitive.gref = tref;
+	e[TRANS_REF].hdr.domid = self;
+	wmb();
+	e[TRANS_REF].hdr.flags = GTF_transitive;
+}
+
+/* Transitive grants: Xen allows one level, never into the granter's own
+ * table; pvisor's only other domain, 0, grants nothing. */
+static void v2_transitive(grant_entry_v2_t *e, volatile grant_status_t *status,
+			  uint8_t *data, uint8_t *win)
+{
+	/* The referent would allow the copy. */
+	e[SUB_REF].full_page.frame = virt_to_mfn(data);
+	e[SUB_REF].hdr.flags = GTF_permit_access;
+	put_transitive(e, self, SUB_REF);
+	check_rc(copy_to_ref(TRANS_REF, 0, 8, win), GNTST_general_error,
+		 "transitive_self_referential");
+	put_transitive(e, self, TRANS_REF);
+	check_rc(copy_to_ref(TRANS_REF, 0, 8, win), GNTST_general_error,
+		 "transitive_loop_cut");
+	put_transitive(e, DOMID_SELF, SUB_REF);
+	check_rc(copy_to_ref(TRANS_REF, 0, 8, win), GNTST_general_error,
+		 "transitive_domid_self");
+	put_transitive(e, 7, 1);
+	check_rc(copy_to_ref(TRANS_REF, 0, 8, win), GNTST_general_error,
+		 "transitive_no_such_domain");
+	put_transitive(e, 0, 5);
+	check_rc(copy_to_ref(TRANS_REF, 0, 8, win), GNTST_general_error,
+		 "transitive_dom0_grants_nothing");
+	put_transitive(e, 0, 512);
+	check_rc(copy_to_ref(TRANS_REF, 0, 8, win), GNTST_bad_gntref,
+		 "transitive_dom0_past_its_table");
+	check_rc(map((uint64_t)win, GNTMAP_host_map | GNTMAP_readonly, TRANS_REF,
+		     self, NULL), GNTST_general_error, "transitive_map_refused");
+	check(status[TRANS_REF] == 0 && status[SUB_REF] == 0,
+	      "transitive_status_clear", "%#x %#x", status[TRANS_REF],
+	      status[SUB_REF]);
+	e[TRANS_REF].hdr.flags = 0;
+	e[SUB_REF].hdr.flags = 0;
+}
+
+/* v1 has neither: GTF_sub_page fails a map and is ignored by a copy, the
+ * transitive type grants nothing. */
+static void v1_sub_transitive(uint8_t *data, uint8_t *win)
+{
+	unsigned n;
+	struct grant_entry_v1 *e = gnttab_table(&n);
+
+	e[SUB_REF].frame = (uint32_t)virt_to_mfn(data);
+	e[SUB_REF].domid = self;
+	wmb();
+	e[SUB_REF].flags = GTF_permit_access | GTF_sub_page;
+	check_rc(map((uint64_t)win, GNTMAP_host_map | GNTMAP_readonly, SUB_REF,
+		     self, NULL), GNTST_general_error, "v1_sub_page_map_refused");
+	memset(win, 0x44, PAGE_SIZE);
+	check_rc(copy_to_ref(SUB_REF, 0, PAGE_SIZE, win), GNTST_okay,
+		 "v1_sub_page_copy_whole_page");
+	check(data[0] == 0x44 && data[4095] == 0x44, "v1_sub_page_copied",
+	      "%#x %#x", data[0], data[4095]);
+	e[SUB_REF].flags = GTF_transitive;
+	check_rc(copy_to_ref(SUB_REF, 0, 8, win), GNTST_general_error,
+		 "v1_transitive_refused");
+	check(e[SUB_REF].flags == GTF_transitive, "v1_flags_clear", "%#x",
+	      e[SUB_REF].flags);
+	e[SUB_REF].flags = 0;
+}
+
 static void version2(uint8_t *data, uint8_t *win, uint8_t *stwin)
 {
 	struct gnttab_set_version sv = { .version = 2 };
@@ -281,6 +422,8 @@ static void version2(uint8_t *data, uint8_t *win, uint8_t *stwin)
 		 "v2_copy_rc");
 	check(cp.status == GNTST_okay && data[63] == 0x66, "v2_copy",
 	      "status %d byte %#x", cp.status, data[63]);
+	v2_sub_page(e, status, data, win);
+	v2_transitive(e, status, data, win);
 
 	sv.version = 1;
 	check_rc(gnt(GNTTABOP_set_version, &sv), -XEN_EBUSY,
@@ -392,5 +535,6 @@ int app_main(const char *cmdline)
 	swap_refs(data, win);
 	other_ops(data);
 	version2(data, win, stwin);
+	v1_sub_transitive(data, win);
 	test_finish();
 }

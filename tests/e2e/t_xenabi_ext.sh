@@ -13,7 +13,9 @@
 #   t_gnttab    grants to self mapped read-only and writable (linear and by
 #               PTE address), written through, unmapped; Xen's GNTST codes,
 #               retype refusals, unmap_and_replace; grant table v2 status
-#               frames and the version switch refused while in use
+#               frames and the version switch refused while in use; v2
+#               sub-page grants (copies inside the window only, no map),
+#               transitive grants refused with Xen's codes, both flags in v1
 #   t_xenver    every XENVER_* sub-op with Xen's answers and errors
 # On proc the host reports int $n as a #GP with an IDT error code (int $0x80
 # as a 32-bit system call); on kvm-pvm as a #UD at the instruction.
