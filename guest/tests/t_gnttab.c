@@ -16,9 +16,8 @@
  * continuation bits of the command word.  v2 sub-page grants: copies stay
  * inside the window (GNTST_general_error outside it, GNTST_bad_copy_arg
  * past the page), maps are refused; transitive grants never complete here
- * (to the guest's own table, DOMID_SELF, a missing domain: general_error;
- * through domain 0, which grants nothing: general_error, bad_gntref past
- * its one frame), nor map; in v1 both flags grant nothing to a map and
+ * (to the guest's own table, DOMID_SELF, domain 0 which has no grant
+ * table, a missing domain: GNTST_general_error), nor map; in v1 both flags grant nothing to a map and
  * GTF_sub_page is ignored by a copy.  The status words stay clear.
  */
 #include <kit/console.h>
@@ -298,7 +297,7 @@ static void put_transitive(grant_entry_v2_t *e, domid_t tdom, grant_ref_t tref)
 }
 
 /* Transitive grants: Xen allows one level, never into the granter's own
- * table; pvisor's only other domain, 0, grants nothing. */
+ * table; pvisor's domain 0 has no grant table. */
 static void v2_transitive(grant_entry_v2_t *e, volatile grant_status_t *status,
 			  uint8_t *data, uint8_t *win)
 {
@@ -319,10 +318,12 @@ static void v2_transitive(grant_entry_v2_t *e, volatile grant_status_t *status,
 		 "transitive_no_such_domain");
 	put_transitive(e, 0, 5);
 	check_rc(copy_to_ref(TRANS_REF, 0, 8, win), GNTST_general_error,
-		 "transitive_dom0_grants_nothing");
-	put_transitive(e, 0, 512);
-	check_rc(copy_to_ref(TRANS_REF, 0, 8, win), GNTST_bad_gntref,
-		 "transitive_dom0_past_its_table");
+		 "transitive_dom0_has_no_table");
+	e[TRANS_REF].hdr.flags |= GTF_readonly;
+	check_rc(copy_to_ref(TRANS_REF, 0, 8, win), GNTST_general_error,
+		 "transitive_readonly_written");
+	check_rc(copy_to_ref(9999, 0, 8, win), GNTST_bad_gntref,
+		 "copy_bad_ref");
 	check_rc(map((uint64_t)win, GNTMAP_host_map | GNTMAP_readonly, TRANS_REF,
 		     self, NULL), GNTST_general_error, "transitive_map_refused");
 	check(status[TRANS_REF] == 0 && status[SUB_REF] == 0,

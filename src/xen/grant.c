@@ -11,7 +11,8 @@
  * of the header), and the frame number is read once, by the first pin.
  * Copies (GNTTABOP_copy, gnttab_pin_copy) follow Xen's
  * acquire_grant_for_copy: v2 sub-page grants limit them to their window,
- * transitive grants are resolved (and in pvisor always refused); maps and
+ * transitive grants are checked and refused (no referent is reachable in
+ * pvisor: docs/pv-abi.md); maps and
  * the backends' gnttab_pin refuse both, as Xen's map path does.
  */
 #include "xen/grant.h"
@@ -286,30 +287,20 @@ static void clear_unpinned(const struct gnttab *gt, grant_ref_t ref,
 }
 
 /*
- * Domain 0's table as a transitive grant reaches it (Xen's recursive
- * acquire_grant_for_copy): Xen gives every domain at least one v1 frame
- * (INITIAL_NR_GRANT_FRAMES); pvisor's domain 0 grants nothing from it.
- */
-static int dom0_acquire(const struct pin_req *rq, grant_ref_t ref)
-{
-	return ref < GNTTAB_ENTRIES_PER_FRAME ? rq->bad_entry : GNTST_bad_gntref;
-}
-
-/*
  * Xen's transitive branch of acquire_grant_for_copy, for a v2 entry of
  * type GTF_transitive: the entry's own checks and in-use flags, then the
- * referent, which must not be in the granting domain's own table
- * ("self-referential"; DOMID_SELF names no domain there either) and may
- * not be transitive again (one level).  The only other domain here is
- * domain 0, which grants nothing: a transitive grant never completes, and
- * its flags are put back as Xen does when the referent fails.
+ * referent, gref in trans_domid's table, acquired for the granting domain
+ * with transitivity off (one level).  No referent can be reached here:
+ * the granter's own table is Xen's "self-referential" refusal, DOMID_SELF
+ * names no domain, and every other domid, 0 included, is a domain with no
+ * grant table (pvisor's backends grant nothing; map and copy treat it as
+ * absent too), Xen's "bad domain".  All are GNTST_general_error (the
+ * caller's bad_entry), and the flags go back as when Xen's referent fails.
  */
 static int acquire_transitive(struct gnttab *gt, grant_ref_t ref,
 			      grant_entry_header_t *h, uint16_t *status,
 			      const struct pin_req *rq, bool first)
 {
-	grant_entry_v2_t *e = (grant_entry_v2_t *)h;
-	domid_t tdom;
 	int rc;
 
 	if (first || (rq->write && gt->writers[ref] == 0)) {
@@ -317,14 +308,8 @@ static int acquire_transitive(struct gnttab *gt, grant_ref_t ref,
 		if (rc)
 			return rc;
 	}
-	tdom = __atomic_load_n(&e->transitive.trans_domid, __ATOMIC_ACQUIRE);
-	if (tdom == 0)
-		rc = dom0_acquire(rq, __atomic_load_n(&e->transitive.gref,
-						      __ATOMIC_ACQUIRE));
-	else
-		rc = rq->bad_entry; /* itself, DOMID_SELF, or no such domain */
 	clear_unpinned(gt, ref, status);
-	return rc;
+	return rq->bad_entry;
 }
 
 /* What a first pin records: a v2 sub-page grant's window (copies only:
