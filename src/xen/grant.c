@@ -12,8 +12,8 @@
  * Copies (GNTTABOP_copy, gnttab_pin_copy) follow Xen's
  * acquire_grant_for_copy: v2 sub-page grants limit them to their window,
  * transitive grants are checked and refused (no referent is reachable in
- * pvisor: docs/pv-abi.md); maps and
- * the backends' gnttab_pin refuse both, as Xen's map path does.
+ * pvisor: docs/pv-abi.md).  Maps and the backends' gnttab_pin refuse
+ * both, as Xen's map path does.
  */
 #include "xen/grant.h"
 
