@@ -2,9 +2,11 @@
  * scsibench: paravirtual SCSI throughput and data integrity through
  * scsifront (the vscsiif twin of blkbench).
  *   scsibench [lun=N] [mb=16] [qd=8] [ops=2000] [mode=rw|ro|stamp|cdrom]
- *             [control=1]
+ *             [control=1] [wait=SEC]
  * control=1 takes the toolstack's requests (suspend: saved mid-run, the
  * restored guest reconnects scsifront and verifies what it wrote).
+ * wait:  the LUN may come later (ctl scsi-add, which creates the vscsi host
+ *        on a guest without one): waits up to SEC seconds for it.
  * rw:    INQUIRY, READ CAPACITY, sequential WRITE(10) 64 KiB, SYNCHRONIZE
  *        CACHE, sequential READ(10) + verify, random 4 KiB writes, SYNCHRONIZE
  *        CACHE, random 4 KiB reads + verify; then VERIFY, WRITE SAME, UNMAP,
@@ -23,6 +25,7 @@
 #include <kit/scsifront.h>
 #include <kit/string.h>
 #include <kit/time.h>
+#include <kit/xenbus.h>
 
 #define MAX_QD 16
 #define SEQ_BS (64u * 1024)
@@ -410,6 +413,39 @@ static int mode_cdrom(long mb, uint64_t blocks)
 	return errors ? 1 : 0;
 }
 
+/* Waits until device/vscsi/0 has its backend (the toolstack writes the
+ * directory in one transaction): 0, or -1 once the deadline passed. */
+static int wait_for_host(uint64_t deadline)
+{
+	char buf[128];
+	int rc = 0;
+
+	if (xenbus_watch("device/vscsi", "scsibench-wait") < 0)
+		return -1;
+	while (rc == 0 && xenbus_read(XBT_NIL, "device/vscsi/0/backend", buf, sizeof(buf)) < 0)
+		rc = xenbus_wait_watch("scsibench-wait", deadline);
+	xenbus_unwatch("device/vscsi", "scsibench-wait");
+	return rc ? -1 : 0;
+}
+
+/* Connects scsifront; with wait=SEC, first waits for the host and then,
+ * answering the backend's reconfigurations, for LUN idx. */
+static struct scsifront *connect(long idx, long wait_sec)
+{
+	uint64_t deadline = monotonic_ns() + (uint64_t)wait_sec * 1000000000ull;
+	struct scsifront *d;
+
+	if (wait_sec > 0 && wait_for_host(deadline) < 0)
+		return NULL;
+	d = scsifront_init(&info);
+	while (d && (unsigned long)idx >= info.nr_luns && wait_sec > 0 &&
+	       monotonic_ns() < deadline) {
+		if (scsifront_reconfigure(d, &info) == 0)
+			sleep_ms(10);
+	}
+	return d;
+}
+
 int app_main(const char *cmdline)
 {
 	char mode[16] = "rw";
@@ -429,7 +465,7 @@ int app_main(const char *cmdline)
 		printf("scsibench: no control thread\n");
 		return 1;
 	}
-	dev = scsifront_init(&info);
+	dev = connect(idx, num_arg(cmdline, "wait", 0));
 	if (!dev || (unsigned long)idx >= info.nr_luns) {
 		printf("scsibench FAIL no LUN %ld\n", idx);
 		return 1;
