@@ -66,3 +66,14 @@ void log_guest(const char *fmt, ...)
 	log_v(fmt, ap);
 	va_end(ap);
 }
+
+void errbuf_printf(char *err, size_t err_len, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!err || err_len == 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, err_len, fmt, ap);
+	va_end(ap);
+}

@@ -13,6 +13,7 @@
 #include <pvisor/xen.h> /* DOMID_FIRST_RESERVED, XENSTORE_*_MAX */
 
 #include "core/config.h" /* enum vm_device_kind */
+#include "core/log.h"
 
 _Static_assert(sizeof(struct snap_header) == 64, "header layout");
 _Static_assert(sizeof(struct snap_section_header) == 24, "section layout");
@@ -54,17 +55,8 @@ static const char *section_name(uint32_t type)
 	}
 }
 
-static int fail(char *err, size_t err_len, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static int fail(char *err, size_t err_len, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, err_len, fmt, ap);
-	va_end(ap);
-	return -EINVAL;
-}
+/* One line into err, and the file is refused. */
+#define fail(err, err_len, ...) (errbuf_printf(err, err_len, __VA_ARGS__), -EINVAL)
 
 static int check_header(const uint8_t *buf, size_t len, struct snap_header *h,
 			char *err, size_t err_len)

@@ -1,25 +1,17 @@
 /* The devices of a restored guest (see snapshot_devices.h). */
 #include "core/snapshot_devices.h"
 
-#include <stdarg.h>
+#include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/cli.h"
+#include "core/log.h"
 
-static int fail(char *err, size_t err_len, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static int fail(char *err, size_t err_len, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, err_len, fmt, ap);
-	va_end(ap);
-	return -1;
-}
+/* One line into err, and the file is refused. */
+#define fail(err, err_len, ...) (errbuf_printf(err, err_len, __VA_ARGS__), -EINVAL)
 
 static const char *option_of(unsigned kind)
 {

@@ -26,7 +26,7 @@ struct snapshot_net_specs {
 
 /*
  * Completes cfg (parsed from restore's command line) from the checked
- * snapshot f, or checks it against f.  0, or -1 with one line in err.
+ * snapshot f, or checks it against f.  0, or -EINVAL with one line in err.
  * Pure: no file is opened (that comes after, as for run).
  */
 int snapshot_devices_apply(const struct snap_file *f, struct vm_config *cfg,

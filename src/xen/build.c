@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "core/vm.h"
+#include "core/log.h"
 
 #define PTE_P (1ull << 0)
 #define PTE_RW (1ull << 1)
@@ -42,18 +43,6 @@
 	((1u << XENFEAT_auto_translated_physmap) |                            \
 	 (1u << XENFEAT_supervisor_mode_kernel) |                             \
 	 (1u << XENFEAT_hvm_callback_vector) | (1u << XENFEAT_dom0))
-
-static void __attribute__((format(printf, 3, 4)))
-seterr(char *err, size_t err_len, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || err_len == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, err_len, fmt, ap);
-	va_end(ap);
-}
 
 static bool canonical(uint64_t va)
 {
@@ -110,7 +99,7 @@ int domain_build_layout(const struct xen_elf_image *img,
 	uint64_t p2m_bytes;
 
 	if (img->v_start & (PAGE_SIZE - 1)) {
-		seterr(err, err_len,
+		errbuf_printf(err, err_len,
 		       "kernel start %#llx is not page aligned",
 		       (unsigned long long)img->v_start);
 		return -EINVAL;
@@ -118,7 +107,7 @@ int domain_build_layout(const struct xen_elf_image *img,
 	/* xen_elf_parse() guarantees virt_base <= v_start <= v_end. */
 	if (img->v_start < vb || img->v_end < img->v_start ||
 	    !canonical(vb) || !canonical(img->v_start)) {
-		seterr(err, err_len,
+		errbuf_printf(err, err_len,
 		       "kernel range [%#llx, %#llx) is not a canonical address range",
 		       (unsigned long long)img->v_start,
 		       (unsigned long long)img->v_end);
@@ -179,7 +168,7 @@ int domain_build_layout(const struct xen_elf_image *img,
 	l.map_end = try_end + 1;
 	/* Xen keeps [HYPERVISOR_VIRT_START, HYPERVISOR_VIRT_END) for itself. */
 	if (vb < HYPERVISOR_VIRT_END && l.map_end > HYPERVISOR_VIRT_START) {
-		seterr(err, err_len,
+		errbuf_printf(err, err_len,
 		       "kernel mapping [%#llx, %#llx) overlaps Xen's reserved range [%#llx, %#llx)",
 		       (unsigned long long)vb, (unsigned long long)l.map_end,
 		       (unsigned long long)HYPERVISOR_VIRT_START,
@@ -192,7 +181,7 @@ int domain_build_layout(const struct xen_elf_image *img,
 		char mem[32];
 
 		format_mem(mem, sizeof(mem), nr_ram_frames);
-		seterr(err, err_len,
+		errbuf_printf(err, err_len,
 		       "--mem %s is too small: the kernel, initrd and boot tables need %llu MiB",
 		       mem,
 		       (unsigned long long)((need * PAGE_SIZE + (1ull << 20) - 1) >>
@@ -206,12 +195,12 @@ int domain_build_layout(const struct xen_elf_image *img,
 	return 0;
 
 too_big:
-	seterr(err, err_len,
+	errbuf_printf(err, err_len,
 	       "kernel layout from VIRT_BASE %#llx does not fit the address space",
 	       (unsigned long long)vb);
 	return -EINVAL;
 not_canonical:
-	seterr(err, err_len,
+	errbuf_printf(err, err_len,
 	       "kernel mapping from VIRT_BASE %#llx crosses the non-canonical hole or the top of the address space",
 	       (unsigned long long)vb);
 	return -EINVAL;
@@ -257,7 +246,7 @@ static int build_pagetables(struct vm *vm, const struct boot_layout *l,
 		if (!vm->backend->l4_slot_reserved(vm, slot))
 			continue;
 		if (slot_va <= last && slot_va + (1ull << 39) - 1 >= vb) {
-			seterr(err, err_len,
+			errbuf_printf(err, err_len,
 			       "kernel mapping [%#llx, %#llx) overlaps L4 slot %u, reserved by the %s backend",
 			       (unsigned long long)vb,
 			       (unsigned long long)l->map_end, slot,
@@ -362,14 +351,14 @@ int domain_build(struct vm *vm, const struct xen_elf_image *img,
 	if (bad) {
 		unsigned bit = (unsigned)__builtin_ctz(bad);
 
-		seterr(err, err_len,
+		errbuf_printf(err, err_len,
 		       "kernel requires Xen feature %s, which pvisor does not provide",
 		       xen_elf_feature_name(bit) ? xen_elf_feature_name(bit)
 						 : "?");
 		return -EINVAL;
 	}
 	if (m->nr_frames <= m->nr_ram_frames) {
-		seterr(err, err_len, "guest memory has no shared_info frame");
+		errbuf_printf(err, err_len, "guest memory has no shared_info frame");
 		return -EINVAL;
 	}
 	rc = domain_build_layout(img, m->nr_ram_frames, initrd_len, &l, err,
@@ -389,7 +378,7 @@ int domain_build(struct vm *vm, const struct xen_elf_image *img,
 		if (s->offset > kernel_len || s->filesz > kernel_len - s->offset ||
 		    s->filesz > s->memsz || s->vaddr < img->v_start ||
 		    s->vaddr > img->v_end || s->memsz > img->v_end - s->vaddr) {
-			seterr(err, err_len,
+			errbuf_printf(err, err_len,
 			       "kernel segment %u does not match the image", i);
 			return -EINVAL;
 		}
@@ -467,6 +456,6 @@ int domain_build(struct vm *vm, const struct xen_elf_image *img,
 	return 0;
 
 efault:
-	seterr(err, err_len, "domain builder: guest memory access out of range");
+	errbuf_printf(err, err_len, "domain builder: guest memory access out of range");
 	return -EFAULT;
 }

@@ -18,20 +18,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/log.h"
+
 #define ELF_MAX_NOTES 1024 /* libelf's ELF_MAX_TOTAL_NOTE_COUNT */
 #define XEN_PAGE_SIZE 4096ull
-
-static void __attribute__((format(printf, 3, 4)))
-seterr(char *err, size_t err_len, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || err_len == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, err_len, fmt, ap);
-	va_end(ap);
-}
 
 /* [off, off+size) lies inside a buffer of len bytes. */
 static bool range_ok(uint64_t off, uint64_t size, uint64_t len)
@@ -196,7 +186,7 @@ static int note_xen(struct parse_ctx *c, uint32_t type, const uint8_t *desc,
 		break;
 	case NOTE_NUM:
 		if (descsz != 1 && descsz != 2 && descsz != 4 && descsz != 8) {
-			seterr(c->err, c->err_len,
+			errbuf_printf(c->err, c->err_len,
 			       "Xen note %s: a number of %u bytes (want 4 or 8)",
 			       note_desc[type].name, descsz);
 			return -EINVAL;
@@ -250,7 +240,7 @@ static int note_xen(struct parse_ctx *c, uint32_t type, const uint8_t *desc,
 			 (const uint8_t *)str, sizeof(str));
 		if (xen_elf_parse_features(str, img->f_supported,
 					   img->f_required) < 0) {
-			seterr(c->err, c->err_len,
+			errbuf_printf(c->err, c->err_len,
 			       "Xen note FEATURES \"%s\": unknown required feature",
 			       str);
 			return -EINVAL;
@@ -304,7 +294,7 @@ static int parse_notes(struct parse_ctx *c, const uint8_t *buf, uint64_t off,
 		int rc;
 
 		if (++c->nr_notes > ELF_MAX_NOTES) {
-			seterr(c->err, c->err_len, "more than %d ELF notes",
+			errbuf_printf(c->err, c->err_len, "more than %d ELF notes",
 			       ELF_MAX_NOTES);
 			return -EINVAL;
 		}
@@ -314,7 +304,7 @@ static int parse_notes(struct parse_ctx *c, const uint8_t *buf, uint64_t off,
 		desc_off = name_off + (((uint64_t)nh.n_namesz + 3) & ~3ull);
 		desc_end = desc_off + nh.n_descsz;
 		if (desc_off > size || desc_end > size) {
-			seterr(c->err, c->err_len,
+			errbuf_printf(c->err, c->err_len,
 			       "ELF note at file offset %#llx runs past its note area",
 			       (unsigned long long)(off + pos));
 			return -EINVAL;
@@ -407,7 +397,7 @@ static int parse_guest_info(struct parse_ctx *c, const uint8_t *s,
 				 (const uint8_t *)value, sizeof(value));
 			if (xen_elf_parse_features(value, img->f_supported,
 						   img->f_required) < 0) {
-				seterr(c->err, c->err_len,
+				errbuf_printf(c->err, c->err_len,
 				       "__xen_guest FEATURES \"%s\": unknown required feature",
 				       value);
 				return -EINVAL;
@@ -416,7 +406,7 @@ static int parse_guest_info(struct parse_ctx *c, const uint8_t *s,
 	}
 	if (has_hcall) {
 		if (hcall_page > (UINT64_MAX >> 12)) {
-			seterr(c->err, c->err_len,
+			errbuf_printf(c->err, c->err_len,
 			       "__xen_guest HYPERCALL_PAGE %#llx is out of range",
 			       (unsigned long long)hcall_page);
 			return -EINVAL;
@@ -457,7 +447,7 @@ static int find_guest_info(struct parse_ctx *c, const uint8_t *buf,
 		return 0;
 	shdr_get(buf, sh, sh->shstrndx, &strtab);
 	if (!range_ok(strtab.sh_offset, strtab.sh_size, len)) {
-		seterr(c->err, c->err_len,
+		errbuf_printf(c->err, c->err_len,
 		       "section name table lies outside the file");
 		return -EINVAL;
 	}
@@ -472,7 +462,7 @@ static int find_guest_info(struct parse_ctx *c, const uint8_t *buf,
 			   sizeof(want)))
 			continue;
 		if (!range_ok(s.sh_offset, s.sh_size, len)) {
-			seterr(c->err, c->err_len,
+			errbuf_printf(c->err, c->err_len,
 			       "__xen_guest section lies outside the file");
 			return -EINVAL;
 		}
@@ -497,57 +487,57 @@ static int check_ehdr(const uint8_t *buf, size_t len, Elf64_Ehdr *eh,
 		      char *err, size_t err_len)
 {
 	if (len < SELFMAG || memcmp(buf, ELFMAG, SELFMAG)) {
-		seterr(err, err_len, "not an ELF file");
+		errbuf_printf(err, err_len, "not an ELF file");
 		return -ENOEXEC;
 	}
 	if (len < EI_NIDENT) {
-		seterr(err, err_len, "truncated ELF header (%zu bytes)", len);
+		errbuf_printf(err, err_len, "truncated ELF header (%zu bytes)", len);
 		return -EINVAL;
 	}
 	if (buf[EI_CLASS] != ELFCLASS64) {
-		seterr(err, err_len,
+		errbuf_printf(err, err_len,
 		       "ELF class %u: not a 64-bit kernel (pvisor runs x86-64 PV guests)",
 		       buf[EI_CLASS]);
 		return -EINVAL;
 	}
 	if (buf[EI_DATA] != ELFDATA2LSB) {
-		seterr(err, err_len, "ELF data encoding %u: not little-endian",
+		errbuf_printf(err, err_len, "ELF data encoding %u: not little-endian",
 		       buf[EI_DATA]);
 		return -EINVAL;
 	}
 	if (len < sizeof(*eh)) {
-		seterr(err, err_len, "truncated ELF header (%zu bytes)", len);
+		errbuf_printf(err, err_len, "truncated ELF header (%zu bytes)", len);
 		return -EINVAL;
 	}
 	memcpy(eh, buf, sizeof(*eh));
 	if (eh->e_machine != EM_X86_64) {
-		seterr(err, err_len,
+		errbuf_printf(err, err_len,
 		       "ELF machine %u: not an x86-64 kernel", eh->e_machine);
 		return -EINVAL;
 	}
 	if (eh->e_type != ET_EXEC && eh->e_type != ET_DYN) {
-		seterr(err, err_len, "ELF type %u: not an executable",
+		errbuf_printf(err, err_len, "ELF type %u: not an executable",
 		       eh->e_type);
 		return -EINVAL;
 	}
 	if (eh->e_phnum == 0) {
-		seterr(err, err_len, "ELF file has no program headers");
+		errbuf_printf(err, err_len, "ELF file has no program headers");
 		return -EINVAL;
 	}
 	if (eh->e_phentsize != sizeof(Elf64_Phdr)) {
-		seterr(err, err_len, "ELF program header size %u (want %zu)",
+		errbuf_printf(err, err_len, "ELF program header size %u (want %zu)",
 		       eh->e_phentsize, sizeof(Elf64_Phdr));
 		return -EINVAL;
 	}
 	if (!range_ok(eh->e_phoff, (uint64_t)eh->e_phnum * sizeof(Elf64_Phdr),
 		      len)) {
-		seterr(err, err_len,
+		errbuf_printf(err, err_len,
 		       "ELF program header table lies outside the file");
 		return -EINVAL;
 	}
 	if (eh->e_shnum != 0) {
 		if (eh->e_shentsize != sizeof(Elf64_Shdr)) {
-			seterr(err, err_len,
+			errbuf_printf(err, err_len,
 			       "ELF section header size %u (want %zu)",
 			       eh->e_shentsize, sizeof(Elf64_Shdr));
 			return -EINVAL;
@@ -555,7 +545,7 @@ static int check_ehdr(const uint8_t *buf, size_t len, Elf64_Ehdr *eh,
 		if (!range_ok(eh->e_shoff,
 			      (uint64_t)eh->e_shnum * sizeof(Elf64_Shdr),
 			      len)) {
-			seterr(err, err_len,
+			errbuf_printf(err, err_len,
 			       "ELF section header table lies outside the file");
 			return -EINVAL;
 		}
@@ -582,7 +572,7 @@ static int parse_phdrs(struct parse_ctx *c, const uint8_t *buf, size_t len,
 			if (ph.p_offset == 0)
 				continue;
 			if (!range_ok(ph.p_offset, ph.p_filesz, len)) {
-				seterr(c->err, c->err_len,
+				errbuf_printf(c->err, c->err_len,
 				       "note segment %u lies outside the file", i);
 				return -EINVAL;
 			}
@@ -595,21 +585,21 @@ static int parse_phdrs(struct parse_ctx *c, const uint8_t *buf, size_t len,
 		if (ph.p_type != PT_LOAD || !(ph.p_flags & (PF_R | PF_W | PF_X)))
 			continue;
 		if (ph.p_filesz > ph.p_memsz) {
-			seterr(c->err, c->err_len,
+			errbuf_printf(c->err, c->err_len,
 			       "segment %u: file size %#llx exceeds memory size %#llx",
 			       i, (unsigned long long)ph.p_filesz,
 			       (unsigned long long)ph.p_memsz);
 			return -EINVAL;
 		}
 		if (!range_ok(ph.p_offset, ph.p_filesz, len)) {
-			seterr(c->err, c->err_len,
+			errbuf_printf(c->err, c->err_len,
 			       "segment %u: bytes %#llx+%#llx lie outside the file (%zu bytes)",
 			       i, (unsigned long long)ph.p_offset,
 			       (unsigned long long)ph.p_filesz, len);
 			return -EINVAL;
 		}
 		if (__builtin_add_overflow(ph.p_paddr, ph.p_memsz, &end)) {
-			seterr(c->err, c->err_len,
+			errbuf_printf(c->err, c->err_len,
 			       "segment %u: address %#llx + size %#llx overflows",
 			       i, (unsigned long long)ph.p_paddr,
 			       (unsigned long long)ph.p_memsz);
@@ -618,7 +608,7 @@ static int parse_phdrs(struct parse_ctx *c, const uint8_t *buf, size_t len,
 		if (ph.p_memsz == 0)
 			continue;
 		if (img->nr_segs == XEN_ELF_MAX_SEGS) {
-			seterr(c->err, c->err_len,
+			errbuf_printf(c->err, c->err_len,
 			       "more than %d loadable segments", XEN_ELF_MAX_SEGS);
 			return -EINVAL;
 		}
@@ -630,7 +620,7 @@ static int parse_phdrs(struct parse_ctx *c, const uint8_t *buf, size_t len,
 		};
 	}
 	if (img->nr_segs == 0) {
-		seterr(c->err, c->err_len, "ELF file has no loadable segment");
+		errbuf_printf(c->err, c->err_len, "ELF file has no loadable segment");
 		return -EINVAL;
 	}
 	return 0;
@@ -656,7 +646,7 @@ static int parse_sections(struct parse_ctx *c, const uint8_t *buf,
 		if (s.sh_type != SHT_NOTE)
 			continue;
 		if (!range_ok(s.sh_offset, s.sh_size, len)) {
-			seterr(c->err, c->err_len,
+			errbuf_printf(c->err, c->err_len,
 			       "note section %u lies outside the file", i);
 			return -EINVAL;
 		}
@@ -684,25 +674,25 @@ static int calc_addresses(struct parse_ctx *c, const Elf64_Ehdr *eh)
 	uint64_t virt_offset, pstart = UINT64_MAX, pend = 0;
 
 	if (c->nr_xen_notes == 0 && !img->legacy_guest_info) {
-		seterr(c->err, c->err_len,
+		errbuf_printf(c->err, c->err_len,
 		       "no Xen ELF notes: not a Xen PV kernel");
 		return -EINVAL;
 	}
 	if (strncmp(img->loader, "generic", 7) &&
 	    strncmp(img->guest_os, "linux", 5)) {
-		seterr(c->err, c->err_len,
+		errbuf_printf(c->err, c->err_len,
 		       "Xen notes: LOADER \"%s\", GUEST_OS \"%s\": Xen loads only the \"generic\" loader or \"linux\"",
 		       img->loader, img->guest_os);
 		return -EINVAL;
 	}
 	if (strncmp(img->xen_version, "xen-3.0", 7)) {
-		seterr(c->err, c->err_len,
+		errbuf_printf(c->err, c->err_len,
 		       "Xen notes: XEN_VERSION \"%s\": not built for xen-3.0",
 		       img->xen_version);
 		return -EINVAL;
 	}
 	if (c->has_paddr_offset && !c->has_virt_base) {
-		seterr(c->err, c->err_len,
+		errbuf_printf(c->err, c->err_len,
 		       "Xen notes: PADDR_OFFSET set but VIRT_BASE unset");
 		return -EINVAL;
 	}
@@ -726,7 +716,7 @@ static int calc_addresses(struct parse_ctx *c, const Elf64_Ehdr *eh)
 			pend = pa + s->memsz;
 		s->vaddr = pa + virt_offset;
 		if (__builtin_add_overflow(s->vaddr, s->memsz, &end)) {
-			seterr(c->err, c->err_len,
+			errbuf_printf(c->err, c->err_len,
 			       "segment at physical %#llx: virtual range overflows",
 			       (unsigned long long)pa);
 			return -EINVAL;
@@ -740,7 +730,7 @@ static int calc_addresses(struct parse_ctx *c, const Elf64_Ehdr *eh)
 		const struct xen_elf_seg *p = &img->segs[i - 1];
 
 		if (img->segs[i].vaddr < p->vaddr + p->memsz) {
-			seterr(c->err, c->err_len,
+			errbuf_printf(c->err, c->err_len,
 			       "segments at %#llx and %#llx overlap",
 			       (unsigned long long)p->vaddr,
 			       (unsigned long long)img->segs[i].vaddr);
@@ -749,7 +739,7 @@ static int calc_addresses(struct parse_ctx *c, const Elf64_Ehdr *eh)
 	}
 	if (img->v_start > img->v_end || img->entry < img->v_start ||
 	    img->entry > img->v_end || img->virt_base > img->v_start) {
-		seterr(c->err, c->err_len,
+		errbuf_printf(c->err, c->err_len,
 		       "image [%#llx, %#llx), entry %#llx, VIRT_BASE %#llx: start or entry out of bounds",
 		       (unsigned long long)img->v_start,
 		       (unsigned long long)img->v_end,
@@ -759,7 +749,7 @@ static int calc_addresses(struct parse_ctx *c, const Elf64_Ehdr *eh)
 	}
 	if (img->has_init_p2m && img->init_p2m >= img->v_start &&
 	    img->init_p2m < img->v_end) {
-		seterr(c->err, c->err_len,
+		errbuf_printf(c->err, c->err_len,
 		       "INIT_P2M %#llx lies inside the kernel image",
 		       (unsigned long long)img->init_p2m);
 		return -EINVAL;
@@ -769,7 +759,7 @@ static int calc_addresses(struct parse_ctx *c, const Elf64_Ehdr *eh)
 	if (img->has_hypercall_page &&
 	    (img->hypercall_page < img->v_start ||
 	     img->hypercall_page >= img->v_end)) {
-		seterr(c->err, c->err_len,
+		errbuf_printf(c->err, c->err_len,
 		       "HYPERCALL_PAGE %#llx lies outside the image [%#llx, %#llx)",
 		       (unsigned long long)img->hypercall_page,
 		       (unsigned long long)img->v_start,

@@ -4,6 +4,7 @@
  * foreign file, a newer version, sections missing, doubled, of the wrong
  * size or out of bounds each give one error and nothing else.
  */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -770,7 +771,7 @@ static void test_devices_version2(void **state)
 
 	assert_int_equal(parse(&b, b.len), 0);
 	restore_cfg(&cfg, none);
-	assert_int_equal(snapshot_devices_apply(&file, &cfg, &keep, err, sizeof(err)), -1);
+	assert_int_equal(snapshot_devices_apply(&file, &cfg, &keep, err, sizeof(err)), -EINVAL);
 	assert_non_null(strstr(err, "the guest had 1 disk(s) and 0 NIC(s)"));
 	restore_cfg(&cfg, one);
 	assert_int_equal(snapshot_devices_apply(&file, &cfg, &keep, err, sizeof(err)), 0);
