@@ -19,6 +19,24 @@ start() {
 		--api "$SOCK" "$@" </dev/null >"$out" 2>&1 &
 	pid=$!
 }
+# save_and_stop SNAP [SAVE-ARGS...]: `ctl save` of the guest started with
+# start (reply in r, status in rc), then its pvisor's exit; its output's
+# name is kept in before.
+save_and_stop() {
+	r=$(ctl save "$@")
+	rc=$?
+	wait "$pid"
+	before=$out
+}
+# restore_into OUT BACKEND ARGS...: pvisor restore ARGS in the foreground
+# (at most 120 s), output to OUT (now out), exit status in prc.
+restore_into() {
+	out=$1
+	local be=$2
+	shift 2
+	timeout -k 5 120 "$PVISOR" restore --backend "$be" --no-raw "$@" </dev/null >"$out" 2>&1
+	prc=$?
+}
 stop_guest() {
 	ctl shutdown --force >/dev/null 2>&1
 	wait "$pid" 2>/dev/null

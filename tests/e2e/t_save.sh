@@ -178,14 +178,8 @@ PY
 	out=$TMP/blk1.$be
 	start run "$be" --disk "$img" "$GUEST/blkbench" -- mb=64 ops=20000 control=1
 	wait_for "$out" 'seq_write MB/s' 30
-	r=$(ctl save "$TMP/blk.pvs")
-	rc=$?
-	wait "$pid"
-	before=$out
-	out=$TMP/blk2.$be
-	timeout -k 5 120 "$PVISOR" restore --backend "$be" --no-raw --disk "$img" "$TMP/blk.pvs" \
-		</dev/null >"$out" 2>&1
-	prc=$?
+	save_and_stop "$TMP/blk.pvs"
+	restore_into "$TMP/blk2.$be" "$be" --disk "$img" "$TMP/blk.pvs"
 	if [ $rc -eq 0 ] && ! grep -q 'verify=' "$before" && [ $prc -eq 0 ] &&
 		grep -q 'resumed in a new domain' "$out" && grep -q 'verify=ok errors=0' "$out"; then
 		ok "$be: blkbench saved mid-run ($(grep -c MB/s "$before") phases done) resumes, reconnects and verifies"

@@ -119,10 +119,7 @@ for be in $BACKENDS; do
 	out=$TMP/scsi1.$be
 	start run "$be" --scsi "$img,lun=0:0:3:0" "$GUEST/scsibench" -- mb=32 ops=4000 control=1
 	wait_for "$out" 'scsibench seq_read' 30
-	r=$(ctl save "$TMP/scsi.pvs")
-	rc=$?
-	wait "$pid"
-	before=$out
+	save_and_stop "$TMP/scsi.pvs"
 	timeout 20 "$PVISOR" restore --backend "$be" --no-raw --scsi "$img" --scsi "$img.2" \
 		"$TMP/scsi.pvs" </dev/null >"$TMP/bad.out" 2>&1
 	brc=$?
@@ -134,10 +131,7 @@ for be in $BACKENDS; do
 	check "$be: restore with the LUN at another address: refused, naming lun=0:0:3:0 (exit $brc)" \
 		test $brc -eq 2 -a "$(grep -c 'lun=0:0:3:0' "$TMP/bad.out")" = 1
 	# No --scsi: the LUN (image, address) comes from the snapshot.
-	out=$TMP/scsi2.$be
-	timeout -k 5 120 "$PVISOR" restore --backend "$be" --no-raw "$TMP/scsi.pvs" \
-		</dev/null >"$out" 2>&1
-	prc=$?
+	restore_into "$TMP/scsi2.$be" "$be" "$TMP/scsi.pvs"
 	if [ $rc -eq 0 ] && ! grep -q 'verify=' "$before" && [ $prc -eq 0 ] &&
 		grep -q 'resumed in a new domain' "$out" && grep -q 'rand_read' "$out" &&
 		grep -q 'verify=ok errors=0' "$out"; then
@@ -159,14 +153,8 @@ for be in $BACKENDS; do
 	r=$(ctl scsi-add "$img,lun=0:0:2:0")
 	arc=$?
 	wait_for "$out" 'scsibench seq_read' 30
-	r=$(ctl save "$TMP/hot.pvs")
-	rc=$?
-	wait "$pid"
-	before=$out
-	out=$TMP/hot2.$be
-	timeout -k 5 120 "$PVISOR" restore --backend "$be" --no-raw "$TMP/hot.pvs" \
-		</dev/null >"$out" 2>&1
-	prc=$?
+	save_and_stop "$TMP/hot.pvs"
+	restore_into "$TMP/hot2.$be" "$be" "$TMP/hot.pvs"
 	if [ $arc -eq 0 ] && [ $rc -eq 0 ] && grep -q 'lun=0:0:2:0' "$before" &&
 		! grep -q 'verify=' "$before" && [ $prc -eq 0 ] &&
 		grep -q 'resumed in a new domain' "$out" && grep -q 'rand_read' "$out" &&
@@ -184,14 +172,8 @@ for be in $BACKENDS; do
 	start run "$be" --share "$share,tag=s" "$GUEST/p9bench" -- mb=256 control=1 keep=1
 	for _ in $(seq 1 200); do [ -e "$share/p9bench.dat" ] && break; sleep 0.02; done
 	at=$(stat -c %s "$share/p9bench.dat" 2>/dev/null)
-	r=$(ctl save "$TMP/p9.pvs")
-	rc=$?
-	wait "$pid"
-	before=$out
-	out=$TMP/p92.$be
-	timeout -k 5 120 "$PVISOR" restore --backend "$be" --no-raw --share "$share,tag=s" "$TMP/p9.pvs" \
-		</dev/null >"$out" 2>&1
-	prc=$?
+	save_and_stop "$TMP/p9.pvs"
+	restore_into "$TMP/p92.$be" "$be" --share "$share,tag=s" "$TMP/p9.pvs"
 	whole=$(python3 - "$share/p9bench.dat" <<'PY'
 import sys
 n = 0
