@@ -423,6 +423,20 @@ static void version2(uint8_t *data, uint8_t *win, uint8_t *stwin)
 		 "v2_copy_rc");
 	check(cp.status == GNTST_okay && data[63] == 0x66, "v2_copy",
 	      "status %d byte %#x", cp.status, data[63]);
+	/* Xen ignores flag bits other than the two gref ones, and checks
+	 * both domains before claiming either side. */
+	cp.flags = GNTCOPY_dest_gref | 0x80;
+	memset(win, 0x67, 64);
+	check_rc(HC(__HYPERVISOR_grant_table_op, GNTTABOP_copy, &cp, 1, 0, 0), 0,
+		 "copy_unknown_flag_rc");
+	check(cp.status == GNTST_okay && data[63] == 0x67, "copy_unknown_flag_ignored",
+	      "status %d byte %#x", cp.status, data[63]);
+	cp.flags = GNTCOPY_source_gref | GNTCOPY_dest_gref;
+	cp.source.u.ref = 0xfffffff0u;
+	cp.dest.domid = 7;
+	HC(__HYPERVISOR_grant_table_op, GNTTABOP_copy, &cp, 1, 0, 0);
+	check_rc(cp.status, GNTST_bad_domain, "copy_domains_before_refs");
+	cp.dest.domid = DOMID_SELF;
 	v2_sub_page(e, status, data, win);
 	v2_transitive(e, status, data, win);
 

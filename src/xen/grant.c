@@ -596,8 +596,6 @@ static int copy_claim(struct vm *vm, const struct gnttab_copy_ptr *p,
 	int rc;
 
 	memset(b, 0, sizeof(*b));
-	if (!is_self(p->domid))
-		return GNTST_bad_domain; /* pvisor runs no other domain */
 	if (is_gref) {
 		rc = pin_entry(vm, GNTTAB_GUEST_DOMID, p->u.ref, write,
 			       GNTTAB_USE_COPY, GNTST_general_error, &b->pin);
@@ -645,8 +643,12 @@ static int16_t copy_one(struct vm *vm, const struct gnttab_copy *op)
 	struct copy_buf src = { 0 }, dst = { 0 };
 	int rc;
 
-	if (op->flags & ~(GNTCOPY_source_gref | GNTCOPY_dest_gref))
-		return GNTST_bad_copy_arg;
+	/* Xen's gnttab_copy_lock_domains: both domains before either side is
+	 * claimed (pvisor runs no other domain: domain 0 is its backends,
+	 * which have no grant table).  Flags other than the two it reads are
+	 * ignored, as there. */
+	if (!is_self(op->source.domid) || !is_self(op->dest.domid))
+		return GNTST_bad_domain;
 	rc = copy_claim(vm, &op->source, op->flags & GNTCOPY_source_gref, false,
 			&src);
 	if (rc == GNTST_okay)

@@ -462,8 +462,12 @@ static void test_copy_table(void **state)
 		{ "ref beyond the table", GNTCOPY_source_gref, DOMID_SELF, DOMID_SELF, 99999, DATA_PFN, 0, 0, 8, GNTST_bad_gntref },
 		{ "offset + len past the page", 0, DOMID_SELF, DOMID_SELF, DATA_PFN, DATA_PFN + 1, 4000, 0, 97, GNTST_bad_copy_arg },
 		{ "dest offset + len past the page", 0, DOMID_SELF, DOMID_SELF, DATA_PFN, DATA_PFN + 1, 0, 4095, 2, GNTST_bad_copy_arg },
-		{ "unknown flags", 0x80, DOMID_SELF, DOMID_SELF, DATA_PFN, DATA_PFN + 1, 0, 0, 8, GNTST_bad_copy_arg },
+		{ "unknown flags: ignored, as Xen", 0x80, DOMID_SELF, DOMID_SELF, DATA_PFN, DATA_PFN + 1, 0, 0, 8, GNTST_okay },
 		{ "foreign domain", 0, 7, DOMID_SELF, DATA_PFN, DATA_PFN + 1, 0, 0, 8, GNTST_bad_domain },
+		{ "foreign domain with a gref", GNTCOPY_source_gref, 7, DOMID_SELF, 20, DATA_PFN + 1, 0, 0, 8, GNTST_bad_domain },
+		{ "domain 0 (no grant table)", GNTCOPY_dest_gref, DOMID_SELF, 0, DATA_PFN, 21, 0, 0, 8, GNTST_bad_domain },
+		{ "bad source ref, foreign dest: domains first", GNTCOPY_source_gref, DOMID_SELF, 7, 99999, DATA_PFN, 0, 0, 8, GNTST_bad_domain },
+		{ "own domid 1 by number", 0, 1, 1, DATA_PFN, DATA_PFN + 1, 0, 0, 8, GNTST_okay },
 		{ "gmfn beyond RAM", 0, DOMID_SELF, DOMID_SELF, TESTVM_FRAMES, DATA_PFN, 0, 0, 8, GNTST_bad_page },
 		{ "gmfn huge", 0, DOMID_SELF, DOMID_SELF, DATA_PFN, ~0ull, 0, 0, 8, GNTST_bad_page },
 	};
