@@ -44,6 +44,31 @@ struct snapshot_live {
 	uint64_t final_frames; /* copied in the pause */
 };
 
+const char *live_save_phase_name(unsigned phase)
+{
+	switch (phase) {
+	case LIVE_SAVE_PRECOPY:
+		return "precopy";
+	case LIVE_SAVE_SUSPENDING:
+		return "suspending";
+	case LIVE_SAVE_WRITING:
+		return "writing";
+	default:
+		return NULL;
+	}
+}
+
+static void set_phase(struct snapshot_live *l, enum live_save_phase phase)
+{
+	__atomic_store_n(&l->vm->live_save.phase, (unsigned)phase, __ATOMIC_RELAXED);
+}
+
+/* n more frames are in the stage. */
+static void add_frames(struct snapshot_live *l, uint64_t n)
+{
+	__atomic_add_fetch(&l->vm->live_save.frames, n, __ATOMIC_RELAXED);
+}
+
 struct snapshot_live *snapshot_live_new(struct vm *vm, int fd, double timeout_s,
 					char *err, size_t err_len)
 {
@@ -72,6 +97,10 @@ struct snapshot_live *snapshot_live_new(struct vm *vm, int fd, double timeout_s,
 	l->req.timeout_s = timeout_s;
 	l->req.deadline_ns = l->t0_ns + (int64_t)(timeout_s * 1e9);
 	l->req.live = l;
+	__atomic_store_n(&vm->live_save.rounds, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&vm->live_save.frames, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&vm->live_save.started_ns, l->t0_ns, __ATOMIC_RELAXED);
+	set_phase(l, LIVE_SAVE_PRECOPY);
 	return l;
 nomem:
 	snprintf(err, err_len, "out of memory for a live save's stage of %llu MiB",
@@ -107,6 +136,8 @@ void snapshot_live_free(struct snapshot_live *l)
 {
 	if (!l)
 		return;
+	if (l->vm)
+		set_phase(l, LIVE_SAVE_NONE);
 	stop_tracking(l);
 	free(l->round);
 	if (l->writer_open)
@@ -156,7 +187,7 @@ int snapshot_live_wait(struct snapshot_live *l, char *err, size_t err_len)
 /* The frames marked in bits into the stage; how many. */
 static uint64_t copy_marked(struct snapshot_live *l, const uint64_t *bits)
 {
-	uint64_t n = 0;
+	uint64_t n = 0, n_shown = 0;
 
 	for (uint64_t w = 0; w < (l->nr_frames + 63) / 64; w++) {
 		for (uint64_t m = bits[w]; m; m &= m - 1) {
@@ -167,8 +198,14 @@ static uint64_t copy_marked(struct snapshot_live *l, const uint64_t *bits)
 			n++;
 		}
 		l->copied[w] |= bits[w];
+		if (w % 512 == 511) { /* every 32768 frames: status stays current */
+			add_frames(l, n);
+			n_shown += n;
+			n = 0;
+		}
 	}
-	return n;
+	add_frames(l, n);
+	return n_shown + n;
 }
 
 static void clear_round(struct snapshot_live *l)
@@ -251,6 +288,7 @@ void snapshot_live_precopy(struct snapshot_live *l)
 		if (n < 0)
 			return;
 		l->rounds++;
+		__atomic_store_n(&vm->live_save.rounds, l->rounds, __ATOMIC_RELAXED);
 		log_debug("live save: round %u: %lld frames written", l->rounds, (long long)n);
 		if (n <= PRECOPY_DONE_FRAMES || n >= prev)
 			return;
@@ -338,6 +376,7 @@ int snapshot_live_finish(struct snapshot_live *l, struct snapshot_live_report *r
 {
 	int rc, finished;
 
+	set_phase(l, LIVE_SAVE_WRITING);
 	/* The guest runs unprotected again before the file is written. */
 	dirty_log_stop(l->stopping);
 	l->stopping = NULL;

@@ -26,6 +26,17 @@ struct vm;
 
 struct snapshot_live;
 
+/* Where a live save is (vm->live_save.phase). */
+enum live_save_phase {
+	LIVE_SAVE_NONE,
+	LIVE_SAVE_PRECOPY,    /* copying memory while the guest runs */
+	LIVE_SAVE_SUSPENDING, /* the guest is asked; the pause comes at its suspend */
+	LIVE_SAVE_WRITING,    /* the guest runs on; the file is written */
+};
+
+/* The phase's name in `ctl status` ("precopy", ...); NULL for none. */
+const char *live_save_phase_name(unsigned phase);
+
 /* What a finished live save did, for the reply. */
 struct snapshot_live_report {
 	uint64_t bytes;        /* the file's size */

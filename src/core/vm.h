@@ -71,6 +71,15 @@ struct vm {
 	struct ctl_server *ctl;     /* services/ctl (--api); owned by main */
 	struct save_request *save;  /* a save asked for (core/snapshot_save.h);
 				     * under xen.lock */
+	/* A live save under way, as `ctl status` shows it: core/snapshot_live.c
+	 * writes, the control thread reads (relaxed atomics: counters, not a
+	 * transaction). */
+	struct {
+		unsigned phase;      /* enum live_save_phase (core/snapshot_live.h) */
+		unsigned rounds;     /* pre-copy rounds after the first copy */
+		uint64_t frames;     /* frames copied into the stage so far */
+		int64_t started_ns;  /* time_monotonic_ns() at the request */
+	} live_save;
 	struct dirty_host *dirty_host; /* core/dirty_log.c (--api), or NULL */
 	struct snapshot_lazy *lazy; /* restore --lazy (core/snapshot_lazy.c), or NULL */
 

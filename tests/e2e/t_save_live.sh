@@ -199,12 +199,24 @@ for be in $BACKENDS; do
 	ctl resume >/dev/null
 	check "$be: save --live while paused: refused (exit $rc), no file" \
 		test $rc -ne 0 -a ! -e "$TMP/paused.pvs"
-	r=$(ctl save "$TMP/spin.pvs" --live --timeout 0.5 2>&1)
+	# While it waits, status shows the save: pre-copy done, suspending.
+	ctl save "$TMP/spin.pvs" --live --timeout 2 >"$TMP/spin.reply" 2>&1 &
+	spid=$!
+	sv=None
+	for _ in $(seq 40); do
+		sleep 0.05
+		sv=$(field "$(ctl status)" 'r["save"] and r["save"]["phase"] == "suspending" and (r["save"]["live"], r["save"]["frames_copied"] > 0, r["save"]["frames_total"] == r["memory"]["pages"], r["save"]["elapsed_s"] > 0)')
+		[ "$sv" != False ] && [ "$sv" != None ] && break
+	done
+	check "$be: status during a live save that waits for the guest: save.phase suspending, live, frames copied, frames_total = pages ($sv)" \
+		test "$sv" = "(True, True, True, True)"
+	wait "$spid"
 	rc=$?
+	r=$(cat "$TMP/spin.reply")
 	st=$(ctl status)
-	if [ $rc -ne 0 ] && echo "$r" | grep -q 'did not suspend within 0.5 s' &&
-		[ "$(field "$st" 'r["state"]')" = running ] && [ ! -e "$TMP/spin.pvs" ]; then
-		ok "$be: save --live of a guest that ignores it: error after the timeout, still running, no file"
+	if [ $rc -ne 0 ] && echo "$r" | grep -q 'did not suspend within 2 s' &&
+		[ "$(field "$st" 'r["state"], r["save"]')" = "('running', None)" ] && [ ! -e "$TMP/spin.pvs" ]; then
+		ok "$be: save --live of a guest that ignores it: error after the timeout, still running, status shows no save, no file"
 	else
 		not_ok "$be: ignored live save: ctl exit $rc ($r), status $st"
 	fi

@@ -167,6 +167,7 @@ static enum ctl_outcome cmd_status(struct vm *vm, json_t **result, struct ctl_er
 		      st.features, "reboots", (int)vm_reboot_count(vm));
 	if (!r)
 		return ctl_failed(err, "failed", "out of memory");
+	json_object_set_new(r, "save", ctl_save_status(vm));
 	*result = r;
 	return CTL_DONE;
 }

@@ -147,6 +147,7 @@ bool ctl_save_live(struct vm *vm, const struct ctl_request *req, int fd,
 		return false;
 	}
 	log_info("control API: save --live");
+	__atomic_store_n(&vm->live_save.phase, LIVE_SAVE_SUSPENDING, __ATOMIC_RELAXED);
 	rc = ctl_write_control(vm, "shutdown", "suspend");
 	if (rc < 0)
 		snprintf(msg, sizeof(msg), "cannot write control/shutdown");
@@ -170,6 +171,28 @@ bool ctl_save_live(struct vm *vm, const struct ctl_request *req, int fd,
 			    "pause_frames", (json_int_t)r.final_frames, "pause_ms", r.pause_ms,
 			    "save_seconds", r.seconds);
 	return true;
+}
+
+json_t *ctl_save_status(struct vm *vm)
+{
+	unsigned phase = __atomic_load_n(&vm->live_save.phase, __ATOMIC_RELAXED);
+	int64_t started = __atomic_load_n(&vm->live_save.started_ns, __ATOMIC_RELAXED);
+	const char *name = live_save_phase_name(phase);
+	bool plain;
+
+	if (name)
+		return json_pack("{s:b, s:s, s:i, s:I, s:I, s:f}", "live", 1, "phase", name,
+				 "rounds",
+				 (int)__atomic_load_n(&vm->live_save.rounds, __ATOMIC_RELAXED),
+				 "frames_copied",
+				 (json_int_t)__atomic_load_n(&vm->live_save.frames,
+							     __ATOMIC_RELAXED),
+				 "frames_total", (json_int_t)vm->mem.nr_ram_frames,
+				 "elapsed_s", (double)(time_monotonic_ns() - started) / 1e9);
+	pthread_mutex_lock(&vm->xen.lock);
+	plain = vm->save && !vm->save->live && vm->save->state == SAVE_ASKED;
+	pthread_mutex_unlock(&vm->xen.lock);
+	return plain ? json_pack("{s:b, s:s}", "live", 0, "phase", "suspending") : json_null();
 }
 
 bool ctl_save_poll(struct vm *vm, struct ctl_error *err)

@@ -32,6 +32,10 @@ bool ctl_save_live(struct vm *vm, const struct ctl_request *req, int fd,
  * or its guest did not suspend in time. */
 bool ctl_save_poll(struct vm *vm, struct ctl_error *err);
 
+/* `status`'s "save": the save under way ({"live", "phase", ...}), or
+ * JSON null when there is none. */
+json_t *ctl_save_status(struct vm *vm);
+
 /* CLOCK_MONOTONIC ns by which ctl_save_poll must run, 0 for none. */
 int64_t ctl_save_deadline(struct vm *vm);
 
