@@ -9,7 +9,7 @@
  * to two servers of that share: passthrough, and mapped-xattr (where the
  * share's filesystem takes user xattrs: tmpfs from Linux 6.6, ext4).
  */
-// fuzz-sources: src/services/p9/p9_fs.c src/services/p9/p9_fid.c src/services/p9/p9_msg.c src/services/p9/p9_mapped.c
+// fuzz-sources: src/services/p9/p9_fs.c src/services/p9/p9_fid.c src/services/p9/p9_msg.c src/services/p9/p9_mapped.c src/services/p9/p9_qid.c
 #include <dirent.h>
 #include <fcntl.h>
 #include <stdio.h>

@@ -988,6 +988,52 @@ static void test_mapped_xattr_unsupported(void **state)
 	p9_fs_close(pfs);
 }
 
+/* qid.path of a walked fid, from Rgetattr. */
+static uint64_t qid_path_of(uint32_t fid)
+{
+	begin(P9_TGETATTR);
+	u32(fid);
+	u64(P9_GETATTR_BASIC);
+	assert_int_equal(send_msg(), 0);
+	return le64(rep + 7 + 8 + 5);
+}
+
+/* A share over several filesystems (here "/", with /proc on procfs):
+ * files of the share's own filesystem keep their inode numbers as
+ * qid.path, another filesystem's get a prefix above bit 48, so an inode
+ * number both have never gives one qid (Linux's v9fs takes qid.path as
+ * the inode number: tar and cp would take them for hard links). */
+static void test_qid_across_filesystems(void **state)
+{
+	struct p9_fs_config cfg = { .root = "/", .max_msize = MSIZE, .ro = true };
+	struct p9_fs *saved = fs;
+	struct stat root_st, etc_st, proc_st;
+	uint64_t etc_q, proc_q;
+	char err[256];
+
+	assert_int_equal(stat("/", &root_st), 0);
+	assert_int_equal(stat("/etc", &etc_st), 0);
+	assert_int_equal(stat("/proc", &proc_st), 0);
+	if (proc_st.st_dev == root_st.st_dev)
+		skip(); /* no procfs mounted on /proc */
+
+	fs = NULL;
+	assert_int_equal(p9_fs_open(&cfg, &fs, err, sizeof(err)), 0);
+	assert_int_equal(version(MSIZE), 0);
+	assert_int_equal(attach(0), 0);
+	assert_int_equal(walk(0, 1, "etc"), 0);
+	assert_int_equal(walk(0, 2, "proc"), 0);
+	etc_q = qid_path_of(1);
+	proc_q = qid_path_of(2);
+	if (etc_st.st_dev == root_st.st_dev)
+		assert_int_equal(etc_q, etc_st.st_ino);
+	assert_int_not_equal(proc_q >> 48, 0);
+	assert_int_equal(proc_q & ((1ull << 48) - 1), proc_st.st_ino & ((1ull << 48) - 1));
+	assert_int_equal(qid_path_of(2), proc_q); /* stable */
+	p9_fs_close(fs);
+	fs = saved;
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -999,6 +1045,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_fid_limits, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_mapped_xattr, setup, teardown),
 		cmocka_unit_test(test_mapped_xattr_unsupported),
+		cmocka_unit_test_setup_teardown(test_qid_across_filesystems, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -35,6 +35,7 @@
 
 #include "services/p9/p9_fid.h"
 #include "services/p9/p9_mapped.h"
+#include "services/p9/p9_qid.h"
 
 #define RESOLVE_SAFE (RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS)
 
@@ -42,6 +43,7 @@ struct p9_fs {
 	struct p9_fs_config cfg;
 	int root_fd;              /* O_PATH of the share */
 	struct stat root_st;
+	struct p9_qid_map qids;   /* qid.path numbers (p9_qid.h) */
 	uint32_t msize;
 	uint32_t limit;           /* msize limit now (<= cfg.max_msize) */
 	bool versioned;           /* Tversion seen */
@@ -80,15 +82,14 @@ static int neg(int rc)
 	return rc < 0 ? -errno : rc;
 }
 
-static struct p9_qid qid_of(const struct stat *st)
+/* The qid of a file (its path unique across the share's filesystems:
+ * p9_qid.h); -ENFILE if the share met too many of them. */
+static int qid_of(struct p9_fs *fs, const struct stat *st, struct p9_qid *q)
 {
-	struct p9_qid q = { .path = st->st_ino };
-
-	if (S_ISDIR(st->st_mode))
-		q.type = P9_QTDIR;
-	else if (S_ISLNK(st->st_mode))
-		q.type = P9_QTSYMLINK;
-	return q;
+	*q = (struct p9_qid){ .type = S_ISDIR(st->st_mode)   ? P9_QTDIR
+				      : S_ISLNK(st->st_mode) ? P9_QTSYMLINK
+							     : P9_QTFILE };
+	return p9_qid_path(&fs->qids, st->st_dev, st->st_ino, &q->path);
 }
 
 static bool mapped(const struct p9_fs *fs)
@@ -111,14 +112,12 @@ static int fs_stat(const struct p9_fs *fs, int fd, struct stat *st)
 	return 0;
 }
 
-static int fd_qid(const struct p9_fs *fs, int fd, struct p9_qid *q)
+static int fd_qid(struct p9_fs *fs, int fd, struct p9_qid *q)
 {
 	struct stat st;
 	int rc = fs_stat(fs, fd, &st);
 
-	if (!rc)
-		*q = qid_of(&st);
-	return rc;
+	return rc ? rc : qid_of(fs, &st, q);
 }
 
 static void fid_close(struct p9_fs *fs, struct p9_fid *f)
@@ -326,9 +325,10 @@ static int op_getattr(struct p9_fs *fs, const struct p9_req *r, struct p9_out *o
 	if (!f)
 		return -EBADF;
 	rc = fs_stat(fs, f->fd, &st);
+	if (!rc)
+		rc = qid_of(fs, &st, &q);
 	if (rc)
 		return rc;
-	q = qid_of(&st);
 	p9_begin(o, P9_RGETATTR, r->tag);
 	p9_put_u64(o, P9_GETATTR_BASIC);
 	p9_put_qid(o, &q);
@@ -482,7 +482,7 @@ static bool wants_write(uint32_t f)
 	return (f & P9_O_ACCMODE) != P9_O_RDONLY || (f & P9_O_TRUNC);
 }
 
-static int reply_open(const struct p9_fs *fs, const struct p9_req *r,
+static int reply_open(struct p9_fs *fs, const struct p9_req *r,
 		      struct p9_out *o, uint8_t type, int fd)
 {
 	struct p9_qid q;
@@ -582,7 +582,7 @@ static int op_lcreate(struct p9_fs *fs, const struct p9_req *r, struct p9_out *o
 }
 
 /* Replies with the qid of name in dirfd (a new file). */
-static int reply_new(const struct p9_fs *fs, int dirfd, const char *name,
+static int reply_new(struct p9_fs *fs, int dirfd, const char *name,
 		     const struct p9_req *r, struct p9_out *o, uint8_t type)
 {
 	struct p9_qid q;
@@ -906,12 +906,15 @@ static int op_readdir(struct p9_fs *fs, const struct p9_req *r, struct p9_out *o
 	struct p9_fid *f = open_fid(fs, r->fid, &rc);
 	uint32_t count = r->count, max = fs->msize - P9_HDR_SIZE - 4, used = 0;
 	uint32_t count_at;
+	struct stat dir_st;
 	long n;
 
 	if (!f)
 		return rc;
 	if (!f->is_dir)
 		return -ENOTDIR;
+	if (fstat(f->ofd, &dir_st))
+		return -errno;
 	if (count > max)
 		count = max;
 	if (r->offset > INT64_MAX || lseek(f->ofd, (off_t)r->offset, SEEK_SET) < 0)
@@ -926,13 +929,18 @@ static int op_readdir(struct p9_fs *fs, const struct p9_req *r, struct p9_out *o
 		struct dirent64 *de = (struct dirent64 *)(void *)(fs->scratch + pos);
 		size_t nlen = strlen(de->d_name);
 		uint32_t need = P9_QID_SIZE + 8 + 1 + 2 + (uint32_t)nlen;
-		struct p9_qid q = { .path = de->d_ino };
+		struct p9_qid q;
 		uint8_t dtype;
 
 		if (used + need > count)
 			break; /* the client asks again from the last offset */
 		dtype = entry_type(fs, f->fd, de);
 		q.type = dtype == DT_DIR ? P9_QTDIR : dtype == DT_LNK ? P9_QTSYMLINK : P9_QTFILE;
+		/* An entry's d_ino is of the directory's filesystem (a mount
+		 * point's too: the covered directory), as on the host. */
+		rc = p9_qid_path(&fs->qids, dir_st.st_dev, de->d_ino, &q.path);
+		if (rc)
+			return rc;
 		p9_put_qid(o, &q);
 		p9_put_u64(o, (uint64_t)de->d_off);
 		p9_put_u8(o, dtype);
@@ -1194,6 +1202,7 @@ int p9_fs_open(const struct p9_fs_config *cfg, struct p9_fs **out, char *err,
 		snprintf(err, err_len, "share %s: %s", cfg->root, strerror(errno));
 		goto fail;
 	}
+	p9_qid_map_init(&fs->qids, fs->root_st.st_dev);
 	/* Containment rests on openat2 (Linux >= 5.6): no fallback. */
 	rc = sys_openat2(fs->root_fd, ".", O_PATH | O_CLOEXEC, 0, RESOLVE_SAFE);
 	if (rc < 0) {
