@@ -1,5 +1,5 @@
 /*
- * libFuzzer harness for the 9P2000.L file server on a real directory: each
+ * libFuzzer harness for the 9P2000.L/.u file server on a real directory: each
  * input is a sequence of messages (len[2] then that many bytes; the size
  * field is set to the length) sent after Tversion and Tattach(fid 0) on a
  * share that holds files, a directory and symlinks pointing out of it.
@@ -12,6 +12,7 @@
 // fuzz-sources: src/services/p9/p9_fs.c src/services/p9/p9_fid.c src/services/p9/p9_msg.c src/services/p9/p9_mapped.c src/services/p9/p9_qid.c
 #include <dirent.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -131,11 +132,12 @@ static void send(uint32_t len)
 		abort();
 }
 
-static void session(void)
+/* Tversion for 9P2000.L, or for 9P2000.u (dot_u), then Tattach. */
+static void session(bool dot_u)
 {
-	static const uint8_t version[] = { 0, 0, 0, 0, P9_TVERSION, 0xff, 0xff,
-					   0, 0x20, 0, 0, 8, 0, '9', 'P', '2', '0',
-					   '0', '0', '.', 'L' };
+	uint8_t version[] = { 0, 0, 0, 0, P9_TVERSION, 0xff, 0xff,
+			      0, 0x20, 0, 0, 8, 0, '9', 'P', '2', '0',
+			      '0', '0', '.', dot_u ? 'u' : 'L' };
 	static const uint8_t attach[] = { 0, 0, 0, 0, P9_TATTACH, 1, 0, 0, 0, 0, 0,
 					  0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0, 0, 0, 0, 0 };
 
@@ -145,10 +147,11 @@ static void session(void)
 	send(sizeof(attach));
 }
 
-/* One input's messages, after a fresh session, to fs. */
+/* One input's messages, after a fresh session, to fs: a 9P2000.u one
+ * when the input's length is odd (its last byte is no message's). */
 static void serve(const uint8_t *data, size_t size)
 {
-	session();
+	session(size & 1);
 	while (size >= 2) {
 		uint32_t len = (uint32_t)(data[0] | data[1] << 8);
 

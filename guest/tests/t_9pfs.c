@@ -1,7 +1,9 @@
 /*
  * 9pfs from the guest kit: real file operations on share 0 (read-write),
  * whose results tests/e2e/t_9pfs.sh checks on the host; a read-only share 1
- * refusing every change with EROFS; then hostile messages (17-element
+ * refusing every change with EROFS; a 9P2000.u session as Mini-OS's
+ * 9pfront opens one (create, write, open, read, stat, a directory read);
+ * then hostile messages (17-element
  * walks, a string running past its message, `..` escapes, fid exhaustion)
  * that must get error replies, and last a size field past the ring that
  * must disconnect the device.  pvisor survives: the guest exits 0.
@@ -196,6 +198,188 @@ static void in_flight(struct p9front *fe)
 	check_rc(p9c_unlinkat(&c, ROOT, "inflight", 0), 0, "unlink inflight");
 }
 
+/* --- 9P2000.u, as Mini-OS's 9pfront speaks it (its messages byte for
+ * byte: afid 0 in Tattach, Tcreate with an empty extension) --- */
+
+struct umsg {
+	uint8_t b[512];
+	uint32_t n;
+};
+
+static void u_begin(struct umsg *m, uint8_t type)
+{
+	memset(m->b, 0, 7);
+	m->b[4] = type;
+	m->b[5] = 3; /* tag 3 */
+	m->n = 7;
+}
+
+static void u_put(struct umsg *m, const void *p, uint32_t len)
+{
+	memcpy(m->b + m->n, p, len);
+	m->n += len;
+}
+
+static void u_32(struct umsg *m, uint32_t v) { u_put(m, &v, 4); }
+static void u_16(struct umsg *m, uint16_t v) { u_put(m, &v, 2); }
+static void u_8(struct umsg *m, uint8_t v) { u_put(m, &v, 1); }
+static void u_str(struct umsg *m, const char *s)
+{
+	u_16(m, (uint16_t)strlen(s));
+	u_put(m, s, (uint32_t)strlen(s));
+}
+
+static uint8_t ursp[MSIZE];
+
+static uint32_t u_le32(const uint8_t *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+/* Sends m; the reply's type (0 if none), its length in *len. */
+static uint8_t u_rpc(struct p9front *fe, struct umsg *m, long *len)
+{
+	memcpy(m->b, &m->n, 4);
+	*len = p9front_rpc(fe, m->b, m->n, ursp, sizeof(ursp));
+	return *len >= 7 ? ursp[4] : 0;
+}
+
+/* A whole call that must succeed (the reply's type is type + 1). */
+static bool u_ok(struct p9front *fe, struct umsg *m, const char *what)
+{
+	uint8_t want = (uint8_t)(m->b[4] + 1);
+	long len;
+	uint8_t got = u_rpc(fe, m, &len);
+
+	return check(got == want, what, "reply type %u (len %ld), want %u", got, len, want);
+}
+
+/* Twalk of fid to newfid through name ("": a clone). */
+static bool u_walk(struct p9front *fe, uint32_t fid, uint32_t newfid, const char *name,
+		   const char *what)
+{
+	struct umsg m;
+
+	u_begin(&m, P9_TWALK);
+	u_32(&m, fid);
+	u_32(&m, newfid);
+	u_16(&m, name[0] ? 1 : 0);
+	if (name[0])
+		u_str(&m, name);
+	return u_ok(fe, &m, what);
+}
+
+static bool u_open(struct p9front *fe, uint32_t fid, uint8_t mode, const char *what)
+{
+	struct umsg m;
+
+	u_begin(&m, P9_TOPEN);
+	u_32(&m, fid);
+	u_8(&m, mode);
+	return u_ok(fe, &m, what);
+}
+
+static bool u_read(struct p9front *fe, uint32_t fid, uint32_t count, const char *what)
+{
+	struct umsg m;
+
+	u_begin(&m, P9_TREAD);
+	u_32(&m, fid);
+	u_32(&m, 0); /* offset 0 */
+	u_32(&m, 0);
+	u_32(&m, count);
+	return u_ok(fe, &m, what);
+}
+
+/* The name in a stat structure at p (its length in *nlen). */
+static const char *stat_name(const uint8_t *p, uint16_t *nlen)
+{
+	const uint8_t *q = p + 2 + 2 + 4 + 13 + 4 + 4 + 4 + 8;
+
+	*nlen = (uint16_t)(q[0] | q[1] << 8);
+	return (const char *)q + 2;
+}
+
+static void dot_u(struct p9front *fe)
+{
+	struct umsg m;
+	uint16_t nlen;
+	const char *name;
+	long len;
+
+	u_begin(&m, P9_TVERSION);
+	u_32(&m, MSIZE);
+	u_str(&m, "9P2000.u");
+	if (u_ok(fe, &m, ".u version"))
+		check(!memcmp(ursp + 13, "9P2000.u", 8), ".u version echoed", "%.8s", ursp + 13);
+	u_begin(&m, P9_TATTACH);
+	u_32(&m, 0);
+	u_32(&m, 0); /* afid 0, as Mini-OS */
+	u_str(&m, "root");
+	u_str(&m, "root");
+	u_32(&m, 0);
+	u_ok(fe, &m, ".u attach with afid 0");
+	u_walk(fe, 0, 1, "", ".u clone walk"); /* open_9pfs: then Tcreate */
+	u_begin(&m, P9_TCREATE);
+	u_32(&m, 1);
+	u_str(&m, "minios.txt");
+	u_32(&m, 0644);
+	u_8(&m, P9_OWRITE);
+	u_str(&m, "");
+	u_ok(fe, &m, ".u Tcreate");
+	u_begin(&m, P9_TWRITE);
+	u_32(&m, 1);
+	u_32(&m, 0);
+	u_32(&m, 0);
+	u_32(&m, 12);
+	u_put(&m, "from mini-os", 12);
+	if (u_ok(fe, &m, ".u Twrite"))
+		check(u_le32(ursp + 7) == 12, ".u wrote 12 bytes", "%u", u_le32(ursp + 7));
+	u_begin(&m, P9_TCLUNK);
+	u_32(&m, 1);
+	u_ok(fe, &m, ".u clunk");
+	u_walk(fe, 0, 2, "minios.txt", ".u walk to the file");
+	u_open(fe, 2, P9_OREAD, ".u Topen");
+	if (u_read(fe, 2, 100, ".u Tread"))
+		check(u_le32(ursp + 7) == 12 && !memcmp(ursp + 11, "from mini-os", 12),
+		      ".u read back", "%u bytes", u_le32(ursp + 7));
+	u_begin(&m, P9_TSTAT);
+	u_32(&m, 2);
+	if (u_ok(fe, &m, ".u Tstat")) {
+		name = stat_name(ursp + 9, &nlen);
+		check(nlen == 10 && !memcmp(name, "minios.txt", 10), ".u stat name",
+		      "%.*s", nlen, name);
+		check(ursp[9 + 2 + 2 + 4 + 13 + 12] == 12, ".u stat length", "%u",
+		      ursp[9 + 2 + 2 + 4 + 13 + 12]);
+	}
+	/* the root directory read as 9P2000 does: stat structures */
+	u_walk(fe, 0, 3, "", ".u clone for the listing");
+	u_open(fe, 3, P9_OREAD, ".u open the root");
+	if (u_read(fe, 3, 8192, ".u read the root")) {
+		uint32_t n = u_le32(ursp + 7), at = 0;
+		bool seen = false;
+
+		while (at + 2 <= n) {
+			name = stat_name(ursp + 11 + at, &nlen);
+			seen |= nlen == 10 && !memcmp(name, "minios.txt", 10);
+			at += 2u + (uint32_t)(ursp[11 + at] | ursp[12 + at] << 8);
+		}
+		check(seen && at == n, ".u listing holds the file", "%u of %u bytes", at, n);
+	}
+	/* errors come as Rerror: ename[s] errno[4] */
+	u_begin(&m, P9_TWALK);
+	u_32(&m, 0);
+	u_32(&m, 4);
+	u_16(&m, 1);
+	u_str(&m, "no-such-file");
+	if (check(u_rpc(fe, &m, &len) == P9_RERROR, ".u error is Rerror", "type %u", ursp[4])) {
+		uint16_t el = (uint16_t)(ursp[7] | ursp[8] << 8);
+
+		check(u_le32(ursp + 9 + el) == XEN_ENOENT, ".u Rerror errno ENOENT", "%u",
+		      u_le32(ursp + 9 + el));
+	}
+}
+
 static void hostile(struct p9front *fe)
 {
 	static uint8_t m[512];
@@ -273,6 +457,10 @@ int app_main(const char *cmdline)
 	file_ops();
 	read_only(p9front_init(1, 2));
 	in_flight(fe);
+	dot_u(fe);
+	/* back to a 9P2000.L session (a Tversion drops every fid) */
+	check_rc(p9c_init(&c, fe, MSIZE), 0, "version .L again");
+	check_rc(p9c_attach(&c, ROOT), 0, "attach again");
 	hostile(fe);
 	test_finish();
 }

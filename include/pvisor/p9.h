@@ -1,5 +1,6 @@
 /*
- * 9P2000.L wire constants (the protocol Linux's 9p client speaks; see
+ * 9P2000.L wire constants (the protocol Linux's 9p client speaks), and
+ * 9P2000.u's where they differ (Mini-OS's 9pfront speaks it; see
  * docs/9pfs.md).  There is no public C header for them — Linux keeps its own
  * in include/net/9p/9p.h, QEMU and diod theirs — so pvisor and the guest kit
  * share this one.  Freestanding.
@@ -17,6 +18,7 @@
 #define P9_NOFID 0xffffffffu
 #define P9_MAXWELEM 16u    /* walk elements per Twalk (Plan 9's MAXWELEM) */
 #define P9_VERSION_L "9P2000.L"
+#define P9_VERSION_U "9P2000.u" /* Unix extension (Mini-OS's 9pfront) */
 #define P9_IOHDR_SIZE 24u  /* Linux's P9_IOHDRSZ: header + Rread/Twrite fields */
 
 /* Message types: each R-message is its T-message + 1. */
@@ -97,6 +99,29 @@ enum p9_type {
 #define P9_O_TRUNC 01000u
 #define P9_O_APPEND 02000u
 #define P9_O_DIRECTORY 0200000u
+
+/* 9P2000(.u) Topen/Tcreate mode */
+#define P9_OREAD 0u
+#define P9_OWRITE 1u
+#define P9_ORDWR 2u
+#define P9_OEXEC 3u
+#define P9_OTRUNC 0x10u
+#define P9_ORCLOSE 0x40u
+
+/* 9P2000(.u) stat mode / Tcreate perm: the file's type above its
+ * permission bits */
+#define P9_DMDIR 0x80000000u
+#define P9_DMAPPEND 0x40000000u
+#define P9_DMEXCL 0x20000000u
+#define P9_DMTMP 0x04000000u
+#define P9_DMSYMLINK 0x02000000u
+#define P9_DMLINK 0x01000000u
+#define P9_DMDEVICE 0x00800000u
+#define P9_DMNAMEDPIPE 0x00200000u
+#define P9_DMSOCKET 0x00100000u
+#define P9_DMSETUID 0x00080000u
+#define P9_DMSETGID 0x00040000u
+#define P9_DMSETVTX 0x00010000u
 
 /* Tunlinkat flags */
 #define P9_AT_REMOVEDIR 0x200u

@@ -60,6 +60,8 @@ static int send_msg(void)
 	assert_int_equal(rep[5] | rep[6] << 8, 1); /* the tag comes back */
 	if (rep[4] == P9_RLERROR)
 		return -(int)le32(rep + 7);
+	if (rep[4] == P9_RERROR) /* 9P2000.u: ename[s] errno[4] */
+		return -(int)le32(rep + 9 + (rep[7] | rep[8] << 8));
 	assert_int_equal(rep[4], type + 1);
 	return 0;
 }
@@ -988,6 +990,221 @@ static void test_mapped_xattr_unsupported(void **state)
 	p9_fs_close(pfs);
 }
 
+/* --- 9P2000.u, as Mini-OS's 9pfront speaks it --- */
+
+static int version_u(void)
+{
+	begin(P9_TVERSION);
+	u32(MSIZE);
+	str("9P2000.u");
+	int rc = send_msg();
+
+	assert_int_equal(rc, 0);
+	assert_int_equal(rep[11] | rep[12] << 8, 8);
+	assert_memory_equal(rep + 13, "9P2000.u", 8);
+	return rc;
+}
+
+static int attach_u(uint32_t fid)
+{
+	begin(P9_TATTACH);
+	u32(fid);
+	u32(0); /* afid 0, as Mini-OS sends it */
+	str("root");
+	str("root");
+	u32(0);
+	return send_msg();
+}
+
+static int open_u(uint32_t fid, uint8_t mode)
+{
+	begin(P9_TOPEN);
+	u32(fid);
+	u8(mode);
+	return send_msg();
+}
+
+static int create_u(uint32_t fid, const char *name, uint32_t perm, uint8_t mode,
+		    const char *ext)
+{
+	begin(P9_TCREATE);
+	u32(fid);
+	str(name);
+	u32(perm);
+	u8(mode);
+	str(ext);
+	return send_msg();
+}
+
+struct stat_u {
+	uint32_t mode, n_uid;
+	uint64_t length, qid_path;
+	char name[256], ext[256];
+};
+
+/* Decodes one stat structure at p; its size. */
+static size_t decode_stat_u(const uint8_t *p, struct stat_u *st)
+{
+	size_t size = (size_t)(p[0] | p[1] << 8) + 2, at = 2 + 2 + 4;
+	uint16_t l;
+
+	st->qid_path = le64(p + at + 5);
+	at += 13;
+	st->mode = le32(p + at);
+	at += 4 + 4 + 4;
+	st->length = le64(p + at);
+	at += 8;
+	l = (uint16_t)(p[at] | p[at + 1] << 8);
+	memcpy(st->name, p + at + 2, l);
+	st->name[l] = '\0';
+	at += 2 + l;
+	for (int i = 0; i < 3; i++) /* uid, gid, muid */
+		at += 2 + (size_t)(p[at] | p[at + 1] << 8);
+	l = (uint16_t)(p[at] | p[at + 1] << 8);
+	memcpy(st->ext, p + at + 2, l);
+	st->ext[l] = '\0';
+	at += 2 + l;
+	st->n_uid = le32(p + at);
+	assert_int_equal(at + 12, size);
+	return size;
+}
+
+static struct stat_u stat_u(uint32_t fid)
+{
+	struct stat_u st;
+
+	begin(P9_TSTAT);
+	u32(fid);
+	assert_int_equal(send_msg(), 0);
+	assert_int_equal((size_t)(rep[7] | rep[8] << 8) + 9, rlen);
+	decode_stat_u(rep + 9, &st);
+	return st;
+}
+
+/* The names a .u directory read lists, from offset 0 in reads of count. */
+static void list_u(uint32_t fid, uint32_t count, char *out, size_t len)
+{
+	uint64_t off = 0;
+
+	out[0] = '\0';
+	for (;;) {
+		begin(P9_TREAD);
+		u32(fid);
+		u64(off);
+		u32(count);
+		assert_int_equal(send_msg(), 0);
+		uint32_t n = le32(rep + 7);
+
+		if (n == 0)
+			return;
+		for (size_t at = 0; at < n;) {
+			struct stat_u st;
+
+			at += decode_stat_u(rep + 11 + at, &st);
+			strncat(out, st.name, len - strlen(out) - 2);
+			strncat(out, " ", len - strlen(out) - 1);
+		}
+		off += n;
+	}
+}
+
+/* Mini-OS's sequence (version, attach with afid 0, walk, create/open,
+ * write, read, stat, clunk), the rest of Tcreate's kinds, directory
+ * reads, errors as Rerror, and the .u messages refused in a .L session. */
+static void test_dot_u(void **state)
+{
+	char buf[512], path[400];
+	struct stat_u st;
+	struct stat hst;
+
+	assert_int_equal(version_u(), 0);
+	assert_int_equal(attach_u(0), 0);
+	assert_string_equal(stat_u(0).name, "/");
+	assert_int_not_equal(stat_u(0).mode & P9_DMDIR, 0);
+	/* open_9pfs: an empty walk, then Tcreate of the missing name */
+	assert_int_equal(walk(0, 1, ""), 0);
+	assert_int_equal(create_u(1, "log", 0640, P9_OWRITE, ""), 0);
+	assert_int_equal(twrite(1, 0, "hello, u"), 8);
+	assert_int_equal(clunk(1), 0);
+	snprintf(path, sizeof(path), "%s/log", root);
+	assert_int_equal(stat(path, &hst), 0);
+	assert_int_equal(hst.st_mode & 07777, 0640);
+	assert_string_equal(host_read(in_root("log")), "hello, u");
+	/* and the existing file: walk, Topen, Tread, Tstat */
+	assert_int_equal(walk(0, 2, "log"), 0);
+	assert_int_equal(open_u(2, P9_OREAD), 0);
+	assert_int_equal(tread(2, 0, 100, buf), 8);
+	assert_string_equal(buf, "hello, u");
+	st = stat_u(2);
+	assert_string_equal(st.name, "log");
+	assert_int_equal(st.length, 8);
+	assert_int_equal(st.mode, 0640);
+	assert_int_equal(st.n_uid, getuid());
+	assert_int_equal(st.qid_path, hst.st_ino);
+	assert_int_equal(open_u(2, P9_OREAD), -EBUSY);
+	assert_int_equal(clunk(2), 0);
+	/* OTRUNC */
+	assert_int_equal(walk(0, 2, "log"), 0);
+	assert_int_equal(open_u(2, P9_ORDWR | P9_OTRUNC), 0);
+	assert_int_equal(twrite(2, 0, "new"), 3);
+	assert_int_equal(clunk(2), 0);
+	assert_string_equal(host_read(in_root("log")), "new");
+	/* a directory (the fid opened for reading it), a symlink, refusals */
+	assert_int_equal(walk(0, 3, ""), 0);
+	assert_int_equal(create_u(3, "d", P9_DMDIR | 0750, P9_OREAD, ""), 0);
+	snprintf(path, sizeof(path), "%s/d", root);
+	assert_int_equal(stat(path, &hst), 0);
+	assert_true(S_ISDIR(hst.st_mode));
+	assert_int_equal(hst.st_mode & 07777, 0750);
+	list_u(3, 4096, buf, sizeof(buf));
+	assert_string_equal(buf, "");
+	assert_int_equal(walk(0, 4, "d"), 0);
+	assert_int_equal(create_u(4, "a", 0600, P9_OWRITE, ""), 0);
+	assert_int_equal(clunk(4), 0);
+	assert_int_equal(walk(0, 4, "d"), 0);
+	assert_int_equal(create_u(4, "b", 0600, P9_OWRITE, ""), 0);
+	assert_int_equal(clunk(4), 0);
+	list_u(3, 4096, buf, sizeof(buf));
+	assert_true(!strcmp(buf, "a b ") || !strcmp(buf, "b a "));
+	list_u(3, 80, buf, sizeof(buf)); /* one entry a read (a stat is ~70 bytes) */
+	assert_true(!strcmp(buf, "a b ") || !strcmp(buf, "b a "));
+	begin(P9_TREAD); /* an offset that is not where the last read ended */
+	u32(3);
+	u64(5);
+	u32(4096);
+	assert_int_equal(send_msg(), -EINVAL);
+	assert_int_equal(walk(0, 5, ""), 0);
+	assert_int_equal(create_u(5, "ln", P9_DMSYMLINK | 0777, P9_OREAD, "log"), 0);
+	snprintf(path, sizeof(path), "%s/ln", root);
+	assert_int_equal(readlink(path, buf, sizeof(buf)), 3);
+	st = stat_u(5);
+	assert_int_not_equal(st.mode & P9_DMSYMLINK, 0);
+	assert_string_equal(st.ext, "log");
+	assert_int_equal(walk(0, 6, ""), 0);
+	assert_int_equal(create_u(6, "nod", P9_DMDEVICE | 0600, P9_OREAD, "c 1 3"), -EPERM);
+	assert_int_equal(create_u(6, "fifo", P9_DMNAMEDPIPE | 0600, P9_OREAD, ""), -EPERM);
+	assert_int_equal(create_u(6, "ln2", P9_DMSYMLINK | 0777, P9_OREAD, ""), -ENOENT);
+	assert_int_equal(create_u(6, "log", 0600, P9_OWRITE, ""), -EEXIST);
+	assert_int_equal(create_u(6, "rc", 0600, P9_OWRITE | P9_ORCLOSE, ""), -EOPNOTSUPP);
+	assert_int_equal(open_u(77, P9_OREAD), -EBADF);
+	/* the renamed file's stat names it as it is now */
+	assert_int_equal(walk(0, 7, "log"), 0);
+	snprintf(path, sizeof(path), "%s/log", root);
+	snprintf(buf, sizeof(buf), "%s/log2", root);
+	assert_int_equal(rename(path, buf), 0);
+	assert_string_equal(stat_u(7).name, "log2");
+
+	/* A .L session does not take the .u messages. */
+	assert_int_equal(version(MSIZE), 0);
+	assert_int_equal(attach(0), 0);
+	assert_int_equal(walk(0, 1, "log2"), 0);
+	assert_int_equal(open_u(1, P9_OREAD), -EOPNOTSUPP);
+	begin(P9_TSTAT);
+	u32(1);
+	assert_int_equal(send_msg(), -EOPNOTSUPP);
+	assert_int_equal(rep[4], P9_RLERROR);
+}
+
 /* qid.path of a walked fid, from Rgetattr. */
 static uint64_t qid_path_of(uint32_t fid)
 {
@@ -1046,6 +1263,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_mapped_xattr, setup, teardown),
 		cmocka_unit_test(test_mapped_xattr_unsupported),
 		cmocka_unit_test_setup_teardown(test_qid_across_filesystems, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_dot_u, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -315,10 +315,52 @@ static void test_other_messages(void **state)
 	assert_int_equal(parse(), 0);
 	assert_int_equal(r.oldtag, 77);
 
-	/* Legacy 9P2000, R-messages and unknown types. */
+	/* 9P2000.u's Topen, Tcreate (an empty extension too), Tstat. */
 	m_begin(&m, P9_TOPEN, 1);
 	m_u32(&m, 1);
-	m_u8(&m, 0);
+	m_u8(&m, P9_ORDWR | P9_OTRUNC);
+	assert_int_equal(parse(), 0);
+	assert_int_equal(r.fid, 1);
+	assert_int_equal(r.flags, P9_ORDWR | P9_OTRUNC);
+	m_begin(&m, P9_TCREATE, 1);
+	m_u32(&m, 2);
+	m_str(&m, "new");
+	m_u32(&m, P9_DMSYMLINK | 0777);
+	m_u8(&m, P9_OREAD);
+	m_str(&m, "../target");
+	assert_int_equal(parse(), 0);
+	assert_string_equal(r.name, "new");
+	assert_int_equal(r.mode, P9_DMSYMLINK | 0777);
+	assert_string_equal(r.str, "../target");
+	m_begin(&m, P9_TCREATE, 1);
+	m_u32(&m, 2);
+	m_str(&m, "plain");
+	m_u32(&m, 0644);
+	m_u8(&m, P9_OWRITE);
+	m_str(&m, "");
+	assert_int_equal(parse(), 0);
+	assert_string_equal(r.str, "");
+	m_begin(&m, P9_TCREATE, 1); /* no extension: truncated */
+	m_u32(&m, 2);
+	m_str(&m, "plain");
+	m_u32(&m, 0644);
+	m_u8(&m, P9_OWRITE);
+	assert_int_equal(parse(), -EPROTO);
+	m_begin(&m, P9_TCREATE, 1);
+	m_u32(&m, 2);
+	m_str(&m, "..");
+	m_u32(&m, 0644);
+	m_u8(&m, P9_OWRITE);
+	m_str(&m, "");
+	assert_int_equal(parse(), -EINVAL);
+	m_begin(&m, P9_TSTAT, 1);
+	m_u32(&m, 9);
+	assert_int_equal(parse(), 0);
+	assert_int_equal(r.fid, 9);
+
+	/* Twstat, R-messages and unknown types. */
+	m_begin(&m, P9_TWSTAT, 1);
+	m_u32(&m, 1);
 	assert_int_equal(parse(), -EOPNOTSUPP);
 	m_begin(&m, P9_RREAD, 1);
 	assert_int_equal(parse(), -EPROTO);

@@ -16,6 +16,7 @@ struct p9_fid {
 	int ofd;        /* opened by Tlopen/Tlcreate, else -1 */
 	bool is_dir, is_link;
 	uint32_t uid;   /* the user of its Tattach (mapped-xattr's owner of new files) */
+	uint64_t dir_offset_u; /* 9P2000.u: the byte offset of the next directory read */
 };
 
 struct p9_fid_table {

@@ -47,6 +47,7 @@ struct p9_fs {
 	uint32_t msize;
 	uint32_t limit;           /* msize limit now (<= cfg.max_msize) */
 	bool versioned;           /* Tversion seen */
+	bool dot_u;               /* the session speaks 9P2000.u, not .L */
 	struct p9_fid_table fids;
 	uint8_t *scratch;         /* getdents64 buffer, msize bytes */
 	/* Guards everything above once open: requests are served by several
@@ -184,9 +185,16 @@ static struct p9_fid *dir_fid(struct p9_fs *fs, uint32_t id, int *rc)
 
 /* --- session --- */
 
+static bool is_dot_u(struct p9_fs *fs)
+{
+	return __atomic_load_n(&fs->dot_u, __ATOMIC_ACQUIRE);
+}
+
 static int op_version(struct p9_fs *fs, const struct p9_req *r, struct p9_out *o)
 {
-	bool ok = !strncmp(r->str, P9_VERSION_L, strlen(P9_VERSION_L));
+	bool dot_u = !strncmp(r->str, P9_VERSION_U, strlen(P9_VERSION_U));
+	bool ok = dot_u || !strncmp(r->str, P9_VERSION_L, strlen(P9_VERSION_L));
+	const char *version = dot_u ? P9_VERSION_U : P9_VERSION_L;
 
 	if (r->msize < P9_FS_MIN_MSIZE)
 		return -EINVAL;
@@ -194,11 +202,12 @@ static int op_version(struct p9_fs *fs, const struct p9_req *r, struct p9_out *o
 	fids_clear(fs);
 	__atomic_store_n(&fs->msize, r->msize < fs->limit ? r->msize : fs->limit,
 			 __ATOMIC_RELEASE);
+	__atomic_store_n(&fs->dot_u, dot_u, __ATOMIC_RELEASE);
 	__atomic_store_n(&fs->versioned, ok, __ATOMIC_RELEASE);
 	p9_begin(o, P9_RVERSION, r->tag);
 	p9_put_u32(o, fs->msize);
 	if (ok)
-		p9_put_str(o, P9_VERSION_L, strlen(P9_VERSION_L));
+		p9_put_str(o, version, strlen(version));
 	else
 		p9_put_str(o, "unknown", 7);
 	return 0;
@@ -210,7 +219,9 @@ static int op_attach(struct p9_fs *fs, const struct p9_req *r, struct p9_out *o)
 	struct p9_qid q;
 	int rc = 0, fd;
 
-	if (r->newfid != P9_NOFID) /* afid: no authentication is offered */
+	/* afid: no authentication is offered.  Mini-OS's 9pfront sends 0
+	 * where 9P wants NOFID; as QEMU, a .u session's afid is ignored. */
+	if (r->newfid != P9_NOFID && !fs->dot_u)
 		return -EINVAL;
 	fd = fcntl(fs->root_fd, F_DUPFD_CLOEXEC, 0);
 	if (fd < 0)
@@ -496,7 +507,9 @@ static int reply_open(struct p9_fs *fs, const struct p9_req *r,
 	return 0;
 }
 
-static int op_lopen(struct p9_fs *fs, const struct p9_req *r, struct p9_out *o)
+/* Opens fid r->fid with .L flags; replies type (Rlopen, or .u's Ropen). */
+static int open_fid_as(struct p9_fs *fs, const struct p9_req *r, uint32_t flags,
+		       uint8_t type, struct p9_out *o)
 {
 	struct p9_fid *f = p9_fid_get(&fs->fids, r->fid);
 	struct stat st;
@@ -516,17 +529,23 @@ static int op_lopen(struct p9_fs *fs, const struct p9_req *r, struct p9_out *o)
 	 * host device as pvisor's user, or block the device thread. */
 	if (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode))
 		return -EPERM;
-	if (wants_write(r->flags) && fs->cfg.ro)
+	if (wants_write(flags) && fs->cfg.ro)
 		return -EROFS;
-	if (S_ISDIR(st.st_mode) && wants_write(r->flags))
+	if (S_ISDIR(st.st_mode) && wants_write(flags))
 		return -EISDIR;
 	proc_path(f->fd, path, sizeof(path));
 	fd = open(path, S_ISDIR(st.st_mode) ? O_RDONLY | O_DIRECTORY | O_CLOEXEC
-					    : open_flags(r->flags));
+					    : open_flags(flags));
 	if (fd < 0)
 		return -errno;
 	f->ofd = fd;
-	return reply_open(fs, r, o, P9_RLOPEN, fd);
+	f->dir_offset_u = 0;
+	return reply_open(fs, r, o, type, fd);
+}
+
+static int op_lopen(struct p9_fs *fs, const struct p9_req *r, struct p9_out *o)
+{
+	return open_fid_as(fs, r, r->flags, P9_RLOPEN, o);
 }
 
 /* Gives a new file the guest's mode, whatever pvisor's umask; in
@@ -548,7 +567,10 @@ static int set_new_mode(const struct p9_fs *fs, int fd, uint32_t uid,
 	return neg(chmod(path, mode & 07777));
 }
 
-static int op_lcreate(struct p9_fs *fs, const struct p9_req *r, struct p9_out *o)
+/* Creates r->name in directory fid r->fid, opened with .L flags, the fid
+ * then naming it; replies type (Rlcreate, or .u's Rcreate). */
+static int create_as(struct p9_fs *fs, const struct p9_req *r, uint32_t flags,
+		     uint32_t mode, uint32_t gid, uint8_t type, struct p9_out *o)
 {
 	int rc = 0, fd, pfd;
 	struct p9_fid *f = dir_fid(fs, r->fid, &rc);
@@ -560,11 +582,11 @@ static int op_lcreate(struct p9_fs *fs, const struct p9_req *r, struct p9_out *o
 	if (f->ofd >= 0)
 		return -EBUSY;
 	fd = sys_openat2(f->fd, r->name,
-			 (uint64_t)open_flags(r->flags) | O_CREAT | O_EXCL | O_NOFOLLOW,
-			 mapped(fs) ? P9_MAPPED_FILE_MODE : r->mode & 07777, RESOLVE_SAFE);
+			 (uint64_t)open_flags(flags) | O_CREAT | O_EXCL | O_NOFOLLOW,
+			 mapped(fs) ? P9_MAPPED_FILE_MODE : mode & 07777, RESOLVE_SAFE);
 	if (fd < 0)
 		return fd;
-	rc = set_new_mode(fs, fd, f->uid, S_IFREG | (r->mode & 07777), r->gid, 0);
+	rc = set_new_mode(fs, fd, f->uid, S_IFREG | (mode & 07777), gid, 0);
 	pfd = rc ? -1 : fcntl(fd, F_DUPFD_CLOEXEC, 0);
 	if (pfd < 0) {
 		rc = rc ? rc : -errno;
@@ -578,7 +600,12 @@ static int op_lcreate(struct p9_fs *fs, const struct p9_req *r, struct p9_out *o
 		return rc;
 	}
 	f->ofd = fd;
-	return reply_open(fs, r, o, P9_RLCREATE, fd);
+	return reply_open(fs, r, o, type, fd);
+}
+
+static int op_lcreate(struct p9_fs *fs, const struct p9_req *r, struct p9_out *o)
+{
+	return create_as(fs, r, r->flags, r->mode, r->gid, P9_RLCREATE, o);
 }
 
 /* Replies with the qid of name in dirfd (a new file). */
@@ -599,25 +626,33 @@ static int reply_new(struct p9_fs *fs, int dirfd, const char *name,
 	return 0;
 }
 
-static int op_mkdir(struct p9_fs *fs, const struct p9_req *r, struct p9_out *o)
+/* A new directory name in d, with the guest's mode (and gid, mapped). */
+static int make_dir(struct p9_fs *fs, struct p9_fid *d, const char *name,
+		    uint32_t mode, uint32_t gid)
 {
 	int rc = 0, fd;
+
+	if (fs->cfg.ro)
+		return -EROFS;
+	if (mkdirat(d->fd, name, mapped(fs) ? P9_MAPPED_DIR_MODE : mode & 07777))
+		return -errno;
+	fd = lookup(d->fd, name, O_DIRECTORY);
+	if (fd >= 0) { /* a name swapped meanwhile is not chmod'ed */
+		rc = set_new_mode(fs, fd, d->uid, S_IFDIR | (mode & 07777), gid, 0);
+		close(fd);
+	}
+	return rc;
+}
+
+static int op_mkdir(struct p9_fs *fs, const struct p9_req *r, struct p9_out *o)
+{
+	int rc = 0;
 	struct p9_fid *d = dir_fid(fs, r->fid, &rc);
 
 	if (!d)
 		return rc;
-	if (fs->cfg.ro)
-		return -EROFS;
-	if (mkdirat(d->fd, r->name, mapped(fs) ? P9_MAPPED_DIR_MODE : r->mode & 07777))
-		return -errno;
-	fd = lookup(d->fd, r->name, O_DIRECTORY);
-	if (fd >= 0) { /* a name swapped meanwhile is not chmod'ed */
-		rc = set_new_mode(fs, fd, d->uid, S_IFDIR | (r->mode & 07777), r->gid, 0);
-		close(fd);
-		if (rc)
-			return rc;
-	}
-	return reply_new(fs, d->fd, r->name, r, o, P9_RMKDIR);
+	rc = make_dir(fs, d, r->name, r->mode, r->gid);
+	return rc ? rc : reply_new(fs, d->fd, r->name, r, o, P9_RMKDIR);
 }
 
 /* Regular files on the host only: a device node would open a host device,
@@ -1056,6 +1091,279 @@ static int op_remove(struct p9_fs *fs, const struct p9_req *r, struct p9_out *o)
 	return fs->cfg.ro ? -EROFS : -EOPNOTSUPP;
 }
 
+/* --- 9P2000.u (docs/9pfs.md, "9P2000.u"): Mini-OS's 9pfront --- */
+
+/* Topen/Tcreate's mode as .L open flags (OEXEC opens for reading). */
+static uint32_t flags_of_u(uint32_t mode)
+{
+	static const uint32_t access[] = { P9_O_RDONLY, P9_O_WRONLY, P9_O_RDWR, P9_O_RDONLY };
+
+	return access[mode & 3] | (mode & P9_OTRUNC ? P9_O_TRUNC : 0);
+}
+
+/* Tcreate's perm bits as a mode_t's. */
+static uint32_t mode_of_u(uint32_t perm)
+{
+	return (perm & 0777) | (perm & P9_DMSETUID ? S_ISUID : 0) |
+	       (perm & P9_DMSETGID ? S_ISGID : 0) | (perm & P9_DMSETVTX ? S_ISVTX : 0);
+}
+
+static int op_open_u(struct p9_fs *fs, const struct p9_req *r, struct p9_out *o)
+{
+	if (r->flags & P9_ORCLOSE)
+		return -EOPNOTSUPP; /* remove on clunk: as Tremove, not served */
+	return open_fid_as(fs, r, flags_of_u(r->flags), P9_ROPEN, o);
+}
+
+/* The fid moves to d's new entry name: opened (ofd >= 0) for a directory,
+ * only named for a symlink; replies Rcreate. */
+static int enter_new_u(struct p9_fs *fs, struct p9_fid *d, const struct p9_req *r,
+		       bool dir, struct p9_out *o)
+{
+	int fd = lookup(d->fd, r->name, dir ? O_DIRECTORY : 0), rc;
+	char path[40];
+
+	if (fd < 0)
+		return fd;
+	rc = fid_set_fd(fs, d, fd);
+	if (rc)
+		return rc;
+	if (dir) {
+		proc_path(d->fd, path, sizeof(path));
+		d->ofd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (d->ofd < 0)
+			return -errno;
+		d->dir_offset_u = 0;
+	}
+	return reply_open(fs, r, o, P9_RCREATE, d->fd);
+}
+
+/* Tcreate: a regular file (opened), a directory (DMDIR: opened for
+ * reading), or a symlink to the extension (DMSYMLINK); hard links, device
+ * nodes, FIFOs and sockets are EPERM, as Tmknod's. */
+static int op_create_u(struct p9_fs *fs, const struct p9_req *r, struct p9_out *o)
+{
+	uint32_t perm = r->mode, mode = mode_of_u(perm);
+	int rc = 0;
+	struct p9_fid *d = dir_fid(fs, r->fid, &rc);
+
+	if (!d)
+		return rc;
+	if (perm & (P9_DMLINK | P9_DMDEVICE | P9_DMNAMEDPIPE | P9_DMSOCKET))
+		return -EPERM;
+	if (r->flags & P9_ORCLOSE)
+		return -EOPNOTSUPP;
+	if (!(perm & (P9_DMDIR | P9_DMSYMLINK)))
+		return create_as(fs, r, flags_of_u(r->flags), mode, d->uid, P9_RCREATE, o);
+	if (d->ofd >= 0)
+		return -EBUSY;
+	if (perm & P9_DMDIR)
+		rc = make_dir(fs, d, r->name, mode, d->uid);
+	else if (fs->cfg.ro)
+		rc = -EROFS;
+	else if (!r->str[0])
+		rc = -ENOENT; /* a symlink needs its target */
+	else if (mapped(fs))
+		rc = mapped_symlink(fs, d, r);
+	else if (symlinkat(r->str, d->fd, r->name))
+		rc = -errno;
+	return rc ? rc : enter_new_u(fs, d, r, perm & P9_DMDIR, o);
+}
+
+/* The file's name as 9P's stat gives it: its last component now (the
+ * descriptor's path, so a rename since the walk shows), "/" for the root. */
+static void name_of(const struct p9_fs *fs, int fd, const struct stat *st,
+		    char *name, size_t len)
+{
+	char path[40], target[PATH_MAX];
+	const char *slash;
+	ssize_t n;
+
+	proc_path(fd, path, sizeof(path));
+	n = readlinkat(AT_FDCWD, path, target, sizeof(target) - 1); /* the fs role's call */
+	if (n <= 0 || (st->st_dev == fs->root_st.st_dev && st->st_ino == fs->root_st.st_ino)) {
+		snprintf(name, len, "/");
+		return;
+	}
+	target[n] = '\0';
+	slash = strrchr(target, '/');
+	slash = slash ? slash + 1 : target;
+	n = (ssize_t)strnlen(slash, len - 1);
+	memcpy(name, slash, (size_t)n);
+	name[n] = '\0';
+}
+
+/* 9P's mode word: the type bits above the permissions. */
+static uint32_t dm_mode_of(const struct stat *st)
+{
+	uint32_t m = st->st_mode & 0777;
+
+	m |= st->st_mode & S_ISUID ? P9_DMSETUID : 0;
+	m |= st->st_mode & S_ISGID ? P9_DMSETGID : 0;
+	m |= st->st_mode & S_ISVTX ? P9_DMSETVTX : 0;
+	switch (st->st_mode & S_IFMT) {
+	case S_IFDIR: return m | P9_DMDIR;
+	case S_IFLNK: return m | P9_DMSYMLINK;
+	case S_IFCHR:
+	case S_IFBLK: return m | P9_DMDEVICE;
+	case S_IFIFO: return m | P9_DMNAMEDPIPE;
+	case S_IFSOCK: return m | P9_DMSOCKET;
+	default: return m;
+	}
+}
+
+static void put_strz(struct p9_out *o, const char *s)
+{
+	p9_put_str(o, s, strlen(s));
+}
+
+/* One 9P2000.u stat structure of the file fd (O_PATH) named name. */
+static int put_stat_u(struct p9_fs *fs, struct p9_out *o, int fd, const char *name)
+{
+	char ext[P9_TARGET_MAX + 1] = "", uid[12], gid[12];
+	struct stat st;
+	struct p9_qid q;
+	uint32_t size;
+	int rc = fs_stat(fs, fd, &st);
+	ssize_t n;
+
+	if (!rc)
+		rc = qid_of(fs, &st, &q);
+	if (rc)
+		return rc;
+	if (S_ISLNK(st.st_mode)) {
+		n = read_link(fd, ext, sizeof(ext) - 1);
+		ext[n > 0 ? n : 0] = '\0';
+	} else if (S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode)) {
+		snprintf(ext, sizeof(ext), "%c %u %u", S_ISCHR(st.st_mode) ? 'c' : 'b',
+			 major(st.st_rdev), minor(st.st_rdev));
+	}
+	snprintf(uid, sizeof(uid), "%u", (unsigned)st.st_uid);
+	snprintf(gid, sizeof(gid), "%u", (unsigned)st.st_gid);
+	size = 2 + 4 + P9_QID_SIZE + 4 + 4 + 4 + 8 + 2 + (uint32_t)strlen(name) +
+	       2 * (2 + (uint32_t)strlen(uid)) + 2 + (uint32_t)strlen(gid) +
+	       2 + (uint32_t)strlen(ext) + 3 * 4;
+	p9_put_u16(o, (uint16_t)size);
+	p9_put_u16(o, 0); /* type, dev: for kernel devices in Plan 9 */
+	p9_put_u32(o, 0);
+	p9_put_qid(o, &q);
+	p9_put_u32(o, dm_mode_of(&st));
+	p9_put_u32(o, (uint32_t)st.st_atime);
+	p9_put_u32(o, (uint32_t)st.st_mtime);
+	p9_put_u64(o, (uint64_t)st.st_size);
+	put_strz(o, name);
+	put_strz(o, uid);
+	put_strz(o, gid);
+	put_strz(o, uid); /* muid: the last writer is not known: the owner */
+	put_strz(o, ext);
+	p9_put_u32(o, st.st_uid);
+	p9_put_u32(o, st.st_gid);
+	p9_put_u32(o, st.st_uid);
+	return o->overflow ? -ENOBUFS : 0;
+}
+
+static int op_stat_u(struct p9_fs *fs, const struct p9_req *r, struct p9_out *o)
+{
+	struct p9_fid *f = p9_fid_get(&fs->fids, r->fid);
+	char name[P9_NAME_MAX + 1];
+	struct stat st;
+	uint32_t at;
+	int rc;
+
+	if (!f)
+		return -EBADF;
+	rc = fs_stat(fs, f->fd, &st);
+	if (rc)
+		return rc;
+	name_of(fs, f->fd, &st, name, sizeof(name));
+	p9_begin(o, P9_RSTAT, r->tag);
+	at = o->len;
+	p9_put_u16(o, 0); /* stat[n]'s n, below */
+	rc = put_stat_u(fs, o, f->fd, name);
+	if (rc)
+		return rc;
+	o->buf[at] = (uint8_t)(o->len - at - 2);
+	o->buf[at + 1] = (uint8_t)((o->len - at - 2) >> 8);
+	return 0;
+}
+
+/* Whether fid is an open directory (a .u Tread of it lists it). */
+static bool open_dir_fid(struct p9_fs *fs, uint32_t id)
+{
+	struct p9_fid *f;
+	bool dir;
+
+	pthread_mutex_lock(&fs->lock);
+	f = p9_fid_get(&fs->fids, id);
+	dir = f && f->ofd >= 0 && f->is_dir;
+	pthread_mutex_unlock(&fs->lock);
+	return dir;
+}
+
+/* Appends the stat of each entry of the open directory f that fits in
+ * count bytes; the directory's position stays after the last one sent.
+ * The bytes sent, or -errno. */
+static long put_dir_stats_u(struct p9_fs *fs, struct p9_fid *f, uint32_t count,
+			    struct p9_out *o)
+{
+	off_t pos = lseek(f->ofd, 0, SEEK_CUR);
+	uint32_t start = o->len;
+	long n = 0;
+
+	while (pos >= 0 && (n = syscall(SYS_getdents64, f->ofd, fs->scratch, fs->msize)) > 0) {
+		for (long at = 0; at < n;) {
+			struct dirent64 *de = (struct dirent64 *)(void *)(fs->scratch + at);
+			uint32_t before = o->len;
+			int fd, rc = 0;
+
+			at += de->d_reclen;
+			if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..") &&
+			    (fd = lookup(f->fd, de->d_name, 0)) >= 0) { /* else gone meanwhile */
+				rc = put_stat_u(fs, o, fd, de->d_name);
+				close(fd);
+			}
+			if (rc || o->len - start > count) {
+				o->len = before;
+				o->overflow = false;
+				lseek(f->ofd, pos, SEEK_SET); /* this entry comes next */
+				return o->len - start ? (long)(o->len - start) : -ENOBUFS;
+			}
+			pos = de->d_off;
+		}
+	}
+	return n < 0 ? -errno : (long)(o->len - start);
+}
+
+/* Tread of a directory in 9P2000.u: stat structures, read in sequence
+ * (offset 0 starts over; any other must be where the last read ended). */
+static int op_read_dir_u(struct p9_fs *fs, const struct p9_req *r, struct p9_out *o)
+{
+	uint32_t count = r->count, max = fs->msize - P9_HDR_SIZE - 4;
+	int rc = 0;
+	struct p9_fid *f = open_fid(fs, r->fid, &rc);
+	long n;
+
+	if (!f || !f->is_dir)
+		return f ? -EBADF : rc;
+	if (r->offset == 0 && lseek(f->ofd, 0, SEEK_SET) == 0)
+		f->dir_offset_u = 0;
+	else if (r->offset != f->dir_offset_u)
+		return -EINVAL; /* 9P: no seeking in a directory */
+	if (count > max)
+		count = max;
+	p9_begin(o, P9_RREAD, r->tag);
+	p9_put_u32(o, 0);
+	n = put_dir_stats_u(fs, f, count, o);
+	if (n < 0)
+		return (int)n;
+	f->dir_offset_u += (uint64_t)n;
+	o->buf[P9_HDR_SIZE] = (uint8_t)n;
+	o->buf[P9_HDR_SIZE + 1] = (uint8_t)(n >> 8);
+	o->buf[P9_HDR_SIZE + 2] = (uint8_t)(n >> 16);
+	o->buf[P9_HDR_SIZE + 3] = (uint8_t)(n >> 24);
+	return 0;
+}
+
 /* Everything but the data calls, under the lock. */
 static int dispatch_locked(struct p9_fs *fs, const struct p9_req *r, struct p9_out *o)
 {
@@ -1094,6 +1402,10 @@ static int dispatch_locked(struct p9_fs *fs, const struct p9_req *r, struct p9_o
 	case P9_TXATTRWALK: return -EOPNOTSUPP;
 	case P9_TXATTRCREATE: return fs->cfg.ro ? -EROFS : -EOPNOTSUPP;
 	case P9_TCLUNK: return op_clunk(fs, r, o);
+	case P9_TOPEN: return fs->dot_u ? op_open_u(fs, r, o) : -EOPNOTSUPP;
+	case P9_TCREATE: return fs->dot_u ? op_create_u(fs, r, o) : -EOPNOTSUPP;
+	case P9_TSTAT: return fs->dot_u ? op_stat_u(fs, r, o) : -EOPNOTSUPP;
+	case P9_TREAD: return op_read_dir_u(fs, r, o); /* .u, a directory */
 	default: return -EOPNOTSUPP;
 	}
 }
@@ -1109,15 +1421,19 @@ static int dispatch(struct p9_fs *fs, const struct p9_req *r, struct p9_out *o)
 	int rc;
 
 	switch (data_call(fs, r->type) ? r->type : 0) {
-	case P9_TREAD: return op_read(fs, r, o);
+	case P9_TREAD:
+		if (!is_dot_u(fs) || !open_dir_fid(fs, r->fid))
+			return op_read(fs, r, o);
+		break; /* a .u directory listing: under the lock */
 	case P9_TWRITE: return op_write(fs, r, o);
 	case P9_TFSYNC: return op_fsync(fs, r, o);
 	default:
-		pthread_mutex_lock(&fs->lock);
-		rc = dispatch_locked(fs, r, o);
-		pthread_mutex_unlock(&fs->lock);
-		return rc;
+		break;
 	}
+	pthread_mutex_lock(&fs->lock);
+	rc = dispatch_locked(fs, r, o);
+	pthread_mutex_unlock(&fs->lock);
+	return rc;
 }
 
 uint32_t p9_fs_request(struct p9_fs *fs, const uint8_t *msg, uint32_t len,
@@ -1140,7 +1456,8 @@ uint32_t p9_fs_request(struct p9_fs *fs, const uint8_t *msg, uint32_t len,
 			return (uint32_t)n;
 		rc = -ENOBUFS; /* an answer larger than msize (a long name) */
 	}
-	n = p9_rlerror(&o, tag, (uint32_t)-rc);
+	n = is_dot_u(fs) ? p9_rerror_u(&o, tag, (uint32_t)-rc)
+			 : p9_rlerror(&o, tag, (uint32_t)-rc);
 	return n < 0 ? 0 : (uint32_t)n;
 }
 

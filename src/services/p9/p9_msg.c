@@ -14,6 +14,7 @@ struct cur {
 enum str_kind {
 	STR_ANY,     /* no NUL, at most P9_STR_MAX */
 	STR_TARGET,  /* a symlink target: no NUL, at most P9_TARGET_MAX, not empty */
+	STR_EXT,     /* 9P2000.u's Tcreate extension: as a target, may be empty */
 	STR_NAME,    /* a new file name: a component that is not "." or ".." */
 	STR_WNAME,   /* a walk element: a component, ".." allowed (the parent) */
 };
@@ -63,15 +64,15 @@ static uint64_t get64(struct cur *c)
 
 static int check_str(const uint8_t *s, uint16_t len, enum str_kind kind)
 {
-	size_t max = kind == STR_TARGET ? P9_TARGET_MAX
-		     : kind == STR_ANY  ? P9_STR_MAX
-					: P9_NAME_MAX;
+	size_t max = kind == STR_TARGET || kind == STR_EXT ? P9_TARGET_MAX
+		     : kind == STR_ANY			   ? P9_STR_MAX
+							   : P9_NAME_MAX;
 
 	if (len > max)
 		return -ENAMETOOLONG;
 	if (memchr(s, '\0', len))
 		return -EINVAL;
-	if (kind == STR_ANY)
+	if (kind == STR_ANY || kind == STR_EXT)
 		return 0;
 	if (len == 0)
 		return kind == STR_TARGET ? -ENOENT : -EINVAL;
@@ -199,6 +200,7 @@ static void parse_body(struct cur *c, struct p9_req *r)
 		break;
 	case P9_TCLUNK:
 	case P9_TREMOVE:
+	case P9_TSTAT:
 	case P9_TSTATFS:
 	case P9_TREADLINK:
 		r->fid = get32(c);
@@ -211,6 +213,17 @@ static void parse_body(struct cur *c, struct p9_req *r)
 	case P9_TLOPEN:
 		r->fid = get32(c);
 		r->flags = get32(c);
+		break;
+	case P9_TOPEN: /* 9P2000.u */
+		r->fid = get32(c);
+		r->flags = get8(c);
+		break;
+	case P9_TCREATE: /* 9P2000.u: perm in mode, its extension in str */
+		r->fid = get32(c);
+		r->name = getstr(c, r, STR_NAME);
+		r->mode = get32(c);
+		r->flags = get8(c);
+		r->str = getstr(c, r, STR_EXT);
 		break;
 	case P9_TLCREATE:
 		r->fid = get32(c);
@@ -283,8 +296,7 @@ static void parse_body(struct cur *c, struct p9_req *r)
 		parse_lock(c, r);
 		break;
 	default:
-		/* R-messages, Tlerror, and 9P2000's Topen/Tcreate/Tstat/Twstat:
-		 * a 9P2000.L server answers them with an error. */
+		/* R-messages, Tlerror, and Twstat (not served): an error. */
 		c->err = (r->type & 1) || r->type == P9_TLERROR ? -EPROTO : -EOPNOTSUPP;
 		break;
 	}
@@ -402,6 +414,18 @@ int p9_end(struct p9_out *o)
 int p9_rlerror(struct p9_out *o, uint16_t tag, uint32_t ecode)
 {
 	p9_begin(o, P9_RLERROR, tag);
+	p9_put_u32(o, ecode);
+	return p9_end(o);
+}
+
+int p9_rerror_u(struct p9_out *o, uint16_t tag, uint32_t ecode)
+{
+	const char *ename = strerrordesc_np((int)ecode); /* no locale, thread-safe */
+
+	if (!ename)
+		ename = "error";
+	p9_begin(o, P9_RERROR, tag);
+	p9_put_str(o, ename, strlen(ename));
 	p9_put_u32(o, ecode);
 	return p9_end(o);
 }

@@ -1,5 +1,5 @@
 /*
- * The 9P2000.L message layer, pure: p9_parse() turns one T-message (a copy
+ * The 9P2000.L message layer (with 9P2000.u's Topen, Tcreate, Tstat), pure: p9_parse() turns one T-message (a copy
  * the transport took off the ring) into a struct p9_req with every field
  * bounds-checked and every string copied out NUL-terminated and checked;
  * the p9_put_* encoders build R-messages into a bounded buffer.  No I/O, no
@@ -79,7 +79,7 @@ int p9_peek_header(const uint8_t *msg, size_t len, uint32_t *size,
  * Rlerror: -EPROTO (truncated, size mismatch, an R-message), -EINVAL (a name
  * that is empty, holds '/' or NUL, or is "." / ".." where a new name is
  * due; a string with a NUL; more than P9_MAXWELEM walk elements),
- * -ENAMETOOLONG, -EOPNOTSUPP (9P2000 legacy messages and unknown types).
+ * -ENAMETOOLONG, -EOPNOTSUPP (Twstat and unknown types).
  * Bytes after the last field are ignored (as QEMU and diod do).
  */
 int p9_parse(const uint8_t *msg, size_t len, struct p9_req *r)
@@ -106,6 +106,8 @@ uint8_t *p9_put_space(struct p9_out *o, uint32_t n);
 int p9_end(struct p9_out *o);
 /* A whole Rlerror(tag, ecode); the length or -EMSGSIZE. */
 int p9_rlerror(struct p9_out *o, uint16_t tag, uint32_t ecode);
+/* 9P2000.u's Rerror(tag, ename, ecode), ename the errno's text. */
+int p9_rerror_u(struct p9_out *o, uint16_t tag, uint32_t ecode);
 
 /* Little-endian loads for the transport and the guest's client. */
 static inline uint32_t p9_le32(const uint8_t *p)
