@@ -22,11 +22,6 @@ static struct thread *xb_waiter;
 static bool xb_busy;
 /* A thread woken on every store notification (kit/control.c). */
 static struct thread *xb_event_thread;
-/* Threads in xenbus_wait_watch, each woken on every store notification:
- * xb_waiter is one thread's (the one on the ring), and a watch may be
- * waited for by several (a frontend's and the control thread). */
-#define XB_MAX_WATCHERS 4
-static struct thread *xb_watchers[XB_MAX_WATCHERS];
 
 /* Watch events that arrived while waiting for a reply. */
 static struct {
@@ -54,8 +49,6 @@ static void xb_handler(evtchn_port_t port, void *data)
 {
 	thread_wake(xb_waiter);
 	thread_wake(xb_event_thread);
-	for (unsigned i = 0; i < XB_MAX_WATCHERS; i++)
-		thread_wake(xb_watchers[i]);
 }
 
 static void xb_acquire(void)
@@ -499,35 +492,6 @@ void xenbus_wake_on_event(struct thread *t)
 	xb_event_thread = t;
 }
 
-/*
- * Sleeps until the store sends something or deadline_ns, as one of the
- * xb_watchers: no polling while a watch is quiet.  Woken every 10 ms (the
- * backstop of xb_wait, which was used here), a SCSI hot-plug round took
- * ~12 ms instead of ~1 ms on the proc backend (bench/scsi_hotplug.py; the
- * same with a 1 ms backstop; why was not traced).  The 1 s backstop only
- * bounds a lost notification; with every slot taken, xb_wait's 10 ms.
- */
-static void watch_sleep(uint64_t deadline_ns)
-{
-	unsigned long flags = local_irq_save();
-	uint64_t until = monotonic_ns() + 1000000000ull;
-	unsigned slot = 0;
-
-	while (slot < XB_MAX_WATCHERS && xb_watchers[slot])
-		slot++;
-	if (slot == XB_MAX_WATCHERS) {
-		local_irq_restore(flags);
-		xb_wait(rsp_avail);
-		return;
-	}
-	if (!rsp_avail()) {
-		xb_watchers[slot] = thread_current();
-		thread_block(deadline_ns && deadline_ns < until ? deadline_ns : until);
-		xb_watchers[slot] = NULL;
-	}
-	local_irq_restore(flags);
-}
-
 int xenbus_wait_watch(const char *token, uint64_t deadline_ns)
 {
 	for (;;) {
@@ -538,7 +502,7 @@ int xenbus_wait_watch(const char *token, uint64_t deadline_ns)
 			return 0;
 		if (deadline_ns && monotonic_ns() >= deadline_ns)
 			return -XEN_ETIMEDOUT;
-		watch_sleep(deadline_ns);
+		xb_wait(rsp_avail);
 	}
 }
 
