@@ -15,13 +15,19 @@ no command is in flight.  Times start just before the ctl process is
 spawned, so they include its start-up; the floor column is a `ctl status`
 round trip on the same VM, timed in each cycle (the same for every build).
 
+With --direct the requests go straight to the socket from this script
+(the JSON line, the image's descriptor with SCM_RIGHTS, as `pvisor ctl`
+sends them), so the figures are pvisor's and the guest's alone, without a
+ctl process's start-up.
+
 Several builds are compared by giving several --tree (a checkout with
 build/pvisor and guest/build/t_scsi_hotplug); sessions alternate between
 them, so load that comes and goes falls on all alike.
 
-  bench/scsi_hotplug.py [-n CYCLES] [-s SESSIONS] [-b proc|kvm] [--tree DIR ...]
+  bench/scsi_hotplug.py [-n CYCLES] [-s SESSIONS] [-b proc|kvm] [--direct]
+                        [--tree DIR ...]
 """
-import argparse, os, statistics, subprocess, sys, tempfile, threading, time
+import argparse, json, os, socket, statistics, subprocess, sys, tempfile, threading, time
 
 TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 LUN = "0:0:0:1"
@@ -30,9 +36,10 @@ LUN = "0:0:0:1"
 class Guest:
     """A pvisor run whose output lines are timestamped as they arrive."""
 
-    def __init__(self, tree, be, sock):
+    def __init__(self, tree, be, sock, direct):
         self.pvisor = os.path.join(tree, "build/pvisor")
         self.sock = sock
+        self.direct = direct
         self.lines = []
         self.cv = threading.Condition()
         self.p = subprocess.Popen(
@@ -65,9 +72,34 @@ class Guest:
                         prefix, "".join(l for _, l in self.lines[-5:])))
 
     def ctl(self, *args):
+        """Runs `pvisor ctl SOCK ARGS...`; the time its reply came."""
         subprocess.run([self.pvisor, "ctl", self.sock] + list(args),
                        check=True, capture_output=True, timeout=60)
         return time.monotonic()
+
+    def request(self, req, image=None):
+        """req (a dict) with image's descriptor: through `pvisor ctl`, or
+        with --direct on the socket; the time its reply came."""
+        if not self.direct:
+            if req["command"] == "scsi-add":
+                return self.ctl("scsi-add", "%s,lun=%s" % (image, req["lun"]))
+            return self.ctl(req["command"], *([req["device"]] if "device" in req else []))
+        fds = [os.open(image, os.O_RDWR)] if image else []
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+            s.connect(self.sock)
+            socket.send_fds(s, [(json.dumps(req) + "\n").encode()], fds)
+            for fd in fds:
+                os.close(fd)
+            buf = b""
+            while b"\n" not in buf:
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                buf += chunk
+        t = time.monotonic()
+        if not json.loads(buf.decode().split("\n")[0]).get("ok"):
+            raise RuntimeError("%s: %s" % (req["command"], buf.decode()))
+        return t
 
     def stop(self):
         if self.p.poll() is None:
@@ -80,7 +112,7 @@ class Guest:
             self.p.wait(timeout=20)
 
 
-def session(tree, be, tmp, cycles):
+def session(tree, be, tmp, cycles, direct):
     """Times of each cycle: (add reply, LUN up, remove reply, LUN gone,
     ctl status), s."""
     sock = os.path.join(tmp, "api.sock")
@@ -88,7 +120,7 @@ def session(tree, be, tmp, cycles):
     for img in (d0, d1):
         with open(img, "wb") as f:
             f.truncate(1 << 20)
-    g = Guest(tree, be, sock)
+    g = Guest(tree, be, sock, direct)
     out = []
     try:
         g.wait_line("SCSIPLUG waiting", 0)
@@ -98,15 +130,15 @@ def session(tree, be, tmp, cycles):
         for _ in range(cycles):
             m = g.mark()
             t0 = time.monotonic()
-            t_reply = g.ctl("scsi-add", "%s,lun=%s" % (d1, LUN))
+            t_reply = g.request({"command": "scsi-add", "path": d1, "lun": LUN}, d1)
             t_up = g.wait_line("LUN up " + LUN, m)
             g.wait_line("LUN %s wrote" % LUN, m)
             m = g.mark()
             t1 = time.monotonic()
-            t_rreply = g.ctl("scsi-remove", LUN)
+            t_rreply = g.request({"command": "scsi-remove", "device": LUN})
             t_gone = g.wait_line("LUN gone " + LUN, m)
             t2 = time.monotonic()
-            t_status = g.ctl("status")
+            t_status = g.request({"command": "status"})
             out.append((t_reply - t0, t_up - t0, t_rreply - t1, t_gone - t1,
                         t_status - t2))
     finally:
@@ -116,11 +148,19 @@ def session(tree, be, tmp, cycles):
     return out
 
 
+def spread(xs):
+    """Median (quartiles) in ms: on a loaded host the times are bimodal."""
+    q = statistics.quantiles(xs, n=4)
+    return "%.1f (%.1f–%.1f) ms" % (statistics.median(xs) * 1e3, q[0] * 1e3, q[2] * 1e3)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("-n", type=int, default=10, help="add/remove cycles per session")
     ap.add_argument("-s", type=int, default=3, help="sessions per tree")
     ap.add_argument("-b", default="proc")
+    ap.add_argument("--direct", action="store_true",
+                    help="requests on the socket from here, no `pvisor ctl` process")
     ap.add_argument("--tree", action="append", help="a built checkout (default: this one)")
     a = ap.parse_args()
     trees = a.tree or [TOP]
@@ -128,17 +168,18 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         for _ in range(a.s):
             for t in trees:
-                runs[t] += session(t, a.b, tmp, a.n)
+                runs[t] += session(t, a.b, tmp, a.n, a.direct)
     print("| build | scsi-add reply | guest \"LUN up\" | scsi-remove reply "
           "| guest \"LUN gone\" | floor: ctl status |")
     print("|---|---|---|---|---|---|")
     for t in trees:
-        med = [statistics.median(r[k] for r in runs[t]) * 1e3 for k in range(5)]
         rev = subprocess.run(["git", "-C", t, "rev-parse", "--short", "HEAD"],
                              capture_output=True, text=True).stdout.strip() or t
-        print("| %s | %.1f ms | %.1f ms | %.1f ms | %.1f ms | %.1f ms |" % (rev, *med))
-    print("(%s backend; medians of %d cycles per build, %d sessions of %d, interleaved)"
-          % (a.b, a.n * a.s, a.s, a.n))
+        print("| %s | %s |" % (rev, " | ".join(spread([r[k] for r in runs[t]])
+                                               for k in range(5))))
+    print("(%s backend, %s; median (quartiles) of %d cycles per build, %d sessions "
+          "of %d, interleaved)" % (a.b, "requests on the socket" if a.direct else "pvisor ctl",
+                            a.n * a.s, a.s, a.n))
 
 
 if __name__ == "__main__":
