@@ -27,9 +27,11 @@ them, so load that comes and goes falls on all alike.
   bench/scsi_hotplug.py [-n CYCLES] [-s SESSIONS] [-b proc|kvm] [--direct]
                         [--tree DIR ...]
 """
-import argparse, json, os, socket, statistics, subprocess, sys, tempfile, threading, time
+import argparse, json, os, statistics, subprocess, sys, tempfile, threading, time
 
 TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(TOP, "tests/e2e"))
+import ctl_send_fds  # noqa: E402  (the request on the socket, as the tests send it)
 LUN = "0:0:0:1"
 
 
@@ -85,20 +87,10 @@ class Guest:
                 return self.ctl("scsi-add", "%s,lun=%s" % (image, req["lun"]))
             return self.ctl(req["command"], *([req["device"]] if "device" in req else []))
         fds = [os.open(image, os.O_RDWR)] if image else []
-        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
-            s.connect(self.sock)
-            socket.send_fds(s, [(json.dumps(req) + "\n").encode()], fds)
-            for fd in fds:
-                os.close(fd)
-            buf = b""
-            while b"\n" not in buf:
-                chunk = s.recv(65536)
-                if not chunk:
-                    break
-                buf += chunk
+        reply = ctl_send_fds.send(self.sock, json.dumps(req), fds)
         t = time.monotonic()
-        if not json.loads(buf.decode().split("\n")[0]).get("ok"):
-            raise RuntimeError("%s: %s" % (req["command"], buf.decode()))
+        if not json.loads(reply).get("ok"):
+            raise RuntimeError("%s: %s" % (req["command"], reply))
         return t
 
     def stop(self):
@@ -150,7 +142,7 @@ def session(tree, be, tmp, cycles, direct):
 
 def spread(xs):
     """Median (quartiles) in ms: on a loaded host the times are bimodal."""
-    q = statistics.quantiles(xs, n=4)
+    q = statistics.quantiles(xs, n=4, method="inclusive")
     return "%.1f (%.1f–%.1f) ms" % (statistics.median(xs) * 1e3, q[0] * 1e3, q[2] * 1e3)
 
 
