@@ -439,10 +439,8 @@ static struct scsifront *connect(long idx, long wait_sec)
 		return NULL;
 	d = scsifront_init(&info);
 	while (d && (unsigned long)idx >= info.nr_luns && wait_sec > 0 &&
-	       monotonic_ns() < deadline) {
-		if (scsifront_reconfigure(d, &info) == 0)
-			sleep_ms(10);
-	}
+	       monotonic_ns() < deadline)
+		scsifront_wait_reconfigure(d, &info, deadline);
 	return d;
 }
 

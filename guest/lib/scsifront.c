@@ -33,6 +33,10 @@ struct sf_shadow {
 struct scsifront {
 	struct scsifront_info info;
 	char nodename[64], backend[96];
+	/* The watch on the backend's state, kept from the first connection
+	 * to shutdown: xenbus_resume() sets it again after a restore. */
+	char be_state[112], token[80];
+	bool watching;
 	struct vscsiif_front_ring ring;
 	struct vscsiif_sring *sring;
 	grant_ref_t ring_ref;
@@ -190,6 +194,16 @@ static void set_state(struct scsifront *dev, unsigned st)
 	xenbus_printf(XBT_NIL, path, "%u", st);
 }
 
+/* Waits for the backend's state in [lo, hi] on the kept watch (or, if it
+ * could not be set, on one of xenbus_wait_state's own). */
+static long wait_backend(struct scsifront *dev, unsigned long lo, unsigned long hi,
+			 uint64_t deadline_ns)
+{
+	if (!dev->watching)
+		return xenbus_wait_state(dev->be_state, lo, hi, deadline_ns);
+	return xenbus_wait_state_watched(dev->be_state, dev->token, lo, hi, deadline_ns);
+}
+
 /*
  * The handshake up to Connected: the ring page granted, a channel, the
  * entries published, the LUNs taken.  At init, and again after a restore
@@ -200,7 +214,6 @@ static int sf_connect(struct scsifront *dev)
 {
 	struct evtchn_alloc_unbound au = { .dom = DOMID_SELF,
 					   .remote_dom = BACKEND_DOMID };
-	char path[200];
 	long rc;
 
 	SHARED_RING_INIT(dev->sring);
@@ -218,9 +231,10 @@ static int sf_connect(struct scsifront *dev)
 		printf("scsifront: cannot publish the ring\n");
 		return -1;
 	}
-	snprintf(path, sizeof(path), "%s/state", dev->backend);
-	rc = xenbus_wait_state(path, XenbusStateConnected, XenbusStateClosed,
-			       monotonic_ns() + SF_TIMEOUT_NS);
+	if (!dev->watching && xenbus_watch(dev->be_state, dev->token) == 0)
+		dev->watching = true;
+	rc = wait_backend(dev, XenbusStateConnected, XenbusStateClosed,
+			  monotonic_ns() + SF_TIMEOUT_NS);
 	if (rc != XenbusStateConnected) {
 		printf("scsifront: backend did not connect (state %ld)\n", rc);
 		return -1;
@@ -250,6 +264,10 @@ static void sf_suspend(void *opaque)
 	}
 }
 
+/* In a new domain the watch on the backend's state is already back:
+ * xenbus_resume() set every watch again before the hooks run (and the
+ * store fires each once, so a thread in scsifront_wait_reconfigure reads
+ * the state anew).  sf_connect keeps it and only waits on it. */
 static void sf_resume(void *opaque, bool new_domain)
 {
 	struct scsifront *dev = opaque;
@@ -274,6 +292,8 @@ struct scsifront *scsifront_init(struct scsifront_info *info)
 		printf("scsifront: no %s\n", path);
 		return NULL;
 	}
+	snprintf(dev->be_state, sizeof(dev->be_state), "%s/state", dev->backend);
+	snprintf(dev->token, sizeof(dev->token), "scsifront:%s", dev->nodename);
 	dev->sring = alloc_page();
 	if (!dev->sring)
 		return NULL;
@@ -293,28 +313,44 @@ struct scsifront *scsifront_init(struct scsifront_info *info)
 	return dev;
 }
 
-int scsifront_reconfigure(struct scsifront *dev, struct scsifront_info *info)
+/* xen-scsifront's answer to the backend's Reconfiguring: drop the LUNs in
+ * Closing and say Reconfiguring; on its Reconfigured, add the LUNs in
+ * Initialised and be Connected again. */
+static int reconfigure_round(struct scsifront *dev, struct scsifront_info *info)
 {
-	char path[200];
 	int changed;
 	long st;
 
-	if (scsifront_backend_state(dev) != XenbusStateReconfiguring)
-		return 0;
-	/* xen-scsifront: on the backend's Reconfiguring, drop the LUNs in
-	 * Closing and say Reconfiguring; on its Reconfigured, add the LUNs
-	 * in Initialised and be Connected again. */
 	changed = lun_pass(dev, PASS_DEL);
 	set_state(dev, XenbusStateReconfiguring);
-	snprintf(path, sizeof(path), "%s/state", dev->backend);
-	st = xenbus_wait_state(path, XenbusStateReconfigured, XenbusStateReconfigured,
-			       monotonic_ns() + SF_TIMEOUT_NS);
+	st = wait_backend(dev, XenbusStateReconfigured, XenbusStateReconfigured,
+			  monotonic_ns() + SF_TIMEOUT_NS);
 	if (st == XenbusStateReconfigured)
 		changed |= lun_pass(dev, PASS_ADD);
 	set_state(dev, XenbusStateConnected);
 	if (info)
 		*info = dev->info;
 	return st == XenbusStateReconfigured ? changed : -XEN_ETIMEDOUT;
+}
+
+int scsifront_reconfigure(struct scsifront *dev, struct scsifront_info *info)
+{
+	if (scsifront_backend_state(dev) != XenbusStateReconfiguring)
+		return 0;
+	return reconfigure_round(dev, info);
+}
+
+int scsifront_wait_reconfigure(struct scsifront *dev, struct scsifront_info *info,
+			       uint64_t deadline_ns)
+{
+	long st = wait_backend(dev, XenbusStateReconfiguring, XenbusStateReconfiguring,
+			       deadline_ns);
+
+	if (st == -XEN_ETIMEDOUT)
+		return 0;
+	if (st < 0)
+		return (int)st;
+	return reconfigure_round(dev, info);
 }
 
 struct vscsiif_front_ring *scsifront_ring(struct scsifront *dev)
@@ -521,18 +557,14 @@ int scsifront_exec(struct scsifront *dev, struct scsifront_cmd *cmd)
 
 void scsifront_shutdown(struct scsifront *dev)
 {
-	char path[200];
-
-	snprintf(path, sizeof(path), "%s/state", dev->nodename);
-	xenbus_printf(XBT_NIL, path, "%u", XenbusStateClosing);
-	snprintf(path, sizeof(path), "%s/state", dev->backend);
-	xenbus_wait_state(path, XenbusStateClosing, XenbusStateClosed,
-			  monotonic_ns() + SF_TIMEOUT_NS);
-	snprintf(path, sizeof(path), "%s/state", dev->nodename);
-	xenbus_printf(XBT_NIL, path, "%u", XenbusStateClosed);
-	snprintf(path, sizeof(path), "%s/state", dev->backend);
-	xenbus_wait_state(path, XenbusStateClosed, XenbusStateClosed,
-			  monotonic_ns() + SF_TIMEOUT_NS);
+	set_state(dev, XenbusStateClosing);
+	wait_backend(dev, XenbusStateClosing, XenbusStateClosed,
+		     monotonic_ns() + SF_TIMEOUT_NS);
+	set_state(dev, XenbusStateClosed);
+	wait_backend(dev, XenbusStateClosed, XenbusStateClosed,
+		     monotonic_ns() + SF_TIMEOUT_NS);
+	if (dev->watching)
+		xenbus_unwatch(dev->be_state, dev->token);
 	kit_suspend_unhook(dev);
 	evtchn_unbind(dev->port);
 	evtchn_close(dev->port);

@@ -506,28 +506,34 @@ int xenbus_wait_watch(const char *token, uint64_t deadline_ns)
 	}
 }
 
+long xenbus_wait_state_watched(const char *path, const char *token, unsigned long lo,
+			       unsigned long hi, uint64_t deadline_ns)
+{
+	for (;;) {
+		unsigned long st = 0;
+		long rc = xenbus_read_ulong(XBT_NIL, path, &st);
+
+		if (rc == 0 && st >= lo && st <= hi)
+			return (long)st;
+		/* An event queued since the read is taken at once: none lost. */
+		rc = xenbus_wait_watch(token, deadline_ns);
+		if (rc < 0)
+			return rc;
+	}
+}
+
 long xenbus_wait_state(const char *path, unsigned long lo, unsigned long hi,
 		       uint64_t deadline_ns)
 {
 	static unsigned seq;
 	char token[32];
-	unsigned long st = 0;
 	long rc;
 
 	snprintf(token, sizeof(token), "kit-state-%u", seq++);
 	rc = xenbus_watch(path, token);
 	if (rc < 0)
 		return rc;
-	for (;;) {
-		rc = xenbus_read_ulong(XBT_NIL, path, &st);
-		if (rc == 0 && st >= lo && st <= hi) {
-			rc = (long)st;
-			break;
-		}
-		rc = xenbus_wait_watch(token, deadline_ns);
-		if (rc < 0)
-			break;
-	}
+	rc = xenbus_wait_state_watched(path, token, lo, hi, deadline_ns);
 	xenbus_unwatch(path, token);
 	while (take_event(token))
 		;

@@ -2,8 +2,9 @@
  * SCSI LUN hot-plug as a guest sees it (tests/e2e/t_scsi_hotplug.sh drives
  * the host side with `pvisor ctl scsi-add / scsi-remove`).  Waits for the
  * vscsi host (device/vscsi/0: it may only come with the first scsi-add),
- * connects, then every 20 ms runs scsifront_reconfigure() — xen-scsifront's
- * answer to the backend's Reconfiguring — and prints each change:
+ * connects, then waits in scsifront_wait_reconfigure() for the backend's
+ * Reconfiguring (its state watch, no polling), answers as xen-scsifront
+ * does and prints each change:
  *   LUN up H:C:T:L                       a LUN the frontend added
  *   LUN H:C:T:L inquiry TYPE VENDOR/PRODUCT   its standard INQUIRY
  *   LUN H:C:T:L read TEXT                READ(10) of block 0, 16 bytes shown
@@ -131,16 +132,17 @@ int app_main(const char *cmdline)
 	}
 	printf("SCSIPLUG connected\n");
 	report(&old, &info);
+	while (ignore && monotonic_ns() < end)
+		sleep_ms(100);
 	while (monotonic_ns() < end) {
 		int rc;
 
 		old = info;
-		rc = ignore ? 0 : scsifront_reconfigure(dev, &info);
+		rc = scsifront_wait_reconfigure(dev, &info, end);
 		if (rc < 0)
 			printf("SCSIPLUG reconfigure failed (%d)\n", rc);
 		else if (rc > 0)
 			report(&old, &info);
-		sleep_ms(20);
 	}
 	return 0;
 }

@@ -38,22 +38,29 @@ def open_spec(spec, keep):
     return os.open(spec, os.O_RDWR)
 
 
+def send(path, line, fds):
+    """Sends line with fds (closed here) on the control socket at path;
+    returns the reply line.  bench/scsi_hotplug.py --direct uses it too."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        s.connect(path)
+        socket.send_fds(s, [(line + "\n").encode()], fds)
+        for fd in fds:
+            os.close(fd)
+        buf = b""
+        while b"\n" not in buf:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            buf += chunk
+    return buf.decode().split("\n")[0]
+
+
 def main():
     path, line, specs = sys.argv[1], sys.argv[2], sys.argv[3:]
     keep = []
     fds = [open_spec(s, keep) for s in specs]
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    s.connect(path)
-    socket.send_fds(s, [(line + "\n").encode()], fds)
-    for fd in fds:
-        os.close(fd)
-    buf = b""
-    while b"\n" not in buf:
-        chunk = s.recv(65536)
-        if not chunk:
-            break
-        buf += chunk
-    print(buf.decode().split("\n")[0])
+    print(send(path, line, fds))
 
 
-main()
+if __name__ == "__main__":
+    main()

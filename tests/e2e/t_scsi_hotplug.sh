@@ -11,10 +11,21 @@
 # file, a locked image, a taken address, a bad address, no descriptor, an
 # unknown LUN, more LUNs than the limit, a guest that never answers
 # (timeout, then force), and 50 add/remove cycles with no descriptor
-# leaked.  (A snapshot carries hot-plugged LUNs: t_save_devices, t_hotplug.)
+# leaked.  `ctl status` lists the LUNs (address, image, media, ro, state;
+# a CD/DVD's medium), with the new image after an insert.  (A snapshot
+# carries hot-plugged LUNs: t_save_devices, t_hotplug.)
 source "$(dirname "$0")/lib.sh"
 
 source "$(dirname "$0")/ctl_lib.sh"
+
+# The vscsi host's LUNs in `ctl status`, one line each:
+# "H:C:T:L PATH MEDIA ro|rw STATE[ medium|empty]".
+luns() {
+	field "$(ctl status)" '"\n".join(" ".join([l["device"], l["path"], l["media"],
+		"ro" if l["ro"] else "rw", str(l["state"])] +
+		([("medium" if l["medium"] else "empty")] if l["media"] == "cdrom" else []))
+		for d in r["devices"] if d["type"] == "vscsi" for l in d["luns"])'
+}
 
 for be in $BACKENDS; do
 	if [ "$be" = kvm ] && [ -n "$KVM_WHY" ]; then
@@ -53,6 +64,17 @@ for be in $BACKENDS; do
 	else
 		not_ok "$be: cdrom scsi-add: $r; $(grep -E 'LUN|scsi' "$out")"
 	fi
+	l=$(luns)
+	check "$be: status lists both LUNs, Connected: $(tr '\n' ';' <<<"$l")" test "$l" = \
+		"0:0:0:0 $TMP/d.img disk rw 4
+0:0:0:1 $TMP/c.iso cdrom ro 4 medium"
+	truncate -s 2M "$TMP/c2.iso"
+	ctl eject 0:0:0:1 >/dev/null
+	l1=$(luns | grep '^0:0:0:1')
+	ctl insert 0:0:0:1 "$TMP/c2.iso" >/dev/null
+	l2=$(luns | grep '^0:0:0:1')
+	check "$be: status after eject ($l1) and insert ($l2): empty, then the new image" test \
+		"$l1|$l2" = "0:0:0:1 $TMP/c.iso cdrom ro 4 empty|0:0:0:1 $TMP/c2.iso cdrom ro 4 medium"
 	check "$be: the disk image is locked while attached" sh -c "! python3 -c '
 import fcntl, os, struct
 fd = os.open(\"$TMP/d.img\", os.O_RDWR)
@@ -124,6 +146,8 @@ fcntl.fcntl(fd, 37, struct.pack(\"hhqqi\", fcntl.F_WRLCK, 0, 0, 0, 0))' 2>/dev/n
 		r=$(ctl scsi-add "$TMP/many$i.img") || break
 	done
 	check "$be: with no frontend a LUN is offered at once ($r)" test "$(field "$r" 'r["device"], r["state"]')" = "('0:0:0:15', 'offered')"
+	check "$be: status lists the 16 LUNs, each offered (state 1)" test \
+		"$(luns | grep -c '^0:0:0:[0-9]* .*/many[0-9]*\.img disk rw 1$')" = 16
 	truncate -s 64K "$TMP/many16.img"
 	e=$(ctl scsi-add "$TMP/many16.img" 2>&1)
 	rc=$?
@@ -152,6 +176,10 @@ fcntl.fcntl(fd, 37, struct.pack(\"hhqqi\", fcntl.F_WRLCK, 0, 0, 0, 0))' $TMP/man
 	rc=$?
 	check "$be: a guest that ignores Reconfiguring: scsi-add times out (exit $rc: $e)" \
 		test $rc -eq 1 -a "${e#*ctl: timeout:}" != "$e"
+	l=$(luns)
+	check "$be: status: the LUN the guest took Connected, the one it ignored still offered: $(tr '\n' ';' <<<"$l")" \
+		test "$l" = "0:0:0:0 $TMP/d.img disk rw 4
+0:0:0:1 $TMP/x.img disk rw 1"
 	r=$(ctl scsi-remove 0:0:0:1)
 	check "$be: a LUN the guest never took goes at once ($r)" test "$(field "$r" 'r["how"]')" = forced
 	e=$(ctl scsi-remove 0:0:0:0 --timeout 0.5 2>&1)

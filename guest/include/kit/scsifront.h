@@ -71,14 +71,21 @@ unsigned scsifront_pending(struct scsifront *dev);
 int scsifront_exec(struct scsifront *dev, struct scsifront_cmd *cmd);
 
 /*
- * LUN hot-plug, polled: when the backend is Reconfiguring (7), runs
+ * LUN hot-plug.  When the backend is Reconfiguring (7), runs
  * xen-scsifront's round (drop the LUNs in Closing, Reconfiguring, wait for
  * the backend's Reconfigured, add the LUNs in Initialised, Connected) and
  * copies the new LUN list to info.  1 if the list changed, 0 if not (or
  * no round was asked), -XEN_ETIMEDOUT if the backend never said
  * Reconfigured.  No command may be pending on a LUN being removed.
+ *
+ * scsifront_reconfigure looks once (polled); scsifront_wait_reconfigure
+ * blocks on the frontend's watch of the backend's state (set at connect,
+ * kept across a suspend) until the backend is Reconfiguring, then runs the
+ * round, or returns 0 when deadline_ns (monotonic) passes first.
  */
 int scsifront_reconfigure(struct scsifront *dev, struct scsifront_info *info);
+int scsifront_wait_reconfigure(struct scsifront *dev, struct scsifront_info *info,
+			       uint64_t deadline_ns);
 
 /* Raw access for hostile tests. */
 struct vscsiif_front_ring *scsifront_ring(struct scsifront *dev);

@@ -70,9 +70,18 @@ void xenbus_wake_on_event(struct thread *t);
 
 /*
  * Waits until the number at path is one of the states in [lo, hi]; returns
- * the state, or -errno (-XEN_ETIMEDOUT).  Uses a watch with a private token.
+ * the state, or -errno (-XEN_ETIMEDOUT).  Uses a watch with a private token,
+ * set and removed on each call.
  */
 long xenbus_wait_state(const char *path, unsigned long lo, unsigned long hi,
 		       uint64_t deadline_ns);
+/*
+ * The same on a watch the caller keeps (xenbus_watch(path, token) done
+ * before, e.g. a frontend's watch on its backend's state): no watch round
+ * trip per call.  The events it takes are token's; one left queued only
+ * makes the next wait read the state once more.
+ */
+long xenbus_wait_state_watched(const char *path, const char *token, unsigned long lo,
+			       unsigned long hi, uint64_t deadline_ns);
 
 #endif

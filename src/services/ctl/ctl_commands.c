@@ -12,6 +12,7 @@
 #include "core/snapshot_lazy.h"
 #include "core/snapshot_save.h"
 #include "core/vm.h"
+#include "services/scsiback/scsiback.h"
 #include "services/xenstore/xenstore.h"
 #include "services/xenstore/xs_service.h"
 #include "xen/time.h"
@@ -148,6 +149,42 @@ static int status_from_store(struct xenstore *xs, void *opaque)
 	return 0;
 }
 
+static json_t *lun_json(const struct scsiback_lun_info *l)
+{
+	char addr[32];
+	json_t *j;
+
+	snprintf(addr, sizeof(addr), "%u:%u:%u:%u", l->cfg.host, l->cfg.channel, l->cfg.target,
+		 l->cfg.lun);
+	j = json_pack("{s:s, s:s, s:s, s:b, s:i, s:s}", "device", addr, "path", l->cfg.path,
+		      "media", l->cfg.cdrom ? "cdrom" : "disk", "ro", l->cfg.ro, "state",
+		      l->state, "state_name", xenbus_state_name(l->state));
+	if (j && l->cfg.cdrom) {
+		json_object_set_new(j, "medium", json_boolean(l->medium));
+		json_object_set_new(j, "prevent_removal", json_boolean(l->prevent));
+	}
+	return j;
+}
+
+/* The SCSI host's LUNs, from scsiback's own table (the store has no
+ * image paths or tray), on the devices entry of type vscsi. */
+static void add_luns(struct vm *vm, json_t *devices)
+{
+	struct scsiback_lun_info luns[VM_MAX_SCSI];
+	unsigned n = scsiback_lun_info(vm, luns);
+	json_t *dev, *list;
+	size_t i;
+
+	json_array_foreach(devices, i, dev) {
+		if (strcmp(json_string_value(json_object_get(dev, "type")) ?: "", "vscsi"))
+			continue;
+		list = json_array();
+		for (unsigned k = 0; k < n; k++)
+			json_array_append_new(list, lun_json(&luns[k]));
+		json_object_set_new(dev, "luns", list);
+	}
+}
+
 static enum ctl_outcome cmd_status(struct vm *vm, json_t **result, struct ctl_error *err)
 {
 	struct status_xs st = { json_array(), json_array() };
@@ -157,6 +194,7 @@ static enum ctl_outcome cmd_status(struct vm *vm, json_t **result, struct ctl_er
 	for (unsigned i = 0; i < vm->nr_vcpus; i++)
 		json_array_append_new(vcpus, vcpu_json(vm->vcpus[i], &exits));
 	xs_service_with(vm, status_from_store, &st);
+	add_luns(vm, st.devices);
 	r = json_pack("{s:s, s:s, s:f, s:{s:I, s:I, s:b}, s:o, s:I, s:o, s:o, s:i}", "state",
 		      vm_state(vm), "backend", vm->backend->name, "uptime_s",
 		      (double)xen_system_time_ns(vm) / 1e9, "memory", "bytes",

@@ -191,8 +191,8 @@ static bool change_medium(struct ctl_hotplug *h, struct ctl_hotplug_job *j)
 	if (insert && fd < 0)
 		return job_fail(j, "invalid-argument",
 				"insert needs the image's descriptor (SCM_RIGHTS) with the request");
-	rc = scsiback_change_medium(h->vm, j->req.device, insert ? fd : -1, j->req.force,
-				    MEDIA_TIMEOUT_MS, err, sizeof(err));
+	rc = scsiback_change_medium(h->vm, j->req.device, insert ? fd : -1, j->req.path,
+				    j->req.force, MEDIA_TIMEOUT_MS, err, sizeof(err));
 	if (rc < 0)
 		return job_fail(j, rc == -EINVAL && !insert ? "invalid-argument"
 							     : media_error_code(rc), "%s", err);

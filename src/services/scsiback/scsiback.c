@@ -51,14 +51,25 @@
 #define NO_SLOT UINT32_MAX
 #define RSLT_HOST(h) ((int32_t)(h) << 16)
 
-/* A slot of the host: slot N is vscsi-devs/dev-N. */
+/*
+ * A slot of the host: slot N is vscsi-devs/dev-N.  used, cfg, state and
+ * the shown_ flags are what other threads see of it (scsiback_lun_info, a
+ * save, the hot-plug thread's waits): changed under scsiback.lock, by the
+ * host thread (reattach: with the host thread idle); the host thread reads
+ * them freely.  A slot not used is the hot-plug thread's to fill
+ * (lun_open) before plug_apply publishes it.
+ */
 struct sb_lun {
 	struct scsi_lun t;
-	struct vm_scsi cfg;      /* a copy: hot-plugged LUNs are not in vm->cfg */
+	struct vm_scsi cfg;      /* a copy: hot-plugged LUNs are not in vm->cfg;
+				  * path: the medium's image, after an insert too */
 	struct hio_file file;
 	char vdev[32];
-	bool used;               /* atomic: the slot holds a LUN (dev-N exists) */
-	int state;               /* atomic: its dev-N/state (written by the host thread) */
+	int state;               /* its dev-N/state */
+	bool shown_present;      /* t.present and t.prevent as last published: */
+	bool shown_prevent;      /* the commands change those on the host thread */
+	bool used;               /* the slot holds a LUN (dev-N exists); last:
+				  * lun_open fills the slot up to it */
 };
 
 enum sb_stage { ST_MAIN, ST_FLUSH };
@@ -71,6 +82,7 @@ struct sb_change {
 	int (*apply)(struct scsiback *sb, struct sb_change *c);
 	struct sb_lun *lun;
 	struct hio_file file;    /* media: the new image (fd -1: eject) */
+	const char *path;        /* media: the new image's path */
 	bool force;              /* eject even if the guest prevents removal;
 				  * remove without the guest */
 	bool live;               /* out: the frontend is connected (a
@@ -113,6 +125,8 @@ struct scsiback {
 	pthread_mutex_t media_lock;
 	pthread_cond_t media_cond;
 	struct sb_change *media; /* waiting; under media_lock, read atomically */
+	pthread_mutex_t lock;    /* the slots as other threads see them (sb_lun) */
+	pthread_cond_t lun_cond; /* a LUN's state changed (wait_lun_state) */
 
 	/* Host thread only from here on. */
 	int be_state;
@@ -155,6 +169,41 @@ static void on_fe_state(void *opaque, const char *path, const char *token)
 	kick(sb);
 }
 
+/* A slot's state or use as other threads see it; its waiters woken. */
+static void lun_set_state(struct scsiback *sb, struct sb_lun *l, int state)
+{
+	pthread_mutex_lock(&sb->lock);
+	l->state = state;
+	pthread_cond_broadcast(&sb->lun_cond);
+	pthread_mutex_unlock(&sb->lock);
+}
+
+static void lun_set_used(struct scsiback *sb, struct sb_lun *l, bool used)
+{
+	pthread_mutex_lock(&sb->lock);
+	l->used = used;
+	pthread_cond_broadcast(&sb->lun_cond);
+	pthread_mutex_unlock(&sb->lock);
+}
+
+/* The medium flags the guest's commands changed (START STOP UNIT's
+ * eject, PREVENT ALLOW MEDIUM REMOVAL), published for status: a compare
+ * per LUN on each turn of the host thread, the lock only on a change. */
+static void publish_media(struct scsiback *sb)
+{
+	for (unsigned i = 0; i < VM_MAX_SCSI; i++) {
+		struct sb_lun *l = &sb->luns[i];
+
+		if (!l->used || (l->shown_present == l->t.present &&
+				 l->shown_prevent == l->t.prevent))
+			continue;
+		pthread_mutex_lock(&sb->lock);
+		l->shown_present = l->t.present;
+		l->shown_prevent = l->t.prevent;
+		pthread_mutex_unlock(&sb->lock);
+	}
+}
+
 /* The target's LUN list from the slots' states; a LUN that left it
  * (Closed) gives its image up.  Host thread, with nothing in flight
  * whenever a LUN leaves (the passes run then). */
@@ -187,14 +236,17 @@ static int xs_write_states(struct xenstore *xs, void *opaque)
 
 	for (unsigned i = 0; w->pass != VSCSI_PASS_NONE && !rc && i < VM_MAX_SCSI; i++) {
 		struct sb_lun *l = &w->sb->luns[i];
-		int to = vscsi_lun_step(w->pass, l->state);
+		int to;
 
-		if (!l->used || to == l->state)
+		if (!l->used)
+			continue;
+		to = vscsi_lun_step(w->pass, l->state);
+		if (to == l->state)
 			continue;
 		snprintf(path, sizeof(path), "%s/vscsi-devs/dev-%u/state", w->sb->be, i);
 		rc = xs_dom0_printf(xs, path, "%d", to);
 		if (!rc)
-			__atomic_store_n(&l->state, to, __ATOMIC_RELEASE);
+			lun_set_state(w->sb, l, to);
 	}
 	snprintf(path, sizeof(path), "%s/state", w->sb->be);
 	return rc ? rc : xs_dom0_printf(xs, path, "%d", w->state);
@@ -827,6 +879,10 @@ static int swap_medium(struct scsiback *sb, struct sb_change *m)
 		hio_file_close(&l->file);
 		l->file = m->file;
 		m->file.fd = -1; /* the LUN's now */
+		/* Status and a snapshot name the image that is in now. */
+		pthread_mutex_lock(&sb->lock);
+		snprintf(l->cfg.path, sizeof(l->cfg.path), "%s", m->path);
+		pthread_mutex_unlock(&sb->lock);
 	}
 	return rc;
 }
@@ -887,6 +943,7 @@ static void *host_thread(void *arg)
 		if (!media_waiting(sb) && !sb->reconf_wanted)
 			process_ring(sb);
 		push_responses(sb);
+		publish_media(sb);
 		rc = blk_engine_commit(sb->eng);
 		if (rc < 0)
 			log_debug("scsiback: %s submit: %s", blk_engine_name(sb->eng),
@@ -928,13 +985,11 @@ static int xs_reattach(struct xenstore *xs, void *opaque)
 
 	for (unsigned i = 0; !rc && i < VM_MAX_SCSI; i++) {
 		struct sb_lun *l = &sb->luns[i];
-		int st = __atomic_load_n(&l->state, __ATOMIC_ACQUIRE);
 
 		/* One being removed goes on its way (ctl_hotplug waits). */
-		if (!__atomic_load_n(&l->used, __ATOMIC_ACQUIRE) ||
-		    st == XenbusStateClosing || st == XenbusStateClosed)
+		if (!l->used || l->state == XenbusStateClosing || l->state == XenbusStateClosed)
 			continue;
-		__atomic_store_n(&l->state, XenbusStateInitialising, __ATOMIC_RELEASE);
+		lun_set_state(sb, l, XenbusStateInitialising);
 		rc = xs_write_dev(xs, sb, i);
 	}
 	return rc ? rc : xs_write_frontend(xs, sb->fe, sb->be, NULL, 0);
@@ -1007,7 +1062,8 @@ static int lun_open(struct sb_lun *l, const struct vm_scsi *cfg, int fd, char *e
 	char why[1200];
 	int rc;
 
-	memset(l, 0, sizeof(*l));
+	/* All but `used`, which the host thread reads (false: unpublished). */
+	memset(l, 0, offsetof(struct sb_lun, used));
 	l->cfg = *cfg;
 	l->file.fd = -1;
 	l->state = XenbusStateInitialising;
@@ -1031,30 +1087,44 @@ static int lun_open(struct sb_lun *l, const struct vm_scsi *cfg, int fd, char *e
 	l->t.blocks = l->file.size / bs;
 	l->t.ro = cfg->ro || cfg->cdrom;
 	l->t.discard = !l->t.ro;
+	l->shown_present = l->t.present;
 	snprintf(l->vdev, sizeof(l->vdev), "%u:%u:%u:%u", cfg->host, cfg->channel,
 		 cfg->target, cfg->lun);
 	return 0;
 }
 
-/* The host without LUNs: its eventfd and I/O engine (vm->scsiback). */
-static int sb_create(struct vm *vm, char *err, size_t err_len)
+/* A condition variable whose timed waits count CLOCK_MONOTONIC. */
+static void cond_init_monotonic(pthread_cond_t *c)
+{
+	pthread_condattr_t attr;
+
+	pthread_condattr_init(&attr);
+	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+	pthread_cond_init(c, &attr);
+	pthread_condattr_destroy(&attr);
+}
+
+/* The host without LUNs: its eventfd and I/O engine, into *out (also on
+ * failure: sb_destroy it).  Not yet vm->scsiback: the caller publishes it. */
+static int sb_create(struct vm *vm, struct scsiback **out, char *err, size_t err_len)
 {
 	enum blk_engine_kind kind;
 	struct scsiback *sb;
 	char why[200];
 	int rc;
 
-	sb = calloc(1, sizeof(*sb));
+	*out = sb = calloc(1, sizeof(*sb));
 	if (!sb) {
 		snprintf(err, err_len, "scsiback: out of memory");
 		return -ENOMEM;
 	}
-	vm->scsiback = sb;
 	sb->vm = vm;
 	sb->efd = -1;
 	sb->held = NO_SLOT;
 	pthread_mutex_init(&sb->media_lock, NULL);
-	pthread_cond_init(&sb->media_cond, NULL);
+	cond_init_monotonic(&sb->media_cond);
+	pthread_mutex_init(&sb->lock, NULL);
+	cond_init_monotonic(&sb->lun_cond);
 	snprintf(sb->be, sizeof(sb->be), "/local/domain/0/backend/vscsi/%d/%d",
 		 XS_GUEST_DOMID, SB_VHOST);
 	snprintf(sb->fe, sizeof(sb->fe), "/local/domain/%d/device/vscsi/%d",
@@ -1100,8 +1170,8 @@ int scsiback_init(struct vm *vm, char *err, size_t err_len)
 
 	if (!vm->cfg->nr_scsi)
 		return 0;
-	rc = sb_create(vm, err, err_len);
-	sb = vm->scsiback;
+	rc = sb_create(vm, &sb, err, err_len);
+	vm->scsiback = sb; /* before any other thread looks */
 	for (unsigned i = 0; rc == 0 && i < vm->cfg->nr_scsi && i < VM_MAX_SCSI; i++) {
 		rc = lun_open(&sb->luns[i], &vm->cfg->scsi[i], -1, err, err_len);
 		sb->luns[i].used = rc == 0;
@@ -1118,13 +1188,11 @@ int scsiback_reattach(struct vm *vm, char *err, size_t err_len)
 	return rc;
 }
 
-void scsiback_destroy(struct vm *vm)
+static void sb_destroy(struct scsiback *sb)
 {
-	struct scsiback *sb = vm->scsiback;
-
 	if (!sb)
 		return;
-	if (sb->watching && xs_service_with(vm, xs_unwatch, sb) < 0)
+	if (sb->watching && xs_service_with(sb->vm, xs_unwatch, sb) < 0)
 		log_debug("scsiback: unwatch failed");
 	if (sb->started) {
 		__atomic_store_n(&sb->stop, true, __ATOMIC_RELEASE);
@@ -1136,19 +1204,45 @@ void scsiback_destroy(struct vm *vm)
 		close(sb->efd);
 	for (unsigned i = 0; i < VM_MAX_SCSI; i++)
 		hio_file_close(&sb->luns[i].file);
-	vm->scsiback = NULL;
 	free(sb);
 }
 
-/* The LUN at addr ("H:C:T:L").  Slots change only on the control API's
- * hot-plug thread, which is the caller. */
+void scsiback_destroy(struct vm *vm)
+{
+	struct scsiback *sb = vm->scsiback;
+
+	vm->scsiback = NULL;
+	sb_destroy(sb);
+}
+
+/* The LUN at addr ("H:C:T:L").  Slots come and go only on the control
+ * API's hot-plug thread, which is the caller. */
 static struct sb_lun *find_lun(struct scsiback *sb, const char *addr)
 {
-	for (unsigned i = 0; sb && i < VM_MAX_SCSI; i++)
-		if (__atomic_load_n(&sb->luns[i].used, __ATOMIC_ACQUIRE) &&
-		    !strcmp(sb->luns[i].vdev, addr))
-			return &sb->luns[i];
-	return NULL;
+	struct sb_lun *found = NULL;
+
+	if (!sb)
+		return NULL;
+	pthread_mutex_lock(&sb->lock);
+	for (unsigned i = 0; !found && i < VM_MAX_SCSI; i++)
+		if (sb->luns[i].used && !strcmp(sb->luns[i].vdev, addr))
+			found = &sb->luns[i];
+	pthread_mutex_unlock(&sb->lock);
+	return found;
+}
+
+/* Waits on cond until deadline (monotonic ns), but wakes at least every
+ * 50 ms: the callers look at vm_stopped() too. */
+static void cond_wait_until(pthread_cond_t *cond, pthread_mutex_t *m, int64_t deadline)
+{
+	int64_t until = time_monotonic_ns() + 50 * 1000000; /* CLOCK_MONOTONIC */
+	struct timespec ts;
+
+	if (until > deadline)
+		until = deadline;
+	ts.tv_sec = (time_t)(until / 1000000000);
+	ts.tv_nsec = (long)(until % 1000000000);
+	pthread_cond_timedwait(cond, m, &ts);
 }
 
 /* Posts c and waits until the host thread has applied it, the VM stops or
@@ -1165,17 +1259,8 @@ static int post_change(struct scsiback *sb, struct sb_change *c, unsigned timeou
 	}
 	__atomic_store_n(&sb->media, c, __ATOMIC_RELEASE);
 	kick(sb);
-	while (!c->done && !vm_stopped(sb->vm) && time_monotonic_ns() < deadline) {
-		struct timespec ts;
-
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_nsec += 50 * 1000000; /* look at vm_stopped now and then */
-		if (ts.tv_nsec >= 1000000000) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000;
-		}
-		pthread_cond_timedwait(&sb->media_cond, &sb->media_lock, &ts);
-	}
+	while (!c->done && !vm_stopped(sb->vm) && time_monotonic_ns() < deadline)
+		cond_wait_until(&sb->media_cond, &sb->media_lock, deadline);
 	if (c->done)
 		rc = c->result;
 	else
@@ -1184,12 +1269,12 @@ static int post_change(struct scsiback *sb, struct sb_change *c, unsigned timeou
 	return rc;
 }
 
-int scsiback_change_medium(struct vm *vm, const char *addr, int fd, bool force,
-			   unsigned timeout_ms, char *err, size_t err_len)
+int scsiback_change_medium(struct vm *vm, const char *addr, int fd, const char *path,
+			   bool force, unsigned timeout_ms, char *err, size_t err_len)
 {
 	struct scsiback *sb = vm->scsiback;
 	struct sb_change m = { .apply = swap_medium, .lun = find_lun(sb, addr),
-			       .force = force, .file = { .fd = -1 } };
+			       .force = force, .file = { .fd = -1 }, .path = path };
 	int rc;
 
 	if (!m.lun || !sb->started) {
@@ -1235,8 +1320,6 @@ int scsiback_change_medium(struct vm *vm, const char *addr, int fd, bool force,
 /* ------------------------------------------------------------------ */
 /* Hot-plug (scsiback.h): the toolstack's part of a reconfiguration, as
  * libxl's libxl_vscsi.c writes it; the host thread applies each step. */
-
-#define PLUG_POLL_NS 5000000L
 
 struct lun_ref {
 	struct scsiback *sb;
@@ -1286,7 +1369,7 @@ static void lun_drop(struct scsiback *sb, struct sb_lun *l)
 {
 	struct lun_ref r = { sb, slot_of(sb, l) };
 
-	__atomic_store_n(&l->used, false, __ATOMIC_RELEASE);
+	lun_set_used(sb, l, false);
 	sync_target(sb);
 	hio_file_close(&l->file);
 	if (xs_service_with(sb->vm, xs_remove_lun, &r) < 0)
@@ -1304,7 +1387,7 @@ static int plug_apply(struct scsiback *sb, struct sb_change *c)
 
 	if (rc < 0)
 		return rc;
-	__atomic_store_n(&c->lun->used, true, __ATOMIC_RELEASE);
+	lun_set_used(sb, c->lun, true);
 	c->live = fe_live(sb);
 	reconf_start(sb);
 	return 0;
@@ -1323,7 +1406,7 @@ static int unplug_apply(struct scsiback *sb, struct sb_change *c)
 		return 0;
 	}
 	if (l->state != XenbusStateClosing) {
-		__atomic_store_n(&l->state, XenbusStateClosing, __ATOMIC_RELEASE);
+		lun_set_state(sb, l, XenbusStateClosing);
 		if (xs_service_with(sb->vm, xs_write_lun_state, &r) < 0)
 			return -EIO;
 	}
@@ -1339,16 +1422,18 @@ static int unplug_finish_apply(struct scsiback *sb, struct sb_change *c)
 }
 
 /* Waits until the LUN's state is `want` (true), the time is up or the VM
- * stops (false). */
+ * stops (false).  Woken by the host thread's lun_set_state. */
 static bool wait_lun_state(struct scsiback *sb, const struct sb_lun *l, int want,
 			   int64_t deadline)
 {
-	while (__atomic_load_n(&l->state, __ATOMIC_ACQUIRE) != want) {
-		if (vm_stopped(sb->vm) || time_monotonic_ns() >= deadline)
-			return false;
-		nanosleep(&(struct timespec){ .tv_nsec = PLUG_POLL_NS }, NULL);
-	}
-	return true;
+	bool reached;
+
+	pthread_mutex_lock(&sb->lock);
+	while (!(reached = l->state == want) && !vm_stopped(sb->vm) &&
+	       time_monotonic_ns() < deadline)
+		cond_wait_until(&sb->lun_cond, &sb->lock, deadline);
+	pthread_mutex_unlock(&sb->lock);
+	return reached;
 }
 
 static unsigned ms_left(int64_t deadline)
@@ -1399,9 +1484,8 @@ static int host_add(struct vm *vm, struct vm_scsi *cfg, bool given, int fd, char
 		    size_t err_len)
 {
 	struct scsiback *sb;
-	int rc = sb_create(vm, err, err_len);
+	int rc = sb_create(vm, &sb, err, err_len);
 
-	sb = vm->scsiback;
 	if (rc == 0)
 		rc = place(sb, cfg, given, err, err_len);
 	if (rc == 0) {
@@ -1414,11 +1498,14 @@ static int host_add(struct vm *vm, struct vm_scsi *cfg, bool given, int fd, char
 	}
 	if (fd >= 0)
 		close(fd);
-	if (rc < 0)
-		scsiback_destroy(vm);
-	else
-		log_info("scsiback: vscsi host created for a hot-plugged LUN");
-	return rc;
+	if (rc < 0) {
+		sb_destroy(sb);
+		return rc;
+	}
+	/* Release: status and a save (other threads) read the host whole. */
+	__atomic_store_n(&vm->scsiback, sb, __ATOMIC_RELEASE);
+	log_info("scsiback: vscsi host created for a hot-plugged LUN");
+	return 0;
 }
 
 int scsiback_lun_add(struct vm *vm, struct vm_scsi *cfg, bool given, int fd,
@@ -1497,15 +1584,39 @@ int scsiback_lun_remove(struct vm *vm, const char *addr, bool force, unsigned ti
 	return rc;
 }
 
-unsigned scsiback_luns(struct vm *vm, struct vm_scsi *out)
+/* The used slots, copied under the lock into info or cfg (either may be
+ * NULL): status and a snapshot see the same table. */
+static unsigned copy_luns(struct vm *vm, struct scsiback_lun_info *info, struct vm_scsi *cfg)
 {
+	struct scsiback *sb = __atomic_load_n(&vm->scsiback, __ATOMIC_ACQUIRE);
 	unsigned n = 0;
 
-	for (unsigned i = 0; vm->scsiback && i < VM_MAX_SCSI; i++) {
-		const struct sb_lun *l = &vm->scsiback->luns[i];
+	if (!sb)
+		return 0;
+	pthread_mutex_lock(&sb->lock);
+	for (unsigned i = 0; i < VM_MAX_SCSI; i++) {
+		const struct sb_lun *l = &sb->luns[i];
 
-		if (__atomic_load_n(&l->used, __ATOMIC_ACQUIRE))
-			out[n++] = l->cfg;
+		if (!l->used)
+			continue;
+		if (info)
+			info[n] = (struct scsiback_lun_info){ .cfg = l->cfg, .state = l->state,
+							      .medium = l->shown_present,
+							      .prevent = l->shown_prevent };
+		if (cfg)
+			cfg[n] = l->cfg;
+		n++;
 	}
+	pthread_mutex_unlock(&sb->lock);
 	return n;
+}
+
+unsigned scsiback_lun_info(struct vm *vm, struct scsiback_lun_info *out)
+{
+	return copy_luns(vm, out, NULL);
+}
+
+unsigned scsiback_luns(struct vm *vm, struct vm_scsi *out)
+{
+	return copy_luns(vm, NULL, out);
 }

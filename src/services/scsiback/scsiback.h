@@ -11,6 +11,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "core/config.h"
+
 struct vm;
 
 /*
@@ -33,7 +35,8 @@ int scsiback_reattach(struct vm *vm, char *err, size_t err_len);
 
 /*
  * The host's eject (fd -1) or insert (fd: the new image, taken: closed on
- * failure) for the CD/DVD LUN at addr ("H:C:T:L"), as a drive's tray: the
+ * failure; path: its name, which the LUN's status and a snapshot show from
+ * then on) for the CD/DVD LUN at addr ("H:C:T:L"), as a drive's tray: the
  * guest sees a UNIT ATTENTION (medium may have changed) and a GET EVENT
  * STATUS NOTIFICATION media event.  Applied by the LUN's thread once the
  * commands in flight are done (waits up to timeout_ms).  0, or -errno with
@@ -41,8 +44,8 @@ int scsiback_reattach(struct vm *vm, char *err, size_t err_len);
  * image, -EBUSY the guest prevents removal (force overrides), -EEXIST a
  * medium is in, -EAGAIN another change waits, -ETIMEDOUT.
  */
-int scsiback_change_medium(struct vm *vm, const char *addr, int fd, bool force,
-			   unsigned timeout_ms, char *err, size_t err_len)
+int scsiback_change_medium(struct vm *vm, const char *addr, int fd, const char *path,
+			   bool force, unsigned timeout_ms, char *err, size_t err_len)
 	__attribute__((warn_unused_result));
 
 /*
@@ -69,7 +72,6 @@ int scsiback_change_medium(struct vm *vm, const char *addr, int fd, bool force,
  * Forced, or with no frontend that has the LUN, at once (*closed false).
  * -ENOENT no such LUN, -ETIMEDOUT (it stays Closing), -ECANCELED.
  */
-struct vm_scsi;
 int scsiback_lun_add(struct vm *vm, struct vm_scsi *cfg, bool given, int fd,
 		     unsigned timeout_ms, bool *taken, char *err, size_t err_len)
 	__attribute__((warn_unused_result));
@@ -77,9 +79,20 @@ int scsiback_lun_remove(struct vm *vm, const char *addr, bool force, unsigned ti
 			bool *closed, char *err, size_t err_len)
 	__attribute__((warn_unused_result));
 
+/* One LUN as the control API's status shows it. */
+struct scsiback_lun_info {
+	struct vm_scsi cfg;      /* H:C:T:L, ro, cdrom; path: the image in the
+				  * drive (a CD/DVD: the last one after an eject) */
+	int state;               /* its vscsi-devs/dev-N/state */
+	bool medium;             /* a medium is in (a disk: always) */
+	bool prevent;            /* the guest prevents medium removal */
+};
+
 /* The LUNs the host has now, hot-plugged ones included, into out
- * (VM_MAX_SCSI) in slot order: how many.  What a snapshot names
- * (core/snapshot_devices.h). */
+ * (VM_MAX_SCSI) in slot order: how many.  Copied under scsiback's lock,
+ * from any thread.  scsiback_luns: what a snapshot names
+ * (core/snapshot_devices.h); scsiback_lun_info: that and their state. */
 unsigned scsiback_luns(struct vm *vm, struct vm_scsi *out);
+unsigned scsiback_lun_info(struct vm *vm, struct scsiback_lun_info *out);
 
 #endif
