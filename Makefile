@@ -10,8 +10,22 @@ WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototyp
 CFLAGS_COMMON := -std=gnu11 -D_GNU_SOURCE -Iinclude -Isrc $(WARN) -g \
            -fno-strict-aliasing $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 CFLAGS  ?= -O2
-LIBS    := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread -lm
-LIBS    += -lslirp # libslirp-dev's .pc wants glib's .pc, which is not needed to link
+PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+LIBS    := $(PKG_LIBS) -lpthread -lm
+# The release binary links these libraries statically where their archives
+# are installed (`make STATIC_LIBS=no` links them shared): each shared
+# library costs every start its mapping, relocations and page faults, ~1.5
+# ms of the ~7 to main on a nested host (docs/benchmarks.md, "Cold
+# start").  The price: a distribution's fix to one of them needs a rebuild.
+STATIC_LIBS ?= yes
+PKG_ARCHIVES := $(foreach l,$(PKG_LIBS:-l%=%),$(shell $(CC) -print-file-name=lib$(l).a))
+ifeq ($(STATIC_LIBS):$(words $(wildcard $(PKG_ARCHIVES))),yes:$(words $(PKG_LIBS)))
+PVISOR_LIBS := -Wl,-Bstatic $(PKG_LIBS) -Wl,-Bdynamic -lpthread -lm
+else
+PVISOR_LIBS := $(LIBS)
+endif
+# libslirp is dlopen'd on the first --net user (hostio/slirp.c); only its
+# header is needed to build.
 
 SRCS      := $(shell find src -name '*.c' | sort)
 ASMS      := $(shell find src -name '*.S' | sort)
@@ -40,7 +54,7 @@ all: pvisor guest
 pvisor: $(PVISOR)
 
 $(PVISOR): $(OBJ_DIR)/$(MAIN_SRC:.c=.o) $(BUILD)/libpvisor.a
-	$(CC) -o $@ $^ $(LIBS)
+	$(CC) -o $@ $^ $(PVISOR_LIBS)
 
 $(PVISOR_ASAN): $(ASAN_DIR)/$(MAIN_SRC:.c=.o) $(BUILD)/libpvisor-asan.a
 	$(CC) $(SAN_FLAGS) -o $@ $^ $(LIBS)

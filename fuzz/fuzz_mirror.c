@@ -2,8 +2,9 @@
  * libFuzzer harness for the proc mirror's incremental walk
  * (backend/proc/proc_mirror.h) over guest-written page tables: each 4-byte
  * record is a page-table write (a leaf, a table linked or unlinked at any
- * level, or a table rewritten while unlinked, as tests/unit/mirror_world.h
- * keeps them within what pagetype allows) or a walk.  Invariant at every
+ * level, or a table rewritten while it or its L2 is unlinked, as
+ * tests/unit/mirror_world.h keeps them within what pagetype allows) or a
+ * walk.  Invariant at every
  * walk: the incremental walk, reusing the previous one, gives exactly the
  * runs of a full walk; ASan/UBSan watch memory.
  */
@@ -65,7 +66,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				   bits);
 			break;
 		case 3:
-			world_relink_rewritten(&w, r[1], r[1] >> 2, slot, r[3], bits);
+			if (r[0] & 0x40)
+				world_relink_rewritten_l2(&w, r[1], r[1] >> 1, r[1] >> 3,
+							  slot, r[3], bits);
+			else
+				world_relink_rewritten(&w, r[1], r[1] >> 2, slot, r[3],
+						       bits);
 			break;
 		default:
 			walk_and_check();

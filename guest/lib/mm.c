@@ -13,7 +13,7 @@
 #include <kit/string.h>
 
 #define PT_ENTRIES 512
-#define BATCH 256
+#define BATCH PT_ENTRIES
 
 extern char _end[];
 extern unsigned long boot_stack_top_xen; /* kernel.c */
@@ -59,22 +59,14 @@ const pgentry_t *pt_lookup(unsigned long va, uint64_t *ma)
 	return &tab[pt_index(va, 1)];
 }
 
-static void mmu_set(uint64_t ma, uint64_t val)
-{
-	struct mmu_update u = { .ptr = ma | MMU_NORMAL_PT_UPDATE, .val = val };
-	long rc = HYPERVISOR_mmu_update(&u, 1, NULL, DOMID_SELF);
-
-	if (rc)
-		panic("mmu_update(%#lx <- %#lx) failed: %ld", ma, val, rc);
-}
+/* The pin command that makes a frame a page table of each level. */
+static const unsigned pin_cmd[] = { 0, MMUEXT_PIN_L1_TABLE,
+				    MMUEXT_PIN_L2_TABLE, MMUEXT_PIN_L3_TABLE,
+				    MMUEXT_PIN_L4_TABLE };
 
 /* Read-only mapping + pin: the frame becomes a page table of `level`. */
 static long make_table(unsigned long pfn, unsigned level)
 {
-	static const unsigned pin_cmd[] = { 0, MMUEXT_PIN_L1_TABLE,
-					    MMUEXT_PIN_L2_TABLE,
-					    MMUEXT_PIN_L3_TABLE,
-					    MMUEXT_PIN_L4_TABLE };
 	unsigned long mfn = pfn_to_mfn(pfn);
 	struct mmuext_op op = { .cmd = pin_cmd[level], .arg1.mfn = mfn };
 	long rc;
@@ -87,13 +79,33 @@ static long make_table(unsigned long pfn, unsigned level)
 	return HYPERVISOR_mmuext_op(&op, 1, NULL, DOMID_SELF);
 }
 
-/* Boot time: a new table of `level` for the entry at machine address
- * parent_ma. */
-static void new_boot_table(unsigned level, uint64_t parent_ma)
+/* One entry of a multicall. */
+static struct multicall_entry mc_call(unsigned long op, unsigned long a0,
+				      unsigned long a1, unsigned long a2,
+				      unsigned long a3)
 {
-	unsigned long pfn = pt_next_pfn++;
+	return (struct multicall_entry){ .op = op,
+					 .args = { a0, a1, a2, a3 } };
+}
+
+/*
+ * Boot time: a new table of `level` for the entry at machine address
+ * parent_ma.  The table's set-up (read-only remap, pin, hook into the
+ * parent: the order the hypervisor validates) and the *n entries queued
+ * in b before it go in one multicall, so that mapping RAM costs about one
+ * hypervisor entry per L1 table instead of five; each entry is a round
+ * trip to another host process on proc (docs/benchmarks.md, "Cold
+ * start").  The results are checked one by one, as Xen runs them all.
+ */
+static void new_boot_table(unsigned level, uint64_t parent_ma,
+			   struct mmu_update *b, unsigned *n)
+{
+	unsigned long pfn = pt_next_pfn++, mfn;
+	struct multicall_entry mc[4];
+	struct mmuext_op pin;
+	struct mmu_update hook;
 	const pgentry_t *pte;
-	long rc;
+	unsigned k = 0, done = 0;
 
 	if (pfn >= nr_ram_pages)
 		panic("out of memory for page tables");
@@ -101,10 +113,30 @@ static void new_boot_table(unsigned level, uint64_t parent_ma)
 	if (!pte || !(*pte & _PAGE_PRESENT))
 		panic("page-table frame %#lx is not mapped yet", pfn);
 	memset(pfn_to_virt(pfn), 0, PAGE_SIZE);
-	rc = make_table(pfn, level);
-	if (rc)
-		panic("cannot make pfn %#lx an L%u table: %ld", pfn, level, rc);
-	mmu_set(parent_ma, (pfn_to_mfn(pfn) << PAGE_SHIFT) | PT_PROT);
+	mfn = pfn_to_mfn(pfn);
+	pin = (struct mmuext_op){ .cmd = pin_cmd[level], .arg1.mfn = mfn };
+	hook = (struct mmu_update){ .ptr = parent_ma | MMU_NORMAL_PT_UPDATE,
+				    .val = (mfn << PAGE_SHIFT) | PT_PROT };
+	if (*n)
+		mc[k++] = mc_call(__HYPERVISOR_mmu_update, (unsigned long)b, *n,
+				  (unsigned long)&done, DOMID_SELF);
+	mc[k++] = mc_call(__HYPERVISOR_update_va_mapping,
+			  (unsigned long)pfn_to_virt(pfn),
+			  (mfn << PAGE_SHIFT) | L1_PROT_RO, UVMF_INVLPG, 0);
+	mc[k++] = mc_call(__HYPERVISOR_mmuext_op, (unsigned long)&pin, 1, 0,
+			  DOMID_SELF);
+	mc[k++] = mc_call(__HYPERVISOR_mmu_update, (unsigned long)&hook, 1, 0,
+			  DOMID_SELF);
+	if (HYPERVISOR_multicall(mc, k))
+		panic("multicall for the L%u table %#lx failed", level, pfn);
+	if (*n && (mc[0].result || done != *n))
+		panic("mmu_update batch failed: %ld (%u of %u done)",
+		      (long)mc[0].result, done, *n);
+	for (unsigned i = *n ? 1 : 0; i < k; i++)
+		if (mc[i].result)
+			panic("cannot make pfn %#lx an L%u table: %ld", pfn,
+			      level, (long)mc[i].result);
+	*n = 0;
 }
 
 static void flush_batch(struct mmu_update *b, unsigned *n)
@@ -121,6 +153,11 @@ static void flush_batch(struct mmu_update *b, unsigned *n)
 	*n = 0;
 }
 
+/*
+ * Maps all of RAM.  Entries are queued until the batch is full or a new
+ * table is needed, whose multicall then carries them: a batch holds one
+ * L1 table's worth, so a 2 MiB stretch of RAM is one hypervisor entry.
+ */
 static void build_pagetable(void)
 {
 	static struct mmu_update batch[BATCH];
@@ -134,12 +171,11 @@ static void build_pagetable(void)
 
 		for (unsigned level = 4; level > 1; level--) {
 			idx = pt_index(va, level);
-			if (!(tab[idx] & _PAGE_PRESENT)) {
-				flush_batch(batch, &n);
+			if (!(tab[idx] & _PAGE_PRESENT))
 				new_boot_table(level - 1,
 					       (tab_mfn << PAGE_SHIFT) +
-						       idx * sizeof(pgentry_t));
-			}
+						       idx * sizeof(pgentry_t),
+					       batch, &n);
 			if (tab[idx] & _PAGE_PSE)
 				panic("superpage in the boot page tables");
 			tab_mfn = (tab[idx] & PTE_ADDR_MASK) >> PAGE_SHIFT;
@@ -151,14 +187,14 @@ static void build_pagetable(void)
 			uint64_t prot = (pfn >= mm_first_free_pfn &&
 					 pfn < pt_next_pfn) ? L1_PROT_RO : L1_PROT;
 
+			if (n == BATCH)
+				flush_batch(batch, &n);
 			batch[n].ptr = ((tab_mfn << PAGE_SHIFT) +
 					idx * sizeof(pgentry_t)) |
 				       MMU_NORMAL_PT_UPDATE;
 			batch[n].val = (pfn_to_mfn(pfn) << PAGE_SHIFT) | prot;
 			n++;
 		}
-		if (n == BATCH || idx == PT_ENTRIES - 1)
-			flush_batch(batch, &n);
 	}
 	flush_batch(batch, &n);
 }

@@ -267,6 +267,12 @@ static int enter_sandbox(const struct vm_config *cfg,
 
 		if (hostnet_parse(cfg->net[i], &hc, err, sizeof(err)))
 			continue; /* the command line checked it */
+		/* libslirp is loaded now, while its files can be read. */
+		if (hc.kind == HOSTNET_USER &&
+		    hostnet_slirp_load(err, sizeof(err)) < 0) {
+			log_error("%s", err);
+			return -1;
+		}
 		/* libslirp reads the host's DNS servers when the guest asks. */
 		ok &= sandbox_plan_add(&plan, hc.kind == HOSTNET_TAP ?
 					      "/dev/net/tun" : "/etc/resolv.conf",

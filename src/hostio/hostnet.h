@@ -90,6 +90,12 @@ int hostnet_open(const struct hostnet_config *cfg, hostnet_rx_fn to_guest,
 		 void *opaque, struct hostnet **out, char *err, size_t err_len)
 	__attribute__((warn_unused_result));
 
+/* Loads libslirp (dlopen, once per process; hostnet_slirp_open does it
+ * too): pvisor calls it before its sandbox closes the library paths.
+ * 0, or -ENOENT with one line in err. */
+int hostnet_slirp_load(char *err, size_t err_len)
+	__attribute__((warn_unused_result));
+
 /* Constructors per kind (hostio/slirp.c, hostio/tap.c); same contract. */
 int hostnet_slirp_open(const struct hostnet_config *cfg, struct hostnet **out,
 		       char *err, size_t err_len);

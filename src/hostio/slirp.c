@@ -9,7 +9,9 @@
 #include "hostio/hostnet.h"
 
 #include <arpa/inet.h>
+#include <dlfcn.h>
 #include <errno.h>
+#include <pthread.h>
 #include <slirp/libslirp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,6 +36,60 @@ struct hslirp {
 	struct pollfd *fds;
 	unsigned nfds, maxfds;
 };
+
+/*
+ * libslirp is loaded on the first --net user rather than linked: binding
+ * it and the glib and pcre2 it pulls in was ~1.5 ms of every start
+ * (docs/benchmarks.md, "Cold start"), and most starts have no --net user.
+ * The members have the header's own types, so the calls stay checked.
+ */
+#define SLIRP_FN(name) __typeof__(name) *name
+static struct {
+	SLIRP_FN(slirp_new);
+	SLIRP_FN(slirp_cleanup);
+	SLIRP_FN(slirp_input);
+	SLIRP_FN(slirp_pollfds_fill);
+	SLIRP_FN(slirp_pollfds_poll);
+	SLIRP_FN(slirp_handle_timer);
+	SLIRP_FN(slirp_add_hostfwd);
+} lib;
+static char lib_err[256];
+
+#define SLIRP_SONAME "libslirp.so.0"
+#define SLIRP_RESOLVE(h, name) \
+	(*(void **)&lib.name = dlsym((h), #name)) != NULL
+
+static void slirp_load_once(void)
+{
+	void *h = dlopen(SLIRP_SONAME, RTLD_NOW | RTLD_LOCAL);
+
+	if (!h) {
+		snprintf(lib_err, sizeof(lib_err), "%s", dlerror());
+		return;
+	}
+	if (!(SLIRP_RESOLVE(h, slirp_new) && SLIRP_RESOLVE(h, slirp_cleanup) &&
+	      SLIRP_RESOLVE(h, slirp_input) &&
+	      SLIRP_RESOLVE(h, slirp_pollfds_fill) &&
+	      SLIRP_RESOLVE(h, slirp_pollfds_poll) &&
+	      SLIRP_RESOLVE(h, slirp_handle_timer) &&
+	      SLIRP_RESOLVE(h, slirp_add_hostfwd))) {
+		snprintf(lib_err, sizeof(lib_err), "%s: %s", SLIRP_SONAME,
+			 dlerror());
+		lib.slirp_new = NULL;
+	}
+	/* Never closed: it stays for every later attachment. */
+}
+
+int hostnet_slirp_load(char *err, size_t err_len)
+{
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+
+	pthread_once(&once, slirp_load_once);
+	if (lib.slirp_new)
+		return 0;
+	snprintf(err, err_len, "--net user: cannot load libslirp: %s", lib_err);
+	return -ENOENT;
+}
 
 static int64_t now_ns(void)
 {
@@ -177,7 +233,7 @@ static void hslirp_send(struct hostnet *h, const uint8_t *frame, size_t len)
 		return;
 	}
 	h->stats.tx_frames++;
-	slirp_input(s->slirp, frame, (int)len);
+	lib.slirp_input(s->slirp, frame, (int)len);
 }
 
 static unsigned hslirp_fill(struct hostnet *h, struct pollfd *fds,
@@ -193,7 +249,7 @@ static unsigned hslirp_fill(struct hostnet *h, struct pollfd *fds,
 	s->fds = fds;
 	s->nfds = 0;
 	s->maxfds = max;
-	slirp_pollfds_fill(s->slirp, &t, cb_add_poll, s);
+	lib.slirp_pollfds_fill(s->slirp, &t, cb_add_poll, s);
 	for (int i = 0; i < SLIRP_MAX_TIMERS; i++) {
 		struct slirp_timer *tm = &s->timers[i];
 		int64_t left;
@@ -217,13 +273,13 @@ static void hslirp_dispatch(struct hostnet *h, struct pollfd *fds, unsigned n)
 
 	s->fds = fds;
 	s->nfds = n;
-	slirp_pollfds_poll(s->slirp, 0, cb_get_revents, s);
+	lib.slirp_pollfds_poll(s->slirp, 0, cb_get_revents, s);
 	for (int i = 0; i < SLIRP_MAX_TIMERS; i++) {
 		struct slirp_timer *tm = &s->timers[i];
 
 		if (tm->used && tm->armed && tm->expire_ms <= now) {
 			tm->armed = false;
-			slirp_handle_timer(s->slirp, tm->id, tm->cb_opaque);
+			lib.slirp_handle_timer(s->slirp, tm->id, tm->cb_opaque);
 		}
 	}
 }
@@ -233,7 +289,7 @@ static void hslirp_free(struct hostnet *h)
 	struct hslirp *s = (struct hslirp *)h;
 
 	if (s->slirp)
-		slirp_cleanup(s->slirp);
+		lib.slirp_cleanup(s->slirp);
 	free(s);
 }
 
@@ -247,10 +303,14 @@ static const struct hostnet_ops hslirp_ops = {
 int hostnet_slirp_open(const struct hostnet_config *cfg, struct hostnet **out,
 		       char *err, size_t err_len)
 {
-	struct hslirp *s = calloc(1, sizeof(*s));
 	SlirpConfig sc = { 0 };
 	struct in_addr guest;
+	struct hslirp *s;
+	int rc = hostnet_slirp_load(err, err_len);
 
+	if (rc)
+		return rc;
+	s = calloc(1, sizeof(*s));
 	if (!s) {
 		snprintf(err, err_len, "--net user: out of memory");
 		return -ENOMEM;
@@ -268,7 +328,7 @@ int hostnet_slirp_open(const struct hostnet_config *cfg, struct hostnet **out,
 	sc.vhostname = "pvisor";
 	sc.if_mtu = 1500;
 	sc.if_mru = 1500;
-	s->slirp = slirp_new(&sc, &slirp_cbs, s);
+	s->slirp = lib.slirp_new(&sc, &slirp_cbs, s);
 	if (!s->slirp) {
 		free(s);
 		snprintf(err, err_len, "--net user: libslirp failed to start");
@@ -281,7 +341,7 @@ int hostnet_slirp_open(const struct hostnet_config *cfg, struct hostnet **out,
 		struct in_addr ga = { .s_addr = f->guest_addr ? f->guest_addr
 							       : guest.s_addr };
 
-		if (slirp_add_hostfwd(s->slirp, f->udp, ha, f->host_port, ga,
+		if (lib.slirp_add_hostfwd(s->slirp, f->udp, ha, f->host_port, ga,
 				      f->guest_port) < 0) {
 			char a[INET_ADDRSTRLEN];
 

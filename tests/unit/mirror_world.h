@@ -42,8 +42,12 @@ static inline uint64_t *world_entry(struct world *w, uint64_t mfn, unsigned slot
 static inline void world_pt_write(struct world *w, uint64_t mfn, unsigned slot,
 				  uint64_t val)
 {
+	uint64_t gone = proc_mirror_unlinked(*world_entry(w, mfn, slot), val);
+
 	*world_entry(w, mfn, slot) = val;
 	w->wgen[mfn] = ++w->gen;
+	if (gone < MW_FRAMES)
+		w->wgen[gone] = w->gen;
 }
 
 /* Flags from two bits of choice: RW most of the time, NX some. */
@@ -78,17 +82,39 @@ static inline void world_leaf(struct world *w, unsigned l1, unsigned slot,
 		       present ? f << PAGE_SHIFT | world_flags(bits) : 0);
 }
 
-static inline unsigned world_l2_refs(struct world *w, uint64_t mfn)
+/* How many used slots of the ntables tables from frame `first` link mfn. */
+static inline unsigned world_refs(struct world *w, uint64_t first,
+				  unsigned ntables, uint64_t mfn)
 {
 	unsigned n = 0;
 
-	for (unsigned t = 0; t < 4; t++)
+	for (unsigned t = 0; t < ntables; t++)
 		for (unsigned i = 0; i < MW_SLOTS; i++) {
-			uint64_t e = *world_entry(w, MW_L2 + t, i);
+			uint64_t e = *world_entry(w, first + t, i);
 
 			n += (e & MW_P) && ((e >> PAGE_SHIFT) & 0xffffffffffull) == mfn;
 		}
 	return n;
+}
+
+static inline unsigned world_l2_refs(struct world *w, uint64_t mfn)
+{
+	return world_refs(w, MW_L2, 4, mfn);
+}
+
+/* Entry tslot of table t cleared, entry `slot` of L1 table l1 rewritten
+ * with no page-table write, entry tslot put back. */
+static inline void world_rewrite_unlinked(struct world *w, uint64_t t,
+					  unsigned tslot, uint64_t l1,
+					  unsigned slot, unsigned pfn,
+					  unsigned bits)
+{
+	uint64_t e = *world_entry(w, t, tslot);
+
+	world_pt_write(w, t, tslot, 0);
+	*world_entry(w, l1, slot % 512) =
+		(uint64_t)(MW_DATA + pfn % 40) << PAGE_SHIFT | world_flags(bits);
+	world_pt_write(w, t, tslot, e);
 }
 
 /* The L1 table in that L2 slot unlinked, entry `slot` of it rewritten
@@ -104,10 +130,30 @@ static inline void world_relink_rewritten(struct world *w, unsigned l2, unsigned
 	l1 = (e >> PAGE_SHIFT) & 0xffffffffffull;
 	if (world_l2_refs(w, l1) != 1)
 		return;
-	world_pt_write(w, t, l2slot % MW_SLOTS, 0);
-	*world_entry(w, l1, slot % 512) =
-		(uint64_t)(MW_DATA + pfn % 40) << PAGE_SHIFT | world_flags(bits);
-	world_pt_write(w, t, l2slot % MW_SLOTS, e);
+	world_rewrite_unlinked(w, t, l2slot % MW_SLOTS, l1, slot, pfn, bits);
+}
+
+/* The L2 table in that L3 slot unlinked, an L1 that only it links
+ * rewritten behind the mirror's back (the L2 losing its type takes the
+ * L1's with it, with no write into the L2), and the L2 linked back. */
+static inline void world_relink_rewritten_l2(struct world *w, unsigned l3,
+					     unsigned l3slot, unsigned l2slot,
+					     unsigned slot, unsigned pfn,
+					     unsigned bits)
+{
+	uint64_t t = MW_L3 + l3 % 2, e = *world_entry(w, t, l3slot % MW_SLOTS);
+	uint64_t l2, f, l1;
+
+	if (!(e & MW_P))
+		return;
+	l2 = (e >> PAGE_SHIFT) & 0xffffffffffull;
+	f = *world_entry(w, l2, l2slot % MW_SLOTS);
+	if (world_refs(w, MW_L3, 2, l2) != 1 || !(f & MW_P))
+		return;
+	l1 = (f >> PAGE_SHIFT) & 0xffffffffffull;
+	if (world_l2_refs(w, l1) != 1)
+		return;
+	world_rewrite_unlinked(w, t, l3slot % MW_SLOTS, l1, slot, pfn, bits);
 }
 
 /* The two run lists are the same mappings. */

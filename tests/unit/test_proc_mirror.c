@@ -4,7 +4,7 @@
  * gives exactly the runs of a full walk.  The writes are random, at every
  * level, including the one the reuse must not be fooled by: a table
  * unlinked, rewritten without a page-table write (as a guest may while the
- * frame is no table) and linked back.  fuzz/fuzz_mirror.c drives the same
+ * frame is no table) and linked back, directly or with the L2 above it.  fuzz/fuzz_mirror.c drives the same
  * tree from its input.
  */
 #include <setjmp.h>
@@ -35,8 +35,11 @@ static void one_write(struct world *w)
 	else if (what < 9)
 		world_link(w, 1 + rnd(3), rnd(4), rnd(MW_SLOTS), rnd(MW_NR_L1), rnd(6),
 			   rnd(8));
-	else
+	else if (rnd(2))
 		world_relink_rewritten(w, rnd(4), rnd(MW_SLOTS), rnd(512), rnd(40), rnd(8));
+	else
+		world_relink_rewritten_l2(w, rnd(2), rnd(MW_SLOTS), rnd(MW_SLOTS),
+					  rnd(512), rnd(40), rnd(8));
 }
 
 static void test_incremental_equals_full(void **state)

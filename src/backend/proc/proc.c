@@ -1001,15 +1001,23 @@ static int proc_pt_write(struct vcpu *v, uint64_t gpa, uint64_t val)
 	p = gmem_ptr(&v->vm->mem, gpa, sizeof(*p));
 	if (!p)
 		return -EFAULT;
-	/* The frame is marked changing before the entry changes, and gets
-	 * its generation after pt_gen moved: a walk that finds it unchanged
-	 * (proc_mirror.h) saw the entry, or one that comes later sees the
-	 * generation.  Any vCPU may map this table: all of them re-walk. */
+	/* The frame (and the one whose link goes away, proc_mirror.h) is
+	 * marked changing before the entry changes, and gets its generation
+	 * after pt_gen moved: a walk that finds it unchanged saw the entry,
+	 * or one that comes later sees the generation.  Any vCPU may map
+	 * this table: all of them re-walk. */
 	pthread_mutex_lock(&pvm->wlock);
+	uint64_t gone = proc_mirror_unlinked(__atomic_load_n(p, __ATOMIC_RELAXED), val);
+	uint64_t *gone_gen = gone < v->vm->mem.nr_frames ? &pvm->wgen[gone] : NULL;
+
 	__atomic_store_n(&pvm->wgen[gpa >> PAGE_SHIFT], UINT64_MAX, __ATOMIC_SEQ_CST);
+	if (gone_gen)
+		__atomic_store_n(gone_gen, UINT64_MAX, __ATOMIC_SEQ_CST);
 	__atomic_store_n(p, val, __ATOMIC_SEQ_CST);
 	uint64_t g = atomic_fetch_add(&pvm->pt_gen, 1) + 1;
 	__atomic_store_n(&pvm->wgen[gpa >> PAGE_SHIFT], g, __ATOMIC_SEQ_CST);
+	if (gone_gen)
+		__atomic_store_n(gone_gen, g, __ATOMIC_SEQ_CST);
 	pthread_mutex_unlock(&pvm->wlock);
 	return 0;
 }

@@ -135,28 +135,34 @@ static int walk_l1(struct walk *w, const uint64_t *t, uint64_t va_base,
 	return 0;
 }
 
-/* clean: no table above this one changed since the previous walk. */
+/*
+ * clean: no L4 or L3 table on the way here changed since the previous
+ * walk (an L2 may have: see proc_mirror.h for why an L1 under it can
+ * still be reused).
+ */
 static int walk_table(struct walk *w, uint64_t mfn, int level, uint64_t va_base,
 		      bool rw, bool nx, bool clean)
 {
 	const uint64_t *t = gmem_ptr(w->m, mfn << PAGE_SHIFT, PAGE_SIZE);
 	unsigned slots = level == 4 ? L4_GUEST_SLOTS : 512;
 	unsigned shift = PAGE_SHIFT + 9 * (level - 1);
+	bool same = clean && w->prev && unchanged(w, mfn);
 	int err;
 
 	if (!t)
 		return 0;
-	clean = clean && w->prev && unchanged(w, mfn);
 	if (level == 1) {
 		if (w->l1s) {
 			err = l1s_append(w->l1s, va_base, mfn, rw, nx);
 			if (err)
 				return err;
 		}
-		if (clean && prev_had(w, va_base, mfn, rw, nx))
+		if (same && prev_had(w, va_base, mfn, rw, nx))
 			return copy_prev(w, va_base, va_base + (512ull << PAGE_SHIFT));
 		return walk_l1(w, t, va_base, rw, nx);
 	}
+	if (level > 2)
+		clean = same;
 	for (unsigned i = 0; i < slots; i++) {
 		/* Read once: another vCPU may be writing this table. */
 		uint64_t e = __atomic_load_n(&t[i], __ATOMIC_RELAXED);

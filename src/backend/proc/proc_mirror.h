@@ -43,13 +43,35 @@ struct proc_l1s {
 /*
  * What an incremental walk may take from the previous one: its runs and
  * L1 tables, and which tables changed since it began.  wgen[mfn] is the
- * write generation of frame mfn (the last page-table write into it); a
- * table whose generation is above `since`, or under such a table, is
- * walked again, the others give the runs they gave before.  Sound because
- * a table in use can only change by a page-table write (pagetype keeps the
- * guest's own mappings of it read-only; a frame that lost its table type
- * and was rewritten comes back only through a write into a table above).
+ * write generation of frame mfn: the last page-table write into it, or
+ * the last one that took a link to it away (proc_mirror_unlinked).  An
+ * L1 table gives the runs it gave before when the previous walk met it at
+ * the same address with the same inherited RW/NX, its generation is not
+ * above `since`, and neither are those of the L4 and L3 above it; its L2
+ * may have been written.  Sound because a table in use changes only by a
+ * page-table write (pagetype keeps the guest's own mappings of it
+ * read-only).  A table could lose its type and be rewritten behind the
+ * mirror's back only after the link the walk came through went away:
+ * from an L2 written since, which stamps the L1 it unlinked, or with the
+ * L2 itself, through a write into an L3 or L4 above, which makes every L1
+ * under it be read again.
  */
+/*
+ * The frame whose link a page-table write of `val` over `old` takes away
+ * (the entry stops pointing at it, or turns into or out of a superpage),
+ * or UINT64_MAX for none; pt_write stamps its generation too.
+ */
+static inline uint64_t proc_mirror_unlinked(uint64_t old, uint64_t val)
+{
+	const uint64_t p = 1, ps = 1ull << 7, addr = 0x000ffffffffff000ull;
+
+	if (!(old & p))
+		return UINT64_MAX;
+	if ((val & p) && !((old ^ val) & (addr | ps)))
+		return UINT64_MAX;
+	return (old & addr) >> 12;
+}
+
 struct proc_walk_prev {
 	const struct proc_runs *runs;
 	const struct proc_l1s *l1s;
