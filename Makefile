@@ -88,15 +88,16 @@ guest:
 	$(MAKE) -C guest
 
 # Unit tests (cmocka) link the sanitizer build of the library; a plain build
-# of each (build/tests-plain/) runs under valgrind.
+# of each (build/tests-plain/) runs under valgrind.  -MMD: a test is rebuilt
+# when a header it includes (tests/unit/mirror_world.h, ...) changes.
 PLAIN_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests-plain/%)
 tests: $(UNIT_BINS) $(PLAIN_BINS) $(PVISOR_ASAN)
 $(BUILD)/tests-plain/%: tests/unit/%.c $(BUILD)/libpvisor.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_COMMON) -O1 -o $@ $< $(BUILD)/libpvisor.a -lcmocka $(LIBS)
+	$(CC) $(CFLAGS_COMMON) -O1 -MMD -MP -o $@ $< $(BUILD)/libpvisor.a -lcmocka $(LIBS)
 $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libpvisor-asan.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_COMMON) $(SAN_FLAGS) -o $@ $< $(BUILD)/libpvisor-asan.a -lcmocka $(LIBS)
+	$(CC) $(CFLAGS_COMMON) $(SAN_FLAGS) -MMD -MP -o $@ $< $(BUILD)/libpvisor-asan.a -lcmocka $(LIBS)
 
 # Fuzz harnesses: libFuzzer, built with clang against the sources.
 FUZZ_FLAGS := -std=gnu11 -D_GNU_SOURCE -Iinclude -Isrc -g -O1 \
