@@ -55,6 +55,7 @@ struct vm_scsi {
 	char path[1024];
 	bool ro;
 	bool cdrom;
+	bool ejected;  /* a CD/DVD whose tray starts open, no medium (,ejected) */
 	uint16_t host, channel, target, lun;
 };
 

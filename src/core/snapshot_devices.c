@@ -110,14 +110,17 @@ static int match_disks(const struct vm_config *saved, const struct vm_config *cf
 	return 0;
 }
 
-static int match_luns(const struct vm_config *saved, const struct vm_config *cfg,
+/* The LUNs given on restore's command line against the saved ones; each
+ * CD/DVD's tray (open or closed) is the guest's, so it comes from the file. */
+static int match_luns(const struct vm_config *saved, struct vm_config *cfg,
 		      char *err, size_t err_len)
 {
 	if (saved->nr_scsi != cfg->nr_scsi)
 		return count_mismatch(VM_DEV_SCSI, "SCSI LUN", saved->nr_scsi, cfg->nr_scsi,
 				      err, err_len);
 	for (unsigned i = 0; i < saved->nr_scsi; i++) {
-		const struct vm_scsi *s = &saved->scsi[i], *c = NULL;
+		const struct vm_scsi *s = &saved->scsi[i];
+		struct vm_scsi *c = NULL;
 
 		for (unsigned j = 0; j < cfg->nr_scsi && !c; j++)
 			if (cfg->scsi[j].host == s->host && cfg->scsi[j].channel == s->channel &&
@@ -132,6 +135,7 @@ static int match_luns(const struct vm_config *saved, const struct vm_config *cfg
 				    s->host, s->channel, s->target, s->lun,
 				    s->ro ? "read-only" : "writable", s->cdrom ? "CD/DVD" : "disk",
 				    s->cdrom ? "cdrom" : "disk", s->ro ? "ro" : "rw");
+		c->ejected = s->ejected;
 	}
 	return 0;
 }

@@ -5,7 +5,8 @@
 # (NOT READY, MEDIUM NOT PRESENT, a media-removal event) and gets another
 # on `ctl insert` (UNIT ATTENTION, a new-media event, the new image's
 # block 0); a guest that prevents removal keeps its medium unless forced;
-# refusals for a disk LUN, an unknown LUN, a full drive, a bad image.
+# refusals for a disk LUN, an unknown LUN, a full drive, a bad image; a
+# drive started ejected (,ejected) has no medium until an insert.
 source "$(dirname "$0")/lib.sh"
 
 START_TIMEOUT=120
@@ -79,6 +80,23 @@ for be in $BACKENDS; do
 		not_ok "$be: t_scsi_media prevent did not start: $(head -c 600 "$out")"
 		not_ok "$be: eject --force (not run)"
 	fi
+	stop_guest
+
+	# ,ejected: the drive starts with its tray open (as a snapshot of an
+	# ejected CD/DVD restores it); an insert loads a medium.
+	out=$TMP/ejected.$be
+	start "$be" --scsi "$TMP/CD-ONE.img,media=cdrom,ejected" "$GUEST/t_scsi_media"
+	if wait_for "$out" '^MEDIA absent' 20 && ! grep -q '^MEDIA ready' "$out"; then
+		ok "$be: --scsi ...,ejected: the guest sees MEDIUM NOT PRESENT from the start"
+	else
+		not_ok "$be: --scsi ...,ejected: $(grep MEDIA "$out" | head -5)"
+	fi
+	st=$(ctl status)
+	check "$be: status shows the ejected drive without a medium" \
+		test "$(field "$st" '[l["medium"] for d in r["devices"] for l in d.get("luns", [])]')" = "[False]"
+	r=$(ctl insert 0:0:0:0 "$TMP/CD-TWO.img")
+	check "$be: insert into the drive started ejected: the guest reads the image ($r)" \
+		wait_for "$out" '^MEDIA ready CD-TWO' 10
 	stop_guest
 	check "$be: no pvisor process left behind" no_leftovers
 done

@@ -471,6 +471,23 @@ static void test_scsi(void **state)
 	assert_false(s[4].ro);
 }
 
+/* ,ejected: a CD/DVD whose tray starts open; a disk has none. */
+static void test_scsi_ejected(void **state)
+{
+	const char *argv[] = { "pvisor", "run", "--scsi", "cd.iso,media=cdrom,ejected", "k", NULL };
+	const char *bad[] = { "pvisor", "run", "--scsi", "d.img,ejected", "k", NULL };
+	char err[256], spec[256];
+	struct cli cli;
+
+	assert_int_equal(cli_parse(5, (char *const *)argv, &cli, err, sizeof(err)), CLI_RUN);
+	assert_true(cli.cfg.scsi[0].ejected);
+	assert_true(cli.cfg.scsi[0].cdrom);
+	assert_true(cli_scsi_spec(&cli.cfg.scsi[0], spec, sizeof(spec)) > 0);
+	assert_string_equal(spec, "cd.iso,ro,media=cdrom,ejected,lun=0:0:0:0");
+	assert_int_equal(cli_parse(5, (char *const *)bad, &cli, err, sizeof(err)), CLI_ERROR);
+	assert_non_null(strstr(err, "ejected is for media=cdrom"));
+}
+
 static void test_host_query(void **state)
 {
 	const char *argv[] = { "pvisor", "host", "--query", "tap", NULL };
@@ -532,6 +549,7 @@ int main(void)
 		cmocka_unit_test(test_rootfs),
 		cmocka_unit_test(test_rwdir),
 		cmocka_unit_test(test_scsi),
+		cmocka_unit_test(test_scsi_ejected),
 		cmocka_unit_test(test_host_query),
 		cmocka_unit_test(test_sizes),
 		cmocka_unit_test(test_cmdline_too_long),

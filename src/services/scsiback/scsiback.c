@@ -1087,6 +1087,8 @@ static int lun_open(struct sb_lun *l, const struct vm_scsi *cfg, int fd, char *e
 	l->t.blocks = l->file.size / bs;
 	l->t.ro = cfg->ro || cfg->cdrom;
 	l->t.discard = !l->t.ro;
+	if (cfg->cdrom && cfg->ejected)
+		l->t.present = false; /* the tray open: the host's insert loads it */
 	l->shown_present = l->t.present;
 	snprintf(l->vdev, sizeof(l->vdev), "%u:%u:%u:%u", cfg->host, cfg->channel,
 		 cfg->target, cfg->lun);
@@ -1603,8 +1605,10 @@ static unsigned copy_luns(struct vm *vm, struct scsiback_lun_info *info, struct 
 			info[n] = (struct scsiback_lun_info){ .cfg = l->cfg, .state = l->state,
 							      .medium = l->shown_present,
 							      .prevent = l->shown_prevent };
-		if (cfg)
+		if (cfg) {
 			cfg[n] = l->cfg;
+			cfg[n].ejected = l->cfg.cdrom && !l->shown_present;
+		}
 		n++;
 	}
 	pthread_mutex_unlock(&sb->lock);
