@@ -25,7 +25,6 @@
 #include <kit/scsifront.h>
 #include <kit/string.h>
 #include <kit/time.h>
-#include <kit/xenbus.h>
 
 #define MAX_QD 16
 #define SEQ_BS (64u * 1024)
@@ -413,21 +412,6 @@ static int mode_cdrom(long mb, uint64_t blocks)
 	return errors ? 1 : 0;
 }
 
-/* Waits until device/vscsi/0 has its backend (the toolstack writes the
- * directory in one transaction): 0, or -1 once the deadline passed. */
-static int wait_for_host(uint64_t deadline)
-{
-	char buf[128];
-	int rc = 0;
-
-	if (xenbus_watch("device/vscsi", "scsibench-wait") < 0)
-		return -1;
-	while (rc == 0 && xenbus_read(XBT_NIL, "device/vscsi/0/backend", buf, sizeof(buf)) < 0)
-		rc = xenbus_wait_watch("scsibench-wait", deadline);
-	xenbus_unwatch("device/vscsi", "scsibench-wait");
-	return rc ? -1 : 0;
-}
-
 /* Connects scsifront; with wait=SEC, first waits for the host and then,
  * answering the backend's reconfigurations, for LUN idx. */
 static struct scsifront *connect(long idx, long wait_sec)
@@ -435,7 +419,7 @@ static struct scsifront *connect(long idx, long wait_sec)
 	uint64_t deadline = monotonic_ns() + (uint64_t)wait_sec * 1000000000ull;
 	struct scsifront *d;
 
-	if (wait_sec > 0 && wait_for_host(deadline) < 0)
+	if (wait_sec > 0 && scsifront_wait_device(deadline) < 0)
 		return NULL;
 	d = scsifront_init(&info);
 	while (d && (unsigned long)idx >= info.nr_luns && wait_sec > 0 &&

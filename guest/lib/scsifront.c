@@ -333,6 +333,22 @@ static int reconfigure_round(struct scsifront *dev, struct scsifront_info *info)
 	return st == XenbusStateReconfigured ? changed : -XEN_ETIMEDOUT;
 }
 
+int scsifront_wait_device(uint64_t deadline_ns)
+{
+	char buf[128];
+	int rc;
+
+	rc = xenbus_watch("device/vscsi", "scsifront-wait");
+	if (rc < 0)
+		return rc;
+	/* The directory comes in one transaction: its backend node is there
+	 * once it is. */
+	while (rc == 0 && xenbus_read(XBT_NIL, "device/vscsi/0/backend", buf, sizeof(buf)) < 0)
+		rc = xenbus_wait_watch("scsifront-wait", deadline_ns);
+	xenbus_unwatch("device/vscsi", "scsifront-wait");
+	return rc;
+}
+
 int scsifront_reconfigure(struct scsifront *dev, struct scsifront_info *info)
 {
 	if (scsifront_backend_state(dev) != XenbusStateReconfiguring)

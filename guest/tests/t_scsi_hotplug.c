@@ -1,7 +1,8 @@
 /*
  * SCSI LUN hot-plug as a guest sees it (tests/e2e/t_scsi_hotplug.sh drives
- * the host side with `pvisor ctl scsi-add / scsi-remove`).  Waits for the
- * vscsi host (device/vscsi/0: it may only come with the first scsi-add),
+ * the host side with `pvisor ctl scsi-add / scsi-remove`).  Waits (on a
+ * watch) for the vscsi host (device/vscsi/0: it may only come with the
+ * first scsi-add),
  * connects, then waits in scsifront_wait_reconfigure() for the backend's
  * Reconfiguring (its state watch, no polling), answers as xen-scsifront
  * does and prints each change:
@@ -19,7 +20,6 @@
 #include <kit/scsifront.h>
 #include <kit/string.h>
 #include <kit/time.h>
-#include <kit/xenbus.h>
 
 static struct scsifront *dev;
 static uint8_t block[2048];
@@ -117,14 +117,10 @@ int app_main(const char *cmdline)
 	static struct scsifront_info info, old;
 	uint64_t end = monotonic_ns() + 120000000000ull;
 	bool ignore = !strncmp(cmdline, "ignore", 6);
-	char be[96];
 
 	printf("SCSIPLUG waiting%s\n", ignore ? " (ignoring reconfiguration)" : "");
-	while (xenbus_read(XBT_NIL, "device/vscsi/0/backend", be, sizeof(be)) < 0) {
-		if (monotonic_ns() > end)
-			return 1;
-		sleep_ms(20);
-	}
+	if (scsifront_wait_device(end) < 0)
+		return 1;
 	dev = scsifront_init(&info);
 	if (!dev) {
 		printf("SCSIPLUG FAIL connect\n");

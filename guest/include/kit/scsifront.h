@@ -57,6 +57,11 @@ struct scsifront_cmd {
 
 /* Connects and adds the LUNs; NULL on failure (a line is printed). */
 struct scsifront *scsifront_init(struct scsifront_info *info);
+
+/* Waits (on a watch of device/vscsi) until the toolstack has written
+ * device/vscsi/0 — a guest started without --scsi gets it with the first
+ * `ctl scsi-add` — or deadline_ns (monotonic) passes: 0 or -XEN_ETIMEDOUT. */
+int scsifront_wait_device(uint64_t deadline_ns);
 /* Closes the host (Closing, Closed); no command may be pending. */
 void scsifront_shutdown(struct scsifront *dev);
 
