@@ -533,9 +533,69 @@ static void test_file_ops(void **state)
 	assert_int_equal(tread(3, 0, 1, buf), -EBADF); /* not opened */
 	assert_int_equal(mkdir_(0, "b", 0755), -EEXIST);
 	assert_int_equal(lcreate(3, "node", P9_O_RDWR, 0600), -EEXIST);
-	assert_int_equal(fid_op(P9_TREMOVE, 3), -EOPNOTSUPP);
-	assert_int_equal(clunk(3), -EBADF); /* Tremove clunked it */
+	assert_int_equal(fid_op(P9_TREMOVE, 3), -ENOTEMPTY); /* it holds node */
+	assert_int_equal(clunk(3), -EBADF); /* Tremove clunked it all the same */
 	assert_int_equal(clunk(4), 0);
+}
+
+static int rename_(uint32_t fid, uint32_t dfid, const char *name)
+{
+	begin(P9_TRENAME);
+	u32(fid);
+	u32(dfid);
+	str(name);
+	return send_msg();
+}
+
+static bool host_exists(const char *rel)
+{
+	struct stat st;
+
+	return lstat(in_root(rel), &st) == 0;
+}
+
+/* Tremove and Trename name no directory: the fid's file is found where it
+ * is now (renamed on the host since the walk too), never outside the share
+ * (a file moved out is ENOENT, nothing outside changes), never the root. */
+static void test_remove_rename(void **state)
+{
+	char moved[700];
+
+	host_write("f", "x");
+	assert_int_equal(mkdir_(0, "d", 0755), 0);
+	assert_int_equal(walk(0, 1, "f"), 0);
+	assert_int_equal(walk(0, 2, "d"), 0);
+	assert_int_equal(rename_(1, 2, "g"), 0);
+	assert_false(host_exists("f"));
+	assert_true(host_exists("d/g"));
+	assert_int_equal(rename_(1, 0, "h"), 0); /* the fid follows its file */
+	assert_true(host_exists("h"));
+	assert_int_equal(rename_(1, 1, "x"), -ENOTDIR);
+	assert_int_equal(rename_(1, 0, ".."), -EINVAL);
+	assert_int_equal(fid_op(P9_TREMOVE, 1), 0);
+	assert_false(host_exists("h"));
+	assert_int_equal(clunk(1), -EBADF);
+	/* renamed on the host after the walk: removed under its new name */
+	host_write("r1", "x");
+	assert_int_equal(walk(0, 3, "r1"), 0);
+	assert_int_equal(rename(in_root("r1"), in_root("d/r2")), 0);
+	host_write("r1", "another file now");
+	assert_int_equal(fid_op(P9_TREMOVE, 3), 0);
+	assert_false(host_exists("d/r2"));
+	assert_true(host_exists("r1"));
+	/* moved out of the share: ENOENT, the file outside stays */
+	assert_int_equal(walk(0, 4, "r1"), 0);
+	snprintf(moved, sizeof(moved), "%s/moved", outside);
+	assert_int_equal(rename(in_root("r1"), moved), 0);
+	assert_int_equal(fid_op(P9_TREMOVE, 4), -ENOENT);
+	assert_int_equal(access(moved, F_OK), 0);
+	/* an empty directory goes; the root does not */
+	assert_int_equal(fid_op(P9_TREMOVE, 2), 0);
+	assert_false(host_exists("d"));
+	assert_int_equal(walk(0, 5, ""), 0);
+	assert_int_equal(fid_op(P9_TREMOVE, 5), -EBUSY);
+	assert_int_equal(walk(0, 6, ""), 0);
+	assert_int_equal(rename_(6, 0, "root2"), -EBUSY);
 }
 
 static void test_lock(void **state)
@@ -1257,6 +1317,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_session, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_file_ops, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lock, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_remove_rename, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_read_only, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_escapes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fid_limits, setup, teardown),

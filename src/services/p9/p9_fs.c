@@ -1078,17 +1078,101 @@ static int op_clunk(struct p9_fs *fs, const struct p9_req *r, struct p9_out *o)
 	return 0;
 }
 
-/* Tremove needs the fid's name in its parent, which the server does not
- * keep (names go stale; descriptors do not): EOPNOTSUPP, after which Linux
- * uses Tunlinkat.  The fid is clunked all the same (remove(5)). */
+/*
+ * The directory that holds fid f's file now, as an O_PATH descriptor, and
+ * the file's name in it (Tremove and Trename name no directory).  The
+ * server keeps no names (they go stale, descriptors do not): the kernel's
+ * path of f's descriptor, which follows renames, finds them.  That path
+ * only finds: the directory is opened with openat2 beneath the share
+ * whatever the path says, and the name must still be f's file (device and
+ * inode) when looked at.  -ENOENT if the file was unlinked or moved out of
+ * the share, -EBUSY for the share's root.
+ */
+static int parent_of(struct p9_fs *fs, const struct p9_fid *f, char *name, size_t len)
+{
+	char link[40], root[PATH_MAX], file[PATH_MAX], *rel, *slash;
+	struct stat fst, st;
+	ssize_t rn, fn;
+	size_t rl;
+	int dfd;
+
+	if (fstat(f->fd, &fst))
+		return -errno;
+	if (fst.st_dev == fs->root_st.st_dev && fst.st_ino == fs->root_st.st_ino)
+		return -EBUSY;
+	proc_path(fs->root_fd, link, sizeof(link));
+	rn = readlinkat(AT_FDCWD, link, root, sizeof(root) - 1);
+	proc_path(f->fd, link, sizeof(link));
+	fn = readlinkat(AT_FDCWD, link, file, sizeof(file) - 1);
+	if (rn <= 0 || fn <= 0)
+		return -ENOENT;
+	root[rn] = file[fn] = '\0';
+	rl = strcmp(root, "/") ? (size_t)rn : 0;
+	if (fst.st_nlink == 0 || strncmp(file, root, rl) || file[rl] != '/')
+		return -ENOENT; /* unlinked, or outside the share now */
+	rel = file + rl + 1;
+	slash = strrchr(rel, '/');
+	if (slash)
+		*slash = '\0';
+	dfd = sys_openat2(fs->root_fd, slash ? rel : ".", O_PATH | O_DIRECTORY | O_CLOEXEC, 0,
+			  RESOLVE_SAFE);
+	if (dfd < 0)
+		return -ENOENT;
+	rel = slash ? slash + 1 : rel;
+	if (strlen(rel) >= len || fstatat(dfd, rel, &st, AT_SYMLINK_NOFOLLOW) ||
+	    st.st_dev != fst.st_dev || st.st_ino != fst.st_ino) {
+		close(dfd);
+		return -ENOENT;
+	}
+	memcpy(name, rel, strlen(rel) + 1);
+	return dfd;
+}
+
+/* Tremove: the fid's file (an empty directory too) goes, and the fid is
+ * clunked whatever the outcome (remove(5)). */
 static int op_remove(struct p9_fs *fs, const struct p9_req *r, struct p9_out *o)
 {
 	struct p9_fid *f = p9_fid_get(&fs->fids, r->fid);
+	char name[P9_NAME_MAX + 1];
+	int rc = -EROFS, dfd;
 
 	if (!f)
 		return -EBADF;
+	if (!fs->cfg.ro) {
+		dfd = parent_of(fs, f, name, sizeof(name));
+		rc = dfd < 0 ? dfd : unlinkat(dfd, name, f->is_dir ? AT_REMOVEDIR : 0) ? -errno : 0;
+		if (dfd >= 0)
+			close(dfd);
+	}
 	fid_close(fs, f);
-	return fs->cfg.ro ? -EROFS : -EOPNOTSUPP;
+	if (!rc)
+		p9_begin(o, P9_RREMOVE, r->tag);
+	return rc;
+}
+
+/* Trename: the fid's file moves to name in directory fid newfid; the fid
+ * goes on naming it. */
+static int op_rename(struct p9_fs *fs, const struct p9_req *r, struct p9_out *o)
+{
+	struct p9_fid *f = p9_fid_get(&fs->fids, r->fid);
+	char name[P9_NAME_MAX + 1];
+	int rc = 0, dfd;
+	struct p9_fid *d = f ? dir_fid(fs, r->newfid, &rc) : NULL;
+
+	if (!f)
+		return -EBADF;
+	if (!d)
+		return rc;
+	if (fs->cfg.ro)
+		return -EROFS;
+	dfd = parent_of(fs, f, name, sizeof(name));
+	if (dfd < 0)
+		return dfd;
+	rc = renameat(dfd, name, d->fd, r->name) ? -errno : 0;
+	close(dfd);
+	if (!rc)
+		p9_begin(o, P9_RRENAME, r->tag);
+	return rc;
 }
 
 /* --- 9P2000.u (docs/9pfs.md, "9P2000.u"): Mini-OS's 9pfront --- */
@@ -1392,7 +1476,7 @@ static int dispatch_locked(struct p9_fs *fs, const struct p9_req *r, struct p9_o
 	case P9_TREADLINK: return op_readlink(fs, r, o);
 	case P9_TLINK: return op_link(fs, r, o);
 	case P9_TRENAMEAT: return op_renameat(fs, r, o);
-	case P9_TRENAME: return fs->cfg.ro ? -EROFS : -EOPNOTSUPP; /* as Tremove */
+	case P9_TRENAME: return op_rename(fs, r, o);
 	case P9_TUNLINKAT: return op_unlinkat(fs, r, o);
 	case P9_TREMOVE: return op_remove(fs, r, o);
 	case P9_TREADDIR: return op_readdir(fs, r, o);
