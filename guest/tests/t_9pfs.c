@@ -366,6 +366,25 @@ static void dot_u(struct p9front *fe)
 		}
 		check(seen && at == n, ".u listing holds the file", "%u of %u bytes", at, n);
 	}
+	/* Tremove, the only delete 9P2000.u has */
+	u_walk(fe, 0, 5, "", ".u clone for a file to remove");
+	u_begin(&m, P9_TCREATE);
+	u_32(&m, 5);
+	u_str(&m, "gone.txt");
+	u_32(&m, 0600);
+	u_8(&m, P9_OWRITE);
+	u_str(&m, "");
+	u_ok(fe, &m, ".u Tcreate gone.txt");
+	u_begin(&m, P9_TREMOVE);
+	u_32(&m, 5);
+	u_ok(fe, &m, ".u Tremove");
+	u_begin(&m, P9_TWALK);
+	u_32(&m, 0);
+	u_32(&m, 6);
+	u_16(&m, 1);
+	u_str(&m, "gone.txt");
+	check(u_rpc(fe, &m, &len) == P9_RERROR, ".u the removed file is gone", "type %u",
+	      ursp[4]);
 	/* errors come as Rerror: ename[s] errno[4] */
 	u_begin(&m, P9_TWALK);
 	u_32(&m, 0);

@@ -45,6 +45,8 @@ for be in $BACKENDS; do
 	check "$be: chmod 0600 from the guest" [ "$(stat -c %a "$s/final.txt" 2>/dev/null)" = 600 ]
 	check "$be: the 9P2000.u session's file (Mini-OS's calls) is on the host, mode 0644" \
 		[ "$(cat "$s/minios.txt" 2>/dev/null):$(stat -c %a "$s/minios.txt" 2>/dev/null)" = "from mini-os:644" ]
+	check "$be: the file the 9P2000.u session removed (Tremove) is gone from the host" \
+		[ ! -e "$s/gone.txt" ]
 	check "$be: hard link (one inode, 2 links)" \
 		[ "$(stat -c %i:%h "$s/final.txt" 2>/dev/null)" = "$(stat -c %i:2 "$s/d2/hard" 2>/dev/null)" ]
 	check "$be: symlink target as the guest wrote it" [ "$(readlink "$s/link")" = d2/hard ]
