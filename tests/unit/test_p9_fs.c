@@ -1096,6 +1096,33 @@ static int create_u(uint32_t fid, const char *name, uint32_t perm, uint8_t mode,
 	return send_msg();
 }
 
+/* Twstat with mode, atime, mtime, length and name (~0 / "": untouched). */
+static int wstat_u(uint32_t fid, uint32_t mode, uint32_t atime, uint32_t mtime,
+		   uint64_t length, const char *name)
+{
+	uint16_t size = (uint16_t)(2 + 4 + 13 + 4 + 4 + 4 + 8 + 2 + strlen(name) + 4 * 2 + 12);
+
+	begin(P9_TWSTAT);
+	u32(fid);
+	u16((uint16_t)(size + 2));
+	u16(size);
+	u16(0xffff);
+	u32(~0u);
+	for (int i = 0; i < 13; i++)
+		u8(0xff);
+	u32(mode);
+	u32(atime);
+	u32(mtime);
+	u64(length);
+	str(name);
+	for (int i = 0; i < 4; i++)
+		str("");
+	u32(~0u);
+	u32(~0u);
+	u32(~0u);
+	return send_msg();
+}
+
 struct stat_u {
 	uint32_t mode, n_uid;
 	uint64_t length, qid_path;
@@ -1254,11 +1281,33 @@ static void test_dot_u(void **state)
 	assert_int_equal(rename(path, buf), 0);
 	assert_string_equal(stat_u(7).name, "log2");
 
+	/* Twstat: rename in place (never over an existing name), chmod,
+	 * truncate, mtime; "don't touch" fields leave the rest; a type
+	 * change is EINVAL */
+	assert_int_equal(walk(0, 8, "log2"), 0);
+	assert_int_equal(wstat_u(8, ~0u, ~0u, 1000000, 3, "renamed"), 0);
+	assert_false(host_exists("log2"));
+	snprintf(path, sizeof(path), "%s/renamed", root);
+	assert_int_equal(stat(path, &hst), 0);
+	assert_int_equal(hst.st_size, 3);
+	assert_int_equal(hst.st_mtime, 1000000);
+	assert_int_equal(hst.st_mode & 07777, 0640);
+	assert_int_equal(wstat_u(8, 0600, ~0u, ~0u, ~0ull, ""), 0);
+	assert_int_equal(stat(path, &hst), 0);
+	assert_int_equal(hst.st_mode & 07777, 0600);
+	assert_int_equal(hst.st_size, 3);
+	assert_int_equal(wstat_u(8, ~0u, ~0u, ~0u, ~0ull, "ln"), -EEXIST);
+	assert_int_equal(wstat_u(8, P9_DMDIR | 0755, ~0u, ~0u, ~0ull, ""), -EINVAL);
+	assert_int_equal(wstat_u(8, ~0u, ~0u, ~0u, ~0ull, ".."), -EINVAL);
+	assert_int_equal(wstat_u(0, ~0u, ~0u, ~0u, ~0ull, "root2"), -EBUSY);
+	assert_int_equal(rename(in_root("renamed"), in_root("log2")), 0);
+
 	/* A .L session does not take the .u messages. */
 	assert_int_equal(version(MSIZE), 0);
 	assert_int_equal(attach(0), 0);
 	assert_int_equal(walk(0, 1, "log2"), 0);
 	assert_int_equal(open_u(1, P9_OREAD), -EOPNOTSUPP);
+	assert_int_equal(wstat_u(1, 0600, ~0u, ~0u, ~0ull, ""), -EOPNOTSUPP);
 	begin(P9_TSTAT);
 	u32(1);
 	assert_int_equal(send_msg(), -EOPNOTSUPP);

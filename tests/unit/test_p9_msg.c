@@ -358,10 +358,51 @@ static void test_other_messages(void **state)
 	assert_int_equal(parse(), 0);
 	assert_int_equal(r.fid, 9);
 
-	/* Twstat, R-messages and unknown types. */
-	m_begin(&m, P9_TWSTAT, 1);
+	/* 9P2000.u's Twstat: "don't touch" fields (all ones, empty strings)
+	 * set nothing; the others become Tsetattr's changes and a new name. */
+	for (int touch = 0; touch < 2; touch++) {
+		m_begin(&m, P9_TWSTAT, 1);
+		m_u32(&m, 4);
+		m_u16(&m, 61 + (touch ? 3 : 0) + 2);
+		m_u16(&m, 61 + (touch ? 3 : 0));
+		m_u16(&m, 0xffff);
+		m_u32(&m, ~0u);
+		for (int i = 0; i < 13; i++)
+			m_u8(&m, 0xff);
+		m_u32(&m, touch ? 0640u | P9_DMSETGID : ~0u); /* mode */
+		m_u32(&m, touch ? 100u : ~0u);                /* atime */
+		m_u32(&m, touch ? 200u : ~0u);                /* mtime */
+		m_u64(&m, touch ? 7u : ~0ull);                /* length */
+		m_str(&m, touch ? "new" : "");
+		m_str(&m, "");
+		m_str(&m, "");
+		m_str(&m, "");
+		m_str(&m, "");
+		m_u32(&m, ~0u);
+		m_u32(&m, touch ? 50u : ~0u);                 /* n_gid */
+		m_u32(&m, ~0u);
+		assert_int_equal(parse(), 0);
+		assert_int_equal(r.fid, 4);
+		if (!touch) {
+			assert_int_equal(r.sa.valid, 0);
+			assert_null(r.name);
+			continue;
+		}
+		assert_int_equal(r.sa.valid, P9_SETATTR_MODE | P9_SETATTR_ATIME | P9_SETATTR_ATIME_SET |
+					     P9_SETATTR_MTIME | P9_SETATTR_MTIME_SET |
+					     P9_SETATTR_SIZE | P9_SETATTR_GID);
+		assert_int_equal(r.sa.mode, 02640);
+		assert_int_equal(r.sa.atime_sec, 100);
+		assert_int_equal(r.sa.mtime_sec, 200);
+		assert_int_equal(r.sa.size, 7);
+		assert_int_equal(r.sa.gid, 50);
+		assert_string_equal(r.name, "new");
+	}
+	m_begin(&m, P9_TWSTAT, 1); /* truncated */
 	m_u32(&m, 1);
-	assert_int_equal(parse(), -EOPNOTSUPP);
+	assert_int_equal(parse(), -EPROTO);
+
+	/* R-messages and unknown types. */
 	m_begin(&m, P9_RREAD, 1);
 	assert_int_equal(parse(), -EPROTO);
 	m_begin(&m, 200, 1);

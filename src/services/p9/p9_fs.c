@@ -418,7 +418,9 @@ static int set_mapped_owner_mode(const struct p9_fs *fs, const struct p9_fid *f,
 	return p9_mapped_write(f->fd, &m);
 }
 
-static int op_setattr(struct p9_fs *fs, const struct p9_req *r, struct p9_out *o)
+/* Tsetattr's changes (r->sa); replies type (Rsetattr, or .u's Rwstat). */
+static int setattr_as(struct p9_fs *fs, const struct p9_req *r, uint8_t type,
+		      struct p9_out *o)
 {
 	struct p9_fid *f = p9_fid_get(&fs->fids, r->fid);
 	uint32_t v = r->sa.valid;
@@ -452,8 +454,13 @@ static int op_setattr(struct p9_fs *fs, const struct p9_req *r, struct p9_out *o
 		rc = set_times(f->fd, r);
 	if (rc)
 		return rc;
-	p9_begin(o, P9_RSETATTR, r->tag);
+	p9_begin(o, type, r->tag);
 	return 0;
+}
+
+static int op_setattr(struct p9_fs *fs, const struct p9_req *r, struct p9_out *o)
+{
+	return setattr_as(fs, r, P9_RSETATTR, o);
 }
 
 static int op_statfs(struct p9_fs *fs, const struct p9_req *r, struct p9_out *o)
@@ -1371,6 +1378,35 @@ static int op_stat_u(struct p9_fs *fs, const struct p9_req *r, struct p9_out *o)
 	return 0;
 }
 
+/* Twstat: a new name (in the same directory, as stat(5) allows; an
+ * existing one is not replaced), then the attributes as Tsetattr sets
+ * them.  The file's type cannot change (EINVAL). */
+static int op_wstat_u(struct p9_fs *fs, const struct p9_req *r, struct p9_out *o)
+{
+	struct p9_fid *f = p9_fid_get(&fs->fids, r->fid);
+	char name[P9_NAME_MAX + 1];
+	int dfd, rc = 0;
+
+	if (!f)
+		return -EBADF;
+	if (fs->cfg.ro)
+		return -EROFS;
+	if (r->mode != ~0u && !(r->mode & P9_DMDIR) != !f->is_dir)
+		return -EINVAL;
+	if (r->name) {
+		dfd = parent_of(fs, f, name, sizeof(name));
+		if (dfd < 0)
+			return dfd;
+		if (strcmp(name, r->name) &&
+		    renameat2(dfd, name, dfd, r->name, RENAME_NOREPLACE))
+			rc = -errno;
+		close(dfd);
+		if (rc)
+			return rc;
+	}
+	return setattr_as(fs, r, P9_RWSTAT, o);
+}
+
 /* Whether fid is an open directory (a .u Tread of it lists it). */
 static bool open_dir_fid(struct p9_fs *fs, uint32_t id)
 {
@@ -1489,6 +1525,7 @@ static int dispatch_locked(struct p9_fs *fs, const struct p9_req *r, struct p9_o
 	case P9_TOPEN: return fs->dot_u ? op_open_u(fs, r, o) : -EOPNOTSUPP;
 	case P9_TCREATE: return fs->dot_u ? op_create_u(fs, r, o) : -EOPNOTSUPP;
 	case P9_TSTAT: return fs->dot_u ? op_stat_u(fs, r, o) : -EOPNOTSUPP;
+	case P9_TWSTAT: return fs->dot_u ? op_wstat_u(fs, r, o) : -EOPNOTSUPP;
 	case P9_TREAD: return op_read_dir_u(fs, r, o); /* .u, a directory */
 	default: return -EOPNOTSUPP;
 	}

@@ -151,6 +151,68 @@ static void parse_setattr(struct cur *c, struct p9_req *r)
 	r->sa.mtime_nsec = get64(c);
 }
 
+/* A string whose bytes are not used (Twstat's uid, gid, muid, extension). */
+static void skipstr(struct cur *c)
+{
+	take(c, get16(c));
+}
+
+/* 9P2000.u's Twstat: fid, then stat[n], whose fields are "don't touch"
+ * when all ones (numbers) or empty (strings).  The changes are given as
+ * Tsetattr's (r->sa), a new name in r->name (NULL: none), the mode word
+ * as sent in r->mode (its type bits: the file's, checked by the server). */
+static void parse_wstat(struct cur *c, struct p9_req *r)
+{
+	uint32_t mode, atime, mtime, n_uid, n_gid;
+	uint64_t length;
+
+	memset(&r->sa, 0, sizeof(r->sa));
+	r->name = NULL;
+	r->fid = get32(c);
+	get16(c);                  /* n: stat's size + 2 */
+	get16(c);                  /* size */
+	take(c, 2 + 4 + P9_QID_SIZE); /* type, dev, qid: not settable */
+	mode = get32(c);
+	atime = get32(c);
+	mtime = get32(c);
+	length = get64(c);
+	if (!c->err && c->left >= 2 && c->p[0] == 0 && c->p[1] == 0)
+		get16(c); /* no new name */
+	else
+		r->name = getstr(c, r, STR_NAME);
+	for (int i = 0; i < 4; i++) /* uid, gid, muid, extension */
+		skipstr(c);
+	n_uid = get32(c);
+	n_gid = get32(c);
+	get32(c);                  /* n_muid */
+	r->mode = mode;
+	if (mode != ~0u) {
+		r->sa.valid |= P9_SETATTR_MODE;
+		r->sa.mode = (mode & 0777) | (mode & P9_DMSETUID ? 04000 : 0) |
+			     (mode & P9_DMSETGID ? 02000 : 0) | (mode & P9_DMSETVTX ? 01000 : 0);
+	}
+	if (atime != ~0u) {
+		r->sa.valid |= P9_SETATTR_ATIME | P9_SETATTR_ATIME_SET;
+		r->sa.atime_sec = atime;
+	}
+	if (mtime != ~0u) {
+		r->sa.valid |= P9_SETATTR_MTIME | P9_SETATTR_MTIME_SET;
+		r->sa.mtime_sec = mtime;
+	}
+	if (length != ~0ull) {
+		r->sa.valid |= P9_SETATTR_SIZE;
+		r->sa.size = length;
+	}
+	if (n_uid != ~0u) {
+		r->sa.valid |= P9_SETATTR_UID;
+		r->sa.uid = n_uid;
+	}
+	if (n_gid != ~0u) {
+		r->sa.valid |= P9_SETATTR_GID;
+		r->sa.gid = n_gid;
+	}
+}
+
 static void parse_lock(struct cur *c, struct p9_req *r)
 {
 	r->fid = get32(c);
@@ -204,6 +266,9 @@ static void parse_body(struct cur *c, struct p9_req *r)
 	case P9_TSTATFS:
 	case P9_TREADLINK:
 		r->fid = get32(c);
+		break;
+	case P9_TWSTAT: /* 9P2000.u */
+		parse_wstat(c, r);
 		break;
 	case P9_TFSYNC:
 		r->fid = get32(c);
@@ -296,7 +361,7 @@ static void parse_body(struct cur *c, struct p9_req *r)
 		parse_lock(c, r);
 		break;
 	default:
-		/* R-messages, Tlerror, and Twstat (not served): an error. */
+		/* R-messages and Tlerror: an error. */
 		c->err = (r->type & 1) || r->type == P9_TLERROR ? -EPROTO : -EOPNOTSUPP;
 		break;
 	}

@@ -1,5 +1,6 @@
 /*
- * The 9P2000.L message layer (with 9P2000.u's Topen, Tcreate, Tstat), pure: p9_parse() turns one T-message (a copy
+ * The 9P2000.L message layer (with 9P2000.u's Topen, Tcreate, Tstat,
+ * Twstat), pure: p9_parse() turns one T-message (a copy
  * the transport took off the ring) into a struct p9_req with every field
  * bounds-checked and every string copied out NUL-terminated and checked;
  * the p9_put_* encoders build R-messages into a bounded buffer.  No I/O, no
@@ -79,7 +80,7 @@ int p9_peek_header(const uint8_t *msg, size_t len, uint32_t *size,
  * Rlerror: -EPROTO (truncated, size mismatch, an R-message), -EINVAL (a name
  * that is empty, holds '/' or NUL, or is "." / ".." where a new name is
  * due; a string with a NUL; more than P9_MAXWELEM walk elements),
- * -ENAMETOOLONG, -EOPNOTSUPP (Twstat and unknown types).
+ * -ENAMETOOLONG, -EOPNOTSUPP (unknown types).
  * Bytes after the last field are ignored (as QEMU and diod do).
  */
 int p9_parse(const uint8_t *msg, size_t len, struct p9_req *r)
