@@ -112,6 +112,29 @@ static const struct cli_case cases[] = {
 	{ "two shares same tag", { "pvisor", "run", "--share", "/a,tag=t", "--share", "/b,tag=t", "k" }, CLI_ERROR, "two shares tagged 't'" },
 };
 
+/* A command line parse_cli must refuse, and what its error says. */
+struct cli_bad {
+	const char *argv[10];
+	const char *err;
+};
+
+static void expect_refused(const struct cli_bad *bad, size_t n)
+{
+	char err[256];
+	struct cli cli;
+
+	for (size_t i = 0; i < n; i++) {
+		int argc = 0;
+
+		while (argc < 10 && bad[i].argv[argc])
+			argc++;
+		assert_int_equal(cli_parse(argc, (char *const *)bad[i].argv, &cli, err,
+					   sizeof(err)), CLI_ERROR);
+		if (!strstr(err, bad[i].err))
+			fail_msg("case %zu: '%s' lacks '%s'", i, err, bad[i].err);
+	}
+}
+
 static void test_cases(void **state)
 {
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -218,7 +241,7 @@ static void test_rootfs(void **state)
 	const char *argv[] = { "pvisor", "run", "--rootfs", "/srv/r", "--cmdline", "nokaslr",
 			       "--", "sh", "-c", "echo 'a b'; exit 7", NULL };
 	const char *rw[] = { "pvisor", "run", "--rootfs=/,rw", "--dry-run=/tmp/x", "--mem=96M", NULL };
-	const struct { const char *argv[8]; const char *err; } bad[] = {
+	static const struct cli_bad bad[] = {
 		{ { "pvisor", "run", "--rootfs", "/,rx" }, "unknown option 'rx'" },
 		{ { "pvisor", "run", "--rootfs", ",rw" }, "no usable directory" },
 		{ { "pvisor", "run", "--rootfs" }, "needs a value" },
@@ -251,16 +274,7 @@ static void test_rootfs(void **state)
 	assert_string_equal(cli.dry_run, "/tmp/x");
 	assert_int_equal(cli.run_argc, 0);
 
-	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		int n = 0;
-
-		while (bad[i].argv[n])
-			n++;
-		assert_int_equal(cli_parse(n, (char *const *)bad[i].argv, &cli, err,
-					   sizeof(err)), CLI_ERROR);
-		if (!strstr(err, bad[i].err))
-			fail_msg("case %zu: '%s' lacks '%s'", i, err, bad[i].err);
-	}
+	expect_refused(bad, sizeof(bad) / sizeof(bad[0]));
 }
 
 /* --rwdir [GUESTPATH=]HOSTDIR: a writable share tagged rwdirN after the
@@ -270,7 +284,7 @@ static void test_rwdir(void **state)
 	const char *argv[] = { "pvisor", "run", "--rwdir", "/tmp/out", "--rootfs", "/",
 			       "--rwdir=/mnt/x/=/srv/a=b", "--share", "/s,tag=s", "--", "true",
 			       NULL };
-	const struct { const char *argv[10]; const char *err; } bad[] = {
+	static const struct cli_bad bad[] = {
 		{ { "pvisor", "run", "--rwdir", "/tmp", "k" }, "goes with --rootfs" },
 		{ { "pvisor", "run", "--rootfs", "/", "--rwdir", "" }, "no usable host" },
 		{ { "pvisor", "run", "--rootfs", "/", "--rwdir", "/g=" }, "no usable host" },
@@ -304,16 +318,7 @@ static void test_rwdir(void **state)
 	assert_string_equal(cli.cfg.shares[3].tag, "rwdir1");
 	assert_int_equal(cli.run_argc, 1);
 
-	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		int n = 0;
-
-		while (bad[i].argv[n])
-			n++;
-		assert_int_equal(cli_parse(n, (char *const *)bad[i].argv, &cli, err,
-					   sizeof(err)), CLI_ERROR);
-		if (!strstr(err, bad[i].err))
-			fail_msg("case %zu: '%s' lacks '%s'", i, err, bad[i].err);
-	}
+	expect_refused(bad, sizeof(bad) / sizeof(bad[0]));
 	/* With the root: 7 (VM_MAX_SHARES) in all. */
 	for (int i = 0; i < 8; i++)
 		many[4 + i] = "--rwdir=/tmp";
@@ -388,7 +393,7 @@ static void test_restore_kernel(void **state)
 {
 	const char *k[] = { "pvisor", "restore", "--kernel", "vmlinuz", "--initrd", "rd",
 			    "s.pvs", "--", "quiet", NULL };
-	const struct { const char *argv[8]; const char *err; } bad[] = {
+	static const struct cli_bad bad[] = {
 		{ { "pvisor", "restore" }, "no snapshot file given" },
 		{ { "pvisor", "restore", "a", "b" }, "unexpected argument 'b'" },
 		{ { "pvisor", "restore", "--initrd", "rd", "s" }, "go with --kernel" },
@@ -404,16 +409,7 @@ static void test_restore_kernel(void **state)
 	assert_string_equal(cli.cfg.kernel_path, "vmlinuz");
 	assert_string_equal(cli.cfg.initrd_path, "rd");
 	assert_string_equal(cli.cfg.cmdline, "quiet");
-	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		int n = 0;
-
-		while (n < 8 && bad[i].argv[n])
-			n++;
-		assert_int_equal(cli_parse(n, (char *const *)bad[i].argv, &cli, err, sizeof(err)),
-				 CLI_ERROR);
-		if (!strstr(err, bad[i].err))
-			fail_msg("row %zu: '%s' lacks '%s'", i, err, bad[i].err);
-	}
+	expect_refused(bad, sizeof(bad) / sizeof(bad[0]));
 }
 
 /* A repeated option overrides the earlier one (tools/run-default.sh relies
