@@ -20,12 +20,13 @@ start() {
 	pid=$!
 }
 # save_and_stop SNAP [SAVE-ARGS...]: `ctl save` of the guest started with
-# start (reply in r, status in rc), then its pvisor's exit; its output's
-# name is kept in before.
+# start (reply in r, status in rc), then its pvisor's exit (status in prc);
+# its output's name is kept in before.
 save_and_stop() {
 	r=$(ctl save "$@")
 	rc=$?
 	wait "$pid"
+	prc=$?
 	before=$out
 }
 # restore_into OUT BACKEND ARGS...: pvisor restore ARGS in the foreground

@@ -35,13 +35,9 @@ save_after_hotplug() {
 	r=$(ctl disk-remove xvda --force)
 	check "$be: disk-remove xvda before the save" test "$(field "$r" 'r["device"]')" = xvda
 	wait_for "$out" 'seq_write MB/s' 30
-	r=$(ctl save "$snap")
-	rc=$?
-	wait "$pid"
-	prc=$?
+	save_and_stop "$snap"
 	check "$be: saved mid-run after the hot-plug (ctl $rc, pvisor $prc): $r" \
 		test $rc -eq 0 -a $prc -eq 0 -a -s "$snap"
-	before=$out
 	out=$TMP/hotsave2.$be
 	timeout 20 "$PVISOR" restore --backend "$be" --no-raw --disk "$TMP/c.img" "$snap" \
 		</dev/null >"$out" 2>&1

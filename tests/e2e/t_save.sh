@@ -68,10 +68,7 @@ for be in $BACKENDS; do
 	check "$be: save while paused: refused (exit $rc: $r), no file left" \
 		test $rc -ne 0 -a ! -e "$TMP/paused.pvs"
 
-	r=$(ctl save "$snap")
-	rc=$?
-	wait "$pid"
-	prc=$?
+	save_and_stop "$snap"
 	if [ $rc -eq 0 ] && [ "$(field "$r" 'r["how"], r["bytes"] > 0')" = "('saved', True)" ] &&
 		[ $prc -eq 0 ] && [ -s "$snap" ]; then
 		ok "$be: save: reply 'saved', $(stat -c %s "$snap") bytes, pvisor exit 0"
@@ -82,7 +79,6 @@ for be in $BACKENDS; do
 	check "$be: the API socket is gone after the save" test ! -e "$SOCK"
 
 	# Restore: the loop goes on; the API works; saved and restored again.
-	before=$out
 	out=$TMP/run2.$be
 	start restore "$be" "$snap"
 	restored_goes_on "$be" "$before" "$out" "restore"
@@ -90,13 +86,9 @@ for be in $BACKENDS; do
 	check "$be: the restored guest answers status (running, 64 MiB)" \
 		test "$(field "$st" 'r["state"], r["memory"]["bytes"] >> 20')" = "('running', 64)"
 	wait_for "$out" '^tick 5' 20
-	r=$(ctl save "$snap.2")
-	rc=$?
-	wait "$pid"
-	prc=$?
+	save_and_stop "$snap.2"
 	check "$be: the restored guest saved again (ctl exit $rc, pvisor exit $prc)" \
 		test $rc -eq 0 -a $prc -eq 0 -a -s "$snap.2"
-	before=$out
 	out=$TMP/run3.$be
 	start restore "$be" "$snap.2"
 	restored_goes_on "$be" "$before" "$out" "second restore"

@@ -64,10 +64,7 @@ for be in $BACKENDS; do
 		stop
 		continue
 	fi
-	r=$(ctl save "$snap")
-	rc=$?
-	wait "$pid"
-	prc=$?
+	save_and_stop "$snap"
 	check "$be: pvsh saved after writing data/greeting (ctl $rc, pvisor exit $prc)" \
 		test $rc -eq 0 -a $prc -eq 0 -a -s "$snap"
 
