@@ -21,6 +21,16 @@
 # too for the QEMU network check).
 source "$(dirname "$0")/lib.sh"
 
+# start_www: a one-shot HTTP server on the host's loopback serving
+# $TMP/www/hello ("hello-from-host") on a free port (port), pid in www.
+start_www() {
+	mkdir -p "$TMP/www"
+	echo hello-from-host >"$TMP/www/hello"
+	port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+	python3 -m http.server --bind 127.0.0.1 --directory "$TMP/www" "$port" >/dev/null 2>&1 &
+	www=$!
+}
+
 KDIR=${PVISOR_TEST_ROOTFS_KDIR:-$ROOT/build/kernel/amd64-unsigned}
 chmod 755 "$TMP"
 WORK=$TMP/work
@@ -262,11 +272,7 @@ else
 
 	# --net user: a one-shot HTTP server on the host's loopback, which
 	# slirp's gateway 10.0.2.2 reaches.
-	mkdir -p "$TMP/www"
-	echo hello-from-host >"$TMP/www/hello"
-	port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-	python3 -m http.server --bind 127.0.0.1 --directory "$TMP/www" "$port" >/dev/null 2>&1 &
-	www=$!
+	start_www
 	PV_OPTS=(--net user)
 	qemu_rootfs net $NOBODY "" bash -c 'ip -4 -o addr show dev eth0; ip route; cat /etc/resolv.conf;
 		exec 3<>/dev/tcp/10.0.2.2/$0 && printf "GET /hello HTTP/1.0\r\n\r\n" >&3 && cat <&3' "$port"
@@ -325,11 +331,7 @@ else
 	PV_OPTS=()
 	check "${KVM_TESTS[5]}" test $rc -eq 0 -a "$(cat "$WORK/krwd/f" 2>/dev/null)" = k \
 		-a "$(cat "$TMP/krwd.stdout")" = o -a ! -e "$WORK/kov"
-	mkdir -p "$TMP/www"
-	echo hello-from-host >"$TMP/www/hello"
-	port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-	python3 -m http.server --bind 127.0.0.1 --directory "$TMP/www" "$port" >/dev/null 2>&1 &
-	www=$!
+	start_www
 	PV_OPTS=(--net user)
 	run_rootfs knet / bash -c 'ip -4 -o addr show dev eth0; ip route; cat /etc/resolv.conf;
 		exec 3<>/dev/tcp/10.0.2.2/$0 && printf "GET /hello HTTP/1.0\r\n\r\n" >&3 && cat <&3' "$port"
