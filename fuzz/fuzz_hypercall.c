@@ -46,7 +46,7 @@ static void reset(void)
 	struct shared_info *s = xen_shared_info(vm);
 
 	atomic_store(&vm->stop_reason, VM_RUNNING);
-	evtchn_init(vm);
+	evtchn_reset(vm);
 	/* Keep pvisor's own console and store channels. */
 	vm->xen.evtchn[vm->xen.console_port].state = EVTCHN_INTERDOMAIN;
 	vm->xen.evtchn[vm->xen.store_port].state = EVTCHN_INTERDOMAIN;

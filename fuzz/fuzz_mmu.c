@@ -7,7 +7,7 @@
  * counts match the tables in memory.  At the end, releasing pins and base
  * pointers must bring every count back to zero.
  */
-// fuzz-sources: src/xen/pagetype.c src/xen/mmu.c src/core/gmem.c src/core/log.c
+// fuzz-sources: src/xen/pagetype.c src/xen/mmu.c src/core/gmem.c src/core/host_table.c src/core/log.c
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -46,13 +46,23 @@ void gmem_destroy(struct gmem *m)
 	m->memfd = -1;
 }
 
+int gmem_zero(struct gmem *m, uint64_t gpa, uint64_t len)
+{
+	void *p = gmem_ptr(m, gpa, len);
+
+	if (!p || (gpa | len) & (PAGE_SIZE - 1))
+		return -EINVAL;
+	/* A hole punched in the memfd: every mapping of it (the backend's
+	 * too) reads zeros, and the pages go back to the host.  Unlike a
+	 * memset, frames that were never written are not faulted in. */
+	if (len && madvise(p, len, MADV_REMOVE) < 0)
+		return -errno;
+	return 0;
+}
+
 int gmem_clear(struct gmem *m)
 {
-	/* A hole punched in the memfd: every mapping of it (the backend's
-	 * too) reads zeros, and the pages go back to the host. */
-	if (!m->host || madvise(m->host, m->nr_frames * PAGE_SIZE, MADV_REMOVE) < 0)
-		return m->host ? -errno : -EINVAL;
-	return 0;
+	return gmem_zero(m, 0, m->nr_frames * PAGE_SIZE);
 }
 
 void *gmem_ptr(const struct gmem *m, uint64_t gpa, uint64_t len)

@@ -33,6 +33,11 @@ int gmem_init(struct gmem *m, uint64_t ram_frames, uint64_t xen_frames)
 	__attribute__((warn_unused_result));
 void gmem_destroy(struct gmem *m);
 
+/* Zeroes the page-aligned range [gpa, gpa+len) by freeing its host pages
+ * (no page is touched); 0, -EINVAL (outside memory, unaligned) or -errno. */
+int gmem_zero(struct gmem *m, uint64_t gpa, uint64_t len)
+	__attribute__((warn_unused_result));
+
 /* Zeroes every frame and frees its host pages (a reboot's fresh memory);
  * nothing may be using it.  0 or -errno. */
 int gmem_clear(struct gmem *m) __attribute__((warn_unused_result));

@@ -41,6 +41,7 @@
 #include "xen/shared.h"
 #include "xen/time.h"
 #include "xen/tsc_rate.h"
+#include "core/host_table.h"
 
 #define PVISOR_VERSION "0.1"
 
@@ -92,6 +93,7 @@ static int read_file(const char *what, const char *path, struct blob *b)
 		close(fd);
 		return -1;
 	}
+	prefault_write(b->data, b->len);
 	while (done < b->len) {
 		n = read(fd, b->data + done, b->len - done);
 		if (n < 0 && errno == EINTR)

@@ -241,7 +241,6 @@ int vm_create(struct vm *vm, const struct vm_config *cfg,
 	uint64_t ram_frames = cfg->mem_bytes >> PAGE_SHIFT;
 	int rc;
 
-	memset(vm, 0, sizeof(*vm));
 	vm->cfg = cfg;
 	vm->backend = backend;
 	vm->mem.memfd = -1;

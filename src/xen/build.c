@@ -288,12 +288,7 @@ static int build_pagetables(struct vm *vm, const struct boot_layout *l,
 
 static int zero_frames(struct gmem *m, uint64_t pfn, uint64_t n)
 {
-	void *p = gmem_ptr(m, pfn << PAGE_SHIFT, n << PAGE_SHIFT);
-
-	if (!p)
-		return -EFAULT;
-	memset(p, 0, n << PAGE_SHIFT);
-	return 0;
+	return gmem_zero(m, pfn << PAGE_SHIFT, n << PAGE_SHIFT) ? -EFAULT : 0;
 }
 
 static int fill_start_info(struct vm *vm, const struct boot_layout *l,

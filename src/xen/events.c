@@ -39,12 +39,19 @@ static void bit_clear(xen_ulong_t *words, unsigned bit)
 
 void evtchn_init(struct vm *vm)
 {
+	/* All zeros is EVTCHN_FREE: the pages of ports never used are never
+	 * touched (the table is 224 KiB). */
+	vm->xen.evtchn[0].state = EVTCHN_RESERVED;
+}
+
+void evtchn_reset(struct vm *vm)
+{
 	pthread_mutex_lock(&vm->xen.lock);
 	evtchn_fifo_destroy_locked(vm);
 	pthread_mutex_unlock(&vm->xen.lock);
 	for (unsigned p = 0; p < XEN_MAX_EVTCHN; p++)
 		vm->xen.evtchn[p] = (struct evtchn){ .state = EVTCHN_FREE };
-	vm->xen.evtchn[0].state = EVTCHN_RESERVED;
+	evtchn_init(vm);
 }
 
 void vcpu_wake(struct vcpu *v)

@@ -16,8 +16,12 @@
 struct vm;
 struct vcpu;
 
-/* Initialises the port table (port 0 reserved). */
+/* Initialises the port table of a new domain, all zeros (port 0
+ * reserved). */
 void evtchn_init(struct vm *vm);
+
+/* Closes every port and drops the FIFO state, then as evtchn_init(). */
+void evtchn_reset(struct vm *vm);
 
 /* A reboot's fresh domain (core/reboot.c): every port closed but the
  * console's and xenstore's (kept, as new, for the new start_info), back to

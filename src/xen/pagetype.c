@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/host_table.h"
 #include "core/log.h"
 #include "core/vm.h"
 
@@ -61,6 +62,7 @@ struct pagetype_table {
 	uint64_t nr_frames;
 	struct pt_frame *f;
 	uint64_t *m2p; /* nr_ram_frames entries */
+	size_t f_bytes, m2p_bytes; /* host tables (core/host_table.h) */
 	uint32_t tlb_epoch;
 	/* Base pointers held per vCPU: [id][0] kernel, [id][1] user. */
 	bool base_held[VM_MAX_VCPUS][2];
@@ -398,6 +400,7 @@ static void put_type(struct vm *vm, uint64_t mfn)
 
 /* ---- public API ---- */
 
+
 int pagetype_init(struct vm *vm)
 {
 	struct pagetype_table *t;
@@ -407,12 +410,13 @@ int pagetype_init(struct vm *vm)
 	if (!t)
 		return -ENOMEM;
 	t->nr_frames = vm->mem.nr_frames;
-	t->f = calloc(t->nr_frames ? t->nr_frames : 1, sizeof(*t->f));
-	t->m2p = calloc(vm->mem.nr_ram_frames ? vm->mem.nr_ram_frames : 1,
-			sizeof(*t->m2p));
+	t->f_bytes = (size_t)t->nr_frames * sizeof(*t->f);
+	t->m2p_bytes = (size_t)vm->mem.nr_ram_frames * sizeof(*t->m2p);
+	t->f = host_table_alloc(t->f_bytes, true);
+	t->m2p = host_table_alloc(t->m2p_bytes, true);
 	if (!t->f || !t->m2p) {
-		free(t->f);
-		free(t->m2p);
+		host_table_free(t->f, t->f_bytes);
+		host_table_free(t->m2p, t->m2p_bytes);
 		free(t);
 		return -ENOMEM;
 	}
@@ -432,8 +436,8 @@ void pagetype_destroy(struct vm *vm)
 	if (!t)
 		return;
 	pthread_mutex_destroy(&t->lock);
-	free(t->f);
-	free(t->m2p);
+	host_table_free(t->f, t->f_bytes);
+	host_table_free(t->m2p, t->m2p_bytes);
 	free(t);
 	vm->xen.pagetypes = NULL;
 }
