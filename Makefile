@@ -32,6 +32,15 @@ ASMS      := $(shell find src -name '*.S' | sort)
 MAIN_SRC  := src/core/main.c
 LIB_SRCS  := $(filter-out $(MAIN_SRC),$(SRCS))
 
+# The seccomp filters, compiled by libseccomp once at build time
+# (core/seccomp_programs.h): tools/gen_seccomp.c writes them as a header.
+GEN_DIR   := $(BUILD)/gen
+GEN_HDR   := $(GEN_DIR)/seccomp_programs_gen.h
+GEN_TOOL  := $(GEN_DIR)/gen_seccomp
+GEN_TOOL_SRCS := tools/gen_seccomp.c src/core/sandbox_seccomp.c src/core/sandbox_policy.c \
+             src/backend/proc/proc_seccomp.c src/core/bpf_prog.c
+CFLAGS_COMMON += -I$(GEN_DIR)
+
 # Release build (build/) and a sanitizer build for tests (build/asan/).
 OBJ_DIR   := $(BUILD)/obj
 ASAN_DIR  := $(BUILD)/asan
@@ -83,6 +92,15 @@ $(ASAN_DIR)/%.o: %.S
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_COMMON) -MMD -MP -c -o $@ $<
 
+$(GEN_TOOL): $(GEN_TOOL_SRCS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_COMMON) -O1 -MMD -MP -o $@ $(GEN_TOOL_SRCS) $(LIBS)
+
+$(GEN_HDR): $(GEN_TOOL)
+	$(GEN_TOOL) > $@.tmp && mv $@.tmp $@
+
+$(OBJ_DIR)/src/core/seccomp_programs.o $(ASAN_DIR)/src/core/seccomp_programs.o: $(GEN_HDR)
+
 # Guest kit: freestanding, its own Makefile.
 guest:
 	$(MAKE) -C guest
@@ -100,12 +118,12 @@ $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libpvisor-asan.a
 	$(CC) $(CFLAGS_COMMON) $(SAN_FLAGS) -MMD -MP -o $@ $< $(BUILD)/libpvisor-asan.a -lcmocka $(LIBS)
 
 # Fuzz harnesses: libFuzzer, built with clang against the sources.
-FUZZ_FLAGS := -std=gnu11 -D_GNU_SOURCE -Iinclude -Isrc -g -O1 \
+FUZZ_FLAGS := -std=gnu11 -D_GNU_SOURCE -Iinclude -Isrc -I$(GEN_DIR) -g -O1 \
               -fsanitize=fuzzer,address,undefined -DPVISOR_FUZZ
 fuzz: $(FUZZ_BINS)
 # A harness lists its sources on a "// fuzz-sources:" line ("ALL": the library).
 fuzz_sources = $(patsubst ALL,$(LIB_SRCS) $(ASMS),$(shell sed -n 's,^// fuzz-sources: ,,p' $(1)))
-$(BUILD)/fuzz/%: fuzz/%.c $(LIB_SRCS)
+$(BUILD)/fuzz/%: fuzz/%.c $(LIB_SRCS) $(GEN_HDR)
 	@mkdir -p $(dir $@)
 	$(CLANG) $(FUZZ_FLAGS) -Itests/unit $(shell pkg-config --cflags $(PKGS) 2>/dev/null) -o $@ $< \
 		$(call fuzz_sources,$<) $(LIBS)

@@ -3,7 +3,7 @@
  * (struct blkif_request) followed by limits and, for indirect requests, the
  * segments a hostile frontend would put in its indirect pages.
  */
-// fuzz-sources: src/services/blkback/blkif_req.c src/core/sandbox.c src/core/sandbox_seccomp.c src/core/sandbox_policy.c src/core/sandbox_landlock.c src/core/log.c
+// fuzz-sources: src/services/blkback/blkif_req.c src/core/sandbox.c src/core/seccomp_programs.c src/core/bpf_prog.c src/core/sandbox_policy.c src/core/sandbox_landlock.c src/core/log.c
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>

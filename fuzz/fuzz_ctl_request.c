@@ -5,7 +5,7 @@
  * error code, and the reply built from the outcome dumps to one line of
  * JSON (no newline inside), as the server sends it.
  */
-// fuzz-sources: src/services/ctl/ctl_request.c src/services/scsiback/vscsi_lun.c src/core/sandbox.c src/core/sandbox_seccomp.c src/core/sandbox_policy.c src/core/sandbox_landlock.c src/core/log.c
+// fuzz-sources: src/services/ctl/ctl_request.c src/services/scsiback/vscsi_lun.c src/core/sandbox.c src/core/seccomp_programs.c src/core/bpf_prog.c src/core/sandbox_policy.c src/core/sandbox_landlock.c src/core/log.c
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>

@@ -6,7 +6,7 @@
  * describe a sane operand and change only its destination register; a
  * segment load (Xen's flat selectors) must name a loadable register.
  */
-// fuzz-sources: src/xen/decode.c src/core/sandbox.c src/core/sandbox_seccomp.c src/core/sandbox_policy.c src/core/sandbox_landlock.c src/core/log.c
+// fuzz-sources: src/xen/decode.c src/core/sandbox.c src/core/seccomp_programs.c src/core/bpf_prog.c src/core/sandbox_policy.c src/core/sandbox_landlock.c src/core/log.c
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>

@@ -7,7 +7,7 @@
  * then tx ring slots (12 bytes each), then rx ring slots and the frame
  * lengths to receive.
  */
-// fuzz-sources: src/services/netback/netif.c src/core/sandbox.c src/core/sandbox_seccomp.c src/core/sandbox_policy.c src/core/sandbox_landlock.c src/core/log.c
+// fuzz-sources: src/services/netback/netif.c src/core/sandbox.c src/core/seccomp_programs.c src/core/bpf_prog.c src/core/sandbox_policy.c src/core/sandbox_landlock.c src/core/log.c
 #include <errno.h>
 #include <stddef.h>
 #include <stdint.h>

@@ -4,7 +4,7 @@
  * forced to the input's length half of the time, so that bodies get
  * explored), parsed and checked against the parser's promises.
  */
-// fuzz-sources: src/services/p9/p9_msg.c src/core/sandbox.c src/core/sandbox_seccomp.c src/core/sandbox_policy.c src/core/sandbox_landlock.c src/core/log.c
+// fuzz-sources: src/services/p9/p9_msg.c src/core/sandbox.c src/core/seccomp_programs.c src/core/bpf_prog.c src/core/sandbox_policy.c src/core/sandbox_landlock.c src/core/log.c
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>

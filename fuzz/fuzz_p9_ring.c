@@ -4,7 +4,7 @@
  * would publish, and limits; every message taken must be whole and within
  * the limits, and the reader must never touch memory beyond the ring.
  */
-// fuzz-sources: src/services/p9/p9_ring.c src/core/sandbox.c src/core/sandbox_seccomp.c src/core/sandbox_policy.c src/core/sandbox_landlock.c src/core/log.c
+// fuzz-sources: src/services/p9/p9_ring.c src/core/sandbox.c src/core/seccomp_programs.c src/core/bpf_prog.c src/core/sandbox_policy.c src/core/sandbox_landlock.c src/core/log.c
 #include <errno.h>
 #include <stddef.h>
 #include <stdint.h>

@@ -5,7 +5,7 @@
  * (MODE SELECT, START STOP, eject) carry over between commands.  An I/O
  * outside an image traps (scsi_fixture.h); the outcome must be consistent.
  */
-// fuzz-sources: src/services/scsi/scsi_target.c src/services/scsi/scsi_disk.c src/services/scsi/scsi_cdrom.c src/services/scsi/scsi_sense.c src/services/scsi/scsi_exec.c src/core/sandbox.c src/core/sandbox_seccomp.c src/core/sandbox_policy.c src/core/sandbox_landlock.c src/core/log.c
+// fuzz-sources: src/services/scsi/scsi_target.c src/services/scsi/scsi_disk.c src/services/scsi/scsi_cdrom.c src/services/scsi/scsi_sense.c src/services/scsi/scsi_exec.c src/core/sandbox.c src/core/seccomp_programs.c src/core/bpf_prog.c src/core/sandbox_policy.c src/core/sandbox_landlock.c src/core/log.c
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>

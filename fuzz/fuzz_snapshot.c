@@ -12,7 +12,7 @@
  * would be, into a configuration with no device given) answers 0 or -1
  * with a message, and never more devices than a guest may have.
  */
-// fuzz-sources: src/core/snapshot.c src/core/snapshot_devices.c src/core/cli.c src/core/runspec.c src/hostio/hostnet.c src/hostio/slirp.c src/hostio/tap.c src/services/scsiback/vscsi_lun.c src/core/sandbox.c src/core/sandbox_seccomp.c src/core/sandbox_policy.c src/core/sandbox_landlock.c src/core/log.c
+// fuzz-sources: src/core/snapshot.c src/core/snapshot_devices.c src/core/cli.c src/core/runspec.c src/hostio/hostnet.c src/hostio/slirp.c src/hostio/tap.c src/services/scsiback/vscsi_lun.c src/core/sandbox.c src/core/seccomp_programs.c src/core/bpf_prog.c src/core/sandbox_policy.c src/core/sandbox_landlock.c src/core/log.c
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>

@@ -9,7 +9,7 @@
  * bit 2: then scribble the ring indexes with the record's first bytes;
  * bit 3: request a reconnect; bit 4: let dom0 write the record's path.
  */
-// fuzz-sources: src/services/xenstore/xenstore.c src/services/xenstore/xs_msg.c src/services/xenstore/xs_tree.c src/core/log.c src/core/sandbox.c src/core/sandbox_seccomp.c src/core/sandbox_policy.c src/core/sandbox_landlock.c
+// fuzz-sources: src/services/xenstore/xenstore.c src/services/xenstore/xs_msg.c src/services/xenstore/xs_tree.c src/core/log.c src/core/sandbox.c src/core/seccomp_programs.c src/core/bpf_prog.c src/core/sandbox_policy.c src/core/sandbox_landlock.c
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>

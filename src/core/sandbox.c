@@ -6,6 +6,8 @@
 #include <limits.h>
 #include <malloc.h>
 #include <linux/capability.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <pthread.h>
 #include <seccomp.h>
 #include <signal.h>
@@ -21,7 +23,7 @@
 #include "core/log.h"
 #include "core/sandbox.h"
 #include "core/sandbox_landlock.h"
-#include "core/sandbox_policy.h"
+#include "core/seccomp_programs.h"
 
 /* Names for the report, resolved before any filter exists: the SIGSYS
  * handler may not allocate. */
@@ -183,6 +185,36 @@ static void test_hook(const char *where)
 }
 #endif
 
+/* Loads the build's filter for the set-up list (role < 0) or ROLE on the
+ * calling thread, as libseccomp's seccomp_load would (no_new_privs, then
+ * the program, no flags).  0 or -errno, with err set. */
+static int load_filter(int role, bool log, char *err, size_t err_len)
+{
+	struct sock_filter prog[1024]; /* the largest is ~200 */
+	const char *what = role < 0 ? "set-up" : sandbox_role_name(role);
+	struct sock_fprog fprog;
+	size_t len;
+	int rc;
+
+	rc = seccomp_program_sandbox(role, log, (uint32_t)getpid(), prog,
+				     sizeof(prog) / sizeof(prog[0]), &len);
+	if (rc) {
+		snprintf(err, err_len, "sandbox: cannot build the %s filter: %s",
+			 what, strerror(-rc));
+		return rc;
+	}
+	fprog.len = (unsigned short)len;
+	fprog.filter = prog;
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 ||
+	    syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &fprog) < 0) {
+		rc = -errno;
+		snprintf(err, err_len, "sandbox: loading the %s filter: %s",
+			 what, strerror(-rc));
+		return rc;
+	}
+	return 0;
+}
+
 int sandbox_enter(const struct sandbox_plan *plan, char *err, size_t err_len)
 {
 	int rc;
@@ -205,7 +237,7 @@ int sandbox_enter(const struct sandbox_plan *plan, char *err, size_t err_len)
 	rc = sandbox_landlock_apply(plan, err, err_len);
 	if (rc)
 		return rc;
-	rc = sandbox_seccomp_load(-1, plan->mode == SANDBOX_LOG, err, err_len);
+	rc = load_filter(-1, plan->mode == SANDBOX_LOG, err, err_len);
 	if (rc)
 		return rc;
 	active_mode = plan->mode;
@@ -288,8 +320,8 @@ void sandbox_thread(enum sandbox_role role, const char *name)
 	unblock_sigsys();
 	become_user();
 	drop_capabilities();
-	if (sandbox_seccomp_load((int)role, active_mode == SANDBOX_LOG, err,
-				 sizeof(err)) < 0) {
+	if (load_filter((int)role, active_mode == SANDBOX_LOG, err,
+			sizeof(err)) < 0) {
 		/* The thread would run with the wider set-up list. */
 		log_error("%s", err);
 		if (fatal_hook)

@@ -22,6 +22,7 @@
 
 #include "backend/kvm/kvm_layout.h"
 #include "backend/proc/proc_layout.h"
+#include "core/bpf_prog.h"
 #include "core/sandbox_policy.h"
 
 /* linux/fs.h's PAGEMAP_SCAN (Linux 6.7; newer than Debian 12's headers):
@@ -122,18 +123,18 @@ static int allow_narrowing(scmp_filter_ctx ctx)
 
 /* Kicks, from every thread that notifies the guest: the proc backend's
  * signal to a guest process, kvm's to a vCPU thread of ours. */
-static int allow_kicks(scmp_filter_ctx ctx)
+static int allow_kicks(scmp_filter_ctx ctx, uint32_t pid)
 {
 	int r = 0;
 
 	r |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(kill), 1,
 			      SCMP_A1(SCMP_CMP_EQ, PROC_KICK_SIG));
 	r |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(tgkill), 2,
-			      SCMP_A0(SCMP_CMP_EQ, (uint64_t)getpid()),
+			      SCMP_A0(SCMP_CMP_EQ, (uint64_t)pid),
 			      SCMP_A2(SCMP_CMP_EQ, (uint64_t)KVM_SIG_KICK));
 	/* abort() on an assertion: its report beats a SIGSYS. */
 	r |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(tgkill), 2,
-			      SCMP_A0(SCMP_CMP_EQ, (uint64_t)getpid()),
+			      SCMP_A0(SCMP_CMP_EQ, (uint64_t)pid),
 			      SCMP_A2(SCMP_CMP_EQ, SIGABRT));
 	return r ? -EINVAL : 0;
 }
@@ -182,7 +183,8 @@ static int allow_file_locks(scmp_filter_ctx ctx)
 	return r ? -EINVAL : 0;
 }
 
-static int add_role_rules(scmp_filter_ctx ctx, enum sandbox_role role)
+static int add_role_rules(scmp_filter_ctx ctx, enum sandbox_role role,
+			  uint32_t pid)
 {
 	int r = allow_no_exec_memory(ctx);
 
@@ -190,7 +192,7 @@ static int add_role_rules(scmp_filter_ctx ctx, enum sandbox_role role)
 	r |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(prctl), 1,
 			      SCMP_A0(SCMP_CMP_EQ, PR_SET_TIMERSLACK));
 	if (role != SANDBOX_ROLE_BLOCK_IO)
-		r |= allow_kicks(ctx);
+		r |= allow_kicks(ctx, pid);
 	switch (role) {
 	case SANDBOX_ROLE_VCPU:
 		r |= allow_ioctls(ctx, vcpu_ioctls, NELEM(vcpu_ioctls));
@@ -244,15 +246,14 @@ static int add_setup_rules(scmp_filter_ctx ctx)
 	return r ? -EINVAL : 0;
 }
 
-int sandbox_seccomp_load(int role, bool log, char *err, size_t err_len)
+int sandbox_seccomp_compile(int role, bool log, uint32_t pid,
+			    struct sock_filter *prog, size_t max, size_t *len)
 {
 	scmp_filter_ctx ctx = seccomp_init(log ? SCMP_ACT_LOG : SCMP_ACT_TRAP);
 	int rc;
 
-	if (!ctx) {
-		snprintf(err, err_len, "sandbox: seccomp_init failed");
+	if (!ctx)
 		return -ENOMEM;
-	}
 	/* Binary search over the allowed calls: every guest exit of the proc
 	 * backend passes this filter. */
 	seccomp_attr_set(ctx, SCMP_FLTATR_CTL_OPTIMIZE, 2);
@@ -264,18 +265,9 @@ int sandbox_seccomp_load(int role, bool log, char *err, size_t err_len)
 		rc = role < 0 ? add_setup_rules(ctx)
 			      : allow_names(ctx, sandbox_policy_role(role));
 	if (!rc && role >= 0)
-		rc = add_role_rules(ctx, (enum sandbox_role)role);
-	if (rc) {
-		snprintf(err, err_len, "sandbox: cannot build the %s filter",
-			 role < 0 ? "set-up" : sandbox_role_name(role));
-		seccomp_release(ctx);
-		return rc;
-	}
-	rc = seccomp_load(ctx);
+		rc = add_role_rules(ctx, (enum sandbox_role)role, pid);
+	if (!rc)
+		rc = bpf_export(ctx, prog, 0, max, len);
 	seccomp_release(ctx);
-	if (rc < 0)
-		snprintf(err, err_len, "sandbox: loading the %s filter: %s",
-			 role < 0 ? "set-up" : sandbox_role_name(role),
-			 strerror(-rc));
 	return rc;
 }

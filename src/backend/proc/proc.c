@@ -39,7 +39,7 @@
 #include "backend/proc/proc_mirror.h"
 #include "backend/proc/proc_priv.h"
 #include "backend/proc/proc_uffd.h"
-#include "backend/proc/proc_seccomp.h"
+#include "core/seccomp_programs.h"
 #include "core/log.h"
 #include "core/sandbox.h"
 #include "core/vm.h"
@@ -234,8 +234,9 @@ static int proc_vm_init(struct vm *vm)
 		return -ENOMEM;
 	err = choose_fsgsbase(&pvm->fsgsbase);
 	if (!err)
-		err = proc_seccomp_build(vm->mem.memfd, !pvm->fsgsbase, pvm->bpf,
-					 PROC_BPF_MAX, &pvm->bpf_len);
+		err = seccomp_program_proc(!pvm->fsgsbase,
+					   (uint32_t)vm->mem.memfd, pvm->bpf,
+					   PROC_BPF_MAX, &pvm->bpf_len);
 	if (err) {
 		free(pvm);
 		return err;

@@ -21,6 +21,7 @@
 #include <pvisor/abi.h>
 
 #include "backend/proc/proc_layout.h"
+#include "core/bpf_prog.h"
 
 #define CTL_ADDR(off) ((uint64_t)PROC_STUB_BASE + PROC_CTL_OFF + (off))
 
@@ -74,13 +75,12 @@ static const struct sock_filter ip_fence[] = {
 	BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_TRAP),
 };
 
-int proc_seccomp_build(int memfd, bool set_fsgs, struct sock_filter *prog,
-		       size_t max, size_t *len)
+int proc_seccomp_compile(int memfd, bool set_fsgs, struct sock_filter *prog,
+			 size_t max, size_t *len)
 {
 	const size_t nfence = sizeof(ip_fence) / sizeof(ip_fence[0]);
 	scmp_filter_ctx ctx;
-	int fd = -1, err;
-	ssize_t n;
+	int err;
 
 	if (memfd < 0 || max < nfence)
 		return -EINVAL;
@@ -91,32 +91,10 @@ int proc_seccomp_build(int memfd, bool set_fsgs, struct sock_filter *prog,
 	err = seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_TRAP);
 	if (!err)
 		err = add_rules(ctx, memfd, set_fsgs);
-	if (err)
-		goto out;
-	fd = memfd_create("pvisor-bpf", MFD_CLOEXEC);
-	if (fd < 0) {
-		err = -errno;
-		goto out;
+	if (!err) {
+		memcpy(prog, ip_fence, sizeof(ip_fence));
+		err = bpf_export(ctx, prog, nfence, max, len);
 	}
-	err = seccomp_export_bpf(ctx, fd);
-	if (err)
-		goto out;
-	memcpy(prog, ip_fence, sizeof(ip_fence));
-	n = pread(fd, prog + nfence, (max - nfence) * sizeof(*prog), 0);
-	if (n < 0) {
-		err = -errno;
-		goto out;
-	}
-	/* A full buffer may mean a truncated program. */
-	if (n == 0 || n % sizeof(*prog) ||
-	    (size_t)n == (max - nfence) * sizeof(*prog)) {
-		err = -E2BIG;
-		goto out;
-	}
-	*len = nfence + (size_t)n / sizeof(*prog);
-out:
-	if (fd >= 0)
-		close(fd);
 	seccomp_release(ctx);
 	return err;
 }
