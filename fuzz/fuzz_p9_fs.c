@@ -4,7 +4,8 @@
  * field is set to the length) sent after Tversion and Tattach(fid 0) on a
  * share that holds files, a directory and symlinks pointing out of it.
  * After every input the directory beside the share must be exactly as it
- * was: a hostile guest never reaches outside.  The share itself is emptied
+ * was, with no user.* attribute set on it or in it (Txattrcreate's
+ * setxattr and removexattr): a hostile guest never reaches outside.  The share itself is emptied
  * and refilled every 512 inputs so that it stays small.  Every input goes
  * to two servers of that share: passthrough, and mapped-xattr (where the
  * share's filesystem takes user xattrs: tmpfs from Linux 6.6, ext4).
@@ -17,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include "services/p9/p9_fs.h"
@@ -62,8 +64,19 @@ static void fill_share(void)
 	symlink("/etc", p);
 }
 
+/* path has no user.* attribute (the guest may set only those). */
+static void check_no_user_xattrs(const char *path)
+{
+	char list[4096];
+	ssize_t n = llistxattr(path, list, sizeof(list));
+
+	for (ssize_t at = 0; at < n; at += (ssize_t)strlen(list + at) + 1)
+		if (!strncmp(list + at, "user.", 5))
+			abort();
+}
+
 /* The directory beside the share: exactly "share" and "outside", and
- * outside holds only "secret" with its text. */
+ * outside holds only "secret" with its text; none has a user.* attribute. */
 static void check_outside(void)
 {
 	char p[600], buf[16] = "";
@@ -89,6 +102,9 @@ static void check_outside(void)
 	if (n != 1 || fd < 0 || read(fd, buf, sizeof(buf)) != 6 || memcmp(buf, "SECRET", 6))
 		abort();
 	close(fd);
+	check_no_user_xattrs(top);
+	check_no_user_xattrs(outside);
+	check_no_user_xattrs(p);
 }
 
 static void cleanup(void)

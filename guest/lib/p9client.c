@@ -491,3 +491,37 @@ long p9c_readdir(struct p9c *c, uint32_t fid, uint64_t off, void *buf, uint32_t 
 	memcpy(buf, c->rx + 11, n);
 	return n;
 }
+
+int p9c_xattrwalk(struct p9c *c, uint32_t fid, uint32_t newfid, const char *name,
+		  uint64_t *size)
+{
+	struct enc e = begin(c, P9_TXATTRWALK);
+	int rc;
+
+	e32(&e, fid);
+	e32(&e, newfid);
+	estr(&e, name);
+	rc = rpc(&e);
+	if (rc)
+		return rc;
+	if (c->rlen < 15)
+		return -XEN_EIO;
+	*size = g64(c->rx + 7);
+	return 0;
+}
+
+int p9c_xattrcreate(struct p9c *c, uint32_t fid, const char *name, uint64_t size,
+		    uint32_t flags)
+{
+	struct enc e = begin(c, P9_TXATTRCREATE);
+	int rc;
+
+	e32(&e, fid);
+	estr(&e, name);
+	e64(&e, size);
+	e32(&e, flags);
+	rc = rpc(&e);
+	if (rc == 0)
+		fid_drop(c, fid);
+	return rc;
+}

@@ -20,7 +20,7 @@
 #define BACKEND_DOMID 0
 
 struct p9front {
-	char nodename[64], backend[96], tag[64];
+	char nodename[64], backend[96], tag[64], security_model[16];
 	struct xen_9pfs_data_intf *intf;
 	grant_ref_t intf_ref;
 	unsigned char *data;  /* in, then out */
@@ -162,6 +162,9 @@ struct p9front *p9front_init(unsigned devid, unsigned order)
 	snprintf(path, sizeof(path), "%s/tag", dev->nodename);
 	if (xenbus_read(XBT_NIL, path, dev->tag, sizeof(dev->tag)) < 0)
 		dev->tag[0] = '\0';
+	snprintf(path, sizeof(path), "%s/security_model", dev->backend);
+	if (xenbus_read(XBT_NIL, path, dev->security_model, sizeof(dev->security_model)) < 0)
+		dev->security_model[0] = '\0';
 	snprintf(path, sizeof(path), "%s/state", dev->backend);
 	rc = xenbus_wait_state(path, XenbusStateInitWait, XenbusStateInitWait,
 			       monotonic_ns() + P9F_TIMEOUT_NS);
@@ -191,6 +194,11 @@ uint32_t p9front_ring_size(const struct p9front *dev)
 const char *p9front_tag(const struct p9front *dev)
 {
 	return dev->tag;
+}
+
+const char *p9front_security_model(const struct p9front *dev)
+{
+	return dev->security_model;
 }
 
 long p9front_backend_state(struct p9front *dev)

@@ -1,7 +1,9 @@
 /*
  * 9pfs from the guest kit: real file operations on share 0 (read-write),
  * whose results tests/e2e/t_9pfs.sh checks on the host; a read-only share 1
- * refusing every change with EROFS; a 9P2000.u session as Mini-OS's
+ * refusing every change with EROFS; extended attributes as Linux's v9fs
+ * sets, gets, lists and removes them (user.* only; in mapped-xattr
+ * pvisor's own user.pvisor.* hidden); a 9P2000.u session as Mini-OS's
  * 9pfront opens one (create, write, open, read, stat, a directory read);
  * then hostile messages (17-element
  * walks, a string running past its message, `..` escapes, fid exhaustion)
@@ -118,6 +120,105 @@ static void file_ops(void)
 	check_rc(p9c_clunk(&c, 3), 0, "clunk d2");
 }
 
+/* getxattr as v9fs: Txattrwalk to fid 82, Tread, Tclunk.  The value
+ * (NUL-terminated) into buf, its size, or -errno. */
+static long xget(uint32_t fid, const char *name, char *buf, uint32_t len)
+{
+	uint64_t size;
+	long rc = p9c_xattrwalk(&c, fid, 82, name, &size), n;
+
+	if (rc)
+		return rc;
+	n = size < len ? p9c_read(&c, 82, 0, buf, len - 1) : -XEN_ERANGE;
+	p9c_clunk(&c, 82);
+	if (n >= 0)
+		buf[n] = '\0';
+	return n < 0 || (uint64_t)n == size ? n : -XEN_EIO;
+}
+
+/* setxattr as v9fs: a clone (fid 81) made an xattr fid, the value written,
+ * then clunked; the clunk's answer.  value "" removes name. */
+static long xset(uint32_t fid, const char *name, const char *value, uint32_t flags)
+{
+	uint32_t n = (uint32_t)strlen(value);
+	long rc = p9c_walk(&c, fid, 81, "");
+
+	if (rc)
+		return rc;
+	rc = p9c_xattrcreate(&c, 81, name, n, flags);
+	if (rc == 0 && n)
+		rc = p9c_write(&c, 81, 0, value, n) == n ? 0 : -XEN_EIO;
+	return rc ? (p9c_clunk(&c, 81), rc) : p9c_clunk(&c, 81);
+}
+
+static bool list_has(const char *list, long len, const char *prefix, bool whole)
+{
+	for (long at = 0; at < len; at += (long)strlen(list + at) + 1)
+		if (whole ? !strcmp(list + at, prefix) : !strncmp(list + at, prefix, strlen(prefix)))
+			return true;
+	return false;
+}
+
+/* Extended attributes on xattr.txt (t_9pfs.sh checks user.color on the
+ * host, and user.gone gone). */
+static void xattrs(struct p9front *fe)
+{
+	bool mapped = !strcmp(p9front_security_model(fe), "mapped-xattr");
+	char buf[512];
+	uint64_t size;
+	long n;
+
+	check_rc(p9c_walk(&c, ROOT, 80, ""), 0, "xattr: clone root");
+	check_rc(p9c_lcreate(&c, 80, "xattr.txt", P9_O_RDWR, 0644), 0, "xattr: create xattr.txt");
+	check_rc(p9c_clunk(&c, 80), 0, "xattr: clunk the created file");
+	check_rc(p9c_walk(&c, ROOT, 80, "xattr.txt"), 0, "xattr: walk xattr.txt");
+	n = xset(80, "user.color", "blue", P9_XATTR_CREATE);
+	if (n == -XEN_EOPNOTSUPP && !mapped) {
+		printf("xattr: the share's filesystem takes no user xattrs: skipped\n");
+		p9c_clunk(&c, 80);
+		return;
+	}
+	check_rc(n, 0, "xattr: set user.color (XATTR_CREATE)");
+	check_rc(xset(80, "user.color", "red", P9_XATTR_CREATE), -XEN_EEXIST,
+		 "xattr: XATTR_CREATE of an existing one: EEXIST");
+	check_rc(xget(80, "user.color", buf, sizeof(buf)), 4, "xattr: get user.color");
+	check(!strcmp(buf, "blue"), "xattr: user.color's value", "'%s'", buf);
+	check_rc(p9c_xattrwalk(&c, 80, 82, "user.color", &size), 0, "xattr: size query");
+	check(size == 4, "xattr: the size is the value's", "%lu", (unsigned long)size);
+	check_rc(p9c_read(&c, 82, 2, buf, sizeof(buf)), 2, "xattr: read at an offset");
+	check_rc(p9c_clunk(&c, 82), 0, "xattr: clunk the size query");
+	check_rc(xset(80, "user.gone", "soon", 0), 0, "xattr: set user.gone");
+	n = xget(80, "", buf, sizeof(buf));
+	check(n > 0 && list_has(buf, n, "user.color", true) && list_has(buf, n, "user.gone", true),
+	      "xattr: the list names both", "%ld bytes", n);
+	check(n > 0 && !list_has(buf, n, "user.pvisor.", false) && !list_has(buf, n, "security.", false),
+	      "xattr: the list names no pvisor or security attribute", "%ld bytes", n);
+	check_rc(xset(80, "user.gone", "", P9_XATTR_REPLACE), 0, "xattr: remove user.gone (size 0)");
+	check_rc(xget(80, "user.gone", buf, sizeof(buf)), -XEN_ENODATA, "xattr: removed: ENODATA");
+	check_rc(xset(80, "user.gone", "", P9_XATTR_REPLACE), -XEN_ENODATA,
+		 "xattr: remove a missing one: ENODATA");
+	check_rc(xset(80, "security.capability", "x", 0), -XEN_EOPNOTSUPP,
+		 "xattr: security.* not served: EOPNOTSUPP");
+	check_rc(xget(80, "trusted.x", buf, sizeof(buf)), -XEN_EOPNOTSUPP,
+		 "xattr: trusted.* not served: EOPNOTSUPP");
+	check_rc(p9c_walk(&c, ROOT, 81, ""), 0, "xattr: clone for a big one");
+	check_rc(p9c_xattrcreate(&c, 81, "user.big", P9_XATTR_SIZE_MAX + 1, 0), -XEN_E2BIG,
+		 "xattr: attr_size past 64 KiB: E2BIG");
+	check_rc(p9c_xattrcreate(&c, 81, "user.short", 2, 0), 0, "xattr: create user.short");
+	check_rc(p9c_write(&c, 81, 0, "abc", 3), -XEN_ENOSPC, "xattr: a write past attr_size: ENOSPC");
+	check_rc(p9c_clunk(&c, 81), -XEN_EINVAL, "xattr: a value not written: EINVAL at clunk");
+	check_rc(xget(80, "user.short", buf, sizeof(buf)), -XEN_ENODATA, "xattr: ... and not set");
+	if (mapped) {
+		check_rc(xget(80, "user.pvisor.mode", buf, sizeof(buf)), -XEN_ENODATA,
+			 "xattr: mapped: user.pvisor.mode hidden (ENODATA)");
+		check_rc(xset(80, "user.pvisor.mode", "\377\377\377\377", 0), -XEN_EACCES,
+			 "xattr: mapped: user.pvisor.mode not settable (EACCES)");
+		check_rc(xset(80, "user.pvisor.uid", "", 0), -XEN_EACCES,
+			 "xattr: mapped: user.pvisor.uid not removable (EACCES)");
+	}
+	check_rc(p9c_clunk(&c, 80), 0, "xattr: clunk xattr.txt");
+}
+
 static void read_only(struct p9front *fe)
 {
 	struct p9c r;
@@ -137,6 +238,8 @@ static void read_only(struct p9front *fe)
 	check_rc(p9c_renameat(&r, 0, "keep", 0, "k2"), -XEN_EROFS, "ro rename: EROFS");
 	check_rc(p9c_symlink(&r, 0, "s", "keep"), -XEN_EROFS, "ro symlink: EROFS");
 	check_rc(p9c_link(&r, 0, 1, "h"), -XEN_EROFS, "ro link: EROFS");
+	check_rc(p9c_walk(&r, 0, 2, "keep"), 0, "ro walk for an xattr");
+	check_rc(p9c_xattrcreate(&r, 2, "user.x", 1, 0), -XEN_EROFS, "ro xattrcreate: EROFS");
 }
 
 /* A Tread of 8 bytes at 0 of fid 70, tagged. */
@@ -474,6 +577,7 @@ int app_main(const char *cmdline)
 	check(!strcmp(p9front_tag(fe), "work"), "tag", "'%s'", p9front_tag(fe));
 	check_rc(p9c_init(&c, fe, MSIZE), 0, "version");
 	file_ops();
+	xattrs(fe);
 	read_only(p9front_init(1, 2));
 	in_flight(fe);
 	dot_u(fe);

@@ -126,6 +126,13 @@ enum p9_type {
 /* Tunlinkat flags */
 #define P9_AT_REMOVEDIR 0x200u
 
+/* Txattrcreate flags (Linux's XATTR_CREATE, XATTR_REPLACE) and bounds
+ * (Linux's XATTR_NAME_MAX, XATTR_SIZE_MAX) */
+#define P9_XATTR_CREATE 1u
+#define P9_XATTR_REPLACE 2u
+#define P9_XATTR_NAME_MAX 255u
+#define P9_XATTR_SIZE_MAX 65536u
+
 /* Tlock type / Rlock status */
 #define P9_LOCK_TYPE_RDLCK 0u
 #define P9_LOCK_TYPE_WRLCK 1u

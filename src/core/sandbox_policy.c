@@ -75,7 +75,8 @@ static const char *const net_calls[] = {
  * chmod and truncate take /proc/self/fd/N (an O_PATH descriptor has no
  * fchmod or ftruncate); Landlock does not cover chmod, so a subverted
  * server could change the mode of a file its user owns elsewhere — the
- * one call here the other layers do not bound (docs/security.md). */
+ * one call here the other layers do not bound (docs/security.md); the same
+ * holds for the user.* attributes setxattr and removexattr change. */
 static const char *const fs_calls[] = {
 	"chmod", "truncate",
 	"openat2", "openat", "newfstatat", "statx", "fstatfs", "getdents64",
@@ -83,7 +84,9 @@ static const char *const fs_calls[] = {
 	"symlinkat", "readlinkat", "fchmodat", "fchmod", "fchownat", "fchown",
 	"utimensat", "ftruncate", "fallocate", "fsync", "fdatasync",
 	"fgetxattr", "fsetxattr", "flistxattr", "fremovexattr", "flock",
-	"getxattr", "setxattr", /* mapped-xattr, through /proc/self/fd/N */
+	/* through /proc/self/fd/N (f*xattr refuse O_PATH): mapped-xattr's
+	 * attributes, and the guest's user.* (Txattrwalk, Txattrcreate) */
+	"getxattr", "setxattr", "listxattr", "removexattr",
 	"dup", "eventfd2", "preadv", "pwritev",
 	NULL,
 };

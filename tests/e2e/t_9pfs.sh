@@ -30,6 +30,12 @@ t9pfs_passes() {
 	fi
 }
 
+# hostxattr FILE NAME: the value of FILE's attribute NAME (empty if none).
+hostxattr() { python3 -c 'import os,sys; print(os.getxattr(sys.argv[1], sys.argv[2], follow_symlinks=False).decode("latin-1"))' "$1" "$2" 2>/dev/null; }
+# Why the share's filesystem takes no user xattrs (empty: it does).
+setup_share
+xattr_why=$(python3 -c 'import os,sys; os.setxattr(sys.argv[1], "user.probe", b"1"); os.removexattr(sys.argv[1], "user.probe")' "$TMP/s/share" 2>&1 | tail -1)
+
 for be in $BACKENDS; do
 	if [ "$be" = kvm ] && [ -n "$KVM_WHY" ]; then
 		skip "$be: t_9pfs" "kvm unavailable: $KVM_WHY"
@@ -50,6 +56,12 @@ for be in $BACKENDS; do
 	check "$be: hard link (one inode, 2 links)" \
 		[ "$(stat -c %i:%h "$s/final.txt" 2>/dev/null)" = "$(stat -c %i:2 "$s/d2/hard" 2>/dev/null)" ]
 	check "$be: symlink target as the guest wrote it" [ "$(readlink "$s/link")" = d2/hard ]
+	if [ -n "$xattr_why" ]; then
+		skip "$be: the guest's user.color on the host" "no user xattrs in $TMP: $xattr_why"
+	else
+		check "$be: the guest's user.color on the host, user.gone removed" \
+			[ "$(hostxattr "$s/xattr.txt" user.color):$(hostxattr "$s/xattr.txt" user.gone)" = "blue:" ]
+	fi
 	check "$be: renamed and removed directories" [ ! -e "$s/d1" -a -d "$s/d2" -a ! -e "$s/d2/moved" -a ! -e "$s/d2/g" ]
 	check "$be: the read-only share and everything outside are unchanged" \
 		[ "$(cd "$TMP/s" && find ro outdir outside-marker -type f -exec md5sum {} + | sort)" = "$ro_sum" ]
@@ -90,6 +102,8 @@ for be in $BACKENDS; do
 		[ "$(stat -c %a "$s/d2"):$(xattr "$s/d2" mode)" = "700:0o40755" ]
 	check "$be: mapped: the symlink is a plain file holding its target" \
 		[ ! -L "$s/link" -a "$(cat "$s/link" 2>/dev/null):$(xattr "$s/link" mode)" = "d2/hard:0o120777" ]
+	check "$be: mapped: the guest's user.color on the host beside user.pvisor.mode, user.gone removed" \
+		[ "$(hostxattr "$s/xattr.txt" user.color):$(xattr "$s/xattr.txt" mode):$(hostxattr "$s/xattr.txt" user.gone)" = "blue:0o100644:" ]
 	check "$be: mapped: the read-only share has no attributes written" \
 		[ -z "$(xattr "$TMP/s/ro/keep" mode)" -a "$(ls "$TMP/s/ro")" = keep ]
 	check "$be: mapped: no pvisor process left behind" no_leftovers

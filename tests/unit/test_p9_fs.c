@@ -815,6 +815,98 @@ static void test_fid_limits(void **state)
 	assert_int_equal(rlen, MSIZE);
 }
 
+/* --- extended attributes --- */
+
+/* Whether the share's filesystem takes user.* attributes (tmpfs before
+ * Linux 6.6 does not); a test that needs them skips, saying why. */
+static void need_user_xattrs(void)
+{
+	if (setxattr(root, "user.p9probe", "1", 1, 0) == 0) {
+		removexattr(root, "user.p9probe");
+		return;
+	}
+	print_message("# %s takes no user extended attributes (%s): skipped\n", root,
+		      strerror(errno));
+	skip();
+}
+
+static int xattrwalk(uint32_t fid, uint32_t newfid, const char *name, uint64_t *size)
+{
+	begin(P9_TXATTRWALK);
+	u32(fid);
+	u32(newfid);
+	str(name);
+	int rc = send_msg();
+
+	if (rc == 0 && size) {
+		assert_int_equal(rlen, P9_HDR_SIZE + 8);
+		*size = le64(rep + 7);
+	}
+	return rc;
+}
+
+static int xattrcreate(uint32_t fid, const char *name, uint64_t size, uint32_t flags)
+{
+	begin(P9_TXATTRCREATE);
+	u32(fid);
+	str(name);
+	u64(size);
+	u32(flags);
+	return send_msg();
+}
+
+/* getxattr (name) or listxattr (""), as Linux's v9fs does it: Txattrwalk
+ * to fid 900, Tread, Tclunk.  The value into buf (NUL-terminated), its
+ * size returned, or -errno. */
+static int xget(uint32_t fid, const char *name, char *buf, size_t len)
+{
+	uint64_t size;
+	int rc = xattrwalk(fid, 900, name, &size);
+
+	if (rc)
+		return rc;
+	assert_true(size < len);
+	rc = tread(900, 0, (uint32_t)size + 10, buf);
+	assert_int_equal(rc, (int)size);
+	assert_int_equal(clunk(900), 0);
+	return rc;
+}
+
+/* setxattr (removexattr for value ""), as v9fs: a clone (fid 901) made an
+ * xattr fid, the value written, then clunked: the clunk's answer. */
+static int xset(uint32_t fid, const char *name, const char *value, uint32_t flags)
+{
+	size_t n = strlen(value);
+	int rc;
+
+	assert_int_equal(walk(fid, 901, ""), 0);
+	rc = xattrcreate(901, name, n, flags);
+	if (rc) {
+		assert_int_equal(clunk(901), 0);
+		return rc;
+	}
+	if (n)
+		assert_int_equal(twrite(901, 0, value), (int)n);
+	return clunk(901);
+}
+
+/* Whether a NUL-separated list of len bytes holds name. */
+static bool list_has(const char *list, int len, const char *name)
+{
+	for (int at = 0; at < len; at += (int)strlen(list + at) + 1)
+		if (!strcmp(list + at, name))
+			return true;
+	return false;
+}
+
+static ssize_t host_getxattr(const char *rel, const char *name, char *buf, size_t len)
+{
+	ssize_t n = lgetxattr(in_root(rel), name, buf, len - 1);
+
+	buf[n > 0 ? n : 0] = '\0';
+	return n;
+}
+
 /* --- mapped-xattr --- */
 
 static int attach_as(uint32_t fid, uint32_t uid)
@@ -929,6 +1021,7 @@ static void test_mapped_xattr(void **state)
 	struct attr a;
 	char buf[256];
 
+	need_user_xattrs();
 	assert_int_equal(open_fs_model(false, 0, P9_SM_MAPPED_XATTR), 0);
 	assert_int_equal(attach_as(10, 1000), 0);
 
@@ -1014,12 +1107,19 @@ static void test_mapped_xattr(void **state)
 
 	assert_int_equal(setxattr(in_root("plain"), "user.pvisor.mode", dir_mode, 4, 0), 0);
 	assert_int_equal(getattr_all(17).mode, S_IFREG | 0755);
-	/* The guest cannot read or forge the attributes through 9P. */
+	/* The guest cannot read or forge the attributes through 9P (more in
+	 * test_xattr_mapped). */
 	begin(P9_TXATTRWALK);
 	u32(17);
 	u32(18);
 	str("user.pvisor.uid");
-	assert_int_equal(send_msg(), -EOPNOTSUPP);
+	assert_int_equal(send_msg(), -ENODATA);
+	begin(P9_TXATTRCREATE);
+	u32(17);
+	str("user.pvisor.mode");
+	u64(4);
+	u32(0);
+	assert_int_equal(send_msg(), -EACCES);
 
 	/* Host symlinks carry no attributes: chown is refused, not faked. */
 	assert_int_equal(symlink("plain", in_root("hostln")), 0);
@@ -1032,6 +1132,68 @@ static void test_mapped_xattr(void **state)
 	assert_int_equal(walk(0, 1, "d/null"), 0);
 	assert_int_equal(getattr_all(1).mode, S_IFCHR | 0666);
 	assert_int_equal(chown_(1, P9_SETATTR_UID, 5, 0), -EROFS);
+}
+
+/* mapped-xattr: the guest's user.* attributes beside pvisor's own, which
+ * it can neither see, read, set nor remove (as QEMU hides user.virtfs.*). */
+static void test_xattr_mapped(void **state)
+{
+	char buf[512];
+	struct attr a;
+	int n;
+
+	need_user_xattrs();
+	assert_int_equal(open_fs_model(false, 0, P9_SM_MAPPED_XATTR), 0);
+	assert_int_equal(attach_as(10, 1000), 0);
+	assert_int_equal(walk(10, 11, ""), 0);
+	assert_int_equal(lcreate_g(11, "m", 0640, 1234), 0);
+	assert_int_equal(clunk(11), 0);
+	assert_int_equal(walk(10, 11, "m"), 0);
+	assert_true(host_getxattr("m", "user.pvisor.mode", buf, sizeof(buf)) == 4);
+
+	assert_int_equal(xset(11, "user.guest", "g", 0), 0);
+	assert_int_equal(xget(11, "user.guest", buf, sizeof(buf)), 1);
+	assert_string_equal(buf, "g");
+	n = xget(11, "", buf, sizeof(buf));
+	assert_int_equal(n, (int)sizeof("user.guest"));
+	assert_true(list_has(buf, n, "user.guest"));
+
+	/* pvisor's own: absent to read, refused to write or remove */
+	static const char *const own[] = { "user.pvisor.uid", "user.pvisor.gid",
+					   "user.pvisor.mode", "user.pvisor.rdev",
+					   "user.pvisor.other" };
+	for (size_t i = 0; i < sizeof(own) / sizeof(own[0]); i++) {
+		assert_int_equal(xget(11, own[i], buf, sizeof(buf)), -ENODATA);
+		assert_int_equal(xset(11, own[i], "\377\377\0\0", 0), -EACCES);
+		assert_int_equal(xset(11, own[i], "", 0), -EACCES);
+	}
+	a = getattr_all(11);
+	assert_int_equal(a.mode, S_IFREG | 0640);
+	assert_int_equal(a.uid, 1000);
+	assert_int_equal(a.gid, 1234);
+	assert_int_equal(host_getxattr("m", "user.pvisor.mode", buf, sizeof(buf)), 4);
+	assert_int_equal(xset(11, "user.pvisorx", "ok", 0), 0); /* only the prefix is */
+	assert_int_equal(xset(11, "user.guest", "", 0), 0);
+	n = xget(11, "", buf, sizeof(buf));
+	assert_int_equal(n, (int)sizeof("user.pvisorx"));
+
+	/* the guest's symlinks and devices are plain host files here, but
+	 * take no user.* attributes as the guest sees them */
+	assert_int_equal(symlink_(10, "sl", "m"), 0);
+	assert_int_equal(mknod_(10, "dev", S_IFCHR | 0600, 1, 3, 0), 0);
+	assert_int_equal(walk(10, 12, "sl"), 0);
+	assert_int_equal(walk(10, 13, "dev"), 0);
+	for (uint32_t fid = 12; fid <= 13; fid++) {
+		assert_int_equal(xget(fid, "", buf, sizeof(buf)), 0);
+		assert_int_equal(xget(fid, "user.guest", buf, sizeof(buf)), -ENODATA);
+		assert_int_equal(xset(fid, "user.guest", "v", 0), -EPERM);
+	}
+	assert_int_equal(host_getxattr("sl", "user.guest", buf, sizeof(buf)), -1);
+	assert_int_equal(getattr_all(12).mode, S_IFLNK | 0777);
+	/* a directory */
+	assert_int_equal(xset(10, "user.top", "t", 0), 0);
+	n = xget(10, "", buf, sizeof(buf));
+	assert_int_equal(n, (int)sizeof("user.top"));
 }
 
 /* A filesystem without user attributes cannot be shared mapped-xattr. */
@@ -1048,6 +1210,218 @@ static void test_mapped_xattr_unsupported(void **state)
 	cfg.sm = P9_SM_PASSTHROUGH;
 	assert_int_equal(p9_fs_open(&cfg, &pfs, err, sizeof(err)), 0);
 	p9_fs_close(pfs);
+}
+
+/* user.* attributes, passthrough: get, list, set with XATTR_CREATE and
+ * XATTR_REPLACE, remove, and the other namespaces refused. */
+static void test_xattr(void **state)
+{
+	char buf[512], big[P9_XATTR_NAME_MAX + 2];
+	uint64_t size;
+	int n;
+
+	need_user_xattrs();
+	host_write("f", "data");
+	assert_int_equal(setxattr(in_root("f"), "user.host", "hv", 2, 0), 0);
+	/* pvisor's own names mean nothing in passthrough: shown as they are */
+	assert_int_equal(setxattr(in_root("f"), "user.pvisor.mode", "1234", 4, 0), 0);
+	assert_int_equal(walk(0, 1, "f"), 0);
+
+	/* get, and the size first (getxattr with no buffer) */
+	assert_int_equal(xget(1, "user.host", buf, sizeof(buf)), 2);
+	assert_string_equal(buf, "hv");
+	assert_int_equal(xattrwalk(1, 2, "user.host", &size), 0);
+	assert_int_equal(size, 2);
+	assert_int_equal(tread(2, 1, 100, buf), 1); /* offset-based */
+	assert_string_equal(buf, "v");
+	assert_int_equal(tread(2, 2, 100, buf), 0);
+	assert_int_equal(tread(2, 1000, 100, buf), 0);
+	assert_int_equal(twrite(2, 0, "x"), -EBADF); /* a walk's fid is read only */
+	assert_int_equal(clunk(2), 0);
+	assert_int_equal(xget(1, "user.none", buf, sizeof(buf)), -ENODATA);
+
+	/* set: a new one, XATTR_CREATE over it, XATTR_REPLACE of a missing one */
+	assert_int_equal(xset(1, "user.new", "value", 0), 0);
+	assert_int_equal(host_getxattr("f", "user.new", buf, sizeof(buf)), 5);
+	assert_string_equal(buf, "value");
+	assert_int_equal(xset(1, "user.new", "other", P9_XATTR_CREATE), -EEXIST);
+	assert_int_equal(xset(1, "user.nope", "v", P9_XATTR_REPLACE), -ENODATA);
+	assert_int_equal(xset(1, "user.new", "v2", P9_XATTR_REPLACE), 0);
+	assert_int_equal(xget(1, "user.new", buf, sizeof(buf)), 2);
+	assert_string_equal(buf, "v2");
+
+	/* the list: NUL-terminated names */
+	n = xget(1, "", buf, sizeof(buf));
+	assert_true(n > 0);
+	assert_int_equal(buf[n - 1], '\0');
+	assert_true(list_has(buf, n, "user.host"));
+	assert_true(list_has(buf, n, "user.new"));
+	assert_true(list_has(buf, n, "user.pvisor.mode"));
+	for (int at = 0; at < n; at += (int)strlen(buf + at) + 1)
+		assert_memory_equal(buf + at, "user.", 5); /* nothing else is shown */
+
+	/* remove: attr_size 0 (Linux's v9fs removes this way) */
+	assert_int_equal(xset(1, "user.new", "", P9_XATTR_REPLACE), 0);
+	assert_int_equal(host_getxattr("f", "user.new", buf, sizeof(buf)), -1);
+	assert_int_equal(errno, ENODATA);
+	assert_int_equal(xset(1, "user.new", "", 0), -ENODATA);
+
+	/* other namespaces are not served */
+	static const char *const refused[] = {
+		"trusted.overlay.opaque", "security.capability", "security.selinux",
+		"system.posix_acl_access", "system.posix_acl_default", "os2.x", "user",
+	};
+	for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+		assert_int_equal(xattrwalk(1, 2, refused[i], NULL), -EOPNOTSUPP);
+		assert_int_equal(xset(1, refused[i], "v", 0), -EOPNOTSUPP);
+	}
+	assert_int_equal(p9_fs_nr_fids(fs), 2);
+
+	/* names: the longest Linux allows, one longer (ERANGE), none */
+	memset(big, 'a', sizeof(big));
+	memcpy(big, "user.", 5);
+	big[P9_XATTR_NAME_MAX + 1] = '\0';
+	assert_int_equal(xattrwalk(1, 2, big, NULL), -ERANGE);
+	assert_int_equal(xattrcreate(1, big, 1, 0), -ERANGE);
+	big[P9_XATTR_NAME_MAX] = '\0';
+	assert_int_equal(xget(1, big, buf, sizeof(buf)), -ENODATA);
+	assert_int_equal(xattrcreate(1, "", 1, 0), -EINVAL);
+
+	/* Txattrcreate's bounds: the size (XATTR_SIZE_MAX), the flags, an open fid */
+	assert_int_equal(walk(0, 3, "f"), 0);
+	assert_int_equal(xattrcreate(3, "user.big", P9_XATTR_SIZE_MAX + 1, 0), -E2BIG);
+	assert_int_equal(xattrcreate(3, "user.big", UINT64_MAX, 0), -E2BIG);
+	assert_int_equal(xattrcreate(3, "user.x", 1, 4), -EINVAL);
+	assert_int_equal(lopen(3, P9_O_RDONLY), 0);
+	assert_int_equal(xattrcreate(3, "user.x", 1, 0), -EINVAL);
+	assert_int_equal(clunk(3), 0);
+
+	/* writes fill the value from 0 on: past attr_size ENOSPC, a hole
+	 * EINVAL, overwriting is fine; a value not filled sets nothing */
+	assert_int_equal(walk(0, 3, "f"), 0);
+	assert_int_equal(xattrcreate(3, "user.w", 3, 0), 0);
+	assert_int_equal(twrite(3, 0, "abcd"), -ENOSPC);
+	assert_int_equal(twrite(3, 2, "a"), -EINVAL);
+	assert_int_equal(twrite(3, 0, "xb"), 2);
+	assert_int_equal(twrite(3, 2, "cd"), -ENOSPC);
+	assert_int_equal(twrite(3, 0, "a"), 1);
+	assert_int_equal(twrite(3, 2, "c"), 1);
+	assert_int_equal(twrite(3, 3, ""), 0);
+	assert_int_equal(twrite(3, 3, "d"), -ENOSPC);
+	assert_int_equal(tread(3, 0, 10, buf), -EBADF); /* a create's fid is write only */
+	assert_int_equal(clunk(3), 0);
+	assert_int_equal(host_getxattr("f", "user.w", buf, sizeof(buf)), 3);
+	assert_string_equal(buf, "abc");
+	assert_int_equal(walk(0, 3, "f"), 0);
+	assert_int_equal(xattrcreate(3, "user.part", 4, 0), 0);
+	assert_int_equal(twrite(3, 0, "ab"), 2);
+	assert_int_equal(clunk(3), -EINVAL);
+	assert_int_equal(host_getxattr("f", "user.part", buf, sizeof(buf)), -1);
+	assert_int_equal(p9_fs_nr_fids(fs), 2); /* clunked all the same */
+
+	/* an xattr fid names no file: every other call is EBADF */
+	assert_int_equal(xattrwalk(1, 2, "user.host", &size), 0);
+	assert_int_equal(walk(2, 3, ""), -EBADF);
+	assert_int_equal(lopen(2, P9_O_RDONLY), -EBADF);
+	begin(P9_TGETATTR);
+	u32(2);
+	u64(P9_GETATTR_BASIC);
+	assert_int_equal(send_msg(), -EBADF);
+	assert_int_equal(xattrwalk(2, 3, "user.host", NULL), -EBADF);
+	assert_int_equal(xattrcreate(2, "user.host", 1, 0), -EBADF);
+	assert_int_equal(fid_op(P9_TFSYNC, 2), -EBADF);
+	assert_int_equal(fid_op(P9_TREADLINK, 2), -EBADF);
+	assert_int_equal(xattrwalk(1, 2, "user.host", NULL), -EBADF); /* newfid in use */
+	assert_int_equal(xattrwalk(1, 1, "user.host", NULL), -EBADF);
+	assert_int_equal(xattrwalk(77, 3, "user.host", NULL), -EBADF);
+	assert_int_equal(fid_op(P9_TREMOVE, 2), -EINVAL); /* clunked, the file stays */
+	assert_int_equal(access(in_root("f"), F_OK), 0);
+	assert_int_equal(p9_fs_nr_fids(fs), 2);
+	assert_int_equal(walk(0, 3, "f"), 0);
+	assert_int_equal(xattrcreate(3, "user.rm", 1, 0), 0);
+	assert_int_equal(fid_op(P9_TREMOVE, 3), -EINVAL); /* nothing set either */
+	assert_int_equal(host_getxattr("f", "user.rm", buf, sizeof(buf)), -1);
+	assert_int_equal(access(in_root("f"), F_OK), 0);
+
+	/* a directory carries them too */
+	assert_int_equal(xset(0, "user.dir", "d", 0), 0);
+	assert_int_equal(host_getxattr(".", "user.dir", buf, sizeof(buf)), 1);
+
+	/* a symlink is not followed: it has none and takes none (Linux allows
+	 * user.* on regular files and directories only) */
+	assert_int_equal(symlink("f", in_root("ln")), 0);
+	assert_int_equal(walk(0, 4, "ln"), 0);
+	assert_int_equal(xget(4, "user.host", buf, sizeof(buf)), -ENODATA);
+	assert_int_equal(xget(4, "", buf, sizeof(buf)), 0);
+	assert_int_equal(xset(4, "user.new", "v", 0), -EPERM);
+	assert_int_equal(xset(4, "user.host", "", 0), -EPERM);
+	assert_int_equal(host_getxattr("f", "user.host", buf, sizeof(buf)), 2);
+	assert_int_equal(host_getxattr("f", "user.new", buf, sizeof(buf)), -1);
+	/* nor is a symlink swapped in for the file after the walk: the fid
+	 * holds the inode */
+	assert_int_equal(walk(0, 5, "f"), 0);
+	assert_int_equal(rename(in_root("f"), in_root("f.old")), 0);
+	assert_int_equal(symlink("../outside/secret", in_root("f")), 0);
+	assert_int_equal(xset(5, "user.swap", "s", 0), 0);
+	assert_int_equal(host_getxattr("f.old", "user.swap", buf, sizeof(buf)), 1);
+	assert_int_equal(lgetxattr(outside, "user.swap", buf, sizeof(buf)), -1);
+	snprintf(buf, sizeof(buf), "%s/secret", outside);
+	assert_int_equal(getxattr(buf, "user.swap", buf, sizeof(buf)), -1);
+	assert_int_equal(errno, ENODATA);
+	assert_int_equal(clunk(5), 0);
+
+	/* a new session drops an xattr fid unset */
+	assert_int_equal(walk(0, 6, ""), 0);
+	assert_int_equal(xattrcreate(6, "user.lost", 1, 0), 0);
+	assert_int_equal(twrite(6, 0, "l"), 1);
+	assert_int_equal(version(MSIZE), 0);
+	assert_int_equal(host_getxattr(".", "user.lost", buf, sizeof(buf)), -1);
+	assert_int_equal(attach(0), 0);
+
+	/* a read-only share: read, never written */
+	assert_int_equal(open_fs(true, 0), 0);
+	assert_int_equal(walk(0, 1, "f.old"), 0);
+	assert_int_equal(xget(1, "user.host", buf, sizeof(buf)), 2);
+	assert_int_equal(xattrcreate(1, "user.host", 0, 0), -EROFS);
+	assert_int_equal(xattrcreate(1, "user.new", 1, 0), -EROFS);
+	assert_int_equal(host_getxattr("f.old", "user.host", buf, sizeof(buf)), 2);
+}
+
+/* The memory of xattr fids is bounded per share (P9_FS_XATTR_BYTES), and
+ * each is a fid of the share's table. */
+static void test_xattr_limits(void **state)
+{
+	uint32_t fid, max = P9_FS_XATTR_BYTES / P9_XATTR_SIZE_MAX;
+
+	need_user_xattrs();
+	assert_int_equal(open_fs(false, 200), 0);
+	for (fid = 1; fid < max; fid++) {
+		assert_int_equal(walk(0, fid, ""), 0);
+		assert_int_equal(xattrcreate(fid, "user.v", P9_XATTR_SIZE_MAX, 0), 0);
+	}
+	/* the struct around each value takes the rest: the next one is refused */
+	assert_int_equal(walk(0, fid, ""), 0);
+	assert_int_equal(xattrcreate(fid, "user.v", P9_XATTR_SIZE_MAX, 0), -ENOMEM);
+	assert_int_equal(xattrcreate(fid, "user.v", 1000, 0), 0); /* a small one fits */
+	assert_int_equal(walk(0, fid + 1, ""), 0);
+	assert_int_equal(xattrcreate(fid + 1, "user.v", P9_XATTR_SIZE_MAX, 0), -ENOMEM);
+	assert_int_equal(xattrwalk(0, fid + 2, "", NULL), 0); /* the list is empty */
+	assert_int_equal(clunk(fid + 2), 0);
+	/* clunks (unfilled: EINVAL, nothing set) give the memory back */
+	assert_int_equal(clunk(1), -EINVAL);
+	assert_int_equal(xattrcreate(fid + 1, "user.v", P9_XATTR_SIZE_MAX, 0), 0);
+	for (uint32_t f = 2; f <= fid + 1; f++)
+		assert_int_equal(clunk(f), -EINVAL);
+	assert_int_equal(p9_fs_nr_fids(fs), 1);
+	assert_int_equal(host_getxattr(".", "user.v", (char[8]){ 0 }, 8), -1);
+
+	/* an xattr fid counts against the fid bound */
+	assert_int_equal(open_fs(false, 2), 0);
+	assert_int_equal(walk(0, 1, ""), 0);
+	assert_int_equal(xattrwalk(0, 2, "", NULL), -ENFILE);
+	assert_int_equal(clunk(1), 0);
+	assert_int_equal(xattrwalk(0, 2, "", NULL), 0);
+	assert_int_equal(walk(0, 3, ""), -ENFILE);
 }
 
 /* --- 9P2000.u, as Mini-OS's 9pfront speaks it --- */
@@ -1372,6 +1746,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_fid_limits, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_mapped_xattr, setup, teardown),
 		cmocka_unit_test(test_mapped_xattr_unsupported),
+		cmocka_unit_test_setup_teardown(test_xattr, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_xattr_limits, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_xattr_mapped, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_qid_across_filesystems, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dot_u, setup, teardown),
 	};

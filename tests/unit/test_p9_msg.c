@@ -411,6 +411,92 @@ static void test_other_messages(void **state)
 	assert_int_equal(parse(), -EPROTO);
 }
 
+/* Txattrwalk (name "" asks for the list) and Txattrcreate; names are
+ * bounded as Linux bounds them (XATTR_NAME_MAX: ERANGE). */
+static void test_xattr_messages(void **state)
+{
+	char name[P9_XATTR_NAME_MAX + 2];
+
+	m_begin(&m, P9_TXATTRWALK, 1);
+	m_u32(&m, 3);
+	m_u32(&m, 4);
+	m_str(&m, "user.mime_type");
+	assert_int_equal(parse(), 0);
+	assert_int_equal(r.fid, 3);
+	assert_int_equal(r.newfid, 4);
+	assert_string_equal(r.str, "user.mime_type");
+	m_begin(&m, P9_TXATTRWALK, 1);
+	m_u32(&m, 3);
+	m_u32(&m, 4);
+	m_str(&m, "");
+	assert_int_equal(parse(), 0);
+	assert_string_equal(r.str, "");
+	m_begin(&m, P9_TXATTRWALK, 1); /* no name: truncated */
+	m_u32(&m, 3);
+	m_u32(&m, 4);
+	assert_int_equal(parse(), -EPROTO);
+
+	m_begin(&m, P9_TXATTRCREATE, 1);
+	m_u32(&m, 5);
+	m_str(&m, "user.x");
+	m_u64(&m, 65536);
+	m_u32(&m, P9_XATTR_REPLACE);
+	assert_int_equal(parse(), 0);
+	assert_int_equal(r.fid, 5);
+	assert_string_equal(r.str, "user.x");
+	assert_int_equal(r.attr_size, 65536);
+	assert_int_equal(r.flags, P9_XATTR_REPLACE);
+	m_begin(&m, P9_TXATTRCREATE, 1); /* no flags: truncated */
+	m_u32(&m, 5);
+	m_str(&m, "user.x");
+	m_u64(&m, 1);
+	assert_int_equal(parse(), -EPROTO);
+	m_begin(&m, P9_TXATTRCREATE, 1); /* an attribute needs a name */
+	m_u32(&m, 5);
+	m_str(&m, "");
+	m_u64(&m, 1);
+	m_u32(&m, 0);
+	assert_int_equal(parse(), -EINVAL);
+
+	/* 255 bytes is the longest name; a NUL inside is refused. */
+	memset(name, 'a', sizeof(name));
+	memcpy(name, "user.", 5);
+	for (int type = P9_TXATTRWALK; type <= P9_TXATTRCREATE; type += 2) {
+		for (size_t len = P9_XATTR_NAME_MAX; len <= P9_XATTR_NAME_MAX + 1; len++) {
+			m_begin(&m, (uint8_t)type, 1);
+			m_u32(&m, 5);
+			if (type == P9_TXATTRWALK)
+				m_u32(&m, 6);
+			m_strn(&m, name, len);
+			if (type == P9_TXATTRCREATE) {
+				m_u64(&m, 1);
+				m_u32(&m, 0);
+			}
+			assert_int_equal(parse(), len > P9_XATTR_NAME_MAX ? -ERANGE : 0);
+		}
+		m_begin(&m, (uint8_t)type, 1);
+		m_u32(&m, 5);
+		if (type == P9_TXATTRWALK)
+			m_u32(&m, 6);
+		m_strn(&m, "user.a\0b", 8);
+		if (type == P9_TXATTRCREATE) {
+			m_u64(&m, 1);
+			m_u32(&m, 0);
+		}
+		assert_int_equal(parse(), -EINVAL);
+	}
+
+	/* Rxattrwalk is a size[8]. */
+	uint8_t buf[32];
+	struct p9_out o = { buf, sizeof(buf), 0, false };
+
+	p9_begin(&o, P9_RXATTRWALK, 9);
+	p9_put_u64(&o, 0x1234);
+	assert_int_equal(p9_end(&o), 15);
+	assert_int_equal(buf[4], P9_RXATTRWALK);
+	assert_int_equal(p9_le32(buf + 7), 0x1234);
+}
+
 static void test_encode(void **state)
 {
 	uint8_t buf[32];
@@ -451,6 +537,7 @@ int main(void)
 		cmocka_unit_test(test_symlink_target),
 		cmocka_unit_test(test_write_data),
 		cmocka_unit_test(test_other_messages),
+		cmocka_unit_test(test_xattr_messages),
 		cmocka_unit_test(test_encode),
 	};
 

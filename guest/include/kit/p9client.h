@@ -78,6 +78,15 @@ int p9c_statfs(struct p9c *c, uint32_t fid, uint32_t *bsize, uint64_t *blocks);
 /* Raw Treaddir: the entries' bytes (qid, offset, type, name) into buf;
  * returns the byte count. */
 long p9c_readdir(struct p9c *c, uint32_t fid, uint64_t off, void *buf, uint32_t len);
+/* Txattrwalk: newfid holds the value of name ("": the list of names);
+ * its size in *size. */
+int p9c_xattrwalk(struct p9c *c, uint32_t fid, uint32_t newfid, const char *name,
+		  uint64_t *size);
+/* Txattrcreate: fid becomes an xattr fid of size bytes that p9c_write
+ * fills and p9c_clunk sets (size 0: removes name).  flags: P9_XATTR_*.
+ * The fid is not kept for a restore (it names no file any more). */
+int p9c_xattrcreate(struct p9c *c, uint32_t fid, const char *name, uint64_t size,
+		    uint32_t flags);
 /* Sends a hand-made message (its size field is set from len unless
  * keep_size) and returns the response type, or -errno for Rlerror. */
 int p9c_raw(struct p9c *c, const void *msg, uint32_t len, int keep_size);

@@ -21,6 +21,10 @@ uint32_t p9front_ring_size(const struct p9front *dev);
 /* The share's tag (from xenstore). */
 const char *p9front_tag(const struct p9front *dev);
 
+/* The backend's security_model ("passthrough", "mapped-xattr"; "" if it
+ * wrote none). */
+const char *p9front_security_model(const struct p9front *dev);
+
 /*
  * Sends msg[0..len) (any bytes: hostile tests send broken ones) and waits
  * for one whole response into rsp[0..cap).  Returns its length, or

@@ -9,6 +9,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+struct p9_xattr;
+
 struct p9_fid {
 	uint32_t id;
 	bool used;
@@ -17,6 +19,7 @@ struct p9_fid {
 	bool is_dir, is_link;
 	uint32_t uid;   /* the user of its Tattach (mapped-xattr's owner of new files) */
 	uint64_t dir_offset_u; /* 9P2000.u: the byte offset of the next directory read */
+	struct p9_xattr *xa;   /* an xattr fid's buffer (Txattrwalk/Txattrcreate), else NULL */
 };
 
 struct p9_fid_table {
@@ -35,7 +38,8 @@ struct p9_fid *p9_fid_get(struct p9_fid_table *t, uint32_t id);
  * table holds max fids (*full true). */
 struct p9_fid *p9_fid_add(struct p9_fid_table *t, uint32_t id, bool *full);
 
-/* Removes a fid (its descriptors must be closed by the caller). */
+/* Removes a fid (its descriptors must be closed and its xa freed by the
+ * caller). */
 void p9_fid_remove(struct p9_fid_table *t, struct p9_fid *f);
 
 #endif

@@ -16,6 +16,14 @@
  * which file it reaches: fs_stat() is the one place attributes are read
  * (p9_mapped.h), and the creating calls store the guest's owner and mode
  * instead of applying them.
+ *
+ * Extended attributes (Txattrwalk, Txattrcreate) are served as QEMU serves
+ * them to Linux's v9fs: an xattr fid holds a value (or the list of names)
+ * in memory, read with Tread, or filled with Twrite and set at Tclunk.
+ * Only user.* names; in mapped-xattr pvisor's own user.pvisor.* are
+ * hidden.  The host calls take /proc/self/fd/N of the fid's O_PATH
+ * descriptor (the f*xattr calls refuse O_PATH), which names that inode,
+ * a symlink itself included.
  */
 #include "services/p9/p9_fs.h"
 
@@ -31,6 +39,7 @@
 #include <sys/statfs.h>
 #include <sys/sysmacros.h>
 #include <sys/syscall.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include "services/p9/p9_fid.h"
@@ -50,6 +59,8 @@ struct p9_fs {
 	bool dot_u;               /* the session speaks 9P2000.u, not .L */
 	struct p9_fid_table fids;
 	uint8_t *scratch;         /* getdents64 buffer, msize bytes */
+	uint8_t *xbuf;            /* P9_XATTR_SIZE_MAX bytes: a value or list read */
+	size_t xattr_bytes;       /* held by xattr fids (<= P9_FS_XATTR_BYTES) */
 	/* Guards everything above once open: requests are served by several
 	 * threads; only the data calls (pread, pwrite, fsync) run outside it,
 	 * on a dup of the fid's open descriptor (a concurrent Tclunk closes
@@ -121,8 +132,31 @@ static int fd_qid(struct p9_fs *fs, int fd, struct p9_qid *q)
 	return rc ? rc : qid_of(fs, &st, q);
 }
 
+/*
+ * An xattr fid's buffer.  Txattrwalk's (create false) holds the value or
+ * the list of names, read with Tread; Txattrcreate's the value Twrite fills
+ * (filled: the bytes written from 0 on), set on the fid's file at Tclunk.
+ */
+struct p9_xattr {
+	bool create;
+	int flags;            /* setxattr's XATTR_CREATE / XATTR_REPLACE */
+	uint32_t size, filled;
+	char name[P9_XATTR_NAME_MAX + 1];
+	uint8_t value[];
+};
+
+static size_t xattr_cost(uint32_t size)
+{
+	return sizeof(struct p9_xattr) + size;
+}
+
 static void fid_close(struct p9_fs *fs, struct p9_fid *f)
 {
+	if (f->xa) {
+		fs->xattr_bytes -= xattr_cost(f->xa->size);
+		free(f->xa);
+		f->xa = NULL;
+	}
 	if (f->ofd >= 0)
 		close(f->ofd);
 	if (f->fd >= 0)
@@ -169,10 +203,20 @@ static struct p9_fid *new_fid(struct p9_fs *fs, uint32_t id, int *rc)
 	return f;
 }
 
+/* A fid that names a file: NULL for an unknown fid and for an xattr fid
+ * (Txattrwalk's or Txattrcreate's), which only Tread, Twrite and Tclunk
+ * take. */
+static struct p9_fid *file_fid(struct p9_fs *fs, uint32_t id)
+{
+	struct p9_fid *f = p9_fid_get(&fs->fids, id);
+
+	return f && !f->xa ? f : NULL;
+}
+
 /* A fid naming a directory, for the *at calls. */
 static struct p9_fid *dir_fid(struct p9_fs *fs, uint32_t id, int *rc)
 {
-	struct p9_fid *f = p9_fid_get(&fs->fids, id);
+	struct p9_fid *f = file_fid(fs, id);
 
 	if (!f)
 		*rc = -EBADF;
@@ -269,7 +313,7 @@ static int walk_one(struct p9_fs *fs, int cur, const char *name)
 
 static int op_walk(struct p9_fs *fs, const struct p9_req *r, struct p9_out *o)
 {
-	struct p9_fid *f = p9_fid_get(&fs->fids, r->fid), *nf;
+	struct p9_fid *f = file_fid(fs, r->fid), *nf;
 	struct p9_qid qids[P9_MAXWELEM];
 	unsigned n;
 	int cur, rc = 0;
@@ -327,7 +371,7 @@ static int op_walk(struct p9_fs *fs, const struct p9_req *r, struct p9_out *o)
 
 static int op_getattr(struct p9_fs *fs, const struct p9_req *r, struct p9_out *o)
 {
-	struct p9_fid *f = p9_fid_get(&fs->fids, r->fid);
+	struct p9_fid *f = file_fid(fs, r->fid);
 	struct stat st;
 	struct p9_qid q;
 
@@ -422,7 +466,7 @@ static int set_mapped_owner_mode(const struct p9_fs *fs, const struct p9_fid *f,
 static int setattr_as(struct p9_fs *fs, const struct p9_req *r, uint8_t type,
 		      struct p9_out *o)
 {
-	struct p9_fid *f = p9_fid_get(&fs->fids, r->fid);
+	struct p9_fid *f = file_fid(fs, r->fid);
 	uint32_t v = r->sa.valid;
 	char path[40];
 	int rc = 0;
@@ -465,7 +509,7 @@ static int op_setattr(struct p9_fs *fs, const struct p9_req *r, struct p9_out *o
 
 static int op_statfs(struct p9_fs *fs, const struct p9_req *r, struct p9_out *o)
 {
-	struct p9_fid *f = p9_fid_get(&fs->fids, r->fid);
+	struct p9_fid *f = file_fid(fs, r->fid);
 	struct statfs sf;
 
 	if (!f)
@@ -518,7 +562,7 @@ static int reply_open(struct p9_fs *fs, const struct p9_req *r,
 static int open_fid_as(struct p9_fs *fs, const struct p9_req *r, uint32_t flags,
 		       uint8_t type, struct p9_out *o)
 {
-	struct p9_fid *f = p9_fid_get(&fs->fids, r->fid);
+	struct p9_fid *f = file_fid(fs, r->fid);
 	struct stat st;
 	char path[40];
 	int fd, rc;
@@ -755,7 +799,7 @@ static ssize_t read_link(int fd, char *buf, size_t len)
 
 static int op_readlink(struct p9_fs *fs, const struct p9_req *r, struct p9_out *o)
 {
-	struct p9_fid *f = p9_fid_get(&fs->fids, r->fid);
+	struct p9_fid *f = file_fid(fs, r->fid);
 	char buf[P9_TARGET_MAX + 1];
 	ssize_t n;
 
@@ -777,7 +821,7 @@ static int op_link(struct p9_fs *fs, const struct p9_req *r, struct p9_out *o)
 {
 	int rc = 0;
 	struct p9_fid *d = dir_fid(fs, r->newfid, &rc);
-	struct p9_fid *f = p9_fid_get(&fs->fids, r->fid);
+	struct p9_fid *f = file_fid(fs, r->fid);
 	char path[40];
 
 	if (!d)
@@ -830,11 +874,237 @@ static int op_unlinkat(struct p9_fs *fs, const struct p9_req *r, struct p9_out *
 	return 0;
 }
 
+/* --- extended attributes (docs/9pfs.md, "Extended attributes") --- */
+
+#define XATTR_USER "user."
+#define XATTR_PVISOR "user.pvisor." /* mapped-xattr's own (p9_mapped.c) */
+
+static bool has_prefix(const char *s, const char *prefix)
+{
+	return !strncmp(s, prefix, strlen(prefix));
+}
+
+/* Whether the guest may see and set attribute name: user.* only, and in
+ * mapped-xattr not pvisor's own (as QEMU hides its user.virtfs.*). */
+static bool xattr_visible(const struct p9_fs *fs, const char *name)
+{
+	return has_prefix(name, XATTR_USER) && !(mapped(fs) && has_prefix(name, XATTR_PVISOR));
+}
+
+/* 0 if the guest may get (set false) or set/remove name, else its errno:
+ * another namespace is not served (EOPNOTSUPP), a hidden name is absent to
+ * read (ENODATA) and refused to write (EACCES), as QEMU answers. */
+static int xattr_name_ok(const struct p9_fs *fs, const char *name, bool set)
+{
+	if (!has_prefix(name, XATTR_USER))
+		return -EOPNOTSUPP;
+	if (!xattr_visible(fs, name))
+		return set ? -EACCES : -ENODATA;
+	return 0;
+}
+
+/* Whether the file (as the guest sees it) may carry user.* attributes:
+ * Linux allows them on regular files and directories only, so a guest's
+ * symlink, device or FIFO (a regular host file in mapped-xattr) has none
+ * and gets none; its host file is not touched. */
+static int xattr_capable(const struct p9_fs *fs, const struct p9_fid *f, bool *capable)
+{
+	struct stat st;
+	int rc = fs_stat(fs, f->fd, &st);
+
+	*capable = !rc && (S_ISREG(st.st_mode) || S_ISDIR(st.st_mode));
+	return rc;
+}
+
+/* Keeps the names of list[0..len) the guest may see, in place; the new
+ * length. */
+static size_t xattr_filter(const struct p9_fs *fs, char *list, size_t len)
+{
+	size_t out = 0;
+
+	for (size_t at = 0; at < len;) {
+		size_t n = strnlen(list + at, len - at);
+
+		if (at + n < len && xattr_visible(fs, list + at)) {
+			memmove(list + out, list + at, n + 1);
+			out += n + 1;
+		}
+		at += n + 1;
+	}
+	return out;
+}
+
+/* The value of name, or the list of names (name ""), of f's file into
+ * fs->xbuf; its size or -errno. */
+static ssize_t xattr_fetch(struct p9_fs *fs, const struct p9_fid *f, const char *name)
+{
+	char path[40];
+	bool capable;
+	ssize_t n;
+	int rc = xattr_capable(fs, f, &capable);
+
+	if (rc)
+		return rc;
+	if (!capable)
+		return name[0] ? -ENODATA : 0;
+	proc_path(f->fd, path, sizeof(path));
+	n = name[0] ? getxattr(path, name, fs->xbuf, P9_XATTR_SIZE_MAX)
+		    : listxattr(path, (char *)fs->xbuf, P9_XATTR_SIZE_MAX);
+	if (n < 0)
+		return errno == ERANGE ? -E2BIG : -errno; /* larger than Linux allows */
+	return name[0] ? n : (ssize_t)xattr_filter(fs, (char *)fs->xbuf, (size_t)n);
+}
+
+/* A new xattr buffer of size bytes, if the share's budget has room. */
+static struct p9_xattr *xattr_new(struct p9_fs *fs, uint32_t size, int *rc)
+{
+	struct p9_xattr *x;
+
+	if (fs->xattr_bytes + xattr_cost(size) > P9_FS_XATTR_BYTES) {
+		*rc = -ENOMEM;
+		return NULL;
+	}
+	x = calloc(1, xattr_cost(size));
+	if (!x) {
+		*rc = -ENOMEM;
+		return NULL;
+	}
+	x->size = size;
+	fs->xattr_bytes += xattr_cost(size);
+	return x;
+}
+
+/* Txattrwalk fid newfid name: newfid holds the value of name (or, for "",
+ * the list of names, NUL-terminated each), read with Tread. */
+static int op_xattrwalk(struct p9_fs *fs, const struct p9_req *r, struct p9_out *o)
+{
+	struct p9_fid *f = file_fid(fs, r->fid), *nf;
+	struct p9_xattr *x;
+	ssize_t n;
+	int rc = 0;
+
+	if (!f || p9_fid_get(&fs->fids, r->newfid))
+		return -EBADF; /* unknown (or an xattr fid); newfid in use */
+	if (r->str[0] && (rc = xattr_name_ok(fs, r->str, false)))
+		return rc;
+	n = xattr_fetch(fs, f, r->str);
+	if (n < 0)
+		return (int)n;
+	x = xattr_new(fs, (uint32_t)n, &rc);
+	if (!x)
+		return rc;
+	memcpy(x->value, fs->xbuf, (size_t)n);
+	nf = new_fid(fs, r->newfid, &rc);
+	if (!nf) {
+		fs->xattr_bytes -= xattr_cost(x->size);
+		free(x);
+		return rc;
+	}
+	nf->xa = x;
+	p9_begin(o, P9_RXATTRWALK, r->tag);
+	p9_put_u64(o, (uint64_t)n);
+	return 0;
+}
+
+/* Txattrcreate fid name attr_size flags: fid becomes an xattr fid whose
+ * value Twrite fills; Tclunk sets it (attr_size 0: removes name, as
+ * Linux's v9fs removes an attribute). */
+static int op_xattrcreate(struct p9_fs *fs, const struct p9_req *r, struct p9_out *o)
+{
+	struct p9_fid *f = file_fid(fs, r->fid);
+	struct p9_xattr *x;
+	bool capable;
+	int rc;
+
+	if (!f)
+		return -EBADF;
+	if (fs->cfg.ro)
+		return -EROFS;
+	if (r->flags & ~(P9_XATTR_CREATE | P9_XATTR_REPLACE))
+		return -EINVAL;
+	if (r->attr_size > P9_XATTR_SIZE_MAX)
+		return -E2BIG;
+	rc = xattr_name_ok(fs, r->str, true);
+	if (rc)
+		return rc;
+	if (f->ofd >= 0)
+		return -EINVAL; /* an open fid (QEMU: the same); Linux sends a clone */
+	rc = xattr_capable(fs, f, &capable);
+	if (rc)
+		return rc;
+	if (!capable)
+		return -EPERM; /* Linux's answer for user.* on a symlink or device */
+	x = xattr_new(fs, (uint32_t)r->attr_size, &rc);
+	if (!x)
+		return rc;
+	x->create = true;
+	x->flags = (r->flags & P9_XATTR_CREATE ? XATTR_CREATE : 0) |
+		   (r->flags & P9_XATTR_REPLACE ? XATTR_REPLACE : 0);
+	snprintf(x->name, sizeof(x->name), "%s", r->str); /* <= P9_XATTR_NAME_MAX: p9_parse */
+	f->xa = x;
+	p9_begin(o, P9_RXATTRCREATE, r->tag);
+	return 0;
+}
+
+/* Tread of Txattrwalk's fid, Twrite of Txattrcreate's (under the lock).
+ * Writes fill the value from 0 on without a hole; one past attr_size is
+ * ENOSPC (QEMU's answer past the end). */
+static int xattr_io(struct p9_fs *fs, struct p9_fid *f, const struct p9_req *r,
+		    struct p9_out *o)
+{
+	struct p9_xattr *x = f->xa;
+	uint32_t n, max = fs->msize - P9_HDR_SIZE - 4;
+	uint8_t *p;
+
+	if (r->type == P9_TREAD) {
+		if (x->create)
+			return -EBADF;
+		n = r->offset >= x->size ? 0 : x->size - (uint32_t)r->offset;
+		n = n < r->count ? n : r->count;
+		n = n < max ? n : max;
+		p9_begin(o, P9_RREAD, r->tag);
+		p9_put_u32(o, n);
+		p = p9_put_space(o, n);
+		if (p && n)
+			memcpy(p, x->value + r->offset, n);
+		return 0;
+	}
+	if (!x->create)
+		return -EBADF;
+	if (r->offset > x->filled)
+		return -EINVAL; /* a hole in the value */
+	if (r->count > x->size - (uint32_t)r->offset)
+		return -ENOSPC;
+	if (r->count)
+		memcpy(x->value + r->offset, r->data, r->count);
+	if ((uint32_t)r->offset + r->count > x->filled)
+		x->filled = (uint32_t)r->offset + r->count;
+	p9_begin(o, P9_RWRITE, r->tag);
+	p9_put_u32(o, r->count);
+	return 0;
+}
+
+/* Tclunk of Txattrcreate's fid: setxattr of the whole value, or
+ * removexattr for attr_size 0.  A value not written to its end sets
+ * nothing: EINVAL (as QEMU). */
+static int xattr_commit(const struct p9_fid *f)
+{
+	const struct p9_xattr *x = f->xa;
+	char path[40];
+
+	if (x->filled != x->size)
+		return -EINVAL;
+	proc_path(f->fd, path, sizeof(path));
+	if (!x->size)
+		return neg(removexattr(path, x->name));
+	return neg(setxattr(path, x->name, x->value, x->size, x->flags));
+}
+
 /* --- data --- */
 
 static struct p9_fid *open_fid(struct p9_fs *fs, uint32_t id, int *rc)
 {
-	struct p9_fid *f = p9_fid_get(&fs->fids, id);
+	struct p9_fid *f = file_fid(fs, id);
 
 	if (!f || f->ofd < 0) {
 		*rc = -EBADF;
@@ -845,15 +1115,20 @@ static struct p9_fid *open_fid(struct p9_fs *fs, uint32_t id, int *rc)
 
 /* A dup of the open descriptor of fid, taken under the lock, for a data
  * call made outside it; -errno if the fid is not open (or is a directory
- * and !dir_ok). */
-static int io_fd(struct p9_fs *fs, uint32_t id, bool dir_ok)
+ * and !dir_ok).  A Tread or Twrite (o set) of an xattr fid is answered
+ * right here, under the lock: *done, and its result returned. */
+static int io_fd(struct p9_fs *fs, const struct p9_req *r, bool dir_ok,
+		 struct p9_out *o, bool *done)
 {
 	struct p9_fid *f;
 	int fd;
 
 	pthread_mutex_lock(&fs->lock);
-	f = p9_fid_get(&fs->fids, id);
-	if (!f || f->ofd < 0)
+	f = p9_fid_get(&fs->fids, r->fid);
+	if (f && f->xa && o) {
+		*done = true;
+		fd = xattr_io(fs, f, r, o);
+	} else if (!f || f->ofd < 0)
 		fd = -EBADF;
 	else if (f->is_dir && !dir_ok)
 		fd = -EISDIR;
@@ -866,11 +1141,12 @@ static int io_fd(struct p9_fs *fs, uint32_t id, bool dir_ok)
 static int op_read(struct p9_fs *fs, const struct p9_req *r, struct p9_out *o)
 {
 	uint32_t count = r->count, max = p9_fs_msize(fs) - P9_HDR_SIZE - 4;
-	int fd = io_fd(fs, r->fid, false);
+	bool done = false;
+	int fd = io_fd(fs, r, false, o, &done);
 	uint8_t *p;
 	ssize_t n;
 
-	if (fd < 0)
+	if (fd < 0 || done)
 		return fd;
 	if (r->offset > INT64_MAX) {
 		close(fd);
@@ -900,10 +1176,11 @@ static int op_read(struct p9_fs *fs, const struct p9_req *r, struct p9_out *o)
 
 static int op_write(struct p9_fs *fs, const struct p9_req *r, struct p9_out *o)
 {
-	int fd = io_fd(fs, r->fid, true);
+	bool done = false;
+	int fd = io_fd(fs, r, true, o, &done);
 	ssize_t n;
 
-	if (fd < 0)
+	if (fd < 0 || done)
 		return fd;
 	if (fs->cfg.ro || r->offset > INT64_MAX) {
 		close(fd);
@@ -997,7 +1274,7 @@ static int op_readdir(struct p9_fs *fs, const struct p9_req *r, struct p9_out *o
 
 static int op_fsync(struct p9_fs *fs, const struct p9_req *r, struct p9_out *o)
 {
-	int fd = io_fd(fs, r->fid, true), rc;
+	int fd = io_fd(fs, r, true, NULL, NULL), rc;
 
 	if (fd < 0)
 		return fd;
@@ -1074,13 +1351,19 @@ static int op_getlock(struct p9_fs *fs, const struct p9_req *r, struct p9_out *o
 	return 0;
 }
 
+/* Tclunk; Txattrcreate's fid sets its attribute first, and is clunked
+ * whatever that answers (clunk(5)). */
 static int op_clunk(struct p9_fs *fs, const struct p9_req *r, struct p9_out *o)
 {
 	struct p9_fid *f = p9_fid_get(&fs->fids, r->fid);
+	int rc;
 
 	if (!f)
 		return -EBADF;
+	rc = f->xa && f->xa->create ? xattr_commit(f) : 0;
 	fid_close(fs, f);
+	if (rc)
+		return rc;
 	p9_begin(o, P9_RCLUNK, r->tag);
 	return 0;
 }
@@ -1145,6 +1428,10 @@ static int op_remove(struct p9_fs *fs, const struct p9_req *r, struct p9_out *o)
 
 	if (!f)
 		return -EBADF;
+	if (f->xa) {
+		fid_close(fs, f); /* clunked (remove(5)), nothing set, no file removed */
+		return -EINVAL;
+	}
 	if (!fs->cfg.ro) {
 		dfd = parent_of(fs, f, name, sizeof(name));
 		rc = dfd < 0 ? dfd : unlinkat(dfd, name, f->is_dir ? AT_REMOVEDIR : 0) ? -errno : 0;
@@ -1161,7 +1448,7 @@ static int op_remove(struct p9_fs *fs, const struct p9_req *r, struct p9_out *o)
  * goes on naming it. */
 static int op_rename(struct p9_fs *fs, const struct p9_req *r, struct p9_out *o)
 {
-	struct p9_fid *f = p9_fid_get(&fs->fids, r->fid);
+	struct p9_fid *f = file_fid(fs, r->fid);
 	char name[P9_NAME_MAX + 1];
 	int rc = 0, dfd;
 	struct p9_fid *d = f ? dir_fid(fs, r->newfid, &rc) : NULL;
@@ -1355,7 +1642,7 @@ static int put_stat_u(struct p9_fs *fs, struct p9_out *o, int fd, const char *na
 
 static int op_stat_u(struct p9_fs *fs, const struct p9_req *r, struct p9_out *o)
 {
-	struct p9_fid *f = p9_fid_get(&fs->fids, r->fid);
+	struct p9_fid *f = file_fid(fs, r->fid);
 	char name[P9_NAME_MAX + 1];
 	struct stat st;
 	uint32_t at;
@@ -1383,7 +1670,7 @@ static int op_stat_u(struct p9_fs *fs, const struct p9_req *r, struct p9_out *o)
  * them.  The file's type cannot change (EINVAL). */
 static int op_wstat_u(struct p9_fs *fs, const struct p9_req *r, struct p9_out *o)
 {
-	struct p9_fid *f = p9_fid_get(&fs->fids, r->fid);
+	struct p9_fid *f = file_fid(fs, r->fid);
 	char name[P9_NAME_MAX + 1];
 	int dfd, rc = 0;
 
@@ -1518,9 +1805,8 @@ static int dispatch_locked(struct p9_fs *fs, const struct p9_req *r, struct p9_o
 	case P9_TREADDIR: return op_readdir(fs, r, o);
 	case P9_TLOCK: return op_lock(fs, r, o);
 	case P9_TGETLOCK: return op_getlock(fs, r, o);
-	/* Extended attributes are not served (docs/9pfs.md). */
-	case P9_TXATTRWALK: return -EOPNOTSUPP;
-	case P9_TXATTRCREATE: return fs->cfg.ro ? -EROFS : -EOPNOTSUPP;
+	case P9_TXATTRWALK: return op_xattrwalk(fs, r, o);
+	case P9_TXATTRCREATE: return op_xattrcreate(fs, r, o);
 	case P9_TCLUNK: return op_clunk(fs, r, o);
 	case P9_TOPEN: return fs->dot_u ? op_open_u(fs, r, o) : -EOPNOTSUPP;
 	case P9_TCREATE: return fs->dot_u ? op_create_u(fs, r, o) : -EOPNOTSUPP;
@@ -1656,7 +1942,8 @@ int p9_fs_open(const struct p9_fs_config *cfg, struct p9_fs **out, char *err,
 		goto fail;
 	}
 	fs->scratch = malloc(fs->cfg.max_msize);
-	rc = fs->scratch ? p9_fid_table_init(&fs->fids, fs->cfg.max_fids) : -ENOMEM;
+	fs->xbuf = malloc(P9_XATTR_SIZE_MAX);
+	rc = fs->scratch && fs->xbuf ? p9_fid_table_init(&fs->fids, fs->cfg.max_fids) : -ENOMEM;
 	if (rc) {
 		snprintf(err, err_len, "share %s: out of memory", cfg->root);
 		goto fail;
@@ -1667,6 +1954,7 @@ int p9_fs_open(const struct p9_fs_config *cfg, struct p9_fs **out, char *err,
 fail:
 	close(fs->root_fd);
 	free(fs->scratch);
+	free(fs->xbuf);
 	free(fs);
 	return rc;
 }
@@ -1679,6 +1967,7 @@ void p9_fs_close(struct p9_fs *fs)
 	p9_fid_table_destroy(&fs->fids);
 	close(fs->root_fd);
 	free(fs->scratch);
+	free(fs->xbuf);
 	pthread_mutex_destroy(&fs->lock);
 	free(fs);
 }

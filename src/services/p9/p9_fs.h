@@ -8,7 +8,8 @@
  * cannot lead outside the share.  Transport-independent: one request in,
  * one response out; several threads may serve requests of one share at
  * once (the fid table is locked; reads, writes and fsyncs run outside the
- * lock, so they overlap).  See docs/9pfs.md.
+ * lock, so they overlap).  Extended attributes: user.* only (user.pvisor.*
+ * hidden in mapped-xattr).  See docs/9pfs.md.
  */
 #ifndef PVISOR_P9_FS_H
 #define PVISOR_P9_FS_H
@@ -21,6 +22,10 @@
 
 #define P9_FS_MAX_FIDS 8192u   /* per share (each fid holds 1-2 host fds) */
 #define P9_FS_MIN_MSIZE 4096u  /* a smaller Tversion msize is refused */
+/* The memory all xattr fids of a share may hold (each at most
+ * P9_XATTR_SIZE_MAX of value); beyond it Txattrwalk/Txattrcreate answer
+ * ENOMEM. */
+#define P9_FS_XATTR_BYTES (4u << 20)
 
 enum p9_security_model {
 	P9_SM_PASSTHROUGH, /* files are pvisor's user's; modes as the guest sets */

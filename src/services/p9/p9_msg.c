@@ -17,6 +17,7 @@ enum str_kind {
 	STR_EXT,     /* 9P2000.u's Tcreate extension: as a target, may be empty */
 	STR_NAME,    /* a new file name: a component that is not "." or ".." */
 	STR_WNAME,   /* a walk element: a component, ".." allowed (the parent) */
+	STR_XATTR,   /* an xattr name: no NUL, at most P9_XATTR_NAME_MAX (ERANGE) */
 };
 
 static const uint8_t *take(struct cur *c, size_t n)
@@ -68,6 +69,8 @@ static int check_str(const uint8_t *s, uint16_t len, enum str_kind kind)
 		     : kind == STR_ANY			   ? P9_STR_MAX
 							   : P9_NAME_MAX;
 
+	if (kind == STR_XATTR)
+		return len > P9_XATTR_NAME_MAX ? -ERANGE : memchr(s, '\0', len) ? -EINVAL : 0;
 	if (len > max)
 		return -ENAMETOOLONG;
 	if (memchr(s, '\0', len))
@@ -345,14 +348,16 @@ static void parse_body(struct cur *c, struct p9_req *r)
 	case P9_TSETATTR:
 		parse_setattr(c, r);
 		break;
-	case P9_TXATTRWALK:
+	case P9_TXATTRWALK: /* name "" asks for the list of names */
 		r->fid = get32(c);
 		r->newfid = get32(c);
-		r->str = getstr(c, r, STR_ANY);
+		r->str = getstr(c, r, STR_XATTR);
 		break;
 	case P9_TXATTRCREATE:
 		r->fid = get32(c);
-		r->str = getstr(c, r, STR_ANY);
+		r->str = getstr(c, r, STR_XATTR);
+		if (r->str && !r->str[0])
+			c->err = -EINVAL; /* no attribute without a name */
 		r->attr_size = get64(c);
 		r->flags = get32(c);
 		break;

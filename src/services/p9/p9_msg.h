@@ -17,7 +17,7 @@
 #include <pvisor/p9.h>
 
 #define P9_NAME_MAX 255u     /* one path component (NAME_MAX) */
-#define P9_STR_MAX 1024u     /* uname, aname, version, client_id, xattr name */
+#define P9_STR_MAX 1024u     /* uname, aname, version, client_id */
 #define P9_TARGET_MAX 4095u  /* a symlink target (PATH_MAX - 1) */
 #define P9_STRBUF (P9_MAXWELEM * (P9_NAME_MAX + 1) + P9_TARGET_MAX + 1 + 2 * (P9_STR_MAX + 1))
 
@@ -60,7 +60,7 @@ struct p9_req {
 	uint16_t nwname;          /* Twalk */
 	const char *wname[P9_MAXWELEM];
 	const char *name, *name2; /* file names; name2: Trenameat's new name */
-	const char *str, *str2;   /* uname/aname, version, target, client_id, xattr name */
+	const char *str, *str2;   /* uname/aname, version, target, client_id, xattr name ("": Txattrwalk's list) */
 	const uint8_t *data;      /* Twrite: count bytes */
 	size_t strbuf_used;
 	char strbuf[P9_STRBUF];
@@ -79,8 +79,9 @@ int p9_peek_header(const uint8_t *msg, size_t len, uint32_t *size,
  * read, so the caller can answer with Rlerror.  Returns 0 or -errno for the
  * Rlerror: -EPROTO (truncated, size mismatch, an R-message), -EINVAL (a name
  * that is empty, holds '/' or NUL, or is "." / ".." where a new name is
- * due; a string with a NUL; more than P9_MAXWELEM walk elements),
- * -ENAMETOOLONG, -EOPNOTSUPP (unknown types).
+ * due; a string with a NUL; more than P9_MAXWELEM walk elements; an empty
+ * Txattrcreate name), -ENAMETOOLONG, -ERANGE (an xattr name longer than
+ * P9_XATTR_NAME_MAX, Linux's answer), -EOPNOTSUPP (unknown types).
  * Bytes after the last field are ignored (as QEMU and diod do).
  */
 int p9_parse(const uint8_t *msg, size_t len, struct p9_req *r)
