@@ -9,7 +9,6 @@
 #include <linux/filter.h>
 #include <linux/seccomp.h>
 #include <pthread.h>
-#include <seccomp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,8 +26,6 @@
 
 /* Names for the report, resolved before any filter exists: the SIGSYS
  * handler may not allocate. */
-#define NAMED_CALLS 512
-static char call_names[NAMED_CALLS][24];
 
 static enum sandbox_mode active_mode = SANDBOX_OFF;
 static struct {
@@ -102,7 +99,7 @@ static void on_forbidden_call(int sig, siginfo_t *si, void *uc)
 	n = put(line, n, sizeof(line), thread_label);
 	n = put(line, n, sizeof(line), " made a forbidden system call: ");
 	n = put(line, n, sizeof(line),
-		nr < NAMED_CALLS && call_names[nr][0] ? call_names[nr] : "?");
+		seccomp_call_name(nr) ? seccomp_call_name(nr) : "?");
 	n = put(line, n, sizeof(line), " (");
 	n = put_num(line, n, sizeof(line), nr);
 	n = put(line, n, sizeof(line),
@@ -120,16 +117,6 @@ static int install_reporter(char *err, size_t err_len)
 	struct sigaction sa = { .sa_sigaction = on_forbidden_call,
 				.sa_flags = SA_SIGINFO };
 
-	for (unsigned nr = 0; nr < NAMED_CALLS; nr++) {
-		char *name = seccomp_syscall_resolve_num_arch(SCMP_ARCH_NATIVE,
-							      (int)nr);
-
-		if (name) {
-			snprintf(call_names[nr], sizeof(call_names[nr]), "%s",
-				 name);
-			free(name);
-		}
-	}
 	sigemptyset(&sa.sa_mask);
 	if (sigaction(SIGSYS, &sa, NULL) < 0) {
 		snprintf(err, err_len, "sandbox: SIGSYS handler: %s",

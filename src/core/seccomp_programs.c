@@ -7,8 +7,8 @@
 #include "core/bpf_prog.h"
 #include "core/sandbox.h"
 
-/* sandbox_programs[role + 1][log], proc_programs[set_fsgs]: written by
- * tools/gen_seccomp.c into the build directory. */
+/* sandbox_programs[role + 1][log], proc_programs[set_fsgs], call_names:
+ * written by tools/gen_seccomp.c into the build directory. */
 #include "seccomp_programs_gen.h"
 
 _Static_assert(sizeof(sandbox_programs) / sizeof(sandbox_programs[0]) ==
@@ -42,4 +42,10 @@ int seccomp_program_proc(bool set_fsgs, uint32_t memfd,
 {
 	return fill(&proc_programs[set_fsgs], SECCOMP_SENTINEL_MEMFD, memfd,
 		    prog, max, len);
+}
+
+const char *seccomp_call_name(unsigned nr)
+{
+	return nr < sizeof(call_names) / sizeof(call_names[0]) ? call_names[nr]
+							       : NULL;
 }

@@ -42,4 +42,8 @@ int seccomp_program_proc(bool set_fsgs, uint32_t memfd,
 			 struct sock_filter *prog, size_t max, size_t *len)
 	__attribute__((warn_unused_result));
 
+/* The name of system call `nr` on this architecture (libseccomp's, taken
+ * at build time), or NULL; async-signal-safe (the SIGSYS report). */
+const char *seccomp_call_name(unsigned nr);
+
 #endif

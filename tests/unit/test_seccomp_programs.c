@@ -2,8 +2,8 @@
  * The build's seccomp programs (core/seccomp_programs.c): each one, with
  * its run-time values filled in, must be the very program libseccomp
  * compiles from the rules now, for every role, both modes, and the proc
- * guest process's filter with and without FSGSBASE; and the sentinel
- * filling itself.
+ * guest process's filter with and without FSGSBASE; the sentinel filling
+ * itself; the system-call names of the SIGSYS report.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -119,6 +119,16 @@ static void test_patch_jeq(void **state)
 	assert_int_equal(bpf_patch_jeq(p, 5, 0x1234, 77), 0);
 }
 
+static void test_call_names(void **state)
+{
+	(void)state;
+	assert_string_equal(seccomp_call_name(0), "read");
+	assert_string_equal(seccomp_call_name(59), "execve");
+	assert_string_equal(seccomp_call_name(435), "clone3");
+	assert_null(seccomp_call_name(512));
+	assert_null(seccomp_call_name(~0u));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -127,6 +137,7 @@ int main(void)
 		cmocka_unit_test(test_roles_differ),
 		cmocka_unit_test(test_bad_arguments),
 		cmocka_unit_test(test_patch_jeq),
+		cmocka_unit_test(test_call_names),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
