@@ -7,17 +7,32 @@
  *   MEDIA attention                               (UNIT ATTENTION, 28h/29h)
  * and after each change the GET EVENT STATUS NOTIFICATION media event:
  *   MEDIA event N                                 (2 new media, 3 removal)
- * With "prevent" as its command line it first sends PREVENT ALLOW MEDIUM
- * REMOVAL (prevent), so that a host eject without force is refused.
+ * With the word "prevent" on its command line it first sends PREVENT
+ * ALLOW MEDIUM REMOVAL (prevent), so that a host eject without force is
+ * refused; with "control" in it, it takes the toolstack's requests
+ * (suspend: a save and restore of the drive's state).
  * Ends after 60 s (the host test stops it before).
  */
 #include <kit/console.h>
+#include <kit/control.h>
 #include <kit/kit.h>
 #include <kit/scsifront.h>
 #include <kit/string.h>
 #include <kit/time.h>
 
 enum state { ST_UNKNOWN, ST_READY, ST_ABSENT, ST_ATTENTION, ST_OTHER };
+
+/* Is `word` one of the space-separated words of s? */
+static bool has_word(const char *s, const char *word)
+{
+	size_t n = strlen(word);
+
+	for (const char *p = s; *p; p++)
+		if ((p == s || p[-1] == ' ') && !strncmp(p, word, n) &&
+		    (p[n] == ' ' || p[n] == '\0'))
+			return true;
+	return false;
+}
 
 static struct scsifront *dev;
 static struct scsifront_lun cd;
@@ -89,13 +104,17 @@ int app_main(const char *cmdline)
 	uint64_t end = monotonic_ns() + 60000000000ull;
 	enum state last = ST_UNKNOWN;
 
+	if (has_word(cmdline, "control") && kit_control_start() < 0) {
+		printf("MEDIA no control thread\n");
+		return 1;
+	}
 	dev = scsifront_init(&info);
 	if (!dev || !info.nr_luns) {
 		printf("MEDIA no SCSI LUN\n");
 		return 1;
 	}
 	cd = info.luns[0];
-	if (!strncmp(cmdline, "prevent", 7)) {
+	if (has_word(cmdline, "prevent")) {
 		uint8_t pa[6] = { 0x1e, 0, 0, 0, 1, 0 };
 		struct scsifront_cmd c;
 

@@ -87,9 +87,10 @@ const char cli_run_usage[] =
 	"                       host; virtme-ng's syntax; repeatable\n"
 	"  --dry-run=FILE       with --rootfs: write the initramfs to FILE, print\n"
 	"                       the kernel, command line and shares; no boot\n"
-	"  --scsi PATH[,ro][,media=disk|cdrom][,ejected][,lun=H:C:T:L]\n"
+	"  --scsi PATH[,ro][,media=disk|cdrom][,ejected][,locked][,lun=H:C:T:L]\n"
 	"                       a raw disk image or an ISO (media=cdrom, read-only;\n"
-	"                       ejected: its tray starts open, PATH loads on insert)\n"
+	"                       ejected: its tray starts open, PATH loads on insert;\n"
+	"                       locked: removal prevented, as the guest had it)\n"
 	"                       as a LUN of the guest's paravirtual SCSI host\n"
 	"                       (vscsiif); LUNs 0:0:0:0, 0:0:0:1, ... in order unless\n"
 	"                       lun= is given; repeatable\n"
@@ -491,8 +492,8 @@ static int parse_rwdir(struct vm_config *cfg, const char *v, char *err,
 	return 0;
 }
 
-/* --scsi PATH[,ro][,media=disk|cdrom][,ejected][,lun=H:C:T:L]; 0 or -1 with
- * err set. */
+/* --scsi PATH[,ro][,media=disk|cdrom][,ejected][,locked][,lun=H:C:T:L]; 0 or
+ * -1 with err set. */
 static int parse_scsi(struct vm_config *cfg, const char *v, char *err,
 		      size_t err_len)
 {
@@ -529,6 +530,8 @@ static int parse_scsi(struct vm_config *cfg, const char *v, char *err,
 			return -1;
 		} else if (n == 7 && !strncmp(opt, "ejected", 7)) {
 			d->ejected = true;
+		} else if (n == 6 && !strncmp(opt, "locked", 6)) {
+			d->locked = true;
 		} else if (n >= 4 && !strncmp(opt, "lun=", 4)) {
 			if (vscsi_hctl_parse(opt + 4, n - 4, &a)) {
 				snprintf(err, err_len,
@@ -539,15 +542,16 @@ static int parse_scsi(struct vm_config *cfg, const char *v, char *err,
 			have_lun = true;
 		} else {
 			snprintf(err, err_len,
-				 "--scsi: unknown option '%.*s' (ro, media=disk|cdrom, ejected, lun=H:C:T:L)",
+				 "--scsi: unknown option '%.*s' (ro, media=disk|cdrom, ejected, locked, lun=H:C:T:L)",
 				 (int)n, opt);
 			return -1;
 		}
 	}
 	if (d->cdrom)
 		d->ro = true; /* an ISO is read-only media */
-	if (d->ejected && !d->cdrom) {
-		snprintf(err, err_len, "--scsi: ejected is for media=cdrom (a disk has no tray)");
+	if ((d->ejected || d->locked) && !d->cdrom) {
+		snprintf(err, err_len, "--scsi: %s is for media=cdrom (a disk has no tray)",
+			 d->ejected ? "ejected" : "locked");
 		return -1;
 	}
 	for (unsigned i = 0; i < cfg->nr_scsi; i++)
@@ -620,10 +624,10 @@ int cli_disk_spec(const struct vm_disk *d, char *buf, size_t cap)
 
 int cli_scsi_spec(const struct vm_scsi *d, char *buf, size_t cap)
 {
-	return spec_done(snprintf(buf, cap, "%s,%s,media=%s%s,lun=%u:%u:%u:%u",
+	return spec_done(snprintf(buf, cap, "%s,%s,media=%s%s%s,lun=%u:%u:%u:%u",
 				  d->path, d->ro ? "ro" : "rw",
 				  d->cdrom ? "cdrom" : "disk", d->ejected ? ",ejected" : "",
-				  d->host, d->channel, d->target, d->lun), cap, d->path);
+				  d->locked ? ",locked" : "", d->host, d->channel, d->target, d->lun), cap, d->path);
 }
 
 int cli_share_spec(const struct vm_share *s, char *buf, size_t cap)

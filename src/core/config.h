@@ -56,6 +56,8 @@ struct vm_scsi {
 	bool ro;
 	bool cdrom;
 	bool ejected;  /* a CD/DVD whose tray starts open, no medium (,ejected) */
+	bool locked;   /* a CD/DVD the guest had locked with PREVENT ALLOW
+			* MEDIUM REMOVAL, as a snapshot restores it (,locked) */
 	uint16_t host, channel, target, lun;
 };
 

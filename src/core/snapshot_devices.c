@@ -111,7 +111,8 @@ static int match_disks(const struct vm_config *saved, const struct vm_config *cf
 }
 
 /* The LUNs given on restore's command line against the saved ones; each
- * CD/DVD's tray (open or closed) is the guest's, so it comes from the file. */
+ * CD/DVD's tray (open or closed, locked or not) is the guest's, so it
+ * comes from the file. */
 static int match_luns(const struct vm_config *saved, struct vm_config *cfg,
 		      char *err, size_t err_len)
 {
@@ -136,6 +137,7 @@ static int match_luns(const struct vm_config *saved, struct vm_config *cfg,
 				    s->ro ? "read-only" : "writable", s->cdrom ? "CD/DVD" : "disk",
 				    s->cdrom ? "cdrom" : "disk", s->ro ? "ro" : "rw");
 		c->ejected = s->ejected;
+		c->locked = s->locked;
 	}
 	return 0;
 }

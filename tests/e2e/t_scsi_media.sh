@@ -6,7 +6,8 @@
 # on `ctl insert` (UNIT ATTENTION, a new-media event, the new image's
 # block 0); a guest that prevents removal keeps its medium unless forced;
 # refusals for a disk LUN, an unknown LUN, a full drive, a bad image; a
-# drive started ejected (,ejected) has no medium until an insert.
+# snapshot of a drive the guest locked restores it locked; a drive started
+# ejected (,ejected) has no medium until an insert.
 source "$(dirname "$0")/lib.sh"
 
 START_TIMEOUT=120
@@ -81,6 +82,32 @@ for be in $BACKENDS; do
 		not_ok "$be: eject --force (not run)"
 	fi
 	stop_guest
+
+	# A snapshot keeps the lock: the restored drive still refuses an eject
+	# without --force (,locked in the file's LUN list).
+	start "$be" --scsi "$TMP/CD-ONE.img,media=cdrom" "$GUEST/t_scsi_media" -- "prevent control"
+	if wait_for "$out" '^MEDIA ready CD-ONE' 20 && grep -q '^MEDIA prevent 0' "$out"; then
+		save_and_stop "$TMP/locked.$be.pvs"
+		check "$be: save of a guest that prevents removal ($r)" test "$rc" = 0 -a "$prc" = 0
+		out=$TMP/locked-restored.$be
+		start restore "$be" "$TMP/locked.$be.pvs"
+		if wait_for "$out" 'resumed' 20; then
+			st=$(ctl status)
+			check "$be: the restored drive shows removal prevented ($st)" \
+				test "$(field "$st" '[l["prevent_removal"] for d in r["devices"] for l in d.get("luns", [])]')" = "[True]"
+			e=$(ctl eject 0:0:0:0 2>&1)
+			check "$be: after restore, eject without --force: in-use ($e)" grep -q 'in-use.*prevents' <<<"$e"
+			r=$(ctl eject 0:0:0:0 --force)
+			check "$be: after restore, eject --force ($r)" test "$(field "$r" 'r["device"]')" = 0:0:0:0
+		else
+			not_ok "$be: restore of the locked drive: $(head -c 600 "$out")"
+		fi
+		stop_guest
+	else
+		not_ok "$be: t_scsi_media prevent did not start (for the save): $(head -c 600 "$out")"
+		stop_guest
+	fi
+	out=$TMP/run.$be
 
 	# ,ejected: the drive starts with its tray open (as a snapshot of an
 	# ejected CD/DVD restores it); an insert loads a medium.

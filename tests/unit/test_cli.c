@@ -484,6 +484,24 @@ static void test_scsi_ejected(void **state)
 	assert_non_null(strstr(err, "ejected is for media=cdrom"));
 }
 
+/* ,locked: a CD/DVD whose medium the guest had locked in; a disk has no
+ * tray to lock. */
+static void test_scsi_locked(void **state)
+{
+	const char *argv[] = { "pvisor", "run", "--scsi", "cd.iso,locked,media=cdrom", "k", NULL };
+	const char *bad[] = { "pvisor", "run", "--scsi", "d.img,locked", "k", NULL };
+	char err[256], spec[256];
+	struct cli cli;
+
+	assert_int_equal(cli_parse(5, (char *const *)argv, &cli, err, sizeof(err)), CLI_RUN);
+	assert_true(cli.cfg.scsi[0].locked);
+	assert_false(cli.cfg.scsi[0].ejected);
+	assert_true(cli_scsi_spec(&cli.cfg.scsi[0], spec, sizeof(spec)) > 0);
+	assert_string_equal(spec, "cd.iso,ro,media=cdrom,locked,lun=0:0:0:0");
+	assert_int_equal(cli_parse(5, (char *const *)bad, &cli, err, sizeof(err)), CLI_ERROR);
+	assert_non_null(strstr(err, "locked is for media=cdrom"));
+}
+
 static void test_host_query(void **state)
 {
 	const char *argv[] = { "pvisor", "host", "--query", "tap", NULL };
@@ -546,6 +564,7 @@ int main(void)
 		cmocka_unit_test(test_rwdir),
 		cmocka_unit_test(test_scsi),
 		cmocka_unit_test(test_scsi_ejected),
+		cmocka_unit_test(test_scsi_locked),
 		cmocka_unit_test(test_host_query),
 		cmocka_unit_test(test_sizes),
 		cmocka_unit_test(test_cmdline_too_long),

@@ -677,14 +677,15 @@ static struct built build_devices(void)
 /* cfg as restore's command line gives it (words after "restore"). */
 static void restore_cfg(struct vm_config *cfg, const char *const *words);
 
-/* A CD/DVD saved with its tray open comes back open, from the file or with
- * the image given again on the command line (the tray is the guest's). */
+/* A CD/DVD saved with its tray open and locked comes back so, from the
+ * file or with the image given again on the command line (the tray is the
+ * guest's). */
 static void test_devices_ejected_cdrom(void **state)
 {
 	static struct dev_payload p;
 	struct build_opts o = { .nr_vcpus = 1, .dev = &p };
 	struct vm_scsi cd = { .path = "/img/cd.iso", .cdrom = true, .ro = true,
-			      .ejected = true, .target = 2 };
+			      .ejected = true, .locked = true, .target = 2 };
 	static const char *const none[] = { NULL };
 	static const char *const given[] = { "--scsi", "/x/other.iso,media=cdrom,lun=0:0:2:0", NULL };
 	static struct snapshot_net_specs keep;
@@ -694,7 +695,7 @@ static void test_devices_ejected_cdrom(void **state)
 
 	memset(&p, 0, sizeof(p));
 	assert_true(cli_scsi_spec(&cd, spec, sizeof(spec)) > 0);
-	assert_string_equal(spec, "/img/cd.iso,ro,media=cdrom,ejected,lun=0:0:2:0");
+	assert_string_equal(spec, "/img/cd.iso,ro,media=cdrom,ejected,locked,lun=0:0:2:0");
 	dev_rec(&p, VM_DEV_SCSI, spec);
 	b = build_with(&o);
 	assert_int_equal(parse(&b, b.len), 0);
@@ -702,11 +703,14 @@ static void test_devices_ejected_cdrom(void **state)
 	assert_int_equal(snapshot_devices_apply(&file, &cfg, &keep, err, sizeof(err)), 0);
 	assert_int_equal(cfg.nr_scsi, 1);
 	assert_true(cfg.scsi[0].ejected);
+	assert_true(cfg.scsi[0].locked);
 	assert_string_equal(cfg.scsi[0].path, "/img/cd.iso");
 	restore_cfg(&cfg, given);
 	assert_false(cfg.scsi[0].ejected);
+	assert_false(cfg.scsi[0].locked);
 	assert_int_equal(snapshot_devices_apply(&file, &cfg, &keep, err, sizeof(err)), 0);
 	assert_true(cfg.scsi[0].ejected);
+	assert_true(cfg.scsi[0].locked);
 	assert_string_equal(cfg.scsi[0].path, "/x/other.iso");
 	free(b.buf);
 }

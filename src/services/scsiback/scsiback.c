@@ -1089,7 +1089,10 @@ static int lun_open(struct sb_lun *l, const struct vm_scsi *cfg, int fd, char *e
 	l->t.discard = !l->t.ro;
 	if (cfg->cdrom && cfg->ejected)
 		l->t.present = false; /* the tray open: the host's insert loads it */
+	if (cfg->cdrom && cfg->locked)
+		l->t.prevent = true; /* until the guest allows removal again */
 	l->shown_present = l->t.present;
+	l->shown_prevent = l->t.prevent;
 	snprintf(l->vdev, sizeof(l->vdev), "%u:%u:%u:%u", cfg->host, cfg->channel,
 		 cfg->target, cfg->lun);
 	return 0;
@@ -1608,6 +1611,7 @@ static unsigned copy_luns(struct vm *vm, struct scsiback_lun_info *info, struct 
 		if (cfg) {
 			cfg[n] = l->cfg;
 			cfg[n].ejected = l->cfg.cdrom && !l->shown_present;
+			cfg[n].locked = l->cfg.cdrom && l->shown_prevent;
 		}
 		n++;
 	}
