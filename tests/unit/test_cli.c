@@ -467,39 +467,39 @@ static void test_scsi(void **state)
 	assert_false(s[4].ro);
 }
 
-/* ,ejected: a CD/DVD whose tray starts open; a disk has none. */
-static void test_scsi_ejected(void **state)
+/* ,ejected (the tray starts open) and ,locked (removal prevented, as the
+ * guest had it): a CD/DVD's tray, which a disk has not. */
+static void test_scsi_tray_options(void **state)
 {
-	const char *argv[] = { "pvisor", "run", "--scsi", "cd.iso,media=cdrom,ejected", "k", NULL };
-	const char *bad[] = { "pvisor", "run", "--scsi", "d.img,ejected", "k", NULL };
+	static const struct {
+		const char *cd, *disk, *spec, *refusal;
+		bool ejected, locked;
+	} t[] = {
+		{ "cd.iso,media=cdrom,ejected", "d.img,ejected",
+		  "cd.iso,ro,media=cdrom,ejected,lun=0:0:0:0",
+		  "ejected is for media=cdrom", true, false },
+		{ "cd.iso,locked,media=cdrom", "d.img,locked",
+		  "cd.iso,ro,media=cdrom,locked,lun=0:0:0:0",
+		  "locked is for media=cdrom", false, true },
+	};
 	char err[256], spec[256];
 	struct cli cli;
 
-	assert_int_equal(cli_parse(5, (char *const *)argv, &cli, err, sizeof(err)), CLI_RUN);
-	assert_true(cli.cfg.scsi[0].ejected);
-	assert_true(cli.cfg.scsi[0].cdrom);
-	assert_true(cli_scsi_spec(&cli.cfg.scsi[0], spec, sizeof(spec)) > 0);
-	assert_string_equal(spec, "cd.iso,ro,media=cdrom,ejected,lun=0:0:0:0");
-	assert_int_equal(cli_parse(5, (char *const *)bad, &cli, err, sizeof(err)), CLI_ERROR);
-	assert_non_null(strstr(err, "ejected is for media=cdrom"));
-}
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		const char *argv[] = { "pvisor", "run", "--scsi", t[i].cd, "k", NULL };
+		const char *bad[] = { "pvisor", "run", "--scsi", t[i].disk, "k", NULL };
 
-/* ,locked: a CD/DVD whose medium the guest had locked in; a disk has no
- * tray to lock. */
-static void test_scsi_locked(void **state)
-{
-	const char *argv[] = { "pvisor", "run", "--scsi", "cd.iso,locked,media=cdrom", "k", NULL };
-	const char *bad[] = { "pvisor", "run", "--scsi", "d.img,locked", "k", NULL };
-	char err[256], spec[256];
-	struct cli cli;
-
-	assert_int_equal(cli_parse(5, (char *const *)argv, &cli, err, sizeof(err)), CLI_RUN);
-	assert_true(cli.cfg.scsi[0].locked);
-	assert_false(cli.cfg.scsi[0].ejected);
-	assert_true(cli_scsi_spec(&cli.cfg.scsi[0], spec, sizeof(spec)) > 0);
-	assert_string_equal(spec, "cd.iso,ro,media=cdrom,locked,lun=0:0:0:0");
-	assert_int_equal(cli_parse(5, (char *const *)bad, &cli, err, sizeof(err)), CLI_ERROR);
-	assert_non_null(strstr(err, "locked is for media=cdrom"));
+		assert_int_equal(cli_parse(5, (char *const *)argv, &cli, err, sizeof(err)),
+				 CLI_RUN);
+		assert_true(cli.cfg.scsi[0].cdrom);
+		assert_int_equal(cli.cfg.scsi[0].ejected, t[i].ejected);
+		assert_int_equal(cli.cfg.scsi[0].locked, t[i].locked);
+		assert_true(cli_scsi_spec(&cli.cfg.scsi[0], spec, sizeof(spec)) > 0);
+		assert_string_equal(spec, t[i].spec);
+		assert_int_equal(cli_parse(5, (char *const *)bad, &cli, err, sizeof(err)),
+				 CLI_ERROR);
+		assert_non_null(strstr(err, t[i].refusal));
+	}
 }
 
 static void test_host_query(void **state)
@@ -563,8 +563,7 @@ int main(void)
 		cmocka_unit_test(test_rootfs),
 		cmocka_unit_test(test_rwdir),
 		cmocka_unit_test(test_scsi),
-		cmocka_unit_test(test_scsi_ejected),
-		cmocka_unit_test(test_scsi_locked),
+		cmocka_unit_test(test_scsi_tray_options),
 		cmocka_unit_test(test_host_query),
 		cmocka_unit_test(test_sizes),
 		cmocka_unit_test(test_cmdline_too_long),
