@@ -502,6 +502,7 @@ int snapshot_live_finish(struct snapshot_live *l, struct snapshot_live_report *r
 	l->stopping = NULL;
 	log_debug("live save: tracking off in %.1f ms", ms_since(t));
 	t = time_monotonic_ns();
+	snap_writer_direct(&l->w);
 	rc = snapshot_put_memory(&l->w, l->nr_frames, l->stage, l->held);
 
 	memset(r, 0, sizeof(*r));
