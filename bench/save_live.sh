@@ -24,11 +24,13 @@ trap 'rm -rf "$TMP"' EXIT
 # one MEM CMD READY PRECOPY: a guest, one live save, its reply on stdout.
 one() {
 	local sock=$TMP/s.sock out=$TMP/out
-	rm -f "$sock" "$TMP/f.pvs"
+	# The last guest's output goes first: its ready line must not pass
+	# for this one's before this one has truncated it.
+	rm -f "$sock" "$TMP/f.pvs" "$out"
 	PVISOR_LIVE_PRECOPY=$4 timeout 600 "$PVISOR" run --backend "$BE" --no-raw \
 		--mem "$1" --api "$sock" "$PVSH" -- "$2" </dev/null >"$out" 2>&1 &
 	local pid=$! i
-	for ((i = 0; i < 600; i++)); do grep -q "$3" "$out" && break; sleep 0.1; done
+	for ((i = 0; i < 600; i++)); do grep -q "$3" "$out" 2>/dev/null && break; sleep 0.1; done
 	"$PVISOR" ctl "$sock" save "$TMP/f.pvs" --live --timeout 120
 	"$PVISOR" ctl "$sock" shutdown --force >/dev/null 2>&1
 	wait "$pid" 2>/dev/null

@@ -114,12 +114,14 @@ static int cmd_ticks(int argc, char **argv)
 }
 
 /*
- * memstress MB PASSES: rewrites every page of MB MiB, pass after pass, with
- * a stamp (pass, page) in three words of it; before each write it checks
- * the page still holds the previous pass's stamp, after each pass that all
- * hold this one.  A snapshot that lost a page the guest wrote (a live
- * save's dirty tracking) shows as a wrong stamp after the restore.  It
- * sleeps 1 ms every 256 pages, so a pass is spread out in time.
+ * memstress MB PASSES [STRIDE]: rewrites every page of MB MiB, pass after
+ * pass, with a stamp (pass, page) in three words of it; before each write
+ * it checks the page still holds the previous pass's stamp, after each pass
+ * that all hold this one.  A snapshot that lost a page the guest wrote (a
+ * live save's dirty tracking) shows as a wrong stamp after the restore.  It
+ * sleeps 1 ms every 256 pages, so a pass is spread out in time.  With
+ * STRIDE, a pass goes through the pages STRIDE apart (wrapping around; made
+ * prime to their number), not in order: a writer that is not sequential.
  */
 static bool stamp_is(const uint64_t *p, uint64_t want)
 {
@@ -133,25 +135,39 @@ static void stamp(uint64_t *p, uint64_t v)
 	p[511] = v;
 }
 
+static unsigned long gcd(unsigned long a, unsigned long b)
+{
+	while (b) {
+		unsigned long t = a % b;
+
+		a = b;
+		b = t;
+	}
+	return a;
+}
+
 static int cmd_memstress(int argc, char **argv)
 {
-	long mb, passes;
+	long mb, passes, stride = 1;
 	unsigned long n, bad = 0;
 	uint8_t *mem;
 
-	if (argc != 3 || !parse_num(argv[1], &mb) || !parse_num(argv[2], &passes) ||
-	    mb < 1 || passes < 1) {
-		printf("usage: memstress MB PASSES\n");
+	if ((argc != 3 && argc != 4) || !parse_num(argv[1], &mb) ||
+	    !parse_num(argv[2], &passes) || mb < 1 || passes < 1 ||
+	    (argc == 4 && (!parse_num(argv[3], &stride) || stride < 1))) {
+		printf("usage: memstress MB PASSES [STRIDE]\n");
 		return 1;
 	}
 	n = (unsigned long)mb * 256;
+	while (gcd((unsigned long)stride % n, n) != 1)
+		stride++;
 	mem = alloc_pages(n);
 	if (!mem) {
 		printf("memstress: cannot allocate %ld MiB\n", mb);
 		return 1;
 	}
 	for (uint64_t pass = 1; pass <= (uint64_t)passes; pass++) {
-		for (unsigned long i = 0; i < n; i++) {
+		for (unsigned long k = 0, i = 0; k < n; k++, i = (i + (unsigned long)stride) % n) {
 			uint64_t *p = (uint64_t *)(mem + i * PAGE_SIZE);
 			uint64_t prev = pass == 1 ? 0 : (pass - 1) << 32 | i;
 
@@ -160,7 +176,7 @@ static int cmd_memstress(int argc, char **argv)
 				       (unsigned long)pass, i, (unsigned long)p[0],
 				       (unsigned long)prev);
 			stamp(p, pass << 32 | i);
-			if (i % 256 == 255)
+			if (k % 256 == 255)
 				sleep_ms(1);
 		}
 		for (unsigned long i = 0; i < n; i++)
@@ -269,7 +285,7 @@ static const struct command commands[] = {
 	{ "echo", "echo ARGS...", cmd_echo },
 	{ "sleep", "sleep MS milliseconds", cmd_sleep },
 	{ "ticks", "ticks N MS: print a line every MS ms, N times", cmd_ticks },
-	{ "memstress", "memstress MB PASSES: rewrite and check MB MiB, PASSES times", cmd_memstress },
+	{ "memstress", "memstress MB PASSES [STRIDE]: rewrite and check MB MiB, PASSES times", cmd_memstress },
 	{ "exit", "exit N: end pvisor with status N", cmd_exit },
 	{ "poweroff", "power the guest off", cmd_poweroff },
 	{ "reboot", "reboot the guest (a fresh domain, same kernel)", cmd_reboot },

@@ -3,40 +3,17 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/fs.h>
-#include <linux/userfaultfd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/syscall.h>
+#include <sys/sysinfo.h>
 #include <unistd.h>
 
 #include "core/log.h"
+#include "core/uffd_compat.h"
 #include "core/vm.h"
-
-/* Linux 6.7's PAGEMAP_SCAN and 6.4's uffd features; Debian 12's
- * linux-libc-dev (6.1) predates them.  The values are the kernel ABI
- * (include/uapi/linux/fs.h, userfaultfd.h). */
-#ifndef PAGEMAP_SCAN
-#define PAGE_IS_WRITTEN (1 << 1)
-#define PM_SCAN_WP_MATCHING (1 << 0)
-#define PM_SCAN_CHECK_WPASYNC (1 << 1)
-struct page_region {
-	__u64 start, end, categories;
-};
-struct pm_scan_arg {
-	__u64 size, flags, start, end, walk_end, vec, vec_len, max_pages;
-	__u64 category_inverted, category_mask, category_anyof_mask, return_mask;
-};
-#define PAGEMAP_SCAN _IOWR('f', 16, struct pm_scan_arg)
-#endif
-#ifndef UFFD_FEATURE_WP_UNPOPULATED
-#define UFFD_FEATURE_WP_UNPOPULATED (1 << 13)
-#endif
-#ifndef UFFD_FEATURE_WP_ASYNC
-#define UFFD_FEATURE_WP_ASYNC (1 << 15)
-#endif
 
 /* sandbox_seccomp.c allows it by number. */
 _Static_assert(PAGEMAP_SCAN == 0xc0606610ul, "PAGEMAP_SCAN");
@@ -44,6 +21,7 @@ _Static_assert(PAGEMAP_SCAN == 0xc0606610ul, "PAGEMAP_SCAN");
 struct dirty_host {
 	int uffd;    /* asynchronous write protection of pvisor's own mapping */
 	int pagemap; /* /proc/self/pagemap: PAGEMAP_SCAN */
+	bool swap;   /* the host had swap at set-up */
 };
 
 struct dirty_log {
@@ -60,6 +38,7 @@ void dirty_log_prepare(struct vm *vm)
 			    UFFD_FEATURE_WP_HUGETLBFS_SHMEM,
 	};
 	struct dirty_host *h = calloc(1, sizeof(*h));
+	struct sysinfo si;
 
 	if (!h)
 		return;
@@ -77,7 +56,14 @@ void dirty_log_prepare(struct vm *vm)
 		free(h);
 		return;
 	}
+	/* sysinfo is a set-up call only: the swap is looked at now. */
+	h->swap = sysinfo(&si) < 0 || si.totalswap > 0;
 	vm->dirty_host = h;
+}
+
+bool dirty_log_host_swaps(const struct vm *vm)
+{
+	return !vm->dirty_host || vm->dirty_host->swap;
 }
 
 void dirty_log_release(struct vm *vm)

@@ -29,6 +29,12 @@ struct dirty_log;
 void dirty_log_prepare(struct vm *vm);
 void dirty_log_release(struct vm *vm);
 
+/* Whether the host had swap at set-up (or that is not known).  Then a
+ * backend prefers synchronous tracking: a page of shared memory written
+ * and then swapped out before the next look loses the mark asynchronous
+ * write protection left in its page-table entry. */
+bool dirty_log_host_swaps(const struct vm *vm);
+
 /* With the vCPUs paused: tracking on.  NULL with why set if the host or
  * the backend cannot. */
 struct dirty_log *dirty_log_start(struct vm *vm, char *why, size_t why_len);

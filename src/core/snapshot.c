@@ -2,6 +2,7 @@
 #include "core/snapshot.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdbool.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -472,13 +473,19 @@ void snap_memory_view(const struct snap_file *f, struct snap_memory *m)
 
 #define WBUF (1u << 20)
 
+/* O_DIRECT's alignment of buffers, offsets and lengths: a page covers
+ * the logical block size of any disk. */
+#define DIRECT_ALIGN 4096u
+
 int snap_writer_init(struct snap_writer *w, int fd, const char *backend)
 {
+	void *buf;
+
 	memset(w, 0, sizeof(*w));
 	w->fd = fd;
-	w->buf = malloc(WBUF);
-	if (!w->buf)
+	if (posix_memalign(&buf, DIRECT_ALIGN, WBUF))
 		return -ENOMEM;
+	w->buf = buf;
 	w->buf_cap = WBUF;
 	snprintf(w->backend, sizeof(w->backend), "%s", backend);
 	/* The header goes at 0 last; its room is written as zeros now. */
@@ -490,19 +497,44 @@ int snap_writer_init(struct snap_writer *w, int fd, const char *backend)
 	return w->error;
 }
 
+static void set_direct(struct snap_writer *w, bool on)
+{
+	int fl = fcntl(w->fd, F_GETFL);
+
+	w->direct = false;
+	if (fl < 0 || fcntl(w->fd, F_SETFL, on ? fl | O_DIRECT : fl & ~O_DIRECT) < 0)
+		return;
+	w->direct = on;
+}
+
+void snap_writer_direct(struct snap_writer *w)
+{
+	set_direct(w, true);
+}
+
 static void flush(struct snap_writer *w)
 {
 	size_t done = 0;
 
+	/* O_DIRECT for whole aligned blocks only; past the first that is
+	 * not, the usual way. */
+	if (w->direct && (w->buf_len % DIRECT_ALIGN || (w->offset - w->buf_len) % DIRECT_ALIGN))
+		set_direct(w, false);
 	while (!w->error && done < w->buf_len) {
 		ssize_t n = write(w->fd, w->buf + done, w->buf_len - done);
 
 		if (n < 0 && errno == EINTR)
 			continue;
+		if (n < 0 && errno == EINVAL && w->direct && done == 0) {
+			set_direct(w, false); /* the file system refuses it after all */
+			continue;
+		}
 		if (n <= 0)
 			w->error = n < 0 ? -errno : -EIO;
 		else
 			done += (size_t)n;
+		if (w->direct && done % DIRECT_ALIGN)
+			set_direct(w, false); /* a short write: the rest unaligned */
 	}
 	w->buf_len = 0;
 }
@@ -598,6 +630,8 @@ int snap_writer_finish(struct snap_writer *w)
 	memcpy(h.backend, w->backend, sizeof(h.backend));
 	h.header_crc = snap_crc32(0, &h, sizeof(h));
 	flush(w);
+	if (w->direct)
+		set_direct(w, false);
 	if (!w->error && ftruncate(w->fd, (off_t)w->offset) < 0)
 		w->error = -errno;
 	pwrite_all(w, &h, sizeof(h), 0);

@@ -255,9 +255,16 @@ struct snap_writer {
 	size_t buf_len, buf_cap;
 	char backend[16];
 	uint32_t version;   /* 0: SNAP_VERSION (tests write older ones) */
+	bool direct;        /* full buffers go out with O_DIRECT */
 };
 
 int snap_writer_init(struct snap_writer *w, int fd, const char *backend);
+/* From here on, full buffers are written with O_DIRECT where the file
+ * allows it (not through the page cache: for a large memory section
+ * written while a guest runs, each new page-cache page is a fresh page to
+ * fault in); the last, partial one and the header go the usual way.
+ * Nothing changes where the file has no O_DIRECT. */
+void snap_writer_direct(struct snap_writer *w);
 void snap_section_begin(struct snap_writer *w, uint32_t type, uint32_t index);
 void snap_write(struct snap_writer *w, const void *data, size_t len);
 void snap_section_end(struct snap_writer *w);

@@ -48,9 +48,15 @@ struct snapshot_live_report {
 	double seconds;        /* from the request to the file synced */
 };
 
+/* At the control API's set-up (the sandbox forbids memfd_create later):
+ * the stage's memfd (vm->live_save.stage_fd), empty between saves.  A
+ * host without it: live saves fail with one error. */
+void snapshot_live_prepare(struct vm *vm);
+void snapshot_live_release(struct vm *vm);
+
 /*
  * A live save of vm into fd (a new, empty file; the caller keeps it
- * open): the stage (nr_ram_frames pages of address space, filled only
+ * open): the stage (nr_ram_frames pages of the stage memfd, filled only
  * where the guest has data) and a save_request in state SAVE_ASKED with
  * the deadline timeout_s from now.  NULL with err set.
  */
@@ -63,9 +69,10 @@ struct save_request *snapshot_live_request(struct snapshot_live *l);
  * that holds anything copied into the stage, then rounds of copying what
  * was written meanwhile, so that the pause copies only the last round's.
  * Without tracking (the backend or host lacks it) the stage's pages are
- * made ready and the pause copies all.
+ * made ready and the pause copies all.  0, or -errno with err set (a copy
+ * into the stage failed: nothing can be saved).
  */
-void snapshot_live_precopy(struct snapshot_live *l);
+int snapshot_live_precopy(struct snapshot_live *l, char *err, size_t err_len);
 
 /*
  * Waits until the guest has suspended and its state is captured (0), the

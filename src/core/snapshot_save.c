@@ -104,79 +104,163 @@ static void put_vcpu(struct snap_writer *w, const struct vcpu *v)
 	snap_section_end(w);
 }
 
-static bool page_is_zero(const uint8_t *p)
+bool snapshot_page_is_zero(const uint8_t *p)
 {
 	static const uint8_t zero[SNAP_PAGE];
 
 	return !memcmp(p, zero, SNAP_PAGE);
 }
 
-/* Marks the RAM frames that hold anything.  Holes of the memfd (never
- * written) are skipped without being touched (SEEK_DATA/SEEK_HOLE): reading
- * them would fault in a zero page each. */
-uint64_t snapshot_find_present(struct vm *vm, uint64_t *bits)
+int snapshot_pread_full(int fd, void *buf, size_t len, uint64_t off)
 {
-	uint64_t n = vm->mem.nr_ram_frames, present = 0;
-	off_t end = (off_t)(n * SNAP_PAGE), off = 0;
+	uint8_t *p = buf;
+
+	while (len) {
+		ssize_t n = pread(fd, p, len, (off_t)off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return n < 0 ? -errno : -EIO;
+		p += n;
+		off += (uint64_t)n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+int snapshot_pwrite_full(int fd, const void *buf, size_t len, uint64_t off)
+{
+	const uint8_t *p = buf;
+
+	while (len) {
+		ssize_t n = pwrite(fd, p, len, (off_t)off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return n < 0 ? -errno : -EIO;
+		p += n;
+		off += (uint64_t)n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+int snapshot_each_data_run(int memfd, uint64_t nr_frames,
+			   int (*fn)(void *ctx, uint64_t first, uint64_t n), void *ctx)
+{
+	off_t end = (off_t)(nr_frames * SNAP_PAGE), off = 0;
 
 	while (off < end) {
-		off_t data = lseek(vm->mem.memfd, off, SEEK_DATA), hole;
+		off_t data = lseek(memfd, off, SEEK_DATA), hole;
 
 		if (data < 0 || data >= end)
 			break;
-		hole = lseek(vm->mem.memfd, data, SEEK_HOLE);
+		hole = lseek(memfd, data, SEEK_HOLE);
 		if (hole < 0 || hole > end)
 			hole = end;
-		for (uint64_t f = (uint64_t)data / SNAP_PAGE;
-		     f < ((uint64_t)hole + SNAP_PAGE - 1) / SNAP_PAGE; f++) {
-			if (!page_is_zero(vm->mem.host + f * SNAP_PAGE)) {
-				bits[f / 64] |= 1ull << (f % 64);
-				present++;
-			}
+		for (uint64_t f = (uint64_t)data / SNAP_PAGE,
+			      last = ((uint64_t)hole + SNAP_PAGE - 1) / SNAP_PAGE;
+		     f < last; f += SNAP_COPY_FRAMES) {
+			uint64_t n = last - f < SNAP_COPY_FRAMES ? last - f : SNAP_COPY_FRAMES;
+			int rc = fn(ctx, f, n);
+
+			if (rc < 0)
+				return rc;
 		}
 		off = hole;
 	}
-	return present;
+	return 0;
 }
 
-/* RAM as a bitmap of the frames that are not all zero, then those frames:
- * a guest-kit guest of 64 MiB has touched a few hundred. */
-int snapshot_put_memory(struct snap_writer *w, uint64_t n, const uint8_t *src,
-			const uint64_t *bits)
-{
-	uint64_t words = (n + 63) / 64, hdr[2] = { n, 0 };
-	uint64_t *present = calloc(words, sizeof(*present));
+struct find_present {
+	int memfd;
+	uint8_t *buf;
+	uint64_t *bits;
+	int64_t present;
+};
 
-	if (!present)
-		return -ENOMEM;
-	for (uint64_t f = 0; f < n; f++) {
-		if (((bits[f / 64] >> (f % 64)) & 1) &&
-		    !page_is_zero(src + f * SNAP_PAGE)) {
-			present[f / 64] |= 1ull << (f % 64);
-			hdr[1]++;
+static int find_present_run(void *ctx, uint64_t first, uint64_t n)
+{
+	struct find_present *fp = ctx;
+	int rc = snapshot_pread_full(fp->memfd, fp->buf, n * SNAP_PAGE, first * SNAP_PAGE);
+
+	if (rc < 0)
+		return rc;
+	for (uint64_t i = 0; i < n; i++) {
+		uint64_t f = first + i;
+
+		if (!snapshot_page_is_zero(fp->buf + i * SNAP_PAGE)) {
+			fp->bits[f / 64] |= 1ull << (f % 64);
+			fp->present++;
 		}
 	}
+	return 0;
+}
+
+/* Marks the RAM frames that hold anything.  Holes of the memfd (never
+ * written) are skipped without being touched (SEEK_DATA/SEEK_HOLE): reading
+ * them would fault in a zero page each.  The rest is read with pread, not
+ * through pvisor's mapping, whose pages the guest (on proc, through its own
+ * mappings) wrote: a first touch of each would cost a page fault, ~5-20 us
+ * on a nested host (docs/benchmarks.md, "Live saves"). */
+int64_t snapshot_find_present(struct vm *vm, uint64_t *bits)
+{
+	struct find_present fp = { .memfd = vm->mem.memfd, .bits = bits };
+	int rc;
+
+	fp.buf = malloc(SNAP_COPY_FRAMES * SNAP_PAGE);
+	if (!fp.buf)
+		return -ENOMEM;
+	rc = snapshot_each_data_run(vm->mem.memfd, vm->mem.nr_ram_frames, find_present_run, &fp);
+	free(fp.buf);
+	return rc < 0 ? rc : fp.present;
+}
+
+int snapshot_put_memory(struct snap_writer *w, uint64_t n, int fd, const uint64_t *bits)
+{
+	uint64_t words = (n + 63) / 64, hdr[2] = { n, 0 };
+	uint8_t *buf = malloc(SNAP_COPY_FRAMES * SNAP_PAGE);
+	int rc = 0;
+
+	if (!buf)
+		return -ENOMEM;
+	for (uint64_t i = 0; i < words; i++)
+		hdr[1] += (uint64_t)__builtin_popcountll(bits[i]);
 	snap_section_begin(w, SNAP_MEMORY, 0);
 	snap_write(w, hdr, sizeof(hdr));
-	snap_write(w, present, words * sizeof(*present));
-	for (uint64_t f = 0; f < n; f++)
-		if ((present[f / 64] >> (f % 64)) & 1)
-			snap_write(w, src + f * SNAP_PAGE, SNAP_PAGE);
+	snap_write(w, bits, words * sizeof(*bits));
+	for (uint64_t f = 0; f < n && rc == 0 && !w->error;) {
+		uint64_t k = 0;
+
+		if (!((bits[f / 64] >> (f % 64)) & 1)) {
+			f++;
+			continue;
+		}
+		while (f + k < n && k < SNAP_COPY_FRAMES && ((bits[(f + k) / 64] >> ((f + k) % 64)) & 1))
+			k++;
+		rc = snapshot_pread_full(fd, buf, k * SNAP_PAGE, f * SNAP_PAGE);
+		if (rc == 0)
+			snap_write(w, buf, k * SNAP_PAGE);
+		f += k;
+	}
 	snap_section_end(w);
-	free(present);
-	return 0;
+	free(buf);
+	return rc;
 }
 
 static int put_memory(struct snap_writer *w, struct vm *vm)
 {
 	uint64_t n = vm->mem.nr_ram_frames;
 	uint64_t *bits = calloc((n + 63) / 64, sizeof(*bits));
+	int64_t present;
 	int rc;
 
 	if (!bits)
 		return -ENOMEM;
-	snapshot_find_present(vm, bits);
-	rc = snapshot_put_memory(w, n, vm->mem.host, bits);
+	present = snapshot_find_present(vm, bits);
+	rc = present < 0 ? (int)present : snapshot_put_memory(w, n, vm->mem.memfd, bits);
 	free(bits);
 	return rc;
 }

@@ -8,6 +8,7 @@
 #ifndef PVISOR_SNAPSHOT_SAVE_H
 #define PVISOR_SNAPSHOT_SAVE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -64,12 +65,25 @@ int snapshot_check_suspended(struct vm *vm, uint64_t start_info_mfn,
  * sticky: snap_writer_finish reports them). */
 int snapshot_put_state(struct snap_writer *w, struct vm *vm,
 		       uint64_t start_info_mfn);
+/* Frames one read or write of snapshot_put_memory and snapshot_each_data_run
+ * moves (256 KiB). */
+#define SNAP_COPY_FRAMES 64
+bool snapshot_page_is_zero(const uint8_t *p);
+/* All len bytes at off: 0, or -errno (-EIO at the file's end). */
+int snapshot_pread_full(int fd, void *buf, size_t len, uint64_t off);
+int snapshot_pwrite_full(int fd, const void *buf, size_t len, uint64_t off);
+/* fn for each run of up to SNAP_COPY_FRAMES frames of memfd's first
+ * nr_frames pages that lies in its data (SEEK_DATA: its holes were never
+ * written), in order; stops at fn's first error and returns it, else 0. */
+int snapshot_each_data_run(int memfd, uint64_t nr_frames,
+			   int (*fn)(void *ctx, uint64_t first, uint64_t n), void *ctx);
 /* Marks in bits (nr_ram_frames bits, zeroed) the RAM frames that hold
- * anything; their number. */
-uint64_t snapshot_find_present(struct vm *vm, uint64_t *bits);
-/* The memory section: of the frames marked in bits, those whose page at
- * src + frame * 4096 is not all zero.  0 or -ENOMEM. */
-int snapshot_put_memory(struct snap_writer *w, uint64_t nr_frames,
-			const uint8_t *src, const uint64_t *bits);
+ * anything (read from the memfd); their number, or -errno. */
+int64_t snapshot_find_present(struct vm *vm, uint64_t *bits);
+/* The memory section: the frames marked in bits (each must hold anything:
+ * the section lists exactly the frames it carries), read from fd at
+ * frame * 4096.  0 or -errno. */
+int snapshot_put_memory(struct snap_writer *w, uint64_t nr_frames, int fd,
+			const uint64_t *bits);
 
 #endif

@@ -244,6 +244,7 @@ int vm_create(struct vm *vm, const struct vm_config *cfg,
 	vm->cfg = cfg;
 	vm->backend = backend;
 	vm->mem.memfd = -1;
+	vm->live_save.stage_fd = -1;
 	rc = gmem_init(&vm->mem, ram_frames, XEN_OWNED_FRAMES);
 	if (rc < 0) {
 		snprintf(err, err_len, "cannot allocate %llu MiB of guest memory: %s",

@@ -79,6 +79,7 @@ struct vm {
 		unsigned rounds;     /* pre-copy rounds after the first copy */
 		uint64_t frames;     /* frames copied into the stage so far */
 		int64_t started_ns;  /* time_monotonic_ns() at the request */
+		int stage_fd;        /* the stage's memfd (--api), or -1 */
 	} live_save;
 	struct dirty_host *dirty_host; /* core/dirty_log.c (--api), or NULL */
 	struct snapshot_lazy *lazy; /* restore --lazy (core/snapshot_lazy.c), or NULL */

@@ -168,6 +168,57 @@ for be in $BACKENDS; do
 	check "$be: restore --lazy of a truncated file: refused before anything runs (exit $rc)" \
 		test $rc -eq 2 -a "$(grep -c 'truncated' "$TMP/x3.out")" = 1 -a "$(grep -c '^kit\|^memstress' "$TMP/x3.out")" = 0
 
+	# The guest processes' writes tracked both ways (docs/proc-backend.md,
+	# "Dirty tracking"): by the fault thread (the sandbox's Landlock rules
+	# keep a guest process from opening its pagemap; PVISOR_LIVE_WP=sync
+	# forces it), and asynchronously (here: --sandbox off), with a writer
+	# that goes through its pages out of order (memstress STRIDE: every
+	# write its own fault) and, asynchronously, one that does not.  The
+	# original goes on and the file restores, every page right.
+	if [ "$be" = proc ]; then
+		for wp in "sync:4099" "async:4099" "async:1"; do
+			mode=${wp%%:*} stride=${wp#*:}
+			out=$TMP/wp-$mode-$stride.$be
+			if [ "$mode" = async ]; then
+				PVISOR_LIVE_WP= start run "$be" -v -v --sandbox off "$GUEST/pvsh" -- "memstress 32 100000 $stride"
+			else
+				PVISOR_LIVE_WP=sync start run "$be" -v -v "$GUEST/pvsh" -- "memstress 32 100000 $stride"
+			fi
+			wait_for "$out" '^memstress pass 2 ' 60
+			sleep 0.03 # into a pass
+			rm -f "$TMP/wp.pvs"
+			r=$(ctl save "$TMP/wp.pvs" --live)
+			rc=$?
+			p=$(sed -n 's/^memstress pass \([0-9]*\) .*/\1/p' "$out" | tail -1)
+			wait_for "$out" "^memstress pass $((p + 2)) " 60
+			stop_guest
+			how=$(sed -n "s/.*live save: the guest processes' writes tracked \(.*\)/\1/p" "$out" | head -1)
+			if [ "$mode" = async ] && [ "$how" = "by a fault thread" ]; then
+				skip "$be: save --live, writes tracked asynchronously (stride $stride)" \
+					"this host has no asynchronous write protection (Linux >= 6.7)"
+				continue
+			fi
+			ro=$TMP/wp-restored.$be
+			out=$ro
+			start restore "$be" "$TMP/wp.pvs"
+			wait_for "$out" '^memstress pass [0-9]* ' 60
+			q=$(sed -n 's/^memstress pass \([0-9]*\) .*/\1/p' "$out" | head -1)
+			wait_for "$out" "^memstress pass $((q + 2)) " 60
+			stop_guest
+			out=$TMP/wp-$mode-$stride.$be
+			want="by a fault thread"
+			[ "$mode" = async ] && want="asynchronously (PAGEMAP_SCAN)"
+			if [ $rc -eq 0 ] && [ "$how" = "$want" ] &&
+				[ "$(field "$r" 'r["rounds"] >= 1')" = True ] &&
+				grep -q "^memstress pass $((p + 2)) ok" "$out" && ! grep -q 'BAD\|lost its write\|holds' "$out" &&
+				[ -n "$q" ] && grep -q "^memstress pass $((q + 2)) ok" "$ro" && ! grep -q 'BAD\|lost its write\|holds' "$ro"; then
+				ok "$be: save --live, writes tracked $how, memstress stride $stride: $(field "$r" '"%d rounds, %d frames in the pause" % (r["rounds"], r["pause_frames"])'); it goes on and its file restores, every page right"
+			else
+				not_ok "$be: save --live tracked '$how' (want '$want'), stride $stride: ctl $rc ($r): $(grep -m3 'BAD\|holds\|lost' "$out" "$ro") $(tail -c 300 "$ro")"
+			fi
+		done
+	fi
+
 	# Without pre-copy (as on a backend or host without dirty tracking):
 	# the pause copies all of RAM; the file restores all the same.
 	out=$TMP/mem3.$be

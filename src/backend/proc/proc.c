@@ -273,6 +273,10 @@ static void proc_vcpu_free(struct proc_vcpu *pv)
 	proc_kill(pv);
 	if (pv->uffd >= 0)
 		close(pv->uffd);
+	if (pv->wp_uffd >= 0)
+		close(pv->wp_uffd);
+	if (pv->pagemap >= 0)
+		close(pv->pagemap);
 	pthread_mutex_destroy(&pv->runs_lock);
 	if (pv->region)
 		munmap(pv->region, PROC_REGION_SIZE);
@@ -324,53 +328,89 @@ static __attribute__((noreturn)) void child_die(void)
 }
 
 /*
- * The child's userfaultfd, for save --live's tracking of its writes
- * (proc_dirty.h): made here, where the process can still make one (for
+ * The child's descriptors for save --live's tracking of its writes
+ * (proc_dirty.h), made here, where the process can still make them (for
  * its own address space, user-mode faults only, as an unprivileged
- * process may), and sent to pvisor over sock.  A host without one: the
- * message carries no descriptor.
+ * process may), and sent to pvisor over sock, one message each, tagged:
+ * 'u' a userfaultfd for synchronous write protection (and restore
+ * --lazy's missing pages), 'w' one for asynchronous write protection,
+ * 'p' its /proc/self/pagemap, which PAGEMAP_SCAN reads the written pages
+ * of the second from.  A host without them: fewer messages, or none.
  */
-static void child_send_uffd(int sock)
+static void child_send_one(int sock, char tag, long fd)
 {
-	long u = syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK | UFFD_USER_MODE_ONLY);
-	char byte = u >= 0;
-	struct iovec io = { &byte, 1 };
+	struct iovec io = { &tag, 1 };
 	union scm_one c;
 	struct msghdr m = { .msg_iov = &io, .msg_iovlen = 1 };
 
-	if (sock < 0)
+	if (fd < 0)
 		return;
-	if (u >= 0)
-		scm_rights_put(&m, &c, (int)u);
+	scm_rights_put(&m, &c, (int)fd);
 	syscall(SYS_sendmsg, sock, &m, MSG_DONTWAIT);
 }
 
-/* pvisor's end: the descriptor the child sent, ready for tracking, or
- * -1. */
-static int recv_uffd(int sock)
+static void child_send_uffd(int sock)
 {
-	union {
-		struct cmsghdr h;
-		char buf[CMSG_SPACE(sizeof(int))];
-	} c;
-	char byte;
-	struct iovec io = { &byte, 1 };
-	struct msghdr m = { .msg_iov = &io, .msg_iovlen = 1,
-			    .msg_control = c.buf, .msg_controllen = sizeof(c.buf) };
-	struct cmsghdr *h;
-	int fd = -1;
+	long pagemap;
 
-	if (sock < 0 || recvmsg(sock, &m, MSG_DONTWAIT | MSG_CMSG_CLOEXEC) < 1)
-		return -1;
-	h = CMSG_FIRSTHDR(&m);
-	if (h && h->cmsg_level == SOL_SOCKET && h->cmsg_type == SCM_RIGHTS &&
-	    h->cmsg_len == CMSG_LEN(sizeof(int)))
-		memcpy(&fd, CMSG_DATA(h), sizeof(fd));
-	if (fd >= 0 && proc_uffd_api(fd) < 0) {
-		close(fd);
-		fd = -1;
+	if (sock < 0)
+		return;
+	child_send_one(sock, 'u',
+		       syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK | UFFD_USER_MODE_ONLY));
+	/* Refused under pvisor's Landlock rules (the process's /proc entry is
+	 * not among them): then synchronous tracking only. */
+	pagemap = syscall(SYS_openat, AT_FDCWD, "/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+	if (pagemap < 0)
+		return;
+	child_send_one(sock, 'p', pagemap);
+	child_send_one(sock, 'w',
+		       syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK | UFFD_USER_MODE_ONLY));
+}
+
+/* pvisor's end: the descriptors the child sent into pv (each -1 if
+ * absent or unusable: the userfaultfds are made ready here). */
+static void recv_uffd(int sock, struct proc_vcpu *pv)
+{
+	for (;;) {
+		union {
+			struct cmsghdr h;
+			char buf[CMSG_SPACE(sizeof(int))];
+		} c;
+		char tag;
+		struct iovec io = { &tag, 1 };
+		struct msghdr m = { .msg_iov = &io, .msg_iovlen = 1,
+				    .msg_control = c.buf, .msg_controllen = sizeof(c.buf) };
+		struct cmsghdr *h;
+		int fd = -1, *slot;
+
+		if (sock < 0 || recvmsg(sock, &m, MSG_DONTWAIT | MSG_CMSG_CLOEXEC) < 1)
+			break;
+		h = CMSG_FIRSTHDR(&m);
+		if (h && h->cmsg_level == SOL_SOCKET && h->cmsg_type == SCM_RIGHTS &&
+		    h->cmsg_len == CMSG_LEN(sizeof(int)))
+			memcpy(&fd, CMSG_DATA(h), sizeof(fd));
+		slot = tag == 'u' ? &pv->uffd : tag == 'w' ? &pv->wp_uffd
+			: tag == 'p' ? &pv->pagemap : NULL;
+		if (fd >= 0 && (!slot || *slot >= 0)) {
+			close(fd);
+			continue;
+		}
+		if (slot)
+			*slot = fd;
 	}
-	return fd;
+	if (pv->uffd >= 0 && proc_uffd_api(pv->uffd) < 0) {
+		close(pv->uffd);
+		pv->uffd = -1;
+	}
+	/* Asynchronous tracking needs both, and a host that has it. */
+	if (pv->wp_uffd >= 0 && (pv->pagemap < 0 || proc_uffd_api_async(pv->wp_uffd) < 0)) {
+		close(pv->wp_uffd);
+		pv->wp_uffd = -1;
+	}
+	if (pv->wp_uffd < 0 && pv->pagemap >= 0) {
+		close(pv->pagemap);
+		pv->pagemap = -1;
+	}
 }
 
 /*
@@ -558,7 +598,7 @@ static int proc_vcpu_init(struct vcpu *v)
 	if (!pv)
 		return -ENOMEM;
 	pv->v = v;
-	pv->uffd = -1;
+	pv->uffd = pv->wp_uffd = pv->pagemap = -1;
 	pthread_mutex_init(&pv->runs_lock, NULL);
 	pv->region = mmap(NULL, PROC_REGION_SIZE, PROT_READ | PROT_WRITE,
 			  MAP_SHARED | MAP_ANONYMOUS, -1, 0);
@@ -606,7 +646,7 @@ static int proc_vcpu_init(struct vcpu *v)
 			  pv->why[0] ? pv->why : strerror(-err));
 		goto fail;
 	}
-	pv->uffd = recv_uffd(uffd_sock[0]);
+	recv_uffd(uffd_sock[0], pv);
 	close(uffd_sock[0]);
 	uffd_sock[0] = -1;
 	pthread_mutex_lock(&pvm->lock);
@@ -786,8 +826,10 @@ static int proc_sync(struct proc_vcpu *pv)
 	tmp = pv->runs;
 	pv->runs = pv->scratch;
 	pv->scratch = tmp;
+	if (pv->ops.n)
+		pv->runs_gen++;
 	pthread_mutex_unlock(&pv->runs_lock);
-	proc_dirty_note_sync(pv);
+	proc_dirty_note_sync(pv, &pv->scratch); /* the runs before */
 	if (lazy)
 		return proc_lazy_note_sync(pv);
 	tmp_l1s = pv->l1s;

@@ -2,19 +2,30 @@
  * save --live on the proc backend: which RAM frames the guest processes
  * wrote while the guest ran (docs/proc-backend.md, "Dirty tracking").
  *
- * Each guest process made a userfaultfd for its own address space before
- * it locked itself down and handed it to pvisor (proc.c).  Tracking
- * registers the process's writable guest mappings in write-protect mode
- * and protects them; a first write to a page stops the process in the
- * fault until pvisor's tracker thread has marked the page's frame and
- * lifted the protection.  Mappings the mirror makes while tracking are
- * new, unregistered areas: their frames count as written (proc_sync calls
- * proc_dirty_note_sync) until the next collect registers them.
+ * Each guest process made two userfaultfds for its own address space and
+ * opened its /proc/self/pagemap before it locked itself down, and handed
+ * them to pvisor (proc.c).  Tracking registers the process's writable
+ * guest mappings in write-protect mode and protects them.
  *
- * Invariant: a page is unprotected only together with its frame being
- * marked, in one critical section that a collect (harvest, then protect
- * again) excludes, so every write is either seen or lands before the
- * protection that the copy after the collect reads behind.
+ * Asynchronous (Linux >= 6.7: UFFD_FEATURE_WP_ASYNC on the second
+ * descriptor): a first write to a page is resolved in the kernel, the
+ * process going on at once, and leaves the page marked written; a
+ * collect reads the marked pages with PAGEMAP_SCAN on the process's
+ * pagemap and protects them again in the same call.  The written state
+ * lives in the page table entries, so an area the mirror unmaps or maps
+ * over counts as written when the batch is made.
+ *
+ * Synchronous (older hosts, or PVISOR_LIVE_WP=sync): a first write to a
+ * page stops the process in the fault until pvisor's tracker thread has
+ * marked the page's frame and lifted the protection.  Invariant: a page
+ * is unprotected only together with its frame being marked, in one
+ * critical section that a collect (harvest, then protect again) excludes,
+ * so every write is either seen or lands before the protection that the
+ * copy after the collect reads behind.
+ *
+ * Either way, mappings the mirror makes while tracking are new,
+ * unregistered areas: their frames count as written (proc_sync calls
+ * proc_dirty_note_sync) until the next collect registers them.
  */
 #ifndef PVISOR_PROC_DIRTY_H
 #define PVISOR_PROC_DIRTY_H
@@ -37,8 +48,11 @@ int proc_dirty_collect(struct vm *vm, uint64_t *bits, bool last);
  * otherwise with the vCPUs paused. */
 void proc_dirty_stop(struct vm *vm);
 
-/* From proc_sync, with the new runs in place: the frames that pv's
- * last batch maps writable count as written. */
-void proc_dirty_note_sync(struct proc_vcpu *pv);
+/* From proc_sync, with the new runs in place (before: the runs they
+ * replace, or NULL): the frames that pv's last batch maps writable count
+ * as written, and, asynchronously, those it unmaps or maps over that
+ * were writable. */
+struct proc_runs;
+void proc_dirty_note_sync(struct proc_vcpu *pv, const struct proc_runs *before);
 
 #endif

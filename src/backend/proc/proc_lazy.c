@@ -121,7 +121,7 @@ void proc_lazy_end(struct vm *vm)
 	pthread_mutex_lock(&pvm->lock);
 	for (unsigned i = 0; i < VM_MAX_VCPUS; i++)
 		if (pvm->vcpus[i] && pvm->vcpus[i]->uffd >= 0 &&
-		    proc_uffd_release(pvm->vcpus[i]) < 0)
+		    proc_uffd_release(pvm->vcpus[i]->uffd) < 0)
 			log_error("restore --lazy: vcpu%u: cannot unregister its memory", i);
 	pthread_mutex_unlock(&pvm->lock);
 	proc_uffd_server_stop(&l->server);

@@ -69,6 +69,11 @@ struct proc_vcpu {
 	 * down; -1 if the host has none), for proc_dirty.c, which looks
 	 * faulting addresses up in runs under runs_lock. */
 	int uffd;
+	/* Its second userfaultfd, in asynchronous write-protect mode, and
+	 * its /proc/self/pagemap, which PAGEMAP_SCAN reads the written pages
+	 * from (both -1 where the host lacks them: Linux < 6.7). */
+	int wp_uffd, pagemap;
+	unsigned runs_gen;      /* +1 each proc_sync that changed a mapping */
 	pthread_mutex_t runs_lock;
 };
 

@@ -10,10 +10,8 @@
 #include "backend/proc/proc_priv.h"
 #include "core/log.h"
 #include "core/sandbox.h"
+#include "core/uffd_compat.h"
 
-#ifndef UFFD_FEATURE_WP_UNPOPULATED
-#define UFFD_FEATURE_WP_UNPOPULATED (1 << 13) /* Linux 6.4 */
-#endif
 
 /* The run of runs that maps va, or NULL (runs are sorted by va). */
 const struct proc_run *proc_run_at(const struct proc_runs *runs, uint64_t va)
@@ -149,13 +147,29 @@ int proc_uffd_api(int fd)
 	return 0;
 }
 
-int proc_uffd_release(struct proc_vcpu *pv)
+int proc_uffd_api_async(int fd)
+{
+	struct uffdio_api api = {
+		.api = UFFD_API,
+		.features = UFFD_FEATURE_WP_ASYNC | UFFD_FEATURE_WP_UNPOPULATED |
+			    UFFD_FEATURE_WP_HUGETLBFS_SHMEM,
+	};
+
+	if (ioctl(fd, UFFDIO_API, &api) < 0)
+		return -errno;
+	if (!(api.features & UFFD_FEATURE_WP_ASYNC) ||
+	    !(api.ioctls & (1ull << _UFFDIO_REGISTER)))
+		return -EOPNOTSUPP;
+	return 0;
+}
+
+int proc_uffd_release(int fd)
 {
 	uint64_t len = PVISOR_GUEST_VA_LIMIT - PROC_GUEST_AREA_START;
-	int rc = proc_uffd_range(pv->uffd, UFFDIO_UNREGISTER, PROC_GUEST_AREA_START, len, 0);
+	int rc = proc_uffd_range(fd, UFFDIO_UNREGISTER, PROC_GUEST_AREA_START, len, 0);
 
 	/* Unregistering wakes waiting faults, yet one was seen left asleep
 	 * (Linux 6.18): the whole area is woken too. */
-	proc_uffd_range(pv->uffd, UFFDIO_WAKE, PROC_GUEST_AREA_START, len, 0);
+	proc_uffd_range(fd, UFFDIO_WAKE, PROC_GUEST_AREA_START, len, 0);
 	return rc;
 }

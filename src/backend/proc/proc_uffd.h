@@ -37,10 +37,14 @@ unsigned proc_uffd_pollset(struct proc_vm *pvm, int stop_fd, struct pollfd *p,
  * memory write-protected, and missing pages): 0, or -errno if the host
  * cannot (then fd is not usable). */
 int proc_uffd_api(int fd);
+/* The same for the second descriptor, in asynchronous write-protect mode
+ * (Linux 6.7): 0, or -errno if the host has no such mode. */
+int proc_uffd_api_async(int fd);
 
-/* Every registration of pv's guest area undone and whoever waits woken:
- * nothing stops in a fault after it.  0 or -errno. */
-int proc_uffd_release(struct proc_vcpu *pv);
+/* Every registration of the guest area on fd (a guest process's
+ * userfaultfd) undone and whoever waits woken: nothing stops in a fault
+ * after it.  0 or -errno. */
+int proc_uffd_release(int fd);
 
 /* A thread (sandbox role memory, named name) serving the vCPU processes'
  * page faults: each goes to on_fault with its vCPU and address. */

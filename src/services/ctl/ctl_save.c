@@ -140,7 +140,11 @@ bool ctl_save_live(struct vm *vm, const struct ctl_request *req, int fd,
 	if (!l)
 		return live_failed(err, -ENOMEM, msg);
 	s = snapshot_live_request(l);
-	snapshot_live_precopy(l);
+	rc = snapshot_live_precopy(l, msg, sizeof(msg));
+	if (rc < 0) {
+		snapshot_live_free(l);
+		return live_failed(err, rc, msg);
+	}
 	if (!file_request(vm, s)) {
 		snapshot_live_free(l);
 		ctl_failed(err, "busy", "a save is already in progress");

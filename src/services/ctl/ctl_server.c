@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "core/dirty_log.h"
+#include "core/snapshot_live.h"
 #include "core/log.h"
 #include "core/vm.h"
 #include "hostio/unix_listen.h"
@@ -72,8 +73,10 @@ struct ctl_server *ctl_server_open(struct vm *vm, const char *path, char *err,
 		free(s);
 		return NULL;
 	}
-	if (path)
-		dirty_log_prepare(vm); /* save --live */
+	if (path) { /* save --live */
+		dirty_log_prepare(vm);
+		snapshot_live_prepare(vm);
+	}
 	/* Its thread starts now: set-up may still start threads. */
 	if (path && !(s->hotplug = ctl_hotplug_start(vm, err, err_len))) {
 		unix_listener_close(&s->listener);
@@ -680,6 +683,7 @@ void ctl_server_close(struct ctl_server *s)
 		client_close(s, i);
 	ctl_hotplug_stop(s->hotplug);
 	dirty_log_release(s->vm);
+	snapshot_live_release(s->vm);
 	unix_listener_close(&s->listener);
 	free(s);
 }
