@@ -566,27 +566,30 @@ static void test_pt_change(void **state)
 	tvm_free(t);
 }
 
-/* save --live's tracking of the guest process's writes (proc_dirty.c):
- * a write after the start shows in the next collect, then not again until
- * written again; after the stop the process writes without stopping. */
+/* save --live's tracking of the guest process's writes (proc_dirty.c),
+ * by the fault thread and (where the host has it) asynchronously: a write
+ * after the start shows in the next collect, then not again until written
+ * again; after the stop the process writes without stopping. */
 static bool frame_marked(const uint64_t *bits, uint64_t f)
 {
 	return (bits[f / 64] >> (f % 64)) & 1;
 }
 
-static void test_dirty_tracking(void **state)
+static void dirty_tracking(void **state, const char *mode)
 {
 	struct tvm *t = tvm_or_skip(64);
 	uint64_t bits[1];
 	struct vexit e;
 	int rc;
 
+	setenv("PVISOR_LIVE_WP", mode, 1);
 	start_at(t, C_RW);
 	e = run(t); /* the first ud2: the mappings are in place */
 	assert_int_equal(e.vector, 6);
 	rc = backend_proc.dirty_start(&t->vm);
 	if (rc == -EOPNOTSUPP) {
 		tvm_free(t);
+		unsetenv("PVISOR_LIVE_WP");
 		skip(); /* no userfaultfd on this host */
 	}
 	assert_int_equal(rc, 0);
@@ -616,6 +619,17 @@ static void test_dirty_tracking(void **state)
 	assert_int_equal(e.vector, 6);
 	assert_int_equal(frame(t, F_DATA)[1], 0x5678);
 	tvm_free(t);
+	unsetenv("PVISOR_LIVE_WP");
+}
+
+static void test_dirty_tracking(void **state)
+{
+	dirty_tracking(state, "sync");
+}
+
+static void test_dirty_tracking_async(void **state)
+{
+	dirty_tracking(state, "async");
 }
 
 static uint64_t ns(void);
@@ -909,6 +923,7 @@ int main(void)
 		cmocka_unit_test(test_regs_rewrite),
 		cmocka_unit_test(test_pt_change),
 		cmocka_unit_test(test_dirty_tracking),
+		cmocka_unit_test(test_dirty_tracking_async),
 		cmocka_unit_test(test_kick),
 		cmocka_unit_test(test_no_leftovers),
 		cmocka_unit_test(test_dead_process),
