@@ -111,12 +111,13 @@ bool snapshot_page_is_zero(const uint8_t *p)
 	return !memcmp(p, zero, SNAP_PAGE);
 }
 
-int snapshot_pread_full(int fd, void *buf, size_t len, uint64_t off)
+/* pread or pwrite until all of [buf, buf+len) is done: 0 or -errno (-EIO
+ * at the end of the file). */
+static int pio_full(int fd, uint8_t *p, size_t len, uint64_t off, bool write)
 {
-	uint8_t *p = buf;
-
 	while (len) {
-		ssize_t n = pread(fd, p, len, (off_t)off);
+		ssize_t n = write ? pwrite(fd, p, len, (off_t)off)
+				  : pread(fd, p, len, (off_t)off);
 
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -129,22 +130,15 @@ int snapshot_pread_full(int fd, void *buf, size_t len, uint64_t off)
 	return 0;
 }
 
+int snapshot_pread_full(int fd, void *buf, size_t len, uint64_t off)
+{
+	return pio_full(fd, buf, len, off, false);
+}
+
 int snapshot_pwrite_full(int fd, const void *buf, size_t len, uint64_t off)
 {
-	const uint8_t *p = buf;
-
-	while (len) {
-		ssize_t n = pwrite(fd, p, len, (off_t)off);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return n < 0 ? -errno : -EIO;
-		p += n;
-		off += (uint64_t)n;
-		len -= (size_t)n;
-	}
-	return 0;
+	/* pio_full writes from p, never to it. */
+	return pio_full(fd, (uint8_t *)(uintptr_t)buf, len, off, true);
 }
 
 int snapshot_each_data_run(int memfd, uint64_t nr_frames,
