@@ -625,7 +625,14 @@ static int proc_vcpu_init(struct vcpu *v)
 
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, uffd_sock) < 0)
 		uffd_sock[0] = uffd_sock[1] = -1;
-	pv->pid = fork();
+	/* A bare clone, not glibc's fork: its handlers (malloc's arenas, the
+	 * thread list, stdio) would run in the child, a copy of a
+	 * multithreaded process in which each first write to a page is a
+	 * copy-on-write fault, for nothing: the child makes raw system
+	 * calls only and drops all of that memory.  Its first system call
+	 * came 1.1-1.7 ms after the fork, now 0.6 (nested host). */
+	pv->pid = (pid_t)syscall(SYS_clone, (unsigned long)SIGCHLD, NULL, NULL,
+				 NULL, 0UL);
 	if (pv->pid < 0) {
 		err = -errno;
 		pv->pid = 0;
