@@ -447,8 +447,10 @@ long blkfront_wait_closing(struct blkfront *dev, uint64_t deadline_ns)
 	return xenbus_wait_state(path, XenbusStateClosing, XenbusStateClosed, deadline_ns);
 }
 
-/* Until the backend's state is in [lo, Closed] or gone (a toolstack
- * removing the device may take its nodes away as soon as it is Closed). */
+/* Until the backend's state is in [lo, Closed], or the device is gone: its
+ * nodes removed (a toolstack may take them away as soon as it is Closed),
+ * or a new device's in their place, at InitWait or before (the toolstack
+ * may add one at the same path at once; ours never goes back there). */
 static void wait_backend(struct blkfront *dev, unsigned long lo)
 {
 	static unsigned seq;
@@ -463,10 +465,16 @@ static void wait_backend(struct blkfront *dev, unsigned long lo)
 		return;
 	for (;;) {
 		rc = xenbus_read_ulong(XBT_NIL, path, &st);
-		if (rc == -XEN_ENOENT || (rc == 0 && st >= lo && st <= XenbusStateClosed))
+		if (rc == -XEN_ENOENT ||
+		    (rc == 0 && ((st >= lo && st <= XenbusStateClosed) ||
+				 st <= XenbusStateInitWait)))
 			break;
-		if (xenbus_wait_watch(token, deadline) < 0)
+		if (xenbus_wait_watch(token, deadline) < 0) {
+			printf("blkfront: %s: backend state %lu, not %lu..%u or gone, "
+			       "after %llu s\n", dev->backend, st, lo, XenbusStateClosed,
+			       BF_TIMEOUT_NS / 1000000000ull);
 			break;
+		}
 	}
 	xenbus_unwatch(path, token);
 }

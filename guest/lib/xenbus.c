@@ -401,12 +401,23 @@ int xenbus_watch(const char *path, const char *token)
 	return n < 0 ? (int)n : 0;
 }
 
+static bool take_event(const char *token);
+
+/*
+ * Events the store sent before it took the unwatch are queued by now (they
+ * precede its reply on the ring) and nobody will take them: they go, or
+ * the watches a long-running guest makes and removes (each device close
+ * has two) fill the queue with dead tokens, and its overflow then drops
+ * live events.
+ */
 int xenbus_unwatch(const char *path, const char *token)
 {
 	const char *parts[] = { path, token };
 	long n = xb_request(XS_UNWATCH, XBT_NIL, parts, 2, false);
 
 	remember_watch(path, token, false);
+	while (take_event(token))
+		;
 	return n < 0 ? (int)n : 0;
 }
 
@@ -535,7 +546,5 @@ long xenbus_wait_state(const char *path, unsigned long lo, unsigned long hi,
 		return rc;
 	rc = xenbus_wait_state_watched(path, token, lo, hi, deadline_ns);
 	xenbus_unwatch(path, token);
-	while (take_event(token))
-		;
 	return rc;
 }
