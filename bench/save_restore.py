@@ -12,12 +12,13 @@
   RSS         pvisor's and the guest process's VmRSS 0.3 s after that
 
   bench/save_restore.py [-n RUNS] [-b proc|kvm]
+  (PVISOR=... and PVSH=... run other builds of pvisor and of the guest)
 """
 import argparse, json, os, statistics, subprocess, sys, tempfile, time
 
 TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PVISOR = os.environ.get("PVISOR", os.path.join(TOP, "build/pvisor"))
-PVSH = os.path.join(TOP, "guest/build/pvsh")
+PVSH = os.environ.get("PVSH", os.path.join(TOP, "guest/build/pvsh"))
 
 
 def first_line(proc, prefix, t0):

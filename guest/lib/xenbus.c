@@ -16,7 +16,11 @@ static struct xenstore_domain_interface *xb_ring;
 static evtchn_port_t xb_port;
 static bool xb_ready;
 static uint32_t xb_req_id = 1;
-static struct thread *xb_waiter;
+/* Threads asleep until the store notifies: one talking on the ring and
+ * any waiting for a watch event; each is woken (one waiter alone lost the
+ * others' wake-ups, which then took the 10 ms polling backstop). */
+#define XB_MAX_WAITERS 8
+static struct thread *xb_waiters[XB_MAX_WAITERS];
 /* One thread at a time talks on the ring (a request and its reply, or a
  * drain of watch events); others wait their turn. */
 static bool xb_busy;
@@ -47,7 +51,8 @@ static const struct {
 
 static void xb_handler(evtchn_port_t port, void *data)
 {
-	thread_wake(xb_waiter);
+	for (unsigned i = 0; i < XB_MAX_WAITERS; i++)
+		thread_wake(xb_waiters[i]);
 	thread_wake(xb_event_thread);
 }
 
@@ -88,9 +93,16 @@ static void xb_wait(bool (*ready)(void))
 	unsigned long flags = local_irq_save();
 
 	if (!ready()) {
-		xb_waiter = thread_current();
+		unsigned slot = 0;
+
+		while (slot < XB_MAX_WAITERS && xb_waiters[slot])
+			slot++;
+		/* More sleepers than slots: this one polls. */
+		if (slot < XB_MAX_WAITERS)
+			xb_waiters[slot] = thread_current();
 		thread_block(monotonic_ns() + 10000000ull);
-		xb_waiter = NULL;
+		if (slot < XB_MAX_WAITERS)
+			xb_waiters[slot] = NULL;
 	}
 	local_irq_restore(flags);
 }
