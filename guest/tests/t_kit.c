@@ -1,7 +1,8 @@
 /*
  * The kit itself: threads (sleep order, yield, join), page allocator and
  * kmalloc, event masking (an event sent while masked is delivered on
- * unmask), and the PV clock's monotonicity.
+ * unmask), the PV clock's monotonicity, and xenbus's queue of watch
+ * events (a live one survives many watches made and removed).
  */
 #include <kit/console.h>
 #include <kit/events.h>
@@ -11,6 +12,7 @@
 #include <kit/string.h>
 #include <kit/test.h>
 #include <kit/time.h>
+#include <kit/xenbus.h>
 
 static char order[8];
 static unsigned order_len;
@@ -156,6 +158,29 @@ static void test_clock(void)
 	      "%lu.%09u", sec, nsec);
 }
 
+/* A watch event stays queued until it is taken, however many watches come
+ * and go meanwhile: each fires once when made, and an unwatched token's
+ * events go with it, so dead tokens cannot push the live one out of the
+ * kit's 16-slot queue (a blkfront close lost its wake-up that way). */
+static void test_xenbus_events(void)
+{
+	char tok[24];
+	int rc;
+
+	rc = xenbus_write(XBT_NIL, "data/kit-live", "0");
+	rc = rc ? rc : xenbus_watch("data/kit-live", "kit-live");
+	rc = rc ? rc : xenbus_write(XBT_NIL, "data/kit-live", "1");
+	for (unsigned i = 0; i < 40 && !rc; i++) {
+		snprintf(tok, sizeof(tok), "kit-dead-%u", i);
+		rc = xenbus_watch("data/kit-dead", tok);
+		rc = rc ? rc : xenbus_unwatch("data/kit-dead", tok);
+	}
+	check(rc == 0, "xenbus_watch_churn", "rc %d", rc);
+	rc = xenbus_poll_watch("kit-live");
+	check(rc == 0, "xenbus_live_event_kept", "rc %d", rc);
+	xenbus_unwatch("data/kit-live", "kit-live");
+}
+
 int app_main(const char *cmdline)
 {
 	printf("t_kit on %s\n", kit_backend());
@@ -163,5 +188,6 @@ int app_main(const char *cmdline)
 	test_memory();
 	test_masking();
 	test_clock();
+	test_xenbus_events();
 	test_finish();
 }
