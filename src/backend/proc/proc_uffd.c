@@ -132,35 +132,30 @@ void proc_uffd_server_stop(struct proc_uffd_server *s)
 	s->stop_fd = -1;
 }
 
-int proc_uffd_api(int fd)
+/* The UFFDIO_API handshake asking for features, of which `required` must
+ * be granted, and UFFDIO_REGISTER must be offered. */
+static int uffd_handshake(int fd, uint64_t features, uint64_t required)
 {
-	struct uffdio_api api = {
-		.api = UFFD_API,
-		.features = UFFD_FEATURE_WP_UNPOPULATED | UFFD_FEATURE_WP_HUGETLBFS_SHMEM |
-			    UFFD_FEATURE_MISSING_SHMEM,
-	};
+	struct uffdio_api api = { .api = UFFD_API, .features = features };
 
 	if (ioctl(fd, UFFDIO_API, &api) < 0)
 		return -errno;
-	if (!(api.ioctls & (1ull << _UFFDIO_REGISTER)))
+	if ((api.features & required) != required ||
+	    !(api.ioctls & (1ull << _UFFDIO_REGISTER)))
 		return -EOPNOTSUPP;
 	return 0;
 }
 
+int proc_uffd_api(int fd)
+{
+	return uffd_handshake(fd, UFFD_FEATURE_WP_UNPOPULATED | UFFD_FEATURE_WP_HUGETLBFS_SHMEM |
+					  UFFD_FEATURE_MISSING_SHMEM, 0);
+}
+
 int proc_uffd_api_async(int fd)
 {
-	struct uffdio_api api = {
-		.api = UFFD_API,
-		.features = UFFD_FEATURE_WP_ASYNC | UFFD_FEATURE_WP_UNPOPULATED |
-			    UFFD_FEATURE_WP_HUGETLBFS_SHMEM,
-	};
-
-	if (ioctl(fd, UFFDIO_API, &api) < 0)
-		return -errno;
-	if (!(api.features & UFFD_FEATURE_WP_ASYNC) ||
-	    !(api.ioctls & (1ull << _UFFDIO_REGISTER)))
-		return -EOPNOTSUPP;
-	return 0;
+	return uffd_handshake(fd, UFFD_FEATURE_WP_ASYNC | UFFD_FEATURE_WP_UNPOPULATED |
+					  UFFD_FEATURE_WP_HUGETLBFS_SHMEM, UFFD_FEATURE_WP_ASYNC);
 }
 
 int proc_uffd_release(int fd)
