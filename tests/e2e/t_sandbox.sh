@@ -142,7 +142,21 @@ elif start_spinner proc "$TMP/user.out" --user nobody --xenstore-socket "$TMP/us
 	else
 		not_ok "--user nobody: thread uids/gids '$uids'"
 	fi
-	kill $spinner 2>/dev/null; wait $spinner 2>/dev/null
+	# pvisor killed outright: its guest process must follow (the
+	# parent-death signal, which the switch to nobody would clear if it
+	# came first).  Dead is gone or a zombie its new parent has not reaped.
+	kill -9 $spinner 2>/dev/null; wait $spinner 2>/dev/null
+	gstate=gone
+	for _ in $(seq 30); do
+		gstate=$(ps -o stat= -p "$guest" 2>/dev/null | cut -c1)
+		case "$gstate" in ''|Z) break ;; esac
+		sleep 0.1
+	done
+	case "$gstate" in
+	''|Z) ok "--user nobody: the guest process dies with a SIGKILLed pvisor" ;;
+	*) not_ok "--user nobody: guest process $guest still there (state $gstate) 3 s after pvisor's SIGKILL"
+	   kill -9 "$guest" 2>/dev/null ;;
+	esac
 else
 	not_ok "--user nobody: the guest did not start: $(head -c 400 "$TMP/user.out")"
 fi

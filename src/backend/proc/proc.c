@@ -428,9 +428,6 @@ static __attribute__((noreturn)) void proc_child(uint8_t *region, int memfd,
 	struct ksigaction sa;
 	stack_t ss;
 
-	if (syscall(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) ||
-	    syscall(SYS_getppid) != parent)
-		child_die();
 	child_send_uffd(uffd_sock);
 	/* glibc's rseq area lives in the TLS that is about to vanish; the
 	 * kernel would raise SIGSEGV on the next preemption. */
@@ -477,8 +474,14 @@ static __attribute__((noreturn)) void proc_child(uint8_t *region, int memfd,
 	    syscall(SYS_prctl, PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0))
 		child_die();
 	/* Guest code runs here natively: as the --user identity, with no
-	 * capabilities (docs/security.md). */
+	 * capabilities (docs/security.md).  Then the parent-death signal:
+	 * the kernel clears it when the identity changes (commit_creds), so
+	 * set before, a guest process of `--user` outlived a killed pvisor,
+	 * holding guest memory, forever. */
 	sandbox_child_drop();
+	if (syscall(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) ||
+	    syscall(SYS_getppid) != parent)
+		child_die();
 	__asm__ volatile("mov %0, %%rsp\n\tjmp *%1"
 			 :
 			 : "r"(PROC_STUB_BASE + PROC_STACK_OFF + PROC_STACK_SIZE),
