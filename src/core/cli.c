@@ -174,6 +174,10 @@ int64_t cli_parse_size(const char *s)
 		mult = 1ull << 30;
 		end++;
 		break;
+	case 't': case 'T':
+		mult = 1ull << 40;
+		end++;
+		break;
 	default:
 		return -1;
 	}

@@ -526,6 +526,8 @@ static void test_sizes(void **state)
 	assert_int_equal(cli_parse_size("2G"), 2ll << 30);
 	assert_int_equal(cli_parse_size("512K"), 512ll << 10);
 	assert_int_equal(cli_parse_size("1GiB"), 1ll << 30);
+	assert_int_equal(cli_parse_size("1T"), 1ll << 40);
+	assert_int_equal(cli_parse_size("2TiB"), 2ll << 40);
 	assert_int_equal(cli_parse_size(""), -1);
 	assert_int_equal(cli_parse_size("-5M"), -1);
 	assert_int_equal(cli_parse_size("M"), -1);
