@@ -13,7 +13,7 @@
 #include <kit/string.h>
 
 #define PT_ENTRIES 512
-#define BATCH PT_ENTRIES
+#define BATCH (8 * PT_ENTRIES) /* a group of L1 tables' entries */
 
 extern char _end[];
 extern unsigned long boot_stack_top_xen; /* kernel.c */
@@ -153,48 +153,162 @@ static void flush_batch(struct mmu_update *b, unsigned *n)
 	*n = 0;
 }
 
+/* L1 tables made per hypervisor entry while RAM is mapped. */
+#define L1_GROUP (BATCH / PT_ENTRIES)
+
+/* An L1 table zeroed and waiting for its multicall: its frame, and the
+ * machine address of the L2 entry it goes into. */
+struct pending_l1 {
+	unsigned long pfn;
+	uint64_t parent_ma;
+};
+
 /*
- * Maps all of RAM.  Entries are queued until the batch is full or a new
- * table is needed, whose multicall then carries them: a batch holds one
- * L1 table's worth, so a 2 MiB stretch of RAM is one hypervisor entry.
+ * The L1 tables of up to L1_GROUP 2 MiB stretches in one multicall: the
+ * entries queued in b before them, each table's read-only remap, all the
+ * pins in one mmuext_op, all the hooks in one mmu_update.  Was a multicall
+ * per table: 30 entries into the hypervisor to map 64 MiB, now 4.
+ */
+static void hook_l1_group(const struct pending_l1 *t, unsigned k,
+			  struct mmu_update *b, unsigned *n)
+{
+	struct multicall_entry mc[L1_GROUP + 3];
+	struct mmuext_op pins[L1_GROUP];
+	struct mmu_update hooks[L1_GROUP];
+	unsigned m = 0, done = 0, pinned = 0, hooked = 0;
+
+	if (*n)
+		mc[m++] = mc_call(__HYPERVISOR_mmu_update, (unsigned long)b, *n,
+				  (unsigned long)&done, DOMID_SELF);
+	for (unsigned i = 0; i < k; i++) {
+		unsigned long mfn = pfn_to_mfn(t[i].pfn);
+
+		mc[m++] = mc_call(__HYPERVISOR_update_va_mapping,
+				  (unsigned long)pfn_to_virt(t[i].pfn),
+				  (mfn << PAGE_SHIFT) | L1_PROT_RO, UVMF_INVLPG, 0);
+		pins[i] = (struct mmuext_op){ .cmd = MMUEXT_PIN_L1_TABLE,
+					      .arg1.mfn = mfn };
+		hooks[i] = (struct mmu_update){
+			.ptr = t[i].parent_ma | MMU_NORMAL_PT_UPDATE,
+			.val = (mfn << PAGE_SHIFT) | PT_PROT };
+	}
+	mc[m++] = mc_call(__HYPERVISOR_mmuext_op, (unsigned long)pins, k,
+			  (unsigned long)&pinned, DOMID_SELF);
+	mc[m++] = mc_call(__HYPERVISOR_mmu_update, (unsigned long)hooks, k,
+			  (unsigned long)&hooked, DOMID_SELF);
+	if (HYPERVISOR_multicall(mc, m))
+		panic("multicall for %u L1 tables failed", k);
+	if (*n && (mc[0].result || done != *n))
+		panic("mmu_update batch failed: %ld (%u of %u done)",
+		      (long)mc[0].result, done, *n);
+	for (unsigned i = *n ? 1 : 0; i < m; i++)
+		if (mc[i].result)
+			panic("cannot make L1 tables of pfn %#lx..: call %u: %ld",
+			      t[0].pfn, i, (long)mc[i].result);
+	if (pinned != k || hooked != k)
+		panic("L1 tables: %u pinned, %u hooked of %u", pinned, hooked, k);
+	*n = 0;
+}
+
+/* The L2 entry that maps va, making the L3 and L2 tables on the way
+ * (rare: one L2 per GiB); its machine address in *ma. */
+static pgentry_t l2_entry(unsigned long va, uint64_t *ma, struct mmu_update *b,
+			  unsigned *n)
+{
+	pgentry_t *tab = pt_root();
+	unsigned long tab_mfn = virt_to_mfn(tab);
+	unsigned idx;
+
+	for (unsigned level = 4; level > 2; level--) {
+		idx = pt_index(va, level);
+		if (!(tab[idx] & _PAGE_PRESENT))
+			new_boot_table(level - 1,
+				       (tab_mfn << PAGE_SHIFT) + idx * sizeof(pgentry_t),
+				       b, n);
+		if (tab[idx] & _PAGE_PSE)
+			panic("superpage in the boot page tables");
+		tab_mfn = (tab[idx] & PTE_ADDR_MASK) >> PAGE_SHIFT;
+		tab = entry_table(tab[idx]);
+	}
+	idx = pt_index(va, 2);
+	*ma = (tab_mfn << PAGE_SHIFT) + idx * sizeof(pgentry_t);
+	return tab[idx];
+}
+
+/* A frame for a new L1 table, zeroed (it must be mapped already). */
+static unsigned long zeroed_table_frame(void)
+{
+	unsigned long pfn = pt_next_pfn++;
+	const pgentry_t *pte;
+
+	if (pfn >= nr_ram_pages)
+		panic("out of memory for page tables");
+	pte = pt_lookup((unsigned long)pfn_to_virt(pfn), NULL);
+	if (!pte || !(*pte & _PAGE_PRESENT))
+		panic("page-table frame %#lx is not mapped yet", pfn);
+	memset(pfn_to_virt(pfn), 0, PAGE_SIZE);
+	return pfn;
+}
+
+/* The first pfn of the 2 MiB stretch after the one pfn is in. */
+static unsigned long next_stretch(unsigned long pfn)
+{
+	unsigned long va = (unsigned long)pfn_to_virt(pfn);
+
+	return pfn + PT_ENTRIES - pt_index(va, 1);
+}
+
+/* Queues pfn's L1 entry (its table exists), flushing a full batch. */
+static void queue_entry(unsigned long pfn, struct mmu_update *b, unsigned *n)
+{
+	uint64_t ma;
+	const pgentry_t *pte = pt_lookup((unsigned long)pfn_to_virt(pfn), &ma);
+	/* Frames that became page tables stay read-only. */
+	uint64_t prot = (pfn >= mm_first_free_pfn && pfn < pt_next_pfn) ? L1_PROT_RO
+									 : L1_PROT;
+
+	if (!pte)
+		panic("no L1 table for pfn %#lx", pfn);
+	if (*pte & _PAGE_PRESENT)
+		return;
+	if (*n == BATCH)
+		flush_batch(b, n);
+	b[*n].ptr = ma | MMU_NORMAL_PT_UPDATE;
+	b[*n].val = (pfn_to_mfn(pfn) << PAGE_SHIFT) | prot;
+	(*n)++;
+}
+
+/*
+ * Maps all of RAM, L1_GROUP 2 MiB stretches at a time: their missing L1
+ * tables in one multicall, which also carries the entries queued for the
+ * stretches before; a batch holds a group's worth of entries, so mapping
+ * RAM costs one hypervisor entry per group.
  */
 static void build_pagetable(void)
 {
 	static struct mmu_update batch[BATCH];
 	unsigned n = 0;
 
-	for (unsigned long pfn = 0; pfn < nr_ram_pages; pfn++) {
-		unsigned long va = (unsigned long)pfn_to_virt(pfn);
-		pgentry_t *tab = pt_root();
-		unsigned long tab_mfn = virt_to_mfn(tab);
-		unsigned idx;
+	for (unsigned long pfn = 0; pfn < nr_ram_pages;) {
+		struct pending_l1 t[L1_GROUP];
+		unsigned long end = pfn;
+		unsigned k = 0;
 
-		for (unsigned level = 4; level > 1; level--) {
-			idx = pt_index(va, level);
-			if (!(tab[idx] & _PAGE_PRESENT))
-				new_boot_table(level - 1,
-					       (tab_mfn << PAGE_SHIFT) +
-						       idx * sizeof(pgentry_t),
-					       batch, &n);
-			if (tab[idx] & _PAGE_PSE)
+		for (unsigned g = 0; g < L1_GROUP && end < nr_ram_pages; g++) {
+			uint64_t ma;
+			pgentry_t l2e = l2_entry((unsigned long)pfn_to_virt(end), &ma,
+						 batch, &n);
+
+			if (l2e & _PAGE_PSE)
 				panic("superpage in the boot page tables");
-			tab_mfn = (tab[idx] & PTE_ADDR_MASK) >> PAGE_SHIFT;
-			tab = entry_table(tab[idx]);
+			if (!(l2e & _PAGE_PRESENT))
+				t[k++] = (struct pending_l1){ zeroed_table_frame(), ma };
+			end = next_stretch(end);
 		}
-		idx = pt_index(va, 1);
-		if (!(tab[idx] & _PAGE_PRESENT)) {
-			/* Frames that became page tables stay read-only. */
-			uint64_t prot = (pfn >= mm_first_free_pfn &&
-					 pfn < pt_next_pfn) ? L1_PROT_RO : L1_PROT;
-
-			if (n == BATCH)
-				flush_batch(batch, &n);
-			batch[n].ptr = ((tab_mfn << PAGE_SHIFT) +
-					idx * sizeof(pgentry_t)) |
-				       MMU_NORMAL_PT_UPDATE;
-			batch[n].val = (pfn_to_mfn(pfn) << PAGE_SHIFT) | prot;
-			n++;
-		}
+		if (k)
+			hook_l1_group(t, k, batch, &n);
+		for (; pfn < end && pfn < nr_ram_pages; pfn++)
+			queue_entry(pfn, batch, &n);
 	}
 	flush_batch(batch, &n);
 }
