@@ -288,6 +288,11 @@ static int parse_disk(struct vm_config *cfg, const char *v, char *err,
 			   opt[6] <= 'z') {
 			memcpy(d->name, opt + 3, 4);
 			d->name[4] = '\0';
+		} else if (n >= 3 && !strncmp(opt, "id=", 3)) {
+			snprintf(err, err_len,
+				 "--disk: bad id '%.*s' (xvda to xvdz: Xen's names)",
+				 (int)n - 3, opt + 3);
+			return -1;
 		} else {
 			snprintf(err, err_len,
 				 "--disk: unknown option '%.*s' (ro, id=xvdN)",

@@ -79,6 +79,7 @@ static const struct cli_case cases[] = {
 	{ "kernel flag and arg", { "pvisor", "run", "--kernel", "a", "b" }, CLI_ERROR, "unexpected argument 'b'" },
 	{ "disk empty", { "pvisor", "run", "--disk", "", "k" }, CLI_ERROR, "no usable image path" },
 	{ "disk bad option", { "pvisor", "run", "--disk", "a.img,rw=2", "k" }, CLI_ERROR, "--disk: unknown option" },
+	{ "disk bad id", { "pvisor", "run", "--disk", "a.img,id=sda", "k" }, CLI_ERROR, "--disk: bad id 'sda' (xvda to xvdz" },
 	{ "two disks same id", { "pvisor", "run", "--disk", "a,id=xvda", "--disk", "b,id=xvda", "k" }, CLI_ERROR, "two disks named" },
 	{ "scsi empty", { "pvisor", "run", "--scsi", "", "k" }, CLI_ERROR, "--scsi: '' has no usable image path" },
 	{ "scsi bad media", { "pvisor", "run", "--scsi", "a.img,media=tape", "k" }, CLI_ERROR, "unknown media 'tape' (disk or cdrom)" },
