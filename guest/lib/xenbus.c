@@ -118,6 +118,20 @@ static bool rsp_avail(void)
 	return READ_ONCE(xb_ring->rsp_prod) != READ_ONCE(xb_ring->rsp_cons);
 }
 
+/* Bytes written to `req` the store has not been told of yet. */
+static bool xb_req_unsent;
+
+/* Tells the store of what ring_write() queued: once per message, and
+ * before waiting for room (a request is one notification, not one per
+ * part: each is an exit into the hypervisor). */
+static void req_notify(void)
+{
+	if (!xb_req_unsent)
+		return;
+	xb_req_unsent = false;
+	evtchn_send(xb_port);
+}
+
 static void ring_write(const void *data, size_t len)
 {
 	const char *p = data;
@@ -126,8 +140,10 @@ static void ring_write(const void *data, size_t len)
 		XENSTORE_RING_IDX prod = xb_ring->req_prod;
 		size_t n;
 
-		while (!req_space())
+		while (!req_space()) {
+			req_notify();
 			xb_wait(req_space);
+		}
 		n = XENSTORE_RING_SIZE - (prod - READ_ONCE(xb_ring->req_cons));
 		if (n > XENSTORE_RING_SIZE - MASK_XENSTORE_IDX(prod))
 			n = XENSTORE_RING_SIZE - MASK_XENSTORE_IDX(prod);
@@ -136,12 +152,14 @@ static void ring_write(const void *data, size_t len)
 		memcpy(xb_ring->req + MASK_XENSTORE_IDX(prod), p, n);
 		wmb();
 		WRITE_ONCE(xb_ring->req_prod, prod + (XENSTORE_RING_IDX)n);
-		evtchn_send(xb_port);
+		xb_req_unsent = true;
 		p += n;
 		len -= n;
 	}
 }
 
+/* Reads from `rsp`; notifies only where the ring was full, the one case
+ * in which the store may be waiting for room (as Linux's xb_read). */
 static void ring_read(void *data, size_t len)
 {
 	char *p = data;
@@ -162,7 +180,8 @@ static void ring_read(void *data, size_t len)
 		memcpy(p, xb_ring->rsp + MASK_XENSTORE_IDX(cons), n);
 		mb();
 		WRITE_ONCE(xb_ring->rsp_cons, cons + (XENSTORE_RING_IDX)n);
-		evtchn_send(xb_port);
+		if (prod - cons >= XENSTORE_RING_SIZE)
+			evtchn_send(xb_port);
 		p += n;
 		len -= n;
 	}
@@ -217,6 +236,7 @@ static long xb_request_locked(enum xsd_sockmsg_type type, xenbus_transaction_t t
 	for (unsigned i = 0; i < nr; i++)
 		ring_write(parts[i], strlen(parts[i]) +
 					     (last_raw && i == nr - 1 ? 0 : 1));
+	req_notify();
 	for (;;) {
 		struct xsd_sockmsg rsp;
 
