@@ -88,6 +88,21 @@ static struct multicall_entry mc_call(unsigned long op, unsigned long a0,
 					 .args = { a0, a1, a2, a3 } };
 }
 
+/* A frame for a new page table, zeroed (it must be mapped already). */
+static unsigned long zeroed_table_frame(void)
+{
+	unsigned long pfn = pt_next_pfn++;
+	const pgentry_t *pte;
+
+	if (pfn >= nr_ram_pages)
+		panic("out of memory for page tables");
+	pte = pt_lookup((unsigned long)pfn_to_virt(pfn), NULL);
+	if (!pte || !(*pte & _PAGE_PRESENT))
+		panic("page-table frame %#lx is not mapped yet", pfn);
+	memset(pfn_to_virt(pfn), 0, PAGE_SIZE);
+	return pfn;
+}
+
 /*
  * Boot time: a new table of `level` for the entry at machine address
  * parent_ma.  The table's set-up (read-only remap, pin, hook into the
@@ -100,20 +115,12 @@ static struct multicall_entry mc_call(unsigned long op, unsigned long a0,
 static void new_boot_table(unsigned level, uint64_t parent_ma,
 			   struct mmu_update *b, unsigned *n)
 {
-	unsigned long pfn = pt_next_pfn++, mfn;
+	unsigned long pfn = zeroed_table_frame(), mfn = pfn_to_mfn(pfn);
 	struct multicall_entry mc[4];
 	struct mmuext_op pin;
 	struct mmu_update hook;
-	const pgentry_t *pte;
 	unsigned k = 0, done = 0;
 
-	if (pfn >= nr_ram_pages)
-		panic("out of memory for page tables");
-	pte = pt_lookup((unsigned long)pfn_to_virt(pfn), NULL);
-	if (!pte || !(*pte & _PAGE_PRESENT))
-		panic("page-table frame %#lx is not mapped yet", pfn);
-	memset(pfn_to_virt(pfn), 0, PAGE_SIZE);
-	mfn = pfn_to_mfn(pfn);
 	pin = (struct mmuext_op){ .cmd = pin_cmd[level], .arg1.mfn = mfn };
 	hook = (struct mmu_update){ .ptr = parent_ma | MMU_NORMAL_PT_UPDATE,
 				    .val = (mfn << PAGE_SHIFT) | PT_PROT };
@@ -233,21 +240,6 @@ static pgentry_t l2_entry(unsigned long va, uint64_t *ma, struct mmu_update *b,
 	idx = pt_index(va, 2);
 	*ma = (tab_mfn << PAGE_SHIFT) + idx * sizeof(pgentry_t);
 	return tab[idx];
-}
-
-/* A frame for a new L1 table, zeroed (it must be mapped already). */
-static unsigned long zeroed_table_frame(void)
-{
-	unsigned long pfn = pt_next_pfn++;
-	const pgentry_t *pte;
-
-	if (pfn >= nr_ram_pages)
-		panic("out of memory for page tables");
-	pte = pt_lookup((unsigned long)pfn_to_virt(pfn), NULL);
-	if (!pte || !(*pte & _PAGE_PRESENT))
-		panic("page-table frame %#lx is not mapped yet", pfn);
-	memset(pfn_to_virt(pfn), 0, PAGE_SIZE);
-	return pfn;
 }
 
 /* The first pfn of the 2 MiB stretch after the one pfn is in. */
