@@ -103,85 +103,32 @@ static unsigned long zeroed_table_frame(void)
 	return pfn;
 }
 
-/*
- * Boot time: a new table of `level` for the entry at machine address
- * parent_ma.  The table's set-up (read-only remap, pin, hook into the
- * parent: the order the hypervisor validates) and the *n entries queued
- * in b before it go in one multicall, so that mapping RAM costs about one
- * hypervisor entry per L1 table instead of five; each entry is a round
- * trip to another host process on proc (docs/benchmarks.md, "Cold
- * start").  The results are checked one by one, as Xen runs them all.
- */
-static void new_boot_table(unsigned level, uint64_t parent_ma,
-			   struct mmu_update *b, unsigned *n)
-{
-	unsigned long pfn = zeroed_table_frame(), mfn = pfn_to_mfn(pfn);
-	struct multicall_entry mc[4];
-	struct mmuext_op pin;
-	struct mmu_update hook;
-	unsigned k = 0, done = 0;
+/* Page tables made per hypervisor entry while RAM is mapped. */
+#define TABLE_GROUP (BATCH / PT_ENTRIES)
 
-	pin = (struct mmuext_op){ .cmd = pin_cmd[level], .arg1.mfn = mfn };
-	hook = (struct mmu_update){ .ptr = parent_ma | MMU_NORMAL_PT_UPDATE,
-				    .val = (mfn << PAGE_SHIFT) | PT_PROT };
-	if (*n)
-		mc[k++] = mc_call(__HYPERVISOR_mmu_update, (unsigned long)b, *n,
-				  (unsigned long)&done, DOMID_SELF);
-	mc[k++] = mc_call(__HYPERVISOR_update_va_mapping,
-			  (unsigned long)pfn_to_virt(pfn),
-			  (mfn << PAGE_SHIFT) | L1_PROT_RO, UVMF_INVLPG, 0);
-	mc[k++] = mc_call(__HYPERVISOR_mmuext_op, (unsigned long)&pin, 1, 0,
-			  DOMID_SELF);
-	mc[k++] = mc_call(__HYPERVISOR_mmu_update, (unsigned long)&hook, 1, 0,
-			  DOMID_SELF);
-	if (HYPERVISOR_multicall(mc, k))
-		panic("multicall for the L%u table %#lx failed", level, pfn);
-	if (*n && (mc[0].result || done != *n))
-		panic("mmu_update batch failed: %ld (%u of %u done)",
-		      (long)mc[0].result, done, *n);
-	for (unsigned i = *n ? 1 : 0; i < k; i++)
-		if (mc[i].result)
-			panic("cannot make pfn %#lx an L%u table: %ld", pfn,
-			      level, (long)mc[i].result);
-	*n = 0;
-}
-
-static void flush_batch(struct mmu_update *b, unsigned *n)
-{
-	unsigned done = 0;
-	long rc;
-
-	if (!*n)
-		return;
-	rc = HYPERVISOR_mmu_update(b, *n, &done, DOMID_SELF);
-	if (rc || done != *n)
-		panic("mmu_update batch failed: %ld (%u of %u done)", rc, done,
-		      *n);
-	*n = 0;
-}
-
-/* L1 tables made per hypervisor entry while RAM is mapped. */
-#define L1_GROUP (BATCH / PT_ENTRIES)
-
-/* An L1 table zeroed and waiting for its multicall: its frame, and the
- * machine address of the L2 entry it goes into. */
-struct pending_l1 {
+/* A table zeroed and waiting for its multicall: its frame, and the
+ * machine address of the parent entry it goes into. */
+struct pending_table {
 	unsigned long pfn;
 	uint64_t parent_ma;
 };
 
 /*
- * The L1 tables of up to L1_GROUP 2 MiB stretches in one multicall: the
- * entries queued in b before them, each table's read-only remap, all the
- * pins in one mmuext_op, all the hooks in one mmu_update.  Was a multicall
- * per table: 30 entries into the hypervisor to map 64 MiB, now 4.
+ * Boot time: k (up to TABLE_GROUP) new tables of `level` in one multicall,
+ * with the *n entries queued in b before them: each table's read-only
+ * remap, all the pins in one mmuext_op, all the hooks into the parents in
+ * one mmu_update (the order the hypervisor validates).  So mapping 64 MiB
+ * of RAM takes 4 hypervisor entries, not five per L1 table; each entry is
+ * a round trip to another host process on proc (docs/benchmarks.md,
+ * "Cold start").  The results are checked one by one, as Xen runs them
+ * all.
  */
-static void hook_l1_group(const struct pending_l1 *t, unsigned k,
-			  struct mmu_update *b, unsigned *n)
+static void hook_tables(unsigned level, const struct pending_table *t, unsigned k,
+			struct mmu_update *b, unsigned *n)
 {
-	struct multicall_entry mc[L1_GROUP + 3];
-	struct mmuext_op pins[L1_GROUP];
-	struct mmu_update hooks[L1_GROUP];
+	struct multicall_entry mc[TABLE_GROUP + 3];
+	struct mmuext_op pins[TABLE_GROUP];
+	struct mmu_update hooks[TABLE_GROUP];
 	unsigned m = 0, done = 0, pinned = 0, hooked = 0;
 
 	if (*n)
@@ -193,8 +140,7 @@ static void hook_l1_group(const struct pending_l1 *t, unsigned k,
 		mc[m++] = mc_call(__HYPERVISOR_update_va_mapping,
 				  (unsigned long)pfn_to_virt(t[i].pfn),
 				  (mfn << PAGE_SHIFT) | L1_PROT_RO, UVMF_INVLPG, 0);
-		pins[i] = (struct mmuext_op){ .cmd = MMUEXT_PIN_L1_TABLE,
-					      .arg1.mfn = mfn };
+		pins[i] = (struct mmuext_op){ .cmd = pin_cmd[level], .arg1.mfn = mfn };
 		hooks[i] = (struct mmu_update){
 			.ptr = t[i].parent_ma | MMU_NORMAL_PT_UPDATE,
 			.val = (mfn << PAGE_SHIFT) | PT_PROT };
@@ -204,16 +150,38 @@ static void hook_l1_group(const struct pending_l1 *t, unsigned k,
 	mc[m++] = mc_call(__HYPERVISOR_mmu_update, (unsigned long)hooks, k,
 			  (unsigned long)&hooked, DOMID_SELF);
 	if (HYPERVISOR_multicall(mc, m))
-		panic("multicall for %u L1 tables failed", k);
+		panic("multicall for %u L%u tables failed", k, level);
 	if (*n && (mc[0].result || done != *n))
 		panic("mmu_update batch failed: %ld (%u of %u done)",
 		      (long)mc[0].result, done, *n);
 	for (unsigned i = *n ? 1 : 0; i < m; i++)
 		if (mc[i].result)
-			panic("cannot make L1 tables of pfn %#lx..: call %u: %ld",
-			      t[0].pfn, i, (long)mc[i].result);
+			panic("cannot make L%u tables of pfn %#lx..: call %u: %ld",
+			      level, t[0].pfn, i, (long)mc[i].result);
 	if (pinned != k || hooked != k)
-		panic("L1 tables: %u pinned, %u hooked of %u", pinned, hooked, k);
+		panic("L%u tables: %u pinned, %u hooked of %u", level, pinned, hooked, k);
+	*n = 0;
+}
+
+/* One new table of `level` for the entry at machine address parent_ma. */
+static void new_boot_table(unsigned level, uint64_t parent_ma,
+			   struct mmu_update *b, unsigned *n)
+{
+	struct pending_table t = { zeroed_table_frame(), parent_ma };
+
+	hook_tables(level, &t, 1, b, n);
+}
+static void flush_batch(struct mmu_update *b, unsigned *n)
+{
+	unsigned done = 0;
+	long rc;
+
+	if (!*n)
+		return;
+	rc = HYPERVISOR_mmu_update(b, *n, &done, DOMID_SELF);
+	if (rc || done != *n)
+		panic("mmu_update batch failed: %ld (%u of %u done)", rc, done,
+		      *n);
 	*n = 0;
 }
 
@@ -271,7 +239,7 @@ static void queue_entry(unsigned long pfn, struct mmu_update *b, unsigned *n)
 }
 
 /*
- * Maps all of RAM, L1_GROUP 2 MiB stretches at a time: their missing L1
+ * Maps all of RAM, TABLE_GROUP 2 MiB stretches at a time: their missing L1
  * tables in one multicall, which also carries the entries queued for the
  * stretches before; a batch holds a group's worth of entries, so mapping
  * RAM costs one hypervisor entry per group.
@@ -282,11 +250,11 @@ static void build_pagetable(void)
 	unsigned n = 0;
 
 	for (unsigned long pfn = 0; pfn < nr_ram_pages;) {
-		struct pending_l1 t[L1_GROUP];
+		struct pending_table t[TABLE_GROUP];
 		unsigned long end = pfn;
 		unsigned k = 0;
 
-		for (unsigned g = 0; g < L1_GROUP && end < nr_ram_pages; g++) {
+		for (unsigned g = 0; g < TABLE_GROUP && end < nr_ram_pages; g++) {
 			uint64_t ma;
 			pgentry_t l2e = l2_entry((unsigned long)pfn_to_virt(end), &ma,
 						 batch, &n);
@@ -294,11 +262,11 @@ static void build_pagetable(void)
 			if (l2e & _PAGE_PSE)
 				panic("superpage in the boot page tables");
 			if (!(l2e & _PAGE_PRESENT))
-				t[k++] = (struct pending_l1){ zeroed_table_frame(), ma };
+				t[k++] = (struct pending_table){ zeroed_table_frame(), ma };
 			end = next_stretch(end);
 		}
 		if (k)
-			hook_l1_group(t, k, batch, &n);
+			hook_tables(1, t, k, batch, &n);
 		for (; pfn < end && pfn < nr_ram_pages; pfn++)
 			queue_entry(pfn, batch, &n);
 	}
