@@ -6,7 +6,7 @@
  * host, so the measurement is kept per boot: in the process (every later VM
  * of it) and in a file, ${XDG_RUNTIME_DIR:-/tmp}/pvisor-UID/tsc-rate
  * ("BOOT_ID HZ"), that the next pvisor checks against a measurement over
- * at least 2 ms before it trusts it (a host migrated to another CPU keeps its boot id).
+ * at least 0.5 ms before it trusts it (a host migrated to another CPU keeps its boot id).
  * Without an invariant TSC every VM measures.
  */
 #ifndef PVISOR_TSC_RATE_H
@@ -20,7 +20,7 @@
 uint64_t tsc_rate_hz(void);
 /* Optional, first thing at start-up, before any thread: the quick check's
  * window opens here, so the work until the first tsc_rate_hz() (loading
- * the kernel, the sandbox plan) overlaps it instead of a 2 ms busy wait. */
+ * the kernel, the sandbox plan) overlaps it instead of a busy wait. */
 void tsc_rate_start(void);
 
 /* Pure helpers, unit-tested: */
