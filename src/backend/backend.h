@@ -57,6 +57,11 @@ struct backend_ops {
 
 	int (*vcpu_init)(struct vcpu *v);
 	void (*vcpu_destroy)(struct vcpu *v);
+	/* Optional: vcpu_init may leave the vCPU's set-up going on beside
+	 * the domain's build (proc: its guest process's); this waits for
+	 * it, before any vCPU runs and on the thread that made the vCPU.
+	 * 0, or -errno once the backend has logged why. */
+	int (*vcpu_wait_ready)(struct vcpu *v);
 
 	/* Writes the 4096-byte hypercall page: entry i (32 bytes at i*32)
 	 * performs hypercall i with the Xen x86-64 calling convention and

@@ -617,6 +617,10 @@ static int run(struct cli *cli)
 	if (!vm.lazy) /* restore --lazy reads it until the end */
 		snapshot_unmap(&snap_map);
 	hand_sockets_to_user(&cli->cfg);
+	if (vm_vcpus_ready(&vm) < 0) {
+		status = PVISOR_EXIT_INTERNAL;
+		goto destroy;
+	}
 	if (cli->cfg.console_raw)
 		consback_terminal_raw();
 	if (evloop_start(&vm) < 0) {

@@ -328,6 +328,18 @@ int vm_add_vcpu(struct vm *vm, struct vcpu **out, char *err, size_t err_len)
 	return 0;
 }
 
+int vm_vcpus_ready(struct vm *vm)
+{
+	for (unsigned i = 0; i < vm->nr_vcpus; i++) {
+		int rc = vm->backend->vcpu_wait_ready ?
+				 vm->backend->vcpu_wait_ready(vm->vcpus[i]) : 0;
+
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
 void vm_destroy(struct vm *vm)
 {
 	snapshot_lazy_stop(vm); /* before the vCPUs' processes go */

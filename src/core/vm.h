@@ -123,6 +123,11 @@ int vm_create(struct vm *vm, const struct vm_config *cfg,
 int vm_add_vcpu(struct vm *vm, struct vcpu **out, char *err, size_t err_len)
 	__attribute__((warn_unused_result));
 
+/* Waits for what vm_add_vcpu left the backend doing (backend.h,
+ * vcpu_wait_ready); on the thread that added them, before any runs.
+ * 0 or -errno (logged). */
+int vm_vcpus_ready(struct vm *vm) __attribute__((warn_unused_result));
+
 /* Wakes every vCPU: blocked ones, parked ones, and those in guest code
  * (kicked out of it); and the event thread.  Thread-safe. */
 void vm_kick_all(struct vm *vm);

@@ -14,6 +14,7 @@
 #include <linux/futex.h>
 #include <linux/seccomp.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -277,7 +278,10 @@ static void proc_vcpu_free(struct proc_vcpu *pv)
 		close(pv->wp_uffd);
 	if (pv->pagemap >= 0)
 		close(pv->pagemap);
+	if (pv->start_sock >= 0)
+		close(pv->start_sock);
 	pthread_mutex_destroy(&pv->runs_lock);
+	pthread_mutex_destroy(&pv->start_lock);
 	if (pv->region)
 		munmap(pv->region, PROC_REGION_SIZE);
 	proc_runs_free(&pv->runs);
@@ -587,6 +591,32 @@ got:
 	return 0;
 }
 
+/*
+ * The kernel queues a new process on its parent's CPU (sched_wakeup_new
+ * said so in every trace on this 2-CPU host), where it waited for pvisor
+ * to sleep; moved to another CPU, its set-up runs beside the domain's
+ * build.  Its affinity is given back when it is ready.
+ */
+static void start_elsewhere(pid_t pid)
+{
+	cpu_set_t cpus;
+	int here = sched_getcpu();
+
+	if (here < 0 || sched_getaffinity(0, sizeof(cpus), &cpus) < 0 ||
+	    CPU_COUNT(&cpus) < 2)
+		return;
+	CPU_CLR(here, &cpus);
+	sched_setaffinity(pid, sizeof(cpus), &cpus);
+}
+
+static void start_done_anywhere(pid_t pid)
+{
+	cpu_set_t cpus;
+
+	if (sched_getaffinity(0, sizeof(cpus), &cpus) == 0)
+		sched_setaffinity(pid, sizeof(cpus), &cpus);
+}
+
 static int proc_vcpu_init(struct vcpu *v)
 {
 	struct proc_vm *pvm = v->vm->backend_state;
@@ -601,8 +631,9 @@ static int proc_vcpu_init(struct vcpu *v)
 	if (!pv)
 		return -ENOMEM;
 	pv->v = v;
-	pv->uffd = pv->wp_uffd = pv->pagemap = -1;
+	pv->uffd = pv->wp_uffd = pv->pagemap = pv->start_sock = -1;
 	pthread_mutex_init(&pv->runs_lock, NULL);
+	pthread_mutex_init(&pv->start_lock, NULL);
 	pv->region = mmap(NULL, PROC_REGION_SIZE, PROT_READ | PROT_WRITE,
 			  MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (pv->region == MAP_FAILED) {
@@ -647,18 +678,14 @@ static int proc_vcpu_init(struct vcpu *v)
 		close(uffd_sock[1]);
 	uffd_sock[1] = -1;
 
-	err = proc_wait(pv, 0, now_ns() + PROC_START_NS);
-	if (!err && __atomic_load_n(&pv->ctl->exit, __ATOMIC_RELAXED) !=
-			    PROC_EXIT_READY)
-		err = -EPROTO;
-	if (err) {
-		log_error("proc: guest process did not start: %s",
-			  pv->why[0] ? pv->why : strerror(-err));
-		goto fail;
-	}
-	recv_uffd(uffd_sock[0], pv);
-	close(uffd_sock[0]);
+	/* The child's set-up (1-3 ms on a nested host: copy-on-write
+	 * faults, the unmapping of what it inherited, its filter) runs
+	 * beside the domain's build or restore: its READY is awaited
+	 * before the first run (vm_vcpus_ready), proc_vcpu_started. */
+	start_elsewhere(pv->pid);
+	pv->start_sock = uffd_sock[0];
 	uffd_sock[0] = -1;
+	pv->start_deadline = now_ns() + PROC_START_NS;
 	pthread_mutex_lock(&pvm->lock);
 	if (pvm->vcpus[v->id]) {
 		pthread_mutex_unlock(&pvm->lock);
@@ -675,6 +702,45 @@ fail:
 			close(uffd_sock[i]);
 	proc_vcpu_free(pv);
 	return err;
+}
+
+int proc_vcpu_started(struct proc_vcpu *pv)
+{
+	int err;
+
+	if (atomic_load_explicit(&pv->started, memory_order_acquire))
+		return pv->start_err;
+	pthread_mutex_lock(&pv->start_lock);
+	if (!atomic_load_explicit(&pv->started, memory_order_relaxed)) {
+		err = proc_wait(pv, 0, pv->start_deadline);
+		if (!err && __atomic_load_n(&pv->ctl->exit, __ATOMIC_RELAXED) !=
+				    PROC_EXIT_READY) {
+			snprintf(pv->why, sizeof(pv->why),
+				 "guest process: no READY from its set-up");
+			err = -EPROTO;
+		}
+		if (err) {
+			if (!pv->why[0])
+				snprintf(pv->why, sizeof(pv->why), "%s", strerror(-err));
+			log_error("proc: guest process did not start: %s", pv->why);
+			proc_kill(pv);
+		} else {
+			recv_uffd(pv->start_sock, pv);
+			start_done_anywhere(pv->pid);
+		}
+		close(pv->start_sock);
+		pv->start_sock = -1;
+		pv->start_err = err;
+		atomic_store_explicit(&pv->started, true, memory_order_release);
+	}
+	err = pv->start_err;
+	pthread_mutex_unlock(&pv->start_lock);
+	return err;
+}
+
+static int proc_vcpu_wait_ready(struct vcpu *v)
+{
+	return proc_vcpu_started(v->backend_state);
 }
 
 static void proc_vcpu_destroy(struct vcpu *v)
@@ -903,7 +969,7 @@ static int proc_vcpu_run(struct vcpu *v, struct vexit *exit)
 	if (!pv || !pvm)
 		return -EINVAL;
 	c = pv->ctl;
-	if (pv->dead || proc_check_dead(pv))
+	if (proc_vcpu_started(pv) < 0 || pv->dead || proc_check_dead(pv))
 		return fatal(exit, pv->why);
 
 	atomic_store(&pv->in_guest, true);
@@ -1146,6 +1212,7 @@ const struct backend_ops backend_proc = {
 	.vm_init = proc_vm_init,
 	.vm_destroy = proc_vm_destroy,
 	.vcpu_init = proc_vcpu_init,
+	.vcpu_wait_ready = proc_vcpu_wait_ready,
 	.vcpu_destroy = proc_vcpu_destroy,
 	.fill_hypercall_page = proc_fill_hypercall_page,
 	.l4_slot_reserved = proc_l4_slot_reserved,

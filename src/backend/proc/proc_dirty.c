@@ -238,7 +238,7 @@ static int each_process(struct proc_vm *pvm, struct proc_vcpu **out, unsigned *n
 
 		if (!pv)
 			continue;
-		if (pv->uffd < 0) {
+		if (proc_vcpu_started(pv) < 0 || pv->uffd < 0) {
 			pthread_mutex_unlock(&pvm->lock);
 			return -EOPNOTSUPP;
 		}

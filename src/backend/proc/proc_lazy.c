@@ -87,8 +87,9 @@ int proc_lazy_begin(struct vm *vm, const void *(*page)(void *ctx, uint64_t frame
 	if (!pvm || pvm->lazy)
 		return -EBUSY;
 	pthread_mutex_lock(&pvm->lock);
-	for (unsigned i = 0; i < VM_MAX_VCPUS; i++)
-		if (pvm->vcpus[i] && pvm->vcpus[i]->uffd < 0)
+	for (unsigned i = 0; i < VM_MAX_VCPUS && rc == 0; i++)
+		if (pvm->vcpus[i] && (rc = proc_vcpu_started(pvm->vcpus[i])) == 0 &&
+		    pvm->vcpus[i]->uffd < 0)
 			rc = -EOPNOTSUPP;
 	pthread_mutex_unlock(&pvm->lock);
 	if (rc < 0)

@@ -75,6 +75,17 @@ struct proc_vcpu {
 	int wp_uffd, pagemap;
 	unsigned runs_gen;      /* +1 each proc_sync that changed a mapping */
 	pthread_mutex_t runs_lock;
+
+	/* The process's start, awaited at first use (proc_vcpu_started). */
+	pthread_mutex_t start_lock;
+	atomic_bool started;    /* it said READY and its fds are in */
+	int start_err;          /* 0, or why it did not start */
+	int start_sock;         /* our end of its fd socket, -1 when done */
+	uint64_t start_deadline;
 };
+
+/* Waits (once) for the vCPU's guest process to finish its set-up and
+ * takes the descriptors it sent; 0, or an error with pv->why set. */
+int proc_vcpu_started(struct proc_vcpu *pv);
 
 #endif
