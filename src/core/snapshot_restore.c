@@ -276,7 +276,12 @@ int snapshot_map(const char *path, struct snap_mapping *m, struct snap_file *f,
 		return -1;
 	}
 	m->len = (size_t)st.st_size;
-	m->base = mmap(NULL, m->len, PROT_READ, MAP_PRIVATE, fd, 0);
+	/* All of it is read now (its CRCs) unless memory is checked as it
+	 * loads (restore --lazy): then present at once, not a fault per
+	 * 16 pages. */
+	m->base = mmap(NULL, m->len, PROT_READ,
+		       MAP_PRIVATE | (parse_flags & SNAP_PARSE_DEFER_MEMORY_CRC ? 0 : MAP_POPULATE),
+		       fd, 0);
 	close(fd);
 	if (m->base == MAP_FAILED) {
 		m->base = NULL;
