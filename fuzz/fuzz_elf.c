@@ -3,7 +3,7 @@
  * on whatever the parser accepts (into a small guest memory with a fake
  * backend).  Seeds: fuzz/corpus/fuzz_elf/.
  */
-// fuzz-sources: src/xen/elf.c src/xen/build.c src/core/gmem.c src/core/log.c
+// fuzz-sources: src/xen/elf.c src/xen/build.c src/core/gmem.c src/core/host_table.c src/core/log.c
 #include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>

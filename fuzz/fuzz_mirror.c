@@ -8,7 +8,7 @@
  * walk: the incremental walk, reusing the previous one, gives exactly the
  * runs of a full walk; ASan/UBSan watch memory.
  */
-// fuzz-sources: src/backend/proc/proc_mirror.c src/core/gmem.c src/core/log.c
+// fuzz-sources: src/backend/proc/proc_mirror.c src/core/gmem.c src/core/host_table.c src/core/log.c
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>

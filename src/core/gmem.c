@@ -6,6 +6,8 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "core/host_table.h"
+
 int gmem_init(struct gmem *m, uint64_t ram_frames, uint64_t xen_frames)
 {
 	uint64_t frames, bytes;
@@ -73,6 +75,14 @@ void *gmem_ptr(const struct gmem *m, uint64_t gpa, uint64_t len)
 	    end > m->nr_frames * PAGE_SIZE)
 		return NULL;
 	return m->host + gpa;
+}
+
+void gmem_prefault(const struct gmem *m, uint64_t gpa, uint64_t len)
+{
+	void *p = gmem_ptr(m, gpa, len);
+
+	if (p)
+		prefault_write(p, len);
 }
 
 int gmem_read(const struct gmem *m, uint64_t gpa, void *dst, size_t len)

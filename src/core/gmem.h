@@ -45,6 +45,12 @@ int gmem_clear(struct gmem *m) __attribute__((warn_unused_result));
 /* Host pointer for [gpa, gpa+len) or NULL if any byte is outside memory. */
 void *gmem_ptr(const struct gmem *m, uint64_t gpa, uint64_t len);
 
+/* Allocates the pages of [gpa, gpa+len) in pvisor's mapping now, in one
+ * system call, for a range about to be written whole (the domain
+ * builder's): not a page fault each (11-20 µs on a nested host).  Only an
+ * optimisation; a range outside memory is ignored. */
+void gmem_prefault(const struct gmem *m, uint64_t gpa, uint64_t len);
+
 /* Copy in/out of guest-physical memory; 0 or -EFAULT. */
 int gmem_read(const struct gmem *m, uint64_t gpa, void *dst, size_t len)
 	__attribute__((warn_unused_result));

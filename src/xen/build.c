@@ -377,10 +377,12 @@ int domain_build(struct vm *vm, const struct xen_elf_image *img,
 			       "kernel segment %u does not match the image", i);
 			return -EINVAL;
 		}
+		gmem_prefault(m, s->vaddr - vb, s->filesz);
 		if (gmem_write(m, s->vaddr - vb, kernel + s->offset, s->filesz))
 			goto efault;
 	}
 
+	gmem_prefault(m, l.initrd_pfn << PAGE_SHIFT, initrd_len);
 	if (initrd_len &&
 	    gmem_write(m, l.initrd_pfn << PAGE_SHIFT, initrd, initrd_len))
 		goto efault;
@@ -389,6 +391,7 @@ int domain_build(struct vm *vm, const struct xen_elf_image *img,
 	p2m = gmem_ptr(m, l.p2m_pfn << PAGE_SHIFT, l.nr_p2m_frames * PAGE_SIZE);
 	if (!p2m)
 		goto efault;
+	gmem_prefault(m, l.p2m_pfn << PAGE_SHIFT, l.nr_p2m_frames * PAGE_SIZE);
 	for (uint64_t i = 0; i < m->nr_ram_frames; i++)
 		p2m[i] = i;
 
@@ -397,6 +400,7 @@ int domain_build(struct vm *vm, const struct xen_elf_image *img,
 	if (rc < 0)
 		goto efault;
 
+	gmem_prefault(m, l.pt_pfn << PAGE_SHIFT, l.nr_pt_frames * PAGE_SIZE);
 	rc = build_pagetables(vm, &l, err, err_len);
 	if (rc == -EFAULT)
 		goto efault;
