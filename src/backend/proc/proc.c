@@ -233,12 +233,18 @@ static int proc_vm_init(struct vm *vm)
 	pvm = calloc(1, sizeof(*pvm));
 	if (!pvm)
 		return -ENOMEM;
+	pvm->bpf = malloc(PROC_BPF_MAX * sizeof(*pvm->bpf));
+	if (!pvm->bpf) {
+		free(pvm);
+		return -ENOMEM;
+	}
 	err = choose_fsgsbase(&pvm->fsgsbase);
 	if (!err)
 		err = seccomp_program_proc(!pvm->fsgsbase,
 					   (uint32_t)vm->mem.memfd, pvm->bpf,
 					   PROC_BPF_MAX, &pvm->bpf_len);
 	if (err) {
+		free(pvm->bpf);
 		free(pvm);
 		return err;
 	}
@@ -246,6 +252,7 @@ static int proc_vm_init(struct vm *vm)
 		  "rd/wr{fs,gs}base" : "arch_prctl when they change (no FSGSBASE)");
 	pvm->wgen = calloc(vm->mem.nr_frames, sizeof(*pvm->wgen));
 	if (!pvm->wgen) {
+		free(pvm->bpf);
 		free(pvm);
 		return -ENOMEM;
 	}
@@ -309,6 +316,7 @@ static void proc_vm_destroy(struct vm *vm)
 	pthread_mutex_destroy(&pvm->lock);
 	pthread_mutex_destroy(&pvm->wlock);
 	free(pvm->wgen);
+	free(pvm->bpf);
 	free(pvm);
 	vm->backend_state = NULL;
 }
