@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include <cmocka.h>
 
@@ -471,6 +472,46 @@ static void test_bad_image(void **state)
 	vm_free(vm);
 }
 
+/* Which of frames [0, n) of m's host mapping are in memory (mincore). */
+static void resident(const struct gmem *m, uint64_t n, unsigned char *vec)
+{
+	assert_int_equal(mincore(m->host, n * PAGE_SIZE, vec), 0);
+	for (uint64_t i = 0; i < n; i++)
+		vec[i] &= 1;
+}
+
+/* gmem_prefault allocates exactly the whole pages of its range, without
+ * writing them, and ignores a range outside memory. */
+static void test_gmem_prefault(void **state)
+{
+	struct gmem m;
+	unsigned char vec[16];
+	void *probe;
+	(void)state;
+
+	probe = mmap(NULL, PAGE_SIZE, PROT_READ | PROT_WRITE,
+		     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	assert_true(probe != MAP_FAILED);
+	if (madvise(probe, PAGE_SIZE, 23 /* MADV_POPULATE_WRITE */) < 0) {
+		munmap(probe, PAGE_SIZE);
+		skip(); /* a kernel before 5.14: the prefault is a no-op */
+	}
+	munmap(probe, PAGE_SIZE);
+	assert_int_equal(gmem_init(&m, 15, 1), 0);
+	resident(&m, 16, vec);
+	for (unsigned i = 0; i < 16; i++)
+		assert_int_equal(vec[i], 0);
+	gmem_prefault(&m, 4 * PAGE_SIZE, 8 * PAGE_SIZE);
+	gmem_prefault(&m, 15 * PAGE_SIZE, 2 * PAGE_SIZE); /* past the end */
+	gmem_prefault(&m, UINT64_MAX - PAGE_SIZE, 2 * PAGE_SIZE);
+	resident(&m, 16, vec);
+	for (unsigned i = 0; i < 16; i++)
+		assert_int_equal(vec[i], i >= 4 && i < 12);
+	for (unsigned i = 4; i < 12; i++)
+		assert_int_equal(m.host[i * PAGE_SIZE], 0);
+	gmem_destroy(&m);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -479,6 +520,7 @@ int main(void)
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_cmdline),
 		cmocka_unit_test(test_bad_image),
+		cmocka_unit_test(test_gmem_prefault),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
