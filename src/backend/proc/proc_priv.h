@@ -80,7 +80,8 @@ struct proc_vcpu {
 	unsigned runs_gen;      /* +1 each proc_sync that changed a mapping */
 	pthread_mutex_t runs_lock;
 
-	/* The process's start, awaited at first use (proc_vcpu_started). */
+	/* The process's start, awaited before the first run (vm_vcpus_ready,
+	 * proc_vcpu_started). */
 	pthread_mutex_t start_lock;
 	atomic_bool started;    /* it said READY and its fds are in */
 	int start_err;          /* 0, or why it did not start */
