@@ -164,6 +164,12 @@ static void one_op(struct vcpu *v, struct input *in)
 		"mmuext page/flush", "mmuext raw",
 	};
 
+	/* The requests are written into BUF directly, as the guest would
+	 * through its own mapping; once BUF is a page table that mapping is
+	 * read-only and the guest cannot (the write would go behind the
+	 * page-type rules: the harness's fault, not pvisor's). */
+	if (pagetype_is_pagetable(vm, BUF) && kind != 2)
+		return;
 	switch (kind) {
 	case 0:
 	case 1: /* 1..4 page-table updates, some M2P or junk commands */
