@@ -479,7 +479,7 @@ static void set_logic_flags(struct regs *r, uint64_t res, unsigned opsize)
 int emul_store_value(const struct emul_insn *in, struct regs *r,
 		     unsigned addr_low, uint64_t old, uint64_t *new)
 {
-	unsigned shift = 8 * addr_low;
+	unsigned shift = 8 * addr_low, reg_shift = 0;
 	uint64_t mask, cur, src, res;
 	uint64_t *reg;
 
@@ -489,14 +489,17 @@ int emul_store_value(const struct emul_insn *in, struct regs *r,
 	/* The access must lie within the entry, naturally aligned. */
 	if (addr_low >= 8 || addr_low % in->opsize)
 		return -EINVAL;
-	/* Byte registers: without REX, numbers 4-7 are ah/ch/dh/bh; Linux
-	 * does not store those to page tables. */
-	if (in->opsize == 1 && !in->has_imm && in->reg >= 4 && in->reg < 8)
-		return -EINVAL;
 	mask = in->opsize == 8 ? ~0ull : (1ull << (8 * in->opsize)) - 1;
 	cur = (old >> shift) & mask;
-	reg = emul_gpr(r, in->reg);
-	src = (in->has_imm ? in->imm : *reg) & mask;
+	/* Byte registers 4-7: without REX ah/ch/dh/bh (bits 8-15 of rax..
+	 * rbx), with it spl/bpl/sil/dil (as emul_load_apply reads them). */
+	if (in->opsize == 1 && !in->rex && in->reg >= 4 && in->reg < 8) {
+		reg = emul_gpr(r, in->reg - 4);
+		reg_shift = 8;
+	} else {
+		reg = emul_gpr(r, in->reg);
+	}
+	src = (in->has_imm ? in->imm : *reg >> reg_shift) & mask;
 	switch (in->op) {
 	case EOP_MOV_STORE:
 		res = src;
@@ -506,7 +509,7 @@ int emul_store_value(const struct emul_insn *in, struct regs *r,
 		if (in->opsize >= 4)
 			*reg = cur; /* the 32-bit form zero-extends */
 		else
-			*reg = (*reg & ~mask) | cur;
+			*reg = (*reg & ~(mask << reg_shift)) | cur << reg_shift;
 		break;
 	case EOP_CMPXCHG: {
 		uint64_t acc = r->rax & mask;

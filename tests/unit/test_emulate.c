@@ -155,7 +155,12 @@ static const struct store_case store_cases[] = {
 	{ "misaligned qword", { 0x48, 0x89, 0x07 }, 3, 4, 0, 0, 0, -EINVAL, 0, 0 },
 	{ "misaligned dword", { 0x89, 0x07 }, 2, 2, 0, 0, 0, -EINVAL, 0, 0 },
 	{ "bts reg beyond entry", { 0x48, 0x0f, 0xab, 0x0f }, 4, 0, 0, 0, 64, -EINVAL, 0, 0 },
-	{ "byte store from ah", { 0x88, 0x27 }, 2, 0, 0, 0, 0, -EINVAL, 0, 0 },
+	/* Byte registers 4-7: ah..bh without REX, spl..dil with it. */
+	{ "byte store from ah", { 0x88, 0x27 }, 2, 1, 0x5067, 0xab12, 0, 0, 0xab67, 0xab12 },
+	{ "byte store from ch", { 0x88, 0x2f }, 2, 0, 0x5067, 0, 0xcd34, 0, 0x50cd, 0 },
+	{ "xchg with ah", { 0x86, 0x27 }, 2, 0, 0x5067, 0xab12, 0, 0, 0x50ab, 0x6712 },
+	{ "byte store from dil (REX)", { 0x40, 0x88, 0x3f }, 3, 0, 0x50ff, 0, 0, 0, 0x5000, 0 },
+	{ "byte store from spl (REX)", { 0x40, 0x88, 0x27 }, 3, 0, 0x5067, 0xab12, 0, 0, 0x5000, 0xab12 },
 };
 
 static void test_store_values(void **state)
