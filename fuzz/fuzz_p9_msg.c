@@ -6,6 +6,7 @@
  */
 // fuzz-sources: src/services/p9/p9_msg.c src/core/sandbox.c src/core/seccomp_programs.c src/core/bpf_prog.c src/core/sandbox_policy.c src/core/sandbox_landlock.c src/core/log.c
 #include <stddef.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +18,11 @@ static void check_str(const char *s, size_t max)
 {
 	if (s && strnlen(s, max + 1) > max)
 		abort();
+}
+
+static bool one_element(const char *name)
+{
+	return !name || (*name && strcmp(name, "..") && !strchr(name, '/'));
 }
 
 static int fuzz_one(const uint8_t *data, size_t size)
@@ -48,7 +54,8 @@ static int fuzz_one(const uint8_t *data, size_t size)
 		}
 		check_str(r.name, P9_NAME_MAX);
 		check_str(r.name2, P9_NAME_MAX);
-		if ((r.name && (!*r.name || !strcmp(r.name, "..") || strchr(r.name, '/'))))
+		/* A name (Trenameat's second one too) is one path element. */
+		if (!one_element(r.name) || !one_element(r.name2))
 			abort();
 		check_str(r.str, P9_TARGET_MAX);
 		check_str(r.str2, P9_STR_MAX);

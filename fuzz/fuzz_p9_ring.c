@@ -29,7 +29,7 @@ static int fuzz_one(const uint8_t *data, size_t size)
 	data += 13;
 	size -= 13;
 	ring = calloc(1, ring_size);
-	dst = malloc(ring_size / 2);
+	dst = calloc(1, ring_size / 2); /* put sends it even if nothing was taken */
 	if (!ring || !dst)
 		abort();
 	memcpy(ring, data, size < ring_size ? size : ring_size);
