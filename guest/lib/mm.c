@@ -171,6 +171,7 @@ static void new_boot_table(unsigned level, uint64_t parent_ma,
 
 	hook_tables(level, &t, 1, b, n);
 }
+
 static void flush_batch(struct mmu_update *b, unsigned *n)
 {
 	unsigned done = 0;

@@ -286,6 +286,14 @@ static int build_pagetables(struct vm *vm, const struct boot_layout *l,
 	return 0;
 }
 
+/* gmem_write of a range the build just cleared: its pages allocated in
+ * one call first (gmem_prefault), not faulted in one by one. */
+static int write_fresh(struct gmem *m, uint64_t gpa, const void *src, size_t len)
+{
+	gmem_prefault(m, gpa, len);
+	return gmem_write(m, gpa, src, len);
+}
+
 static int zero_frames(struct gmem *m, uint64_t pfn, uint64_t n)
 {
 	return gmem_zero(m, pfn << PAGE_SHIFT, n << PAGE_SHIFT) ? -EFAULT : 0;
@@ -377,14 +385,12 @@ int domain_build(struct vm *vm, const struct xen_elf_image *img,
 			       "kernel segment %u does not match the image", i);
 			return -EINVAL;
 		}
-		gmem_prefault(m, s->vaddr - vb, s->filesz);
-		if (gmem_write(m, s->vaddr - vb, kernel + s->offset, s->filesz))
+		if (write_fresh(m, s->vaddr - vb, kernel + s->offset, s->filesz))
 			goto efault;
 	}
 
-	gmem_prefault(m, l.initrd_pfn << PAGE_SHIFT, initrd_len);
 	if (initrd_len &&
-	    gmem_write(m, l.initrd_pfn << PAGE_SHIFT, initrd, initrd_len))
+	    write_fresh(m, l.initrd_pfn << PAGE_SHIFT, initrd, initrd_len))
 		goto efault;
 
 	/* The P2M list: pfn i is mfn i. */

@@ -233,29 +233,23 @@ static int proc_vm_init(struct vm *vm)
 	pvm = calloc(1, sizeof(*pvm));
 	if (!pvm)
 		return -ENOMEM;
+	err = -ENOMEM;
 	pvm->bpf = malloc(PROC_BPF_MAX * sizeof(*pvm->bpf));
-	if (!pvm->bpf) {
-		free(pvm);
-		return -ENOMEM;
-	}
+	if (!pvm->bpf)
+		goto fail;
 	err = choose_fsgsbase(&pvm->fsgsbase);
 	if (!err)
 		err = seccomp_program_proc(!pvm->fsgsbase,
 					   (uint32_t)vm->mem.memfd, pvm->bpf,
 					   PROC_BPF_MAX, &pvm->bpf_len);
-	if (err) {
-		free(pvm->bpf);
-		free(pvm);
-		return err;
-	}
+	if (err)
+		goto fail;
 	log_debug("proc: fs/gs bases with %s", pvm->fsgsbase ?
 		  "rd/wr{fs,gs}base" : "arch_prctl when they change (no FSGSBASE)");
+	err = -ENOMEM;
 	pvm->wgen = calloc(vm->mem.nr_frames, sizeof(*pvm->wgen));
-	if (!pvm->wgen) {
-		free(pvm->bpf);
-		free(pvm);
-		return -ENOMEM;
-	}
+	if (!pvm->wgen)
+		goto fail;
 	pvm->spin_iters = calibrate_spin();
 	pthread_mutex_init(&pvm->wlock, NULL);
 	pthread_mutex_init(&pvm->lock, NULL);
@@ -263,6 +257,10 @@ static int proc_vm_init(struct vm *vm)
 	vm->backend_state = pvm;
 	vm->tsc_offset = 0;
 	return 0;
+fail:
+	free(pvm->bpf);
+	free(pvm);
+	return err;
 }
 
 static void proc_kill(struct proc_vcpu *pv)
